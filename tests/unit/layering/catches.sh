@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Plants each kind of violation in a scratch tree and expects the layering
+# check to fail on it, and to pass on the clean tree.
+set -u
+check=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/raft" "$tmp/storage" "$tmp/base"
+echo 'int f(void) { return 0; }' > "$tmp/raft/ok.c"
+"$check" "$tmp" >/dev/null || { echo "clean tree rejected"; exit 1; }
+expect_fail() { # description, file, content
+  echo "$3" > "$tmp/$2"
+  if "$check" "$tmp" >/dev/null; then echo "not caught: $1"; exit 1; fi
+  rm "$tmp/$2"
+}
+expect_fail "uv.h in raft" raft/bad.c '#include <uv.h>'
+expect_fail "rocksdb in raft" raft/bad.c '#include "rocksdb/c.h"'
+expect_fail "socket header in a codec" base/bad.c '#include <sys/socket.h>'
+expect_fail "clock_gettime in storage" storage/bad.c 'void f(void) { clock_gettime(0, 0); }'
+expect_fail "rand in raft" raft/bad.c 'int f(void) { return rand(); }'
+expect_fail "time in base" base/bad.c 'long f(void) { return time(0); }'
+expect_fail "printf in storage" storage/bad.c 'void f(void) { printf("x"); }'
+expect_fail "stderr in raft" raft/bad.c 'void f(void) { fputs("x", stderr); }'
+echo "layering check catches all 8 planted violations"
