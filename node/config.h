@@ -1,0 +1,49 @@
+/*
+ * config.h: the node's configuration.
+ *
+ * Sources, later overriding earlier: built-in defaults, `clusterd.json` in
+ * the data directory, command-line flags. Unknown keys and ill-typed
+ * values are errors naming the key, so a typo never silently falls back
+ * to a default.
+ */
+#ifndef CLUSTERD_NODE_CONFIG_H
+#define CLUSTERD_NODE_CONFIG_H
+
+#include <stddef.h>
+
+#define NODE_PATH_MAX 1024
+#define NODE_ADDR_MAX 128
+#define NODE_NAME_MAX 64
+#define NODE_ERRMSG_MAX 512
+
+/* The default HTTP listen address (DESIGN.md: port 8081). Loopback until
+ * API tokens exist, so a fresh node exposes nothing to the network. */
+#define NODE_HTTP_DEFAULT "127.0.0.1:8081"
+
+struct node_config {
+	char data_dir[NODE_PATH_MAX];
+	char http_addr[NODE_ADDR_MAX]; /* "HOST:PORT", numeric host */
+	char node_name[NODE_NAME_MAX];
+	int log_level; /* enum trace_level */
+};
+
+/* Flags given on the command line; NULL means "not given". Borrowed. */
+struct node_flags {
+	const char *data_dir;
+	const char *http_addr;
+	const char *node_name;
+	const char *log_level;
+};
+
+/* Fills cfg from defaults, <data_dir>/clusterd.json (if present) and
+ * flags. On error returns ERR_CONFIG (or ERR_IO) and writes a one-line
+ * message naming the problem into errmsg. */
+int node_config_load(struct node_config *cfg, const struct node_flags *flags,
+		     char *errmsg, size_t errmsg_size);
+
+/* Parses "HOST:PORT" or "[V6]:PORT" with a numeric host into a socket
+ * address (struct sockaddr_storage). ERR_CONFIG if malformed. */
+struct sockaddr_storage;
+int node_parse_addr(const char *s, struct sockaddr_storage *out);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * http.c: h2o on libuv, the route table, graceful shutdown. See http.h.
+ */
+#include "node/http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "base/assert.h"
+#include "base/err.h"
+#include "node/config.h"
+
+/* Grace for in-flight requests before idle sockets are shut down, and the
+ * poll period of the stop timer. Requests here finish in microseconds;
+ * one second is generous and keeps SIGTERM-to-exit short. */
+#define HTTP_STOP_GRACE_MS 1000
+#define HTTP_STOP_POLL_MS 20
+/* Idle keep-alive connections close after this long (h2o's default is
+ * 10 s; clusterctl opens one connection per command). */
+#define HTTP_KEEPALIVE_MS 5000
+
+/* h2o takes over the uv handle's `data`, so per-connection state lives in
+ * this wrapper, found from the handle by its address. */
+struct http_conn {
+	uv_tcp_t tcp; /* first: the close callback casts back from it */
+	struct node_http *http;
+	struct http_conn *prev, *next;
+};
+
+struct route_handler {
+	h2o_handler_t super; /* first: h2o passes it back to on_req */
+	struct node_http *http;
+};
+
+int http_printf(struct http_reply *rep, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	size_t room;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		room = rep->body.cap - rep->body.len;
+		va_start(ap, fmt);
+		n = vsnprintf(room ? (char *)rep->body.p + rep->body.len : NULL,
+			      room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return ERR_INVAL;
+		if ((size_t)n < room) {
+			rep->body.len += (size_t)n;
+			return 0;
+		}
+		/* Reserve for the text and vsnprintf's NUL, then retry. */
+		int rv = wbuf_reserve(&rep->body, (size_t)n + 1);
+		if (rv)
+			return rv;
+	}
+	return ERR_INVAL;
+}
+
+static void send_reply(h2o_req_t *req, struct http_reply *rep)
+{
+	static const char *const reasons[] = {"OK", "Not Found",
+					      "Method Not Allowed",
+					      "Internal Server Error"};
+	const char *reason = rep->status == 200   ? reasons[0]
+			     : rep->status == 404 ? reasons[1]
+			     : rep->status == 405 ? reasons[2]
+						  : reasons[3];
+	char *copy;
+
+	req->res.status = rep->status;
+	req->res.reason = reason;
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+		       NULL, rep->content_type, strlen(rep->content_type));
+	/* h2o sends from the request's pool; copy the body there so our
+	 * buffer can be freed now. */
+	copy = h2o_mem_alloc_pool(&req->pool, rep->body.len + 1);
+	if (rep->body.len)
+		memcpy(copy, rep->body.p, rep->body.len);
+	h2o_send_inline(req, copy, rep->body.len);
+}
+
+static int dispatch(struct node_http *h, const struct http_request *r,
+		    struct http_reply *rep)
+{
+	int path_known = 0;
+
+	for (const struct http_route *rt = h->routes; rt->fn; rt++) {
+		if (strlen(rt->path) != r->path_len ||
+		    memcmp(rt->path, r->path, r->path_len) != 0)
+			continue;
+		path_known = 1;
+		if (strlen(rt->method) == r->method_len &&
+		    memcmp(rt->method, r->method, r->method_len) == 0)
+			return rt->fn(h->handler_ctx, r, rep);
+	}
+	rep->status = path_known ? 405 : 404;
+	rep->content_type = "application/json";
+	return http_printf(rep, "{\"error\":\"%s\"}\n",
+			   path_known ? "method not allowed" : "not found");
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct route_handler *rh = (struct route_handler *)self;
+	struct node_http *h = rh->http;
+	struct http_request r;
+	struct http_reply rep;
+	int rv;
+
+	h->requests_total++;
+	memset(&r, 0, sizeof(r));
+	r.method = req->method.base;
+	r.method_len = req->method.len;
+	r.path = req->path_normalized.base;
+	r.path_len = req->path_normalized.len;
+	if (req->query_at != SIZE_MAX) {
+		r.query = req->path.base + req->query_at + 1;
+		r.query_len = req->path.len - req->query_at - 1;
+	}
+	rep.status = 200;
+	rep.content_type = "application/json";
+	wbuf_init(&rep.body, HTTP_BODY_MAX);
+	rv = dispatch(h, &r, &rep);
+	if (rv) {
+		wbuf_reset(&rep.body);
+		rep.status = 500;
+		rep.content_type = "application/json";
+		http_printf(&rep, "{\"error\":\"%s\"}\n", err_str(rv));
+	}
+	send_reply(req, &rep);
+	wbuf_free(&rep.body);
+	return 0;
+}
+
+static void on_conn_closed(uv_handle_t *handle)
+{
+	struct http_conn *c = (struct http_conn *)handle;
+	struct node_http *h = c->http;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ASSERT(h->nconns > 0);
+	h->nconns--;
+	free(c);
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+	struct node_http *h = listener->data;
+	struct http_conn *c;
+	h2o_socket_t *sock;
+
+	if (status != 0 || h->stopping)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	uv_tcp_init(h->loop, &c->tcp);
+	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+		uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+		return;
+	}
+	c->http = h;
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	h->nconns++;
+	sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
+	h2o_accept(&h->accept_ctx, sock);
+}
+
+static void format_bound(struct node_http *h)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		uv_ip6_name(a, ip, sizeof(ip));
+		port = ntohs(a->sin6_port);
+		snprintf(h->bound_addr, sizeof(h->bound_addr), "[%s]:%d", ip, port);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		uv_ip4_name(a, ip, sizeof(ip));
+		port = ntohs(a->sin_port);
+		snprintf(h->bound_addr, sizeof(h->bound_addr), "%s:%d", ip, port);
+	}
+}
+
+static int listen_on(struct node_http *h, const char *addr)
+{
+	struct sockaddr_storage ss;
+	int rv;
+
+	if (node_parse_addr(addr, &ss) != 0)
+		return UV_EINVAL;
+	uv_tcp_init(h->loop, &h->listener);
+	h->listener.data = h;
+	rv = uv_tcp_bind(&h->listener, (struct sockaddr *)&ss, 0);
+	if (rv == 0)
+		rv = uv_listen((uv_stream_t *)&h->listener, 128, on_accept);
+	if (rv != 0) {
+		uv_close((uv_handle_t *)&h->listener, NULL);
+		return rv;
+	}
+	format_bound(h);
+	return 0;
+}
+
+int node_http_start(struct node_http *h, uv_loop_t *loop, const char *addr,
+		    const struct http_route *routes, void *handler_ctx)
+{
+	h2o_hostconf_t *host;
+	h2o_pathconf_t *path;
+	struct route_handler *rh;
+	int rv;
+
+	memset(h, 0, sizeof(*h));
+	h->loop = loop;
+	h->routes = routes;
+	h->handler_ctx = handler_ctx;
+	rv = listen_on(h, addr);
+	if (rv)
+		return rv;
+	h2o_config_init(&h->config);
+	h->config.http1.req_timeout = HTTP_KEEPALIVE_MS;
+	host = h2o_config_register_host(&h->config,
+					h2o_iovec_init(H2O_STRLIT("default")),
+					65535);
+	path = h2o_config_register_path(host, "/", 0);
+	rh = (struct route_handler *)h2o_create_handler(path, sizeof(*rh));
+	rh->super.on_req = on_req;
+	rh->http = h;
+	h2o_context_init(&h->ctx, loop, &h->config);
+	h->accept_ctx.ctx = &h->ctx;
+	h->accept_ctx.hosts = h->config.hosts;
+	uv_timer_init(loop, &h->stop_timer);
+	h->stop_timer.data = h;
+	return 0;
+}
+
+static void on_stop_timer_closed(uv_handle_t *handle)
+{
+	struct node_http *h = handle->data;
+
+	h2o_context_dispose(&h->ctx);
+	h2o_config_dispose(&h->config);
+	if (h->on_stopped)
+		h->on_stopped(h);
+}
+
+static void on_stop_tick(uv_timer_t *t)
+{
+	struct node_http *h = t->data;
+
+	if (h->nconns == 0) {
+		uv_timer_stop(t);
+		uv_close((uv_handle_t *)t, on_stop_timer_closed);
+		return;
+	}
+	if (uv_now(h->loop) - h->stop_started_ms < HTTP_STOP_GRACE_MS)
+		return;
+	/* Past the grace period: end every remaining connection's reads so
+	 * h2o observes end-of-file and closes it through its own path. */
+	for (struct http_conn *c = h->conns; c; c = c->next) {
+		uv_os_fd_t fd;
+
+		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+			shutdown(fd, SHUT_RDWR);
+	}
+}
+
+void node_http_stop(struct node_http *h, void (*on_stopped)(struct node_http *))
+{
+	ASSERT(!h->stopping);
+	h->stopping = 1;
+	h->on_stopped = on_stopped;
+	h->stop_started_ms = uv_now(h->loop);
+	uv_close((uv_handle_t *)&h->listener, NULL);
+	/* Not h2o_context_request_shutdown: in h2o 2.2.5 it arms HTTP/2's
+	 * graceful-shutdown timer, which h2o_context_dispose then asserts is
+	 * unlinked. HTTP/1 connections are ended by on_stop_tick instead. */
+	uv_timer_start(&h->stop_timer, on_stop_tick, 0, HTTP_STOP_POLL_MS);
+}

@@ -1,0 +1,203 @@
+/*
+ * node.c: start-up, the API handlers, signals, shutdown. See node.h.
+ */
+#include "node/node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/err.h"
+#include "node/log.h"
+#include "node/metrics.h"
+
+static double uptime_s(const struct node *n)
+{
+	return (double)(uv_now((uv_loop_t *)&n->loop) - n->start_ms) / 1000.0;
+}
+
+static int handle_status(void *ctx, const struct http_request *req,
+			 struct http_reply *rep)
+{
+	struct node *n = ctx;
+	cJSON *o = cJSON_CreateObject();
+	char *text;
+	int rv;
+
+	(void)req;
+	if (!o)
+		return ERR_NOMEM;
+	cJSON_AddStringToObject(o, "node_id", n->dir.node_id);
+	cJSON_AddStringToObject(o, "node_name", n->cfg.node_name);
+	cJSON_AddStringToObject(o, "version", CLUSTERD_VERSION);
+	cJSON_AddNumberToObject(o, "uptime_s", uptime_s(n));
+	cJSON_AddStringToObject(o, "data_dir", n->cfg.data_dir);
+	cJSON_AddStringToObject(o, "http", n->http.bound_addr);
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!text)
+		return ERR_NOMEM;
+	rv = http_printf(rep, "%s\n", text);
+	cJSON_free(text);
+	return rv;
+}
+
+static int handle_metrics(void *ctx, const struct http_request *req,
+			  struct http_reply *rep)
+{
+	struct node *n = ctx;
+	struct node_process_stats s;
+	int rv = 0;
+
+	(void)req;
+	node_process_stats_read(&s);
+	rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	rv |= metrics_family(rep, "process_cpu_seconds_total", "counter",
+			     "Total user and system CPU time spent in seconds.");
+	rv |= http_printf(rep, "process_cpu_seconds_total %.3f\n", s.cpu_seconds);
+	rv |= metrics_family(rep, "process_resident_memory_bytes", "gauge",
+			     "Resident memory size in bytes.");
+	rv |= http_printf(rep, "process_resident_memory_bytes %llu\n",
+			  (unsigned long long)s.rss_bytes);
+	rv |= metrics_family(rep, "process_virtual_memory_bytes", "gauge",
+			     "Virtual memory size in bytes.");
+	rv |= http_printf(rep, "process_virtual_memory_bytes %llu\n",
+			  (unsigned long long)s.vsize_bytes);
+	rv |= metrics_family(rep, "process_start_time_seconds", "gauge",
+			     "Start time of the process since unix epoch in seconds.");
+	rv |= http_printf(rep, "process_start_time_seconds %.3f\n", n->start_time_s);
+	rv |= metrics_family(rep, "process_open_fds", "gauge",
+			     "Number of open file descriptors.");
+	rv |= http_printf(rep, "process_open_fds %llu\n",
+			  (unsigned long long)s.open_fds);
+	rv |= metrics_family(rep, "process_max_fds", "gauge",
+			     "Maximum number of open file descriptors.");
+	rv |= http_printf(rep, "process_max_fds %llu\n",
+			  (unsigned long long)s.max_fds);
+	rv |= metrics_family(rep, "clusterd_build_info", "gauge",
+			     "Version of this clusterd node; always 1.");
+	rv |= http_printf(rep, "clusterd_build_info{version=\"%s\",node_id=\"%s\"} 1\n",
+			  CLUSTERD_VERSION, n->dir.node_id);
+	rv |= metrics_family(rep, "clusterd_http_requests_total", "counter",
+			     "HTTP requests served by this node.");
+	rv |= http_printf(rep, "clusterd_http_requests_total %llu\n",
+			  (unsigned long long)n->http.requests_total);
+	return rv ? ERR_NOMEM : 0;
+}
+
+static const struct http_route routes[] = {
+	{"GET", "/api/v1/status", handle_status},
+	{"GET", "/metrics", handle_metrics},
+	{NULL, NULL, NULL},
+};
+
+static void on_http_stopped(struct node_http *h)
+{
+	struct node *n = (struct node *)((char *)h - offsetof(struct node, http));
+
+	uv_close((uv_handle_t *)&n->sigint, NULL);
+	uv_close((uv_handle_t *)&n->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+	struct node *n = sig->data;
+
+	if (n->stop_signal) {
+		TRACE_W(&n->log, "node", "second signal %d: still shutting down",
+			signum);
+		return;
+	}
+	n->stop_signal = signum;
+	TRACE_I(&n->log, "node", "received %s, shutting down",
+		signum == SIGINT ? "SIGINT" : "SIGTERM");
+	node_http_stop(&n->http, on_http_stopped);
+}
+
+/* Writes <data_dir>/http.addr with the bound address, so scripts and
+ * tests that asked for port 0 learn the port. Replaced atomically. */
+static int write_addr_file(const struct node *n)
+{
+	char path[NODE_PATH_MAX + 32], tmp[NODE_PATH_MAX + 40];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/http.addr", n->cfg.data_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return ERR_IO;
+	fprintf(f, "%s\n", n->http.bound_addr);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return ERR_IO;
+	return 0;
+}
+
+static int start(struct node *n, char *errmsg, size_t errsz)
+{
+	struct timespec ts;
+	int rv;
+
+	rv = node_datadir_open(&n->dir, n->cfg.data_dir, errmsg, errsz);
+	if (rv)
+		return rv;
+	rv = uv_loop_init(&n->loop);
+	if (rv) {
+		snprintf(errmsg, errsz, "cannot create event loop: %s", uv_strerror(rv));
+		goto err_close_dir;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n->start_time_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	n->start_ms = uv_now(&n->loop);
+	rv = node_http_start(&n->http, &n->loop, n->cfg.http_addr, routes, n);
+	if (rv) {
+		snprintf(errmsg, errsz, "cannot listen on %s: %s", n->cfg.http_addr,
+			 rv == UV_EADDRINUSE ? "address already in use" : uv_strerror(rv));
+		goto err_close_loop;
+	}
+	if (write_addr_file(n) != 0)
+		TRACE_W(&n->log, "node", "cannot write %s/http.addr: %s",
+			n->cfg.data_dir, strerror(errno));
+	uv_signal_init(&n->loop, &n->sigint);
+	uv_signal_init(&n->loop, &n->sigterm);
+	n->sigint.data = n;
+	n->sigterm.data = n;
+	uv_signal_start(&n->sigint, on_signal, SIGINT);
+	uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+	return 0;
+
+err_close_loop:
+	uv_run(&n->loop, UV_RUN_DEFAULT); /* runs the listener's close */
+	uv_loop_close(&n->loop);
+err_close_dir:
+	node_datadir_close(&n->dir);
+	return rv == UV_EADDRINUSE ? ERR_BUSY : (rv < 0 ? rv : ERR_IO);
+}
+
+int node_run(const struct node_config *cfg, char *errmsg, size_t errsz)
+{
+	static struct node n; /* one node per process; too big for the stack */
+	int rv;
+
+	memset(&n, 0, sizeof(n));
+	n.cfg = *cfg;
+	node_log_init(&n.log, (enum trace_level)cfg->log_level);
+	rv = start(&n, errmsg, errsz);
+	if (rv)
+		return rv;
+	TRACE_I(&n.log, "node", "clusterd %s node %s (%s) serving http://%s, data in %s",
+		CLUSTERD_VERSION, n.dir.node_id, n.cfg.node_name,
+		n.http.bound_addr, n.cfg.data_dir);
+	uv_run(&n.loop, UV_RUN_DEFAULT);
+	rv = uv_loop_close(&n.loop);
+	if (rv)
+		TRACE_E(&n.log, "node", "event loop closed with handles open: %s",
+			uv_strerror(rv));
+	node_datadir_close(&n.dir);
+	TRACE_I(&n.log, "node", "stopped");
+	return 0;
+}

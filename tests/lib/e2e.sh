@@ -1,0 +1,69 @@
+# Shared helpers for end-to-end tests (sourced). Every process a test
+# starts is recorded by PID and stopped on exit, whatever happens.
+set -uo pipefail
+
+BIN=${CLUSTERD_BUILD:?run through ctest, or set CLUSTERD_BUILD}/bin
+E2E_TMP=$(mktemp -d /tmp/clusterd-e2e.XXXXXX)
+E2E_PIDS=()
+E2E_FAILS=0
+E2E_PASSES=0
+
+e2e_cleanup() {
+  local pid
+  for pid in "${E2E_PIDS[@]+"${E2E_PIDS[@]}"}"; do
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  rm -rf "$E2E_TMP"
+}
+trap e2e_cleanup EXIT
+
+ok() { E2E_PASSES=$((E2E_PASSES + 1)); echo "ok: $*"; }
+fail() { E2E_FAILS=$((E2E_FAILS + 1)); echo "FAIL: $*"; }
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
+
+# start_node NAME [clusterd run flags...]: starts a node on a free port,
+# sets NODE_PID and NODE_URL, waits until it serves.
+start_node() {
+  local name=$1; shift
+  local dir=$E2E_TMP/$name
+  mkdir -p "$dir"
+  rm -f "$dir/http.addr"
+  "$BIN/clusterd" run --data-dir "$dir" --http 127.0.0.1:0 "$@" \
+    2>>"$E2E_TMP/$name.log" &
+  NODE_PID=$!
+  E2E_PIDS+=("$NODE_PID")
+  for _ in $(seq 100); do
+    if [[ -s $dir/http.addr ]]; then
+      NODE_URL="http://$(cat "$dir/http.addr")"
+      curl -sf "$NODE_URL/api/v1/status" >/dev/null && return 0
+    fi
+    kill -0 "$NODE_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "node $name did not start; its log:"; cat "$E2E_TMP/$name.log"
+  return 1
+}
+
+# wait_exit PID SECONDS: waits for a child; sets EXIT_CODE (124 = timeout).
+wait_exit() {
+  local pid=$1 secs=$2
+  for _ in $(seq $((secs * 20))); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid"; EXIT_CODE=$?; return 0
+    fi
+    sleep 0.05
+  done
+  EXIT_CODE=124
+}
+
+# free_port: a TCP port nothing listens on right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+e2e_finish() {
+  echo "$E2E_PASSES passed, $E2E_FAILS failed"
+  ((E2E_FAILS == 0))
+}
