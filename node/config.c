@@ -58,6 +58,10 @@ int node_parse_addr(const char *s, struct sockaddr_storage *out)
 		if (hlen >= sizeof(host))
 			return ERR_CONFIG;
 		memcpy(host, s, hlen);
+		/* IPv6 needs brackets: "::1:80" could be host ::1 port 80 or
+		 * host ::1:80 with no port. */
+		if (memchr(host, ':', hlen))
+			return ERR_CONFIG;
 		port_s = colon + 1;
 	}
 	host[hlen] = '\0';
