@@ -66,7 +66,7 @@ kill -TERM "$NODE_PID"; wait_exit "$NODE_PID" 10
 # Bad configuration: a one-line error naming the problem, non-zero exit.
 bad() { # description, expected text, clusterd args...
   local desc=$1 want=$2; shift 2
-  "$BIN/clusterd" "$@" >/dev/null 2>"$E2E_TMP/err"; local rc=$?
+  timeout -s KILL 10 "$BIN/clusterd" "$@" >/dev/null 2>"$E2E_TMP/err"; local rc=$?
   if [[ $rc -ne 0 && $(wc -l <"$E2E_TMP/err") -eq 1 ]] && grep -qF -- "$want" "$E2E_TMP/err"; then
     ok "$desc (exit $rc): $(cat "$E2E_TMP/err")"
   else
@@ -104,10 +104,14 @@ else
     echo "skip: cannot make a read-only mount here"
   fi
 fi
-port=$(free_port)
-python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(30)' "$port" &
+# The blocker binds a port of its own choosing and reports it, so no other
+# test can take the port between choosing and binding.
+python3 -u -c 'import socket,sys,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen()
+print(s.getsockname()[1]); time.sleep(60)' >"$E2E_TMP/blocker.port" &
 E2E_PIDS+=($!)
-sleep 0.3
+for _ in $(seq 100); do [[ -s $E2E_TMP/blocker.port ]] && break; sleep 0.05; done
+port=$(cat "$E2E_TMP/blocker.port")
 bad "port in use" "cannot listen on 127.0.0.1:$port: address already in use" \
   run --data-dir "$E2E_TMP/c1" --http "127.0.0.1:$port"
 
