@@ -6,7 +6,6 @@ source "$(dirname "$0")/../../lib/e2e.sh"
 command -v prometheus >/dev/null || { fail "prometheus is not installed (scripts/setup installs it)"; e2e_finish; exit 1; }
 start_node n1 || { fail "node starts"; e2e_finish; exit 1; }
 target=${NODE_URL#http://}
-pport=$(free_port)
 cat >"$E2E_TMP/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
@@ -16,10 +15,22 @@ scrape_configs:
     static_configs:
       - targets: ['$target']
 YML
-prometheus --config.file="$E2E_TMP/prometheus.yml" --storage.tsdb.path="$E2E_TMP/tsdb" \
-  --web.listen-address="127.0.0.1:$pport" >"$E2E_TMP/prometheus.log" 2>&1 &
-E2E_PIDS+=($!)
-ppid_=$!
+# Prometheus cannot report a port it chose, so pick one; should another
+# process take it first, Prometheus exits and we try another.
+for attempt in 1 2 3 4 5; do
+  pport=$(free_port)
+  prometheus --config.file="$E2E_TMP/prometheus.yml" --storage.tsdb.path="$E2E_TMP/tsdb" \
+    --web.listen-address="127.0.0.1:$pport" >"$E2E_TMP/prometheus.log" 2>&1 &
+  ppid_=$!
+  E2E_PIDS+=("$ppid_")
+  for _ in $(seq 50); do
+    curl -sf "http://127.0.0.1:$pport/-/ready" >/dev/null && break 2
+    kill -0 "$ppid_" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$ppid_" 2>/dev/null; wait "$ppid_" 2>/dev/null
+  echo "prometheus did not come up on port $pport (attempt $attempt)"
+done
 
 query() { curl -s "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1"; }
 # The first scrape lands within a few scrape intervals of startup.
