@@ -30,7 +30,7 @@
 #define BACKOFF_MAX_DEFAULT_MS 5000
 /* Factorio up to 1.1.60 crashed at 13,340 characters; 10,000 leaves a
  * margin for multi-byte characters and the command prefix. */
-#define COMMAND_MAX_DEFAULT 10000
+#define COMMAND_MAX_DEFAULT RCON_COMMAND_SAFE_MAX
 #define PASSWORD_MAX 4096
 
 struct cmd {

@@ -44,10 +44,15 @@ enum rcon_type {
 #define RCON_LEN_OVERHEAD 10
 /* The smallest legal length field: an empty body. */
 #define RCON_LEN_MIN RCON_LEN_OVERHEAD
-/* Client -> server: Source's limit is a 4096-byte body; Factorio accepts
- * more (it crashed at 13,340 characters up to 1.1.60), so a server built
- * to be tolerant may raise this, but 4096 + 10 is the classic bound. */
+/* Client -> server: Source's classic limit is a 4096-byte body. */
 #define RCON_LEN_MAX_TO_SERVER (4096 + RCON_LEN_OVERHEAD)
+/* The largest command clusterd's client sends by default (rcon/client.h,
+ * command_max): Factorio accepts commands far above Source's 4096 bytes
+ * (it crashed only at 13,340+ characters, up to 1.1.60), and chunked
+ * payloads use 10,000-byte commands. A server standing in for Factorio
+ * must therefore accept at least RCON_LEN_MAX_TO_GAME. */
+#define RCON_COMMAND_SAFE_MAX 10000
+#define RCON_LEN_MAX_TO_GAME (16384 + RCON_LEN_OVERHEAD)
 /* Server -> client: Factorio answers one packet, up to ~100 kB in
  * practice (large rcon.print output); 1 MiB leaves a margin of ten. */
 #define RCON_LEN_MAX_TO_CLIENT (1024 * 1024)
