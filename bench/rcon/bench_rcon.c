@@ -11,6 +11,7 @@
  *   pipelined  ours: 256 on the wire; rcon-client: Promise.all with
  *              maxPending 5, the setting Clusterio's hosts use
  *   bytes      9,000-byte commands, pipelined as above
+ *   same window both with 256 commands on the wire (client overhead)
  *
  * usage: bench_rcon <factorio-binary> <scratch-dir> <rcon_client_bench.js>
  *                   <node_modules dir> [repetitions]
@@ -185,7 +186,8 @@ int main(int argc, char **argv)
 	struct standin_proc srv = {0};
 	struct rcon_client_config cfg = {0};
 	double seq_a[REPS_MAX], seq_b[REPS_MAX], pipe_a[REPS_MAX],
-		pipe_b[REPS_MAX], by_a[REPS_MAX], by_b[REPS_MAX];
+		pipe_b[REPS_MAX], by_a[REPS_MAX], by_b[REPS_MAX],
+		win_a[REPS_MAX], win_b[REPS_MAX];
 	int reps = argc > 5 ? atoi(argv[5]) : 3;
 
 	if (argc < 5 || reps < 1 || reps > REPS_MAX) {
@@ -222,15 +224,19 @@ int main(int argc, char **argv)
 						  N_THEIR_PIPE, 0, 5, &bb);
 		double secs;
 
+		win_a[r] = pipe_a[r];
+		win_b[r] = N_PIPE / theirs(argv[3], argv[4], "all", N_PIPE, 0,
+					   256, &bb);
 		ba = bb = 0;
 		secs = ours(N_BYTES, BIG_BODY, N_BYTES, &ba);
 		by_a[r] = ba / secs;
 		secs = theirs(argv[3], argv[4], "all", N_THEIR_BYTES, BIG_BODY,
 			      5, &bb);
 		by_b[r] = bb / secs;
-		fprintf(stderr, "run %d: seq %.0f/%.0f pipelined %.0f/%.0f bytes %.0f/%.0f\n",
-			r + 1, seq_a[r], seq_b[r], pipe_a[r], pipe_b[r], by_a[r],
-			by_b[r]);
+		fprintf(stderr, "run %d: seq %.0f/%.0f pipelined %.0f/%.0f "
+			"same-window %.0f/%.0f bytes %.0f/%.0f\n",
+			r + 1, seq_a[r], seq_b[r], pipe_a[r], pipe_b[r], win_a[r],
+			win_b[r], by_a[r], by_b[r]);
 	}
 	if (bad != 0) {
 		fprintf(stderr, "bench: %d wrong or failed replies\n", bad);
@@ -239,8 +245,12 @@ int main(int argc, char **argv)
 	report("rcon_rtt", pipe_a, pipe_b, reps, "ops/s");
 	report("rcon_rtt_sequential", seq_a, seq_b, reps, "ops/s");
 	report("rcon_bytes", by_a, by_b, reps, "bytes/s");
-	printf("#   clusterd pipelined %d/%d in flight; rcon-client Promise.all, maxPending 5 (Clusterio's default); %d-byte commands for bytes/s\n",
-	       256, N_PIPE, BIG_BODY);
+	report("rcon_rtt_same_window", win_a, win_b, reps, "ops/s");
+	printf("#   rcon_rtt, rcon_bytes: clusterd 256 in flight; rcon-client "
+	       "Promise.all with maxPending 5 (Clusterio's setting); %d-byte "
+	       "commands for bytes/s\n", BIG_BODY);
+	printf("#   rcon_rtt_same_window: both with 256 in flight, %d commands\n",
+	       N_PIPE);
 	rcon_client_close(cli, NULL, NULL);
 	standin_kill(&srv, SIGKILL);
 	standin_wait_exit(&srv, 10000);

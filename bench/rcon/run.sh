@@ -8,7 +8,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-${CLUSTERD_BUILD:-$src/build}}" && pwd)
 reps=${2:-3}
-bin=$(find "$build" -path '*/bin/x64/factorio' -type f -perm -u+x | head -n 1)
+bin=${FACTORIO_BIN:-$(find "$build" -path '*/bin/x64/factorio' -not -path '*/fake-install/*' -type f -perm -u+x | head -n 1)}
 [[ -n $bin ]] || { echo "bench rcon: no stand-in binary (bin/x64/factorio) under $build" >&2; exit 1; }
 [[ -x $build/bench/rcon/bench_rcon ]] || { echo "bench rcon: build bench_rcon first" >&2; exit 1; }
 npm_dir=$build/npm-rcon-client
