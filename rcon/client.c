@@ -72,6 +72,8 @@ struct rcon_client {
 	struct conn *conn;
 	uv_timer_t cmd_timer;
 	uv_timer_t conn_timer;
+	uv_timer_t kick_timer; /* runs dispatch on the next loop turn */
+	int kick_pending;
 	uint64_t cmd_timer_due; /* UINT64_MAX when idle */
 	struct rcon_decoder dec;
 	struct list queue, ordered, inflight;
@@ -379,6 +381,25 @@ static void dispatch(struct rcon_client *c)
 		conn_lost(c, rv);
 }
 
+static void kick_cb(uv_timer_t *t)
+{
+	struct rcon_client *c = t->data;
+
+	c->kick_pending = 0;
+	dispatch(c);
+}
+
+/* Submission defers the write to the loop: callbacks then never run inside
+ * rcon_client_command (a failed write completes commands), and commands
+ * submitted in one burst leave in one write. */
+static void kick(struct rcon_client *c)
+{
+	if (c->kick_pending || c->state != RCON_STATE_READY)
+		return;
+	c->kick_pending = 1;
+	uv_timer_start(&c->kick_timer, kick_cb, 0, 0);
+}
+
 static void conn_timer_cb(uv_timer_t *t);
 
 static void schedule_reconnect(struct rcon_client *c, int err)
@@ -667,9 +688,11 @@ int rcon_client_new(struct rcon_client **out, uv_loop_t *loop,
 	rcon_decoder_init(&c->dec, c->cfg.reply_len_max);
 	uv_timer_init(loop, &c->cmd_timer);
 	uv_timer_init(loop, &c->conn_timer);
+	uv_timer_init(loop, &c->kick_timer);
 	c->cmd_timer.data = c;
 	c->conn_timer.data = c;
-	c->open = 2;
+	c->kick_timer.data = c;
+	c->open = 3;
 	*out = c;
 	return 0;
 
@@ -727,7 +750,7 @@ int rcon_client_command(struct rcon_client *c, const char *cmd, size_t len,
 		      (timeout_ms ? timeout_ms : c->cfg.timeout_ms);
 	list_push(flags & RCON_CMD_ORDERED ? &c->ordered : &c->queue, m);
 	arm_deadline(c, m->deadline);
-	dispatch(c);
+	kick(c);
 	return 0;
 }
 
@@ -779,6 +802,7 @@ void rcon_client_close(struct rcon_client *c, void (*closed_cb)(void *ud),
 	uv_timer_stop(&c->conn_timer);
 	uv_close((uv_handle_t *)&c->cmd_timer, timer_closed);
 	uv_close((uv_handle_t *)&c->conn_timer, timer_closed);
+	uv_close((uv_handle_t *)&c->kick_timer, timer_closed);
 	c->ordered_busy = 0;
 	fail_list(&c->inflight, ERR_SHUTDOWN);
 	fail_list(&c->ordered, ERR_SHUTDOWN);

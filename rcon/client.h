@@ -14,9 +14,11 @@
  *   so a client that waits for each reply manages at most 60 commands/s;
  *   pipelining is what makes bulk work fast.
  * - Commands with RCON_CMD_ORDERED form one ordered stream: the next one
- *   is sent only after the previous one has been answered, because the
- *   game may run a long command after a shorter later one. Unordered
- *   commands are independent of each other and of the stream.
+ *   is sent only after the previous one has been answered (or has failed:
+ *   after a timeout the expired command may still run later, so a caller
+ *   that needs strict order must treat a timeout as fatal to the stream),
+ *   because the game may run a long command after a shorter later one.
+ *   Unordered commands are independent of each other and of the stream.
  * - Each command has a deadline (from submission, loop time via uv_now).
  *   An expired command completes with ERR_TIMEOUT; if it was on the wire,
  *   its late reply is dropped (counted in stats.late_replies).
@@ -30,7 +32,10 @@
  *   go through rcon_client_chunked (see below), which splits them.
  *
  * Threading: everything runs on the loop's thread; callbacks are called
- * from the loop, never from inside rcon_client_command.
+ * from the loop, never from inside rcon_client_command or
+ * rcon_client_chunked (only rcon_client_close completes commands
+ * synchronously). Submitted commands leave on the next loop turn, in one
+ * write per turn.
  */
 #ifndef CLUSTERD_RCON_CLIENT_H
 #define CLUSTERD_RCON_CLIENT_H
