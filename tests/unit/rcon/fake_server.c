@@ -227,6 +227,23 @@ static void on_exec(struct fconn *fc, const struct rcon_packet *pk)
 		conn_close(fc);
 		return;
 	}
+	if (strcmp(pk->body, "garbage") == 0) {
+		/* A length field of 5: below the minimum of 10. */
+		static const uint8_t bad[] = {5, 0, 0, 0, 1, 2, 3, 4, 5};
+		uv_write_t *req = malloc(sizeof(*req));
+		uint8_t *copy = malloc(sizeof(bad));
+		uv_buf_t b;
+
+		ASSERT(req && copy);
+		memcpy(copy, bad, sizeof(bad));
+		req->data = copy;
+		b = uv_buf_init((char *)copy, sizeof(bad));
+		if (uv_write(req, (uv_stream_t *)&fc->tcp, &b, 1, write_done) != 0) {
+			free(copy);
+			free(req);
+		}
+		return;
+	}
 	p.conn = fc;
 	p.id = pk->id;
 	p.ticks = 1;

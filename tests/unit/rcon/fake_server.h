@@ -9,6 +9,7 @@
  *   hang              never replies
  *   late              replies "late" after 20 ticks
  *   drop              closes the connection (no reply)
+ *   garbage           answers a packet with an illegal length (5)
  *   ord <n> <ticks>   replies "<n>" after <ticks> ticks; records a
  *                     violation if another "ord" is still unanswered
  *   /sc <lua>         runs Lua 5.2 with a persistent `storage` table and

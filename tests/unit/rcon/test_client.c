@@ -458,6 +458,99 @@ static void close_with_pending(void **state)
 	env_free(e); /* a second close is a no-op */
 }
 
+/* A malformed reply drops the connection; the client reconnects. */
+static void malformed_reply(void **state)
+{
+	struct env *e = env_new("pw", 4, 64);
+	struct rcon_client_stats cs;
+
+	(void)state;
+	assert_int_equal(rcon_client_start(e->c), 0);
+	assert_int_equal(submit(e, 0, "garbage", 0, 0), 0);
+	target = 1;
+	run_until(e, reached, 5000);
+	assert_int_equal(e->r[0].status, ERR_CLOSED);
+	assert_int_equal(submit(e, 1, "echo ok", 0, 0), 0);
+	target = 2;
+	run_until(e, reached, 5000);
+	assert_string_equal(e->r[1].body, "ok");
+	rcon_client_stats(e->c, &cs);
+	assert_int_equal(cs.connects, 2);
+	env_free(e);
+}
+
+static void on_silent_conn(uv_stream_t *l, int status)
+{
+	(void)l;
+	(void)status; /* never accepted: the kernel completes the handshake */
+}
+
+static void silent_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+/* A server that accepts TCP but never answers the auth: the connect
+ * timeout fires; without reconnect the client fails its queue. */
+static void auth_never_answered(void **state)
+{
+	struct env *e = env_new("pw", 4, 64);
+	struct rcon_client *c2;
+	struct rcon_client_config cfg = {0};
+	uv_tcp_t silent;
+	struct sockaddr_in sa;
+	int len = sizeof(sa);
+
+	(void)state;
+	uv_tcp_init(&e->loop, &silent);
+	uv_ip4_addr("127.0.0.1", 0, &sa);
+	assert_int_equal(uv_tcp_bind(&silent, (struct sockaddr *)&sa, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&silent, 8, on_silent_conn), 0);
+	uv_tcp_getsockname(&silent, (struct sockaddr *)&sa, &len);
+	cfg.host = "127.0.0.1";
+	cfg.port = ntohs(sa.sin_port);
+	cfg.password = "pw";
+	cfg.connect_timeout_ms = 100;
+	cfg.no_reconnect = 1;
+	cfg.on_state = on_state;
+	cfg.state_ud = e;
+	assert_int_equal(rcon_client_new(&c2, &e->loop, &cfg), 0);
+	assert_int_equal(rcon_client_start(c2), 0);
+	assert_int_equal(rcon_client_command(c2, "echo", 4, 0, 0, on_reply_count,
+					     &e->r[0]), 0);
+	target = 1;
+	run_until(e, reached, 5000);
+	assert_int_equal(e->r[0].status, ERR_CLOSED);
+	assert_int_equal(rcon_client_state(c2), RCON_STATE_FAILED);
+	assert_true(e->states[RCON_STATE_AUTHING] >= 1);
+	rcon_client_close(c2, NULL, NULL);
+	uv_close((uv_handle_t *)&silent, silent_closed);
+	env_free(e);
+}
+
+/* Chunked transfers need queue room for every part at once. */
+static void chunked_needs_room(void **state)
+{
+	struct env *e = env_new("pw", 4, 3);
+	char *p = calloc(1, 30000);
+
+	(void)state;
+	assert_non_null(p);
+	memset(p, 'a', 30000);
+	assert_int_equal(rcon_client_chunked(e->c, p, 30000, NULL, 0, on_big, e),
+			 ERR_AGAIN);
+	assert_int_equal(rcon_client_pending(e->c), 0);
+	assert_int_equal(rcon_client_chunked(e->c, p, 9000, NULL, 0,
+					     on_reply_count, &e->r[0]), 0);
+	assert_int_equal(rcon_client_pending(e->c), 2);
+	/* Closing completes the transfer once, with the shutdown error. */
+	rcon_client_close(e->c, on_closed, e);
+	assert_int_equal(e->r[0].status, ERR_SHUTDOWN);
+	assert_int_equal(e->completed, 1);
+	free(p);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +564,9 @@ int main(void)
 		cmocka_unit_test(chunked_binary_payload),
 		cmocka_unit_test(chunked_lua_code),
 		cmocka_unit_test(close_with_pending),
+		cmocka_unit_test(malformed_reply),
+		cmocka_unit_test(auth_never_answered),
+		cmocka_unit_test(chunked_needs_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
