@@ -12,13 +12,16 @@
  *              outage and complete after the reconnect; no reply is lost
  *              or delivered to the wrong command.
  *
- * usage: e2e_rcon_standin <factorio-binary> <scratch-dir> [phase...]
- * Prints what differs and exits 1 on a failure.
+ * usage: e2e_rcon_standin <factorio-binary> <scratch-base> [phase...]
+ * Works in <scratch-base>/run-<pid> (removed after a pass). Prints what
+ * differs and exits 1 on a failure; E2E_ECHO=1 shows the server's stdout.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "rcon/client.h"
@@ -327,6 +330,7 @@ static void phase_kill(void)
 
 int main(int argc, char **argv)
 {
+	static char dirbuf[4096], rm[4200];
 	int all = argc <= 3;
 
 	if (argc < 3) {
@@ -335,7 +339,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bin = argv[1];
-	dir = argv[2];
+	mkdir(argv[2], 0755);
+	snprintf(dirbuf, sizeof(dirbuf), "%s/run-%d", argv[2], (int)getpid());
+	dir = dirbuf;
 	srv.echo = getenv("E2E_ECHO") != NULL;
 	slots = calloc(N_PIPELINE + 16, sizeof(*slots));
 	CHECK(slots != NULL, "oom");
@@ -363,6 +369,9 @@ int main(int argc, char **argv)
 	CHECK(uv_loop_close(&loop) == 0, "loop still has handles");
 	free(slots);
 	free(big);
+	snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+	if (system(rm) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
 	fprintf(stderr, "e2e_rcon_standin: ok\n");
 	return 0;
 }
