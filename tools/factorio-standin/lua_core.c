@@ -541,9 +541,10 @@ static bool module_path(const char *name, char *out, size_t len)
 }
 
 /* Pushes the loaded chunk of a module; returns false if none found. */
-static bool find_module(lua_State *L, struct sg_game *g, const char *name)
+static bool find_module(lua_State *L, struct sg_game *g, const char *name,
+			char chunk[600])
 {
-	char path[512], chunk[600], full[1200];
+	char path[512], full[1200];
 	const char *rel = name;
 	const char *roots[2] = {"core/lualib", "base/lualib"};
 	int only = -1; /* -1 any, 0 save only, 1.. install root index + 1 */
@@ -561,7 +562,7 @@ static bool find_module(lua_State *L, struct sg_game *g, const char *name)
 		return false;
 	const struct sg_file *f = only <= 0 ? save_file(g, path) : NULL;
 	if (f) {
-		snprintf(chunk, sizeof(chunk), "@__level__/%s", path);
+		snprintf(chunk, 600, "@__level__/%s", path);
 		if (luaL_loadbufferx(L, f->data, f->len, chunk, "t") != LUA_OK)
 			lua_error(L);
 		return true;
@@ -575,7 +576,7 @@ static bool find_module(lua_State *L, struct sg_game *g, const char *name)
 		char *text = sg_read_file(full, 16u << 20, &len);
 		if (!text)
 			continue;
-		snprintf(chunk, sizeof(chunk), "@__%s__/lualib/%s",
+		snprintf(chunk, 600, "@__%s__/lualib/%s",
 			 r == 0 ? "core" : "base", path);
 		int rc = luaL_loadbufferx(L, text, len, chunk, "t");
 		free(text);
@@ -586,13 +587,20 @@ static bool find_module(lua_State *L, struct sg_game *g, const char *name)
 	return false;
 }
 
+/* Modules are cached by the file they resolve to, so "a.b" and "a/b"
+ * share one instance. */
 static int l_require(lua_State *L)
 {
 	struct sg_game *g = sg_lua_game(L);
 	const char *name = luaL_checkstring(L, 1);
+	char chunk[600];
 	sg_lua_script_field(L, "loaded");
 	int loaded = lua_gettop(L);
-	lua_getfield(L, loaded, name);
+	if (!find_module(L, g, name, chunk))
+		return luaL_error(L, "module %s not found;  no such file %s",
+				  name, name);
+	const char *key = chunk + 1; /* without the '@' */
+	lua_getfield(L, loaded, key);
 	if (lua_toboolean(L, -1)) {
 		if (lua_islightuserdata(L, -1))
 			return luaL_error(L, "loop or previous error loading "
@@ -600,11 +608,8 @@ static int l_require(lua_State *L)
 		return 1;
 	}
 	lua_pop(L, 1);
-	if (!find_module(L, g, name))
-		return luaL_error(L, "module %s not found;  no such file %s",
-				  name, name);
 	lua_pushlightuserdata(L, (void *)&script_key); /* loading sentinel */
-	lua_setfield(L, loaded, name);
+	lua_setfield(L, loaded, key);
 	lua_pushstring(L, name);
 	lua_call(L, 1, 1);
 	if (lua_isnil(L, -1)) {
@@ -612,7 +617,7 @@ static int l_require(lua_State *L)
 		lua_pushboolean(L, 1);
 	}
 	lua_pushvalue(L, -1);
-	lua_setfield(L, loaded, name);
+	lua_setfield(L, loaded, key);
 	return 1;
 }
 

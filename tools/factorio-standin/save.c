@@ -67,6 +67,22 @@ static int files_add(struct sg_game *g, const char *path, char *data,
 	return 0;
 }
 
+int sg_file_put(struct sg_game *g, const char *path, const char *text)
+{
+	char *copy = strdup(text);
+	if (!copy)
+		return ERR_NOMEM;
+	for (size_t i = 0; i < g->nfiles; i++) {
+		if (strcmp(g->files[i].path, path) == 0) {
+			free(g->files[i].data);
+			g->files[i].data = copy;
+			g->files[i].len = strlen(copy);
+			return 0;
+		}
+	}
+	return files_add(g, path, copy, strlen(copy));
+}
+
 /* The file name without folders and without ".zip". */
 static void save_stem(const char *path, char *out, size_t len)
 {

@@ -154,6 +154,8 @@ void sg_game_free(struct sg_game *g);
  * on_load (a world read from the save). sg_write writes a zip atomically. */
 int sg_new_game(struct sg_game *g, const char *save_name, uint64_t seed);
 int sg_load(struct sg_game *g, const char *path);
+/* Adds or replaces a file of the save's root folder (a copy of text). */
+int sg_file_put(struct sg_game *g, const char *path, const char *text);
 int sg_start(struct sg_game *g);
 int sg_write(struct sg_game *g, const char *path);
 /* As sg_write, without logging: the reason goes to err. */
