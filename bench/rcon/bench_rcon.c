@@ -11,7 +11,10 @@
  *   pipelined  ours: 256 on the wire; rcon-client: Promise.all with
  *              maxPending 5, the setting Clusterio's hosts use
  *   bytes      9,000-byte commands, pipelined as above
- *   same window both with 256 commands on the wire (client overhead)
+ *   same window both with 256 commands on the wire; both are bounded by
+ *              the server's ticks here, so the client's own cost is
+ *              reported as CPU microseconds per command (getrusage for
+ *              ours, process.cpuUsage for node; lower is better)
  *
  * usage: bench_rcon <factorio-binary> <scratch-dir> <rcon_client_bench.js>
  *                   <node_modules dir> [repetitions]
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "base/err.h"
@@ -40,6 +44,16 @@ static uv_loop_t loop;
 static struct rcon_client *cli;
 static uint16_t port;
 static int completed, bad;
+static double last_cpu_us; /* CPU time of the last measured run */
+
+static double cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 static double now_s(void)
 {
@@ -76,7 +90,7 @@ static void on_reply(void *ud, int status, const char *body, size_t len)
 static double ours(int n, size_t size, int window, double *bytes)
 {
 	static char buf[BIG_BODY + 64];
-	double t0 = now_s();
+	double t0 = now_s(), c0 = cpu_us(), secs;
 	int sent = 0;
 
 	completed = 0;
@@ -92,7 +106,9 @@ static double ours(int n, size_t size, int window, double *bytes)
 		}
 		uv_run(&loop, UV_RUN_ONCE);
 	}
-	return now_s() - t0;
+	secs = now_s() - t0;
+	last_cpu_us = cpu_us() - c0;
+	return secs;
 }
 
 /* Runs the rcon-client script; returns seconds, adds bytes. */
@@ -113,11 +129,13 @@ static double theirs(const char *js, const char *mods, const char *mode,
 		const char *s = strstr(line, "\"secs\":");
 		const char *bb = strstr(line, "\"bytes\":");
 		const char *bd = strstr(line, "\"bad\":");
+		const char *cu = strstr(line, "\"cpu_us\":");
 
-		if (s && bb && bd) {
+		if (s && bb && bd && cu) {
 			secs = atof(s + 7);
 			b = atof(bb + 8);
 			nbad = atoi(bd + 6);
+			last_cpu_us = atof(cu + 9);
 		}
 	}
 	if (pclose(p) != 0 || secs <= 0) {
@@ -147,9 +165,9 @@ static void report(const char *name, double *a, double *b, int reps,
 {
 	double ma = median(a, reps), mb = median(b, reps);
 
-	printf("bench %s: clusterd=%.0f rcon-client=%.0f ratio=%.2f %s\n", name,
+	printf("bench %s: clusterd=%.1f rcon-client=%.1f ratio=%.3f %s\n", name,
 	       ma, mb, ma / mb, unit);
-	printf("#   %s spread: clusterd %.0f..%.0f, rcon-client %.0f..%.0f over %d runs\n",
+	printf("#   %s spread: clusterd %.1f..%.1f, rcon-client %.1f..%.1f over %d runs\n",
 	       name, a[0], a[reps - 1], b[0], b[reps - 1], reps);
 }
 
@@ -187,7 +205,8 @@ int main(int argc, char **argv)
 	struct rcon_client_config cfg = {0};
 	double seq_a[REPS_MAX], seq_b[REPS_MAX], pipe_a[REPS_MAX],
 		pipe_b[REPS_MAX], by_a[REPS_MAX], by_b[REPS_MAX],
-		win_a[REPS_MAX], win_b[REPS_MAX];
+		win_a[REPS_MAX], win_b[REPS_MAX], cpu_a[REPS_MAX],
+		cpu_b[REPS_MAX];
 	int reps = argc > 5 ? atoi(argv[5]) : 3;
 
 	if (argc < 5 || reps < 1 || reps > REPS_MAX) {
@@ -220,6 +239,7 @@ int main(int argc, char **argv)
 		seq_a[r] = N_SEQ / ours(N_SEQ, 0, 1, &ba);
 		seq_b[r] = N_SEQ / theirs(argv[3], argv[4], "seq", N_SEQ, 0, 1, &bb);
 		pipe_a[r] = N_PIPE / ours(N_PIPE, 0, N_PIPE, &ba);
+		cpu_a[r] = last_cpu_us / N_PIPE;
 		pipe_b[r] = N_THEIR_PIPE / theirs(argv[3], argv[4], "all",
 						  N_THEIR_PIPE, 0, 5, &bb);
 		double secs;
@@ -227,6 +247,7 @@ int main(int argc, char **argv)
 		win_a[r] = pipe_a[r];
 		win_b[r] = N_PIPE / theirs(argv[3], argv[4], "all", N_PIPE, 0,
 					   256, &bb);
+		cpu_b[r] = last_cpu_us / N_PIPE;
 		ba = bb = 0;
 		secs = ours(N_BYTES, BIG_BODY, N_BYTES, &ba);
 		by_a[r] = ba / secs;
@@ -246,11 +267,13 @@ int main(int argc, char **argv)
 	report("rcon_rtt_sequential", seq_a, seq_b, reps, "ops/s");
 	report("rcon_bytes", by_a, by_b, reps, "bytes/s");
 	report("rcon_rtt_same_window", win_a, win_b, reps, "ops/s");
+	report("rcon_client_cpu", cpu_a, cpu_b, reps, "us/command");
 	printf("#   rcon_rtt, rcon_bytes: clusterd 256 in flight; rcon-client "
 	       "Promise.all with maxPending 5 (Clusterio's setting); %d-byte "
 	       "commands for bytes/s\n", BIG_BODY);
-	printf("#   rcon_rtt_same_window: both with 256 in flight, %d commands\n",
-	       N_PIPE);
+	printf("#   rcon_rtt_same_window, rcon_client_cpu: both with 256 in flight, "
+	       "%d commands; cpu is the client process's user+system time "
+	       "(lower is better)\n", N_PIPE);
 	rcon_client_close(cli, NULL, NULL);
 	standin_kill(&srv, SIGKILL);
 	standin_wait_exit(&srv, 10000);

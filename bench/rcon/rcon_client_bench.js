@@ -29,6 +29,7 @@ async function main() {
 		bytes += Buffer.byteLength(cmds[i]) + 14;
 	}
 	let bad = 0;
+	const cpu0 = process.cpuUsage();
 	const t0 = process.hrtime.bigint();
 	if (mode === "seq") {
 		for (let i = 0; i < n; i++) {
@@ -40,8 +41,9 @@ async function main() {
 		rs.forEach((r, i) => { if (parseInt(r, 10) !== i) bad++; });
 	}
 	const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+	const cpu = process.cpuUsage(cpu0);
 	await rcon.end();
-	console.log(JSON.stringify({ n, secs, bytes, bad }));
+	console.log(JSON.stringify({ n, secs, bytes, bad, cpu_us: cpu.user + cpu.system }));
 }
 
 main().catch(e => { console.error("rcon-client bench:", e.message); process.exit(1); });
