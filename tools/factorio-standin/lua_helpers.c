@@ -25,8 +25,6 @@
 
 /* ---- table_to_json ------------------------------------------------------ */
 
-static cJSON *to_json(lua_State *L, int idx, int depth);
-
 static bool is_array(lua_State *L, int idx, size_t *n)
 {
 	*n = lua_rawlen(L, idx);
@@ -43,37 +41,11 @@ static bool is_array(lua_State *L, int idx, size_t *n)
 	return count == *n;
 }
 
-static cJSON *table_json(lua_State *L, int idx, int depth)
+/* Creates the node for one value; a table gets an empty array or object
+ * that fill() completes. Raises before allocating on bad input. */
+static cJSON *new_node(lua_State *L, int idx)
 {
 	size_t n;
-	if (is_array(L, idx, &n)) {
-		cJSON *arr = cJSON_CreateArray();
-		for (size_t i = 1; arr && i <= n; i++) {
-			lua_rawgeti(L, idx, (int)i);
-			cJSON *v = to_json(L, lua_gettop(L), depth + 1);
-			lua_pop(L, 1);
-			cJSON_AddItemToArray(arr, v);
-		}
-		return arr;
-	}
-	cJSON *obj = cJSON_CreateObject();
-	lua_pushnil(L);
-	while (obj && lua_next(L, idx) != 0) {
-		lua_pushvalue(L, -2);
-		const char *k = lua_tostring(L, -1); /* a copy: keys untouched */
-		if (!k)
-			luaL_error(L, "Key can't be converted to JSON.");
-		cJSON *v = to_json(L, lua_gettop(L) - 1, depth + 1);
-		cJSON_AddItemToObject(obj, k, v);
-		lua_pop(L, 2);
-	}
-	return obj;
-}
-
-static cJSON *to_json(lua_State *L, int idx, int depth)
-{
-	if (depth > JSON_DEPTH_MAX)
-		luaL_error(L, "Table too deep to convert to JSON.");
 	switch (lua_type(L, idx)) {
 	case LUA_TNIL:
 		return cJSON_CreateNull();
@@ -84,8 +56,8 @@ static cJSON *to_json(lua_State *L, int idx, int depth)
 	case LUA_TSTRING:
 		return cJSON_CreateString(lua_tostring(L, idx));
 	case LUA_TTABLE:
-		luaL_checkstack(L, 8, "JSON");
-		return table_json(L, idx, depth);
+		return is_array(L, idx, &n) ? cJSON_CreateArray()
+					    : cJSON_CreateObject();
 	default:
 		luaL_error(L, "Value of type %s can't be converted to JSON.",
 			   luaL_typename(L, idx));
@@ -93,8 +65,47 @@ static cJSON *to_json(lua_State *L, int idx, int depth)
 	}
 }
 
+/* Fills node from the table at idx. Every child is attached to its parent
+ * before anything below it can raise, so the holder's tree owns all
+ * memory when a Lua error unwinds. */
+static void fill(lua_State *L, int idx, cJSON *node, int depth)
+{
+	if (depth > JSON_DEPTH_MAX)
+		luaL_error(L, "Table too deep to convert to JSON.");
+	luaL_checkstack(L, 8, "JSON");
+	bool arr = cJSON_IsArray(node);
+	size_t n = arr ? lua_rawlen(L, idx) : 0;
+	if (arr) {
+		for (size_t i = 1; i <= n; i++) {
+			lua_rawgeti(L, idx, (int)i);
+			cJSON *v = new_node(L, lua_gettop(L));
+			if (!v)
+				luaL_error(L, "Out of memory.");
+			cJSON_AddItemToArray(node, v);
+			if (lua_istable(L, -1))
+				fill(L, lua_gettop(L), v, depth + 1);
+			lua_pop(L, 1);
+		}
+		return;
+	}
+	lua_pushnil(L);
+	while (lua_next(L, idx) != 0) {
+		lua_pushvalue(L, -2);
+		const char *k = lua_tostring(L, -1); /* a copy: keys untouched */
+		if (!k)
+			luaL_error(L, "Key can't be converted to JSON.");
+		cJSON *v = new_node(L, lua_gettop(L) - 1);
+		if (!v)
+			luaL_error(L, "Out of memory.");
+		cJSON_AddItemToObject(node, k, v);
+		if (lua_istable(L, -2))
+			fill(L, lua_gettop(L) - 1, v, depth + 1);
+		lua_pop(L, 2);
+	}
+}
+
 /* The cJSON tree is held in a userdata while converting so a Lua error
- * (raised by to_json) does not leak it: its __gc frees the tree. */
+ * (raised by fill) does not leak it: its __gc frees the tree. */
 static int json_holder_gc(lua_State *L)
 {
 	cJSON **h = lua_touserdata(L, 1);
@@ -120,7 +131,9 @@ static int l_table_to_json(lua_State *L)
 	luaL_checkany(L, 1);
 	lua_settop(L, 1);
 	cJSON **h = new_holder(L);
-	*h = to_json(L, 1, 0);
+	*h = new_node(L, 1);
+	if (*h && lua_istable(L, 1))
+		fill(L, 1, *h, 0);
 	char *text = *h ? cJSON_PrintUnformatted(*h) : NULL;
 	if (!text)
 		return luaL_error(L, "Out of memory converting to JSON.");
