@@ -140,6 +140,13 @@ static void client_send(struct client *c, int32_t id, int32_t type,
 {
 	if (c->closing)
 		return;
+	/* A client that sends but never reads is dropped rather than
+	 * buffering its replies without bound. */
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
+	    SG_RCON_WRITE_QUEUE_MAX) {
+		client_close(c);
+		return;
+	}
 	size_t total = 4 + 4 + 4 + len + 2;
 	uint8_t *p = malloc(total);
 	uv_write_t *w = malloc(sizeof(*w));

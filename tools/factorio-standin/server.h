@@ -15,6 +15,7 @@
 #define SG_RCON_BODY_MAX 65536
 #define SG_RCON_CLIENTS_MAX 64
 #define SG_RCON_PENDING_MAX 4096 /* queued commands per client */
+#define SG_RCON_WRITE_QUEUE_MAX (64u << 20) /* unsent reply bytes */
 
 struct sg_server_opts {
 	int game_port;           /* UDP, 0 = none */

@@ -116,12 +116,37 @@ def check_sigint_and_sigkill(inst, save):
     assert srv.wait_exit() == 0
 
 
+def check_stdin_console(inst, save):
+    """Console commands typed on stdin, answers on stdout, --console-log."""
+    log = os.path.join(inst, "console.log")
+    srv = Server(inst, save, stdin=subprocess.PIPE, extra=["--console-log", log])
+    srv.wait_ready()
+    srv.proc.stdin.write("/standin join carol\n/players online\n")
+    srv.proc.stdin.flush()
+    srv.wait_line("[JOIN] carol joined the game")
+    i = srv.wait_line("Online players (1):")
+    srv.wait_line("  carol (online)", start=i)
+    r = Rcon(srv.rcon_port, "pw")
+    big = r.cmd("/sc rcon.print(string.rep('x', 200000))")
+    big = r.cmd("/sc rcon.print(string.rep('x', 200000))")
+    assert big == "x" * 200000 + "\n", len(big)
+    srv.proc.stdin.write("/quit\n")
+    srv.proc.stdin.flush()
+    assert srv.wait_exit() == 0
+    with open(log) as f:
+        text = f.read()
+    assert "[JOIN] carol joined the game" in text and "Goodbye" in text, text
+
+
 def main():
     check_install()
     inst = make_instance()
     save = create_save(inst)
     check_rcon(inst, save)
     check_sigint_and_sigkill(inst, save)
+    inst2 = make_instance()
+    check_stdin_console(inst2, create_save(inst2))
+    subprocess.run(["rm", "-rf", inst2])
     subprocess.run(["rm", "-rf", inst])
     print("e2e_rcon: ok")
 

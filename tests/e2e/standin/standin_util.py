@@ -45,7 +45,8 @@ def create_save(inst, name="world.zip", seed=7):
 
 
 class Server:
-    def __init__(self, inst, save, rcon_port=None, game_port=None, password="pw", extra=()):
+    def __init__(self, inst, save, rcon_port=None, game_port=None, password="pw", extra=(),
+                 stdin=subprocess.DEVNULL):
         self.inst = inst
         self.rcon_port = rcon_port or free_port()
         self.game_port = game_port or free_port(socket.SOCK_DGRAM)
@@ -58,7 +59,7 @@ class Server:
         self.lines = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True)
+                                     stdin=stdin, text=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
