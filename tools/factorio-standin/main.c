@@ -357,9 +357,25 @@ static int do_start(struct sg_game *g, const struct opts *o)
 	sg_logf(g, "Info", "Scenario.cpp:204", "Map version %s-0", SG_VERSION);
 	if (sg_start(g) < 0)
 		return 1;
-	struct sg_server_opts so = {o->port ? o->port : 34197, o->rcon_port,
+	/* --bind ADDR[:PORT]; an explicit --port wins over the PORT. */
+	char bind[64] = "";
+	int port = 34197;
+	if (o->bind) {
+		snprintf(bind, sizeof(bind), "%s", o->bind);
+		char *colon = strchr(bind, ':');
+		if (colon) {
+			*colon = 0;
+			if (!parse_port(colon + 1, &port)) {
+				early_error("invalid --bind %s", o->bind);
+				return 1;
+			}
+		}
+	}
+	if (o->port)
+		port = o->port;
+	struct sg_server_opts so = {port, o->rcon_port,
 				    o->rcon_password ? o->rcon_password : "",
-				    o->bind};
+				    bind[0] ? bind : NULL};
 	return sg_server_run(g, &so);
 }
 
