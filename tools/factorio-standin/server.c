@@ -128,6 +128,43 @@ static void client_close(struct client *c)
 	uv_close((uv_handle_t *)&c->tcp, on_client_closed);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct client *c = req->data;
+	(void)status;
+	free(req);
+	uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+}
+
+/* Closes after the replies already written have gone out (a /quit's
+ * answer, or answers to commands run while stopping). */
+static void client_close_after_writes(struct client *c)
+{
+	if (c->closing)
+		return;
+	uv_shutdown_t *req = malloc(sizeof(*req));
+	if (!req) {
+		client_close(c);
+		return;
+	}
+	req->data = c;
+	if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+		free(req);
+		client_close(c);
+		return;
+	}
+	/* As client_close, but the handle closes in on_shutdown. */
+	c->closing = true;
+	struct server *s = c->srv;
+	for (struct client **p = &s->clients; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	s->nclients--;
+}
+
 static void on_written(uv_write_t *w, int status)
 {
 	(void)status;
@@ -462,7 +499,7 @@ static void stop(struct server *s)
 		"to(Disconnected)",
 		(unsigned long long)g->tick);
 	while (s->clients)
-		client_close(s->clients);
+		client_close_after_writes(s->clients);
 	uv_timer_stop(&s->timer);
 	close_if_open((uv_handle_t *)&s->timer);
 	close_if_open((uv_handle_t *)&s->sigint);
