@@ -24,6 +24,7 @@
 
 #include "base/assert.h"
 #include "base/bytes.h"
+#include "tools/factorio-standin/frame.h"
 #include "tools/factorio-standin/server.h"
 
 #define TICK_NS (1000000000ull / SG_TICKS_PER_SECOND)
@@ -193,13 +194,7 @@ static void client_send(struct client *c, int32_t id, int32_t type,
 		client_close(c);
 		return;
 	}
-	put_u32le(p, (uint32_t)(total - 4));
-	put_u32le(p + 4, (uint32_t)id);
-	put_u32le(p + 8, (uint32_t)type);
-	if (len)
-		memcpy(p + 12, body, len);
-	p[12 + len] = 0;
-	p[13 + len] = 0;
+	sg_frame_put(p, id, type, body, len);
 	w->data = p;
 	uv_buf_t buf = uv_buf_init((char *)p, (unsigned)total);
 	if (uv_write(w, (uv_stream_t *)&c->tcp, &buf, 1, on_written) < 0) {
@@ -234,21 +229,20 @@ static void queue_cmd(struct server *s, struct client *c, int32_t id,
 }
 
 /* Handles one complete packet; returns false if the client must close. */
-static bool client_packet(struct client *c, int32_t id, int32_t type,
-			  const char *body, size_t len)
+static bool client_packet(struct client *c, const struct sg_frame *f)
 {
 	struct server *s = c->srv;
-	if (type == RCON_AUTH) {
-		size_t n = strnlen(body, len);
-		bool ok = strlen(s->o->rcon_password) == n &&
-			  memcmp(body, s->o->rcon_password, n) == 0;
+	if (f->type == RCON_AUTH) {
+		size_t n = strlen(s->o->rcon_password);
+		bool ok = n == f->body_len &&
+			  memcmp(f->body, s->o->rcon_password, n) == 0;
 		c->authed = ok;
-		client_send(c, ok ? id : -1, RCON_EXEC, "", 0);
+		client_send(c, ok ? f->id : -1, RCON_EXEC, "", 0);
 		return true;
 	}
-	if (type != RCON_EXEC || !c->authed)
+	if (f->type != RCON_EXEC || !c->authed)
 		return false;
-	queue_cmd(s, c, id, body, strnlen(body, len));
+	queue_cmd(s, c, f->id, f->body, f->body_len);
 	return true;
 }
 
@@ -257,26 +251,17 @@ static bool client_packet(struct client *c, int32_t id, int32_t type,
 static void client_parse(struct client *c)
 {
 	size_t off = 0;
-	while (!c->closing && c->pending < SG_RCON_PENDING_MAX &&
-	       c->in.len - off >= 4) {
-		const uint8_t *p = c->in.p + off;
-		int32_t len = (int32_t)get_u32le(p);
-		if (len < 10 || len > 10 + SG_RCON_BODY_MAX) {
-			client_close(c);
-			return;
-		}
-		if (c->in.len - off < 4 + (size_t)len)
+	while (!c->closing && c->pending < SG_RCON_PENDING_MAX) {
+		struct sg_frame f;
+		long n = sg_frame_next(c->in.p + off, c->in.len - off,
+				       SG_RCON_BODY_MAX, &f);
+		if (n == 0)
 			break;
-		int32_t id = (int32_t)get_u32le(p + 4);
-		int32_t type = (int32_t)get_u32le(p + 8);
-		size_t body_len = (size_t)len - 10;
-		const char *body = (const char *)p + 12;
-		if (p[12 + body_len] != 0 || p[13 + body_len] != 0 ||
-		    !client_packet(c, id, type, body, body_len)) {
+		if (n < 0 || !client_packet(c, &f)) {
 			client_close(c);
 			return;
 		}
-		off += 4 + (size_t)len;
+		off += (size_t)n;
 	}
 	if (off && !c->closing) {
 		memmove(c->in.p, c->in.p + off, c->in.len - off);
