@@ -740,6 +740,34 @@ static void open_base(lua_State *L)
 	lua_setglobal(L, "storage");
 }
 
+/* The game provides `serpent` as a global; the stand-in's version is a
+ * Lua file of the install. Without it (no read-data) serpent is absent. */
+static void open_serpent(struct sg_game *g)
+{
+	lua_State *L = g->L;
+	char path[4200];
+	if (!g->read_data)
+		return;
+	snprintf(path, sizeof(path), "%s/core/lualib/serpent.lua",
+		 g->read_data);
+	size_t len;
+	char *text = sg_read_file(path, 1u << 20, &len);
+	if (!text)
+		return;
+	int rc = luaL_loadbufferx(L, text, len, "@__core__/lualib/serpent.lua",
+				  "t");
+	free(text);
+	if (rc == LUA_OK)
+		rc = lua_pcall(L, 0, 1, 0);
+	if (rc != LUA_OK) {
+		sg_logf(g, "Error", "LuaContext.cpp:92", "%s",
+			lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return;
+	}
+	lua_setglobal(L, "serpent");
+}
+
 int sg_lua_open(struct sg_game *g)
 {
 	lua_State *L = luaL_newstate();
@@ -754,6 +782,7 @@ int sg_lua_open(struct sg_game *g)
 	open_script(L);
 	sg_lua_open_game(L);
 	sg_lua_open_helpers(L);
+	open_serpent(g);
 	return 0;
 }
 

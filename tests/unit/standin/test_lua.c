@@ -245,6 +245,24 @@ static void test_json(void **state)
 	fx_free(f);
 }
 
+static void test_serpent(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(NULL);
+	assert_string_equal(fx_lua(f, "rcon.print(serpent.line({1, 'a', b = "
+				      "true, [5] = 2.5, c = {d = 'x'}}))"),
+			    "{1, \"a\", [5] = 2.5, b = true, c = {d = "
+			    "\"x\"}}\n");
+	assert_string_equal(fx_lua(f, "local ok, v = serpent.load(serpent."
+				      "dump({x = {1, 2}, ['end'] = 1})) "
+				      "rcon.print(tostring(ok) .. v.x[2] .. "
+				      "v['end'])"),
+			    "true21\n");
+	assert_string_equal(fx_lua(f, "rcon.print(serpent.block({a = 1}))"),
+			    "{\n  a = 1\n}\n");
+	fx_free(f);
+}
+
 static void test_encode_string(void **state)
 {
 	(void)state;
@@ -539,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_custom_command),
 		cmocka_unit_test(test_custom_events),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_serpent),
 		cmocka_unit_test(test_encode_string),
 		cmocka_unit_test(test_write_file),
 		cmocka_unit_test(test_print_log),
