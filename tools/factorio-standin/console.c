@@ -362,10 +362,9 @@ static bool builtin(struct sg_game *g, const char *name, char *args,
 		for (size_t i = 0; i < g->admins.n; i++)
 			replyf(reply, "  %s\n", g->admins.names[i]);
 	} else if (!strcmp(name, "server-save") || !strcmp(name, "save"))
-		(void)sg_save_on_exit(g);
+		(void)sg_server_save(g);
 	else if (!strcmp(name, "quit")) {
-		sg_logf(g, "Info", "RemoteCommandProcessor.cpp:158",
-			"Quitting: remote-quit.");
+		sg_plainf(g, "Quitting: remote-quit.");
 		g->quit = true;
 	} else
 		return false;

@@ -6,12 +6,14 @@
  * option or a missing value fails before anything starts, with an Error
  * line and exit status 1, as the game's option parser does.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -21,7 +23,8 @@
 #include "tools/factorio-standin/standin.h"
 
 struct opts {
-	const char *create, *start, *config, *settings;
+	const char *create, *start, *config, *settings, *scenario;
+	bool load_latest;
 	const char *adminlist, *banlist, *whitelist, *console_log;
 	const char *rcon_password, *bind;
 	uint64_t seed;
@@ -64,6 +67,9 @@ static const struct optdef optdefs[] = {
 	{"--version", false, false},	     {"-v", false, false},
 	{"--create", true, false},	     {"--map-gen-seed", true, false},
 	{"--start-server", true, false},     {"--port", true, false},
+	{"--start-server-load-latest", false, false},
+	{"--start-server-load-scenario", true, false},
+	{"--use-authserver-bans", false, true}, {"--verbose", false, true},
 	{"--rcon-port", true, false},	     {"--rcon-password", true, false},
 	{"--rcon-bind", true, false},	     {"--bind", true, false},
 	{"--config", true, false},	     {"--server-settings", true, false},
@@ -100,6 +106,10 @@ static bool apply(struct opts *o, const char *name, const char *v)
 		o->seed = strtoull(v, &end, 10);
 	else if (!strcmp(name, "--start-server"))
 		o->start = v;
+	else if (!strcmp(name, "--start-server-load-latest"))
+		o->load_latest = true;
+	else if (!strcmp(name, "--start-server-load-scenario"))
+		o->scenario = v;
 	else if (!strcmp(name, "--port"))
 		return parse_port(v, &o->port);
 	else if (!strcmp(name, "--rcon-port") || !strcmp(name, "--rcon-bind"))
@@ -326,6 +336,76 @@ static int load_lists(struct sg_game *g, const struct opts *o)
 	return 0;
 }
 
+/* The newest .zip in <write-data>/saves, as --start-server-load-latest. */
+static int latest_save(struct sg_game *g, char *out, size_t len)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/saves", g->write_data ? g->write_data
+							      : ".");
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	time_t best = 0;
+	struct dirent *e;
+	out[0] = 0;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		char path[PATH_MAX + 256];
+		struct stat st;
+		if (n < 5 || strcmp(e->d_name + n - 4, ".zip") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (!out[0] || st.st_mtime > best)) {
+			best = st.st_mtime;
+			snprintf(out, len, "%s", path);
+		}
+	}
+	closedir(d);
+	return out[0] ? 0 : -1;
+}
+
+static int load_save_file(struct sg_game *g, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		sg_logf(g, "Error", "Main.cpp:1142",
+			"Map file %s doesn't exist.", path);
+		return -1;
+	}
+	sg_plainf(g, "Loading map %s: %lld bytes.", path,
+		  (long long)st.st_size);
+	if (sg_load(g, path) < 0) {
+		sg_logf(g, "Error", "Main.cpp:1142",
+			"Failed to load map %s: the save is damaged.", path);
+		return -1;
+	}
+	g->save_path = strdup(path);
+	return g->save_path ? 0 : -1;
+}
+
+static int load_world(struct sg_game *g, const struct opts *o)
+{
+	if (o->scenario) {
+		sg_plainf(g, "Loading scenario %s", o->scenario);
+		if (sg_load_scenario(g, o->scenario, o->seed) < 0) {
+			sg_logf(g, "Error", "Main.cpp:1142",
+				"Unknown scenario %s.", o->scenario);
+			return -1;
+		}
+		return 0;
+	}
+	if (o->start)
+		return load_save_file(g, o->start);
+	char path[PATH_MAX + 256];
+	if (latest_save(g, path, sizeof(path)) < 0) {
+		sg_logf(g, "Error", "Main.cpp:1142",
+			"No save files found in the saves folder.");
+		return -1;
+	}
+	return load_save_file(g, path);
+}
+
 static int do_start(struct sg_game *g, const struct opts *o)
 {
 	char err[512];
@@ -339,21 +419,8 @@ static int do_start(struct sg_game *g, const struct opts *o)
 	g->continue_on_script_error = o->continue_on_error;
 	if (load_lists(g, o) < 0)
 		return 1;
-	struct stat st;
-	if (stat(o->start, &st) != 0) {
-		sg_logf(g, "Error", "Main.cpp:1142",
-			"Map file %s doesn't exist.", o->start);
+	if (load_world(g, o) < 0)
 		return 1;
-	}
-	sg_plainf(g, "Loading map %s: %lld bytes.", o->start,
-		  (long long)st.st_size);
-	if (sg_load(g, o->start) < 0) {
-		sg_logf(g, "Error", "Main.cpp:1142",
-			"Failed to load map %s: the save is damaged.",
-			o->start);
-		return 1;
-	}
-	g->save_path = strdup(o->start);
 	sg_logf(g, "Info", "Scenario.cpp:204", "Map version %s-0", SG_VERSION);
 	if (sg_start(g) < 0)
 		return 1;
@@ -392,7 +459,7 @@ int main(int argc, char **argv)
 		       SG_VERSION, SG_BUILD, SG_VERSION);
 		return 0;
 	}
-	if (!o.create && !o.start) {
+	if (!o.create && !o.start && !o.load_latest && !o.scenario) {
 		early_error("%s", "No action: use --create or --start-server.");
 		return 1;
 	}

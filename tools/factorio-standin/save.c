@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
@@ -366,6 +367,73 @@ int sg_load(struct sg_game *g, const char *path)
 	return rc;
 }
 
+/* ---- scenario folders ------------------------------------------------- */
+
+#define SCENARIO_DEPTH_MAX 16
+
+/* Adds every regular file below dir/rel (rel "" for the top). */
+static int load_tree(struct sg_game *g, const char *dir, const char *rel,
+		     int depth, size_t *total)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s%s%s", dir, rel[0] ? "/" : "", rel);
+	DIR *d = opendir(path);
+	if (!d)
+		return ERR_IO;
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char sub[4096], full[8200];
+		snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "",
+			 e->d_name);
+		snprintf(full, sizeof(full), "%s/%s", dir, sub);
+		struct stat st;
+		if (stat(full, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			rc = depth < SCENARIO_DEPTH_MAX
+				     ? load_tree(g, dir, sub, depth + 1, total)
+				     : ERR_TOOBIG;
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		size_t len;
+		char *data = sg_read_file(full, ZIP_BYTES_MAX, &len);
+		*total += len;
+		if (!data || *total > ZIP_BYTES_MAX) {
+			free(data);
+			rc = data ? ERR_TOOBIG : ERR_IO;
+			continue;
+		}
+		rc = files_add(g, sub, data, len);
+	}
+	closedir(d);
+	return rc;
+}
+
+int sg_load_scenario(struct sg_game *g, const char *name, uint64_t seed)
+{
+	if (!strcmp(name, "freeplay") || !strcmp(name, "base/freeplay"))
+		return sg_new_game(g, "freeplay", seed);
+	char dir[4096];
+	if (!g->write_data || strstr(name, ".."))
+		return ERR_NOTFOUND;
+	snprintf(dir, sizeof(dir), "%s/scenarios/%s", g->write_data, name);
+	files_clear(g);
+	size_t total = 0;
+	int rc = load_tree(g, dir, "", 0, &total);
+	if (rc < 0)
+		return rc == ERR_IO ? ERR_NOTFOUND : rc;
+	save_stem(name, g->root, sizeof(g->root));
+	g->tick = 0;
+	g->map_seed = seed;
+	g->new_world = true;
+	return 0;
+}
+
 /* ---- zip out ------------------------------------------------------------ */
 
 static int add_buffer(zip_t *z, const char *root, const char *rel,
@@ -470,10 +538,20 @@ int sg_autosave(struct sg_game *g)
 	return rc;
 }
 
-int sg_save_on_exit(struct sg_game *g)
+/* A game started from a scenario has no file to save to. */
+static bool has_save_path(struct sg_game *g)
 {
-	if (!g->save_path)
-		return 0;
+	if (g->save_path)
+		return true;
+	sg_logf(g, "Warning", "AppManagerStates.cpp:1893",
+		"Can't save to default location: Default location not known");
+	return false;
+}
+
+int sg_server_save(struct sg_game *g)
+{
+	if (!has_save_path(g))
+		return ERR_NOTFOUND;
 	sg_logf(g, "Info", "AppManagerStates.cpp:1877", "Saving game as %s",
 		g->save_path);
 	int rc = sg_write(g, g->save_path);
@@ -481,6 +559,23 @@ int sg_save_on_exit(struct sg_game *g)
 		sg_logf(g, "Info", "AppManagerStates.cpp:2091",
 			"Saving finished");
 	return rc;
+}
+
+/* The lines a 2.0 server prints when it saves on quit: "Saving map as",
+ * the progress line, then (our addition, see README) "Saving finished". */
+int sg_save_on_exit(struct sg_game *g)
+{
+	if (!has_save_path(g))
+		return ERR_NOTFOUND;
+	sg_logf(g, "Info", "MainLoop.cpp:437", "Saving map as %s",
+		g->save_path);
+	int rc = sg_write(g, g->save_path);
+	if (rc != 0)
+		return rc;
+	sg_logf(g, "Info", "MainLoop.cpp:448",
+		"Saving progress: 100.000000%%");
+	sg_logf(g, "Info", "AppManagerStates.cpp:2091", "Saving finished");
+	return 0;
 }
 
 /* ---- start ------------------------------------------------------------- */

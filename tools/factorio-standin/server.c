@@ -469,8 +469,10 @@ static void stop(struct server *s)
 		return;
 	s->stopping = true;
 	struct sg_game *g = s->g;
-	if (s->signal_name)
+	if (s->signal_name) {
 		sg_plainf(g, "Received %s, shutting down", s->signal_name);
+		sg_plainf(g, "Quitting: signal.");
+	}
 	sg_logf(g, "Info", "ServerMultiplayerManager.cpp:809",
 		"updateTick(%llu) changing state from(InGame) "
 		"to(DisconnectingScheduled)",
@@ -513,15 +515,19 @@ static int bind_game(struct server *s)
 	int rc = uv_udp_bind(&s->game, (const struct sockaddr *)&addr, 0);
 	if (rc < 0) {
 		sg_logf(s->g, "Error", "ServerMultiplayerManager.cpp:93",
-			"MultiplayerManager failed: \"%s\"",
-			rc == UV_EADDRINUSE ? "Host address is already in use."
-					    : uv_strerror(rc));
+			rc == UV_EADDRINUSE
+				? "MultiplayerManager failed: Host address is "
+				  "already in use."
+				: "MultiplayerManager failed: \"Binding IPv4 "
+				  "socket failed: %s\"",
+			uv_strerror(rc));
 		return rc;
 	}
 	sg_logf(s->g, "Info", "UDPSocket.cpp:39",
 		"Opening socket at (IP ADDR:({%s:%d}))", ip, s->o->game_port);
-	sg_logf(s->g, "Info", "HostAddress.cpp:10",
-		"Hosting game at IP ADDR:({%s:%d})", ip, s->o->game_port);
+	/* The game prints this one without level and source. */
+	sg_plainf(s->g, "Hosting game at IP ADDR:({%s:%d})", ip,
+		  s->o->game_port);
 	return 0;
 }
 

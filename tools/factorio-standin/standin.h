@@ -154,6 +154,9 @@ void sg_game_free(struct sg_game *g);
  * on_load (a world read from the save). sg_write writes a zip atomically. */
 int sg_new_game(struct sg_game *g, const char *save_name, uint64_t seed);
 int sg_load(struct sg_game *g, const char *path);
+/* A new world from a scenario: "freeplay" (or "base/freeplay"), or the
+ * folder <write-data>/scenarios/<name> with its control.lua. */
+int sg_load_scenario(struct sg_game *g, const char *name, uint64_t seed);
 /* Adds or replaces a file of the save's root folder (a copy of text). */
 int sg_file_put(struct sg_game *g, const char *path, const char *text);
 int sg_start(struct sg_game *g);
@@ -163,8 +166,12 @@ int sg_write_as(struct sg_game *g, const char *path, char *err,
 		size_t errlen);
 /* Saves to _autosaveN.zip in the saves folder, with Factorio's lines. */
 int sg_autosave(struct sg_game *g);
-/* The save on exit (quit, SIGINT): "Saving game as" / "Saving finished". */
+/* The save on exit (quit, SIGINT): "Saving map as" ... "Saving finished";
+ * /server-save: "Saving game as" / "Saving finished". Without a save path
+ * (a scenario start) both print the game's "Can't save to default
+ * location" line and return ERR_NOTFOUND. */
 int sg_save_on_exit(struct sg_game *g);
+int sg_server_save(struct sg_game *g);
 
 /* One game tick: tick advances (unless auto-paused with nobody online),
  * on_tick and on_nth_tick run, an autosave happens when due. */

@@ -76,13 +76,18 @@ def check_rcon(inst, save):
     assert "Can't bind socket: Address already in use" in clash.output(), clash.output()
     clash = Server(inst, save, game_port=srv.game_port)
     assert clash.wait_exit() == 1
-    assert "Host address is already in use." in clash.output(), clash.output()
+    assert "Error ServerMultiplayerManager.cpp:93: MultiplayerManager failed: Host address is " \
+        "already in use." in clash.output(), clash.output()
     r.cmd("/sc storage.mark = 'saved-by-quit'")
     r.send(77, 2, "/quit")
     assert r.recv()[0] == 77
     assert srv.wait_exit() == 0
     out = srv.output()
-    assert "Saving game as %s" % save in out and out.rstrip().endswith("Goodbye"), out
+    assert "Saving map as %s" % save in out and out.rstrip().endswith("Goodbye"), out
+    q = srv.wait_line("Quitting: remote-quit.")
+    assert srv.lines[q].split(None, 1)[1] == "Quitting: remote-quit.", srv.lines[q]
+    h = srv.wait_line("Hosting game at IP ADDR:({0.0.0.0:%d})" % srv.game_port)
+    assert srv.lines[h].split(None, 1)[1].startswith("Hosting game"), srv.lines[h]
     r.close()
     r2.close()
 
@@ -98,6 +103,7 @@ def check_sigint_and_sigkill(inst, save):
     srv.proc.send_signal(signal.SIGINT)
     assert srv.wait_exit() == 0
     srv.wait_line("Received SIGINT, shutting down")
+    srv.wait_line("Quitting: signal.")
     srv.wait_line("Saving finished")
     srv.wait_line("Goodbye")
     # SIGKILL: what was not saved is lost.
@@ -114,6 +120,30 @@ def check_sigint_and_sigkill(inst, save):
     assert r.cmd("/sc rcon.print(storage.mark)") == "saved-by-sigint\n"
     srv.proc.send_signal(signal.SIGTERM)
     assert srv.wait_exit() == 0
+    # --start-server-load-latest picks the newest save of the saves folder.
+    os.utime(os.path.join(inst, "saves", "_autosave1.zip"), (1, 1))
+    srv = Server(inst, None, extra=["--start-server-load-latest"])
+    srv.wait_ready()
+    srv.wait_line("Loading map %s" % save)
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.wait_exit() == 0
+
+
+def check_scenario(inst):
+    """--start-server-load-scenario: a folder scenario, no file to save to."""
+    scen = os.path.join(inst, "scenarios", "hello")
+    os.makedirs(os.path.join(scen, "lib"))
+    with open(os.path.join(scen, "control.lua"), "w") as f:
+        f.write("local lib = require('lib.greet')\n"
+                "script.on_init(function() print(lib.text) end)\n")
+    with open(os.path.join(scen, "lib", "greet.lua"), "w") as f:
+        f.write("return {text = 'scenario on_init ran'}\n")
+    srv = Server(inst, None, extra=["--start-server-load-scenario", "hello"])
+    srv.wait_ready()
+    srv.wait_line("scenario on_init ran")
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.wait_exit() == 0
+    srv.wait_line("Can't save to default location: Default location not known")
 
 
 def check_stdin_console(inst, save):
@@ -144,6 +174,7 @@ def main():
     save = create_save(inst)
     check_rcon(inst, save)
     check_sigint_and_sigkill(inst, save)
+    check_scenario(inst)
     inst2 = make_instance()
     check_stdin_console(inst2, create_save(inst2))
     subprocess.run(["rm", "-rf", inst2])

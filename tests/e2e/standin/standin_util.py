@@ -52,7 +52,7 @@ class Server:
         self.game_port = game_port or free_port(socket.SOCK_DGRAM)
         self.password = password
         args = [BINARY, "--config", os.path.join(inst, "config.ini"),
-                "--start-server", save, "--port", str(self.game_port),
+                *(["--start-server", save] if save else []), "--port", str(self.game_port),
                 "--rcon-port", str(self.rcon_port), "--rcon-password", password,
                 "--server-settings", os.path.join(inst, "server-settings.json")]
         args += list(extra)
