@@ -475,6 +475,7 @@ struct sg_player *sg_player_create(struct sg_game *g, const char *name)
 	if (sg_inv_init(&p->main, SG_MAIN_SLOTS) < 0)
 		return NULL;
 	p->index = (uint32_t)g->nplayers + 1;
+	p->controller = 1; /* defines.controllers.character */
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->admin = sg_list_has(&g->admins, name);
 	g->nplayers++;

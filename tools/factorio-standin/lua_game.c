@@ -279,6 +279,33 @@ static int player_print(lua_State *L)
 	return 0;
 }
 
+/* set_controller{type = defines.controllers.x}: only the type is kept
+ * (what a manager uses to park a player as a spectator). */
+static int player_set_controller(lua_State *L)
+{
+	struct sg_obj *o = method_self(L);
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "type");
+	lua_Integer type = luaL_checkinteger(L, -1);
+	if (type < 0 || type > 6)
+		return luaL_error(L, "Invalid controller type: %d", (int)type);
+	sg_player_get(sg_lua_game(L), o->id)->controller = (uint8_t)type;
+	return 0;
+}
+
+static void push_force(lua_State *L)
+{
+	lua_createtable(L, 0, 4);
+	lua_pushliteral(L, "player");
+	lua_setfield(L, -2, "name");
+	lua_pushinteger(L, 1);
+	lua_setfield(L, -2, "index");
+	lua_pushliteral(L, "LuaForce");
+	lua_setfield(L, -2, "object_name");
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "valid");
+}
+
 static int entity_get_inventory(lua_State *L)
 {
 	struct sg_obj *o = method_self(L);
@@ -531,6 +558,7 @@ static const struct method player_methods[] = {
 	{"get_main_inventory", player_get_main_inventory},
 	{"get_inventory", player_get_inventory},
 	{"print", player_print},
+	{"set_controller", player_set_controller},
 	{"insert", control_insert},
 	{"remove_item", control_remove_item},
 	{"get_item_count", control_get_item_count},
@@ -594,6 +622,10 @@ static bool player_prop(lua_State *L, struct sg_game *g, uint32_t id,
 		sg_lua_push_obj(L, SG_OBJ_SURFACE, 0, 1);
 	else if (strcmp(k, "position") == 0)
 		push_pos(L, 0, 0);
+	else if (strcmp(k, "controller_type") == 0)
+		lua_pushinteger(L, p->controller);
+	else if (strcmp(k, "force") == 0)
+		push_force(L);
 	else if (strcmp(k, "character") == 0 || strcmp(k, "opened") == 0)
 		lua_pushnil(L); /* README: no characters */
 	else
@@ -617,6 +649,8 @@ static bool entity_prop(lua_State *L, struct sg_game *g, uint32_t id,
 		sg_lua_push_obj(L, SG_OBJ_SURFACE, 0, 1);
 	else if (strcmp(k, "quality") == 0)
 		lua_pushliteral(L, "normal");
+	else if (strcmp(k, "force") == 0)
+		push_force(L);
 	else
 		return false;
 	return true;

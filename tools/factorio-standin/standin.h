@@ -66,6 +66,7 @@ struct sg_player {
 	char name[SG_NAME_MAX];
 	bool connected;
 	bool admin;
+	uint8_t controller; /* defines.controllers value, character = 1 */
 	uint64_t online_ticks;
 	struct sg_inventory main;
 	uint32_t nmsgs; /* ring of the last SG_MSGS_MAX printed messages */

@@ -349,6 +349,11 @@ static void test_objects(void **state)
 			  "rcon.print(p:get_main_inventory().get_item_count() "
 			  "== p.get_main_inventory():get_item_count())"),
 		"true\n");
+	assert_string_equal(
+		fx_lua(f, "local p = game.players.alice "
+			  "p.set_controller{type = defines.controllers.spectator} "
+			  "rcon.print(p.controller_type .. p.force.name)"),
+		"5player\n");
 	assert_non_null(strstr(fx_lua(f, "local x = game.players[1].nope"),
 			       "LuaPlayer doesn't contain key nope."));
 	assert_non_null(strstr(fx_lua(f, "game.tick = 5"),
