@@ -52,6 +52,9 @@ static void early_error(const char *fmt, const char *arg)
 	snprintf(msg, sizeof(msg), fmt, arg);
 	printf("%8.3f Error Util.cpp:83: %s\n", sg_stdout_uptime(&out_ctx),
 	       msg);
+	/* The game says Goodbye after fatal errors too; the exit status is
+	 * what tells a failure from a clean stop. */
+	printf("%8.3f Goodbye\n", sg_stdout_uptime(&out_ctx));
 	fflush(stdout);
 }
 
@@ -298,7 +301,6 @@ static int do_create(struct sg_game *g, const struct opts *o)
 	if (sg_write(g, o->create) < 0)
 		return 1;
 	sg_logf(g, "Info", "AppManagerStates.cpp:2091", "Saving finished");
-	sg_plainf(g, "Goodbye");
 	return 0;
 }
 
@@ -480,6 +482,7 @@ int main(int argc, char **argv)
 		return 1;
 	banner(&g, argc, argv, bin);
 	int rc = o.create ? do_create(&g, &o) : do_start(&g, &o);
+	sg_plainf(&g, "Goodbye");
 	sg_game_free(&g);
 	if (console_log)
 		fclose(console_log);

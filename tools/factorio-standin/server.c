@@ -599,8 +599,6 @@ int sg_server_run(struct sg_game *g, const struct sg_server_opts *o)
 	uv_timer_start(&s->timer, on_timer, 1000 / SG_TICKS_PER_SECOND, 0);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	exit_code = g->exit_code;
-	if (exit_code == 0)
-		sg_plainf(g, "Goodbye");
 	goto out_free;
 out_close:
 	s->stopping = true;

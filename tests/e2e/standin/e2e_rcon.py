@@ -74,6 +74,7 @@ def check_rcon(inst, save):
     clash = Server(inst, save, rcon_port=srv.rcon_port)
     assert clash.wait_exit() == 1
     assert "Can't bind socket: Address already in use" in clash.output(), clash.output()
+    assert clash.lines[-1].endswith(" Goodbye"), clash.output()
     clash = Server(inst, save, game_port=srv.game_port)
     assert clash.wait_exit() == 1
     assert "Error ServerMultiplayerManager.cpp:93: MultiplayerManager failed: Host address is " \
