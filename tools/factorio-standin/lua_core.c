@@ -626,13 +626,10 @@ static int l_require(lua_State *L)
 void sg_lua_command(struct sg_game *g, const char *code, size_t len)
 {
 	lua_State *L = g->L;
-	/* The chunk is named by its text, so errors read
-	 * [string "rcon.print(x"]:1: ..., as in the game. */
-	char name[64];
-	size_t n = len < sizeof(name) - 1 ? len : sizeof(name) - 1;
-	memcpy(name, code, n);
-	name[n] = 0;
-	int rc = luaL_loadbufferx(L, code, len, name, "t");
+	/* The chunk is named by its text (NUL-terminated by the caller), so
+	 * Lua shortens it to [string "first line..."] in errors, as in the
+	 * game, which runs the same Lua. */
+	int rc = luaL_loadbufferx(L, code, len, code, "t");
 	if (rc == LUA_OK) {
 		lua_pushcfunction(L, traceback);
 		lua_insert(L, -2);

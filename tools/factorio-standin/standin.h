@@ -263,7 +263,8 @@ void sg_event_setentity(struct sg_game *g, const char *key,
 			const struct sg_entity *e);
 /* on_tick and on_nth_tick handlers for the current tick. */
 void sg_lua_tick(struct sg_game *g);
-/* Runs Lua text from /sc or /c; output to g->reply through rcon.print. */
+/* Runs Lua text from /sc or /c (code[len] must be NUL); output goes to
+ * g->reply through rcon.print. */
 void sg_lua_command(struct sg_game *g, const char *code, size_t len);
 /* Runs a command added with commands.add_command; false if none. */
 bool sg_lua_custom_command(struct sg_game *g, const char *name,
