@@ -224,6 +224,7 @@ uint32_t sg_inv_insert(struct sg_inventory *inv, const char *item,
 		inv->items[at].count = 0;
 	}
 	inv->items[at].count += put;
+	DASSERT(sg_inv_used_slots(inv) <= inv->slots);
 	return put;
 }
 
@@ -233,6 +234,7 @@ uint32_t sg_inv_remove(struct sg_inventory *inv, const char *item,
 	int at = find_item(inv, item);
 	if (at < 0)
 		return 0;
+	ASSERT((uint32_t)at < inv->n && inv->items[at].count > 0);
 	uint32_t take = inv->items[at].count < count ? inv->items[at].count
 						     : count;
 	inv->items[at].count -= take;
@@ -454,6 +456,7 @@ struct sg_player *sg_player_get(struct sg_game *g, uint32_t index)
 {
 	if (index == 0 || index > g->nplayers)
 		return NULL;
+	DASSERT(g->players[index - 1].index == index);
 	return &g->players[index - 1];
 }
 
@@ -607,6 +610,7 @@ struct sg_entity *sg_entity_get(struct sg_game *g, uint32_t unit_number)
 	if (unit_number == 0 || unit_number > g->nentities)
 		return NULL;
 	struct sg_entity *e = &g->entities[unit_number - 1];
+	DASSERT(e->unit_number == unit_number);
 	return e->valid ? e : NULL;
 }
 

@@ -119,6 +119,7 @@ static void client_close(struct client *c)
 		return;
 	c->closing = true;
 	struct server *s = c->srv;
+	ASSERT(s->nclients > 0);
 	for (struct client **p = &s->clients; *p; p = &(*p)->next) {
 		if (*p == c) {
 			*p = c->next;
@@ -354,6 +355,7 @@ static void run_commands(struct server *s)
 		if (c) {
 			client_send(c, q->id, RCON_RESPONSE, reply.p,
 				    reply.len);
+			ASSERT(c->pending > 0);
 			c->pending--;
 			if (c->closing) {
 				client_free_if_done(c);
