@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <zip.h>
+
 #include "tests/unit/base/cmocka_all.h"
 #include "tests/unit/standin/fixture.h"
 
@@ -345,6 +347,63 @@ static void test_autosave(void **state)
 	fx_free(f);
 }
 
+/* Writes a zip holding the given (name, text) pairs; returns its path. */
+static const char *make_zip(struct fx *f, const char *name,
+			    const char *const *entries)
+{
+	static char path[512];
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	int err = 0;
+	zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+	assert_non_null(z);
+	for (size_t i = 0; entries[i]; i += 2) {
+		zip_source_t *src = zip_source_buffer(z, entries[i + 1],
+						      strlen(entries[i + 1]), 0);
+		assert_true(zip_file_add(z, entries[i], src, 0) >= 0);
+	}
+	assert_int_equal(zip_close(z), 0);
+	return path;
+}
+
+static void test_bad_saves(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(NULL);
+	struct sg_game *g = &f->g;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/garbage.zip", f->dir);
+	FILE *out = fopen(path, "w");
+	fputs("not a zip", out);
+	fclose(out);
+	assert_true(sg_load(g, path) < 0);
+	snprintf(path, sizeof(path), "%s/missing.zip", f->dir);
+	assert_true(sg_load(g, path) < 0);
+	const char *two_roots[] = {"a/control.lua", "", "b/control.lua", "",
+				   NULL};
+	assert_true(sg_load(g, make_zip(f, "two.zip", two_roots)) < 0);
+	const char *no_root[] = {"control.lua", "", NULL};
+	assert_true(sg_load(g, make_zip(f, "flat.zip", no_root)) < 0);
+	const char *escape[] = {"a/../../x.lua", "", NULL};
+	assert_true(sg_load(g, make_zip(f, "esc.zip", escape)) < 0);
+	const char *bad_world[] = {"a/control.lua", "", "a/level.dat0",
+				   "{\"standin_format\": 99}", NULL};
+	assert_true(sg_load(g, make_zip(f, "w.zip", bad_world)) < 0);
+	fx_free(f);
+
+	/* A save made elsewhere (no level.dat0 of ours) starts as a new world
+	 * running its own control.lua and on_init. */
+	f = fx_new_unstarted(NULL);
+	const char *foreign[] = {"x/control.lua",
+				 "script.on_init(function() print('init "
+				 "ran') end)\n",
+				 "x/level.dat", "binary map", NULL};
+	assert_int_equal(sg_load(&f->g, make_zip(f, "x.zip", foreign)), 0);
+	assert_int_equal(sg_start(&f->g), 0);
+	assert_true(fx_find(f, "init ran", 0) >= 0);
+	assert_string_equal(f->g.root, "x");
+	fx_free(f);
+}
+
 static void test_inventory_bounds(void **state)
 {
 	(void)state;
@@ -375,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_standin_control),
 		cmocka_unit_test(test_save_roundtrip),
 		cmocka_unit_test(test_autosave),
+		cmocka_unit_test(test_bad_saves),
 		cmocka_unit_test(test_inventory_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
