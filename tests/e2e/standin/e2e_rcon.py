@@ -145,6 +145,28 @@ def check_scenario(inst):
     srv.proc.send_signal(signal.SIGTERM)
     assert srv.wait_exit() == 0
     srv.wait_line("Can't save to default location: Default location not known")
+    # A Lua error in an event handler stops the server, as in the game.
+    scen = os.path.join(inst, "scenarios", "broken")
+    os.makedirs(scen)
+    with open(os.path.join(scen, "control.lua"), "w") as f:
+        f.write("script.on_event(defines.events.on_player_joined_game, "
+                "function() error('broken handler') end)\n")
+    srv = Server(inst, None, extra=["--start-server-load-scenario", "broken"])
+    srv.wait_ready()
+    r = Rcon(srv.rcon_port, "pw")
+    r.cmd("/standin join alice")
+    assert srv.wait_exit() == 1
+    i = srv.wait_line("Error MainLoop.cpp:1429: Exception at tick")
+    srv.wait_line("__level__/control.lua:1: broken handler", start=i)
+    srv.wait_line("Goodbye", start=i)
+    srv = Server(inst, None, extra=["--start-server-load-scenario", "broken",
+                                    "--standin-continue-on-script-error"])
+    srv.wait_ready()
+    r = Rcon(srv.rcon_port, "pw")
+    r.cmd("/standin join alice")
+    assert r.cmd("/players online") == "Online players (1):\n  alice (online)\n"
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.wait_exit() == 0
 
 
 def check_stdin_console(inst, save):
