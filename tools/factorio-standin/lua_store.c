@@ -19,6 +19,11 @@
 #include "tools/factorio-standin/lua_priv.h"
 
 #define STORE_TABLES_MAX 2000000 /* tables in storage */
+/* A chunk we wrote runs about 4 instructions per field; a save whose
+ * chunk runs far longer was not written by us (or is hostile), and is
+ * refused rather than hanging the start. */
+#define RESTORE_STEPS_MAX 500u /* hook calls of 1M instructions each */
+#define RESTORE_HOOK_EVERY 1000000
 
 struct dumper {
 	lua_State *L;
@@ -208,10 +213,21 @@ static int l_make_obj(lua_State *L)
 	return 1;
 }
 
+static void restore_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	struct sg_game *g = sg_lua_game(L);
+	uint32_t max = g->restore_steps_max ? g->restore_steps_max
+					    : RESTORE_STEPS_MAX;
+	if (++g->restore_steps > max)
+		luaL_error(L, "storage chunk runs too long");
+}
+
 int sg_storage_restore(struct sg_game *g, const char *chunk, size_t len,
 		       char *err, size_t errlen)
 {
 	lua_State *L = g->L;
+	int rc = 0;
 	if (luaL_loadbufferx(L, chunk, len, "=storage", "t") != LUA_OK)
 		goto err_msg;
 	lua_newtable(L);
@@ -222,7 +238,11 @@ int sg_storage_restore(struct sg_game *g, const char *chunk, size_t len,
 		snprintf(err, errlen, "storage chunk has no environment");
 		return ERR_CORRUPT;
 	}
-	if (lua_pcall(L, 0, 1, 0) != LUA_OK)
+	g->restore_steps = 0;
+	lua_sethook(L, restore_hook, LUA_MASKCOUNT, RESTORE_HOOK_EVERY);
+	rc = lua_pcall(L, 0, 1, 0);
+	lua_sethook(L, NULL, 0, 0);
+	if (rc != LUA_OK)
 		goto err_msg;
 	if (!lua_istable(L, -1)) {
 		lua_pop(L, 1);

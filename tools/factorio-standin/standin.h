@@ -143,6 +143,8 @@ struct sg_game {
 	bool new_world;        /* no world state yet: on_init on start */
 	char *pending_storage; /* storage chunk read from the save, owned */
 	size_t pending_storage_len;
+	uint32_t restore_steps;     /* millions of instructions restoring */
+	uint32_t restore_steps_max; /* 0 = the default (lua_store.c) */
 };
 
 /* Lifecycle. init copies the paths; free releases everything. */

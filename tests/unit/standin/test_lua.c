@@ -521,6 +521,26 @@ static void test_storage_function_fails_save(void **state)
 	fx_free(f);
 }
 
+static void test_storage_restore_bounded(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(NULL);
+	char err[256];
+	const char loop[] = "while true do end";
+	f->g.restore_steps_max = 2; /* keep the test quick */
+	assert_true(sg_storage_restore(&f->g, loop, strlen(loop), err,
+				       sizeof(err)) < 0);
+	assert_non_null(strstr(err, "runs too long"));
+	const char escape[] = "return os and io and print";
+	assert_int_equal(sg_storage_restore(&f->g, escape, strlen(escape),
+					    err, sizeof(err)),
+			 0);
+	/* The chunk saw none of the globals: storage became {}. */
+	assert_string_equal(fx_lua(f, "rcon.print(next(storage) == nil)"),
+			    "true\n");
+	fx_free(f);
+}
+
 static const char failing[] =
 	"script.on_event(defines.events.on_player_joined_game, function(e)\n"
 	"  error('boom')\n"
@@ -571,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_find_entities),
 		cmocka_unit_test(test_storage_persists),
 		cmocka_unit_test(test_storage_function_fails_save),
+		cmocka_unit_test(test_storage_restore_bounded),
 		cmocka_unit_test(test_script_error_stops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
