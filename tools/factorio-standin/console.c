@@ -353,6 +353,13 @@ static bool builtin(struct sg_game *g, const char *name, char *args,
 		cmd_whitelist(g, args, reply);
 	else if (!strcmp(name, "config"))
 		cmd_config(g, args, reply);
+	else if (!strcmp(name, "help") || !strcmp(name, "h"))
+		replyf(reply, "Available commands: admins, ban, c, command, "
+			      "config, demote, help, kick, measured-command, "
+			      "players, promote, quit, sc, seed, server-save, "
+			      "silent-command, unban, version, whitelist; "
+			      "standin (test control, see the stand-in's "
+			      "README).\n");
 	else if (!strcmp(name, "version"))
 		replyf(reply, "%s\n", SG_VERSION);
 	else if (!strcmp(name, "seed"))

@@ -234,6 +234,7 @@ static void test_misc_commands(void **state)
 			    "Unknown command \"frobnicate\".\n");
 	assert_string_equal(fx_cmd(f, "/version"), SG_VERSION "\n");
 	assert_string_equal(fx_cmd(f, "/seed"), "42\n");
+	assert_non_null(strstr(fx_cmd(f, "/help"), "whitelist"));
 	fx_cmd(f, "hello everyone");
 	assert_true(fx_find(f, "2024-05-01 12:00:00 [CHAT] <server>: hello "
 			       "everyone", 0) >= 0);
