@@ -1,0 +1,828 @@
+/*
+ * lua_core.c: the Lua 5.2 VM of the stand-in and the script-facing
+ * runtime: script.*, remote.*, commands.*, print, log, rcon.print, require,
+ * event dispatch and the handling of script errors.
+ *
+ * Semantics follow Factorio 2.0 (lua-api.factorio.com, "Data lifecycle"):
+ * control.lua runs once per VM; a new game then runs on_init, a loaded one
+ * restores `storage` and runs on_load. Handlers registered with
+ * script.on_event replace each other per event (one per event, as in the
+ * game; event_handler.lua multiplexes libraries over that). An error in a
+ * handler is reported as Factorio reports a non-recoverable script error;
+ * the server then stops (the game does too) unless the stand-in option
+ * --standin-continue-on-script-error is given.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "base/assert.h"
+#include "base/err.h"
+#include "tools/factorio-standin/lua_priv.h"
+
+static const char game_key = 'g';
+static const char script_key = 's';
+
+struct sg_game *sg_lua_game(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &game_key);
+	struct sg_game *g = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	ASSERT(g != NULL);
+	return g;
+}
+
+void sg_lua_script_field(lua_State *L, const char *field)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &script_key);
+	lua_getfield(L, -1, field);
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_setfield(L, -3, field);
+	}
+	lua_remove(L, -2);
+}
+
+/* ---- error reporting --------------------------------------------------- */
+
+static int traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	if (!msg)
+		msg = luaL_typename(L, 1);
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+static void script_error(struct sg_game *g, const char *what, const char *msg)
+{
+	sg_logf(g, "Error", "MainLoop.cpp:1429",
+		"Exception at tick %llu: The scenario level caused a "
+		"non-recoverable error.\nPlease report this error to the "
+		"scenario author.\n\nError while running event level::%s\n%s",
+		(unsigned long long)g->tick, what, msg);
+	if (g->continue_on_script_error)
+		return;
+	g->quit = true;
+	g->exit_code = 1;
+}
+
+bool sg_lua_call_handler(struct sg_game *g, int nargs, const char *what)
+{
+	lua_State *L = g->L;
+	int base = lua_gettop(L) - nargs;
+	lua_pushcfunction(L, traceback);
+	lua_insert(L, base);
+	int rc = lua_pcall(L, nargs, 0, base);
+	if (rc != LUA_OK) {
+		script_error(g, what, lua_tostring(L, -1) ? lua_tostring(L, -1)
+							  : "(error object)");
+		lua_pop(L, 1);
+	}
+	lua_remove(L, base);
+	return rc == LUA_OK;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+void sg_event_begin(struct sg_game *g)
+{
+	lua_newtable(g->L);
+}
+
+void sg_event_setint(struct sg_game *g, const char *key, int64_t v)
+{
+	lua_pushinteger(g->L, (lua_Integer)v);
+	lua_setfield(g->L, -2, key);
+}
+
+void sg_event_setstr(struct sg_game *g, const char *key, const char *v)
+{
+	lua_pushstring(g->L, v);
+	lua_setfield(g->L, -2, key);
+}
+
+void sg_event_setentity(struct sg_game *g, const char *key,
+			const struct sg_entity *e)
+{
+	sg_lua_push_obj(g->L, SG_OBJ_ENTITY, 0, e->unit_number);
+	lua_setfield(g->L, -2, key);
+}
+
+static void event_name(int32_t id, char *out, size_t len)
+{
+	if (id >= 0 && id < SG_EV_COUNT_)
+		snprintf(out, len, "%s (ID %d)", sg_event_names[id], id);
+	else
+		snprintf(out, len, "%d (ID %d)", id, id);
+}
+
+/* Calls the handler of `id` with the event table on top of the stack. */
+static void dispatch(struct sg_game *g, int32_t id)
+{
+	lua_State *L = g->L;
+	lua_pushinteger(L, id);
+	lua_setfield(L, -2, "name");
+	lua_pushinteger(L, (lua_Integer)g->tick);
+	lua_setfield(L, -2, "tick");
+	sg_lua_script_field(L, "events");
+	lua_rawgeti(L, -1, id);
+	lua_remove(L, -2);
+	if (!lua_isfunction(L, -1) || g->quit) {
+		lua_pop(L, 2);
+		return;
+	}
+	lua_insert(L, -2);
+	char what[96];
+	event_name(id, what, sizeof(what));
+	sg_lua_call_handler(g, 1, what);
+}
+
+void sg_event(struct sg_game *g, int32_t id)
+{
+	if (!g->script_loaded) {
+		lua_pop(g->L, 1);
+		return;
+	}
+	dispatch(g, id);
+}
+
+void sg_lua_tick(struct sg_game *g)
+{
+	lua_State *L = g->L;
+	if (!g->script_loaded)
+		return;
+	sg_event_begin(g);
+	dispatch(g, SG_EV_ON_TICK);
+	/* Collect the due periods first: a handler may change the table. */
+	sg_lua_script_field(L, "nth");
+	lua_Integer due[64];
+	int ndue = 0;
+	lua_pushnil(L);
+	while (lua_next(L, -2) != 0) {
+		lua_Integer n = lua_tointeger(L, -2);
+		if (n > 0 && g->tick % (uint64_t)n == 0 && ndue < 64)
+			due[ndue++] = n;
+		lua_pop(L, 1);
+	}
+	for (int i = 0; i < ndue && !g->quit; i++) {
+		lua_rawgeti(L, -1, (int)due[i]);
+		if (!lua_isfunction(L, -1)) {
+			lua_pop(L, 1);
+			continue;
+		}
+		lua_newtable(L);
+		lua_pushinteger(L, (lua_Integer)g->tick);
+		lua_setfield(L, -2, "tick");
+		lua_pushinteger(L, due[i]);
+		lua_setfield(L, -2, "nth_tick");
+		char what[64];
+		snprintf(what, sizeof(what), "on_nth_tick(%ld)", (long)due[i]);
+		sg_lua_call_handler(g, 1, what);
+	}
+	lua_pop(L, 1);
+}
+
+/* ---- script.* ---------------------------------------------------------- */
+
+static void set_handler(lua_State *L, const char *field, lua_Integer key,
+			int fn_idx)
+{
+	sg_lua_script_field(L, field);
+	if (lua_isnil(L, fn_idx))
+		lua_pushnil(L);
+	else
+		lua_pushvalue(L, fn_idx);
+	lua_rawseti(L, -2, (int)key);
+	lua_pop(L, 1);
+}
+
+static void check_handler(lua_State *L, int idx)
+{
+	if (!lua_isnoneornil(L, idx))
+		luaL_checktype(L, idx, LUA_TFUNCTION);
+}
+
+static int l_on_event(lua_State *L)
+{
+	check_handler(L, 2);
+	lua_settop(L, 2);
+	if (lua_istable(L, 1)) {
+		int n = (int)lua_rawlen(L, 1);
+		for (int i = 1; i <= n; i++) {
+			lua_rawgeti(L, 1, i);
+			lua_Integer id = luaL_checkinteger(L, -1);
+			lua_pop(L, 1);
+			set_handler(L, "events", id, 2);
+		}
+		return 0;
+	}
+	if (lua_type(L, 1) == LUA_TSTRING)
+		return 0; /* custom-input names: no inputs in a headless game */
+	set_handler(L, "events", luaL_checkinteger(L, 1), 2);
+	return 0;
+}
+
+static int l_on_nth_tick(lua_State *L)
+{
+	check_handler(L, 2);
+	lua_settop(L, 2);
+	if (lua_isnil(L, 1)) {
+		lua_rawgetp(L, LUA_REGISTRYINDEX, &script_key);
+		lua_newtable(L);
+		lua_setfield(L, -2, "nth");
+		return 0;
+	}
+	if (lua_istable(L, 1)) {
+		int n = (int)lua_rawlen(L, 1);
+		for (int i = 1; i <= n; i++) {
+			lua_rawgeti(L, 1, i);
+			lua_Integer t = luaL_checkinteger(L, -1);
+			lua_pop(L, 1);
+			if (t <= 0)
+				return luaL_error(L, "Invalid nth_tick: %d",
+						  (int)t);
+			set_handler(L, "nth", t, 2);
+		}
+		return 0;
+	}
+	lua_Integer t = luaL_checkinteger(L, 1);
+	if (t <= 0)
+		return luaL_error(L, "Invalid nth_tick: %d", (int)t);
+	set_handler(L, "nth", t, 2);
+	return 0;
+}
+
+static int set_lifecycle(lua_State *L, const char *which)
+{
+	check_handler(L, 1);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &script_key);
+	lua_pushvalue(L, 1);
+	lua_setfield(L, -2, which);
+	return 0;
+}
+
+static int l_on_init(lua_State *L)
+{
+	return set_lifecycle(L, "on_init");
+}
+
+static int l_on_load(lua_State *L)
+{
+	return set_lifecycle(L, "on_load");
+}
+
+static int l_on_configuration_changed(lua_State *L)
+{
+	return set_lifecycle(L, "on_configuration_changed");
+}
+
+static int l_generate_event_name(lua_State *L)
+{
+	struct sg_game *g = sg_lua_game(L);
+	lua_pushinteger(L, g->next_custom_event++);
+	return 1;
+}
+
+static int l_raise_event(lua_State *L)
+{
+	struct sg_game *g = sg_lua_game(L);
+	lua_Integer id = luaL_checkinteger(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	if (id < SG_EV_CUSTOM_BASE && id != SG_EV_SCRIPT_RAISED_BUILT &&
+	    id != SG_EV_SCRIPT_RAISED_DESTROY)
+		return luaL_error(L, "Only custom events and script_raised_* "
+				     "events can be raised.");
+	/* A shallow copy, as the game copies the table it is given. */
+	lua_newtable(L);
+	lua_pushnil(L);
+	while (lua_next(L, 2) != 0) {
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2);
+		lua_settable(L, -4);
+	}
+	dispatch(g, (int32_t)id);
+	return 0;
+}
+
+static int l_get_event_handler(lua_State *L)
+{
+	lua_Integer id = luaL_checkinteger(L, 1);
+	sg_lua_script_field(L, "events");
+	lua_rawgeti(L, -1, (int)id);
+	return 1;
+}
+
+/* ---- remote.* ---------------------------------------------------------- */
+
+static int l_add_interface(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	sg_lua_script_field(L, "interfaces");
+	lua_getfield(L, -1, name);
+	if (!lua_isnil(L, -1))
+		return luaL_error(L, "Remote interface with name %s already "
+				     "exists.", name);
+	lua_pop(L, 1);
+	lua_pushvalue(L, 2);
+	lua_setfield(L, -2, name);
+	/* remote.interfaces[name] = {fn = true, ...} */
+	lua_getglobal(L, "remote");
+	lua_getfield(L, -1, "interfaces");
+	lua_newtable(L);
+	lua_pushnil(L);
+	while (lua_next(L, 2) != 0) {
+		lua_pop(L, 1);
+		if (lua_type(L, -1) == LUA_TSTRING) {
+			lua_pushvalue(L, -1);
+			lua_pushboolean(L, 1);
+			lua_settable(L, -4);
+		}
+	}
+	lua_setfield(L, -2, name);
+	return 0;
+}
+
+static int l_remove_interface(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	sg_lua_script_field(L, "interfaces");
+	lua_getfield(L, -1, name);
+	bool had = !lua_isnil(L, -1);
+	lua_pop(L, 1);
+	lua_pushnil(L);
+	lua_setfield(L, -2, name);
+	lua_getglobal(L, "remote");
+	lua_getfield(L, -1, "interfaces");
+	lua_pushnil(L);
+	lua_setfield(L, -2, name);
+	lua_pushboolean(L, had);
+	return 1;
+}
+
+static int l_remote_call(lua_State *L)
+{
+	const char *iface = luaL_checkstring(L, 1);
+	const char *fn = luaL_checkstring(L, 2);
+	int nargs = lua_gettop(L) - 2;
+	sg_lua_script_field(L, "interfaces");
+	lua_getfield(L, -1, iface);
+	if (!lua_istable(L, -1))
+		return luaL_error(L, "Unknown interface: %s", iface);
+	lua_getfield(L, -1, fn);
+	if (!lua_isfunction(L, -1))
+		return luaL_error(L, "No such function: %s", fn);
+	lua_replace(L, 2); /* the function takes the name's place */
+	lua_pop(L, 2);
+	lua_remove(L, 1);
+	lua_call(L, nargs, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* ---- commands.* -------------------------------------------------------- */
+
+static const char *const builtin_commands[] = {
+	"c", "sc", "command", "silent-command", "measured-command", "quit",
+	"players", "promote", "demote", "ban", "unban", "whitelist", "config",
+	"admins", "kick", "help", "h", "version", "time", "seed", "save",
+	"server-save", "p", "standin", NULL,
+};
+
+static int l_add_command(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	luaL_checkany(L, 2);
+	luaL_checktype(L, 3, LUA_TFUNCTION);
+	for (size_t i = 0; builtin_commands[i]; i++)
+		if (strcmp(builtin_commands[i], name) == 0)
+			return luaL_error(L, "Command with name \"%s\" already "
+					     "exists.", name);
+	sg_lua_script_field(L, "commands");
+	lua_getfield(L, -1, name);
+	if (!lua_isnil(L, -1))
+		return luaL_error(L, "Command with name \"%s\" already exists.",
+				  name);
+	lua_pop(L, 1);
+	lua_pushvalue(L, 3);
+	lua_setfield(L, -2, name);
+	lua_getglobal(L, "commands");
+	lua_getfield(L, -1, "commands");
+	lua_pushvalue(L, 2);
+	lua_setfield(L, -2, name);
+	return 0;
+}
+
+static int l_remove_command(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	sg_lua_script_field(L, "commands");
+	lua_getfield(L, -1, name);
+	bool had = !lua_isnil(L, -1);
+	lua_pop(L, 1);
+	lua_pushnil(L);
+	lua_setfield(L, -2, name);
+	lua_getglobal(L, "commands");
+	lua_getfield(L, -1, "commands");
+	lua_pushnil(L);
+	lua_setfield(L, -2, name);
+	lua_pushboolean(L, had);
+	return 1;
+}
+
+bool sg_lua_custom_command(struct sg_game *g, const char *name,
+			   const char *param)
+{
+	lua_State *L = g->L;
+	sg_lua_script_field(L, "commands");
+	lua_getfield(L, -1, name);
+	lua_remove(L, -2);
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		return false;
+	}
+	lua_newtable(L);
+	lua_pushstring(L, name);
+	lua_setfield(L, -2, "name");
+	lua_pushinteger(L, (lua_Integer)g->tick);
+	lua_setfield(L, -2, "tick");
+	if (param && param[0]) {
+		lua_pushstring(L, param);
+		lua_setfield(L, -2, "parameter");
+	}
+	char what[96];
+	snprintf(what, sizeof(what), "command %s", name);
+	sg_lua_call_handler(g, 1, what);
+	return true;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+/* Pushes tostring() of arguments 1..n joined by sep. */
+static void push_joined(lua_State *L, int n, const char *sep)
+{
+	luaL_checkstack(L, 2 * n + 2, "too many arguments");
+	int parts = 0;
+	for (int i = 1; i <= n; i++) {
+		if (i > 1) {
+			lua_pushstring(L, sep);
+			parts++;
+		}
+		luaL_tolstring(L, i, NULL);
+		parts++;
+	}
+	if (parts == 0)
+		lua_pushliteral(L, "");
+	else
+		lua_concat(L, parts);
+}
+
+static int l_print(lua_State *L)
+{
+	struct sg_game *g = sg_lua_game(L);
+	push_joined(L, lua_gettop(L), "\t");
+	sg_raw(g, lua_tostring(L, -1));
+	return 0;
+}
+
+static int l_log(lua_State *L)
+{
+	struct sg_game *g = sg_lua_game(L);
+	const char *msg = luaL_tolstring(L, 1, NULL);
+	luaL_where(L, 1);
+	sg_logf(g, "Script", NULL, "@%s%s", lua_tostring(L, -1), msg);
+	return 0;
+}
+
+static int l_rcon_print(lua_State *L)
+{
+	struct sg_game *g = sg_lua_game(L);
+	size_t len;
+	const char *msg = luaL_tolstring(L, 1, &len);
+	if (!g->reply) {
+		sg_raw(g, msg);
+		return 0;
+	}
+	/* A reply past its bound is cut, as one packet has a limit too. */
+	if (wbuf_put(g->reply, msg, len) < 0 || wbuf_put(g->reply, "\n", 1) < 0)
+		return 0;
+	return 0;
+}
+
+/* ---- require ----------------------------------------------------------- */
+
+static const struct sg_file *save_file(struct sg_game *g, const char *path)
+{
+	for (size_t i = 0; i < g->nfiles; i++)
+		if (strcmp(g->files[i].path, path) == 0)
+			return &g->files[i];
+	return NULL;
+}
+
+/* Turns a module name into a path: "a.b" -> "a/b.lua", "x/y" -> "x/y.lua".
+ * Returns false for names that could leave their root. */
+static bool module_path(const char *name, char *out, size_t len)
+{
+	bool has_slash = strchr(name, '/') != NULL;
+	size_t n = strlen(name);
+	bool has_ext = n > 4 && strcmp(name + n - 4, ".lua") == 0;
+	if (n == 0 || n + 5 > len || name[0] == '/' || strstr(name, ".."))
+		return false;
+	for (size_t i = 0; i <= n; i++)
+		out[i] = (!has_slash && !has_ext && name[i] == '.') ? '/'
+								  : name[i];
+	if (!has_ext)
+		strcat(out, ".lua");
+	return true;
+}
+
+/* Pushes the loaded chunk of a module; returns false if none found. */
+static bool find_module(lua_State *L, struct sg_game *g, const char *name,
+			char chunk[600])
+{
+	char path[512], full[1200];
+	const char *rel = name;
+	const char *roots[2] = {"core/lualib", "base/lualib"};
+	int only = -1; /* -1 any, 0 save only, 1.. install root index + 1 */
+	if (strncmp(name, "__level__/", 10) == 0) {
+		rel = name + 10;
+		only = 0;
+	} else if (strncmp(name, "__core__/lualib/", 16) == 0) {
+		rel = name + 16;
+		only = 1;
+	} else if (strncmp(name, "__base__/lualib/", 16) == 0) {
+		rel = name + 16;
+		only = 2;
+	}
+	if (!module_path(rel, path, sizeof(path)))
+		return false;
+	const struct sg_file *f = only <= 0 ? save_file(g, path) : NULL;
+	if (f) {
+		snprintf(chunk, 600, "@__level__/%s", path);
+		if (luaL_loadbufferx(L, f->data, f->len, chunk, "t") != LUA_OK)
+			lua_error(L);
+		return true;
+	}
+	for (int r = 0; r < 2 && g->read_data && only != 0; r++) {
+		if (only > 0 && only != r + 1)
+			continue;
+		snprintf(full, sizeof(full), "%s/%s/%s", g->read_data, roots[r],
+			 path);
+		size_t len;
+		char *text = sg_read_file(full, 16u << 20, &len);
+		if (!text)
+			continue;
+		snprintf(chunk, 600, "@__%s__/lualib/%s",
+			 r == 0 ? "core" : "base", path);
+		int rc = luaL_loadbufferx(L, text, len, chunk, "t");
+		free(text);
+		if (rc != LUA_OK)
+			lua_error(L);
+		return true;
+	}
+	return false;
+}
+
+/* Modules are cached by the file they resolve to, so "a.b" and "a/b"
+ * share one instance. */
+static int l_require(lua_State *L)
+{
+	struct sg_game *g = sg_lua_game(L);
+	const char *name = luaL_checkstring(L, 1);
+	char chunk[600];
+	sg_lua_script_field(L, "loaded");
+	int loaded = lua_gettop(L);
+	if (!find_module(L, g, name, chunk))
+		return luaL_error(L, "module %s not found;  no such file %s",
+				  name, name);
+	const char *key = chunk + 1; /* without the '@' */
+	lua_getfield(L, loaded, key);
+	if (lua_toboolean(L, -1)) {
+		if (lua_islightuserdata(L, -1))
+			return luaL_error(L, "loop or previous error loading "
+					     "module '%s'", name);
+		return 1;
+	}
+	lua_pop(L, 1);
+	lua_pushlightuserdata(L, (void *)&script_key); /* loading sentinel */
+	lua_setfield(L, loaded, key);
+	lua_pushstring(L, name);
+	lua_call(L, 1, 1);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_pushboolean(L, 1);
+	}
+	lua_pushvalue(L, -1);
+	lua_setfield(L, loaded, key);
+	return 1;
+}
+
+/* ---- /sc and /c --------------------------------------------------------- */
+
+void sg_lua_command(struct sg_game *g, const char *code, size_t len)
+{
+	lua_State *L = g->L;
+	/* The chunk is named by its text (NUL-terminated by the caller), so
+	 * Lua shortens it to [string "first line..."] in errors, as in the
+	 * game, which runs the same Lua. */
+	int rc = luaL_loadbufferx(L, code, len, code, "t");
+	if (rc == LUA_OK) {
+		lua_pushcfunction(L, traceback);
+		lua_insert(L, -2);
+		rc = lua_pcall(L, 0, 0, 0);
+		lua_remove(L, -1 - (rc != LUA_OK));
+	}
+	if (rc != LUA_OK) {
+		const char *msg = lua_tostring(L, -1);
+		char buf[8192];
+		snprintf(buf, sizeof(buf), "Cannot execute command. Error: %s\n",
+			 msg ? msg : "(error object)");
+		if (g->reply)
+			(void)wbuf_put(g->reply, buf, strlen(buf));
+		lua_pop(L, 1);
+	}
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+static void set_funcs(lua_State *L, const char *global, const luaL_Reg *fns)
+{
+	lua_newtable(L);
+	luaL_setfuncs(L, fns, 0);
+	lua_setglobal(L, global);
+}
+
+static void open_script(lua_State *L)
+{
+	static const luaL_Reg script_fns[] = {
+		{"on_event", l_on_event},
+		{"on_nth_tick", l_on_nth_tick},
+		{"on_init", l_on_init},
+		{"on_load", l_on_load},
+		{"on_configuration_changed", l_on_configuration_changed},
+		{"generate_event_name", l_generate_event_name},
+		{"raise_event", l_raise_event},
+		{"get_event_handler", l_get_event_handler},
+		{NULL, NULL},
+	};
+	static const luaL_Reg remote_fns[] = {
+		{"add_interface", l_add_interface},
+		{"remove_interface", l_remove_interface},
+		{"call", l_remote_call},
+		{NULL, NULL},
+	};
+	static const luaL_Reg commands_fns[] = {
+		{"add_command", l_add_command},
+		{"remove_command", l_remove_command},
+		{NULL, NULL},
+	};
+	set_funcs(L, "script", script_fns);
+	lua_getglobal(L, "script");
+	lua_pushstring(L, "level");
+	lua_setfield(L, -2, "mod_name");
+	lua_pop(L, 1);
+	set_funcs(L, "remote", remote_fns);
+	lua_getglobal(L, "remote");
+	lua_newtable(L);
+	lua_setfield(L, -2, "interfaces");
+	lua_pop(L, 1);
+	set_funcs(L, "commands", commands_fns);
+	lua_getglobal(L, "commands");
+	lua_newtable(L);
+	lua_setfield(L, -2, "commands");
+	lua_newtable(L);
+	for (size_t i = 0; builtin_commands[i]; i++) {
+		lua_pushstring(L, "");
+		lua_setfield(L, -2, builtin_commands[i]);
+	}
+	lua_setfield(L, -2, "game_commands");
+	lua_pop(L, 1);
+}
+
+static void open_base(lua_State *L)
+{
+	static const luaL_Reg libs[] = {
+		{"_G", luaopen_base},       {LUA_TABLIBNAME, luaopen_table},
+		{LUA_STRLIBNAME, luaopen_string},
+		{LUA_MATHLIBNAME, luaopen_math},
+		{LUA_BITLIBNAME, luaopen_bit32},
+		{LUA_DBLIBNAME, luaopen_debug},
+		{NULL, NULL},
+	};
+	for (const luaL_Reg *l = libs; l->func; l++) {
+		luaL_requiref(L, l->name, l->func, 1);
+		lua_pop(L, 1);
+	}
+	/* Factorio's VM has no file access from scripts. */
+	lua_pushnil(L);
+	lua_setglobal(L, "dofile");
+	lua_pushnil(L);
+	lua_setglobal(L, "loadfile");
+	lua_register(L, "print", l_print);
+	lua_register(L, "log", l_log);
+	lua_register(L, "require", l_require);
+	lua_newtable(L);
+	sg_lua_script_field(L, "loaded");
+	lua_setfield(L, -2, "loaded");
+	lua_setglobal(L, "package");
+	lua_newtable(L);
+	lua_pushcfunction(L, l_rcon_print);
+	lua_setfield(L, -2, "print");
+	lua_setglobal(L, "rcon");
+	lua_newtable(L);
+	lua_setglobal(L, "storage");
+}
+
+/* The game provides `serpent` as a global; the stand-in's version is a
+ * Lua file of the install. Without it (no read-data) serpent is absent. */
+static void open_serpent(struct sg_game *g)
+{
+	lua_State *L = g->L;
+	char path[4200];
+	if (!g->read_data)
+		return;
+	snprintf(path, sizeof(path), "%s/core/lualib/serpent.lua",
+		 g->read_data);
+	size_t len;
+	char *text = sg_read_file(path, 1u << 20, &len);
+	if (!text)
+		return;
+	int rc = luaL_loadbufferx(L, text, len, "@__core__/lualib/serpent.lua",
+				  "t");
+	free(text);
+	if (rc == LUA_OK)
+		rc = lua_pcall(L, 0, 1, 0);
+	if (rc != LUA_OK) {
+		sg_logf(g, "Error", "LuaContext.cpp:92", "%s",
+			lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return;
+	}
+	lua_setglobal(L, "serpent");
+}
+
+int sg_lua_open(struct sg_game *g)
+{
+	lua_State *L = luaL_newstate();
+	if (!L)
+		return ERR_NOMEM;
+	g->L = L;
+	lua_pushlightuserdata(L, g);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &game_key);
+	lua_newtable(L);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &script_key);
+	open_base(L);
+	open_script(L);
+	sg_lua_open_game(L);
+	sg_lua_open_helpers(L);
+	open_serpent(g);
+	return 0;
+}
+
+void sg_lua_close(struct sg_game *g)
+{
+	if (g->L)
+		lua_close(g->L);
+	g->L = NULL;
+	g->script_loaded = false;
+}
+
+/* Runs a lifecycle handler (on_init, on_load) if the script set one. */
+void sg_lua_lifecycle(struct sg_game *g, const char *which)
+{
+	lua_State *L = g->L;
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &script_key);
+	lua_getfield(L, -1, which);
+	lua_remove(L, -2);
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		return;
+	}
+	sg_lua_call_handler(g, 0, which);
+}
+
+/* Runs the save's control.lua. Returns false (and reports the error as
+ * the game does when a save's script fails to load) on failure. */
+bool sg_lua_run_control(struct sg_game *g)
+{
+	lua_State *L = g->L;
+	lua_pushcfunction(L, l_require);
+	lua_pushstring(L, "__level__/control");
+	lua_pushcfunction(L, traceback);
+	lua_insert(L, -3);
+	int rc = lua_pcall(L, 1, 0, -3);
+	if (rc != LUA_OK) {
+		sg_logf(g, "Error", "MainLoop.cpp:1429",
+			"Error while loading the scenario script: %s",
+			lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+		lua_pop(L, 2);
+		return false;
+	}
+	lua_pop(L, 1);
+	g->script_loaded = true;
+	return true;
+}

@@ -1,0 +1,52 @@
+/*
+ * lua_priv.h: what the Lua binding files of the stand-in share.
+ *
+ * Every C function finds the game through the registry (sg_lua_game).
+ * Script state that Factorio keeps per script (event handlers, remote
+ * interfaces, commands, loaded modules) lives in one registry table,
+ * the "script table", so a save reload simply builds a new VM.
+ */
+#ifndef CLUSTERD_STANDIN_LUA_PRIV_H
+#define CLUSTERD_STANDIN_LUA_PRIV_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "tools/factorio-standin/standin.h"
+
+struct sg_game *sg_lua_game(lua_State *L);
+/* Pushes the script table's field `field` (a table, created on demand). */
+void sg_lua_script_field(lua_State *L, const char *field);
+
+/* LuaObjects: a kind tag and an id; they hold no pointers, so objects whose
+ * target went away report invalid instead of dangling. */
+enum sg_obj_kind {
+	SG_OBJ_PLAYER = 1,
+	SG_OBJ_ENTITY,
+	SG_OBJ_INVENTORY, /* id: player index or unit number; sub: owner */
+	SG_OBJ_SURFACE,
+	SG_OBJ_PLAYERS, /* game.players */
+	SG_OBJ_SURFACES,
+	SG_OBJ_ITEMS, /* prototypes.item */
+};
+enum { SG_INV_OWNER_PLAYER = 0, SG_INV_OWNER_ENTITY = 1 };
+
+struct sg_obj {
+	uint8_t kind;
+	uint8_t sub;
+	uint32_t id;
+};
+
+void sg_lua_push_obj(lua_State *L, enum sg_obj_kind kind, uint8_t sub,
+		     uint32_t id);
+/* Returns the object at idx or NULL if it is not a stand-in LuaObject. */
+struct sg_obj *sg_lua_to_obj(lua_State *L, int idx);
+/* Installs game, prototypes and defines (lua_game.c). */
+void sg_lua_open_game(lua_State *L);
+/* Installs helpers (lua_helpers.c). */
+void sg_lua_open_helpers(lua_State *L);
+/* Calls the function below nargs arguments with Factorio's handling of a
+ * script error (what names the event for the message). */
+bool sg_lua_call_handler(struct sg_game *g, int nargs, const char *what);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * standin.h: the game state of the Factorio stand-in, as a library.
+ *
+ * The stand-in (see README.md next to this file) imitates the Factorio 2.0
+ * headless server wherever a manager depends on it. This header is the
+ * socket-free core: the world (players, their inventories, containers, user
+ * lists, the tick), the Lua 5.2 VM running the save's control.lua with the
+ * Factorio API subset of FACTORIO.md, the console commands, and saves. The
+ * event loop, the RCON server and the command line live in server.c and
+ * main.c; unit tests drive this core directly.
+ *
+ * Output follows Factorio's three line shapes (FACTORIO.md, "Standard
+ * output"); every line goes through struct sg_out so tests can capture it.
+ * Time is injected the same way: the core never reads a clock itself.
+ */
+#ifndef CLUSTERD_STANDIN_H
+#define CLUSTERD_STANDIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/bytes.h"
+
+struct lua_State;
+
+/* The version the install layout and --version report. */
+#define SG_VERSION "2.0.28"
+#define SG_BUILD "80710"
+
+#define SG_NAME_MAX 64 /* player, item and entity names, with the NUL */
+/* Bounds on the world; Factorio has none this small, but a test world
+ * never comes near them and every array needs a limit (STYLE.md 6). */
+#define SG_PLAYERS_MAX 4096
+#define SG_ENTITIES_MAX 100000
+#define SG_LIST_MAX 10000   /* admins, bans, whitelist entries each */
+#define SG_MSGS_MAX 32      /* messages kept per player (player.print) */
+#define SG_REPLY_MAX (4u << 20) /* one RCON reply; Factorio sends ~100 kB */
+#define SG_TICKS_PER_SECOND 60
+#define SG_MAIN_SLOTS 80    /* a 2.0 character's main inventory */
+
+/* Where lines go. line() gets one line without its newline. uptime()
+ * gives seconds since start, date() writes "YYYY-MM-DD HH:MM:SS". */
+struct sg_out {
+	void (*line)(void *ctx, const char *line);
+	double (*uptime)(void *ctx);
+	void (*date)(void *ctx, char out[32]);
+	void *ctx;
+};
+
+struct sg_item_count {
+	char name[SG_NAME_MAX];
+	uint32_t count;
+};
+
+/* An inventory holds at most `slots` stacks. Items are kept merged by
+ * name (no slot order), so `items` never needs more than `slots` entries. */
+struct sg_inventory {
+	uint32_t slots;
+	uint32_t n;
+	struct sg_item_count *items; /* owned, `slots` entries */
+};
+
+struct sg_player {
+	uint32_t index; /* 1-based, as game.players[i] */
+	char name[SG_NAME_MAX];
+	bool connected;
+	bool admin;
+	uint8_t controller; /* defines.controllers value, character = 1 */
+	uint64_t online_ticks;
+	struct sg_inventory main;
+	uint32_t nmsgs; /* ring of the last SG_MSGS_MAX printed messages */
+	char *msgs[SG_MSGS_MAX];
+};
+
+struct sg_entity {
+	uint32_t unit_number; /* 1-based index into sg_game.entities */
+	char name[SG_NAME_MAX];
+	const char *type; /* static prototype type, "container" ... */
+	double x, y;
+	bool valid;
+	struct sg_inventory inv; /* slots == 0 when it has none */
+};
+
+/* An admin, ban or whitelist list; reasons only for bans. */
+struct sg_namelist {
+	size_t n, cap;
+	char **names;   /* owned */
+	char **reasons; /* owned, entries may be NULL */
+};
+
+struct sg_settings {
+	char name[128];
+	uint32_t autosave_interval_min; /* 0 disables */
+	uint32_t autosave_slots;
+	uint64_t autosave_ticks; /* standin override; 0 = use minutes */
+	bool auto_pause;
+	uint32_t max_players; /* 0 = unlimited */
+	bool allow_commands_admins_only;
+	char game_password[128];
+};
+
+/* A file of the save's root folder (control.lua, modules, level.dat0). */
+struct sg_file {
+	char *path; /* relative to the root folder, owned */
+	char *data; /* owned, NUL-terminated for convenience */
+	size_t len;
+};
+
+struct sg_game {
+	struct sg_out out;
+	struct lua_State *L;
+	uint64_t tick;
+	uint64_t map_seed;
+
+	struct sg_player *players; /* players[i].index == i + 1 */
+	size_t nplayers, players_cap;
+	struct sg_entity *entities; /* entities[i].unit_number == i + 1 */
+	size_t nentities, entities_cap;
+
+	struct sg_namelist admins, bans, whitelist;
+	bool use_whitelist;
+	struct sg_settings settings;
+
+	/* The save: its root folder name and scenario files. */
+	char root[128];
+	struct sg_file *files;
+	size_t nfiles;
+	char *save_path;  /* where quit saves; owned, may be NULL */
+	char *read_data;  /* the install's data dir; owned */
+	char *write_data; /* script-output/ and saves/ live here; owned */
+	char *adminlist_path, *banlist_path, *whitelist_path; /* owned */
+
+	struct wbuf *reply;   /* rcon.print target while a command runs */
+	bool lua_used;        /* achievements disabled: Lua commands run */
+	bool quit;            /* /quit or a fatal script error */
+	int exit_code;
+	bool continue_on_script_error; /* standin option, see README */
+	uint32_t autosave_slot;  /* last autosave slot used, 0 = none */
+	uint64_t autosave_due;   /* tick of the next autosave */
+	int32_t next_custom_event;
+	bool script_loaded;
+	bool new_world;        /* no world state yet: on_init on start */
+	char *pending_storage; /* storage chunk read from the save, owned */
+	size_t pending_storage_len;
+	uint32_t restore_steps;     /* millions of instructions restoring */
+	uint32_t restore_steps_max; /* 0 = the default (lua_store.c) */
+};
+
+/* Lifecycle. init copies the paths; free releases everything. */
+int sg_game_init(struct sg_game *g, const struct sg_out *out,
+		 const char *read_data, const char *write_data);
+void sg_game_free(struct sg_game *g);
+
+/* Saves (save.c). sg_new_game fills a fresh freeplay scenario; sg_load
+ * reads a zip. sg_start runs control.lua, then on_init (new world) or
+ * on_load (a world read from the save). sg_write writes a zip atomically. */
+int sg_new_game(struct sg_game *g, const char *save_name, uint64_t seed);
+int sg_load(struct sg_game *g, const char *path);
+/* A new world from a scenario: "freeplay" (or "base/freeplay"), or the
+ * folder <write-data>/scenarios/<name> with its control.lua. */
+int sg_load_scenario(struct sg_game *g, const char *name, uint64_t seed);
+/* Adds or replaces a file of the save's root folder (a copy of text). */
+int sg_file_put(struct sg_game *g, const char *path, const char *text);
+int sg_start(struct sg_game *g);
+int sg_write(struct sg_game *g, const char *path);
+/* As sg_write, without logging: the reason goes to err. */
+int sg_write_as(struct sg_game *g, const char *path, char *err,
+		size_t errlen);
+/* Saves to _autosaveN.zip in the saves folder, with Factorio's lines. */
+int sg_autosave(struct sg_game *g);
+/* The save on exit (quit, SIGINT): "Saving map as" ... "Saving finished";
+ * /server-save: "Saving game as" / "Saving finished". Without a save path
+ * (a scenario start) both print the game's "Can't save to default
+ * location" line and return ERR_NOTFOUND. */
+int sg_save_on_exit(struct sg_game *g);
+int sg_server_save(struct sg_game *g);
+
+/* One game tick: tick advances (unless auto-paused with nobody online),
+ * on_tick and on_nth_tick run, an autosave happens when due. */
+void sg_tick(struct sg_game *g);
+bool sg_paused(const struct sg_game *g);
+uint64_t sg_autosave_interval(const struct sg_game *g);
+
+/* Runs one console command as the server (RCON or stdin). What the
+ * command answers is appended to reply (may be NULL to drop it). */
+void sg_command(struct sg_game *g, const char *cmd, size_t len,
+		struct wbuf *reply);
+
+/* Players (game.c). join returns ERR_PERM if banned or not whitelisted. */
+struct sg_player *sg_player_create(struct sg_game *g, const char *name);
+struct sg_player *sg_player_find(struct sg_game *g, const char *name);
+struct sg_player *sg_player_get(struct sg_game *g, uint32_t index);
+int sg_player_join(struct sg_game *g, const char *name, const char **why);
+int sg_player_leave(struct sg_game *g, const char *name, int reason);
+void sg_player_print(struct sg_player *p, const char *msg);
+
+/* Entities. name must be a known prototype (sg_proto_entity). */
+struct sg_entity *sg_entity_create(struct sg_game *g, const char *name,
+				   double x, double y);
+struct sg_entity *sg_entity_get(struct sg_game *g, uint32_t unit_number);
+void sg_entity_destroy(struct sg_game *g, struct sg_entity *e);
+
+/* Prototypes (proto.c). Stack size 0 means "no such item". */
+uint32_t sg_proto_stack_size(const char *item);
+int sg_proto_item_add(const char *item, uint32_t stack_size);
+/* Returns the entity type ("container", ...) or NULL; *slots gets the
+ * chest size (0 for entities without a chest inventory). */
+const char *sg_proto_entity(const char *name, uint32_t *slots);
+
+/* Inventories: merged counts bounded by slots * stack size. */
+int sg_inv_init(struct sg_inventory *inv, uint32_t slots);
+void sg_inv_free(struct sg_inventory *inv);
+uint32_t sg_inv_insert(struct sg_inventory *inv, const char *item,
+		       uint32_t count);
+uint32_t sg_inv_remove(struct sg_inventory *inv, const char *item,
+		       uint32_t count);
+uint32_t sg_inv_count(const struct sg_inventory *inv, const char *item);
+uint32_t sg_inv_used_slots(const struct sg_inventory *inv);
+void sg_inv_clear(struct sg_inventory *inv);
+
+/* User lists. */
+bool sg_list_has(const struct sg_namelist *l, const char *name);
+int sg_list_add(struct sg_namelist *l, const char *name, const char *reason);
+bool sg_list_remove(struct sg_namelist *l, const char *name);
+void sg_list_clear(struct sg_namelist *l);
+void sg_list_free(struct sg_namelist *l);
+/* Reads/writes the JSON list files (an array of names, or for bans of
+ * {username, reason}). A missing file is an empty list. */
+int sg_list_load(struct sg_namelist *l, const char *path);
+int sg_list_store(const struct sg_namelist *l, const char *path, bool bans);
+
+/* Reads a whole file of at most max bytes (NUL-terminated, caller frees);
+ * NULL with errno set on failure. */
+char *sg_read_file(const char *path, size_t max, size_t *len);
+
+/* Settings (settings.c): server-settings.json into g->settings. */
+void sg_settings_defaults(struct sg_settings *s);
+int sg_settings_load(struct sg_settings *s, const char *path,
+		     char *err, size_t errlen);
+
+/* Output in Factorio's shapes. level is "Info", "Warning", "Error",
+ * "Verbose" or "Script"; where is the "File.cpp:123" part (may be NULL). */
+void sg_logf(struct sg_game *g, const char *level, const char *where,
+	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void sg_plainf(struct sg_game *g, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sg_actionf(struct sg_game *g, const char *action, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void sg_raw(struct sg_game *g, const char *text);
+
+/* Lua side (lua_core.c, lua_game.c). */
+int sg_lua_open(struct sg_game *g);
+void sg_lua_close(struct sg_game *g);
+/* Raises a built-in event: the event table must be on top of the Lua
+ * stack (it is popped); name and tick are filled in here. */
+void sg_event(struct sg_game *g, int32_t id);
+/* Pushes a new event table for the next sg_event call; setint and setstr
+ * add fields to it. */
+void sg_event_begin(struct sg_game *g);
+void sg_event_setint(struct sg_game *g, const char *key, int64_t v);
+void sg_event_setstr(struct sg_game *g, const char *key, const char *v);
+/* Sets event.entity to a LuaEntity of e. */
+void sg_event_setentity(struct sg_game *g, const char *key,
+			const struct sg_entity *e);
+/* on_tick and on_nth_tick handlers for the current tick. */
+void sg_lua_tick(struct sg_game *g);
+/* Runs Lua text from /sc or /c (code[len] must be NUL); output goes to
+ * g->reply through rcon.print. */
+void sg_lua_command(struct sg_game *g, const char *code, size_t len);
+/* Runs a command added with commands.add_command; false if none. */
+bool sg_lua_custom_command(struct sg_game *g, const char *name,
+			   const char *param);
+/* Runs control.lua (false on a load error, reported); runs a lifecycle
+ * handler ("on_init", "on_load") if the script registered one. */
+bool sg_lua_run_control(struct sg_game *g);
+void sg_lua_lifecycle(struct sg_game *g, const char *which);
+/* storage as a Lua-literal chunk, and back (lua_store.c). */
+int sg_storage_dump(struct sg_game *g, struct wbuf *out, char *err,
+		    size_t errlen);
+int sg_storage_restore(struct sg_game *g, const char *chunk, size_t len,
+		       char *err, size_t errlen);
+
+/* Event ids (defines.events), stable numbers as in Factorio's table. */
+enum sg_event_id {
+	SG_EV_ON_TICK = 0,
+	SG_EV_PLAYER_CREATED,
+	SG_EV_PLAYER_JOINED,
+	SG_EV_PLAYER_LEFT,
+	SG_EV_PRE_PLAYER_LEFT,
+	SG_EV_PLAYER_BANNED,
+	SG_EV_PLAYER_UNBANNED,
+	SG_EV_PLAYER_PROMOTED,
+	SG_EV_PLAYER_DEMOTED,
+	SG_EV_BUILT_ENTITY,
+	SG_EV_ENTITY_DIED,
+	SG_EV_CONSOLE_CHAT,
+	SG_EV_CONSOLE_COMMAND,
+	SG_EV_PLAYER_KICKED,
+	SG_EV_SCRIPT_RAISED_BUILT,
+	SG_EV_SCRIPT_RAISED_DESTROY,
+	SG_EV_ROCKET_LAUNCHED,
+	SG_EV_PLAYER_REMOVED,
+	SG_EV_COUNT_,
+};
+#define SG_EV_CUSTOM_BASE 1000
+
+/* defines.disconnect_reason */
+enum sg_disconnect {
+	SG_DR_QUIT = 0,
+	SG_DR_DROPPED = 1,
+	SG_DR_RECONNECT = 2,
+	SG_DR_WRONG_INPUT = 3,
+	SG_DR_DESYNC_LIMIT = 4,
+	SG_DR_CANNOT_KEEP_UP = 5,
+	SG_DR_AFK = 6,
+	SG_DR_KICKED = 7,
+	SG_DR_KICKED_AND_DELETED = 8,
+	SG_DR_BANNED = 9,
+	SG_DR_SWITCHING_SERVERS = 11,
+};
+
+extern const char *const sg_event_names[SG_EV_COUNT_];
+
+#endif
