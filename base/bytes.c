@@ -3,6 +3,7 @@
  */
 #include "base/bytes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,6 +249,58 @@ int wbuf_u64be(struct wbuf *b, uint64_t v)
 
 	put_u64be(tmp, v);
 	return wbuf_put(b, tmp, 8);
+}
+
+int wbuf_vprintf(struct wbuf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	size_t room = b->cap - b->len;
+	int n, rv;
+
+	va_copy(again, ap);
+	n = vsnprintf(room ? (char *)b->p + b->len : NULL, room, fmt, ap);
+	if (n >= 0 && (size_t)n >= room) {
+		/* Too long for the space left: make room for the text and
+		 * vsnprintf's NUL, then format again. */
+		rv = wbuf_reserve(b, (size_t)n + 1);
+		if (rv == ERR_TOOBIG && (size_t)n <= b->limit - b->len)
+			rv = wbuf_reserve(b, (size_t)n); /* NUL won't fit */
+		if (rv) {
+			va_end(again);
+			return rv;
+		}
+		room = b->cap - b->len;
+		if ((size_t)n < room) {
+			n = vsnprintf((char *)b->p + b->len, room, fmt, again);
+		} else {
+			/* Exactly at the limit: format into a scratch copy. */
+			char *tmp = malloc((size_t)n + 1);
+
+			if (!tmp) {
+				va_end(again);
+				return ERR_NOMEM;
+			}
+			vsnprintf(tmp, (size_t)n + 1, fmt, again);
+			memcpy(b->p + b->len, tmp, (size_t)n);
+			free(tmp);
+		}
+	}
+	va_end(again);
+	if (n < 0)
+		return ERR_INVAL;
+	b->len += (size_t)n;
+	return 0;
+}
+
+int wbuf_printf(struct wbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rv;
+
+	va_start(ap, fmt);
+	rv = wbuf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rv;
 }
 
 uint8_t *wbuf_take(struct wbuf *b, size_t *len)

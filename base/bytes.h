@@ -9,6 +9,7 @@
 #ifndef CLUSTERD_BASE_BYTES_H
 #define CLUSTERD_BASE_BYTES_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,13 @@ int wbuf_i32le(struct wbuf *b, int32_t v);
 int wbuf_u64le(struct wbuf *b, uint64_t v);
 int wbuf_u32be(struct wbuf *b, uint32_t v);
 int wbuf_u64be(struct wbuf *b, uint64_t v);
+/* Appends printf-formatted text (without a NUL). ERR_TOOBIG past the
+ * limit (the buffer is then unchanged), ERR_NOMEM, ERR_INVAL on a bad
+ * format. */
+int wbuf_printf(struct wbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int wbuf_vprintf(struct wbuf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Hands the buffer to the caller (free() it); b is left empty. */
 uint8_t *wbuf_take(struct wbuf *b, size_t *len);
 

@@ -38,27 +38,12 @@ struct route_handler {
 int http_printf(struct http_reply *rep, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
-	size_t room;
+	int rv;
 
-	for (int attempt = 0; attempt < 2; attempt++) {
-		room = rep->body.cap - rep->body.len;
-		va_start(ap, fmt);
-		n = vsnprintf(room ? (char *)rep->body.p + rep->body.len : NULL,
-			      room, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return ERR_INVAL;
-		if ((size_t)n < room) {
-			rep->body.len += (size_t)n;
-			return 0;
-		}
-		/* Reserve for the text and vsnprintf's NUL, then retry. */
-		int rv = wbuf_reserve(&rep->body, (size_t)n + 1);
-		if (rv)
-			return rv;
-	}
-	return ERR_INVAL;
+	va_start(ap, fmt);
+	rv = wbuf_vprintf(&rep->body, fmt, ap);
+	va_end(ap);
+	return rv;
 }
 
 static void send_reply(h2o_req_t *req, struct http_reply *rep)

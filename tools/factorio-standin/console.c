@@ -23,39 +23,36 @@ static const char achievements_warning[] =
 	"Using Lua console commands will disable achievements, please "
 	"repeat the command to proceed.\n";
 
-static void replyf(struct wbuf *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void replyf(struct wbuf *r, const char *fmt, ...)
+void sg_replyf(struct wbuf *r, const char *fmt, ...)
 {
-	char buf[4096];
 	va_list ap;
+
+	if (!r)
+		return;
 	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* A reply cut at the RCON reply limit is still a reply; the limit
+	 * error is deliberately not propagated to the command. */
+	(void)wbuf_vprintf(r, fmt, ap);
 	va_end(ap);
-	if (r && n > 0)
-		(void)wbuf_put(r, buf,
-			       (size_t)n < sizeof(buf) ? (size_t)n
-						       : sizeof(buf) - 1);
 }
 
 /* Splits off the next space-separated word (modifies the string). */
-static char *next_word(char **p)
+char *sg_next_word(char **p)
 {
 	char *s = *p;
+	char *w;
+
 	while (*s == ' ')
 		s++;
 	if (!*s) {
 		*p = s;
 		return NULL;
 	}
-	char *w = s;
+	w = s;
 	while (*s && *s != ' ')
 		s++;
 	if (*s)
 		*s++ = 0;
-	while (*s == ' ')
-		s++;
 	*p = s;
 	return w;
 }
@@ -82,7 +79,7 @@ static void lua_cmd(struct sg_game *g, const char *code, bool echo,
 		sg_actionf(g, "COMMAND", "<server> (command): %s", code);
 	if (!g->lua_used) {
 		g->lua_used = true;
-		replyf(reply, "%s", achievements_warning);
+		sg_replyf(reply, "%s", achievements_warning);
 		return;
 	}
 	struct wbuf *prev = g->reply;
@@ -95,7 +92,7 @@ static void lua_cmd(struct sg_game *g, const char *code, bool echo,
 
 static void cmd_players(struct sg_game *g, char *args, struct wbuf *reply)
 {
-	char *what = next_word(&args);
+	char *what = sg_next_word(&args);
 	bool online = what && (strcmp(what, "online") == 0 ||
 			       strcmp(what, "o") == 0);
 	bool count = what && (strcmp(what, "count") == 0 ||
@@ -103,13 +100,13 @@ static void cmd_players(struct sg_game *g, char *args, struct wbuf *reply)
 	uint32_t n = 0;
 	for (size_t i = 0; i < g->nplayers; i++)
 		n += !online || g->players[i].connected;
-	replyf(reply, "%s (%u)%s\n", online ? "Online players" : "Players", n,
+	sg_replyf(reply, "%s (%u)%s\n", online ? "Online players" : "Players", n,
 	       count ? "" : ":");
 	for (size_t i = 0; i < g->nplayers && !count; i++) {
 		const struct sg_player *p = &g->players[i];
 		if (online && !p->connected)
 			continue;
-		replyf(reply, "  %s%s\n", p->name,
+		sg_replyf(reply, "  %s%s\n", p->name,
 		       p->connected ? " (online)" : "");
 	}
 }
@@ -130,27 +127,27 @@ static void name_event(struct sg_game *g, int32_t id, const char *name,
 static void cmd_promote(struct sg_game *g, char *args, struct wbuf *reply,
 			bool promote)
 {
-	char *name = next_word(&args);
+	char *name = sg_next_word(&args);
 	if (!name) {
-		replyf(reply, "%s\n", promote ? "Usage: /promote <player>"
+		sg_replyf(reply, "%s\n", promote ? "Usage: /promote <player>"
 					      : "Usage: /demote <player>");
 		return;
 	}
 	struct sg_player *p = sg_player_find(g, name);
 	bool is_admin = sg_list_has(&g->admins, name);
 	if (promote == is_admin) {
-		replyf(reply, promote ? "%s is already an admin.\n"
+		sg_replyf(reply, promote ? "%s is already an admin.\n"
 				      : "%s is not an admin.\n",
 		       name);
 		return;
 	}
 	if (promote) {
 		if (sg_list_add(&g->admins, name, NULL) < 0) {
-			replyf(reply, "Admin list is full.\n");
+			sg_replyf(reply, "Admin list is full.\n");
 			return;
 		}
 		if (!p)
-			replyf(reply, "Player %s doesn't exist. Adding to "
+			sg_replyf(reply, "Player %s doesn't exist. Adding to "
 				      "admin list.\n", name);
 	} else {
 		sg_list_remove(&g->admins, name);
@@ -162,7 +159,7 @@ static void cmd_promote(struct sg_game *g, char *args, struct wbuf *reply,
 	const char *verb = promote ? "promoted to" : "demoted from";
 	sg_actionf(g, promote ? "PROMOTE" : "DEMOTE",
 		   "%s was %s admin by <server>.", name, verb);
-	replyf(reply, "%s was %s admin by <server>.\n", name, verb);
+	sg_replyf(reply, "%s was %s admin by <server>.\n", name, verb);
 	if (p)
 		name_event(g, promote ? SG_EV_PLAYER_PROMOTED
 				      : SG_EV_PLAYER_DEMOTED,
@@ -171,14 +168,14 @@ static void cmd_promote(struct sg_game *g, char *args, struct wbuf *reply,
 
 static void cmd_ban(struct sg_game *g, char *args, struct wbuf *reply)
 {
-	char *name = next_word(&args);
+	char *name = sg_next_word(&args);
 	if (!name) {
-		replyf(reply, "Usage: /ban <player> <reason>\n");
+		sg_replyf(reply, "Usage: /ban <player> <reason>\n");
 		return;
 	}
 	const char *reason = args[0] ? args : NULL;
 	if (sg_list_add(&g->bans, name, reason) < 0) {
-		replyf(reply, "Ban list is full.\n");
+		sg_replyf(reply, "Ban list is full.\n");
 		return;
 	}
 	store_list(g, &g->bans, g->banlist_path, "server-banlist.json", true);
@@ -190,33 +187,33 @@ static void cmd_ban(struct sg_game *g, char *args, struct wbuf *reply)
 		 reason ? " Reason: " : "", reason ? reason : "",
 		 reason ? "." : "");
 	sg_actionf(g, "BAN", "%s", msg);
-	replyf(reply, "%s\n", msg);
+	sg_replyf(reply, "%s\n", msg);
 	name_event(g, SG_EV_PLAYER_BANNED, name, reason);
 }
 
 static void cmd_unban(struct sg_game *g, char *args, struct wbuf *reply)
 {
-	char *name = next_word(&args);
+	char *name = sg_next_word(&args);
 	if (!name) {
-		replyf(reply, "Usage: /unban <player>\n");
+		sg_replyf(reply, "Usage: /unban <player>\n");
 		return;
 	}
 	if (!sg_list_remove(&g->bans, name)) {
-		replyf(reply, "Player %s is not banned.\n", name);
+		sg_replyf(reply, "Player %s is not banned.\n", name);
 		return;
 	}
 	store_list(g, &g->bans, g->banlist_path, "server-banlist.json", true);
 	sg_actionf(g, "UNBANNED", "%s was unbanned by <server>.", name);
-	replyf(reply, "%s was unbanned by <server>.\n", name);
+	sg_replyf(reply, "%s was unbanned by <server>.\n", name);
 	name_event(g, SG_EV_PLAYER_UNBANNED, name, NULL);
 }
 
 static void cmd_kick(struct sg_game *g, char *args, struct wbuf *reply)
 {
-	char *name = next_word(&args);
+	char *name = sg_next_word(&args);
 	struct sg_player *p = name ? sg_player_find(g, name) : NULL;
 	if (!p || !p->connected) {
-		replyf(reply, "Player %s is not online.\n", name ? name : "");
+		sg_replyf(reply, "Player %s is not online.\n", name ? name : "");
 		return;
 	}
 	const char *reason = args[0] ? args : NULL;
@@ -229,38 +226,38 @@ static void cmd_kick(struct sg_game *g, char *args, struct wbuf *reply)
 
 static void cmd_whitelist(struct sg_game *g, char *args, struct wbuf *reply)
 {
-	char *op = next_word(&args);
-	char *name = next_word(&args);
+	char *op = sg_next_word(&args);
+	char *name = sg_next_word(&args);
 	bool changed = true;
 	if (op && strcmp(op, "add") == 0 && name) {
 		if (sg_list_add(&g->whitelist, name, NULL) < 0)
-			replyf(reply, "Whitelist is full.\n");
+			sg_replyf(reply, "Whitelist is full.\n");
 		else
-			replyf(reply, "Added %s to the whitelist.\n", name);
+			sg_replyf(reply, "Added %s to the whitelist.\n", name);
 	} else if (op && strcmp(op, "remove") == 0 && name) {
 		if (sg_list_remove(&g->whitelist, name))
-			replyf(reply, "Removed %s from the whitelist.\n", name);
+			sg_replyf(reply, "Removed %s from the whitelist.\n", name);
 		else
-			replyf(reply, "%s is not in the whitelist.\n", name);
+			sg_replyf(reply, "%s is not in the whitelist.\n", name);
 	} else if (op && strcmp(op, "enable") == 0) {
 		g->use_whitelist = true;
-		replyf(reply, "Whitelist enabled.\n");
+		sg_replyf(reply, "Whitelist enabled.\n");
 	} else if (op && strcmp(op, "disable") == 0) {
 		g->use_whitelist = false;
-		replyf(reply, "Whitelist disabled.\n");
+		sg_replyf(reply, "Whitelist disabled.\n");
 	} else if (op && strcmp(op, "clear") == 0) {
 		sg_list_clear(&g->whitelist);
-		replyf(reply, "Whitelist cleared.\n");
+		sg_replyf(reply, "Whitelist cleared.\n");
 	} else if (op && strcmp(op, "get") == 0) {
 		changed = false;
-		replyf(reply, "Whitelist is %s; %zu players:\n",
+		sg_replyf(reply, "Whitelist is %s; %zu players:\n",
 		       g->use_whitelist ? "enabled" : "disabled",
 		       g->whitelist.n);
 		for (size_t i = 0; i < g->whitelist.n; i++)
-			replyf(reply, "  %s\n", g->whitelist.names[i]);
+			sg_replyf(reply, "  %s\n", g->whitelist.names[i]);
 	} else {
 		changed = false;
-		replyf(reply, "Usage: /whitelist add|remove <player>, "
+		sg_replyf(reply, "Usage: /whitelist add|remove <player>, "
 			      "/whitelist enable|disable|clear|get\n");
 	}
 	if (changed)
@@ -281,18 +278,18 @@ static const char *const config_keys[] = {
 
 static void cmd_config(struct sg_game *g, char *args, struct wbuf *reply)
 {
-	char *op = next_word(&args);
-	char *key = next_word(&args);
+	char *op = sg_next_word(&args);
+	char *key = sg_next_word(&args);
 	const char *value = args;
 	bool known = false;
 	for (size_t i = 0; key && config_keys[i]; i++)
 		known = known || strcmp(config_keys[i], key) == 0;
 	if (!op || !key || (strcmp(op, "set") && strcmp(op, "get"))) {
-		replyf(reply, "Usage: /config get|set <option> [value]\n");
+		sg_replyf(reply, "Usage: /config get|set <option> [value]\n");
 		return;
 	}
 	if (!known) {
-		replyf(reply, "Unknown config option: %s\n", key);
+		sg_replyf(reply, "Unknown config option: %s\n", key);
 		return;
 	}
 	struct sg_settings *s = &g->settings;
@@ -304,24 +301,24 @@ static void cmd_config(struct sg_game *g, char *args, struct wbuf *reply)
 			s->autosave_ticks = 0;
 			g->autosave_due = 0;
 		}
-		replyf(reply, set ? "" : "%u\n", s->autosave_interval_min);
+		sg_replyf(reply, set ? "" : "%u\n", s->autosave_interval_min);
 	} else if (strcmp(key, "max-players") == 0) {
 		if (set)
 			s->max_players = (uint32_t)strtoul(value, NULL, 10);
-		replyf(reply, set ? "" : "%u\n", s->max_players);
+		sg_replyf(reply, set ? "" : "%u\n", s->max_players);
 	} else if (strcmp(key, "password") == 0) {
 		if (set)
 			snprintf(s->game_password, sizeof(s->game_password),
 				 "%s", value);
-		replyf(reply, set ? "" : "%s\n", s->game_password);
+		sg_replyf(reply, set ? "" : "%s\n", s->game_password);
 	} else if (strcmp(key, "allow-commands") == 0) {
 		if (set)
 			s->allow_commands_admins_only =
 				strcmp(value, "admins-only") == 0;
-		replyf(reply, set ? "" : "%s\n",
+		sg_replyf(reply, set ? "" : "%s\n",
 		       s->allow_commands_admins_only ? "admins-only" : "true");
 	} else if (!set) {
-		replyf(reply, "\n");
+		sg_replyf(reply, "\n");
 	}
 }
 
@@ -354,20 +351,20 @@ static bool builtin(struct sg_game *g, const char *name, char *args,
 	else if (!strcmp(name, "config"))
 		cmd_config(g, args, reply);
 	else if (!strcmp(name, "help") || !strcmp(name, "h"))
-		replyf(reply, "Available commands: admins, ban, c, command, "
+		sg_replyf(reply, "Available commands: admins, ban, c, command, "
 			      "config, demote, help, kick, measured-command, "
 			      "players, promote, quit, sc, seed, server-save, "
 			      "silent-command, unban, version, whitelist; "
 			      "standin (test control, see the stand-in's "
 			      "README).\n");
 	else if (!strcmp(name, "version"))
-		replyf(reply, "%s\n", SG_VERSION);
+		sg_replyf(reply, "%s\n", SG_VERSION);
 	else if (!strcmp(name, "seed"))
-		replyf(reply, "%llu\n", (unsigned long long)g->map_seed);
+		sg_replyf(reply, "%llu\n", (unsigned long long)g->map_seed);
 	else if (!strcmp(name, "admins")) {
-		replyf(reply, "Admins (%zu):\n", g->admins.n);
+		sg_replyf(reply, "Admins (%zu):\n", g->admins.n);
 		for (size_t i = 0; i < g->admins.n; i++)
-			replyf(reply, "  %s\n", g->admins.names[i]);
+			sg_replyf(reply, "  %s\n", g->admins.names[i]);
 	} else if (!strcmp(name, "server-save") || !strcmp(name, "save"))
 		(void)sg_server_save(g);
 	else if (!strcmp(name, "quit")) {
@@ -410,9 +407,9 @@ void sg_command(struct sg_game *g, const char *cmd, size_t len,
 		return;
 	}
 	char *args = buf + 1;
-	char *name = next_word(&args);
+	char *name = sg_next_word(&args);
 	if (!name) {
-		replyf(reply, "Unknown command \"\".\n");
+		sg_replyf(reply, "Unknown command \"\".\n");
 	} else if (!strcmp(name, "standin")) {
 		sg_standin_command(g, args, reply);
 	} else if (builtin(g, name, args, reply)) {
@@ -425,7 +422,7 @@ void sg_command(struct sg_game *g, const char *cmd, size_t len,
 		if (found)
 			console_command_event(g, name, args);
 		else
-			replyf(reply, "Unknown command \"%s\".\n", name);
+			sg_replyf(reply, "Unknown command \"%s\".\n", name);
 	}
 	free(buf);
 }

@@ -62,17 +62,6 @@ err_free:
 	return ERR_NOMEM;
 }
 
-static void free_files(struct sg_game *g)
-{
-	for (size_t i = 0; i < g->nfiles; i++) {
-		free(g->files[i].path);
-		free(g->files[i].data);
-	}
-	free(g->files);
-	g->files = NULL;
-	g->nfiles = 0;
-}
-
 void sg_game_free(struct sg_game *g)
 {
 	sg_lua_close(g);
@@ -88,7 +77,7 @@ void sg_game_free(struct sg_game *g)
 	sg_list_free(&g->admins);
 	sg_list_free(&g->bans);
 	sg_list_free(&g->whitelist);
-	free_files(g);
+	sg_files_clear(g);
 	free(g->pending_storage);
 	free(g->save_path);
 	free(g->read_data);

@@ -36,7 +36,7 @@ static const char freeplay_control[] =
 	"handler.add_lib(require(\"freeplay\"))\n"
 	"handler.add_lib(require(\"silo-script\"))\n";
 
-static void files_clear(struct sg_game *g)
+void sg_files_clear(struct sg_game *g)
 {
 	for (size_t i = 0; i < g->nfiles; i++) {
 		free(g->files[i].path);
@@ -97,7 +97,7 @@ static void save_stem(const char *path, char *out, size_t len)
 
 int sg_new_game(struct sg_game *g, const char *save_name, uint64_t seed)
 {
-	files_clear(g);
+	sg_files_clear(g);
 	save_stem(save_name, g->root, sizeof(g->root));
 	char *control = strdup(freeplay_control);
 	if (!control)
@@ -351,7 +351,7 @@ int sg_load(struct sg_game *g, const char *path)
 	zip_t *z = zip_open(path, ZIP_RDONLY, &zerr);
 	if (!z)
 		return zerr == ZIP_ER_NOENT ? -ENOENT : ERR_CORRUPT;
-	files_clear(g);
+	sg_files_clear(g);
 	char *world = NULL;
 	size_t world_len = 0;
 	int rc = load_entries(g, z, &world, &world_len);
@@ -422,7 +422,7 @@ int sg_load_scenario(struct sg_game *g, const char *name, uint64_t seed)
 	if (!g->write_data || strstr(name, ".."))
 		return ERR_NOTFOUND;
 	snprintf(dir, sizeof(dir), "%s/scenarios/%s", g->write_data, name);
-	files_clear(g);
+	sg_files_clear(g);
 	size_t total = 0;
 	int rc = load_tree(g, dir, "", 0, &total);
 	if (rc < 0)

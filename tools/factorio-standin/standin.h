@@ -184,6 +184,15 @@ uint64_t sg_autosave_interval(const struct sg_game *g);
 
 /* Runs one console command as the server (RCON or stdin). What the
  * command answers is appended to reply (may be NULL to drop it). */
+/* Appends formatted text to a console reply (r may be NULL: no reply). */
+void sg_replyf(struct wbuf *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Splits the next space-separated word off *p, NUL-terminating it in
+ * place; NULL when none is left. */
+char *sg_next_word(char **p);
+/* Frees the save's scenario files. */
+void sg_files_clear(struct sg_game *g);
+
 void sg_command(struct sg_game *g, const char *cmd, size_t len,
 		struct wbuf *reply);
 

@@ -17,37 +17,6 @@
 
 #define TICKS_PER_COMMAND_MAX 10000000u
 
-static void out(struct wbuf *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void out(struct wbuf *r, const char *fmt, ...)
-{
-	char buf[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (r && n > 0)
-		(void)wbuf_put(r, buf,
-			       (size_t)n < sizeof(buf) ? (size_t)n
-						       : sizeof(buf) - 1);
-}
-
-static char *word(char **p)
-{
-	char *s = *p;
-	while (*s == ' ')
-		s++;
-	if (!*s)
-		return NULL;
-	char *w = s;
-	while (*s && *s != ' ')
-		s++;
-	if (*s)
-		*s++ = 0;
-	*p = s;
-	return w;
-}
 
 /* Parses a whole non-negative number; false if it is not one. */
 static bool parse_u64(const char *s, uint64_t max, uint64_t *v)
@@ -80,32 +49,32 @@ static const char *const reason_names[] = {
 static void print_inv(const struct sg_inventory *inv, struct wbuf *r)
 {
 	for (uint32_t i = 0; i < inv->n; i++)
-		out(r, "%s %u\n", inv->items[i].name, inv->items[i].count);
+		sg_replyf(r, "%s %u\n", inv->items[i].name, inv->items[i].count);
 }
 
 static void st_player(struct sg_game *g, const char *op, char *a,
 		      struct wbuf *r)
 {
-	char *name = word(&a);
+	char *name = sg_next_word(&a);
 	if (!name) {
-		out(r, "error: player name missing\n");
+		sg_replyf(r, "error: player name missing\n");
 		return;
 	}
 	if (!strcmp(op, "join")) {
 		const char *why;
 		if (sg_player_join(g, name, &why) < 0)
-			out(r, "error: %s cannot join: %s\n", name, why);
+			sg_replyf(r, "error: %s cannot join: %s\n", name, why);
 		else
-			out(r, "ok\n");
+			sg_replyf(r, "ok\n");
 		return;
 	}
 	if (!strcmp(op, "leave")) {
-		char *rs = word(&a);
+		char *rs = sg_next_word(&a);
 		int reason = SG_DR_QUIT;
 		for (int i = 0; rs && reason_names[i]; i++)
 			if (!strcmp(rs, reason_names[i]))
 				reason = i;
-		out(r, sg_player_leave(g, name, reason) < 0
+		sg_replyf(r, sg_player_leave(g, name, reason) < 0
 			       ? "error: %s is not online\n"
 			       : "ok\n",
 		    name);
@@ -113,12 +82,12 @@ static void st_player(struct sg_game *g, const char *op, char *a,
 	}
 	struct sg_player *p = sg_player_find(g, name);
 	if (!p) {
-		out(r, "error: no player %s\n", name);
+		sg_replyf(r, "error: no player %s\n", name);
 		return;
 	}
 	if (!strcmp(op, "chat")) {
 		if (!p->connected) {
-			out(r, "error: %s is not online\n", name);
+			sg_replyf(r, "error: %s is not online\n", name);
 			return;
 		}
 		uint32_t index = p->index;
@@ -127,19 +96,19 @@ static void st_player(struct sg_game *g, const char *op, char *a,
 		sg_event_setint(g, "player_index", index);
 		sg_event_setstr(g, "message", a);
 		sg_event(g, SG_EV_CONSOLE_CHAT);
-		out(r, "ok\n");
+		sg_replyf(r, "ok\n");
 	} else if (!strcmp(op, "inventory")) {
 		print_inv(&p->main, r);
 	} else if (!strcmp(op, "messages")) {
 		uint32_t n = p->nmsgs < SG_MSGS_MAX ? p->nmsgs : SG_MSGS_MAX;
 		for (uint32_t i = p->nmsgs - n; i < p->nmsgs; i++)
-			out(r, "%s\n", p->msgs[i % SG_MSGS_MAX]);
+			sg_replyf(r, "%s\n", p->msgs[i % SG_MSGS_MAX]);
 	} else {
-		char *item = word(&a);
+		char *item = sg_next_word(&a);
 		uint64_t count;
-		if (!item || !parse_u64(word(&a), UINT32_MAX, &count) ||
+		if (!item || !parse_u64(sg_next_word(&a), UINT32_MAX, &count) ||
 		    !sg_proto_stack_size(item)) {
-			out(r, "error: usage /standin %s NAME ITEM COUNT\n", op);
+			sg_replyf(r, "error: usage /standin %s NAME ITEM COUNT\n", op);
 			return;
 		}
 		uint32_t n = !strcmp(op, "give")
@@ -147,7 +116,7 @@ static void st_player(struct sg_game *g, const char *op, char *a,
 						     (uint32_t)count)
 				     : sg_inv_remove(&p->main, item,
 						     (uint32_t)count);
-		out(r, "%u\n", n);
+		sg_replyf(r, "%u\n", n);
 	}
 }
 
@@ -156,10 +125,10 @@ static struct sg_entity *entity_arg(struct sg_game *g, char **a,
 {
 	uint64_t unit;
 	struct sg_entity *e = NULL;
-	if (parse_u64(word(a), UINT32_MAX, &unit))
+	if (parse_u64(sg_next_word(a), UINT32_MAX, &unit))
 		e = sg_entity_get(g, (uint32_t)unit);
 	if (!e)
-		out(r, "error: no such entity\n");
+		sg_replyf(r, "error: no such entity\n");
 	return e;
 }
 
@@ -167,17 +136,17 @@ static struct sg_entity *entity_arg(struct sg_game *g, char **a,
  * contents UNIT | list */
 static void st_chest(struct sg_game *g, char *a, struct wbuf *r)
 {
-	char *op = word(&a);
+	char *op = sg_next_word(&a);
 	if (op && !strcmp(op, "create")) {
-		char *name = word(&a);
+		char *name = sg_next_word(&a);
 		double x, y;
 		struct sg_entity *e = NULL;
-		if (name && parse_f(word(&a), &x) && parse_f(word(&a), &y))
+		if (name && parse_f(sg_next_word(&a), &x) && parse_f(sg_next_word(&a), &y))
 			e = sg_entity_create(g, name, x, y);
 		if (e)
-			out(r, "%u\n", e->unit_number);
+			sg_replyf(r, "%u\n", e->unit_number);
 		else
-			out(r, "error: usage /standin chest create NAME X Y "
+			sg_replyf(r, "error: usage /standin chest create NAME X Y "
 			       "(a known entity name)\n");
 		return;
 	}
@@ -185,14 +154,14 @@ static void st_chest(struct sg_game *g, char *a, struct wbuf *r)
 		for (size_t i = 0; i < g->nentities; i++) {
 			const struct sg_entity *e = &g->entities[i];
 			if (e->valid)
-				out(r, "%u %s %g %g\n", e->unit_number,
+				sg_replyf(r, "%u %s %g %g\n", e->unit_number,
 				    e->name, e->x, e->y);
 		}
 		return;
 	}
 	if (!op || (strcmp(op, "insert") && strcmp(op, "remove") &&
 		    strcmp(op, "contents"))) {
-		out(r, "error: usage /standin chest create|insert|remove|"
+		sg_replyf(r, "error: usage /standin chest create|insert|remove|"
 		       "contents|list ...\n");
 		return;
 	}
@@ -203,35 +172,35 @@ static void st_chest(struct sg_game *g, char *a, struct wbuf *r)
 		print_inv(&e->inv, r);
 		return;
 	}
-	char *item = word(&a);
+	char *item = sg_next_word(&a);
 	uint64_t count;
-	if (!item || !parse_u64(word(&a), UINT32_MAX, &count) ||
+	if (!item || !parse_u64(sg_next_word(&a), UINT32_MAX, &count) ||
 	    !sg_proto_stack_size(item)) {
-		out(r, "error: usage /standin chest %s UNIT ITEM COUNT\n", op);
+		sg_replyf(r, "error: usage /standin chest %s UNIT ITEM COUNT\n", op);
 		return;
 	}
 	uint32_t n = !strcmp(op, "insert")
 			     ? sg_inv_insert(&e->inv, item, (uint32_t)count)
 			     : sg_inv_remove(&e->inv, item, (uint32_t)count);
-	out(r, "%u\n", n);
+	sg_replyf(r, "%u\n", n);
 }
 
 /* /standin build PLAYER ENTITY X Y: a player places an entity. */
 static void st_build(struct sg_game *g, char *a, struct wbuf *r)
 {
-	char *pname = word(&a), *name = word(&a);
+	char *pname = sg_next_word(&a), *name = sg_next_word(&a);
 	double x, y;
 	struct sg_player *p = pname ? sg_player_find(g, pname) : NULL;
-	if (!p || !p->connected || !name || !parse_f(word(&a), &x) ||
-	    !parse_f(word(&a), &y)) {
-		out(r, "error: usage /standin build PLAYER ENTITY X Y (player "
+	if (!p || !p->connected || !name || !parse_f(sg_next_word(&a), &x) ||
+	    !parse_f(sg_next_word(&a), &y)) {
+		sg_replyf(r, "error: usage /standin build PLAYER ENTITY X Y (player "
 		       "online)\n");
 		return;
 	}
 	uint32_t index = p->index;
 	struct sg_entity *e = sg_entity_create(g, name, x, y);
 	if (!e) {
-		out(r, "error: unknown entity %s\n", name);
+		sg_replyf(r, "error: unknown entity %s\n", name);
 		return;
 	}
 	uint32_t unit = e->unit_number;
@@ -239,7 +208,7 @@ static void st_build(struct sg_game *g, char *a, struct wbuf *r)
 	sg_event_setentity(g, "entity", e);
 	sg_event_setint(g, "player_index", index);
 	sg_event(g, SG_EV_BUILT_ENTITY);
-	out(r, "%u\n", unit);
+	sg_replyf(r, "%u\n", unit);
 }
 
 static void st_destroy(struct sg_game *g, char *a, struct wbuf *r)
@@ -254,15 +223,15 @@ static void st_destroy(struct sg_game *g, char *a, struct wbuf *r)
 	e = sg_entity_get(g, unit);
 	if (e)
 		sg_entity_destroy(g, e);
-	out(r, "ok\n");
+	sg_replyf(r, "ok\n");
 }
 
 /* /standin tick N runs N ticks now, even while auto-paused. */
 static void st_tick(struct sg_game *g, char *a, struct wbuf *r)
 {
 	uint64_t n;
-	if (!parse_u64(word(&a), TICKS_PER_COMMAND_MAX, &n)) {
-		out(r, "error: usage /standin tick N (N <= %u)\n",
+	if (!parse_u64(sg_next_word(&a), TICKS_PER_COMMAND_MAX, &n)) {
+		sg_replyf(r, "error: usage /standin tick N (N <= %u)\n",
 		    TICKS_PER_COMMAND_MAX);
 		return;
 	}
@@ -271,7 +240,7 @@ static void st_tick(struct sg_game *g, char *a, struct wbuf *r)
 	for (uint64_t i = 0; i < n && !g->quit; i++)
 		sg_tick(g);
 	g->settings.auto_pause = pause;
-	out(r, "%llu\n", (unsigned long long)g->tick);
+	sg_replyf(r, "%llu\n", (unsigned long long)g->tick);
 }
 
 static void st_state(struct sg_game *g, struct wbuf *r)
@@ -279,20 +248,20 @@ static void st_state(struct sg_game *g, struct wbuf *r)
 	uint32_t online = 0;
 	for (size_t i = 0; i < g->nplayers; i++)
 		online += g->players[i].connected;
-	out(r, "tick %llu\n", (unsigned long long)g->tick);
-	out(r, "paused %s\n", sg_paused(g) ? "true" : "false");
-	out(r, "players %zu\n", g->nplayers);
-	out(r, "online %u\n", online);
-	out(r, "entities %zu\n", g->nentities);
-	out(r, "lua_commands_used %s\n", g->lua_used ? "true" : "false");
-	out(r, "whitelist %s\n", g->use_whitelist ? "enabled" : "disabled");
+	sg_replyf(r, "tick %llu\n", (unsigned long long)g->tick);
+	sg_replyf(r, "paused %s\n", sg_paused(g) ? "true" : "false");
+	sg_replyf(r, "players %zu\n", g->nplayers);
+	sg_replyf(r, "online %u\n", online);
+	sg_replyf(r, "entities %zu\n", g->nentities);
+	sg_replyf(r, "lua_commands_used %s\n", g->lua_used ? "true" : "false");
+	sg_replyf(r, "whitelist %s\n", g->use_whitelist ? "enabled" : "disabled");
 }
 
 void sg_standin_command(struct sg_game *g, char *args, struct wbuf *r)
 {
-	char *op = word(&args);
+	char *op = sg_next_word(&args);
 	if (!op) {
-		out(r, "error: usage /standin join|leave|chat|give|take|"
+		sg_replyf(r, "error: usage /standin join|leave|chat|give|take|"
 		       "inventory|messages|chest|build|destroy|tick|item|"
 		       "autosave|state ...\n");
 	} else if (!strcmp(op, "join") || !strcmp(op, "leave") ||
@@ -309,20 +278,20 @@ void sg_standin_command(struct sg_game *g, char *args, struct wbuf *r)
 	} else if (!strcmp(op, "tick")) {
 		st_tick(g, args, r);
 	} else if (!strcmp(op, "item")) {
-		char *name = word(&args);
+		char *name = sg_next_word(&args);
 		uint64_t stack;
 		int rc = ERR_INVAL;
-		if (name && parse_u64(word(&args), 1000000, &stack))
+		if (name && parse_u64(sg_next_word(&args), 1000000, &stack))
 			rc = sg_proto_item_add(name, (uint32_t)stack);
-		out(r, rc < 0 ? "error: usage /standin item NAME STACK_SIZE "
+		sg_replyf(r, rc < 0 ? "error: usage /standin item NAME STACK_SIZE "
 				"(a new name)\n"
 			      : "ok\n");
 	} else if (!strcmp(op, "autosave")) {
-		out(r, sg_autosave(g) < 0 ? "error: autosave failed\n"
+		sg_replyf(r, sg_autosave(g) < 0 ? "error: autosave failed\n"
 					  : "ok\n");
 	} else if (!strcmp(op, "state")) {
 		st_state(g, r);
 	} else {
-		out(r, "error: unknown /standin command %s\n", op);
+		sg_replyf(r, "error: unknown /standin command %s\n", op);
 	}
 }

@@ -80,6 +80,29 @@ static void wbuf_respects_limit(void **state)
 	free(p);
 }
 
+static void printf_appends_within_limit(void **state)
+{
+	struct wbuf b;
+
+	(void)state;
+	wbuf_init(&b, 16);
+	assert_int_equal(wbuf_printf(&b, "%s=%d", "abc", 42), 0);
+	assert_int_equal(b.len, 6);
+	assert_memory_equal(b.p, "abc=42", 6);
+	/* Growth past the first allocation keeps what was there. */
+	assert_int_equal(wbuf_printf(&b, "%08x", 0xbeefu), 0);
+	assert_int_equal(b.len, 14);
+	assert_memory_equal(b.p, "abc=420000beef", 14);
+	/* Two more bytes fill the limit exactly (no room for a NUL). */
+	assert_int_equal(wbuf_printf(&b, "%s", "xy"), 0);
+	assert_int_equal(b.len, 16);
+	assert_memory_equal(b.p + 14, "xy", 2);
+	/* Past the limit: refused, buffer unchanged. */
+	assert_int_equal(wbuf_printf(&b, "z"), ERR_TOOBIG);
+	assert_int_equal(b.len, 16);
+	wbuf_free(&b);
+}
+
 static void crc32c_known_vectors(void **state)
 {
 	uint8_t zeros[32] = {0};
@@ -98,6 +121,7 @@ int main(void)
 		cmocka_unit_test(cursor_reads_and_stops_at_end),
 		cmocka_unit_test(signed_roundtrip),
 		cmocka_unit_test(wbuf_respects_limit),
+		cmocka_unit_test(printf_appends_within_limit),
 		cmocka_unit_test(crc32c_known_vectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
