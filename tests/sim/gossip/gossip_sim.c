@@ -70,6 +70,7 @@ struct opts {
 	int partition, crash;
 	uint32_t slow_ms;
 	uint64_t duration_ms; /* after the fault; 0: derived from N */
+	uint64_t settle_ms;   /* from complete views to the fault */
 	int verbose;
 	int no_lifeguard; /* for comparison: no LHM, fixed suspicion timeout */
 };
@@ -92,7 +93,7 @@ struct sim {
 	int64_t detect_first, detect_all;
 	uint32_t detect_count, spread_count;
 	int64_t spread_all;
-	uint64_t bytes_window, window_start;
+	uint64_t bytes_window, bytes_window_rel, window_start;
 	uint32_t false_dead, violations, partition_deaths;
 	uint64_t packets;
 	uint32_t n_started;
@@ -308,8 +309,11 @@ static void send_packets(struct sim *s, uint32_t from,
 		int32_t to = addr_index(s, pk->to);
 		struct ev e = {0};
 
-		if (s->now >= s->window_start && s->window_start > 0)
+		if (s->now >= s->window_start && s->window_start > 0) {
 			s->bytes_window += pk->len;
+			if (pk->channel == GOSSIP_RELIABLE)
+				s->bytes_window_rel += pk->len;
+		}
 		s->packets++;
 		if (to < 0 || !reachable(s, from, (uint32_t)to))
 			continue;
@@ -595,7 +599,7 @@ static void check_final(struct sim *s)
 
 struct result {
 	int64_t t_conv, detect_first, detect_all, spread_all, heal_conv;
-	double bytes_per_node_s;
+	double bytes_per_node_s, rel_share;
 	uint32_t false_dead, partition_deaths, violations;
 	uint32_t false_suspect, slow_health_max, slow_suspected;
 	uint64_t packets;
@@ -641,7 +645,7 @@ static void run_seed(const struct opts *o, uint32_t seed, struct result *r)
 
 		s.now = e.t;
 		if (fault_at == 0 && s.t_conv >= 0 && s.now > 1000)
-			fault_at = s.now + 1000;
+			fault_at = s.now + o->settle_ms;
 		if (fault_at == 0 && s.now >= limit) {
 			fault_at = s.now;
 			violation(&s, "join did not converge in %s%s", "60 s", "");
@@ -690,6 +694,8 @@ static void run_seed(const struct opts *o, uint32_t seed, struct result *r)
 	r->false_suspect = s.false_suspect;
 	r->slow_health_max = s.slow_health_max;
 	r->slow_suspected = s.slow_suspected;
+	r->rel_share = s.bytes_window ? (double)s.bytes_window_rel /
+					      (double)s.bytes_window : 0;
 	r->bytes_per_node_s = s.now > s.window_start
 		? (double)s.bytes_window /
 		  ((double)(s.up_count ? s.up_count : 1) *
@@ -738,13 +744,15 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: gossip-sim [--nodes N] [--seeds S | --seed X] [--loss P]\n"
 		"                  [--partition] [--no-crash] [--slow-ms D]\n"
-		"                  [--duration-ms T] [--no-lifeguard] [--verbose]\n");
+		"                  [--duration-ms T] [--settle-ms T] [--no-lifeguard]\n"
+		"                  [--verbose]\n");
 	exit(2);
 }
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){.nodes = 10, .seeds = 1, .seed0 = 1, .crash = 1};
+	*o = (struct opts){.nodes = 10, .seeds = 1, .seed0 = 1, .crash = 1,
+			   .settle_ms = 1000};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -769,6 +777,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->loss = strtod(v, NULL), i++;
 		} else if (strcmp(a, "--slow-ms") == 0) {
 			o->slow_ms = (uint32_t)strtoul(v, NULL, 10), i++;
+		} else if (strcmp(a, "--settle-ms") == 0) {
+			o->settle_ms = strtoull(v, NULL, 10), i++;
 		} else if (strcmp(a, "--duration-ms") == 0) {
 			o->duration_ms = strtoull(v, NULL, 10), i++;
 		} else {
@@ -785,7 +795,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct result r;
 	int64_t *conv, *first, *all, *spread, *heal;
-	double bytes = 0;
+	double bytes = 0, rel = 0;
 	uint32_t false_dead = 0, violations = 0, pdeaths = 0, fsusp = 0, health = 0, ssusp = 0;
 
 	parse(argc, argv, &o);
@@ -806,6 +816,7 @@ int main(int argc, char **argv)
 		spread[k] = r.spread_all;
 		heal[k] = r.heal_conv;
 		bytes += r.bytes_per_node_s;
+		rel += r.bytes_per_node_s * r.rel_share;
 		false_dead += r.false_dead;
 		pdeaths += r.partition_deaths;
 		fsusp += r.false_suspect;
@@ -828,11 +839,11 @@ int main(int argc, char **argv)
 	       " spread_all_p50_ms=%" PRId64 " heal_conv_p99_ms=%" PRId64
 	       " partition_deaths=%u false_suspect=%u (of the slow node %u)"
 	       " slow_health_max=%u"
-	       " violations=%u loss=%.3f slow_ms=%u\n",
+	       " violations=%u loss=%.3f slow_ms=%u reliable_bytes_per_node_s=%.1f\n",
 	       pct(conv, o.seeds, 0.5), pct(conv, o.seeds, 0.99),
 	       pct(first, o.seeds, 0.5), pct(spread, o.seeds, 0.5),
 	       pct(heal, o.seeds, 0.99), pdeaths, fsusp, ssusp, health, violations,
-	       o.loss, o.slow_ms);
+	       o.loss, o.slow_ms, rel / o.seeds);
 	printf("gossip-sim: nodes=%u seeds=%u false_dead=%u detect_all_p50_ms=%" PRId64
 	       " detect_all_p99_ms=%" PRId64 " spread_all_p99_ms=%" PRId64
 	       " bytes_per_node_s=%.1f\n",
