@@ -742,7 +742,7 @@ static int64_t pct(int64_t *v, uint32_t n, double p)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: gossip-sim [--nodes N] [--seeds S | --seed X] [--loss P]\n"
+		"usage: gossip-sim [--nodes N] [--seeds S] [--seed FIRST] [--loss P]\n"
 		"                  [--partition] [--no-crash] [--slow-ms D]\n"
 		"                  [--duration-ms T] [--settle-ms T] [--no-lifeguard]\n"
 		"                  [--verbose]\n");
@@ -772,7 +772,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		} else if (strcmp(a, "--seeds") == 0) {
 			o->seeds = (uint32_t)strtoul(v, NULL, 10), i++;
 		} else if (strcmp(a, "--seed") == 0) {
-			o->seed0 = (uint32_t)strtoul(v, NULL, 10), o->seeds = 1, i++;
+			o->seed0 = (uint32_t)strtoul(v, NULL, 10), i++;
 		} else if (strcmp(a, "--loss") == 0) {
 			o->loss = strtod(v, NULL), i++;
 		} else if (strcmp(a, "--slow-ms") == 0) {
