@@ -81,6 +81,10 @@ struct gossip_config {
 	uint32_t members_max;         /* 8192: bound on the member table */
 	uint32_t bcast_max;           /* 4096: bound on queued updates */
 	uint32_t relay_max;           /* 64: indirect probes run for others */
+	uint32_t reliable_ping;       /* 1: when the direct probe times out,
+				       * also ping over the reliable channel
+				       * (memberlist's TCP fallback ping), so
+				       * datagram loss alone rarely suspects */
 };
 
 void gossip_config_default(struct gossip_config *c);

@@ -22,6 +22,8 @@
  * clamped below this. */
 #define BCAST_BUCKETS 64
 #define NO_SLOT (-1)
+/* Stale accusations answered per received packet. */
+#define CORR_MAX 8
 
 struct kv {
 	char key[GOSSIP_KEY_MAX + 1];
@@ -125,6 +127,13 @@ struct gossip {
 	struct out_vec out_changes;
 	struct out_vec out_states;
 	int pp_started; /* the first periodic push-pull came due */
+	enum gossip_channel recv_ch; /* channel of the packet being handled */
+	int in_packet; /* handling a gossip packet (not a push-pull) */
+	/* Members accused in the packet being handled at an incarnation
+	 * older than the one we know: we answer its sender with the newer
+	 * ALIVE (see correct_sender in gossip.c). */
+	int32_t corr[CORR_MAX];
+	uint32_t n_corr;
 	struct gossip_stats st;
 };
 
@@ -170,10 +179,11 @@ void bcast_queue_accuse(struct gossip *g, int32_t slot, uint32_t type,
 void bcast_queue_state(struct gossip *g, int32_t slot, int32_t kv);
 
 /* gossip.c: sending */
-/* Sends one unreliable packet holding `n` given msgs, then piggybacked
- * broadcasts up to packet_max (if piggyback). */
-void send_packet(struct gossip *g, const char *to, const uint8_t *const *msgs,
-		 const uint32_t *lens, uint32_t n, int piggyback);
+/* Sends one packet holding `n` given msgs, then piggybacked broadcasts
+ * up to packet_max (if piggyback). */
+void send_packet(struct gossip *g, const char *to, enum gossip_channel ch,
+		 const uint8_t *const *msgs, const uint32_t *lens, uint32_t n,
+		 int piggyback);
 /* Queues an encoded buffer (ownership transferred) for the driver. */
 void send_owned(struct gossip *g, const char *to, enum gossip_channel ch,
 		uint8_t *buf, size_t len);

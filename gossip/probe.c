@@ -79,17 +79,23 @@ static void start_probe(struct gossip *g)
 	}
 	msgs[n] = mp_writer_data(&g->w) + first;
 	lens[n++] = (uint32_t)(mp_writer_len(&g->w) - first);
-	send_packet(g, m->addr, msgs, lens, n, 1);
+	send_packet(g, m->addr, GOSSIP_UNRELIABLE, msgs, lens, n, 1);
 }
 
-static void send_one(struct gossip *g, const char *to, int piggyback)
+static void send_one_ch(struct gossip *g, const char *to,
+			enum gossip_channel ch, int piggyback)
 {
 	const uint8_t *msg = mp_writer_data(&g->w);
 	uint32_t len = (uint32_t)mp_writer_len(&g->w);
 
 	if (mp_writer_error(&g->w) == 0)
-		send_packet(g, to, &msg, &len, 1, piggyback);
+		send_packet(g, to, ch, &msg, &len, 1, piggyback);
 	mp_writer_reset(&g->w);
+}
+
+static void send_one(struct gossip *g, const char *to, int piggyback)
+{
+	send_one_ch(g, to, GOSSIP_UNRELIABLE, piggyback);
 }
 
 static void send_indirect(struct gossip *g)
@@ -100,6 +106,11 @@ static void send_indirect(struct gossip *g)
 	uint32_t k = g->cfg.indirect_checks < 16 ? g->cfg.indirect_checks : 16;
 
 	p->indirect = 1;
+	if (g->cfg.reliable_ping) {
+		mp_writer_reset(&g->w);
+		gossip_enc_ping(&g->w, GMSG_PING, p->seq, t->name, NULL);
+		send_one_ch(g, t->addr, GOSSIP_RELIABLE, 0);
+	}
 	for (uint32_t tries = 0; tries < k * 4 && p->nacks_expected < k;
 	     tries++) {
 		int32_t s = mem_random_live(g, p->slot, NO_SLOT);
@@ -193,7 +204,9 @@ void probe_on_ping(struct gossip *g, const struct gossip_wire *w,
 	to[w->from_addr.len] = '\0';
 	mp_writer_reset(&g->w);
 	gossip_enc_ack(&g->w, GMSG_ACK, m->seq);
-	send_one(g, to, 1);
+	/* Answer on the channel asked on: a reliable ping is the fallback
+	 * for a lossy datagram path, so its ack must not take that path. */
+	send_one_ch(g, to, g->recv_ch, g->recv_ch == GOSSIP_UNRELIABLE);
 }
 
 void probe_on_ack(struct gossip *g, const struct gmsg *m)
