@@ -649,111 +649,140 @@ static uint64_t run_length(const struct sim *s)
 	return d;
 }
 
-static void run_seed(const struct opts *o, uint32_t seed, struct result *r)
+static void sim_init(struct sim *s, const struct opts *o, uint32_t seed)
 {
-	struct sim s;
-	uint64_t fault_at = 0, limit;
-
-	memset(&s, 0, sizeof(s));
-	s.o = *o;
-	s.o.seed0 = seed;
-	s.N = o->nodes;
-	prng_seed(&s.rng, seed);
-	s.n = calloc(s.N, sizeof(*s.n));
-	s.view = calloc((size_t)s.N * s.N, 1);
-	s.vinc = calloc((size_t)s.N * s.N, sizeof(*s.vinc));
-	if (s.n == NULL || s.view == NULL || s.vinc == NULL)
+	memset(s, 0, sizeof(*s));
+	s->o = *o;
+	s->o.seed0 = seed;
+	s->N = o->nodes;
+	prng_seed(&s->rng, seed);
+	s->n = calloc(s->N, sizeof(*s->n));
+	s->view = calloc((size_t)s->N * s->N, 1);
+	s->vinc = calloc((size_t)s->N * s->N, sizeof(*s->vinc));
+	if (s->n == NULL || s->view == NULL || s->vinc == NULL)
 		abort();
-	s.t_conv = s.t_heal_conv = s.detect_first = s.detect_all = -1;
-	s.spread_all = -1;
-	s.crashed = s.state_node = -1;
-	s.slow = o->slow_ms > 0 ? 1 : -1;
-	for (uint32_t i = 0; i < s.N; i++)
-		heap_push(&s.h, (struct ev){.kind = EV_START, .node = (int32_t)i,
-					    .t = i == 0 ? 0 : prng_range(&s.rng, 1, 1000)});
-	/* Join phase: wait for complete views; a view that missed every
-	 * piggyback is repaired by push-pull within two periods. */
-	limit = repair_bound(s.N);
-	while (s.h.n > 0) {
-		struct ev e = heap_pop(&s.h);
+	s->t_conv = s->t_heal_conv = s->detect_first = s->detect_all = -1;
+	s->spread_all = -1;
+	s->crashed = s->state_node = -1;
+	s->slow = o->slow_ms > 0 ? 1 : -1;
+	for (uint32_t i = 0; i < s->N; i++)
+		heap_push(&s->h, (struct ev){.kind = EV_START, .node = (int32_t)i,
+					     .t = i == 0 ? 0 : prng_range(&s->rng, 1, 1000)});
+}
 
-		s.now = e.t;
-		if (fault_at == 0 && s.t_conv >= 0 && s.now > 1000)
-			fault_at = s.now + o->settle_ms;
-		if (fault_at == 0 && s.now >= limit) {
-			fault_at = s.now;
-			violation(&s, "join did not converge in %s%s",
-				  "two push-pull periods", "");
-		}
-		if (fault_at != 0 && s.t_end == 0) {
-			s.t_end = fault_at + run_length(&s);
-			s.t_repair_end = fault_at + repair_bound(s.N);
-			heap_push(&s.h, (struct ev){.kind = EV_FAULT, .node = -1,
-						    .t = fault_at});
-			if (o->partition) {
-				uint64_t heal = fault_at + 2 * suspicion_min_ms(s.N) + 10000;
-
-				heap_push(&s.h, (struct ev){.kind = EV_HEAL, .node = -1,
-							    .t = heal});
-				s.t_end = heal + 120000;
-				s.t_repair_end = heal + repair_bound(s.N);
-			}
-		}
-		/* A rare seed leaves one node without the news after every
-		 * piggyback (all its packets in the burst lost or never sent):
-		 * then run on until push-pull must have repaired it. */
-		if (s.t_end != 0 && e.t > s.t_end &&
-		    (!incomplete(&s) ||
-		     e.t > s.t_repair_end)) {
-			free(e.data);
-			break;
-		}
-		dispatch(&s, &e);
-	}
-	if (o->crash && s.detect_all < 0)
-		violation(&s, "crash not seen by every survivor in %s%s", "time", "");
-	if (s.spread_all < 0)
-		violation(&s, "state change did not reach every node%s%s", "", "");
-	if (o->loss == 0 && !o->partition && s.false_dead > 0)
-		violation(&s, "live node declared dead without loss%s%s", "", "");
-	if (o->partition && s.t_heal_conv < 0)
-		violation(&s, "views did not converge after the heal%s%s", "", "");
-	check_final(&s);
-
-	r->t_conv = s.t_conv;
-	r->detect_first = s.detect_first;
-	r->detect_all = s.detect_all;
-	r->spread_all = s.spread_all;
-	r->heal_conv = s.t_heal_conv;
-	r->false_dead = s.false_dead;
-	r->partition_deaths = s.partition_deaths;
-	r->violations = s.violations;
-	r->packets = s.packets;
-	r->false_suspect = s.false_suspect;
-	r->slow_health_max = s.slow_health_max;
-	r->slow_suspected = s.slow_suspected;
-	r->rel_share = s.bytes_window ? (double)s.bytes_window_rel /
-					      (double)s.bytes_window : 0;
-	r->bytes_per_node_s = s.now > s.window_start
-		? (double)s.bytes_window /
-		  ((double)(s.up_count ? s.up_count : 1) *
-		   (double)(s.now - s.window_start) / 1000.0)
-		: 0;
-	while (s.h.n > 0) {
-		struct ev e = heap_pop(&s.h);
+static void sim_free(struct sim *s)
+{
+	while (s->h.n > 0) {
+		struct ev e = heap_pop(&s->h);
 
 		free(e.data);
 	}
-	free(s.h.a);
-	for (uint32_t i = 0; i < s.N; i++) {
-		gossip_free(s.n[i].g);
-		for (uint32_t k = 0; k < s.n[i].n_inbox; k++)
-			free(s.n[i].inbox[k].data);
-		free(s.n[i].inbox);
+	free(s->h.a);
+	for (uint32_t i = 0; i < s->N; i++) {
+		gossip_free(s->n[i].g);
+		for (uint32_t k = 0; k < s->n[i].n_inbox; k++)
+			free(s->n[i].inbox[k].data);
+		free(s->n[i].inbox);
 	}
-	free(s.n);
-	free(s.view);
-	free(s.vinc);
+	free(s->n);
+	free(s->view);
+	free(s->vinc);
+}
+
+/* Schedules the fault (and the heal) once the views are complete, or
+ * once the join has taken longer than push-pull repair allows. */
+static void plan_fault(struct sim *s, uint64_t *fault_at)
+{
+	if (*fault_at == 0 && s->t_conv >= 0 && s->now > 1000)
+		*fault_at = s->now + s->o.settle_ms;
+	if (*fault_at == 0 && s->now >= repair_bound(s->N)) {
+		*fault_at = s->now;
+		violation(s, "join did not converge in %s%s",
+			  "two push-pull periods", "");
+	}
+	if (*fault_at == 0 || s->t_end != 0)
+		return;
+	s->t_end = *fault_at + run_length(s);
+	s->t_repair_end = *fault_at + repair_bound(s->N);
+	heap_push(&s->h, (struct ev){.kind = EV_FAULT, .node = -1, .t = *fault_at});
+	if (s->o.partition) {
+		uint64_t heal = *fault_at + 2 * suspicion_min_ms(s->N) + 10000;
+
+		heap_push(&s->h, (struct ev){.kind = EV_HEAL, .node = -1, .t = heal});
+		s->t_end = heal + 120000;
+		s->t_repair_end = heal + repair_bound(s->N);
+	}
+}
+
+static void run_events(struct sim *s)
+{
+	uint64_t fault_at = 0;
+
+	while (s->h.n > 0) {
+		struct ev e = heap_pop(&s->h);
+
+		s->now = e.t;
+		plan_fault(s, &fault_at);
+		/* A rare seed leaves one node without the news after every
+		 * piggyback (all its packets in the burst lost or never sent):
+		 * then run on until push-pull must have repaired it. */
+		if (s->t_end != 0 && e.t > s->t_end &&
+		    (!incomplete(s) || e.t > s->t_repair_end)) {
+			free(e.data);
+			break;
+		}
+		dispatch(s, &e);
+	}
+}
+
+static void check_run(struct sim *s)
+{
+	if (s->o.crash && s->detect_all < 0)
+		violation(s, "crash not seen by every survivor in %s%s", "time", "");
+	if (s->spread_all < 0)
+		violation(s, "state change did not reach every node%s%s", "", "");
+	if (s->o.loss == 0 && !s->o.partition && s->false_dead > 0)
+		violation(s, "live node declared dead without loss%s%s", "", "");
+	if (s->o.partition && s->t_heal_conv < 0)
+		violation(s, "views did not converge after the heal%s%s", "", "");
+	check_final(s);
+}
+
+static void collect(const struct sim *s, struct result *r)
+{
+	r->t_conv = s->t_conv;
+	r->detect_first = s->detect_first;
+	r->detect_all = s->detect_all;
+	r->spread_all = s->spread_all;
+	r->heal_conv = s->t_heal_conv;
+	r->false_dead = s->false_dead;
+	r->partition_deaths = s->partition_deaths;
+	r->violations = s->violations;
+	r->packets = s->packets;
+	r->false_suspect = s->false_suspect;
+	r->slow_health_max = s->slow_health_max;
+	r->slow_suspected = s->slow_suspected;
+	r->rel_share = s->bytes_window ? (double)s->bytes_window_rel /
+					       (double)s->bytes_window : 0;
+	r->bytes_per_node_s = s->now > s->window_start
+		? (double)s->bytes_window /
+		  ((double)(s->up_count ? s->up_count : 1) *
+		   (double)(s->now - s->window_start) / 1000.0)
+		: 0;
+}
+
+static void run_seed(const struct opts *o, uint32_t seed, struct result *r)
+{
+	struct sim *s = malloc(sizeof(*s));
+
+	if (s == NULL)
+		abort();
+	sim_init(s, o, seed);
+	run_events(s);
+	check_run(s);
+	collect(s, r);
+	sim_free(s);
+	free(s);
 }
 
 static int cmp_i64(const void *a, const void *b)
