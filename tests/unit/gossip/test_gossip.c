@@ -554,6 +554,82 @@ static void bad_config_and_requests(void **state)
 	gossip_free(g);
 }
 
+/* memberlist's TCP fallback: with every datagram between two members
+ * lost, the reliable ping still gets the ack through; without it the
+ * member is suspected. */
+static void reliable_fallback_ping(void **state)
+{
+	struct gossip_config c;
+	struct tnet *t;
+	struct gossip_stats st;
+
+	(void)state;
+	for (int fallback = 1; fallback >= 0; fallback--) {
+		tnet_cfg(&c);
+		c.reliable_ping = (uint32_t)fallback;
+		t = cluster(2, &c);
+		t->drop_unreliable[0][1] = t->drop_unreliable[1][0] = 1;
+		tnet_run(t, t->now + 3000, 10);
+		gossip_get_stats(t->g[0], &st);
+		if (fallback) {
+			assert_int_equal(st.probe_fails, 0);
+			assert_int_equal(tnet_status(t, 0, 1), GOSSIP_ALIVE);
+		} else {
+			assert_true(st.probe_fails >= 1);
+			assert_int_not_equal(tnet_status(t, 0, 1), GOSSIP_ALIVE);
+		}
+		tnet_free(t);
+		free(t);
+	}
+}
+
+/* An accusation older than what a member knows is answered, to its
+ * sender, with the newer ALIVE: a node that missed a refutation is told
+ * before its suspicion timer declares a live member dead. */
+static void stale_accusation_answered(void **state)
+{
+	struct gossip_config c;
+	struct tnet *t;
+	struct mp_writer w;
+	struct gossip_wire *d = malloc(sizeof(*d));
+	uint64_t inc;
+	int found = 0;
+
+	(void)state;
+	tnet_cfg(&c);
+	t = cluster(3, &c);
+	/* node1 refutes twice: incarnation 2 everywhere. */
+	for (int i = 0; i < 2; i++) {
+		feed_accuse(t, 1, GMSG_SUSPECT, "node1", gossip_incarnation(t->g[1]),
+			    "node2");
+		tnet_run(t, t->now + 2000, 10);
+	}
+	inc = gossip_incarnation(t->g[1]);
+	assert_int_equal(inc, 2);
+	tnet_clear(t);
+	/* node2 (addr2) still gossips a suspicion at incarnation 0. */
+	mp_writer_init(&w, 1400);
+	gossip_enc_header(&w, "node2", "addr2", 1);
+	gossip_enc_accuse(&w, GMSG_SUSPECT, "node1", 0, "node2");
+	tnet_recv(t, 0, mp_writer_data(&w), mp_writer_len(&w), GOSSIP_UNRELIABLE);
+	assert_int_equal(tnet_status(t, 0, 1), GOSSIP_ALIVE);
+	for (int k = 0; k < t->nq; k++) {
+		if (t->q[k].to != 2 || gossip_decode(d, t->q[k].data, t->q[k].len) != 0)
+			continue;
+		for (uint32_t m = 0; m < d->n; m++)
+			if (d->msgs[m].type == GMSG_ALIVE && d->msgs[m].inc == inc &&
+			    d->msgs[m].name.len == 5 &&
+			    memcmp(d->msgs[m].name.p, "node1", 5) == 0)
+				found = 1;
+		gossip_wire_free(d);
+	}
+	assert_true(found);
+	mp_writer_free(&w);
+	free(d);
+	tnet_free(t);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,6 +648,8 @@ int main(void)
 		cmocka_unit_test(leave_and_rejoin),
 		cmocka_unit_test(reap_dead),
 		cmocka_unit_test(bad_config_and_requests),
+		cmocka_unit_test(reliable_fallback_ping),
+		cmocka_unit_test(stale_accusation_answered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

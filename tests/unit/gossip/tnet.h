@@ -33,6 +33,7 @@ struct tnet {
 	int nq;
 	/* drop[a][b]: packets from a to b are lost */
 	int drop[TNET_MAX][TNET_MAX];
+	int drop_unreliable[TNET_MAX][TNET_MAX]; /* datagrams only */
 	int down[TNET_MAX];
 	/* last reports, per node */
 	struct gossip_member_change changes[TNET_MAX][64];
@@ -133,7 +134,9 @@ static inline void tnet_deliver(struct tnet *t, int rounds)
 		for (int k = 0; k < n; k++) {
 			struct tpkt *p = &batch[k];
 
-			if (p->to >= 0 && !t->down[p->to] && !t->drop[p->from][p->to])
+			if (p->to >= 0 && !t->down[p->to] && !t->drop[p->from][p->to] &&
+			    !(p->ch == GOSSIP_UNRELIABLE &&
+			      t->drop_unreliable[p->from][p->to]))
 				tnet_recv(t, p->to, p->data, p->len, p->ch);
 			free(p->data);
 		}
