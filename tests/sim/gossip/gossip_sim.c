@@ -445,8 +445,11 @@ static void slow_wake(struct sim *s, uint32_t i)
 		step(s, i, &ev);
 		free(it->data);
 	}
-	memmove(nd->inbox, nd->inbox + n, (nd->n_inbox - n) * sizeof(*nd->inbox));
-	nd->n_inbox -= n;
+	if (n > 0) {
+		memmove(nd->inbox, nd->inbox + n,
+			(nd->n_inbox - n) * sizeof(*nd->inbox));
+		nd->n_inbox -= n;
+	}
 	heap_push(&s->h, (struct ev){.kind = EV_WAKE, .node = (int32_t)i,
 				     .t = s->now + prng_range(&s->rng,
 							      s->o.slow_ms / 2,
