@@ -107,6 +107,7 @@ int gossip_new(const struct gossip_config *c, uint64_t seed,
 	g->cfg.addr = g->addr;
 	g->tr = t;
 	g->now_ms = now_ms;
+	g->created_ms = now_ms;
 	prng_seed(&g->rng, seed);
 	mp_writer_init(&g->w, c->reliable_max);
 	g->out_pkts.elem = sizeof(struct gossip_packet);

@@ -127,6 +127,7 @@ struct gossip {
 	struct out_vec out_changes;
 	struct out_vec out_states;
 	int pp_started; /* the first periodic push-pull came due */
+	uint64_t created_ms;
 	enum gossip_channel recv_ch; /* channel of the packet being handled */
 	int in_packet; /* handling a gossip packet (not a push-pull) */
 	/* Members accused in the packet being handled at an incarnation
