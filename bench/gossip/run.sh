@@ -87,7 +87,7 @@ for n in $NS; do
 		# 90 s window 5 s after the views are complete.
 		out=$("$SIM" --nodes "$n" --seed "$base" --seeds "$SEEDS" 2>/dev/null)
 		last=$(tail -1 <<<"$out")
-		detail=$(grep 'detail' <<<"$out")
+		detail=$(grep '^detail:' <<<"$out")
 		det+=("$(field "$last" detect_all_p50_ms)")
 		joi+=("$(field "$detail" join_conv_p50_ms)")
 		out=$("$SIM" --nodes "$n" --seed "$base" --seeds "$SEEDS" --no-crash --settle-ms 5000 \
@@ -107,7 +107,7 @@ if [ "${BIG:-0}" = 1 ]; then
 	# figure at this size here (one Go process with 1,000 nodes on 2 shared
 	# cores broke down already at 200 in the pilot), so the ratio is
 	# against its N=100 loss-free figure and says so.
-	out=$("$SIM" --nodes 1000 --seeds 1 --loss 0.05 --settle-ms 20000 2>&1)
+	out=$("$SIM" --nodes 1000 --seeds 1 --loss 0.05 --settle-ms 20000 --duration-ms 60000 2>&1)
 	last=$(tail -1 <<<"$out")
 	echo "# $last"
 	emit "gossip_detect_all_n1000_loss5_vs_ml_n100" "$(field "$last" detect_all_p50_ms)" \

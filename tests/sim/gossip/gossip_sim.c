@@ -906,7 +906,7 @@ int main(int argc, char **argv)
 				r.spread_all, r.heal_conv, r.false_dead,
 				r.bytes_per_node_s, r.packets, r.violations);
 	}
-	printf("gossip-sim: detail join_conv_p50_ms=%" PRId64
+	printf("detail: join_conv_p50_ms=%" PRId64
 	       " join_conv_p99_ms=%" PRId64 " detect_first_p50_ms=%" PRId64
 	       " spread_all_p50_ms=%" PRId64 " heal_conv_p99_ms=%" PRId64
 	       " partition_deaths=%u false_suspect=%u (of the slow node %u)"
