@@ -71,6 +71,7 @@ struct opts {
 	uint32_t slow_ms;
 	uint64_t duration_ms; /* after the fault; 0: derived from N */
 	uint64_t settle_ms;   /* from complete views to the fault */
+	uint32_t state_keys;  /* keys each node sets at start (0..8) */
 	int verbose;
 	int no_lifeguard; /* for comparison: no LHM, fixed suspicion timeout */
 	int trace_node;   /* -1: none; else its tracer prints at debug level */
@@ -458,6 +459,26 @@ static void slow_wake(struct sim *s, uint32_t i)
 
 /* ---- scenario ---- */
 
+/* A realistic per-node map (addresses, role, version, metrics): keys of
+ * 24-byte values, set once at start. */
+static void set_initial_state(struct sim *s, uint32_t i)
+{
+	static const char *keys[] = {"addr.api", "addr.raft", "role", "version",
+				     "m.cpu", "m.mem", "m.instances", "m.players"};
+	uint8_t v[24];
+
+	for (uint32_t k = 0; k < s->o.state_keys && k < 8; k++) {
+		struct gossip_event ev = {.type = GOSSIP_EV_SET_STATE,
+					  .now_ms = s->now};
+
+		memset(v, 'a' + (int)(i % 26), sizeof(v));
+		ev.state.key = keys[k];
+		ev.state.value = v;
+		ev.state.len = sizeof(v);
+		step(s, i, &ev);
+	}
+}
+
 static void start_node(struct sim *s, uint32_t i)
 {
 	struct gossip_config c;
@@ -491,6 +512,7 @@ static void start_node(struct sim *s, uint32_t i)
 	ev.join.seeds = seeds;
 	ev.join.n = i == 0 ? 0 : 1;
 	step(s, i, &ev);
+	set_initial_state(s, i);
 	if ((int32_t)i == s->slow)
 		heap_push(&s->h, (struct ev){.kind = EV_WAKE, .node = (int32_t)i,
 					     .t = s->now + 1});
@@ -815,7 +837,7 @@ static void usage(void)
 		"usage: gossip-sim [--nodes N] [--seeds S] [--seed FIRST] [--loss P]\n"
 		"                  [--partition] [--no-crash] [--slow-ms D]\n"
 		"                  [--duration-ms T] [--settle-ms T] [--no-lifeguard]\n"
-		"                  [--trace NODE] [--verbose]\n");
+		"                  [--state-keys K] [--trace NODE] [--verbose]\n");
 	exit(2);
 }
 
@@ -847,6 +869,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->loss = strtod(v, NULL), i++;
 		} else if (strcmp(a, "--slow-ms") == 0) {
 			o->slow_ms = (uint32_t)strtoul(v, NULL, 10), i++;
+		} else if (strcmp(a, "--state-keys") == 0) {
+			o->state_keys = (uint32_t)strtoul(v, NULL, 10), i++;
 		} else if (strcmp(a, "--trace") == 0) {
 			o->trace_node = (int)strtol(v, NULL, 10), i++;
 		} else if (strcmp(a, "--settle-ms") == 0) {
