@@ -2,7 +2,11 @@
  * bcast.c: the dissemination queue (SWIM section 4.1, as memberlist's
  * TransmitLimitedQueue). Each update is piggybacked until it has been
  * sent retransmit_mult * ceil(log10(N+1)) times, least-sent first and,
- * among equals, newest first, so fresh news overtakes old news. A newer
+ * among equals, newest first, so fresh news overtakes old news; and
+ * membership news before state news, because failure detection depends
+ * on the former (with every node publishing 8 state keys, gossip-sim
+ * N=100 took 5.7 s instead of 0.6 s to converge on membership when both
+ * shared one queue). A newer
  * update about the same member (or the same state key) replaces the
  * queued one. Entries live in buckets by transmit count (heads newest),
  * so choosing a packet's worth costs only the entries chosen.
@@ -27,7 +31,7 @@ int bcast_init(struct gossip *g)
 	for (uint32_t i = 0; i < g->bc_cap; i++)
 		g->bc[i].next = i + 1 < g->bc_cap ? (int32_t)(i + 1) : NO_SLOT;
 	g->bc_free = 0;
-	for (int b = 0; b < BCAST_BUCKETS; b++)
+	for (int b = 0; b < 2 * BCAST_BUCKETS; b++)
 		g->bc_head[b] = g->bc_tail[b] = NO_SLOT;
 	return 0;
 }
@@ -42,7 +46,10 @@ void bcast_free(struct gossip *g)
 
 static uint32_t bucket_of(const struct bcast *b)
 {
-	return b->transmits < BCAST_BUCKETS ? b->transmits : BCAST_BUCKETS - 1;
+	uint32_t t = b->transmits < BCAST_BUCKETS ? b->transmits
+						  : BCAST_BUCKETS - 1;
+
+	return b->owner_kv < 0 ? t : BCAST_BUCKETS + t;
 }
 
 static void unlink_entry(struct gossip *g, int32_t idx)
@@ -97,10 +104,11 @@ void bcast_drop(struct gossip *g, int32_t idx)
 	g->bc_len--;
 }
 
-/* Makes room by dropping the oldest of the most-sent entries. */
+/* Makes room by dropping the oldest of the most-sent entries, state
+ * before membership. */
 static void evict_one(struct gossip *g)
 {
-	for (int k = BCAST_BUCKETS - 1; k >= 0; k--) {
+	for (int k = 2 * BCAST_BUCKETS - 1; k >= 0; k--) {
 		if (g->bc_tail[k] != NO_SLOT) {
 			bcast_drop(g, g->bc_tail[k]);
 			g->st.bcast_dropped++;
@@ -146,12 +154,15 @@ uint32_t bcast_select(struct gossip *g, int32_t *idx, uint32_t max_msgs,
 
 	if (limit > BCAST_BUCKETS - 1)
 		limit = BCAST_BUCKETS - 1;
-	for (uint32_t k = 0; k < limit && n < max_msgs && room > 0; k++) {
-		for (int32_t i = g->bc_head[k]; i != NO_SLOT && n < max_msgs;
-		     i = g->bc[i].next) {
-			if (g->bc[i].len <= room) {
-				idx[n++] = i;
-				room -= g->bc[i].len;
+	for (uint32_t c = 0; c < 2; c++) {
+		for (uint32_t k = 0; k < limit && n < max_msgs && room > 0; k++) {
+			int32_t i = g->bc_head[c * BCAST_BUCKETS + k];
+
+			for (; i != NO_SLOT && n < max_msgs; i = g->bc[i].next) {
+				if (g->bc[i].len <= room) {
+					idx[n++] = i;
+					room -= g->bc[i].len;
+				}
 			}
 		}
 	}

@@ -153,6 +153,76 @@ static int dec_pushpull(const msgpack_object *a, struct gmsg *m)
 	return 0;
 }
 
+static int dec_digest_entry(const msgpack_object *o, struct gpp_digest *d)
+{
+	uint32_t n;
+
+	if (mp_get_array(o, &n) != 0 || n != 4 ||
+	    get_gstr(field(o, 0), GOSSIP_NAME_MAX, 0, &d->name) != 0 ||
+	    mp_get_u64(field(o, 1), &d->inc) != 0 ||
+	    mp_get_u32(field(o, 2), &d->status) != 0 ||
+	    mp_get_u32(field(o, 3), &d->sig) != 0)
+		return ERR_MALFORMED;
+	if (d->status < GOSSIP_ALIVE || d->status > GOSSIP_LEFT)
+		return ERR_MALFORMED;
+	return 0;
+}
+
+int gossip_pp_digest(const struct gmsg *m, uint32_t i, struct gpp_digest *out)
+{
+	if (m->type != GMSG_PP_DIGEST || i >= m->n_members)
+		return ERR_INVAL;
+	return dec_digest_entry(field(m->members, i), out);
+}
+
+int gossip_pp_want(const struct gmsg *m, uint32_t i, struct gstr *name)
+{
+	if (m->type != GMSG_PP_WANT || i >= m->n_members)
+		return ERR_INVAL;
+	return get_gstr(field(m->members, i), GOSSIP_NAME_MAX, 0, name);
+}
+
+/* PP_DIGEST [10, flags, [entry...]] and PP_WANT [11, [name...]]: every
+ * entry is checked here, as for PUSHPULL. */
+static int dec_digest_or_want(const msgpack_object *a, struct gmsg *m)
+{
+	struct gpp_digest d;
+	struct gstr s;
+	int want = m->type == GMSG_PP_WANT;
+
+	if (need_fields(a, want ? 2u : 3u) != 0)
+		return ERR_MALFORMED;
+	if (!want && mp_get_u32(field(a, 1), &m->flags) != 0)
+		return ERR_MALFORMED;
+	m->members = field(a, want ? 1 : 2);
+	if (mp_get_array(m->members, &m->n_members) != 0 ||
+	    m->n_members > GOSSIP_PP_MEMBERS_MAX)
+		return ERR_MALFORMED;
+	for (uint32_t i = 0; i < m->n_members; i++) {
+		int rc = want ? gossip_pp_want(m, i, &s)
+			      : gossip_pp_digest(m, i, &d);
+
+		if (rc != 0)
+			return ERR_MALFORMED;
+	}
+	return 0;
+}
+
+uint32_t gossip_kv_sig_add(uint32_t sig, const char *key, uint64_t version)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = key; *p != '\0'; p++) {
+		h ^= (uint8_t)*p;
+		h *= 16777619u;
+	}
+	for (int i = 0; i < 8; i++) {
+		h ^= (uint8_t)(version >> (8 * i));
+		h *= 16777619u;
+	}
+	return sig + h;
+}
+
 /* Decodes one msg; *skip is set for a type this version does not know. */
 static int dec_msg(const msgpack_object *a, struct gmsg *m, int *skip)
 {
@@ -177,6 +247,9 @@ static int dec_msg(const msgpack_object *a, struct gmsg *m, int *skip)
 		return dec_state(a, m);
 	case GMSG_PUSHPULL:
 		return dec_pushpull(a, m);
+	case GMSG_PP_DIGEST:
+	case GMSG_PP_WANT:
+		return dec_digest_or_want(a, m);
 	default:
 		*skip = 1;
 		return 0;
@@ -319,4 +392,34 @@ void gossip_enc_pp_kv(struct mp_writer *w, const char *key, uint64_t version,
 	mp_w_cstr(w, key);
 	mp_w_uint(w, version);
 	mp_w_bin(w, value, len);
+}
+
+void gossip_enc_digest_begin(struct mp_writer *w, uint32_t flags, uint32_t n)
+{
+	mp_w_array(w, 3);
+	mp_w_uint(w, GMSG_PP_DIGEST);
+	mp_w_uint(w, flags);
+	mp_w_array(w, n);
+}
+
+void gossip_enc_digest_entry(struct mp_writer *w, const char *name,
+			     uint64_t inc, uint32_t status, uint32_t sig)
+{
+	mp_w_array(w, 4);
+	mp_w_cstr(w, name);
+	mp_w_uint(w, inc);
+	mp_w_uint(w, status);
+	mp_w_uint(w, sig);
+}
+
+void gossip_enc_want_begin(struct mp_writer *w, uint32_t n)
+{
+	mp_w_array(w, 2);
+	mp_w_uint(w, GMSG_PP_WANT);
+	mp_w_array(w, n);
+}
+
+void gossip_enc_want_name(struct mp_writer *w, struct gstr name)
+{
+	mp_w_str(w, name.p, name.len);
 }

@@ -15,6 +15,12 @@
  *     DEAD      [7, name, incarnation, accuser]  (accuser == name: left)
  *     STATE     [8, name, key, version, value(bin)]
  *     PUSHPULL  [9, flags, [[name, addr, inc, status, [[key, ver, val]...]]...]]
+ *     PP_DIGEST [10, flags, [[name, inc, status, kv_sig]...]]
+ *     PP_WANT   [11, [name...]]
+ * Anti-entropy is digest first (pushpull.c): the initiator sends a
+ * PP_DIGEST; the peer answers, in one packet, a PUSHPULL (flag REPLY)
+ * with the entries where it knows more and a PP_WANT naming the entries
+ * where the initiator does, which the initiator sends as a last PUSHPULL.
  * Messages of an unknown type (a later version's) are skipped, so new
  * types can be added without a version bump; a changed layout of an
  * existing type bumps the version. The decoder checks every bound before
@@ -46,6 +52,8 @@ enum gossip_msg_type {
 	GMSG_DEAD = 7,
 	GMSG_STATE = 8,
 	GMSG_PUSHPULL = 9,
+	GMSG_PP_DIGEST = 10,
+	GMSG_PP_WANT = 11,
 };
 
 #define GOSSIP_PP_JOIN 1u  /* sent by a joining member */
@@ -67,9 +75,11 @@ struct gmsg {
 	struct gstr key;  /* STATE */
 	const uint8_t *value; /* STATE */
 	uint32_t value_len;
-	uint32_t flags;   /* PUSHPULL */
-	uint32_t n_members; /* PUSHPULL */
-	const msgpack_object *members; /* PUSHPULL: read with gossip_pp_member */
+	uint32_t flags;   /* PUSHPULL PP_DIGEST */
+	uint32_t n_members; /* PUSHPULL PP_DIGEST PP_WANT: entries */
+	/* The entries: read with gossip_pp_member, gossip_pp_digest or
+	 * gossip_pp_want. */
+	const msgpack_object *members;
 };
 
 struct gpp_kv {
@@ -104,6 +114,20 @@ void gossip_wire_free(struct gossip_wire *w);
 /* Reads member i of a validated PUSHPULL message. */
 int gossip_pp_member(const struct gmsg *m, uint32_t i, struct gpp_member *out);
 
+struct gpp_digest {
+	struct gstr name;
+	uint64_t inc;
+	uint32_t status;
+	uint32_t sig; /* gossip_kv_sig of the member's state */
+};
+int gossip_pp_digest(const struct gmsg *m, uint32_t i, struct gpp_digest *out);
+int gossip_pp_want(const struct gmsg *m, uint32_t i, struct gstr *name);
+
+/* Order-independent signature of a state map: the sum of FNV-1a hashes
+ * of (key, version); equal maps give equal signatures. Start at 0 and
+ * add each pair. */
+uint32_t gossip_kv_sig_add(uint32_t sig, const char *key, uint64_t version);
+
 /* Encoders append one msg to w (sticky errors, see mp.h). Strings are
  * NUL-terminated and already within their bounds. */
 void gossip_enc_header(struct mp_writer *w, const char *name, const char *addr,
@@ -126,5 +150,10 @@ void gossip_enc_pp_member(struct mp_writer *w, const char *name,
 			  uint32_t n_kv);
 void gossip_enc_pp_kv(struct mp_writer *w, const char *key, uint64_t version,
 		      const uint8_t *value, size_t len);
+void gossip_enc_digest_begin(struct mp_writer *w, uint32_t flags, uint32_t n);
+void gossip_enc_digest_entry(struct mp_writer *w, const char *name,
+			     uint64_t inc, uint32_t status, uint32_t sig);
+void gossip_enc_want_begin(struct mp_writer *w, uint32_t n);
+void gossip_enc_want_name(struct mp_writer *w, struct gstr name);
 
 #endif

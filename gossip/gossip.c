@@ -475,7 +475,8 @@ void on_state(struct gossip *g, struct gstr name, struct gstr key,
 	if (mem_kv_set(g, &g->m[s], key.p, key.len, version, v, len, &kvi) != 1)
 		return;
 	mem_report_state(g, s, kvi);
-	bcast_queue_state(g, s, kvi);
+	if (!g->quiet_state)
+		bcast_queue_state(g, s, kvi);
 }
 
 /* ---- events ---- */
@@ -511,6 +512,12 @@ static void handle_msg(struct gossip *g, const struct gossip_wire *w,
 	case GMSG_PUSHPULL:
 		pp_merge(g, w, m);
 		break;
+	case GMSG_PP_DIGEST:
+		pp_on_digest(g, w, m);
+		break;
+	case GMSG_PP_WANT:
+		pp_on_want(g, w, m);
+		break;
 	default:
 		break;
 	}
@@ -539,7 +546,7 @@ static int on_recv(struct gossip *g, const struct gossip_event *ev)
 	if (!gstr_eq(w->from_name, g->name)) {
 		for (uint32_t i = 0; i < w->n; i++) {
 			/* Push-pull replies carry our whole state already. */
-			g->in_packet = w->msgs[i].type != GMSG_PUSHPULL;
+			g->in_packet = w->msgs[i].type < GMSG_PUSHPULL;
 			handle_msg(g, w, &w->msgs[i]);
 		}
 		g->in_packet = 0;

@@ -115,7 +115,8 @@ struct gossip {
 	/* Broadcast queue: buckets by transmit count, newest at the head. */
 	struct bcast *bc;
 	uint32_t bc_cap, bc_len;
-	int32_t bc_head[BCAST_BUCKETS], bc_tail[BCAST_BUCKETS];
+	/* [0..BUCKETS): membership news, [BUCKETS..2*BUCKETS): state. */
+	int32_t bc_head[2 * BCAST_BUCKETS], bc_tail[2 * BCAST_BUCKETS];
 	int32_t bc_free;
 
 	uint64_t next_gossip_ms, next_pp_ms, next_reconnect_ms, next_reap_ms;
@@ -128,6 +129,7 @@ struct gossip {
 	struct out_vec out_states;
 	int pp_started; /* the first periodic push-pull came due */
 	uint64_t created_ms;
+	int quiet_state; /* merging a push-pull: state is not re-gossiped */
 	enum gossip_channel recv_ch; /* channel of the packet being handled */
 	int in_packet; /* handling a gossip packet (not a push-pull) */
 	/* Members accused in the packet being handled at an incarnation
@@ -219,5 +221,9 @@ void pp_send(struct gossip *g, const char *to, uint32_t flags);
 void pp_merge(struct gossip *g, const struct gossip_wire *w,
 	      const struct gmsg *m);
 void pp_tick(struct gossip *g);
+void pp_on_digest(struct gossip *g, const struct gossip_wire *w,
+		  const struct gmsg *m);
+void pp_on_want(struct gossip *g, const struct gossip_wire *w,
+		const struct gmsg *m);
 
 #endif
