@@ -199,7 +199,7 @@ struct gossip_stats {
 	uint64_t probes, probe_fails, indirect_sent, nacks_sent, nacks_recv;
 	uint64_t suspects_started, deaths_declared, refutes;
 	uint64_t malformed, bcast_dropped, relay_dropped, state_dropped;
-	uint64_t push_pulls;
+	uint64_t push_pulls; /* digests answered */
 };
 void gossip_get_stats(const struct gossip *g, struct gossip_stats *s);
 

@@ -239,7 +239,6 @@ void pp_merge(struct gossip *g, const struct gossip_wire *w,
 
 	if (pm == NULL)
 		return;
-	g->st.push_pulls++;
 	/* Whatever is news to us is passed on, even from a join reply: a
 	 * version that kept a joiner quiet left early members without the
 	 * late ones until the next periodic push-pull (measured: join

@@ -86,6 +86,53 @@ static void roundtrip_every_type(void **state)
 	mp_writer_free(&w);
 }
 
+static void roundtrip_digest_and_want(void **state)
+{
+	struct mp_writer w;
+	struct gossip_wire *d = malloc(sizeof(*d));
+	struct gpp_digest e;
+	struct gstr s;
+	struct gstr name = {"beta", 4};
+	uint32_t sig = gossip_kv_sig_add(gossip_kv_sig_add(0, "a", 1), "b", 2);
+
+	(void)state;
+	/* The signature does not depend on the order of the keys. */
+	assert_int_equal(sig, gossip_kv_sig_add(gossip_kv_sig_add(0, "b", 2), "a", 1));
+	assert_int_not_equal(sig, gossip_kv_sig_add(gossip_kv_sig_add(0, "a", 1), "b", 3));
+	mp_writer_init(&w, 4096);
+	gossip_enc_header(&w, "alpha", "addr", 2);
+	gossip_enc_digest_begin(&w, GOSSIP_PP_JOIN, 2);
+	gossip_enc_digest_entry(&w, "alpha", 3, GOSSIP_ALIVE, sig);
+	gossip_enc_digest_entry(&w, "beta", 9, GOSSIP_DEAD, 0);
+	gossip_enc_want_begin(&w, 1);
+	gossip_enc_want_name(&w, name);
+	assert_int_equal(gossip_decode(d, mp_writer_data(&w), mp_writer_len(&w)), 0);
+	assert_int_equal(d->n, 2);
+	assert_int_equal(d->msgs[0].type, GMSG_PP_DIGEST);
+	assert_int_equal(d->msgs[0].flags, GOSSIP_PP_JOIN);
+	assert_int_equal(d->msgs[0].n_members, 2);
+	assert_int_equal(gossip_pp_digest(&d->msgs[0], 0, &e), 0);
+	assert_true(str_is(e.name, "alpha"));
+	assert_int_equal(e.inc, 3);
+	assert_int_equal(e.sig, sig);
+	assert_int_equal(gossip_pp_digest(&d->msgs[0], 1, &e), 0);
+	assert_int_equal(e.status, GOSSIP_DEAD);
+	assert_int_equal(gossip_pp_digest(&d->msgs[0], 2, &e), ERR_INVAL);
+	assert_int_equal(d->msgs[1].type, GMSG_PP_WANT);
+	assert_int_equal(gossip_pp_want(&d->msgs[1], 0, &s), 0);
+	assert_true(str_is(s, "beta"));
+	gossip_wire_free(d);
+	/* A digest entry with a status out of range is malformed. */
+	mp_writer_reset(&w);
+	gossip_enc_header(&w, "alpha", "addr", 1);
+	gossip_enc_digest_begin(&w, 0, 1);
+	gossip_enc_digest_entry(&w, "alpha", 3, 7, 0);
+	assert_int_equal(gossip_decode(d, mp_writer_data(&w), mp_writer_len(&w)),
+			 ERR_MALFORMED);
+	free(d);
+	mp_writer_free(&w);
+}
+
 static int decode_bytes(const uint8_t *b, size_t n)
 {
 	struct gossip_wire *d = malloc(sizeof(*d));
@@ -268,6 +315,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(roundtrip_every_type),
+		cmocka_unit_test(roundtrip_digest_and_want),
 		cmocka_unit_test(malformed_rejected),
 		cmocka_unit_test(version_and_shape),
 		cmocka_unit_test(truncations_and_mutations),
