@@ -23,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gossip_update u;
 	struct gossip_event ev = {.type = GOSSIP_EV_RECV, .now_ms = 1000};
 	struct gpp_member pm;
+	struct gpp_digest pd;
+	struct gstr ps;
 	int rc;
 
 	if (w == NULL)
@@ -34,10 +36,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(w);
 		return 0;
 	}
-	for (uint32_t i = 0; i < w->n; i++)
-		if (w->msgs[i].type == GMSG_PUSHPULL)
-			for (uint32_t k = 0; k < w->msgs[i].n_members; k++)
-				ASSERT(gossip_pp_member(&w->msgs[i], k, &pm) == 0);
+	/* Whatever decoded was fully validated: the accessors cannot fail. */
+	for (uint32_t i = 0; i < w->n; i++) {
+		const struct gmsg *m = &w->msgs[i];
+
+		for (uint32_t k = 0; k < m->n_members; k++) {
+			if (m->type == GMSG_PUSHPULL)
+				ASSERT(gossip_pp_member(m, k, &pm) == 0);
+			else if (m->type == GMSG_PP_DIGEST)
+				ASSERT(gossip_pp_digest(m, k, &pd) == 0);
+			else if (m->type == GMSG_PP_WANT)
+				ASSERT(gossip_pp_want(m, k, &ps) == 0);
+		}
+	}
 	gossip_wire_free(w);
 	free(w);
 
