@@ -1,15 +1,26 @@
 /*
- * pushpull.c: anti-entropy. Two members exchange their whole tables over
- * the reliable channel, on join and every push_pull_interval (scaled up
- * with N as memberlist's pushPullScale does: x(ceil(log2(N) - 5) + 1)
- * past 32 members), so that an update missed by every piggyback is
- * repaired. Merging follows memberlist's mergeState: a remote "dead" is
- * taken only as a suspicion, which gives the member a chance to refute
- * stale news, and a remote "left" is final.
+ * pushpull.c: anti-entropy. On join and every push_pull_interval (scaled
+ * up with N as memberlist's pushPullScale does: x(ceil(log2(N) - 5) + 1)
+ * past 32 members) a member starts an exchange over the reliable channel
+ * so that an update missed by every piggyback is repaired.
+ *
+ * The exchange is digest first, unlike memberlist's full-state push-pull:
+ *  1. A sends PP_DIGEST: per member [name, incarnation, status, signature
+ *     of its state keys and versions];
+ *  2. B answers in one packet: PUSHPULL(REPLY) with its full entries
+ *     where it knows more (a newer incarnation or status, a member A
+ *     lacks, a different state signature) and PP_WANT naming the entries
+ *     where A knows more (or B lacks, or the signatures differ);
+ *  3. A sends those entries as PUSHPULL(REPLY), which is not answered.
+ * When nothing differs, the exchange costs one digest and an empty reply.
+ *
+ * Merging follows memberlist's mergeState: a remote "dead" is taken only
+ * as a suspicion, which gives the member a chance to refute stale news,
+ * and a remote "left" is final. State learned here is not re-gossiped.
  *
  * Partitions (Serf's reconnect, which memberlist leaves to its user):
- * every reconnect_interval, with probability dead/live, a member tries a
- * push-pull with a random dead member, so two sides that declared each
+ * every reconnect_interval, with probability dead/live, a member starts
+ * an exchange with a random dead member, so two sides that declared each
  * other dead find each other again once the network heals.
  */
 #include <math.h>
