@@ -260,8 +260,8 @@ static void on_change(struct sim *s, uint32_t i,
 	old = s->view[k];
 	s->vinc[k] = c->incarnation;
 	s->view[k] = (uint8_t)c->status;
-	if (s->n[i].up && s->n[j].up && is_live(old) != is_live(c->status))
-		s->alive_pairs += is_live(c->status) ? 1 : -1;
+	if (s->n[i].up && s->n[j].up && is_live(old) != is_live((uint8_t)c->status))
+		s->alive_pairs += is_live((uint8_t)c->status) ? 1 : -1;
 	if (c->status == GOSSIP_SUSPECT && old != GOSSIP_SUSPECT && s->n[j].up &&
 	    !s->partition_seen) {
 		s->false_suspect++;
