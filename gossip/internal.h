@@ -1,8 +1,9 @@
 /*
  * internal.h: the state of a gossip instance, shared by its source files
- * (gossip.c: events and timers; probe.c: failure detection; members.c:
- * the member table and states; bcast.c: the dissemination queue;
- * pushpull.c: anti-entropy). Not part of the public API.
+ * (gossip.c: events and timers; news.c: the rules for news about members;
+ * probe.c: failure detection; members.c: the member table and states;
+ * bcast.c: the dissemination queue; pushpull.c: anti-entropy). Not part
+ * of the public API.
  */
 #ifndef CLUSTERD_GOSSIP_INTERNAL_H
 #define CLUSTERD_GOSSIP_INTERNAL_H
@@ -205,7 +206,7 @@ void susp_tick(struct gossip *g);
 uint64_t probe_deadline(const struct gossip *g);
 void awareness_add(struct gossip *g, int delta);
 
-/* state changes (gossip.c) */
+/* news.c */
 void on_alive(struct gossip *g, struct gstr name, struct gstr addr,
 	      uint64_t inc);
 void on_suspect(struct gossip *g, struct gstr name, uint64_t inc,
@@ -215,6 +216,9 @@ void on_dead(struct gossip *g, struct gstr name, uint64_t inc,
 void on_state(struct gossip *g, struct gstr name, struct gstr key,
 	      uint64_t version, const uint8_t *v, uint32_t len);
 void refute(struct gossip *g, uint64_t accused_inc);
+/* Answers the sender of the packet just handled with the newer ALIVE of
+ * every member it accused at a stale incarnation (news.c). */
+void correct_sender(struct gossip *g, const struct gossip_wire *w);
 
 /* pushpull.c */
 void pp_send(struct gossip *g, const char *to, uint32_t flags);
