@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Each planted bug of the Raft core (raft.h, RAFT_BUG_*) must be caught by
+# the simulator's checkers within a bounded number of seeds: otherwise a
+# green run of the simulator would prove nothing.
+#   planted.sh <raft-sim> [max_seeds]
+set -uo pipefail
+sim=$1; max=${2:-200}
+fail=0
+for bug in double-vote commit-old-term apply-before-commit send-before-persist; do
+  out=$("$sim" --bug "$bug" --seeds "$max" --jobs 2 --stop 2>&1)
+  rc=$?
+  first=$(grep -m1 '^seed .*VIOLATION' <<<"$out")
+  if ((rc != 1)) || [[ -z $first ]]; then
+    echo "planted: bug $bug NOT caught in $max seeds (exit $rc)"
+    tail -n 3 <<<"$out"
+    fail=1
+  else
+    echo "planted: bug $bug caught: $first"
+  fi
+done
+exit $fail
