@@ -24,7 +24,7 @@
  * ---------------------------------------------------------------------
  * THE DRIVER CONTRACT (what the caller of raft_step must do with an update)
  * ---------------------------------------------------------------------
- * After every raft_step() that returns 0, in this order:
+ * After every raft_step() (whatever it returns), in this order:
  *
  *  1. If up->snapshot is set: store the snapshot (data and metadata) and
  *     replace the state machine with it; discard the whole stored log (the
@@ -420,6 +420,7 @@ struct raft {
 	struct raft_snapshot_meta snap;
 	uint8_t *snap_data; /* owned; the latest snapshot's bytes */
 	uint64_t snap_len;
+	uint64_t snap_cap;
 	raft_index persisted;  /* durable prefix of the log */
 	raft_index unstable;   /* first index not yet handed to the driver */
 	raft_index truncate_from; /* pending truncation for the next update */
@@ -447,9 +448,11 @@ struct raft {
 	uint8_t *rcv_snap;     /* snapshot being received (owned) */
 	uint64_t rcv_snap_len;
 	uint64_t rcv_snap_cap;
+	uint64_t rcv_total;
 	struct raft_snapshot_meta rcv_snap_meta;
 	int snap_installing;   /* handed to the driver, awaiting APPLIED */
 	struct raft_snapshot up_snap; /* what up->snapshot points at */
+	int up_snap_ready;     /* up_snap goes into the next update */
 
 	/* leader */
 	struct raft_progress prs[RAFT_NODES_MAX];
@@ -613,9 +616,11 @@ struct raft_update {
 	raft_term proposed_term;
 };
 
-/* Processes one event. On 0 the update must be carried out as written at
- * the top. On error, nothing changed and the update holds no work (only
- * the status fields are set; up->leader is the leader hint):
+/* Processes one event. The update is filled in every case and must be
+ * carried out as written at the top. On error the event had no effect and
+ * the update holds no work, except after ERR_NOMEM, which can strike
+ * midway (carry out whatever the update holds). The status fields are
+ * always set; up->leader is the leader hint for ERR_NOTLEADER. Errors:
  *  - ERR_NOTLEADER: propose, read-index or transfer on a non-leader;
  *  - ERR_AGAIN: back-pressure (uncommitted_bytes_max, RAFT_READS_MAX), a
  *    leadership transfer in progress, or (read-index, config change) no
