@@ -11,6 +11,9 @@
 
 #define KV_VERSION 1
 #define KV_CMD_MAX 128
+/* Snapshots carry this much filler so that they span several
+ * InstallSnapshot chunks (the simulator's msg_bytes_max is 512). */
+#define KV_SNAP_PAD 1536
 
 void kv_init(struct kv *kv)
 {
@@ -121,9 +124,13 @@ int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *cmd)
 int kv_snapshot(const struct kv *kv, uint8_t **buf, size_t *len)
 {
 	struct mp_writer w;
+	uint8_t pad[KV_SNAP_PAD];
+	uint64_t d = kv_digest(kv);
 
-	mp_writer_init(&w, 4096);
-	mp_w_array(&w, 2 + SIM_KV_KEYS + 2 * SIM_KV_CLIENTS);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = (uint8_t)(d >> (8 * (i % 8)));
+	mp_writer_init(&w, 8192);
+	mp_w_array(&w, 3 + SIM_KV_KEYS + 2 * SIM_KV_CLIENTS);
 	mp_w_uint(&w, KV_VERSION);
 	mp_w_uint(&w, kv->applied);
 	for (int i = 0; i < SIM_KV_KEYS; i++)
@@ -132,7 +139,19 @@ int kv_snapshot(const struct kv *kv, uint8_t **buf, size_t *len)
 		mp_w_uint(&w, kv->sess[i].seq);
 		mp_w_uint(&w, kv->sess[i].out);
 	}
+	mp_w_bin(&w, pad, sizeof(pad));
 	return mp_writer_take(&w, buf, len);
+}
+
+static int check_pad(const msgpack_object *arr, uint32_t i)
+{
+	const msgpack_object *o;
+	const uint8_t *p;
+	size_t len;
+	int rv = mp_array_at(arr, i, &o);
+
+	rv = rv ? rv : mp_get_bin(o, &p, &len);
+	return rv ? rv : len == KV_SNAP_PAD ? 0 : ERR_MALFORMED;
 }
 
 int kv_restore(struct kv *kv, const uint8_t *buf, size_t len)
@@ -146,10 +165,12 @@ int kv_restore(struct kv *kv, const uint8_t *buf, size_t len)
 	if (rv != 0)
 		return rv;
 	rv = mp_get_array(doc.root, &n);
-	if (rv == 0 && n != N)
+	if (rv == 0 && n != N + 1)
 		rv = ERR_MALFORMED;
 	for (uint32_t i = 0; rv == 0 && i < N; i++)
 		rv = get_field(doc.root, i, &f[i]);
+	if (rv == 0)
+		rv = check_pad(doc.root, N);
 	mp_doc_free(&doc);
 	if (rv != 0)
 		return rv;

@@ -135,6 +135,7 @@ struct sim {
 	jmp_buf assert_jmp;
 	int failed;
 	uint64_t value_next;
+	uint64_t key_last[SIM_KV_KEYS]; /* last value issued per key */
 };
 
 /* world.c */

@@ -117,14 +117,18 @@ static void client_start(struct sim *s, int ci)
 	h->call_us = s->now_us;
 	if (c->cmd.op == KV_PUT) {
 		c->cmd.a = ++s->value_next;
+		s->key_last[c->cmd.key] = c->cmd.a;
 		h->kind = LIN_PUT;
 		h->arg = c->cmd.a;
 	} else if (c->cmd.op == KV_GET) {
 		h->kind = LIN_GET;
 	} else {
-		/* Expect a value the key may hold: the last one written. */
-		c->cmd.a = prng_chance(&s->rng, 0.2) ? 0 : s->value_next;
+		/* Expect a value the key may hold: the last one issued for it
+		 * (or 0, never written), so that many swaps succeed. */
+		c->cmd.a = prng_chance(&s->rng, 0.2) ? 0
+						     : s->key_last[c->cmd.key];
 		c->cmd.b = ++s->value_next;
+		s->key_last[c->cmd.key] = c->cmd.b;
 		h->kind = LIN_CAS;
 		h->arg = c->cmd.a;
 		h->arg2 = c->cmd.b;
@@ -544,8 +548,16 @@ static void deliver(struct sim *s, const struct sim_event *ev)
 		return;
 	rv = raft_decode(ev->payload, ev->len, &m, s->rx_ents, RAFT_BATCH_MAX);
 	if (rv != 0) {
+		char hex[2 * 48 + 1];
+		const uint8_t *p = ev->payload;
+		size_t k = ev->len < 48 ? ev->len : 48;
+
+		for (size_t i = 0; i < k; i++)
+			snprintf(hex + 2 * i, 3, "%02x", p[i]);
+		hex[2 * k] = 0;
 		sim_violation(s, "codec: a message raft encoded does not "
-				 "decode: %s", err_name(rv));
+				 "decode: %s (%zu bytes: %s)",
+			      err_name(rv), ev->len, hex);
 		return;
 	}
 	memset(&rev, 0, sizeof(rev));
@@ -750,7 +762,7 @@ int sim_run(const struct sim_opts *opts, struct sim_result *res)
 	base_assert_set_hook(on_assert);
 	if (setjmp(s->assert_jmp) != 0) {
 		s->failed = 0;
-		sim_violation(s, "raft %s", assert_msg);
+		sim_violation(s, "%s", assert_msg);
 		s->n = 0; /* raft states are half-updated: do not touch */
 		goto out_free;
 	}
