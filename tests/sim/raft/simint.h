@@ -30,6 +30,7 @@ enum sim_ev_kind {
 	EV_HEAL,
 	EV_LIVE_CHECK,
 	EV_SNAPSHOT,    /* node takes a snapshot */
+	EV_CRASH,       /* a = incarnation to crash */
 };
 
 /* Work an fsync completes: a persisted report, a snapshot applied, or
@@ -134,6 +135,7 @@ struct sim {
 	int cur_node; /* for raft's trace lines */
 	jmp_buf assert_jmp;
 	int failed;
+	int kill_next_leader; /* churn: crash this many new leaders */
 	uint64_t value_next;
 	uint64_t key_last[SIM_KV_KEYS]; /* last value issued per key */
 };
@@ -151,6 +153,7 @@ void sim_node_serve_reads(struct sim *s, struct sim_node *nd);
 void sim_node_read_done(struct sim *s, struct sim_node *nd,
 			const struct raft_read *rd);
 void sim_node_lost_leadership(struct sim *s, struct sim_node *nd);
+void sim_node_became_leader(struct sim *s, struct sim_node *nd);
 
 /* node.c */
 int node_init(struct sim *s, struct sim_node *nd, int slot, int bootstrap,

@@ -373,6 +373,45 @@ static void fault_crash(struct sim *s)
 		 EV_RESTART, nd->slot, 0, 0, NULL, 0);
 }
 
+/* A correlated failure (a rack losing power): several nodes crash at the
+ * same instant, each losing what it had not synced. This is what makes a
+ * driver or core that acknowledges before persisting lose committed
+ * entries. */
+static void fault_power(struct sim *s)
+{
+	int k = 2 + (int)prng_below(&s->rng, (uint64_t)s->n - 1);
+
+	sim_trace(s, "power failure: up to %d nodes", k);
+	for (int i = 0; i < s->n && k > 0; i++) {
+		struct sim_node *nd = &s->node[i];
+
+		if (!nd->up)
+			continue;
+		node_crash(s, nd);
+		k--;
+		sim_push(s, s->now_us + 100000 + prng_below(&s->rng, 1500000),
+			 EV_RESTART, nd->slot, 0, 0, NULL, 0);
+	}
+}
+
+/* Crashes the next leader soon after it is elected: leaders that die
+ * with half-replicated entries of older terms set up Figure 8 of the
+ * paper (commitment of old-term entries). */
+static void fault_leader_churn(struct sim *s)
+{
+	s->kill_next_leader = 1 + (int)prng_below(&s->rng, 3);
+	sim_trace(s, "churn: the next %d leaders will crash", s->kill_next_leader);
+}
+
+void sim_node_became_leader(struct sim *s, struct sim_node *nd)
+{
+	if (s->kill_next_leader == 0 || s->healed)
+		return;
+	s->kill_next_leader--;
+	sim_push(s, s->now_us + prng_below(&s->rng, 60000), EV_CRASH, nd->slot,
+		 nd->incarnation, 0, NULL, 0);
+}
+
 static void fault_net(struct sim *s, uint64_t kind)
 {
 	int a = (int)prng_below(&s->rng, (uint64_t)s->n);
@@ -488,8 +527,14 @@ static void fault(struct sim *s)
 {
 	uint64_t r = prng_below(&s->rng, 100);
 
-	if (r < 18)
+	if (s->healed)
+		return; /* the fault phase is over */
+	if (r < 14)
 		fault_crash(s);
+	else if (r < 19)
+		fault_power(s);
+	else if (r < 24)
+		fault_leader_churn(s);
 	else if (r < 48)
 		fault_net(s, prng_below(&s->rng, 4));
 	else if (r < 58)
@@ -613,6 +658,14 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 	case EV_RESTART:
 		if (!nd->up && !s->healed)
 			node_restart(s, nd);
+		break;
+	case EV_CRASH:
+		if (nd->up && nd->incarnation == ev->a && !s->healed) {
+			node_crash(s, nd);
+			sim_push(s, s->now_us + 100000 +
+					    prng_below(&s->rng, 1500000),
+				 EV_RESTART, nd->slot, 0, 0, NULL, 0);
+		}
 		break;
 	case EV_UNFAULT:
 		if (!s->healed)
