@@ -71,6 +71,12 @@ static void node_boot(struct h *h, int id)
 void h_init(struct h *h, int n, int voters,
 	    void (*cfg_fn)(struct raft_config *c, void *arg), void *arg)
 {
+	h_init2(h, n, n, voters, cfg_fn, arg);
+}
+
+void h_init2(struct h *h, int n, int members, int voters,
+	     void (*cfg_fn)(struct raft_config *c, void *arg), void *arg)
+{
 	memset(h, 0, sizeof(*h));
 	assert_true(n >= 1 && n <= H_NODES);
 	h->n = n;
@@ -83,8 +89,10 @@ void h_init(struct h *h, int n, int voters,
 		if (cfg_fn != NULL)
 			cfg_fn(&nd->cfg, arg);
 		nd->log = calloc(1, sizeof(*nd->log));
-		bootstrap_entry(n, voters, &nd->log[0]);
-		nd->log_n = 1;
+		if (id <= members) {
+			bootstrap_entry(members, voters, &nd->log[0]);
+			nd->log_n = 1;
+		}
 		node_boot(h, id);
 	}
 }
@@ -197,6 +205,10 @@ static void h_send(struct h *h, int from, const struct raft_message *m)
 	int to = (int)m->to;
 
 	nd->sent[m->type]++;
+	if (m->type == RAFT_MSG_APPEND_RESP && !m->u.append_resp.success)
+		nd->rejects_sent++;
+	if (m->type == RAFT_MSG_APPEND && to >= 1 && to <= H_NODES)
+		nd->appends_to[to]++;
 	if (m->type == RAFT_MSG_APPEND) {
 		nd->append_entries_sent += m->u.append.n_entries;
 		if (m->u.append.n_entries > nd->max_append_entries)
@@ -492,4 +504,44 @@ void h_check_applied(const struct h *h)
 					 "%llu", a, b,
 					 (unsigned long long)x->applied);
 		}
+}
+
+void h_bare(struct raft *r, raft_id id, const raft_term *terms, int n,
+	    raft_term term, uint32_t bugs)
+{
+	struct raft_config c;
+	struct raft_entry ents[64];
+	struct raft_hard_state hs = {.term = term};
+	struct h_entry boot;
+
+	assert_true(n < 63);
+	bootstrap_entry(3, 3, &boot);
+	h_config(&c, id);
+	c.bugs = bugs;
+	ents[0].index = 1;
+	ents[0].term = 1;
+	ents[0].type = RAFT_ENTRY_CONFIG;
+	ents[0].len = boot.len;
+	ents[0].data = boot.data;
+	for (int i = 0; i < n; i++) {
+		ents[i + 1].index = (raft_index)i + 2;
+		ents[i + 1].term = terms[i];
+		ents[i + 1].type = RAFT_ENTRY_NORMAL;
+		ents[i + 1].len = 0;
+		ents[i + 1].data = NULL;
+	}
+	assert_int_equal(raft_init(r, &c), 0);
+	assert_int_equal(raft_restore(r, &hs, NULL, NULL, 0, ents,
+				      (uint64_t)n + 1, 0),
+			 0);
+	free(boot.data);
+}
+
+int h_bare_recv(struct raft *r, uint64_t now, const struct raft_message *m,
+		struct raft_update *up)
+{
+	struct raft_event ev = {.type = RAFT_EV_RECEIVE, .now_ms = now};
+
+	ev.u.msg = m;
+	return raft_step(r, &ev, up);
 }

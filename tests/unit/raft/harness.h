@@ -55,6 +55,8 @@ struct h_node {
 	/* statistics */
 	uint64_t sent[RAFT_MSG_TYPE_MAX_];
 	uint64_t append_entries_sent; /* entries carried by appends */
+	uint64_t rejects_sent;        /* failed append responses */
+	uint64_t appends_to[H_NODES + 1];
 	uint64_t max_append_entries;
 };
 
@@ -85,7 +87,20 @@ void h_config(struct raft_config *c, raft_id id);
  * 1..voters, learners voters+1..n). cfg_fn may adjust each config. */
 void h_init(struct h *h, int n, int voters,
 	    void (*cfg_fn)(struct raft_config *c, void *arg), void *arg);
+/* As h_init, but only nodes 1..members are in the bootstrap
+ * configuration; the others start empty (to be added later). */
+void h_init2(struct h *h, int n, int members, int voters,
+	     void (*cfg_fn)(struct raft_config *c, void *arg), void *arg);
 void h_free(struct h *h);
+
+/* A lone raft (id, bugs) whose storage holds the configuration {1,2,3}
+ * at index 1 and then entries of terms[0..n) at indexes 2..n+1, with
+ * hard-state term `term`. For tests that step messages by hand. */
+void h_bare(struct raft *r, raft_id id, const raft_term *terms, int n,
+	    raft_term term, uint32_t bugs);
+/* Steps a hand-made message into a lone raft; returns raft_step's code. */
+int h_bare_recv(struct raft *r, uint64_t now, const struct raft_message *m,
+		struct raft_update *up);
 
 /* Steps an event on node id and carries out the resulting update. */
 int h_step(struct h *h, int id, struct raft_event *ev);

@@ -72,39 +72,6 @@ static void sec5_2_randomized_timeouts_from_prng(void **state)
 	raft_close(&b);
 }
 
-/* A bare raft whose storage holds entries of the given terms (index 1 is
- * the configuration {1,2,3}). */
-static void bare(struct raft *r, raft_id id, const raft_term *terms, int n,
-		 raft_term term, uint32_t bugs)
-{
-	struct h h;
-	struct raft_config c;
-	struct raft_entry ents[16];
-	struct raft_hard_state hs = {.term = term};
-
-	/* Borrow the bootstrap entry from a one-off harness. */
-	h_init(&h, 3, 3, NULL, NULL);
-	h_config(&c, id);
-	c.bugs = bugs;
-	ents[0].index = 1;
-	ents[0].term = 1;
-	ents[0].type = RAFT_ENTRY_CONFIG;
-	ents[0].len = h.nodes[1].log[0].len;
-	ents[0].data = h.nodes[1].log[0].data;
-	for (int i = 0; i < n; i++) {
-		ents[i + 1].index = (raft_index)i + 2;
-		ents[i + 1].term = terms[i];
-		ents[i + 1].type = RAFT_ENTRY_NORMAL;
-		ents[i + 1].len = 0;
-		ents[i + 1].data = NULL;
-	}
-	assert_int_equal(raft_init(r, &c), 0);
-	assert_int_equal(raft_restore(r, &hs, NULL, NULL, 0, ents,
-				      (uint64_t)n + 1, 0),
-			 0);
-	h_free(&h);
-}
-
 static int vote(struct raft *r, raft_id from, raft_term term,
 		raft_index last_index, raft_term last_term, int prevote,
 		struct raft_update *up)
@@ -136,7 +103,7 @@ static void sec5_4_1_election_restriction(void **state)
 	struct raft_update up;
 
 	(void)state;
-	bare(&r, 1, terms, 4, 2, 0);
+	h_bare(&r, 1, terms, 4, 2, 0);
 	assert_false(vote(&r, 2, 3, 10, 1, 0, &up)); /* older last term */
 	assert_false(vote(&r, 2, 3, 4, 2, 0, &up));  /* shorter */
 	assert_true(vote(&r, 2, 3, 5, 2, 0, &up));   /* as up to date */
@@ -144,7 +111,7 @@ static void sec5_4_1_election_restriction(void **state)
 	assert_int_equal(up.hard_state.vote, 2);
 	assert_int_equal(up.hard_state.term, 3);
 	raft_close(&r);
-	bare(&r, 1, terms, 4, 2, 0);
+	h_bare(&r, 1, terms, 4, 2, 0);
 	assert_true(vote(&r, 3, 3, 1, 3, 0, &up)); /* higher last term wins */
 	raft_close(&r);
 }
@@ -157,13 +124,13 @@ static void sec5_2_one_vote_per_term(void **state)
 	struct raft_update up;
 
 	(void)state;
-	bare(&r, 1, NULL, 0, 1, 0);
+	h_bare(&r, 1, NULL, 0, 1, 0);
 	assert_true(vote(&r, 2, 2, 1, 1, 0, &up));
 	assert_true(vote(&r, 2, 2, 1, 1, 0, &up)); /* a retry: same answer */
 	assert_false(vote(&r, 3, 2, 1, 1, 0, &up));
 	assert_int_equal(raft_current_term(&r), 2);
 	raft_close(&r);
-	bare(&r, 1, NULL, 0, 1, RAFT_BUG_DOUBLE_VOTE);
+	h_bare(&r, 1, NULL, 0, 1, RAFT_BUG_DOUBLE_VOTE);
 	assert_true(vote(&r, 2, 2, 1, 1, 0, &up));
 	assert_true(vote(&r, 3, 2, 1, 1, 0, &up));
 	raft_close(&r);
@@ -177,7 +144,7 @@ static void sec9_6_prevote_keeps_terms(void **state)
 	struct raft_update up;
 
 	(void)state;
-	bare(&r, 1, NULL, 0, 4, 0);
+	h_bare(&r, 1, NULL, 0, 4, 0);
 	assert_true(vote(&r, 2, 5, 1, 1, 1, &up));
 	assert_int_equal(up.msgs[0].term, 5);
 	assert_int_equal(raft_current_term(&r), 4);
