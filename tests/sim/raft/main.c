@@ -9,6 +9,7 @@
  *       seed, and ends with the line
  *       sim: seeds=N violations=V ops=O linearizable=L sim_s=S wall_s=W
  *       exit status 1 if any seed violated a checker.
+ *   --end-to-end-only turns off the single-rule checks (see sim.h).
  *   --duration-ms and --heal-ms set the length of the run and its fault
  *   phase (default 60000 and 40000).
  */
@@ -55,7 +56,7 @@ static void usage(void)
 		"       [--bug double-vote|commit-old-term|apply-before-commit|"
 		"send-before-persist]\n"
 		"       [--duration-ms MS] [--heal-ms MS] [--raft-trace] "
-		"[--quiet]\n");
+		"[--quiet] [--end-to-end-only]\n");
 	exit(2);
 }
 
@@ -235,6 +236,10 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "--stop") == 0) {
 			stop = 1;
+			continue;
+		}
+		if (strcmp(a, "--end-to-end-only") == 0) {
+			o.end_to_end_only = 1;
 			continue;
 		}
 		if (strcmp(a, "--quiet") == 0) {

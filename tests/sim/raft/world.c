@@ -145,7 +145,7 @@ static void client_start(struct sim *s, int ci)
 static void client_next(struct sim *s, int ci)
 {
 	s->cl[ci].busy = 0;
-	sim_push(s, s->now_us + 5000 + prng_below(&s->rng, 150000),
+	sim_push(s, s->now_us + 2000 + prng_below(&s->rng, 80000),
 		 EV_CLIENT_NEXT, -1, (uint64_t)ci, 0, NULL, 0);
 }
 
@@ -548,7 +548,7 @@ static void fault(struct sim *s)
 		sim_trace(s, "net: heal");
 	}
 	if (s->now_us < s->heal_us)
-		sim_push(s, s->now_us + 200000 + prng_below(&s->rng, 1500000),
+		sim_push(s, s->now_us + 100000 + prng_below(&s->rng, 1000000),
 			 EV_FAULT, -1, 0, 0, NULL, 0);
 }
 
@@ -777,6 +777,42 @@ static void world_free(struct sim *s, int raft_ok)
 	free(s->hist);
 }
 
+/* At the end, long after the heal and the last client operation, every
+ * member must have caught up with the leader (by log or by snapshot) and
+ * hold the same state. */
+static void check_converged(struct sim *s)
+{
+	struct sim_node *l = find_leader(s);
+	const struct raft_configuration *c;
+
+	if (l == NULL) {
+		sim_violation(s, "liveness: no leader at the end of the run");
+		return;
+	}
+	c = raft_configuration(&l->r);
+	for (uint32_t i = 0; i < c->n; i++) {
+		int slot = (int)c->servers[i].id - 1;
+		struct sim_node *nd;
+
+		if (slot < 0 || slot >= s->n)
+			continue;
+		nd = &s->node[slot];
+		if (nd->applied != l->applied ||
+		    kv_digest(&nd->kv) != kv_digest(&l->kv)) {
+			sim_violation(s, "convergence: n%d applied %" PRIu64
+					 " (digest %016" PRIx64 "), leader n%d "
+					 "applied %" PRIu64 " (digest %016" PRIx64
+					 ")",
+				      slot, nd->applied, kv_digest(&nd->kv),
+				      l->slot, l->applied, kv_digest(&l->kv));
+			return;
+		}
+	}
+	sim_trace(s, "converged: %u members at index %" PRIu64
+		     ", digest %016" PRIx64,
+		  c->n, l->applied, kv_digest(&l->kv));
+}
+
 static void check_history(struct sim *s)
 {
 	struct lin_report rep;
@@ -827,6 +863,8 @@ int sim_run(const struct sim_opts *opts, struct sim_result *res)
 	}
 	world_start(s);
 	run_loop(s);
+	if (!s->failed)
+		check_converged(s);
 	if (!s->failed)
 		check_history(s);
 out_free:
