@@ -19,7 +19,7 @@ static const uint8_t body_fields[RAFT_MSG_TYPE_MAX_] = {
 	[RAFT_MSG_VOTE] = 4,           [RAFT_MSG_VOTE_RESP] = 2,
 	[RAFT_MSG_APPEND] = 4,         [RAFT_MSG_APPEND_RESP] = 5,
 	[RAFT_MSG_HEARTBEAT] = 2,      [RAFT_MSG_HEARTBEAT_RESP] = 1,
-	[RAFT_MSG_SNAPSHOT] = 8,       [RAFT_MSG_SNAPSHOT_RESP] = 4,
+	[RAFT_MSG_SNAPSHOT] = 7,       [RAFT_MSG_SNAPSHOT_RESP] = 4,
 	[RAFT_MSG_TIMEOUT_NOW] = 0,
 };
 #define HEADER_FIELDS 5u

@@ -1,0 +1,209 @@
+/*
+ * Membership and snapshot tests: non-voters and single-server changes
+ * (thesis 4.1-4.3), a removed leader stepping down (thesis 4.2.2), and
+ * log compaction with chunked InstallSnapshot (thesis chapter 5).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/base/cmocka_all.h"
+
+#include "base/err.h"
+#include "raft/raft.h"
+#include "tests/unit/raft/harness.h"
+
+static int elect(struct h *h)
+{
+	int l = h_run_until_leader(h, 2000);
+
+	assert_true(l != 0);
+	h_run(h, 50);
+	return l;
+}
+
+static void propose_n(struct h *h, int l, int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(h_propose(h, l, "m"), 0);
+	h_run(h, 100);
+}
+
+/* Thesis 4.2.1: a new server joins as a learner, catches up without
+ * counting in any majority or campaigning, and is then promoted; after
+ * that it counts (4 voters: a quorum is 3). */
+static void sec4_2_1_learner_joins_then_promoted(void **state)
+{
+	struct h h;
+	int l;
+	raft_index c;
+
+	(void)state;
+	h_init2(&h, 4, 3, 3, NULL, NULL); /* node 4 starts empty */
+	l = elect(&h);
+	assert_int_equal(raft_configuration(&h.nodes[4].r)->n, 0);
+	propose_n(&h, l, 5);
+	assert_int_equal(h_change(&h, l, RAFT_ADD_LEARNER, 4), 0);
+	h_run(&h, 200);
+	assert_int_equal(h.nodes[4].applied, raft_last_index(&h.nodes[l].r));
+	assert_int_equal(raft_configuration(&h.nodes[4].r)->n, 4);
+	/* A learner never campaigns, even when it hears no leader. */
+	h_isolate(&h, 4, 1);
+	h_run(&h, 1000);
+	assert_int_equal(raft_current_role(&h.nodes[4].r), RAFT_FOLLOWER);
+	h_isolate(&h, 4, 0);
+	h_run(&h, 100);
+	l = h_leader(&h);
+	assert_int_equal(h_change(&h, l, RAFT_PROMOTE, 4), 0);
+	h_run(&h, 100);
+	assert_int_equal(raft_conf_voters(raft_configuration(&h.nodes[l].r)), 4);
+	/* With two of four voters gone, nothing commits. */
+	for (int id = 1; id <= 4; id++)
+		if (id != l && id != 4) {
+			h_crash(&h, id);
+			break;
+		}
+	h_isolate(&h, 4, 1);
+	c = raft_commit_index(&h.nodes[l].r);
+	assert_int_equal(h_propose(&h, l, "no quorum"), 0);
+	h_run(&h, 50);
+	assert_int_equal(raft_commit_index(&h.nodes[l].r), c);
+	h_isolate(&h, 4, 0);
+	h_run(&h, 50);
+	assert_true(raft_commit_index(&h.nodes[l].r) > c);
+	h_check_applied(&h);
+	h_free(&h);
+}
+
+/* Thesis 4.2.2: a leader that removes itself keeps leading until the
+ * change commits, then steps down; the others elect a leader, and the
+ * removed server, no longer a voter, never campaigns to disrupt them. */
+static void sec4_2_2_removed_leader_steps_down(void **state)
+{
+	struct h h;
+	int l, l2;
+	raft_term t;
+
+	(void)state;
+	h_init(&h, 3, 3, NULL, NULL);
+	l = elect(&h);
+	assert_int_equal(h_change(&h, l, RAFT_REMOVE, (raft_id)l), 0);
+	h_run(&h, 30);
+	assert_int_not_equal(raft_current_role(&h.nodes[l].r), RAFT_LEADER);
+	l2 = h_run_until_leader(&h, 1000);
+	assert_true(l2 != 0 && l2 != l);
+	assert_int_equal(raft_conf_voters(raft_configuration(&h.nodes[l2].r)), 2);
+	t = raft_current_term(&h.nodes[l2].r);
+	propose_n(&h, l2, 3);
+	h_run(&h, 2000);
+	assert_int_equal(h_leader(&h), l2);
+	assert_int_equal(raft_current_term(&h.nodes[l2].r), t);
+	assert_int_equal(raft_current_role(&h.nodes[l].r), RAFT_FOLLOWER);
+	h_free(&h);
+}
+
+/* Demoting a voter to learner and removing the last voter. */
+static void sec4_2_demote_and_last_voter(void **state)
+{
+	struct h h;
+	int l, f;
+
+	(void)state;
+	h_init(&h, 3, 3, NULL, NULL);
+	l = elect(&h);
+	f = l == 1 ? 2 : 1;
+	assert_int_equal(h_change(&h, l, RAFT_DEMOTE, (raft_id)f), 0);
+	h_run(&h, 50);
+	assert_int_equal(raft_conf_get(raft_configuration(&h.nodes[f].r),
+				       (raft_id)f)->role,
+			 RAFT_LEARNER);
+	for (int id = 1; id <= 3; id++)
+		if (id != l && id != f)
+			assert_int_equal(h_change(&h, l, RAFT_REMOVE,
+						  (raft_id)id),
+					 0);
+	h_run(&h, 50);
+	assert_int_equal(raft_conf_voters(raft_configuration(&h.nodes[l].r)), 1);
+	assert_int_equal(h_change(&h, l, RAFT_REMOVE, (raft_id)l), ERR_INVAL);
+	/* A single voter commits alone. */
+	propose_n(&h, l, 2);
+	assert_int_equal(raft_commit_index(&h.nodes[l].r),
+			 raft_last_index(&h.nodes[l].r));
+	h_free(&h);
+}
+
+static void tiny_chunks(struct raft_config *c, void *arg)
+{
+	(void)arg;
+	c->msg_bytes_max = 6; /* a 16-byte snapshot takes three chunks */
+}
+
+/* Thesis 5.1-5.3: the leader compacts its log at the application's
+ * snapshot; a follower that needs compacted entries receives the snapshot
+ * in chunks, installs it, acknowledges it only after it is durable, and
+ * continues from there with the log. */
+static void sec5_snapshot_install_in_chunks(void **state)
+{
+	struct h h;
+	int l, f;
+
+	(void)state;
+	h_init(&h, 3, 3, tiny_chunks, NULL);
+	l = elect(&h);
+	f = l == 1 ? 2 : 1;
+	h_isolate(&h, f, 1);
+	propose_n(&h, l, 30);
+	assert_int_equal(h_snapshot(&h, l), 0);
+	assert_int_equal(raft_first_index(&h.nodes[l].r),
+			 h.nodes[l].applied + 1);
+	assert_null(raft_entry_at(&h.nodes[l].r, 2));
+	h_isolate(&h, f, 0);
+	h_run(&h, 300);
+	assert_int_equal(h.nodes[f].snapshots_installed, 1);
+	assert_true(h.nodes[l].sent[RAFT_MSG_SNAPSHOT] >= 3);
+	assert_int_equal(h.nodes[f].applied, h.nodes[l].applied);
+	propose_n(&h, l, 5);
+	assert_int_equal(h.nodes[f].applied, raft_last_index(&h.nodes[l].r));
+	h_check_applied(&h);
+	/* The follower restarts from its snapshot and log. */
+	h_crash(&h, f);
+	h_restart(&h, f);
+	propose_n(&h, l, 2);
+	assert_int_equal(h.nodes[f].applied, raft_last_index(&h.nodes[l].r));
+	h_check_applied(&h);
+	h_free(&h);
+}
+
+/* A snapshot index must be applied and committed; a second snapshot at
+ * or below the first is refused. */
+static void sec5_snapshot_index_checked(void **state)
+{
+	struct h h;
+	struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_TAKEN};
+	uint8_t d[16] = {0};
+	int l;
+
+	(void)state;
+	h_init(&h, 3, 3, NULL, NULL);
+	l = elect(&h);
+	propose_n(&h, l, 3);
+	ev.u.snapshot_taken.index = h.nodes[l].applied + 1;
+	ev.u.snapshot_taken.data = d;
+	ev.u.snapshot_taken.len = sizeof(d);
+	assert_int_equal(h_step(&h, l, &ev), ERR_INVAL);
+	assert_int_equal(h_snapshot(&h, l), 0);
+	assert_int_equal(h_snapshot(&h, l), ERR_INVAL);
+	h_free(&h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sec4_2_1_learner_joins_then_promoted),
+		cmocka_unit_test(sec4_2_2_removed_leader_steps_down),
+		cmocka_unit_test(sec4_2_demote_and_last_voter),
+		cmocka_unit_test(sec5_snapshot_install_in_chunks),
+		cmocka_unit_test(sec5_snapshot_index_checked),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
