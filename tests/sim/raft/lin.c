@@ -64,26 +64,78 @@ static uint64_t hash_entry(const uint64_t *bits, size_t words, uint64_t st)
 	return h * 0x9e3779b97f4a7c15ULL;
 }
 
-/* Returns 1 if inserted, 0 if present, -1 when full. */
-static int cache_add(struct cache *c, const uint64_t *bits, uint64_t st)
+static size_t slot_find(const struct cache *c, const uint64_t *bits,
+			uint64_t st, uint64_t h, int *found)
 {
-	size_t i = (size_t)(hash_entry(bits, c->words, st) & (c->nslots - 1));
+	size_t i = (size_t)(h & (c->nslots - 1));
 	size_t esz = c->words + 1;
 
+	*found = 0;
 	for (;;) {
 		uint32_t s = c->slot[i];
 		const uint64_t *e;
 
 		if (s == 0)
-			break;
+			return i;
 		e = c->arena + (size_t)(s - 1) * esz;
 		if (e[c->words] == st &&
-		    memcmp(e, bits, c->words * sizeof(*bits)) == 0)
-			return 0;
+		    memcmp(e, bits, c->words * sizeof(*bits)) == 0) {
+			*found = 1;
+			return i;
+		}
 		i = (i + 1) & (c->nslots - 1);
 	}
+}
+
+/* Doubles the slot table (and the arena with it); ERR_NOMEM. The cache
+ * starts small and grows, so a short history costs little. */
+static int cache_grow(struct cache *c)
+{
+	size_t esz = c->words + 1, nslots = c->nslots * 2;
+	uint32_t *slot = calloc(nslots, sizeof(*slot));
+	uint64_t *arena = realloc(c->arena, nslots / 2 * esz * sizeof(*arena));
+
+	if (slot == NULL || arena == NULL) {
+		free(slot);
+		if (arena != NULL)
+			c->arena = arena;
+		return ERR_NOMEM;
+	}
+	c->arena = arena;
+	free(c->slot);
+	c->slot = slot;
+	c->nslots = nslots;
+	for (size_t k = 0; k < c->n; k++) {
+		const uint64_t *e = c->arena + k * esz;
+		int found;
+		size_t i = slot_find(c, e, e[c->words],
+				     hash_entry(e, c->words, e[c->words]),
+				     &found);
+
+		c->slot[i] = (uint32_t)(k + 1);
+	}
+	return 0;
+}
+
+/* Returns 1 if inserted, 0 if present, -1 when full, ERR_NOMEM. */
+static int cache_add(struct cache *c, const uint64_t *bits, uint64_t st)
+{
+	uint64_t h = hash_entry(bits, c->words, st);
+	size_t esz = c->words + 1, i;
+	int found;
+
+	i = slot_find(c, bits, st, h, &found);
+	if (found)
+		return 0;
 	if (c->n == c->max)
 		return -1;
+	if (2 * (c->n + 1) > c->nslots) {
+		int rv = cache_grow(c);
+
+		if (rv != 0)
+			return rv;
+		i = slot_find(c, bits, st, h, &found);
+	}
 	memcpy(c->arena + c->n * esz, bits, c->words * sizeof(*bits));
 	c->arena[c->n * esz + c->words] = st;
 	c->slot[i] = (uint32_t)(++c->n);
@@ -169,7 +221,7 @@ static enum lin_verdict search_run(struct search *s, size_t known)
 				s->bits[op / 64] |= 1ULL << (op % 64);
 				added = cache_add(&s->c, s->bits, nst);
 				if (added < 0)
-					return LIN_UNKNOWN;
+					return LIN_UNKNOWN; /* bound, or no memory */
 				if (added) {
 					s->st_ev[s->depth] = e;
 					s->st_state[s->depth++] = st;
@@ -223,16 +275,15 @@ static int search_alloc(struct search *s, size_t m, uint64_t states_max)
 
 	s->c.words = (m + 63) / 64;
 	s->c.max = (size_t)states_max;
-	s->c.nslots = 1;
-	while (s->c.nslots < 2 * s->c.max)
-		s->c.nslots *= 2;
+	s->c.nslots = 1024;
 	s->ev = calloc(nev, sizeof(*s->ev));
 	s->next = calloc(nev, sizeof(*s->next));
 	s->prev = calloc(nev, sizeof(*s->prev));
 	s->call_of = calloc(m, sizeof(*s->call_of));
 	s->ret_of = calloc(m, sizeof(*s->ret_of));
 	s->bits = calloc(s->c.words, sizeof(*s->bits));
-	s->c.arena = calloc(s->c.max * (s->c.words + 1), sizeof(uint64_t));
+	s->c.arena = calloc(s->c.nslots / 2 * (s->c.words + 1),
+			    sizeof(uint64_t));
 	s->c.slot = calloc(s->c.nslots, sizeof(*s->c.slot));
 	s->st_ev = calloc(m, sizeof(*s->st_ev));
 	s->st_state = calloc(m, sizeof(*s->st_state));

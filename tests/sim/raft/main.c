@@ -195,7 +195,7 @@ static int run_many(struct sim_opts o, uint64_t first, uint64_t n, int jobs,
 	       t.elections, t.crashes, t.snapshots, t.transfers,
 	       t.conf_changes, t.msgs);
 	printf("sim: seeds=%" PRIu64 " violations=%" PRIu64 " ops=%" PRIu64
-	       " linearizable=%" PRIu64 " sim_s=%.1f wall_s=%.1f\n",
+	       " linearizable=%" PRIu64 " sim_s=%.1f wall_s=%.2f\n",
 	       t.seeds, t.violations, t.ops, t.lin_ok,
 	       (double)t.sim_ms / 1000.0, wall_now() - t0);
 	return t.violations ? 1 : 0;
