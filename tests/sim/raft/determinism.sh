@@ -19,6 +19,10 @@ for s in "${seeds[@]}"; do
     echo "determinism: seed $s ok ($lines lines, sha256 ${a:0:16})"
   fi
 done
+# With the core's own trace lines too (every message and decision).
+a=$("$sim" --seed 7 --raft-trace | sha256sum); b=$("$sim" --seed 7 --raft-trace | sha256sum)
+if [[ $a != "$b" ]]; then echo "determinism: seed 7 with --raft-trace differs"; fail=1
+else echo "determinism: seed 7 --raft-trace ok"; fi
 # And different seeds must differ (the seed is really used).
 x=$("$sim" --seed 1 | sha256sum); y=$("$sim" --seed 2 | sha256sum)
 if [[ $x == "$y" ]]; then echo "determinism: seeds 1 and 2 give the same trace"; fail=1; fi

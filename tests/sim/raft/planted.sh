@@ -18,4 +18,18 @@ for bug in double-vote commit-old-term apply-before-commit send-before-persist; 
     echo "planted: bug $bug caught: $first"
   fi
 done
+# The bugs that break an end-to-end property must also be caught with the
+# single-rule checks off: by Election Safety (two leaders in a term) and by
+# Leader Completeness / committed entries changing (lost writes).
+for bug in double-vote send-before-persist; do
+  out=$("$sim" --bug "$bug" --seeds "$max" --jobs 2 --stop --end-to-end-only 2>&1)
+  rc=$?
+  first=$(grep -m1 '^seed .*VIOLATION' <<<"$out")
+  if ((rc != 1)) || [[ -z $first ]]; then
+    echo "planted: bug $bug NOT caught end-to-end in $max seeds (exit $rc)"
+    fail=1
+  else
+    echo "planted: bug $bug caught end-to-end: $first"
+  fi
+done
 exit $fail
