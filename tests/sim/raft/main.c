@@ -37,7 +37,7 @@ static const struct {
 struct totals {
 	uint64_t seeds, violations, ops, ops_ok, ops_unknown, lin_ok, lin_unknown;
 	uint64_t sim_ms, committed, elections, crashes, snapshots, transfers,
-		conf_changes, msgs;
+		conf_changes, msgs, torn;
 };
 
 static double wall_now(void)
@@ -77,6 +77,7 @@ static void add(struct totals *t, const struct sim_result *r)
 	t->transfers += r->transfers;
 	t->conf_changes += r->conf_changes;
 	t->msgs += r->msgs;
+	t->torn += r->torn;
 }
 
 /* Runs seeds first + k, first + k + jobs, ...; reports on fd `out` one
@@ -96,11 +97,12 @@ static void worker(struct sim_opts o, uint64_t first, uint64_t n, int k,
 		fprintf(out,
 			"%" PRIu64 " %d %" PRIu64 " %" PRIu64 " %" PRIu64
 			" %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-			" %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
+			" %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+			" %" PRIu64 " %s\n",
 			o.seed, r.violation, r.ops, r.ops_ok, r.ops_unknown,
 			(int)r.lin, r.sim_ms, r.committed, r.elections,
 			r.crashes, r.snapshots, r.transfers, r.conf_changes,
-			r.msgs, r.violation ? r.what : "-");
+			r.msgs, r.torn, r.violation ? r.what : "-");
 		fflush(out);
 		if (r.violation && stop)
 			break;
@@ -115,11 +117,12 @@ static int parse_line(char *line, uint64_t *seed, struct sim_result *r)
 	if (sscanf(line,
 		   "%" SCNu64 " %d %" SCNu64 " %" SCNu64 " %" SCNu64
 		   " %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-		   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %n",
+		   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+		   " %" SCNu64 " %n",
 		   seed, &r->violation, &r->ops, &r->ops_ok, &r->ops_unknown,
 		   &lin, &r->sim_ms, &r->committed, &r->elections, &r->crashes,
 		   &r->snapshots, &r->transfers, &r->conf_changes, &r->msgs,
-		   &used) < 14)
+		   &r->torn, &used) < 15)
 		return -1;
 	r->lin = (enum lin_verdict)lin;
 	snprintf(r->what, sizeof(r->what), "%s", line + used);
@@ -190,10 +193,10 @@ static int run_many(struct sim_opts o, uint64_t first, uint64_t n, int jobs,
 	       " ops_unknown=%" PRIu64 " lin_unknown=%" PRIu64
 	       " elections=%" PRIu64 " crashes=%" PRIu64 " snapshots=%" PRIu64
 	       " transfers=%" PRIu64 " conf_changes=%" PRIu64 " msgs=%" PRIu64
-	       "\n",
+	       " torn_dropped=%" PRIu64 "\n",
 	       t.committed, t.ops_ok, t.ops_unknown, t.lin_unknown,
 	       t.elections, t.crashes, t.snapshots, t.transfers,
-	       t.conf_changes, t.msgs);
+	       t.conf_changes, t.msgs, t.torn);
 	printf("sim: seeds=%" PRIu64 " violations=%" PRIu64 " ops=%" PRIu64
 	       " linearizable=%" PRIu64 " sim_s=%.1f wall_s=%.2f\n",
 	       t.seeds, t.violations, t.ops, t.lin_ok,
@@ -209,9 +212,11 @@ static int run_one(struct sim_opts o)
 		return 3;
 	printf("seed %" PRIu64 ": %s ops=%" PRIu64 " ok=%" PRIu64
 	       " unknown=%" PRIu64 " committed=%" PRIu64 " elections=%" PRIu64
-	       " crashes=%" PRIu64 " snapshots=%" PRIu64 " lin=%s%s%s\n",
+	       " crashes=%" PRIu64 " torn=%" PRIu64 " snapshots=%" PRIu64
+	       " lin=%s%s%s\n",
 	       o.seed, r.violation ? "VIOLATION" : "ok", r.ops, r.ops_ok,
-	       r.ops_unknown, r.committed, r.elections, r.crashes, r.snapshots,
+	       r.ops_unknown, r.committed, r.elections, r.crashes, r.torn,
+	       r.snapshots,
 	       r.lin == LIN_OK ? "ok" : r.lin == LIN_UNKNOWN ? "unknown" : "no",
 	       r.violation ? ": " : "", r.violation ? r.what : "");
 	return r.violation ? 1 : 0;
