@@ -501,6 +501,13 @@ int raft_step(struct raft *r, const struct raft_event *ev,
 	memset(up, 0, sizeof(*up));
 	if (ev->now_ms > r->now_ms)
 		r->now_ms = ev->now_ms;
+	if (!r->clock_started) {
+		/* The driver's clock has an arbitrary origin: a server that
+		 * boots waits a full election timeout from its first event
+		 * before campaigning (paper 5.2). */
+		r->clock_started = 1;
+		election_reset_timer(r);
+	}
 	r->msgs_n = 0;
 	r->out_reads_n = 0;
 	r->prev_role = r->role;

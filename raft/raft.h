@@ -406,6 +406,7 @@ struct raft {
 	const struct tracer *tracer;
 	struct prng prng;
 	uint64_t now_ms;
+	int clock_started; /* the first event's now_ms has been seen */
 
 	/* persistent state (paper Figure 2) */
 	raft_term term;

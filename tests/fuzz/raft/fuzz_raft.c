@@ -57,6 +57,9 @@ static void boot(struct raft *r, int leader)
 	mp_writer_free(&w);
 	if (!leader)
 		return;
+	ev.now_ms = 0; /* starts the clock */
+	(void)raft_step(r, &ev, &up);
+	ev.now_ms = 10000;
 	(void)raft_step(r, &ev, &up);
 	memset(&m, 0, sizeof(m));
 	m.type = RAFT_MSG_VOTE_RESP;

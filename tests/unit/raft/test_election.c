@@ -337,6 +337,32 @@ static void sec3_10_leadership_transfer(void **state)
 	h_free(&h);
 }
 
+/* Paper 5.2: a server starts as a follower and waits a whole election
+ * timeout from its first event, whatever the origin of the driver's clock
+ * (found by the simulator: all nodes campaigned at their first tick). */
+static void sec5_2_boot_waits_one_timeout(void **state)
+{
+	struct raft r;
+	struct raft_update up;
+	struct raft_event ev = {.type = RAFT_EV_TICK};
+	const uint64_t t0 = 1000000000;
+
+	(void)state;
+	h_bare(&r, 1, NULL, 0, 1, 0);
+	ev.now_ms = t0;
+	assert_int_equal(raft_step(&r, &ev, &up), 0);
+	assert_int_equal(raft_current_role(&r), RAFT_FOLLOWER);
+	assert_true(up.deadline_ms >= t0 + 100 && up.deadline_ms < t0 + 200);
+	ev.now_ms = t0 + 99;
+	assert_int_equal(raft_step(&r, &ev, &up), 0);
+	assert_int_equal(raft_current_role(&r), RAFT_FOLLOWER);
+	ev.now_ms = t0 + 200;
+	assert_int_equal(raft_step(&r, &ev, &up), 0);
+	assert_int_equal(raft_current_role(&r), RAFT_PRECANDIDATE);
+	assert_int_equal(up.n_msgs, 2);
+	raft_close(&r);
+}
+
 /* A proposal on a follower fails with ERR_NOTLEADER and names the leader. */
 static void notleader_hint(void **state)
 {
@@ -375,6 +401,7 @@ int main(void)
 		cmocka_unit_test(prevote_checkquorum_liveness),
 		cmocka_unit_test(sec3_10_leadership_transfer),
 		cmocka_unit_test(notleader_hint),
+		cmocka_unit_test(sec5_2_boot_waits_one_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

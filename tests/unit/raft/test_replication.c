@@ -110,6 +110,10 @@ static void figure8_leader(struct raft *r, uint32_t bugs)
 	struct raft_update up;
 
 	h_bare(r, 1, terms, 1, 2, bugs);
+	tick.now_ms = 0; /* starts the clock: the first timeout runs from here */
+	assert_int_equal(raft_step(r, &tick, &up), 0);
+	assert_int_equal(raft_current_role(r), RAFT_FOLLOWER);
+	tick.now_ms = 1000;
 	assert_int_equal(raft_step(r, &tick, &up), 0);
 	assert_int_equal(raft_current_role(r), RAFT_PRECANDIDATE);
 	memset(&m, 0, sizeof(m));
