@@ -42,6 +42,7 @@ per=$(( (step + enc + dec) / committed ))
 echo "# seed $seed: committed=$committed raft_step=$step raft_encode=$enc raft_decode=$dec program=$total Ir"
 echo "# $(cat "$tmp/sim.txt")"
 echo "bench raft_instructions_per_entry: clusterd=$per ratio=n/a instructions (raft_step+codec, all nodes, per committed entry)"
+echo "bench raft_step_instructions_per_entry: clusterd=$((step / committed)) ratio=n/a instructions (raft_step only, all nodes, per committed entry)"
 
 # 2. simulator speed
 speeds=()

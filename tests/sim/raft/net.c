@@ -51,7 +51,7 @@ int sim_net_route(struct sim_net *net, uint64_t now, int from, int to,
 	}
 	k = prng_chance(&net->rng, net->p.p_dup) ? 2 : 1;
 	for (int i = 0; i < k; i++) {
-		uint64_t t = now + latency(net);
+		uint64_t t = now + l->extra_us + latency(net);
 
 		if (t < l->clog_until_us)
 			t = l->clog_until_us + prng_below(&net->rng, 1000);
@@ -101,11 +101,18 @@ void sim_net_clog(struct sim_net *net, int from, int to, uint64_t until_us)
 	net->link[from][to].clog_until_us = until_us;
 }
 
+void sim_net_slow(struct sim_net *net, int a, int b, uint32_t extra_us)
+{
+	net->link[a][b].extra_us = extra_us;
+	net->link[b][a].extra_us = extra_us;
+}
+
 void sim_net_heal(struct sim_net *net)
 {
 	for (int i = 0; i < SIM_NODES_MAX; i++)
 		for (int j = 0; j < SIM_NODES_MAX; j++) {
 			net->link[i][j].up = 1;
 			net->link[i][j].clog_until_us = 0;
+			net->link[i][j].extra_us = 0;
 		}
 }

@@ -44,6 +44,7 @@ struct sim_net_params {
 struct sim_link {
 	int up;               /* 0: cut (messages dropped) */
 	uint64_t clog_until_us; /* messages held until then */
+	uint32_t extra_us;    /* a slow link: added to every message */
 	uint32_t inflight;
 };
 
@@ -79,7 +80,10 @@ void sim_net_set_link(struct sim_net *net, int from, int to, int up);
  * in both directions. */
 void sim_net_partition(struct sim_net *net, uint32_t side);
 void sim_net_clog(struct sim_net *net, int from, int to, uint64_t until_us);
-/* Everything up and unclogged (messages already held keep their times). */
+/* A slow link (a WAN hop, a congested path): extra latency, both ways. */
+void sim_net_slow(struct sim_net *net, int a, int b, uint32_t extra_us);
+/* Everything up, unclogged and fast again (messages already in flight
+ * keep their times). */
 void sim_net_heal(struct sim_net *net);
 
 #endif

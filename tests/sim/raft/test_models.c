@@ -108,6 +108,15 @@ static void net_partitions_and_clogs(void **state)
 	assert_int_equal(sim_net_route(&net, 10, 3, 4, when), 1);
 	assert_true(when[0] >= 1000000);
 	sim_net_arrive(&net, 3, 4);
+	/* A slow link adds its latency both ways; heal removes it. */
+	sim_net_slow(&net, 1, 2, 50000);
+	assert_int_equal(sim_net_route(&net, 0, 2, 1, when), 1);
+	assert_true(when[0] >= 50100);
+	sim_net_arrive(&net, 2, 1);
+	sim_net_heal(&net);
+	assert_int_equal(sim_net_route(&net, 0, 1, 2, when), 1);
+	assert_true(when[0] < 50000); /* at most 100 + 400 + 10000 + 1600 */
+	sim_net_arrive(&net, 1, 2);
 }
 
 static const struct sim_disk_params diskp = {

@@ -459,6 +459,16 @@ static void fault_weather(struct sim *s)
 	p->p_tail = prng_double(&s->rng) * 0.05;
 	sim_trace(s, "net: loss=%.3f dup=%.3f reorder=%.3f tail=%.3f",
 		  p->p_loss, p->p_dup, p->p_reorder, p->p_tail);
+	if (prng_chance(&s->rng, 0.4)) {
+		int a = (int)prng_below(&s->rng, (uint64_t)s->n);
+		int b = (a + 1 + (int)prng_below(&s->rng, (uint64_t)s->n - 1)) %
+			s->n;
+		uint32_t extra = (uint32_t)prng_range(&s->rng, 5000, 80000);
+
+		sim_net_slow(&s->net, a, b, extra);
+		sim_trace(s, "net: link n%d <-> n%d slow by %u ms", a, b,
+			  extra / 1000);
+	}
 }
 
 static void fault_transfer(struct sim *s)
@@ -687,7 +697,10 @@ static void run_loop(struct sim *s)
 
 	while (!s->failed && sim_queue_pop(&s->q, &ev) == 0) {
 		if (ev.time_us > end_us) {
+			/* Nothing else happens before the end: the clock runs
+			 * out the full duration. */
 			free(ev.payload);
+			s->now_us = end_us;
 			break;
 		}
 		s->now_us = ev.time_us;
