@@ -43,7 +43,7 @@ uint64_t sim_chain(uint64_t prev_chain, uint64_t term, const void *data,
 }
 
 static int fail(struct sim_check *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static int fail(struct sim_check *c, const char *fmt, ...)
 {
@@ -80,8 +80,9 @@ int sim_check_leader(struct sim_check *c, uint64_t term, int node)
 		 sizeof(*c->leader), 0xff) != 0)
 		return ERR_NOMEM;
 	if (c->leader[term] >= 0 && c->leader[term] != node)
-		return fail(c, "election safety: term %" PRIu64
-			       " has two leaders, node %d and node %d",
+		return fail(c,
+			    "election safety: term %" PRIu64
+			    " has two leaders, node %d and node %d",
 			    term, c->leader[term], node);
 	c->leader[term] = node;
 	return 0;
@@ -89,7 +90,8 @@ int sim_check_leader(struct sim_check *c, uint64_t term, int node)
 
 static uint64_t pair_hash(uint64_t index, uint64_t term)
 {
-	uint64_t h = index * 0x9e3779b97f4a7c15ULL ^ term * 0xc2b2ae3d27d4eb4fULL;
+	uint64_t h =
+	    index * 0x9e3779b97f4a7c15ULL ^ term * 0xc2b2ae3d27d4eb4fULL;
 
 	return h ^ (h >> 29);
 }
@@ -133,9 +135,10 @@ int sim_check_entry(struct sim_check *c, int node, uint64_t index,
 
 		if (p->index == index && p->term == term) {
 			if (p->chain != chain)
-				return fail(c, "log matching: node %d holds "
-					       "(index %" PRIu64 ", term %" PRIu64
-					       ") with a different prefix",
+				return fail(c,
+					    "log matching: node %d holds "
+					    "(index %" PRIu64 ", term %" PRIu64
+					    ") with a different prefix",
 					    node, index, term);
 			return 0;
 		}
@@ -155,15 +158,17 @@ int sim_check_committed(struct sim_check *c, int node, uint64_t index,
 	if (index <= c->com_n) {
 		e = &c->com[index];
 		if (e->term != term || e->chain != chain)
-			return fail(c, "committed entry changed: node %d has "
-				       "index %" PRIu64 " term %" PRIu64
-				       ", first committed with term %" PRIu64,
+			return fail(c,
+				    "committed entry changed: node %d has "
+				    "index %" PRIu64 " term %" PRIu64
+				    ", first committed with term %" PRIu64,
 				    node, index, term, e->term);
 		return 0;
 	}
 	if (index != c->com_n + 1)
-		return fail(c, "commit gap: node %d committed index %" PRIu64
-			       " while only %zu are known",
+		return fail(c,
+			    "commit gap: node %d committed index %" PRIu64
+			    " while only %zu are known",
 			    node, index, c->com_n);
 	if (grow((void **)&c->com, &c->com_cap, (size_t)index, sizeof(*c->com),
 		 0) != 0)

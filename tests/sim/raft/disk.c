@@ -112,7 +112,7 @@ void sim_disk_crash(struct sim_disk *d)
 
 			for (size_t i = 0; i < n; i++)
 				d->buf[d->synced + keep - 1 - i] ^=
-					(uint8_t)(1 + prng_below(&d->rng, 255));
+				    (uint8_t)(1 + prng_below(&d->rng, 255));
 		}
 	}
 	d->len = d->synced + keep;

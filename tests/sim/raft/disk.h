@@ -2,9 +2,9 @@
  * disk.h: a simulated disk holding one node's append-only journal.
  *
  * The journal is a byte array of records, each
- *     u32le payload length | u32le CRC-32C of (type, payload) | u8 type | payload
- * The disk remembers how much of it is durable (`synced`): an fsync started
- * at some length makes that prefix durable when it completes, after a
+ *     u32le payload length | u32le CRC-32C of (type, payload) | u8 type |
+ * payload The disk remembers how much of it is durable (`synced`): an fsync
+ * started at some length makes that prefix durable when it completes, after a
  * latency the driver draws from sim_disk_fsync_us (sometimes slow). A crash
  * keeps the durable prefix and a random part of the rest, as a real disk
  * keeps whatever pages happened to reach the platter: the last record kept
@@ -36,7 +36,7 @@ struct sim_disk_params {
 	uint32_t fsync_jitter_us;
 	uint32_t fsync_slow_us; /* added with p_slow: a stalled device */
 	double p_slow;
-	double p_torn;    /* on crash: the kept tail ends in a torn record */
+	double p_torn;	  /* on crash: the kept tail ends in a torn record */
 	double p_garbage; /* on crash: the torn bytes are scribbled over */
 };
 

@@ -62,8 +62,8 @@ int journal_put_entries(struct sim_disk *d, raft_index truncate_from,
 }
 
 int journal_put_snap(struct sim_disk *d, int installed,
-		     const struct raft_snapshot_meta *meta,
-		     const uint8_t *data, uint64_t len)
+		     const struct raft_snapshot_meta *meta, const uint8_t *data,
+		     uint64_t len)
 {
 	struct mp_writer w;
 	struct wbuf b;
@@ -189,7 +189,8 @@ static int load_cb(void *ctx, uint8_t type, const uint8_t *p, size_t len)
 	switch (type) {
 	case REC_HS:
 		j->have_hs = 1;
-		if (rcur_u64le(&c, &j->hs.term) || rcur_u64le(&c, &j->hs.vote) ||
+		if (rcur_u64le(&c, &j->hs.term) ||
+		    rcur_u64le(&c, &j->hs.vote) ||
 		    rcur_u64le(&c, &j->hs.commit))
 			return -1;
 		return 0;

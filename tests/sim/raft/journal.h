@@ -40,8 +40,8 @@ int journal_put_hs(struct sim_disk *d, const struct raft_hard_state *hs);
 int journal_put_entries(struct sim_disk *d, raft_index truncate_from,
 			const struct raft_entry *e, uint64_t n);
 int journal_put_snap(struct sim_disk *d, int installed,
-		     const struct raft_snapshot_meta *meta,
-		     const uint8_t *data, uint64_t len);
+		     const struct raft_snapshot_meta *meta, const uint8_t *data,
+		     uint64_t len);
 
 /* Rewrites the journal to just j's state (snapshot, hard state, log). */
 int journal_compact(struct sim_disk *d, const struct jstate *j);

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIM_KV_KEYS 8
+#define SIM_KV_KEYS    8
 #define SIM_KV_CLIENTS 16
 
 enum kv_op { KV_PUT = 1, KV_GET = 2, KV_CAS = 3 };

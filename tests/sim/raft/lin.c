@@ -12,8 +12,8 @@
 /* One call or return in a key's sub-history. */
 struct ev {
 	uint64_t time_us;
-	uint32_t op;  /* index into the key's op array */
-	uint8_t ret;  /* 0 call, 1 return */
+	uint32_t op; /* index into the key's op array */
+	uint8_t ret; /* 0 call, 1 return */
 };
 
 /* The explored-states cache: open addressing over an arena of entries,
@@ -108,9 +108,9 @@ static int cache_grow(struct cache *c)
 	for (size_t k = 0; k < c->n; k++) {
 		const uint64_t *e = c->arena + k * esz;
 		int found;
-		size_t i = slot_find(c, e, e[c->words],
-				     hash_entry(e, c->words, e[c->words]),
-				     &found);
+		size_t i =
+		    slot_find(c, e, e[c->words],
+			      hash_entry(e, c->words, e[c->words]), &found);
 
 		c->slot[i] = (uint32_t)(k + 1);
 	}
@@ -221,7 +221,8 @@ static enum lin_verdict search_run(struct search *s, size_t known)
 				s->bits[op / 64] |= 1ULL << (op % 64);
 				added = cache_add(&s->c, s->bits, nst);
 				if (added < 0)
-					return LIN_UNKNOWN; /* bound, or no memory */
+					return LIN_UNKNOWN; /* bound, or no
+							       memory */
 				if (added) {
 					s->st_ev[s->depth] = e;
 					s->st_state[s->depth++] = st;
@@ -282,8 +283,8 @@ static int search_alloc(struct search *s, size_t m, uint64_t states_max)
 	s->call_of = calloc(m, sizeof(*s->call_of));
 	s->ret_of = calloc(m, sizeof(*s->ret_of));
 	s->bits = calloc(s->c.words, sizeof(*s->bits));
-	s->c.arena = calloc(s->c.nslots / 2 * (s->c.words + 1),
-			    sizeof(uint64_t));
+	s->c.arena =
+	    calloc(s->c.nslots / 2 * (s->c.words + 1), sizeof(uint64_t));
 	s->c.slot = calloc(s->c.nslots, sizeof(*s->c.slot));
 	s->st_ev = calloc(m, sizeof(*s->st_ev));
 	s->st_state = calloc(m, sizeof(*s->st_state));

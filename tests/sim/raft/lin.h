@@ -52,9 +52,9 @@ enum lin_verdict {
 
 struct lin_report {
 	enum lin_verdict verdict;
-	uint32_t bad_key;     /* first key with a violation (or unknown) */
-	uint64_t states;      /* cache entries made, all keys */
-	size_t ops_checked;   /* ops that took part in the search */
+	uint32_t bad_key;   /* first key with a violation (or unknown) */
+	uint64_t states;    /* cache entries made, all keys */
+	size_t ops_checked; /* ops that took part in the search */
 	size_t keys;
 };
 

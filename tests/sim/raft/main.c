@@ -28,16 +28,17 @@ static const struct {
 	const char *name;
 	uint32_t flag;
 } bugs[] = {
-	{"double-vote", RAFT_BUG_DOUBLE_VOTE},
-	{"commit-old-term", RAFT_BUG_COMMIT_OLD_TERM},
-	{"apply-before-commit", RAFT_BUG_APPLY_BEFORE_COMMIT},
-	{"send-before-persist", RAFT_BUG_SEND_BEFORE_PERSIST},
+    {"double-vote", RAFT_BUG_DOUBLE_VOTE},
+    {"commit-old-term", RAFT_BUG_COMMIT_OLD_TERM},
+    {"apply-before-commit", RAFT_BUG_APPLY_BEFORE_COMMIT},
+    {"send-before-persist", RAFT_BUG_SEND_BEFORE_PERSIST},
 };
 
 struct totals {
-	uint64_t seeds, violations, ops, ops_ok, ops_unknown, lin_ok, lin_unknown;
+	uint64_t seeds, violations, ops, ops_ok, ops_unknown, lin_ok,
+	    lin_unknown;
 	uint64_t sim_ms, committed, elections, crashes, snapshots, transfers,
-		conf_changes, msgs, torn;
+	    conf_changes, msgs, torn;
 };
 
 static double wall_now(void)
@@ -117,8 +118,8 @@ static int parse_line(char *line, uint64_t *seed, struct sim_result *r)
 	if (sscanf(line,
 		   "%" SCNu64 " %d %" SCNu64 " %" SCNu64 " %" SCNu64
 		   " %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-		   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-		   " %" SCNu64 " %n",
+		   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+		   " %n",
 		   seed, &r->violation, &r->ops, &r->ops_ok, &r->ops_unknown,
 		   &lin, &r->sim_ms, &r->committed, &r->elections, &r->crashes,
 		   &r->snapshots, &r->transfers, &r->conf_changes, &r->msgs,
@@ -194,9 +195,9 @@ static int run_many(struct sim_opts o, uint64_t first, uint64_t n, int jobs,
 	       " elections=%" PRIu64 " crashes=%" PRIu64 " snapshots=%" PRIu64
 	       " transfers=%" PRIu64 " conf_changes=%" PRIu64 " msgs=%" PRIu64
 	       " torn_dropped=%" PRIu64 "\n",
-	       t.committed, t.ops_ok, t.ops_unknown, t.lin_unknown,
-	       t.elections, t.crashes, t.snapshots, t.transfers,
-	       t.conf_changes, t.msgs, t.torn);
+	       t.committed, t.ops_ok, t.ops_unknown, t.lin_unknown, t.elections,
+	       t.crashes, t.snapshots, t.transfers, t.conf_changes, t.msgs,
+	       t.torn);
 	printf("sim: seeds=%" PRIu64 " violations=%" PRIu64 " ops=%" PRIu64
 	       " linearizable=%" PRIu64 " sim_s=%.1f wall_s=%.2f\n",
 	       t.seeds, t.violations, t.ops, t.lin_ok,
@@ -217,7 +218,9 @@ static int run_one(struct sim_opts o)
 	       o.seed, r.violation ? "VIOLATION" : "ok", r.ops, r.ops_ok,
 	       r.ops_unknown, r.committed, r.elections, r.crashes, r.torn,
 	       r.snapshots,
-	       r.lin == LIN_OK ? "ok" : r.lin == LIN_UNKNOWN ? "unknown" : "no",
+	       r.lin == LIN_OK	      ? "ok"
+	       : r.lin == LIN_UNKNOWN ? "unknown"
+				      : "no",
 	       r.violation ? ": " : "", r.violation ? r.what : "");
 	return r.violation ? 1 : 0;
 }

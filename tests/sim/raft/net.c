@@ -23,7 +23,8 @@ void sim_net_init(struct sim_net *net, int n, const struct sim_net_params *p,
 static uint64_t latency(struct sim_net *net)
 {
 	const struct sim_net_params *p = &net->p;
-	uint64_t d = p->lat_min_us + prng_below(&net->rng, p->lat_jitter_us + 1ULL);
+	uint64_t d =
+	    p->lat_min_us + prng_below(&net->rng, p->lat_jitter_us + 1ULL);
 
 	if (prng_chance(&net->rng, p->p_tail))
 		d += prng_below(&net->rng, p->lat_tail_us + 1ULL);

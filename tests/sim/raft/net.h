@@ -32,9 +32,9 @@
 #define SIM_NET_INFLIGHT_MAX 4096
 
 struct sim_net_params {
-	uint32_t lat_min_us;    /* every message takes at least this */
+	uint32_t lat_min_us;	/* every message takes at least this */
 	uint32_t lat_jitter_us; /* plus uniform [0, jitter] */
-	uint32_t lat_tail_us;   /* plus uniform [0, tail] with p_tail */
+	uint32_t lat_tail_us;	/* plus uniform [0, tail] with p_tail */
 	double p_tail;
 	double p_loss;
 	double p_dup;
@@ -42,9 +42,9 @@ struct sim_net_params {
 };
 
 struct sim_link {
-	int up;               /* 0: cut (messages dropped) */
+	int up;			/* 0: cut (messages dropped) */
 	uint64_t clog_until_us; /* messages held until then */
-	uint32_t extra_us;    /* a slow link: added to every message */
+	uint32_t extra_us;	/* a slow link: added to every message */
 	uint32_t inflight;
 };
 

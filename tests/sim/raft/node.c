@@ -18,27 +18,23 @@
 #include "base/mp.h"
 #include "tests/sim/raft/journal.h"
 
-#define NODE_DISK_LIMIT (16u << 20)
+#define NODE_DISK_LIMIT	   (16u << 20)
 #define NODE_COMPACT_BYTES (64u << 10)
 #define NODE_MSG_BYTES_MAX (1u << 20)
 
 static const struct sim_disk_params disk_params = {
-	/* BENCH.md measured ~0.3 ms p50 for a 4 KiB fdatasync here; we
-	 * stretch it (and add stalls) so that the window between a write and
-	 * its durability is wide enough for crashes to land in. */
-	.fsync_min_us = 300,
-	.fsync_jitter_us = 5000,
-	.fsync_slow_us = 100000,
-	.p_slow = 0.05,
-	.p_torn = 0.7,
-	.p_garbage = 0.5,
+    /* BENCH.md measured ~0.3 ms p50 for a 4 KiB fdatasync here; we
+     * stretch it (and add stalls) so that the window between a write and
+     * its durability is wide enough for crashes to land in. */
+    .fsync_min_us = 300, .fsync_jitter_us = 5000, .fsync_slow_us = 100000,
+    .p_slow = 0.05,	 .p_torn = 0.7,		  .p_garbage = 0.5,
 };
 
 uint64_t node_local_ms(const struct sim_node *nd, uint64_t sim_us)
 {
 	/* local = offset + t * (1 + drift); in integers, microseconds. */
-	uint64_t scaled = sim_us * (uint64_t)(1000000 + nd->drift_ppm) /
-			  1000000;
+	uint64_t scaled =
+	    sim_us * (uint64_t)(1000000 + nd->drift_ppm) / 1000000;
 
 	return nd->offset_ms + scaled / 1000;
 }
@@ -100,8 +96,9 @@ static void mirror_reset(struct sim *s, struct sim_node *nd, raft_index base,
 	if (base == 0)
 		return;
 	if (c == NULL || c->term != term) {
-		sim_violation(s, "n%d holds a snapshot at index %" PRIu64
-				 " term %" PRIu64 " that was never committed",
+		sim_violation(s,
+			      "n%d holds a snapshot at index %" PRIu64
+			      " term %" PRIu64 " that was never committed",
 			      nd->slot, base, term);
 		return;
 	}
@@ -121,16 +118,16 @@ static void mirror_append(struct sim *s, struct sim_node *nd, raft_index tf,
 		size_t k = (size_t)(e[i].index - nd->chain_base);
 
 		if (k != nd->chain_n + 1) {
-			sim_violation(s, "n%d was handed entry %" PRIu64
-					 " after %" PRIu64,
-				      nd->slot, e[i].index,
-				      nd->chain_base + nd->chain_n);
+			sim_violation(
+			    s,
+			    "n%d was handed entry %" PRIu64 " after %" PRIu64,
+			    nd->slot, e[i].index, nd->chain_base + nd->chain_n);
 			return;
 		}
 		ASSERT(chain_reserve(nd, k) == 0);
 		nd->terms[k] = e[i].term;
-		nd->chain[k] = sim_chain(nd->chain[k - 1], e[i].term,
-					 e[i].data, e[i].len, e[i].type);
+		nd->chain[k] = sim_chain(nd->chain[k - 1], e[i].term, e[i].data,
+					 e[i].len, e[i].type);
 		nd->chain_n = k;
 		if (sim_check_entry(&s->chk, nd->slot, e[i].index, e[i].term,
 				    nd->chain[k]) != 0)
@@ -241,14 +238,18 @@ static void send_msgs(struct sim *s, struct sim_node *nd,
 static void install_snapshot(struct sim *s, struct sim_node *nd,
 			     const struct raft_snapshot *snap)
 {
-	int rv = journal_put_snap(&nd->disk, 1, &snap->meta, snap->data,
-				  snap->len);
+	int rv =
+	    journal_put_snap(&nd->disk, 1, &snap->meta, snap->data, snap->len);
 
-	if (rv != 0)
-		{ disk_fail(s, nd, rv); return; }
-	if (kv_restore(&nd->kv, snap->data, (size_t)snap->len) != 0)
-		{ sim_violation(s, "n%d: snapshot data does not decode",
-				     nd->slot); return; }
+	if (rv != 0) {
+		disk_fail(s, nd, rv);
+		return;
+	}
+	if (kv_restore(&nd->kv, snap->data, (size_t)snap->len) != 0) {
+		sim_violation(s, "n%d: snapshot data does not decode",
+			      nd->slot);
+		return;
+	}
 	nd->applied = snap->meta.index;
 	nd->snap_index = snap->meta.index;
 	nd->sm_conf = snap->meta.conf;
@@ -264,18 +265,23 @@ static void apply_one(struct sim *s, struct sim_node *nd,
 	struct kv_cmd cmd;
 	struct kv_result res;
 
-	if (e->index != nd->applied + 1)
-		{ sim_violation(s, "n%d applies index %" PRIu64
-					" after %" PRIu64,
-				     nd->slot, e->index, nd->applied); return; }
-	if (!mirror_has(nd, e->index) || nd->terms[e->index - nd->chain_base] !=
-					       e->term)
-		{ sim_violation(s, "n%d applies index %" PRIu64
-					" it never persisted",
-				     nd->slot, e->index); return; }
+	if (e->index != nd->applied + 1) {
+		sim_violation(s, "n%d applies index %" PRIu64 " after %" PRIu64,
+			      nd->slot, e->index, nd->applied);
+		return;
+	}
+	if (!mirror_has(nd, e->index) ||
+	    nd->terms[e->index - nd->chain_base] != e->term) {
+		sim_violation(
+		    s, "n%d applies index %" PRIu64 " it never persisted",
+		    nd->slot, e->index);
+		return;
+	}
 	if (sim_check_committed(&s->chk, nd->slot, e->index, e->term,
-				nd->chain[e->index - nd->chain_base]) != 0)
-		{ sim_violation(s, "%s (on apply)", s->chk.msg); return; }
+				nd->chain[e->index - nd->chain_base]) != 0) {
+		sim_violation(s, "%s (on apply)", s->chk.msg);
+		return;
+	}
 	nd->applied = e->index;
 	if (e->type == RAFT_ENTRY_CONFIG) {
 		if (raft_conf_decode(e->data, e->len, &nd->sm_conf) != 0)
@@ -285,9 +291,10 @@ static void apply_one(struct sim *s, struct sim_node *nd,
 	}
 	if (e->type != RAFT_ENTRY_NORMAL)
 		return;
-	if (kv_cmd_decode(e->data, e->len, &cmd) != 0)
-		{ sim_violation(s, "n%d: command does not decode",
-				     nd->slot); return; }
+	if (kv_cmd_decode(e->data, e->len, &cmd) != 0) {
+		sim_violation(s, "n%d: command does not decode", nd->slot);
+		return;
+	}
 	kv_apply(&nd->kv, &cmd, &res);
 	sim_node_applied(s, nd, cmd.client, cmd.seq, res.out, res.stale);
 }
@@ -295,29 +302,36 @@ static void apply_one(struct sim *s, struct sim_node *nd,
 static void check_commit(struct sim *s, struct sim_node *nd,
 			 const struct raft_update *up)
 {
-	if (up->commit < nd->last_commit)
-		{ sim_violation(s, "n%d commit index moved back from %" PRIu64
-					" to %" PRIu64,
-				     nd->slot, nd->last_commit, up->commit); return; }
+	if (up->commit < nd->last_commit) {
+		sim_violation(s,
+			      "n%d commit index moved back from %" PRIu64
+			      " to %" PRIu64,
+			      nd->slot, nd->last_commit, up->commit);
+		return;
+	}
 	/* Paper 5.4.2: a leader commits by counting replicas only entries
 	 * of its own term (older ones follow by the Log Matching property),
 	 * so whenever a leader moves its commit index, it lands on one. */
 	if (!s->o->end_to_end_only && up->role == RAFT_LEADER &&
-	    up->commit > nd->last_commit &&
-	    mirror_has(nd, up->commit) &&
-	    nd->terms[up->commit - nd->chain_base] != up->term)
-		{ sim_violation(s, "n%d leads term %" PRIu64 " and commits up to "
-				 "index %" PRIu64 " of term %" PRIu64
-				 " by counting replicas (paper 5.4.2)",
+	    up->commit > nd->last_commit && mirror_has(nd, up->commit) &&
+	    nd->terms[up->commit - nd->chain_base] != up->term) {
+		sim_violation(s,
+			      "n%d leads term %" PRIu64 " and commits up to "
+			      "index %" PRIu64 " of term %" PRIu64
+			      " by counting replicas (paper 5.4.2)",
 			      nd->slot, up->term, up->commit,
-			      nd->terms[up->commit - nd->chain_base]); return; }
+			      nd->terms[up->commit - nd->chain_base]);
+		return;
+	}
 	for (raft_index i = nd->last_commit + 1; i <= up->commit; i++) {
 		if (!mirror_has(nd, i))
 			continue; /* covered by a snapshot */
 		if (sim_check_committed(&s->chk, nd->slot, i,
 					nd->terms[i - nd->chain_base],
-					nd->chain[i - nd->chain_base]) != 0)
-			{ sim_violation(s, "%s", s->chk.msg); return; }
+					nd->chain[i - nd->chain_base]) != 0) {
+			sim_violation(s, "%s", s->chk.msg);
+			return;
+		}
 	}
 	nd->last_commit = up->commit;
 }
@@ -330,20 +344,24 @@ static void check_new_leader(struct sim *s, struct sim_node *nd,
 	raft_index cm = sim_check_commit_max(&s->chk);
 	const struct check_committed *c = sim_check_committed_at(&s->chk, cm);
 
-	if (sim_check_leader(&s->chk, up->term, nd->slot) != 0)
-		{ sim_violation(s, "%s", s->chk.msg); return; }
+	if (sim_check_leader(&s->chk, up->term, nd->slot) != 0) {
+		sim_violation(s, "%s", s->chk.msg);
+		return;
+	}
 	if (nd->last_role == RAFT_LEADER && nd->last_term == up->term)
 		return;
 	s->res->elections++;
 	sim_node_became_leader(s, nd);
-	sim_trace(s, "n%d becomes leader term=%" PRIu64 " last=%" PRIu64
-		     " commit=%" PRIu64,
+	sim_trace(s,
+		  "n%d becomes leader term=%" PRIu64 " last=%" PRIu64
+		  " commit=%" PRIu64,
 		  nd->slot, up->term, raft_last_index(&nd->r), up->commit);
 	if (cm <= nd->chain_base)
 		return;
 	if (!mirror_has(nd, cm) || nd->chain[cm - nd->chain_base] != c->chain)
-		sim_violation(s, "leader completeness: n%d leads term %" PRIu64
-				 " without committed index %" PRIu64,
+		sim_violation(s,
+			      "leader completeness: n%d leads term %" PRIu64
+			      " without committed index %" PRIu64,
 			      nd->slot, up->term, cm);
 }
 
@@ -351,16 +369,16 @@ static void check_hard_state(struct sim *s, struct sim_node *nd,
 			     const struct raft_hard_state *hs)
 {
 	if (hs->term < nd->last_term)
-		sim_violation(s, "n%d term moved back from %" PRIu64
-				 " to %" PRIu64,
-			      nd->slot, nd->last_term, hs->term);
+		sim_violation(
+		    s, "n%d term moved back from %" PRIu64 " to %" PRIu64,
+		    nd->slot, nd->last_term, hs->term);
 	/* One vote per term (paper Figure 2: votedFor changes only with
 	 * the term), across restarts too: the stored vote is the promise. */
 	if (!s->o->end_to_end_only && hs->term == nd->hs_term &&
-	    nd->hs_vote != 0 &&
-	    hs->vote != nd->hs_vote)
-		sim_violation(s, "n%d votes for %" PRIu64 " in term %" PRIu64
-				 " after voting for %" PRIu64,
+	    nd->hs_vote != 0 && hs->vote != nd->hs_vote)
+		sim_violation(s,
+			      "n%d votes for %" PRIu64 " in term %" PRIu64
+			      " after voting for %" PRIu64,
 			      nd->slot, hs->vote, hs->term, nd->hs_vote);
 	nd->hs_term = hs->term;
 	nd->hs_vote = hs->vote;
@@ -389,8 +407,10 @@ static void carry_out(struct sim *s, struct sim_node *nd,
 	if (up->truncate_from != 0 || up->n_entries > 0) {
 		rv = journal_put_entries(&nd->disk, up->truncate_from,
 					 up->entries, up->n_entries);
-		if (rv != 0)
-			{ disk_fail(s, nd, rv); return; }
+		if (rv != 0) {
+			disk_fail(s, nd, rv);
+			return;
+		}
 		mirror_append(s, nd, up->truncate_from, up->entries,
 			      up->n_entries);
 		if (up->n_entries > 0)
@@ -400,17 +420,23 @@ static void carry_out(struct sim *s, struct sim_node *nd,
 	if (up->hard_state_changed) {
 		check_hard_state(s, nd, &up->hard_state);
 		rv = journal_put_hs(&nd->disk, &up->hard_state);
-		if (rv != 0)
-			{ disk_fail(s, nd, rv); return; }
+		if (rv != 0) {
+			disk_fail(s, nd, rv);
+			return;
+		}
 	}
 	send_msgs(s, nd, up);
 	schedule_fsync(s, nd);
 	if (!s->o->end_to_end_only && up->n_committed > 0 &&
-	    up->committed[up->n_committed - 1].index > up->commit)
-		{ sim_violation(s, "n%d is handed index %" PRIu64
-				 " to apply, beyond its commit index %" PRIu64,
-			      nd->slot, up->committed[up->n_committed - 1].index,
-			      up->commit); return; }
+	    up->committed[up->n_committed - 1].index > up->commit) {
+		sim_violation(s,
+			      "n%d is handed index %" PRIu64
+			      " to apply, beyond its commit index %" PRIu64,
+			      nd->slot,
+			      up->committed[up->n_committed - 1].index,
+			      up->commit);
+		return;
+	}
 	for (uint64_t i = 0; i < up->n_committed && !s->failed; i++)
 		apply_one(s, nd, &up->committed[i]);
 	for (uint32_t i = 0; i < up->n_reads; i++)
@@ -515,8 +541,7 @@ void node_fsync_done(struct sim *s, struct sim_node *nd, size_t len,
 		schedule_fsync(s, nd);
 }
 
-static void raft_cfg(struct sim *s, struct sim_node *nd,
-		     struct raft_config *c)
+static void raft_cfg(struct sim *s, struct sim_node *nd, struct raft_config *c)
 {
 	raft_config_default(c);
 	c->id = nd->id;
@@ -660,8 +685,9 @@ int node_restart(struct sim *s, struct sim_node *nd)
 	nd->up = 1;
 	if (node_boot(s, nd) != 0)
 		return -1;
-	sim_trace(s, "n%d restarts term=%" PRIu64 " last=%" PRIu64
-		     " commit=%" PRIu64 " snap=%" PRIu64,
+	sim_trace(s,
+		  "n%d restarts term=%" PRIu64 " last=%" PRIu64
+		  " commit=%" PRIu64 " snap=%" PRIu64,
 		  nd->slot, raft_current_term(&nd->r), raft_last_index(&nd->r),
 		  raft_commit_index(&nd->r), nd->snap_index);
 	memset(&ev, 0, sizeof(ev));
@@ -700,9 +726,9 @@ int node_take_snapshot(struct sim *s, struct sim_node *nd)
 		nd->snap_index = meta.index;
 		s->res->snapshots++;
 	} else {
-		sim_violation(s, "n%d: snapshot at applied index %" PRIu64
-				 " refused: %s",
-			      nd->slot, meta.index, err_name(rv));
+		sim_violation(
+		    s, "n%d: snapshot at applied index %" PRIu64 " refused: %s",
+		    nd->slot, meta.index, err_name(rv));
 	}
 	free(data);
 	if (rv == 0 && nd->disk.len > NODE_COMPACT_BYTES) {

@@ -22,11 +22,11 @@
 
 struct sim_event {
 	uint64_t time_us; /* virtual time at which the event fires */
-	uint64_t seq;     /* push order; breaks ties deterministically */
-	int kind;         /* the driver's event kind */
-	int node;         /* target node (or -1) */
-	uint64_t a, b;    /* small arguments, meaning depends on kind */
-	void *payload;    /* owned by the queue's user, see above */
+	uint64_t seq;	  /* push order; breaks ties deterministically */
+	int kind;	  /* the driver's event kind */
+	int node;	  /* target node (or -1) */
+	uint64_t a, b;	  /* small arguments, meaning depends on kind */
+	void *payload;	  /* owned by the queue's user, see above */
 	size_t len;
 };
 

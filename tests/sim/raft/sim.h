@@ -38,18 +38,18 @@
  * 300-600 ms here, so 5 s allows several rounds of split votes and
  * PreVote; 12 s covers catch-up by snapshot of a node that was down. */
 #define SIM_LIVE_LEADER_MS 5000
-#define SIM_LIVE_OP_MS 12000
+#define SIM_LIVE_OP_MS	   12000
 
-#define SIM_CLIENTS 5
+#define SIM_CLIENTS	5
 #define SIM_WAITERS_MAX 64 /* client requests waiting on one node */
 
 struct sim_opts {
 	uint64_t seed;
-	uint32_t bugs;       /* RAFT_BUG_* planted in every node */
+	uint32_t bugs;	      /* RAFT_BUG_* planted in every node */
 	uint64_t duration_ms; /* whole run */
 	uint64_t heal_ms;     /* end of the fault phase */
-	int trace;            /* print the trace to `out` */
-	int raft_trace;       /* include raft's own debug lines */
+	int trace;	      /* print the trace to `out` */
+	int raft_trace;	      /* include raft's own debug lines */
 	/* 1: skip the checks that watch a single rule of the protocol (one
 	 * vote per term, apply only committed, the 5.4.2 commit rule), to
 	 * see whether the end-to-end checkers alone catch a planted bug. */
@@ -58,8 +58,8 @@ struct sim_opts {
 };
 
 struct sim_result {
-	int violation;      /* 1 if any checker failed */
-	char what[600];     /* the first failure */
+	int violation;	/* 1 if any checker failed */
+	char what[600]; /* the first failure */
 	uint64_t ops, ops_ok, ops_unknown;
 	enum lin_verdict lin;
 	uint64_t lin_states;

@@ -10,34 +10,34 @@
 
 #include "tests/sim/raft/sim.h"
 
-#define SIM_SLOTS_MAX 5
-#define SIM_HIST_MAX 20000 /* ops recorded per run; more are not issued */
-#define SIM_PENDING_MAX 256 /* disk work items awaiting an fsync */
-#define SIM_HELD_MAX 1024   /* messages waiting for their hard state */
+#define SIM_SLOTS_MAX	5
+#define SIM_HIST_MAX	20000 /* ops recorded per run; more are not issued */
+#define SIM_PENDING_MAX 256   /* disk work items awaiting an fsync */
+#define SIM_HELD_MAX	1024  /* messages waiting for their hard state */
 
 enum sim_ev_kind {
 	EV_TICK = 1,
-	EV_DELIVER,     /* a = from slot; payload = encoded message */
-	EV_FSYNC_DONE,  /* a = journal length; b = disk epoch */
-	EV_CLIENT_REQ,  /* a = client; node = target */
-	EV_CLIENT_RESP, /* a = client; b = seq; payload = struct resp */
+	EV_DELIVER,	 /* a = from slot; payload = encoded message */
+	EV_FSYNC_DONE,	 /* a = journal length; b = disk epoch */
+	EV_CLIENT_REQ,	 /* a = client; node = target */
+	EV_CLIENT_RESP,	 /* a = client; b = seq; payload = struct resp */
 	EV_CLIENT_TIMER, /* a = client; b = attempt number: its timeout */
 	EV_CLIENT_RETRY, /* a = client; b = attempt number: send it */
-	EV_CLIENT_NEXT,  /* a = client: start the next operation */
+	EV_CLIENT_NEXT,	 /* a = client: start the next operation */
 	EV_FAULT,
-	EV_RESTART,     /* node restarts */
-	EV_UNFAULT,     /* a = what to undo */
+	EV_RESTART, /* node restarts */
+	EV_UNFAULT, /* a = what to undo */
 	EV_HEAL,
 	EV_LIVE_CHECK,
-	EV_SNAPSHOT,    /* node takes a snapshot */
-	EV_CRASH,       /* a = incarnation to crash */
+	EV_SNAPSHOT, /* node takes a snapshot */
+	EV_CRASH,    /* a = incarnation to crash */
 };
 
 /* Work an fsync completes: a persisted report, a snapshot applied, or
  * messages released (held[] entries with gate <= synced). */
 struct pending {
-	size_t end;          /* journal length that must be synced */
-	raft_index index;    /* persisted up to (0: none) */
+	size_t end;	  /* journal length that must be synced */
+	raft_index index; /* persisted up to (0: none) */
 	raft_term term;
 	raft_index snap_applied; /* snapshot installed (0: none) */
 };
@@ -53,7 +53,7 @@ struct waiter {
 	int client;
 	uint64_t seq;
 	uint64_t read_index; /* ReadIndex gets: serve once applied >= this */
-	int is_read;         /* 1 after up->reads confirmed it */
+	int is_read;	     /* 1 after up->reads confirmed it */
 	uint64_t read_ctx;
 };
 
@@ -118,7 +118,7 @@ struct sim {
 	const struct sim_opts *o;
 	struct sim_result *res;
 	uint64_t now_us;
-	struct prng rng;   /* the world's: faults, workload */
+	struct prng rng; /* the world's: faults, workload */
 	struct sim_queue q;
 	struct sim_net net;
 	struct sim_check chk;
@@ -129,7 +129,7 @@ struct sim {
 	size_t hist_n;
 	int healed;
 	uint64_t heal_us;
-	uint64_t leader_seen_us; /* after heal */
+	uint64_t leader_seen_us;    /* after heal */
 	struct raft_entry *rx_ents; /* decode scratch, RAFT_BATCH_MAX */
 	struct tracer raft_tracer;
 	int cur_node; /* for raft's trace lines */
@@ -142,9 +142,9 @@ struct sim {
 
 /* world.c */
 void sim_trace(struct sim *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void sim_violation(struct sim *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void sim_push(struct sim *s, uint64_t at_us, int kind, int node, uint64_t a,
 	      uint64_t b, void *payload, size_t len);
 void sim_node_applied(struct sim *s, struct sim_node *nd, uint32_t client,

@@ -78,7 +78,9 @@ static struct raft_entry ent(raft_index i, raft_term t, const char *data)
 }
 
 static const struct sim_disk_params dp = {
-	.fsync_min_us = 1, .p_torn = 1.0, .p_garbage = 0.5,
+    .fsync_min_us = 1,
+    .p_torn = 1.0,
+    .p_garbage = 0.5,
 };
 
 static void journal_replays_truncation_and_snapshot(void **state)
@@ -151,10 +153,10 @@ static void journal_after_crash_holds_a_durable_prefix(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(kv_deduplicates_retries),
-		cmocka_unit_test(kv_codec_and_snapshot_round_trip),
-		cmocka_unit_test(journal_replays_truncation_and_snapshot),
-		cmocka_unit_test(journal_after_crash_holds_a_durable_prefix),
+	    cmocka_unit_test(kv_deduplicates_retries),
+	    cmocka_unit_test(kv_codec_and_snapshot_round_trip),
+	    cmocka_unit_test(journal_replays_truncation_and_snapshot),
+	    cmocka_unit_test(journal_after_crash_holds_a_durable_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,11 +11,26 @@
 
 #include "tests/sim/raft/lin.h"
 
-#define PUT(k, v, c, r) {k, LIN_PUT, 1, v, 0, 0, c, r}
-#define GET(k, v, c, r) {k, LIN_GET, 1, 0, 0, v, c, r}
-#define CAS(k, e, n, ok, c, r) {k, LIN_CAS, 1, e, n, ok, c, r}
-#define PUT_LOST(k, v, c) {k, LIN_PUT, 0, v, 0, 0, c, 0}
-#define CAS_LOST(k, e, n, c) {k, LIN_CAS, 0, e, n, 0, c, 0}
+#define PUT(k, v, c, r)                                                        \
+	{                                                                      \
+		k, LIN_PUT, 1, v, 0, 0, c, r                                   \
+	}
+#define GET(k, v, c, r)                                                        \
+	{                                                                      \
+		k, LIN_GET, 1, 0, 0, v, c, r                                   \
+	}
+#define CAS(k, e, n, ok, c, r)                                                 \
+	{                                                                      \
+		k, LIN_CAS, 1, e, n, ok, c, r                                  \
+	}
+#define PUT_LOST(k, v, c)                                                      \
+	{                                                                      \
+		k, LIN_PUT, 0, v, 0, 0, c, 0                                   \
+	}
+#define CAS_LOST(k, e, n, c)                                                   \
+	{                                                                      \
+		k, LIN_CAS, 0, e, n, 0, c, 0                                   \
+	}
 
 static enum lin_verdict run(const struct lin_op *ops, size_t n)
 {
@@ -28,8 +43,8 @@ static enum lin_verdict run(const struct lin_op *ops, size_t n)
 static void sequential_history_is_linearizable(void **state)
 {
 	struct lin_op h[] = {
-		PUT(1, 5, 0, 1), GET(1, 5, 2, 3), CAS(1, 5, 6, 1, 4, 5),
-		CAS(1, 5, 7, 0, 6, 7), GET(1, 6, 8, 9), GET(2, 0, 10, 11),
+	    PUT(1, 5, 0, 1),	   GET(1, 5, 2, 3), CAS(1, 5, 6, 1, 4, 5),
+	    CAS(1, 5, 7, 0, 6, 7), GET(1, 6, 8, 9), GET(2, 0, 10, 11),
 	};
 
 	(void)state;
@@ -40,8 +55,10 @@ static void concurrent_overlap_is_linearizable(void **state)
 {
 	/* The get overlaps both puts and may see either. */
 	struct lin_op h[] = {
-		PUT(1, 1, 0, 10), PUT(1, 2, 5, 15), GET(1, 1, 6, 20),
-		GET(1, 2, 21, 22),
+	    PUT(1, 1, 0, 10),
+	    PUT(1, 2, 5, 15),
+	    GET(1, 1, 6, 20),
+	    GET(1, 2, 21, 22),
 	};
 
 	(void)state;
@@ -52,7 +69,9 @@ static void stale_read_is_rejected(void **state)
 {
 	/* put 2 completes before the get starts, yet the get sees 1. */
 	struct lin_op h[] = {
-		PUT(1, 1, 0, 1), PUT(1, 2, 2, 3), GET(1, 1, 4, 5),
+	    PUT(1, 1, 0, 1),
+	    PUT(1, 2, 2, 3),
+	    GET(1, 1, 4, 5),
 	};
 
 	(void)state;
@@ -71,7 +90,8 @@ static void two_successful_cas_from_same_value_rejected(void **state)
 {
 	/* Both swap 0 -> x concurrently: only one may succeed. */
 	struct lin_op h[] = {
-		CAS(3, 0, 1, 1, 0, 10), CAS(3, 0, 2, 1, 1, 11),
+	    CAS(3, 0, 1, 1, 0, 10),
+	    CAS(3, 0, 2, 1, 1, 11),
 	};
 
 	(void)state;
@@ -83,8 +103,10 @@ static void reads_flip_back_rejected(void **state)
 	/* Two sequential reads see 2 then 1 while one writer wrote 1 then 2:
 	 * the second read goes back in time. */
 	struct lin_op h[] = {
-		PUT(1, 1, 0, 2), PUT(1, 2, 3, 100), GET(1, 2, 10, 11),
-		GET(1, 1, 12, 13),
+	    PUT(1, 1, 0, 2),
+	    PUT(1, 2, 3, 100),
+	    GET(1, 2, 10, 11),
+	    GET(1, 1, 12, 13),
 	};
 
 	(void)state;
@@ -115,8 +137,10 @@ static void unknown_put_cannot_act_before_its_call(void **state)
 static void unknown_cas_may_have_swapped(void **state)
 {
 	struct lin_op h[] = {
-		PUT(1, 4, 0, 1), CAS_LOST(1, 4, 8, 2), GET(1, 8, 30, 31),
-		GET(1, 8, 32, 33),
+	    PUT(1, 4, 0, 1),
+	    CAS_LOST(1, 4, 8, 2),
+	    GET(1, 8, 30, 31),
+	    GET(1, 8, 32, 33),
 	};
 
 	(void)state;
@@ -127,7 +151,9 @@ static void unknown_ops_do_not_hide_violation(void **state)
 {
 	/* The lost put writes 3; nothing can explain reading 9. */
 	struct lin_op h[] = {
-		PUT_LOST(1, 3, 0), PUT(1, 1, 1, 2), GET(1, 9, 3, 4),
+	    PUT_LOST(1, 3, 0),
+	    PUT(1, 1, 1, 2),
+	    GET(1, 9, 3, 4),
 	};
 
 	(void)state;
@@ -138,8 +164,10 @@ static void keys_are_checked_independently(void **state)
 {
 	/* Key 2's history alone is bad; key 1's is fine. */
 	struct lin_op h[] = {
-		PUT(1, 1, 0, 1), GET(1, 1, 2, 3), PUT(2, 5, 0, 1),
-		GET(2, 6, 2, 3),
+	    PUT(1, 1, 0, 1),
+	    GET(1, 1, 2, 3),
+	    PUT(2, 5, 0, 1),
+	    GET(2, 6, 2, 3),
 	};
 	struct lin_report rep;
 
@@ -197,19 +225,19 @@ static void state_bound_gives_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(sequential_history_is_linearizable),
-		cmocka_unit_test(concurrent_overlap_is_linearizable),
-		cmocka_unit_test(stale_read_is_rejected),
-		cmocka_unit_test(read_of_never_written_value_is_rejected),
-		cmocka_unit_test(two_successful_cas_from_same_value_rejected),
-		cmocka_unit_test(reads_flip_back_rejected),
-		cmocka_unit_test(unknown_put_may_have_happened),
-		cmocka_unit_test(unknown_put_cannot_act_before_its_call),
-		cmocka_unit_test(unknown_cas_may_have_swapped),
-		cmocka_unit_test(unknown_ops_do_not_hide_violation),
-		cmocka_unit_test(keys_are_checked_independently),
-		cmocka_unit_test(long_concurrent_history_within_bound),
-		cmocka_unit_test(state_bound_gives_unknown),
+	    cmocka_unit_test(sequential_history_is_linearizable),
+	    cmocka_unit_test(concurrent_overlap_is_linearizable),
+	    cmocka_unit_test(stale_read_is_rejected),
+	    cmocka_unit_test(read_of_never_written_value_is_rejected),
+	    cmocka_unit_test(two_successful_cas_from_same_value_rejected),
+	    cmocka_unit_test(reads_flip_back_rejected),
+	    cmocka_unit_test(unknown_put_may_have_happened),
+	    cmocka_unit_test(unknown_put_cannot_act_before_its_call),
+	    cmocka_unit_test(unknown_cas_may_have_swapped),
+	    cmocka_unit_test(unknown_ops_do_not_hide_violation),
+	    cmocka_unit_test(keys_are_checked_independently),
+	    cmocka_unit_test(long_concurrent_history_within_bound),
+	    cmocka_unit_test(state_bound_gives_unknown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,8 +45,13 @@ static void queue_orders_by_time_then_push_order(void **state)
 }
 
 static const struct sim_net_params netp = {
-	.lat_min_us = 100, .lat_jitter_us = 400, .lat_tail_us = 10000,
-	.p_tail = 0.01, .p_loss = 0.1, .p_dup = 0.1, .p_reorder = 0.1,
+    .lat_min_us = 100,
+    .lat_jitter_us = 400,
+    .lat_tail_us = 10000,
+    .p_tail = 0.01,
+    .p_loss = 0.1,
+    .p_dup = 0.1,
+    .p_reorder = 0.1,
 };
 
 static void net_loses_duplicates_and_reorders(void **state)
@@ -120,8 +125,12 @@ static void net_partitions_and_clogs(void **state)
 }
 
 static const struct sim_disk_params diskp = {
-	.fsync_min_us = 100, .fsync_jitter_us = 100, .fsync_slow_us = 50000,
-	.p_slow = 0.5, .p_torn = 1.0, .p_garbage = 0.5,
+    .fsync_min_us = 100,
+    .fsync_jitter_us = 100,
+    .fsync_slow_us = 50000,
+    .p_slow = 0.5,
+    .p_torn = 1.0,
+    .p_garbage = 0.5,
 };
 
 struct seen {
@@ -218,11 +227,11 @@ static void disk_rewrite_is_atomic_and_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(queue_orders_by_time_then_push_order),
-		cmocka_unit_test(net_loses_duplicates_and_reorders),
-		cmocka_unit_test(net_partitions_and_clogs),
-		cmocka_unit_test(disk_crash_keeps_synced_and_drops_torn),
-		cmocka_unit_test(disk_rewrite_is_atomic_and_bounded),
+	    cmocka_unit_test(queue_orders_by_time_then_push_order),
+	    cmocka_unit_test(net_loses_duplicates_and_reorders),
+	    cmocka_unit_test(net_partitions_and_clogs),
+	    cmocka_unit_test(disk_crash_keeps_synced_and_drops_torn),
+	    cmocka_unit_test(disk_rewrite_is_atomic_and_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

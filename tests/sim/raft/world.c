@@ -14,11 +14,11 @@
 #include "base/err.h"
 #include "base/mp.h"
 
-#define SIM_QUEUE_CAP (1u << 18)
-#define SIM_KEYS_USED 4     /* few keys: contention makes histories hard */
-#define CLIENT_ATTEMPT_US 300000
+#define SIM_QUEUE_CAP	   (1u << 18)
+#define SIM_KEYS_USED	   4 /* few keys: contention makes histories hard */
+#define CLIENT_ATTEMPT_US  300000
 #define CLIENT_DEADLINE_US 4000000
-#define LIN_STATES_MAX 500000
+#define LIN_STATES_MAX	   500000
 
 /* The assertion hook has no context argument: the run in progress. */
 static struct sim *assert_sim;
@@ -77,8 +77,8 @@ static void raft_emit(void *ctx, enum trace_level level, const char *module,
 static void on_assert(const char *expr, const char *file, int line,
 		      const char *func)
 {
-	snprintf(assert_msg, sizeof(assert_msg), "assertion failed: %s (%s:%d %s)",
-		 expr, file, line, func);
+	snprintf(assert_msg, sizeof(assert_msg),
+		 "assertion failed: %s (%s:%d %s)", expr, file, line, func);
 	if (assert_sim != NULL)
 		longjmp(assert_sim->assert_jmp, 1);
 }
@@ -103,7 +103,7 @@ static void client_start(struct sim *s, int ci)
 
 	if (s->hist_n == SIM_HIST_MAX ||
 	    s->now_us + SIM_LIVE_OP_MS * 1000ULL + 1000000 >
-		    s->o->duration_ms * 1000)
+		s->o->duration_ms * 1000)
 		return; /* the run is ending: no new operations */
 	memset(&c->cmd, 0, sizeof(c->cmd));
 	c->cmd.client = (uint32_t)ci;
@@ -125,8 +125,8 @@ static void client_start(struct sim *s, int ci)
 	} else {
 		/* Expect a value the key may hold: the last one issued for it
 		 * (or 0, never written), so that many swaps succeed. */
-		c->cmd.a = prng_chance(&s->rng, 0.2) ? 0
-						     : s->key_last[c->cmd.key];
+		c->cmd.a =
+		    prng_chance(&s->rng, 0.2) ? 0 : s->key_last[c->cmd.key];
 		c->cmd.b = ++s->value_next;
 		s->key_last[c->cmd.key] = c->cmd.b;
 		h->kind = LIN_CAS;
@@ -137,7 +137,7 @@ static void client_start(struct sim *s, int ci)
 	c->busy = 1;
 	c->attempt = 0;
 	c->deadline_us = s->now_us + (s->healed ? SIM_LIVE_OP_MS * 1000ULL
-					        : CLIENT_DEADLINE_US);
+						: CLIENT_DEADLINE_US);
 	s->res->ops++;
 	client_send(s, ci);
 }
@@ -170,10 +170,13 @@ static void client_resp(struct sim *s, int ci, uint64_t seq,
 	h->ret_us = s->now_us;
 	h->out = r->out;
 	s->res->ops_ok++;
-	sim_trace(s, "c%d seq=%" PRIu64 " %s k=%u a=%" PRIu64 " b=%" PRIu64
-		     " -> %" PRIu64,
+	sim_trace(s,
+		  "c%d seq=%" PRIu64 " %s k=%u a=%" PRIu64 " b=%" PRIu64
+		  " -> %" PRIu64,
 		  ci, seq,
-		  c->cmd.op == KV_PUT ? "put" : c->cmd.op == KV_GET ? "get" : "cas",
+		  c->cmd.op == KV_PUT	? "put"
+		  : c->cmd.op == KV_GET ? "get"
+					: "cas",
 		  c->cmd.key, c->cmd.a, c->cmd.b, r->out);
 	client_next(s, ci);
 }
@@ -189,8 +192,9 @@ static void client_timer(struct sim *s, int ci, uint64_t attempt)
 		sim_trace(s, "c%d seq=%" PRIu64 " gives up (outcome unknown)",
 			  ci, c->seq);
 		if (s->healed)
-			sim_violation(s, "liveness: client %d op seq %" PRIu64
-					 " not done %d ms after the heal",
+			sim_violation(s,
+				      "liveness: client %d op seq %" PRIu64
+				      " not done %d ms after the heal",
 				      ci, c->seq, SIM_LIVE_OP_MS);
 		client_next(s, ci);
 		return;
@@ -400,7 +404,8 @@ static void fault_power(struct sim *s)
 static void fault_leader_churn(struct sim *s)
 {
 	s->kill_next_leader = 1 + (int)prng_below(&s->rng, 3);
-	sim_trace(s, "churn: the next %d leaders will crash", s->kill_next_leader);
+	sim_trace(s, "churn: the next %d leaders will crash",
+		  s->kill_next_leader);
 }
 
 void sim_node_became_leader(struct sim *s, struct sim_node *nd)
@@ -415,14 +420,15 @@ void sim_node_became_leader(struct sim *s, struct sim_node *nd)
 static void fault_net(struct sim *s, uint64_t kind)
 {
 	int a = (int)prng_below(&s->rng, (uint64_t)s->n);
-	int b = (int)((uint64_t)a + 1 + prng_below(&s->rng, (uint64_t)s->n - 1)) %
-		s->n;
+	int b =
+	    (int)((uint64_t)a + 1 + prng_below(&s->rng, (uint64_t)s->n - 1)) %
+	    s->n;
 	uint64_t dur = 300000 + prng_below(&s->rng, 5000000);
 
 	switch (kind) {
 	case 0: { /* symmetric partition into two sides */
-		uint32_t side = (uint32_t)prng_range(&s->rng, 1,
-						     (1u << s->n) - 2);
+		uint32_t side =
+		    (uint32_t)prng_range(&s->rng, 1, (1u << s->n) - 2);
 
 		sim_net_partition(&s->net, side);
 		sim_trace(s, "net: partition side=0x%x", side);
@@ -579,8 +585,8 @@ static void heal(struct sim *s)
 			s->cl[i].deadline_us = d;
 	}
 	sim_trace(s, "heal: all nodes up, network whole");
-	sim_push(s, s->now_us + SIM_LIVE_LEADER_MS * 1000ULL, EV_LIVE_CHECK,
-		 -1, 0, 0, NULL, 0);
+	sim_push(s, s->now_us + SIM_LIVE_LEADER_MS * 1000ULL, EV_LIVE_CHECK, -1,
+		 0, 0, NULL, 0);
 }
 
 static void live_check(struct sim *s)
@@ -610,8 +616,9 @@ static void deliver(struct sim *s, const struct sim_event *ev)
 		for (size_t i = 0; i < k; i++)
 			snprintf(hex + 2 * i, 3, "%02x", p[i]);
 		hex[2 * k] = 0;
-		sim_violation(s, "codec: a message raft encoded does not "
-				 "decode: %s (%zu bytes: %s)",
+		sim_violation(s,
+			      "codec: a message raft encoded does not "
+			      "decode: %s (%zu bytes: %s)",
 			      err_name(rv), ev->len, hex);
 		return;
 	}
@@ -651,20 +658,34 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 	struct sim_node *nd = ev->node >= 0 ? &s->node[ev->node] : NULL;
 
 	switch (ev->kind) {
-	case EV_TICK: on_tick(s, nd, ev->a); break;
-	case EV_DELIVER: deliver(s, ev); break;
+	case EV_TICK:
+		on_tick(s, nd, ev->a);
+		break;
+	case EV_DELIVER:
+		deliver(s, ev);
+		break;
 	case EV_FSYNC_DONE:
 		node_fsync_done(s, nd, (size_t)ev->a, (uint32_t)ev->b);
 		break;
-	case EV_CLIENT_REQ: node_client_req(s, nd, (int)ev->a, ev->b); break;
-	case EV_CLIENT_RESP: client_resp(s, (int)ev->a, ev->b, ev->payload); break;
-	case EV_CLIENT_TIMER: client_timer(s, (int)ev->a, ev->b); break;
+	case EV_CLIENT_REQ:
+		node_client_req(s, nd, (int)ev->a, ev->b);
+		break;
+	case EV_CLIENT_RESP:
+		client_resp(s, (int)ev->a, ev->b, ev->payload);
+		break;
+	case EV_CLIENT_TIMER:
+		client_timer(s, (int)ev->a, ev->b);
+		break;
 	case EV_CLIENT_RETRY:
 		if (s->cl[ev->a].busy && s->cl[ev->a].attempt == ev->b)
 			client_send(s, (int)ev->a);
 		break;
-	case EV_CLIENT_NEXT: client_start(s, (int)ev->a); break;
-	case EV_FAULT: fault(s); break;
+	case EV_CLIENT_NEXT:
+		client_start(s, (int)ev->a);
+		break;
+	case EV_FAULT:
+		fault(s);
+		break;
 	case EV_RESTART:
 		if (!nd->up && !s->healed)
 			node_restart(s, nd);
@@ -672,8 +693,9 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 	case EV_CRASH:
 		if (nd->up && nd->incarnation == ev->a && !s->healed) {
 			node_crash(s, nd);
-			sim_push(s, s->now_us + 100000 +
-					    prng_below(&s->rng, 1500000),
+			sim_push(s,
+				 s->now_us + 100000 +
+				     prng_below(&s->rng, 1500000),
 				 EV_RESTART, nd->slot, 0, 0, NULL, 0);
 		}
 		break;
@@ -681,10 +703,17 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 		if (!s->healed)
 			sim_net_heal(&s->net);
 		break;
-	case EV_HEAL: heal(s); break;
-	case EV_LIVE_CHECK: live_check(s); break;
-	case EV_SNAPSHOT: on_snapshot_timer(s, nd); break;
-	default: UNREACHABLE();
+	case EV_HEAL:
+		heal(s);
+		break;
+	case EV_LIVE_CHECK:
+		live_check(s);
+		break;
+	case EV_SNAPSHOT:
+		on_snapshot_timer(s, nd);
+		break;
+	default:
+		UNREACHABLE();
 	}
 	free(ev->payload);
 	ev->payload = NULL;
@@ -713,13 +742,13 @@ static void run_loop(struct sim *s)
 /* ---- a run ---- */
 
 static const struct sim_net_params net_params = {
-	.lat_min_us = 200, /* loopback-to-LAN round trips */
-	.lat_jitter_us = 2000,
-	.lat_tail_us = 50000,
-	.p_tail = 0.01,
-	.p_loss = 0.01,
-	.p_dup = 0.01,
-	.p_reorder = 0.05,
+    .lat_min_us = 200, /* loopback-to-LAN round trips */
+    .lat_jitter_us = 2000,
+    .lat_tail_us = 50000,
+    .p_tail = 0.01,
+    .p_loss = 0.01,
+    .p_dup = 0.01,
+    .p_reorder = 0.05,
 };
 
 static int world_init(struct sim *s)
@@ -732,7 +761,7 @@ static int world_init(struct sim *s)
 	memset(&conf, 0, sizeof(conf));
 	for (int i = 0; i < voters; i++)
 		conf.servers[conf.n++] =
-			(struct raft_server){(raft_id)i + 1, RAFT_VOTER};
+		    (struct raft_server){(raft_id)i + 1, RAFT_VOTER};
 	sim_net_init(&s->net, s->n, &net_params, &s->rng);
 	rv = sim_queue_init(&s->q, SIM_QUEUE_CAP);
 	rv = rv ? rv : sim_check_init(&s->chk);
@@ -743,8 +772,8 @@ static int world_init(struct sim *s)
 	s->raft_tracer.emit = raft_emit;
 	s->raft_tracer.ctx = s;
 	s->raft_tracer.level = s->o->raft_trace ? TRACE_DEBUG : TRACE_OFF;
-	sim_trace(s, "seed=%" PRIu64 " nodes=%d voters=%d bugs=0x%x", s->o->seed,
-		  s->n, voters, s->o->bugs);
+	sim_trace(s, "seed=%" PRIu64 " nodes=%d voters=%d bugs=0x%x",
+		  s->o->seed, s->n, voters, s->o->bugs);
 	for (int i = 0; i < s->n; i++) {
 		rv = node_init(s, &s->node[i], i, i < voters, &conf);
 		if (rv != 0)
@@ -812,18 +841,19 @@ static void check_converged(struct sim *s)
 		nd = &s->node[slot];
 		if (nd->applied != l->applied ||
 		    kv_digest(&nd->kv) != kv_digest(&l->kv)) {
-			sim_violation(s, "convergence: n%d applied %" PRIu64
-					 " (digest %016" PRIx64 "), leader n%d "
-					 "applied %" PRIu64 " (digest %016" PRIx64
-					 ")",
+			sim_violation(s,
+				      "convergence: n%d applied %" PRIu64
+				      " (digest %016" PRIx64 "), leader n%d "
+				      "applied %" PRIu64 " (digest %016" PRIx64
+				      ")",
 				      slot, nd->applied, kv_digest(&nd->kv),
 				      l->slot, l->applied, kv_digest(&l->kv));
 			return;
 		}
 	}
-	sim_trace(s, "converged: %u members at index %" PRIu64
-		     ", digest %016" PRIx64,
-		  c->n, l->applied, kv_digest(&l->kv));
+	sim_trace(
+	    s, "converged: %u members at index %" PRIu64 ", digest %016" PRIx64,
+	    c->n, l->applied, kv_digest(&l->kv));
 }
 
 static void check_history(struct sim *s)
@@ -836,15 +866,17 @@ static void check_history(struct sim *s)
 	}
 	s->res->lin = rep.verdict;
 	s->res->lin_states = rep.states;
-	sim_trace(s, "history: %zu ops, %zu checked over %zu keys, %" PRIu64
-		     " states: %s",
+	sim_trace(s,
+		  "history: %zu ops, %zu checked over %zu keys, %" PRIu64
+		  " states: %s",
 		  s->hist_n, rep.ops_checked, rep.keys, rep.states,
-		  rep.verdict == LIN_OK ? "linearizable"
+		  rep.verdict == LIN_OK		 ? "linearizable"
 		  : rep.verdict == LIN_VIOLATION ? "NOT linearizable"
 						 : "unknown (state bound)");
 	if (rep.verdict == LIN_VIOLATION)
-		sim_violation(s, "linearizability: the history of key %u has "
-				 "no valid order",
+		sim_violation(s,
+			      "linearizability: the history of key %u has "
+			      "no valid order",
 			      rep.bad_key);
 }
 
