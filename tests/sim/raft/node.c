@@ -550,12 +550,14 @@ static void raft_cfg(struct sim *s, struct sim_node *nd, struct raft_config *c)
 	c->election_timeout_ms_min = 300;
 	c->election_timeout_ms_max = 600;
 	c->heartbeat_ms = 50;
-	/* Small messages, so appends batch and snapshots go in chunks. */
-	c->msg_bytes_max = 512;
-	c->inflight_max = 8;
-	c->uncommitted_bytes_max = 16 * 1024;
-	c->prevote = 1;
-	c->check_quorum = 1;
+	/* Per seed (world.c, tune_raft): small messages so that appends
+	 * batch and snapshots go in chunks, windows from stop-and-wait to
+	 * deep pipelines, PreVote and CheckQuorum mostly on. */
+	c->msg_bytes_max = s->tune.msg_bytes_max;
+	c->inflight_max = s->tune.inflight_max;
+	c->uncommitted_bytes_max = s->tune.uncommitted_bytes_max;
+	c->prevote = s->tune.prevote;
+	c->check_quorum = s->tune.check_quorum;
 	c->bugs = s->o->bugs;
 	c->seed = prng_next(&nd->rng);
 	c->tracer = &s->raft_tracer;

@@ -135,7 +135,8 @@ struct sim {
 	int cur_node; /* for raft's trace lines */
 	jmp_buf assert_jmp;
 	int failed;
-	int kill_next_leader; /* churn: crash this many new leaders */
+	struct raft_config tune; /* per-seed raft settings (world.c) */
+	int kill_next_leader;	 /* churn: crash this many new leaders */
 	uint64_t value_next;
 	uint64_t key_last[SIM_KV_KEYS]; /* last value issued per key */
 };

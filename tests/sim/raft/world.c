@@ -751,6 +751,28 @@ static const struct sim_net_params net_params = {
     .p_reorder = 0.05,
 };
 
+/* Varies the core's tunables per seed, so that many code paths run:
+ * one-at-a-time and pipelined replication, single- and multi-chunk
+ * snapshots, back-pressure, with and without PreVote and CheckQuorum. */
+static void tune_raft(struct sim *s)
+{
+	static const uint32_t msg_bytes[] = {256, 512, 1024, 4096};
+	static const uint64_t uncommitted[] = {4096, 16384, 65536};
+
+	s->tune.msg_bytes_max = msg_bytes[prng_below(&s->rng, 4)];
+	s->tune.inflight_max = 1 + (uint32_t)prng_below(&s->rng, 16);
+	s->tune.uncommitted_bytes_max = uncommitted[prng_below(&s->rng, 3)];
+	s->tune.prevote = (uint8_t)prng_chance(&s->rng, 0.85);
+	s->tune.check_quorum = (uint8_t)prng_chance(&s->rng, 0.85);
+	sim_trace(
+	    s,
+	    "raft: msg_bytes_max=%u inflight_max=%u uncommitted_max=%" PRIu64
+	    " prevote=%u check_quorum=%u",
+	    s->tune.msg_bytes_max, s->tune.inflight_max,
+	    s->tune.uncommitted_bytes_max, s->tune.prevote,
+	    s->tune.check_quorum);
+}
+
 static int world_init(struct sim *s)
 {
 	struct raft_configuration conf;
@@ -774,6 +796,7 @@ static int world_init(struct sim *s)
 	s->raft_tracer.level = s->o->raft_trace ? TRACE_DEBUG : TRACE_OFF;
 	sim_trace(s, "seed=%" PRIu64 " nodes=%d voters=%d bugs=0x%x",
 		  s->o->seed, s->n, voters, s->o->bugs);
+	tune_raft(s);
 	for (int i = 0; i < s->n; i++) {
 		rv = node_init(s, &s->node[i], i, i < voters, &conf);
 		if (rv != 0)
