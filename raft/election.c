@@ -223,8 +223,10 @@ void recv_vote(struct raft *r, const struct raft_message *m)
 	else
 		can_vote = r->vote == m->from ||
 			   (r->vote == 0 && r->leader == 0);
+	/* The planted bug: any server but a leader grants again in a term
+	 * in which it already voted (a candidate for itself included). */
 	if (!v->prevote && (r->cfg.bugs & RAFT_BUG_DOUBLE_VOTE) &&
-	    r->role == RAFT_FOLLOWER)
+	    r->role != RAFT_LEADER)
 		can_vote = 1;
 	grant = can_vote && log_up_to_date(r, m);
 	if (grant && !v->prevote) {

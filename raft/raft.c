@@ -159,6 +159,7 @@ int raft_restore(struct raft *r, const struct raft_hard_state *hs,
 	r->persisted = last;
 	r->unstable = last + 1;
 	r->applied = applied;
+	r->hs_commit = r->commit;
 	conf_recompute(r);
 	election_reset_timer(r);
 	return 0;
@@ -358,10 +359,11 @@ static int propose(struct raft *r, const struct raft_event *ev,
 
 static int persisted(struct raft *r, raft_index index, raft_term term)
 {
-	if (index >= r->unstable)
-		return ERR_INVAL; /* never handed to the driver */
-	if (index <= r->persisted || log_term(r, index) != term)
-		return 0; /* old news, or the entry was truncated since */
+	/* Old news, or a write of entries truncated or replaced by a
+	 * snapshot since (reports arrive after the log moved on). */
+	if (index >= r->unstable || index <= r->persisted ||
+	    log_term(r, index) != term)
+		return 0;
 	r->persisted = index;
 	if (r->role == RAFT_LEADER)
 		replicate_maybe_commit(r);
@@ -461,12 +463,16 @@ static void finalize_log(struct raft *r, struct raft_update *up)
 
 static void finalize(struct raft *r, struct raft_update *up)
 {
+	raft_index hs_commit;
+
 	finalize_log(r, up);
-	if (r->hs_dirty) {
+	hs_commit = u64_max(u64_min(r->commit, r->persisted), r->hs_commit);
+	if (r->hs_dirty || hs_commit != r->hs_commit) {
 		up->hard_state_changed = 1;
 		up->hard_state.term = r->term;
 		up->hard_state.vote = r->vote;
-		up->hard_state.commit = r->commit;
+		up->hard_state.commit = hs_commit;
+		r->hs_commit = hs_commit;
 		r->hs_dirty = 0;
 	}
 	resolve_msgs(r);

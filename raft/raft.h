@@ -198,7 +198,10 @@ struct raft_entry {
 struct raft_hard_state {
 	raft_term term;
 	raft_id vote;      /* voted for in `term`, 0 if none */
-	raft_index commit; /* may lag; storing it only saves catch-up work */
+	/* May lag. raft hands out min(commit, durable log prefix), never
+	 * less than before, so a restored commit never covers an entry that
+	 * was replaced in memory but not yet on disk. */
+	raft_index commit;
 };
 
 struct raft_snapshot_meta {
@@ -412,7 +415,8 @@ struct raft {
 	raft_term term;
 	raft_id vote;
 	raft_index commit;
-	int hs_dirty; /* hard state changed since the last update */
+	int hs_dirty; /* term or vote changed since the last update */
+	raft_index hs_commit; /* commit in the last hard state handed out */
 
 	/* log: entries (snap.index, snap.index + log_n] in log[] */
 	struct raft_entry *log;

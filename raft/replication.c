@@ -111,7 +111,11 @@ static int send_append(struct raft *r, struct raft_progress *pr)
 	uint32_t n;
 
 	if (pr->state == RAFT_SNAPSHOT) {
-		snapshot_send(r, pr);
+		/* Stop-and-wait: the next chunk goes out when the last one is
+		 * answered (snapshot.c) or retransmitted (heartbeat.c); only a
+		 * newer snapshot restarts the transfer here. */
+		if (pr->snap_index != r->snap.index)
+			snapshot_send(r, pr);
 		return 0;
 	}
 	if (pr->state == RAFT_PROBE && pr->paused)
@@ -354,7 +358,6 @@ void commit_advance(struct raft *r, raft_index index)
 		return;
 	ASSERT(index <= log_last(r));
 	r->commit = index;
-	r->hs_dirty = 1;
 	if (r->role == RAFT_LEADER) {
 		for (raft_index i = old + 1; i <= index; i++) {
 			uint64_t len = log_get(r, i)->len;

@@ -123,7 +123,8 @@ static void install(struct raft *r)
 	r->rcv_total = 0;
 	r->unstable = r->snap.index + 1;
 	r->truncate_from = 0;
-	r->persisted = r->snap.index;
+	/* Nothing of the new state is durable until SNAPSHOT_APPLIED. */
+	r->persisted = 0;
 	r->applied = u64_max(r->applied, r->snap.index);
 	commit_advance(r, r->snap.index);
 	r->ack_match = u64_max(r->ack_match, r->snap.index);

@@ -488,6 +488,46 @@ static void persisted_after_truncation_is_ignored(void **state)
 	raft_close(&r);
 }
 
+/* The hard state's commit never covers entries that are not durable:
+ * otherwise a crash between the (synchronous) hard-state write and the
+ * (asynchronous) rewrite of a conflicting suffix would restart with a
+ * commit index over the stale entry still on disk. */
+static void hard_state_commit_bounded_by_durable_log(void **state)
+{
+	const raft_term terms[] = {1, 1};
+	struct raft r;
+	struct raft_update up;
+	struct raft_message m;
+	struct raft_entry e = {.term = 2, .index = 3, .type = RAFT_ENTRY_NORMAL};
+	struct raft_event ev = {.type = RAFT_EV_PERSISTED, .now_ms = 10};
+
+	(void)state;
+	h_bare(&r, 2, terms, 2, 1, 0); /* indexes 1..3, all term 1 */
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_APPEND;
+	m.from = 1;
+	m.to = 2;
+	m.term = 2;
+	m.u.append.prev_index = 2;
+	m.u.append.prev_term = 1;
+	m.u.append.commit = 3;
+	m.u.append.n_entries = 1;
+	m.u.append.entries = &e;
+	assert_int_equal(h_bare_recv(&r, 10, &m, &up), 0);
+	assert_int_equal(raft_commit_index(&r), 3);
+	assert_true(up.hard_state_changed); /* the new term */
+	assert_true(up.hard_state.commit <= 2);
+	assert_int_equal(up.n_committed, 2); /* 1..2 are durable */
+	ev.u.persisted.index = 3;
+	ev.u.persisted.term = 2;
+	assert_int_equal(raft_step(&r, &ev, &up), 0);
+	assert_true(up.hard_state_changed);
+	assert_int_equal(up.hard_state.commit, 3);
+	assert_int_equal(up.n_committed, 1);
+	assert_int_equal(up.committed[0].term, 2);
+	raft_close(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +543,7 @@ int main(void)
 		cmocka_unit_test(sec6_4_read_index),
 		cmocka_unit_test(sec5_3_follower_restart_catches_up),
 		cmocka_unit_test(persisted_after_truncation_is_ignored),
+		cmocka_unit_test(hard_state_commit_bounded_by_durable_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
