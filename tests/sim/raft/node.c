@@ -216,14 +216,17 @@ static void send_msgs(struct sim *s, struct sim_node *nd,
 				      nd->slot, err_name(mp_writer_error(&w)));
 			break;
 		}
-		if (!up->hard_state_changed) {
+		/* Every message carries the current term and may rest on
+		 * the latest vote, so it waits for the last hard state
+		 * written, whether by this update or an earlier one. */
+		if (nd->hs_gate <= nd->disk.synced) {
 			send_bytes(s, nd, to, mp_writer_data(&w),
 				   mp_writer_len(&w));
 			continue;
 		}
 		if (nd->held_n == SIM_HELD_MAX)
 			continue; /* dropped, as a full send queue would */
-		nd->held[nd->held_n].gate = nd->disk.len;
+		nd->held[nd->held_n].gate = nd->hs_gate;
 		nd->held[nd->held_n].to = to;
 		nd->held[nd->held_n].len = mp_writer_len(&w);
 		nd->held[nd->held_n].buf = malloc(mp_writer_len(&w));
@@ -420,6 +423,7 @@ static void carry_out(struct sim *s, struct sim_node *nd,
 	if (up->hard_state_changed) {
 		check_hard_state(s, nd, &up->hard_state);
 		rv = journal_put_hs(&nd->disk, &up->hard_state);
+		nd->hs_gate = nd->disk.len;
 		if (rv != 0) {
 			disk_fail(s, nd, rv);
 			return;
@@ -576,6 +580,8 @@ static int node_boot(struct sim *s, struct sim_node *nd)
 		jstate_free(&j);
 		return -1;
 	}
+	/* What a restarted node reads back is on the platter: durable. */
+	sim_disk_synced(&nd->disk, nd->disk.len);
 	s->res->torn += nd->disk.stats.torn_dropped - torn_before;
 	nd->hs_term = j.hs.term;
 	nd->hs_vote = j.hs.vote;
@@ -665,6 +671,7 @@ void node_crash(struct sim *s, struct sim_node *nd)
 		free(nd->held[i].buf);
 	nd->held_n = 0;
 	nd->pend_n = 0;
+	nd->hs_gate = 0;
 	nd->fsync_inflight = 0;
 	nd->disk_epoch++;
 	nd->incarnation++;
@@ -742,6 +749,7 @@ int node_take_snapshot(struct sim *s, struct sim_node *nd)
 			disk_fail(s, nd, rv);
 		jstate_free(&j);
 		/* The rewrite made everything durable at once. */
+		nd->hs_gate = 0;
 		nd->disk_epoch++;
 		nd->fsync_inflight = 0;
 		complete_synced(s, nd);

@@ -69,6 +69,7 @@ struct sim_node {
 	int fsync_inflight;
 	struct pending pend[SIM_PENDING_MAX];
 	int pend_n;
+	size_t hs_gate; /* journal length covering the last hard state */
 	struct held_msg held[SIM_HELD_MAX];
 	int held_n;
 	/* state machine */
