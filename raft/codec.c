@@ -1,6 +1,6 @@
 /*
- * codec.c: the Raft wire format and the checks every received message
- * passes (docs/decisions.md, "Raft wire format").
+ * codec.c: the Raft wire format (raft.h, "codec") and the checks every
+ * received message passes.
  *
  * A message is one msgpack array: [version, type, from, to, term, body...]
  * with the body's fields in a fixed order per type (arrays, not maps: these

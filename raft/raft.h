@@ -402,8 +402,9 @@ struct raft_read {
 };
 
 /* The whole state; treat as opaque and use the accessors below (the
- * fields are public only so that it can live on the stack or inside a
- * driver struct without allocation). */
+ * fields are public only so that it can live inside a driver struct
+ * without allocation). It is large (about 200 KiB, mostly the per-step
+ * message buffer): keep it off small stacks. */
 struct raft {
 	struct raft_config cfg;
 	const struct tracer *tracer;
