@@ -37,6 +37,11 @@ void snapshot_send(struct raft *r, struct raft_progress *pr)
 	m->u.snapshot.data = r->snap_data + (r->snap_len - left);
 	m->u.snapshot.done = (uint8_t)(len == left);
 	pr->snap_sent_ms = r->now_ms;
+	TRACE_D(r->tracer, RAFT_MOD, "%llu: snapshot %llu to %llu: offset "
+		"%llu, %llu of %llu bytes", (unsigned long long)r->cfg.id,
+		(unsigned long long)r->snap.index, (unsigned long long)pr->id,
+		(unsigned long long)m->u.snapshot.offset,
+		(unsigned long long)len, (unsigned long long)r->snap_len);
 }
 
 void recv_snapshot_resp(struct raft *r, const struct raft_message *m)
@@ -47,6 +52,12 @@ void recv_snapshot_resp(struct raft *r, const struct raft_message *m)
 	if (r->role != RAFT_LEADER || pr == NULL)
 		return;
 	pr->last_heard_ms = r->now_ms;
+	TRACE_D(r->tracer, RAFT_MOD, "%llu: snapshot answer from %llu: index "
+		"%llu next %llu done %u reject %u (state %u, sending %llu)",
+		(unsigned long long)r->cfg.id, (unsigned long long)m->from,
+		(unsigned long long)s->index,
+		(unsigned long long)s->next_offset, s->done, s->reject,
+		pr->state, (unsigned long long)pr->snap_index);
 	if (s->done) {
 		if (s->index > pr->match && s->index <= log_last(r)) {
 			pr->match = s->index;
@@ -147,9 +158,17 @@ void recv_snapshot(struct raft *r, const struct raft_message *m)
 
 	if (r->snap_installing)
 		return; /* answered once the driver reports it durable */
-	if (s->meta.index <= r->snap.index || s->meta.index <= r->commit) {
-		/* We hold this state already (committed entries match the
-		 * leader's); claim only what is durable. */
+	if (s->meta.index <= r->snap.index || s->meta.index <= r->commit ||
+	    log_term(r, s->meta.index) == s->meta.term) {
+		/* We hold this state already: committed entries match the
+		 * leader's, and so does a log holding the snapshot's last
+		 * entry (Log Matching). Installing would throw away entries
+		 * after it that we may have acknowledged (a snapshot sent
+		 * while our acks were in flight). The snapshot covers only
+		 * committed entries, so its index is committed. Claim only
+		 * what is durable. */
+		if (s->meta.index > r->commit && s->meta.index <= log_last(r))
+			commit_advance(r, s->meta.index);
 		send_snapshot_resp(r, m->from,
 				   u64_max(r->snap.index,
 					   u64_min(s->meta.index,
@@ -191,6 +210,10 @@ void recv_snapshot(struct raft *r, const struct raft_message *m)
 
 int snapshot_applied(struct raft *r, raft_index index)
 {
+	TRACE_D(r->tracer, RAFT_MOD, "%llu: snapshot %llu durable (installing "
+		"%llu: %d)", (unsigned long long)r->cfg.id,
+		(unsigned long long)index, (unsigned long long)r->snap.index,
+		r->snap_installing);
 	if (!r->snap_installing || index != r->snap.index)
 		return ERR_INVAL;
 	r->snap_installing = 0;
