@@ -25,24 +25,31 @@ seeds=${SEEDS:-20}
 command -v valgrind >/dev/null || { echo "bench raft: valgrind missing" >&2; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
-# 1. instructions per committed entry
-valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
-  "$sim" --seed "$seed" --quiet >"$tmp/sim.txt" 2>"$tmp/vg.txt"
-committed=$(grep -o 'committed=[0-9]*' "$tmp/sim.txt" | head -1 | cut -d= -f2)
-callgrind_annotate --inclusive=yes --threshold=100 "$tmp/cg.out" >"$tmp/ann.txt"
-ir_of() { # function name -> inclusive Ir (0 if absent)
-  awk -v f="$1" '$0 ~ (":" f " ") || $0 ~ (":" f "$") {gsub(",", "", $1); print $1; exit}' "$tmp/ann.txt" | grep . || echo 0
+# 1. instructions per committed entry, in the steady state (--calm: no
+#    faults) and under the full fault schedule
+ir_of() { # annotate file, function name -> inclusive Ir (0 if absent)
+  awk -v f="$2" '$0 ~ (":" f " ") || $0 ~ (":" f "$") {gsub(",", "", $1); print $1; exit}' "$1" | grep . || echo 0
 }
-step=$(ir_of raft_step); enc=$(ir_of raft_encode); dec=$(ir_of raft_decode)
-total=$(grep -m1 'PROGRAM TOTALS' "$tmp/ann.txt" | awk '{gsub(",", "", $1); print $1}')
-if [[ -z $committed || $committed == 0 || $step == 0 ]]; then
-  echo "bench raft: could not read the callgrind profile" >&2; cat "$tmp/sim.txt" >&2; exit 1
-fi
-per=$(( (step + enc + dec) / committed ))
-echo "# seed $seed: committed=$committed raft_step=$step raft_encode=$enc raft_decode=$dec program=$total Ir"
-echo "# $(cat "$tmp/sim.txt")"
-echo "bench raft_instructions_per_entry: clusterd=$per ratio=n/a instructions (raft_step+codec, all nodes, per committed entry)"
-echo "bench raft_step_instructions_per_entry: clusterd=$((step / committed)) ratio=n/a instructions (raft_step only, all nodes, per committed entry)"
+profile() { # name, extra raft-sim args...
+  local name=$1; shift
+  valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$name" \
+    "$sim" --seed "$seed" --quiet "$@" >"$tmp/sim.$name" 2>"$tmp/vg.$name"
+  callgrind_annotate --inclusive=yes --threshold=100 "$tmp/cg.$name" >"$tmp/ann.$name"
+  local committed step enc dec
+  committed=$(grep -o 'committed=[0-9]*' "$tmp/sim.$name" | head -1 | cut -d= -f2)
+  step=$(ir_of "$tmp/ann.$name" raft_step)
+  enc=$(ir_of "$tmp/ann.$name" raft_encode)
+  dec=$(ir_of "$tmp/ann.$name" raft_decode)
+  if [[ -z $committed || $committed == 0 || $step == 0 ]]; then
+    echo "bench raft: could not read the callgrind profile" >&2; cat "$tmp/sim.$name" >&2; exit 1
+  fi
+  echo "# $name, seed $seed: committed=$committed raft_step=$step raft_encode=$enc raft_decode=$dec Ir"
+  echo "# $(cat "$tmp/sim.$name")"
+  echo "bench raft_${name}_instructions_per_entry: clusterd=$(( (step + enc + dec) / committed )) ratio=n/a instructions (raft_step+codec, all nodes, per committed entry)"
+  echo "bench raft_${name}_step_instructions_per_entry: clusterd=$((step / committed)) ratio=n/a instructions (raft_step only, all nodes, per committed entry)"
+}
+profile calm --calm
+profile faults
 
 # 2. simulator speed
 speeds=()

@@ -9,7 +9,8 @@
  *       seed, and ends with the line
  *       sim: seeds=N violations=V ops=O linearizable=L sim_s=S wall_s=W
  *       exit status 1 if any seed violated a checker.
- *   --end-to-end-only turns off the single-rule checks (see sim.h).
+ *   --end-to-end-only turns off the single-rule checks (see sim.h);
+ *   --calm runs without faults (the benchmark's steady state).
  *   --duration-ms and --heal-ms set the length of the run and its fault
  *   phase (default 60000 and 40000).
  */
@@ -57,7 +58,7 @@ static void usage(void)
 		"       [--bug double-vote|commit-old-term|apply-before-commit|"
 		"send-before-persist]\n"
 		"       [--duration-ms MS] [--heal-ms MS] [--raft-trace] "
-		"[--quiet] [--end-to-end-only]\n");
+		"[--quiet] [--end-to-end-only] [--calm]\n");
 	exit(2);
 }
 
@@ -248,6 +249,10 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "--end-to-end-only") == 0) {
 			o.end_to_end_only = 1;
+			continue;
+		}
+		if (strcmp(a, "--calm") == 0) {
+			o.calm = 1;
 			continue;
 		}
 		if (strcmp(a, "--quiet") == 0) {

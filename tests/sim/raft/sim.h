@@ -54,6 +54,9 @@ struct sim_opts {
 	 * vote per term, apply only committed, the 5.4.2 commit rule), to
 	 * see whether the end-to-end checkers alone catch a planted bug. */
 	int end_to_end_only;
+	/* 1: no faults at all (no crashes, partitions, loss or duplication):
+	 * the steady state, for the benchmark. */
+	int calm;
 	FILE *out;
 };
 

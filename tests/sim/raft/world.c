@@ -785,6 +785,8 @@ static int world_init(struct sim *s)
 		conf.servers[conf.n++] =
 		    (struct raft_server){(raft_id)i + 1, RAFT_VOTER};
 	sim_net_init(&s->net, s->n, &net_params, &s->rng);
+	if (s->o->calm)
+		s->net.p.p_loss = s->net.p.p_dup = 0;
 	rv = sim_queue_init(&s->q, SIM_QUEUE_CAP);
 	rv = rv ? rv : sim_check_init(&s->chk);
 	s->rx_ents = calloc(RAFT_BATCH_MAX, sizeof(*s->rx_ents));
@@ -821,7 +823,8 @@ static void world_start(struct sim *s)
 	for (int i = 0; i < SIM_CLIENTS; i++)
 		sim_push(s, 100000 + prng_below(&s->rng, 100000),
 			 EV_CLIENT_NEXT, -1, (uint64_t)i, 0, NULL, 0);
-	sim_push(s, 1000000, EV_FAULT, -1, 0, 0, NULL, 0);
+	if (!s->o->calm)
+		sim_push(s, 1000000, EV_FAULT, -1, 0, 0, NULL, 0);
 	sim_push(s, s->heal_us, EV_HEAL, -1, 0, 0, NULL, 0);
 }
 
