@@ -362,8 +362,16 @@ static int persisted(struct raft *r, raft_index index, raft_term term)
 	/* Old news, or a write of entries truncated or replaced by a
 	 * snapshot since (reports arrive after the log moved on). */
 	if (index >= r->unstable || index <= r->persisted ||
-	    log_term(r, index) != term)
+	    log_term(r, index) != term) {
+		TRACE_D(r->tracer, RAFT_MOD, "%llu: ignores persisted %llu/%llu "
+			"(durable %llu, handed up to %llu, term there %llu)",
+			(unsigned long long)r->cfg.id,
+			(unsigned long long)index, (unsigned long long)term,
+			(unsigned long long)r->persisted,
+			(unsigned long long)r->unstable - 1,
+			(unsigned long long)log_term(r, index));
 		return 0;
+	}
 	r->persisted = index;
 	if (r->role == RAFT_LEADER)
 		replicate_maybe_commit(r);

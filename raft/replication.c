@@ -274,6 +274,16 @@ void recv_append(struct raft *r, const struct raft_message *m)
 			(unsigned long long)m->from, err_name(rv));
 		return;
 	}
+	if (a->n_entries > 0)
+		TRACE_D(r->tracer, RAFT_MOD, "%llu: append %llu..%llu from %llu "
+			"(commit %llu, durable %llu, last %llu)",
+			(unsigned long long)r->cfg.id,
+			(unsigned long long)a->prev_index + 1,
+			(unsigned long long)last_new,
+			(unsigned long long)m->from,
+			(unsigned long long)a->commit,
+			(unsigned long long)log_durable(r),
+			(unsigned long long)log_last(r));
 	/* Entries up to last_new now match the leader's log. */
 	r->ack_match = u64_max(r->ack_match, last_new);
 	commit_advance(r, u64_min(a->commit, last_new));

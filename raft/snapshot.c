@@ -64,6 +64,13 @@ void recv_snapshot_resp(struct raft *r, const struct raft_message *m)
 			pr->last_progress_ms = r->now_ms;
 		}
 		if (pr->state == RAFT_SNAPSHOT) {
+			if (pr->match < r->snap.index) {
+				/* It holds the entries but not yet durably:
+				 * its append ack will follow its fsync; until
+				 * then only the retransmit timer resends. */
+				replicate_maybe_commit(r);
+				return;
+			}
 			pr->next = pr->match + 1;
 			progress_to_probe(r, pr);
 		}
@@ -169,6 +176,14 @@ void recv_snapshot(struct raft *r, const struct raft_message *m)
 		 * what is durable. */
 		if (s->meta.index > r->commit && s->meta.index <= log_last(r))
 			commit_advance(r, s->meta.index);
+		TRACE_D(r->tracer, RAFT_MOD, "%llu: holds snapshot %llu "
+			"already (snap %llu commit %llu durable %llu last %llu)",
+			(unsigned long long)r->cfg.id,
+			(unsigned long long)s->meta.index,
+			(unsigned long long)r->snap.index,
+			(unsigned long long)r->commit,
+			(unsigned long long)log_durable(r),
+			(unsigned long long)log_last(r));
 		send_snapshot_resp(r, m->from,
 				   u64_max(r->snap.index,
 					   u64_min(s->meta.index,
