@@ -748,7 +748,12 @@ int node_take_snapshot(struct sim *s, struct sim_node *nd)
 		else if ((rv = journal_compact(&nd->disk, &j)) != 0)
 			disk_fail(s, nd, rv);
 		jstate_free(&j);
-		/* The rewrite made everything durable at once. */
+		/* The rewrite made everything durable at once; the journal
+		 * offsets the waiting work refers to are gone with it. */
+		for (int i = 0; i < nd->pend_n; i++)
+			nd->pend[i].end = 0;
+		for (int i = 0; i < nd->held_n; i++)
+			nd->held[i].gate = 0;
 		nd->hs_gate = 0;
 		nd->disk_epoch++;
 		nd->fsync_inflight = 0;
