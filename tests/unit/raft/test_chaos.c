@@ -21,7 +21,7 @@
 #include "tests/unit/raft/harness.h"
 
 #define TERMS_MAX 4096
-#define SEEDS 40
+#define SEEDS 60
 #define CHAOS_MS 8000
 #define HEAL_MS 4000
 
@@ -75,11 +75,14 @@ static void chaos_action(struct h *h, struct prng *p, struct watch *w)
 	int l = h_leader(h), id = random_alive(h, p);
 	uint64_t dice = prng_below(p, 100);
 
-	if (dice < 50 && l != 0) {
-		(void)h_propose(h, l, "chaos");
-	} else if (dice < 53 && id != 0) {
-		h_crash(h, id);
-		tot.crashes++;
+	if (dice < 50) {
+		if (l != 0)
+			(void)h_propose(h, l, "chaos");
+	} else if (dice < 53) {
+		if (id != 0) {
+			h_crash(h, id);
+			tot.crashes++;
+		}
 	} else if (dice < 63) {
 		for (int x = 1; x <= h->n; x++)
 			if (!h->nodes[x].alive) {
