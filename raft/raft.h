@@ -29,14 +29,17 @@
  *  1. If up->snapshot is set: store the snapshot (data and metadata) and
  *     replace the state machine with it; discard the whole stored log (the
  *     log restarts after up->snapshot->meta.index). This may be done
- *     asynchronously; when it is durable, step RAFT_EV_SNAPSHOT_APPLIED.
- *     Until then raft does not acknowledge it to the leader.
+ *     asynchronously, ordered with the writes of step 2; when it is
+ *     durable, step RAFT_EV_SNAPSHOT_APPLIED. Until then raft does not
+ *     acknowledge it to the leader, nor apply anything after it.
  *  2. If up->truncate_from != 0: delete every stored entry with index >=
  *     truncate_from. Then append up->entries[0..n_entries) (contiguous,
  *     ascending indexes, the first one is truncate_from when truncating).
  *     This write may complete asynchronously; once entries up to index I
  *     are durable (fsynced), step RAFT_EV_PERSISTED with I and the term of
  *     entry I. Writes must become durable in the order they were issued.
+ *     If up->compact_to != 0, stored entries up to it may be deleted (a
+ *     snapshot the application just took covers them).
  *  3. If up->hard_state_changed: durably store up->hard_state (term, vote,
  *     commit). This MUST be durable before step 4 (a vote or a term sent
  *     before it is on disk can be forgotten in a crash, and then a second
@@ -534,8 +537,11 @@ enum raft_change_op {
 
 struct raft_event {
 	uint8_t type;    /* enum raft_event_type */
-	uint64_t now_ms; /* driver's clock for every event; raft ignores a
-			  * value below the last one it saw */
+	uint64_t now_ms; /* driver's clock for every event (any origin,
+			  * monotonic); raft ignores a value below the last
+			  * one it saw. The first event after raft_init
+			  * starts raft's clock: the first election timeout
+			  * runs from it. */
 	union {
 		/* RAFT_EV_RECEIVE: borrowed during the call */
 		const struct raft_message *msg;
@@ -567,7 +573,9 @@ struct raft_event {
 			uint64_t len;
 		} snapshot_taken;
 		/* RAFT_EV_SNAPSHOT_APPLIED: up->snapshot with this index is
-		 * installed and durable. */
+		 * installed and durable. ERR_INVAL if no snapshot with that
+		 * index is being installed (e.g. a report from before a
+		 * restart: ignore it). */
 		struct {
 			raft_index index;
 		} snapshot_applied;
