@@ -229,11 +229,13 @@ void recv_vote(struct raft *r, const struct raft_message *m)
 	    r->role != RAFT_LEADER)
 		can_vote = 1;
 	grant = can_vote && log_up_to_date(r, m);
-	if (grant && !v->prevote) {
+	if (grant && !v->prevote && r->role != RAFT_CANDIDATE) {
 		r->vote = m->from;
 		r->hs_dirty = 1;
 		election_reset_timer(r);
 	}
+	/* (A candidate grants only under the planted bug; it then keeps its
+	 * own vote and campaign, so two leaders can win one term.) */
 	TRACE_D(r->tracer, RAFT_MOD, "%llu: %s %svote to %llu for term %llu",
 		(unsigned long long)r->cfg.id, grant ? "grants" : "refuses",
 		v->prevote ? "pre-" : "", (unsigned long long)m->from,

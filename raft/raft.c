@@ -532,7 +532,15 @@ int raft_step(struct raft *r, const struct raft_event *ev,
 	ASSERT(r->term >= term0);
 	ASSERT(r->commit >= commit0);
 	ASSERT(r->commit <= log_last(r));
+	ASSERT(r->snap.index <= r->commit);
+	ASSERT(r->persisted <= log_last(r));
+	ASSERT(r->role != RAFT_LEADER ||
+	       (r->leader == r->cfg.id && r->vote == r->cfg.id));
 	finalize(r, up);
+	/* Only committed entries reach the application (Figure 3, State
+	 * Machine Safety), unless the test-only bug says otherwise. */
+	ASSERT(r->applied <= r->commit ||
+	       (r->cfg.bugs & RAFT_BUG_APPLY_BEFORE_COMMIT));
 	return rv;
 }
 
