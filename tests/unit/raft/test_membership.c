@@ -241,6 +241,89 @@ static void sec5_snapshot_behind_log_keeps_entries(void **state)
 	raft_close(&r);
 }
 
+static void chunk(struct raft_message *m, uint64_t off, uint32_t len,
+		  const uint8_t *d)
+{
+	m->u.snapshot.offset = off;
+	m->u.snapshot.len = len;
+	m->u.snapshot.data = d + off;
+	m->u.snapshot.done = off + len == m->u.snapshot.total_len;
+}
+
+/* Chunks are reassembled strictly in order: a gap is answered with a
+ * reject naming the offset to resume from; offset 0 restarts. */
+static void sec5_snapshot_chunks_in_order(void **state)
+{
+	struct raft r;
+	struct raft_update up;
+	struct raft_message m;
+	struct raft_event ev = {.type = RAFT_EV_SNAPSHOT_APPLIED, .now_ms = 50};
+	uint8_t d[16];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		d[i] = (uint8_t)i;
+	h_bare(&r, 2, NULL, 0, 1, 0);
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_SNAPSHOT;
+	m.from = 1;
+	m.to = 2;
+	m.term = 2;
+	m.u.snapshot.meta.index = 9;
+	m.u.snapshot.meta.term = 2;
+	m.u.snapshot.meta.conf = *raft_configuration(&r);
+	m.u.snapshot.total_len = sizeof(d);
+	chunk(&m, 6, 6, d); /* a gap */
+	assert_int_equal(h_bare_recv(&r, 10, &m, &up), 0);
+	assert_int_equal(up.n_msgs, 1);
+	assert_int_equal(up.msgs[0].u.snapshot_resp.reject, 1);
+	assert_int_equal(up.msgs[0].u.snapshot_resp.next_offset, 0);
+	chunk(&m, 0, 6, d);
+	assert_int_equal(h_bare_recv(&r, 11, &m, &up), 0);
+	assert_int_equal(up.msgs[0].u.snapshot_resp.next_offset, 6);
+	assert_int_equal(h_bare_recv(&r, 12, &m, &up), 0); /* again */
+	assert_int_equal(up.msgs[0].u.snapshot_resp.next_offset, 6);
+	chunk(&m, 12, 4, d); /* skips 6..12 */
+	assert_int_equal(h_bare_recv(&r, 13, &m, &up), 0);
+	assert_int_equal(up.msgs[0].u.snapshot_resp.reject, 1);
+	assert_int_equal(up.msgs[0].u.snapshot_resp.next_offset, 6);
+	chunk(&m, 6, 6, d);
+	assert_int_equal(h_bare_recv(&r, 14, &m, &up), 0);
+	chunk(&m, 12, 4, d);
+	assert_int_equal(h_bare_recv(&r, 15, &m, &up), 0);
+	assert_non_null(up.snapshot);
+	assert_int_equal(up.snapshot->len, sizeof(d));
+	assert_memory_equal(up.snapshot->data, d, sizeof(d));
+	assert_int_equal(up.n_msgs, 0);
+	ev.u.snapshot_applied.index = 9;
+	assert_int_equal(raft_step(&r, &ev, &up), 0);
+	assert_int_equal(up.n_msgs, 1);
+	assert_int_equal(up.msgs[0].type, RAFT_MSG_SNAPSHOT_RESP);
+	assert_int_equal(up.msgs[0].u.snapshot_resp.done, 1);
+	assert_int_equal(up.msgs[0].u.snapshot_resp.index, 9);
+	assert_int_equal(raft_commit_index(&r), 9);
+	assert_int_equal(raft_step(&r, &ev, &up), ERR_INVAL); /* twice */
+	raft_close(&r);
+}
+
+/* A single voter elects itself, commits alone, confirms reads alone. */
+static void single_voter_cluster(void **state)
+{
+	struct h h;
+
+	(void)state;
+	h_init(&h, 1, 1, NULL, NULL);
+	assert_int_equal(h_run_until_leader(&h, 1000), 1);
+	assert_int_equal(h_propose(&h, 1, "solo"), 0);
+	assert_int_equal(h.nodes[1].applied, raft_last_index(&h.nodes[1].r));
+	assert_int_equal(h_read(&h, 1, 3), 0);
+	assert_int_equal(h.nodes[1].reads_n, 1);
+	assert_int_equal(h.nodes[1].reads[0].status, 0);
+	assert_int_equal(h.nodes[1].reads[0].index,
+			 raft_commit_index(&h.nodes[1].r));
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +333,8 @@ int main(void)
 		cmocka_unit_test(sec5_snapshot_install_in_chunks),
 		cmocka_unit_test(sec5_snapshot_index_checked),
 		cmocka_unit_test(sec5_snapshot_behind_log_keeps_entries),
+		cmocka_unit_test(sec5_snapshot_chunks_in_order),
+		cmocka_unit_test(single_voter_cluster),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
