@@ -89,11 +89,10 @@ int raft_conf_from_obj(const msgpack_object *o, struct raft_configuration *c)
 	const msgpack_object *list, *srv, *f;
 	uint32_t n, k;
 	uint64_t v;
-	int rv;
 
-	if ((rv = mp_get_array(o, &n)) != 0 || n != 2)
+	if (mp_get_array(o, &n) != 0 || n != 2)
 		return ERR_MALFORMED;
-	if ((rv = mp_array_at(o, 0, &f)) != 0 || (rv = mp_get_u64(f, &v)) != 0)
+	if (mp_array_at(o, 0, &f) != 0 || mp_get_u64(f, &v) != 0)
 		return ERR_MALFORMED;
 	if (v != CONF_VERSION)
 		return ERR_VERSION;

@@ -392,6 +392,7 @@ void replicate_maybe_commit(struct raft *r)
 			m[n++] = r->prs[i].match;
 	if (n < q)
 		return;
+	ASSERT(q >= 1 && n <= RAFT_NODES_MAX);
 	/* Insertion sort, descending: at most RAFT_NODES_MAX values. */
 	for (uint32_t i = 1; i < n; i++)
 		for (uint32_t j = i; j > 0 && m[j] > m[j - 1]; j--) {
