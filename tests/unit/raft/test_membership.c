@@ -131,6 +131,65 @@ static void sec4_2_demote_and_last_voter(void **state)
 	h_free(&h);
 }
 
+/* The 2015 single-server change bug (Ongaro, raft-dev, July 2015), in
+ * our vocabulary: old leader 1 appends "promote 5" and is cut off before
+ * it commits; 2, 3 and 4 elect a new leader, which must not remove 4
+ * until its own barrier is committed. Without that rule its removal
+ * commits under {1,2,3} while 1 can still win {1,4,5} of the
+ * configuration only it and 5 hold, and overwrite committed entries.
+ * With it, the barrier reaches a majority of {1,2,3,4} first, so neither
+ * 4 nor any such majority will vote for 1 again. */
+static void bug2015_single_server_change_scenario(void **state)
+{
+	struct h h;
+	struct raft_event tr = {.type = RAFT_EV_TRANSFER};
+	int l, nl, gone;
+	raft_term t;
+
+	(void)state;
+	h_init(&h, 5, 4, NULL, NULL); /* voters 1-4, learner 5 */
+	l = elect(&h);
+	if (l != 1) {
+		tr.u.transfer.to = 1;
+		assert_int_equal(h_step(&h, l, &tr), 0);
+		h_run(&h, 100);
+	}
+	assert_int_equal(h_leader(&h), 1);
+	for (int id = 2; id <= 4; id++)
+		h_cut(&h, 1, id, 1); /* 1 still reaches 5 */
+	assert_int_equal(h_change(&h, 1, RAFT_PROMOTE, 5), 0);
+	h_run(&h, 10);
+	assert_int_equal(raft_conf_voters(raft_configuration(&h.nodes[5].r)), 5);
+	/* 2-4 elect a leader whose barrier is not yet durable anywhere. */
+	for (int id = 2; id <= 4; id++)
+		h.nodes[id].manual_persist = 1;
+	h_run(&h, 600);
+	nl = h_leader(&h);
+	assert_true(nl >= 2 && nl <= 4);
+	t = raft_current_term(&h.nodes[nl].r);
+	gone = nl == 4 ? 3 : 4;
+	assert_int_equal(h_change(&h, nl, RAFT_REMOVE, (raft_id)gone),
+			 ERR_AGAIN);
+	for (int id = 2; id <= 4; id++) {
+		h.nodes[id].manual_persist = 0;
+		h_persist(&h, id);
+	}
+	h_run(&h, 20);
+	assert_int_equal(h_leader(&h), nl);
+	assert_int_equal(h_change(&h, nl, RAFT_REMOVE, (raft_id)gone), 0);
+	propose_n(&h, nl, 5);
+	/* Now 1 reaches only the removed voter and 5, as in the bug. */
+	h_cut(&h, 1, gone, 0);
+	h_isolate(&h, nl, 1);
+	h_run(&h, 3000);
+	for (int id = 1; id <= 5; id++)
+		if (raft_current_role(&h.nodes[id].r) == RAFT_LEADER)
+			assert_int_not_equal(id, 1);
+	assert_true(raft_current_term(&h.nodes[nl].r) >= t);
+	h_check_applied(&h);
+	h_free(&h);
+}
+
 static void tiny_chunks(struct raft_config *c, void *arg)
 {
 	(void)arg;
@@ -330,6 +389,7 @@ int main(void)
 		cmocka_unit_test(sec4_2_1_learner_joins_then_promoted),
 		cmocka_unit_test(sec4_2_2_removed_leader_steps_down),
 		cmocka_unit_test(sec4_2_demote_and_last_voter),
+		cmocka_unit_test(bug2015_single_server_change_scenario),
 		cmocka_unit_test(sec5_snapshot_install_in_chunks),
 		cmocka_unit_test(sec5_snapshot_index_checked),
 		cmocka_unit_test(sec5_snapshot_behind_log_keeps_entries),
