@@ -306,6 +306,11 @@ uint64_t stor_memdisk_next_durable(struct stor_memdisk *d)
 	return 0;
 }
 
+uint64_t stor_memdisk_torn_detected(struct stor_memdisk *d)
+{
+	return d->torn_detected;
+}
+
 void stor_memdisk_fail_next_write(struct stor_memdisk *d, int code)
 {
 	d->fail_next = code;

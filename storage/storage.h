@@ -325,7 +325,11 @@ void stor_writer_stop(struct stor_writer *w);
 /* --- The in-memory variant (simulator) ------------------------------ */
 
 /* A simulated disk that outlives the stores opened on it, so a test can
- * "crash" a node and reopen it. prng is copied (used for crash faults). */
+ * "crash" a node and reopen it. prng is copied (used for crash faults).
+ * On it, a synced write (an append, a hard-state save) returns at once
+ * but is durable only from stor_memdisk_next_durable() on: the simulator
+ * reports "persisted" to Raft at that virtual time, as the writer thread
+ * does on a real disk. One thread only: no stor_writer on top. */
 int stor_memdisk_new(const struct stor_mem_faults *f, const struct prng *rng,
 		     struct stor_memdisk **out);
 void stor_memdisk_free(struct stor_memdisk *d);
@@ -336,6 +340,8 @@ uint64_t stor_memdisk_next_durable(struct stor_memdisk *d);
 /* The crash: unsynced writes are lost (some survive, one may be torn, per
  * the faults). Call after stor_close of the store using it. */
 void stor_memdisk_crash(struct stor_memdisk *d);
+/* Torn records recovery detected and dropped so far (for tests). */
+uint64_t stor_memdisk_torn_detected(struct stor_memdisk *d);
 /* Injects an I/O error (code ERR_IO or ERR_NOSPACE) into the next write. */
 void stor_memdisk_fail_next_write(struct stor_memdisk *d, int code);
 
