@@ -87,6 +87,9 @@ struct kv_engine {
 	/* 0 or an error (with its message) once the iterator stopped. */
 	int (*iter_error)(struct kv_iter *it, char *err);
 	void (*iter_free)(struct kv_iter *it);
+	/* Writes memtables out to table files and waits (a no-op in
+	 * memory); after it the WAL is no longer needed for recovery. */
+	int (*flush)(struct kv *kv, char *err);
 	void (*close)(struct kv *kv);
 };
 

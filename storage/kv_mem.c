@@ -562,6 +562,13 @@ static void m_iter_free(struct kv_iter *it)
 	free(it);
 }
 
+static int m_flush(struct kv *kv, char *err)
+{
+	(void)kv;
+	(void)err;
+	return 0;
+}
+
 static void m_close(struct kv *kv)
 {
 	struct kv_mem *km = (struct kv_mem *)kv;
@@ -587,6 +594,7 @@ static const struct kv_engine mem_engine = {
 	.iter_value = m_iter_value,
 	.iter_error = m_iter_error,
 	.iter_free = m_iter_free,
+	.flush = m_flush,
 	.close = m_close,
 };
 

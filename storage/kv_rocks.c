@@ -271,6 +271,21 @@ static void r_destroy(struct kv_rocks *r)
 	free(r);
 }
 
+static int r_flush(struct kv *kv, char *err)
+{
+	struct kv_rocks *r = (struct kv_rocks *)kv;
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	char *rerr = NULL;
+
+	rocksdb_flushoptions_set_wait(fo, 1);
+	for (int i = 1; i <= KV_CF_COUNT && rerr == NULL; i++)
+		rocksdb_flush_cf(r->db, fo, r->cf[i], &rerr);
+	rocksdb_flushoptions_destroy(fo);
+	if (rerr != NULL)
+		return fail(rerr, err);
+	return 0;
+}
+
 static void r_close(struct kv *kv)
 {
 	r_destroy((struct kv_rocks *)kv);
@@ -291,6 +306,7 @@ static const struct kv_engine rocks_engine = {
 	.iter_value = r_iter_value,
 	.iter_error = r_iter_error,
 	.iter_free = r_iter_free,
+	.flush = r_flush,
 	.close = r_close,
 };
 

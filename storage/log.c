@@ -84,6 +84,16 @@ static int decode_entry(struct stor *s, uint64_t index, const uint8_t *v,
 	return 0;
 }
 
+/* Names the index in the text of a corruption RocksDB reported. */
+static int name_index(struct stor *s, uint64_t index)
+{
+	char text[STOR_ERRTEXT_MAX];
+
+	stor_last_error(s, text, sizeof(text));
+	return stor_fail(s, ERR_CORRUPT, "log entry %llu: %.*s",
+			 (unsigned long long)index, 400, text);
+}
+
 void stor_log_set_end(struct stor *s, uint64_t last, uint64_t last_term)
 {
 	pthread_mutex_lock(&s->mu);
@@ -240,7 +250,11 @@ int stor_log_entry(struct stor *s, uint64_t index, struct stor_entry *out)
 	int rc;
 
 	put_u64be(key, index);
+	if ((rc = stor_check_read(s)) != 0)
+		return rc; /* already failed: the text names the first error */
 	rc = stor_get(s, KV_CF_LOG, key, 8, &v, &vl);
+	if (rc == ERR_CORRUPT)
+		return name_index(s, index);
 	if (rc != 0)
 		return rc;
 	rc = decode_entry(s, index, v, vl, out, &term);
@@ -341,7 +355,8 @@ static int read_range(struct stor *s, uint64_t lo, uint64_t hi,
 		bytes += v[cnt++].len;
 	}
 	if (rc == 0 && (rc = s->kv->e->iter_error(it, err)) != 0)
-		rc = stor_fail(s, rc, "log read: %s", err);
+		rc = stor_fail(s, rc, "log read at entry %llu: %s",
+			       (unsigned long long)(lo + cnt), err);
 	if (rc == 0 && cnt == 0)
 		rc = stor_fail(s, ERR_CORRUPT, "log entry %llu is missing",
 			       (unsigned long long)lo);

@@ -173,6 +173,10 @@ int stor_conf_load(struct stor *s, uint8_t **blob, size_t *len);
 int stor_snap_meta_load(struct stor *s, struct stor_snap_meta *m);
 void stor_snap_meta_free(struct stor_snap_meta *m);
 
+/* Writes RocksDB's memtables to table files (before a backup, or to keep
+ * restarts short); everything stays durable either way. */
+int stor_flush(struct stor *s);
+
 /* Node-local data (not replicated), synced. */
 int stor_local_put(struct stor *s, const char *key, const void *v, size_t n);
 int stor_local_get(struct stor *s, const char *key, uint8_t **v, size_t *n);

@@ -339,6 +339,19 @@ int stor_local_get(struct stor *s, const char *key, uint8_t **v, size_t *n)
 	return stor_get(s, KV_CF_LOCAL, key, strlen(key), v, n);
 }
 
+int stor_flush(struct stor *s)
+{
+	char err[KV_ERRMSG_MAX] = "";
+	int rc = stor_check_write(s);
+
+	if (rc != 0)
+		return rc;
+	rc = s->kv->e->flush(s->kv, err);
+	if (rc != 0)
+		return stor_fail(s, rc, "flush: %s", err);
+	return 0;
+}
+
 int stor_debug_put_log_raw(struct stor *s, uint64_t index, const void *v,
 			   size_t n)
 {
