@@ -102,6 +102,10 @@ struct stor_memdisk;
 int kv_rocks_open(const struct stor_options *o, struct kv **out, char *err);
 int kv_mem_open(struct stor_memdisk *d, struct kv **out, char *err);
 
+/* Scans the RocksDB WAL files in dir for damage with intact records after
+ * it (walscan.c): ERR_CORRUPT with a message, or 0. */
+int kv_wal_scan(const char *dir, char *err);
+
 /* Maps an engine message to a code: ERR_NOSPACE for a full disk,
  * ERR_CORRUPT for detected corruption, ERR_IO otherwise. */
 int kv_classify(const char *msg);

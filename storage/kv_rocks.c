@@ -353,6 +353,12 @@ int kv_rocks_open(const struct stor_options *o, struct kv **out, char *err)
 
 	if (r == NULL)
 		return ERR_NOMEM;
+	/* Before RocksDB replays (and then deletes) the WAL files. */
+	rc = kv_wal_scan(o->dir, err);
+	if (rc != 0) {
+		free(r);
+		return rc;
+	}
 	r->kv.e = &rocks_engine;
 	r->opts = rocksdb_options_create();
 	set_options(r, o);

@@ -116,6 +116,9 @@ struct stor_options {
 	size_t block_cache_bytes;
 	int max_open_files;
 	int sync; /* 1: fsync appends (default); 0 only for tests */
+	/* Where stor_open puts the text of its error (optional). */
+	char *open_err;
+	size_t open_err_size;
 };
 
 /* Defaults for a node: see docs/decisions.md for where they come from. */

@@ -206,6 +206,8 @@ int stor_open(const struct stor_options *o, struct stor **out)
 	if (rc != 0) {
 		TRACE_E(s->tr, TRACE_MOD, "open %s: %s: %s",
 			o->dir ? o->dir : "(memory)", err_name(rc), err);
+		if (o->open_err != NULL && o->open_err_size > 0)
+			snprintf(o->open_err, o->open_err_size, "%s", err);
 		goto err_free;
 	}
 	rc = stor_log_open(s);
@@ -213,8 +215,11 @@ int stor_open(const struct stor_options *o, struct stor **out)
 		rc = stor_sm_open(s);
 	if (rc == 0)
 		rc = stor_kv_register(s);
-	if (rc != 0)
+	if (rc != 0) {
+		if (o->open_err != NULL && o->open_err_size > 0)
+			stor_last_error(s, o->open_err, o->open_err_size);
 		goto err_close_kv;
+	}
 	TRACE_I(s->tr, TRACE_MOD,
 		"open: log [%llu, %llu], applied %llu, state generation %u",
 		(unsigned long long)(s->start_index + 1),

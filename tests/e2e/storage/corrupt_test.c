@@ -102,9 +102,12 @@ static int check_served(const char *dir, uint64_t *last_out)
 	char err[512];
 
 	util_small_options(&o, dir);
+	o.open_err = err;
+	o.open_err_size = sizeof(err);
 	rc = stor_open(&o, &s);
 	if (rc != 0) {
-		printf("corrupt_test: open refused: %s\n", err_name(rc));
+		printf("corrupt_test: open refused: %s: %s\n", err_name(rc),
+		       err);
 		*last_out = 0;
 		return rc == ERR_CORRUPT ? 1 : -1;
 	}
@@ -233,13 +236,13 @@ int main(void)
 	}
 	rc = check_served(dir, &last);
 	util_rm_rf(dir);
-	if (rc < 0 || (rc == 0 && last >= VICTIM)) {
-		printf("FAIL: damaged WAL record served (last %llu)\n",
+	/* Refused at open: recovering would silently drop entries after
+	 * the damage, which were acknowledged. */
+	if (rc != 1) {
+		printf("FAIL: damaged WAL record not reported (log at %llu)\n",
 		       (unsigned long long)last);
 		return 1;
 	}
-	printf("corrupt_test: WAL damage: log ends at %llu, before entry %d\n",
-	       (unsigned long long)last, VICTIM);
 	if (check_torn_tail(0) != 0 || check_torn_tail(1) != 0)
 		return 1;
 	printf("corrupt_test: all checks passed\n");
