@@ -342,9 +342,14 @@ static int read_range(struct stor *s, uint64_t lo, uint64_t hi,
 		k = s->kv->e->iter_key(it, &kl);
 		val = s->kv->e->iter_value(it, &vl);
 		if (kl != 8 || get_u64be(k) != lo + cnt) {
-			rc = stor_fail(s, ERR_CORRUPT,
-				       "log entry %llu is missing",
-				       (unsigned long long)(lo + cnt));
+			/* A hole at the start is a compaction or truncation
+			 * that raced this read (the iterator sees one
+			 * consistent view, taken after the bounds check); a
+			 * hole in the middle cannot come from either. */
+			rc = cnt == 0 ? ERR_NOTFOUND
+				      : stor_fail(s, ERR_CORRUPT,
+						  "log entry %llu is missing",
+						  (unsigned long long)(lo + cnt));
 			break;
 		}
 		if (cnt == cap && (rc = read_grow(&v, &cap, hi - lo)) != 0)
@@ -358,8 +363,7 @@ static int read_range(struct stor *s, uint64_t lo, uint64_t hi,
 		rc = stor_fail(s, rc, "log read at entry %llu: %s",
 			       (unsigned long long)(lo + cnt), err);
 	if (rc == 0 && cnt == 0)
-		rc = stor_fail(s, ERR_CORRUPT, "log entry %llu is missing",
-			       (unsigned long long)lo);
+		rc = ERR_NOTFOUND; /* truncated since the bounds check */
 	s->kv->e->iter_free(it);
 	if (rc != 0) {
 		stor_entries_free(v, cnt);

@@ -483,8 +483,11 @@ int stor_snap_writer_finish(struct stor_snap_writer *w)
 		(unsigned long long)w->count);
 	writer_free(w);
 	/* The old generation is garbage now; if this does not reach the
-	 * disk, the next open drops it. */
-	return drop_generation(s, old);
+	 * disk, the next open drops it. The install itself succeeded, so a
+	 * failure here is only recorded (stor_failed tells the caller if
+	 * the store stopped). */
+	(void)drop_generation(s, old);
+	return 0;
 }
 
 void stor_snap_writer_abort(struct stor_snap_writer *w)

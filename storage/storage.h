@@ -358,5 +358,7 @@ void stor_memdisk_fail_next_write(struct stor_memdisk *d, int code);
  * checksum: the corruption tests use it. */
 int stor_debug_put_log_raw(struct stor *s, uint64_t index, const void *v,
 			   size_t n);
+/* Deletes one log entry behind the log's back (a hole for the tests). */
+int stor_debug_del_log_raw(struct stor *s, uint64_t index);
 
 #endif

@@ -372,3 +372,18 @@ int stor_debug_put_log_raw(struct stor *s, uint64_t index, const void *v,
 	kv_batch_free(&b);
 	return rc;
 }
+
+int stor_debug_del_log_raw(struct stor *s, uint64_t index)
+{
+	struct kv_batch b;
+	uint8_t k[8];
+	int rc;
+
+	put_u64be(k, index);
+	kv_batch_init(&b);
+	rc = kv_batch_del(&b, KV_CF_LOG, k, 8);
+	if (rc == 0)
+		rc = stor_write(s, &b, 1, "raw log delete");
+	kv_batch_free(&b);
+	return rc;
+}

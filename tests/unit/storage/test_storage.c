@@ -253,6 +253,27 @@ static void test_checksum_moved_value(void **state)
 	assert_non_null(strstr(err, "log entry 3"));
 }
 
+static void test_log_hole(void **state)
+{
+	struct fx *f = *state;
+	struct stor_entry *v;
+	char err[256];
+	size_t n;
+
+	append_range(f->s, 1, 10, 1);
+	assert_int_equal(stor_debug_del_log_raw(f->s, 5), 0);
+	/* Starting at the hole: not there (as after a racing compaction). */
+	assert_int_equal(stor_log_read(f->s, 5, 11, 1 << 20, &v, &n),
+			 ERR_NOTFOUND);
+	assert_int_equal(stor_failed(f->s), 0);
+	/* A hole in the middle of a read is corruption. */
+	assert_int_equal(stor_log_read(f->s, 1, 11, 1 << 20, &v, &n),
+			 ERR_CORRUPT);
+	stor_last_error(f->s, err, sizeof(err));
+	assert_non_null(strstr(err, "log entry 5 is missing"));
+	assert_int_equal(stor_failed(f->s), ERR_CORRUPT);
+}
+
 static void test_hard_state_meta(void **state)
 {
 	struct fx *f = *state;
@@ -623,6 +644,7 @@ int main(void)
 		BOTH(test_log_truncate_compact),
 		BOTH(test_checksum_corrupt),
 		BOTH(test_checksum_moved_value),
+		BOTH(test_log_hole),
 		BOTH(test_hard_state_meta),
 		BOTH(test_apply_kv),
 		BOTH(test_apply_exactly_once),
