@@ -634,6 +634,50 @@ static void test_writer_group_commit(void **state)
 	check_entry(f->s, REQS, 1);
 }
 
+/* A later request replacing a suffix an earlier one wrote, possibly in
+ * the same batch: the range delete and the puts apply in order. */
+static void test_writer_overlap(void **state)
+{
+	struct fx *f = *state;
+	struct stor_entry a[10], b[3];
+	struct stor_wreq ra, rb;
+	struct stor_writer *w;
+	struct wctx c = {0};
+	char da[10][16], db[3][16];
+
+	if (f->md)
+		skip();
+	for (int i = 0; i < 10; i++) {
+		snprintf(da[i], 16, "e%d", i + 1);
+		a[i] = (struct stor_entry){.index = (uint64_t)i + 1, .term = 1,
+					   .data = (uint8_t *)da[i],
+					   .len = strlen(da[i])};
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(db[i], 16, "e%d", i + 6);
+		b[i] = (struct stor_entry){.index = (uint64_t)i + 6, .term = 2,
+					   .data = (uint8_t *)db[i],
+					   .len = strlen(db[i])};
+	}
+	ra = (struct stor_wreq){.entries = a, .n = 10, .cb = on_written,
+				.data = &c};
+	rb = (struct stor_wreq){.entries = b, .n = 3, .cb = on_written,
+				.data = &c};
+	assert_int_equal(stor_writer_start(f->s, &w), 0);
+	assert_int_equal(stor_writer_submit(w, &ra), 0);
+	assert_int_equal(stor_writer_submit(w, &rb), 0);
+	stor_writer_stop(w); /* finishes the queue and reaps */
+	assert_int_equal(c.done, 2);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(stor_log_last(f->s), 8);
+	check_entry(f->s, 5, 1);
+	check_entry(f->s, 6, 2);
+	check_entry(f->s, 8, 2);
+	fx_reopen(f);
+	assert_int_equal(stor_log_last(f->s), 8);
+	check_entry(f->s, 8, 2);
+}
+
 int main(void)
 {
 #define BOTH(t)                                                               \
@@ -651,6 +695,7 @@ int main(void)
 		BOTH(test_snapshot_stream_install),
 		BOTH(test_snapshot_abort_and_damage),
 		BOTH(test_writer_group_commit),
+		BOTH(test_writer_overlap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
