@@ -32,7 +32,9 @@
  *
  * Threads: one owner thread calls everything here, except that the writer
  * (stor_writer_*) appends from its own thread; reads of the log and the
- * metadata getters are safe while it runs.
+ * metadata getters are safe while it runs. The tracer may be called from
+ * the writer thread too (an append that fails), so its emit must be
+ * thread-safe.
  *
  * Nothing here reads a clock, draws randomness or prints: time comes in as
  * arguments, text goes through the tracer.
