@@ -151,10 +151,16 @@ int stor_kv_encode(int op, const char *ns, const void *key, size_t klen,
 {
 	struct mp_writer w;
 	size_t nsl = strlen(ns);
+	int rc;
 
 	if (nsl == 0 || nsl > STOR_KV_NS_MAX || nsl + 1 + klen > STOR_KEY_MAX ||
 	    vlen > STOR_VALUE_MAX)
 		return ERR_INVAL;
+	/* msgpack-c copies with memcpy, which must not see NULL. */
+	if (key == NULL)
+		key = "";
+	if (op == STOR_KV_PUT && val == NULL)
+		val = "";
 	mp_writer_init(&w, STOR_VALUE_MAX + STOR_KEY_MAX * 2 + 64);
 	mp_w_array(&w, 3);
 	mp_w_uint(&w, STOR_CMD_VERSION);
@@ -178,8 +184,10 @@ int stor_kv_encode(int op, const char *ns, const void *key, size_t klen,
 		mp_writer_free(&w);
 		return ERR_INVAL;
 	}
-	return mp_writer_take(&w, out, len) == 0 ? 0 : (mp_writer_free(&w),
-							   ERR_NOMEM);
+	rc = mp_writer_take(&w, out, len);
+	if (rc != 0)
+		mp_writer_free(&w);
+	return rc;
 }
 
 int stor_kv_get(struct stor *s, const char *ns, const void *key, size_t klen,
