@@ -421,9 +421,13 @@ out:
 	return rc;
 }
 
-/* Moves the log's start to (index, term), deleting [start+1, upto+1). */
+/* Moves the log's start to (index, term), deleting [start+1, upto+1).
+ * Compaction need not be synced: if the batch is lost in a crash, the
+ * entries and the old start come back together, which is still a
+ * consistent log; so it costs the caller no fsync. A reset is synced: it
+ * follows a snapshot install and must not be undone. */
 static int move_start(struct stor *s, uint64_t upto, uint64_t index,
-		      uint64_t term, const char *what)
+		      uint64_t term, int sync, const char *what)
 {
 	uint64_t v[2] = {index, term};
 	struct kv_batch b;
@@ -437,7 +441,7 @@ static int move_start(struct stor *s, uint64_t upto, uint64_t index,
 	if (rc == 0)
 		rc = stor_batch_meta(&b, META_LOG_START, v, 2);
 	if (rc == 0)
-		rc = stor_write(s, &b, 1, what);
+		rc = stor_write(s, &b, sync, what);
 	kv_batch_free(&b);
 	if (rc != 0)
 		return rc;
@@ -466,7 +470,7 @@ int stor_log_compact(struct stor *s, uint64_t upto)
 	}
 	rc = stor_log_term(s, upto, &term);
 	if (rc == 0)
-		rc = move_start(s, upto, upto, term, "log compact");
+		rc = move_start(s, upto, upto, term, 0, "log compact");
 out:
 	pthread_mutex_unlock(&s->wmu);
 	return rc;
@@ -481,7 +485,7 @@ int stor_log_reset(struct stor *s, uint64_t index, uint64_t term)
 	upto = s->last;
 	if (index > upto)
 		upto = index;
-	rc = move_start(s, upto, index, term, "log reset");
+	rc = move_start(s, upto, index, term, 1, "log reset");
 	if (rc == 0)
 		stor_log_set_end(s, index, term);
 	pthread_mutex_unlock(&s->wmu);

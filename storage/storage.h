@@ -146,7 +146,8 @@ int stor_log_append(struct stor *s, const struct stor_entry *e, size_t n);
 /* Deletes entries from `from` to the end (synced). */
 int stor_log_truncate(struct stor *s, uint64_t from);
 /* Deletes entries up to and including `upto` (upto <= last), remembering
- * upto's term so stor_log_term still answers for it. */
+ * upto's term so stor_log_term still answers for it. Not synced (a lost
+ * compaction leaves a longer, consistent log), so no fsync on the loop. */
 int stor_log_compact(struct stor *s, uint64_t upto);
 /* Empties the log: it continues after (index, term), as after installing
  * a snapshot the log does not contain. */
@@ -300,10 +301,14 @@ void stor_snap_writer_abort(struct stor_snap_writer *w);
 /* --- The writer thread (group commit off the event loop) ----------- */
 
 /* A request to append; caller-owned, borrowed until its callback runs.
- * The entries (and their data) must stay valid until then too. */
+ * The entries (and their data) must stay valid until then too. A request
+ * may also carry the hard state (Raft's Ready: term, vote and commit are
+ * persisted with the entries, in the same batch and fsync); n may be 0
+ * when it carries only that. */
 struct stor_wreq {
 	const struct stor_entry *entries;
 	size_t n;
+	const struct stor_hard_state *hs; /* NULL: unchanged */
 	void (*cb)(struct stor_wreq *req, int status);
 	void *data;
 	int status;

@@ -52,6 +52,14 @@ static struct stor_wreq *take_group(struct stor_writer *w)
 	return head;
 }
 
+static int batch_hard_state(struct kv_batch *b,
+			    const struct stor_hard_state *hs)
+{
+	uint64_t v[3] = {hs->term, hs->vote, hs->commit};
+
+	return stor_batch_meta(b, META_HARD_STATE, v, 3);
+}
+
 /* Writes one group as one synced batch; sets each request's status. */
 static size_t write_group(struct stor_writer *w, struct stor_wreq *group)
 {
@@ -69,12 +77,17 @@ static size_t write_group(struct stor_writer *w, struct stor_wreq *group)
 	for (struct stor_wreq *r = group; r != NULL; r = r->next) {
 		/* A bad request fails alone; the ones after it that relied
 		 * on it fail their own index check. */
-		r->status = stor_log_batch_append(s, &w->batch, r->entries,
-						  r->n, &last, &last_term);
+		r->status = r->n > 0 ? stor_log_batch_append(s, &w->batch,
+							     r->entries, r->n,
+							     &last, &last_term)
+				     : 0;
+		if (r->status == 0 && r->hs != NULL)
+			r->status = batch_hard_state(&w->batch, r->hs);
 		if (r->status == 0)
 			entries += r->n;
 	}
-	rc = entries > 0 ? stor_write(s, &w->batch, 1, "log append") : 0;
+	rc = w->batch.count > 0 ? stor_write(s, &w->batch, 1, "log append")
+				: 0;
 	if (rc == 0 && entries > 0)
 		stor_log_set_end(s, last, last_term);
 	pthread_mutex_unlock(&s->wmu);
@@ -160,7 +173,8 @@ int stor_writer_submit(struct stor_writer *w, struct stor_wreq *req)
 
 	if (rc != 0)
 		return rc;
-	if (req->n == 0 || req->n > STOR_WRITER_BATCH_MAX || req->cb == NULL)
+	if ((req->n == 0 && req->hs == NULL) ||
+	    req->n > STOR_WRITER_BATCH_MAX || req->cb == NULL)
 		return ERR_INVAL;
 	pthread_mutex_lock(&w->mu);
 	if (w->stop) {

@@ -634,6 +634,38 @@ static void test_writer_group_commit(void **state)
 	check_entry(f->s, REQS, 1);
 }
 
+/* The hard state rides with the entries, or alone. */
+static void test_writer_hard_state(void **state)
+{
+	struct fx *f = *state;
+	struct stor_hard_state hs1 = {.term = 4, .vote = 2, .commit = 0};
+	struct stor_hard_state hs2 = {.term = 4, .vote = 2, .commit = 1};
+	struct stor_hard_state got;
+	struct stor_entry e = {.index = 1, .term = 4, .data = (uint8_t *)"x",
+			       .len = 1};
+	struct stor_wreq r1, r2;
+	struct stor_writer *w;
+	struct wctx c = {0};
+
+	if (f->md)
+		skip();
+	r1 = (struct stor_wreq){.entries = &e, .n = 1, .hs = &hs1,
+				.cb = on_written, .data = &c};
+	r2 = (struct stor_wreq){.hs = &hs2, .cb = on_written, .data = &c};
+	assert_int_equal(stor_writer_start(f->s, &w), 0);
+	assert_int_equal(stor_writer_submit(w, &r1), 0);
+	assert_int_equal(stor_writer_submit(w, &r2), 0);
+	stor_writer_stop(w);
+	assert_int_equal(c.done, 2);
+	assert_int_equal(c.status, 0);
+	fx_reopen(f);
+	assert_int_equal(stor_log_last(f->s), 1);
+	assert_int_equal(stor_hs_load(f->s, &got), 0);
+	assert_int_equal(got.term, 4);
+	assert_int_equal(got.vote, 2);
+	assert_int_equal(got.commit, 1);
+}
+
 /* A later request replacing a suffix an earlier one wrote, possibly in
  * the same batch: the range delete and the puts apply in order. */
 static void test_writer_overlap(void **state)
@@ -696,6 +728,7 @@ int main(void)
 		BOTH(test_snapshot_abort_and_damage),
 		BOTH(test_writer_group_commit),
 		BOTH(test_writer_overlap),
+		BOTH(test_writer_hard_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
