@@ -38,6 +38,19 @@
  *
  * Nothing here reads a clock, draws randomness or prints: time comes in as
  * arguments, text goes through the tracer.
+ *
+ * How the node drives it (the Ready contract of DESIGN.md, in order):
+ *   1. persist: hand the new entries and the hard state to the writer in
+ *      one stor_wreq; when its callback reports 0, tell Raft "persisted up
+ *      to the last index" and only then send what depends on it;
+ *   2. apply: read committed entries (stor_log_read, bounded) and
+ *      stor_apply them; results go back to the proposers;
+ *   3. compact: after a snapshot, stor_log_compact up to a point the
+ *      followers no longer need; to feed a follower, stor_snap_reader_*;
+ *      to receive one, stor_snap_writer_* then stor_log_reset if the log
+ *      does not hold the snapshot's index and term.
+ * The simulator does the same on a stor_memdisk, calling stor_log_append
+ * directly and reporting "persisted" at stor_memdisk_next_durable().
  */
 #ifndef CLUSTERD_STORAGE_STORAGE_H
 #define CLUSTERD_STORAGE_STORAGE_H
