@@ -75,16 +75,26 @@ static size_t write_group(struct stor_writer *w, struct stor_wreq *group)
 	last_term = s->last_term;
 	pthread_mutex_unlock(&s->mu);
 	for (struct stor_wreq *r = group; r != NULL; r = r->next) {
-		/* A bad request fails alone; the ones after it that relied
-		 * on it fail their own index check. */
+		size_t mark_len = w->batch.buf.len, mark_count = w->batch.count;
+		uint64_t mark_last = last, mark_term = last_term;
+
+		/* A bad request fails alone, taking back whatever of it was
+		 * already in the batch; the ones after it that relied on it
+		 * fail their own index check. */
 		r->status = r->n > 0 ? stor_log_batch_append(s, &w->batch,
 							     r->entries, r->n,
 							     &last, &last_term)
 				     : 0;
 		if (r->status == 0 && r->hs != NULL)
 			r->status = batch_hard_state(&w->batch, r->hs);
-		if (r->status == 0)
-			entries += r->n;
+		if (r->status != 0) {
+			w->batch.buf.len = mark_len;
+			w->batch.count = mark_count;
+			last = mark_last;
+			last_term = mark_term;
+			continue;
+		}
+		entries += r->n;
 	}
 	rc = w->batch.count > 0 ? stor_write(s, &w->batch, 1, "log append")
 				: 0;
