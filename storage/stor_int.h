@@ -38,6 +38,7 @@ struct stor {
 	uint64_t applied, applied_term;
 	uint32_t gen; /* the current state generation */
 	int snap_writer_open;
+	int writer_running; /* a stor_writer must stop before stor_close */
 	struct stor_domain domains[STOR_DOMAINS_MAX];
 	size_t ndomains;
 };

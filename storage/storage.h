@@ -333,7 +333,8 @@ struct stor_wreq {
 #define STOR_WRITER_BATCH_MAX 8192
 
 struct stor_writer;
-/* Starts the thread. Completions are collected and an eventfd becomes
+/* Starts the thread (one per store: ERR_BUSY for a second; stop it
+ * before stor_close). Completions are collected and an eventfd becomes
  * readable; the owner calls stor_writer_reap() to run the callbacks on its
  * own thread (a libuv loop polls the fd with uv_poll). */
 int stor_writer_start(struct stor *s, struct stor_writer **out);

@@ -242,6 +242,7 @@ void stor_close(struct stor *s)
 	if (s == NULL)
 		return;
 	ASSERT(!s->snap_writer_open);
+	ASSERT(!s->writer_running);
 	s->kv->e->close(s->kv);
 	pthread_mutex_destroy(&s->wmu);
 	pthread_mutex_destroy(&s->mu);

@@ -148,6 +148,10 @@ int stor_writer_start(struct stor *s, struct stor_writer **out)
 	struct stor_writer *w = calloc(1, sizeof(*w));
 	int rc;
 
+	if (s->writer_running) {
+		free(w);
+		return ERR_BUSY; /* one writer per store: it orders the log */
+	}
 	if (w == NULL)
 		return ERR_NOMEM;
 	w->s = s;
@@ -164,6 +168,7 @@ int stor_writer_start(struct stor *s, struct stor_writer **out)
 		rc = -rc;
 		goto err_close_fd;
 	}
+	s->writer_running = 1;
 	*out = w;
 	return 0;
 
@@ -248,6 +253,7 @@ void stor_writer_stop(struct stor_writer *w)
 {
 	if (w == NULL)
 		return;
+	ASSERT(w->s->writer_running);
 	pthread_mutex_lock(&w->mu);
 	w->stop = 1;
 	pthread_cond_signal(&w->cv);
@@ -259,5 +265,6 @@ void stor_writer_stop(struct stor_writer *w)
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	kv_batch_free(&w->batch);
+	w->s->writer_running = 0;
 	free(w);
 }
