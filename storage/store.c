@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "base/bytes.h"
 #include "base/err.h"
 #include "base/mp.h"
 #include "storage/stor_int.h"
@@ -194,6 +195,9 @@ int stor_open(const struct stor_options *o, struct stor **out)
 
 	if (s == NULL)
 		return ERR_NOMEM;
+	/* base's crc32c builds its table on first use, without a lock; do
+	 * it here, on the owner thread, before a writer thread exists. */
+	(void)crc32c(0, "", 0);
 	s->tr = o->tracer;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->wmu, NULL);
