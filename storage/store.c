@@ -195,9 +195,6 @@ int stor_open(const struct stor_options *o, struct stor **out)
 
 	if (s == NULL)
 		return ERR_NOMEM;
-	/* base's crc32c builds its table on first use, without a lock; do
-	 * it here, on the owner thread, before a writer thread exists. */
-	(void)crc32c(0, "", 0);
 	s->tr = o->tracer;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->wmu, NULL);
