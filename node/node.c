@@ -47,47 +47,63 @@ static int handle_status(void *ctx, const struct http_request *req,
 	return rv;
 }
 
+/* One unlabelled sample with its HELP and TYPE lines. */
+struct metric {
+	const char *name;
+	const char *type;
+	const char *help;
+	double value;
+};
+
+static int write_metrics(struct http_reply *rep, const struct metric *m,
+			 size_t n)
+{
+	int rv = 0;
+
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		rv = metrics_family(rep, m[i].name, m[i].type, m[i].help);
+		if (rv == 0)
+			rv = http_printf(rep, "%s %.15g\n", m[i].name, m[i].value);
+	}
+	return rv;
+}
+
 static int handle_metrics(void *ctx, const struct http_request *req,
 			  struct http_reply *rep)
 {
 	struct node *n = ctx;
 	struct node_process_stats s;
-	int rv = 0;
+	int rv;
 
 	(void)req;
 	node_process_stats_read(&s);
+	const struct metric process[] = {
+		{"process_cpu_seconds_total", "counter",
+		 "Total user and system CPU time spent in seconds.", s.cpu_seconds},
+		{"process_resident_memory_bytes", "gauge",
+		 "Resident memory size in bytes.", (double)s.rss_bytes},
+		{"process_virtual_memory_bytes", "gauge",
+		 "Virtual memory size in bytes.", (double)s.vsize_bytes},
+		{"process_start_time_seconds", "gauge",
+		 "Start time of the process since unix epoch in seconds.",
+		 n->start_time_s},
+		{"process_open_fds", "gauge", "Number of open file descriptors.",
+		 (double)s.open_fds},
+		{"process_max_fds", "gauge",
+		 "Maximum number of open file descriptors.", (double)s.max_fds},
+		{"clusterd_http_requests_total", "counter",
+		 "HTTP requests served by this node.", (double)n->http.requests_total},
+	};
+
 	rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
-	rv |= metrics_family(rep, "process_cpu_seconds_total", "counter",
-			     "Total user and system CPU time spent in seconds.");
-	rv |= http_printf(rep, "process_cpu_seconds_total %.3f\n", s.cpu_seconds);
-	rv |= metrics_family(rep, "process_resident_memory_bytes", "gauge",
-			     "Resident memory size in bytes.");
-	rv |= http_printf(rep, "process_resident_memory_bytes %llu\n",
-			  (unsigned long long)s.rss_bytes);
-	rv |= metrics_family(rep, "process_virtual_memory_bytes", "gauge",
-			     "Virtual memory size in bytes.");
-	rv |= http_printf(rep, "process_virtual_memory_bytes %llu\n",
-			  (unsigned long long)s.vsize_bytes);
-	rv |= metrics_family(rep, "process_start_time_seconds", "gauge",
-			     "Start time of the process since unix epoch in seconds.");
-	rv |= http_printf(rep, "process_start_time_seconds %.3f\n", n->start_time_s);
-	rv |= metrics_family(rep, "process_open_fds", "gauge",
-			     "Number of open file descriptors.");
-	rv |= http_printf(rep, "process_open_fds %llu\n",
-			  (unsigned long long)s.open_fds);
-	rv |= metrics_family(rep, "process_max_fds", "gauge",
-			     "Maximum number of open file descriptors.");
-	rv |= http_printf(rep, "process_max_fds %llu\n",
-			  (unsigned long long)s.max_fds);
-	rv |= metrics_family(rep, "clusterd_build_info", "gauge",
-			     "Version of this clusterd node; always 1.");
-	rv |= http_printf(rep, "clusterd_build_info{version=\"%s\",node_id=\"%s\"} 1\n",
-			  CLUSTERD_VERSION, n->dir.node_id);
-	rv |= metrics_family(rep, "clusterd_http_requests_total", "counter",
-			     "HTTP requests served by this node.");
-	rv |= http_printf(rep, "clusterd_http_requests_total %llu\n",
-			  (unsigned long long)n->http.requests_total);
-	return rv ? ERR_NOMEM : 0;
+	rv = write_metrics(rep, process, sizeof(process) / sizeof(process[0]));
+	if (rv == 0)
+		rv = metrics_family(rep, "clusterd_build_info", "gauge",
+				    "Version of this clusterd node; always 1.");
+	if (rv == 0)
+		rv = http_printf(rep, "clusterd_build_info{version=\"%s\",node_id=\"%s\"} 1\n",
+				 CLUSTERD_VERSION, n->dir.node_id);
+	return rv;
 }
 
 static const struct http_route routes[] = {

@@ -2,8 +2,8 @@
  * kv_rocks.c: the RocksDB engine (C API, Debian's librocksdb 7.8).
  *
  * One database, the default column family unused plus log, meta, state
- * and local. Recovery is point-in-time (a torn WAL tail is dropped, never
- * replayed half). Memory is bounded by a shared write buffer cap, small
+ * and local. Recovery is point-in-time: a torn WAL tail is dropped, never
+ * replayed half. Memory is bounded by a shared write buffer cap, small
  * memtables and one LRU block cache that also holds index and filter
  * blocks, so it does not grow with the size of the state
  * (docs/decisions.md, "RocksDB memory").
