@@ -67,3 +67,35 @@ e2e_finish() {
   echo "$E2E_PASSES passed, $E2E_FAILS failed"
   ((E2E_FAILS == 0))
 }
+
+# start_standin NAME: creates a save and starts the Factorio stand-in with
+# auto-pause off and RCON on a free port; sets GAME_PID, RCON_PORT and
+# GAME_LOG. Waits for "Starting RCON interface" (the port accepts by then).
+STANDIN=${CLUSTERD_BUILD}/factorio-standin/bin/x64/factorio
+start_standin() {
+  local name=$1 dir=$E2E_TMP/$1
+  mkdir -p "$dir"
+  # Its own write-data, as a real instance has: the install's shared one
+  # would carry ban lists and saves from one test into the next.
+  printf '[path]\nread-data=%s\nwrite-data=%s\n' \
+    "$(dirname "$(dirname "$(dirname "$STANDIN")")")/data" "$dir" >"$dir/config.ini"
+  "$STANDIN" --config "$dir/config.ini" --create "$dir/world.zip" >/dev/null 2>&1 || return 1
+  echo '{"auto_pause": false}' >"$dir/server-settings.json"
+  for _ in 1 2 3 4 5; do
+    RCON_PORT=$(free_port)
+    GAME_LOG=$dir/stdout.log
+    "$STANDIN" --config "$dir/config.ini" --start-server "$dir/world.zip" --port "$(free_port)" \
+      --rcon-port "$RCON_PORT" --rcon-password e2e \
+      --server-settings "$dir/server-settings.json" >"$GAME_LOG" 2>&1 &
+    GAME_PID=$!
+    E2E_PIDS+=("$GAME_PID")
+    for _ in $(seq 100); do
+      grep -q "Starting RCON interface at port $RCON_PORT" "$GAME_LOG" && return 0
+      kill -0 "$GAME_PID" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill -9 "$GAME_PID" 2>/dev/null; wait "$GAME_PID" 2>/dev/null
+  done
+  echo "stand-in $name did not start; its output:"; cat "$GAME_LOG"
+  return 1
+}
