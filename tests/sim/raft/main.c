@@ -57,7 +57,8 @@ static void usage(void)
 		"[--stop]\n"
 		"       [--bug double-vote|commit-old-term|apply-before-commit|"
 		"send-before-persist]\n"
-		"       [--duration-ms MS] [--heal-ms MS] [--raft-trace] "
+		"       [--disk journal|stor] [--duration-ms MS] [--heal-ms MS] "
+		"[--raft-trace] "
 		"[--quiet] [--end-to-end-only] [--calm]\n");
 	exit(2);
 }
@@ -133,7 +134,7 @@ static int parse_line(char *line, uint64_t *seed, struct sim_result *r)
 }
 
 static int run_many(struct sim_opts o, uint64_t first, uint64_t n, int jobs,
-		    int stop, const char *bug)
+		    int stop, const char *bug, const char *disk)
 {
 	struct totals t = {0};
 	double t0 = wall_now();
@@ -171,9 +172,10 @@ static int run_many(struct sim_opts o, uint64_t first, uint64_t n, int jobs,
 		add(&t, &r);
 		if (r.violation)
 			printf("seed %" PRIu64 ": VIOLATION: %s\n"
-			       "  replay: raft-sim --seed %" PRIu64 "%s%s\n",
+			       "  replay: raft-sim --seed %" PRIu64 "%s%s%s%s\n",
 			       seed, r.what, seed, bug ? " --bug " : "",
-			       bug ? bug : "");
+			       bug ? bug : "", disk ? " --disk " : "",
+			       disk ? disk : "");
 		if (r.violation && stop && !stopped) {
 			/* One failing seed is the answer: end the others. */
 			stopped = 1;
@@ -231,7 +233,7 @@ int main(int argc, char **argv)
 	struct sim_opts o = {0};
 	uint64_t first = 1, n = 0;
 	int one = 0, jobs = 1, stop = 0, quiet = 0;
-	const char *bug = NULL;
+	const char *bug = NULL, *disk_arg = NULL;
 
 	o.duration_ms = 60000;
 	o.heal_ms = 40000;
@@ -267,6 +269,14 @@ int main(int argc, char **argv)
 			one = 1;
 		} else if (strcmp(a, "--seeds") == 0) {
 			n = strtoull(v, NULL, 10);
+		} else if (strcmp(a, "--disk") == 0) {
+			if (strcmp(v, "journal") == 0)
+				o.disk = SIM_DISK_JOURNAL;
+			else if (strcmp(v, "stor") == 0)
+				o.disk = SIM_DISK_STOR;
+			else
+				usage();
+			disk_arg = v;
 		} else if (strcmp(a, "--first") == 0) {
 			first = strtoull(v, NULL, 10);
 		} else if (strcmp(a, "--jobs") == 0) {
@@ -295,5 +305,5 @@ int main(int argc, char **argv)
 	o.trace = one && !quiet;
 	if (one)
 		return run_one(o);
-	return run_many(o, first, n, jobs, stop, bug);
+	return run_many(o, first, n, jobs, stop, bug, disk_arg);
 }
