@@ -149,6 +149,8 @@ static int use_stor(const struct sim *s)
  * it is durable: journal lengths, or virtual times with the store. */
 static uint64_t disk_gate(const struct sim *s, const struct sim_node *nd)
 {
+	if (use_stor(s) && s->o->bug_early_durable)
+		return 0; /* the planted driver bug: nothing waits */
 	return use_stor(s) ? nd->st_gate : nd->disk.len;
 }
 
@@ -161,6 +163,10 @@ static void schedule_fsync(struct sim *s, struct sim_node *nd)
 {
 	if (use_stor(s)) {
 		sdisk_schedule(s, nd);
+		/* The planted bug reports at once what is not durable. */
+		if (s->o->bug_early_durable && nd->pend_n > 0)
+			sim_push(s, s->now_us, EV_FSYNC_DONE, nd->slot, 0,
+				 nd->disk_epoch, NULL, 0);
 		return;
 	}
 	if (nd->fsync_inflight || nd->disk.len == nd->disk.synced)

@@ -395,6 +395,8 @@ static int sd_conf(struct sim *s, struct sim_node *nd,
 							      len) != 0))) {
 			uint64_t lat = sd_sync_prep(s, nd, 1);
 
+			sim_trace(s, "n%d: configuration meta record repaired",
+				  nd->slot);
 			mr = stor_conf_save(nd->st, blob, len);
 			sd_sync_done(s, nd, lat);
 		}

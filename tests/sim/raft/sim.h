@@ -63,6 +63,12 @@ struct sim_opts {
 	 * (journal.h on disk.h), or the storage module on its in-memory
 	 * disk (sdisk.c). */
 	int disk; /* enum sim_disk_kind */
+	/* A bug planted in the driver rather than the core (--disk stor):
+	 * it treats every write as durable as soon as it is issued, so it
+	 * sends votes and acknowledges entries a crash may still take back.
+	 * The checkers must catch it, or the store's crash faults would
+	 * not be reaching raft. */
+	int bug_early_durable;
 	FILE *out;
 };
 
