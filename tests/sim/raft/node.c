@@ -520,6 +520,8 @@ static void carry_out(struct sim *s, struct sim_node *nd,
 {
 	if (up->snapshot != NULL)
 		install_snapshot(s, nd, up->snapshot);
+	if (nd->st_dead)
+		return;
 	if (up->truncate_from != 0 || up->n_entries > 0) {
 		if (persist_entries(s, nd, up) != 0)
 			return;
@@ -552,6 +554,8 @@ static void carry_out(struct sim *s, struct sim_node *nd,
 	}
 	if (use_stor(s))
 		apply_stor(s, nd, up);
+	if (nd->st_dead)
+		return; /* nothing more from a node whose disk failed */
 	for (uint64_t i = 0; !use_stor(s) && i < up->n_committed && !s->failed;
 	     i++)
 		apply_one(s, nd, &up->committed[i], i);
@@ -585,13 +589,18 @@ int node_step(struct sim *s, struct sim_node *nd, struct raft_event *ev)
 	int rv;
 
 	ASSERT(nd->up);
+	if (nd->st_dead)
+		return 0; /* stopped on a failed disk; its crash is queued */
 	ev->now_ms = node_local_ms(nd, s->now_us);
 	s->cur_node = nd->slot;
 	memset(&up, 0, sizeof(up));
 	rv = raft_step(&nd->r, ev, &up);
 	if (rv == 0) {
 		carry_out(s, nd, &up);
-		check_status(s, nd, &up);
+		/* A node whose disk just failed stops here: raft moved on
+		 * in memory, but none of it was carried out or will be. */
+		if (!nd->st_dead)
+			check_status(s, nd, &up);
 	}
 	return rv;
 }
@@ -648,7 +657,7 @@ static void complete_synced(struct sim *s, struct sim_node *nd)
 void node_fsync_done(struct sim *s, struct sim_node *nd, size_t len,
 		     uint32_t epoch)
 {
-	if (!nd->up || epoch != nd->disk_epoch)
+	if (!nd->up || epoch != nd->disk_epoch || nd->st_dead)
 		return;
 	nd->fsync_inflight = 0;
 	if (use_stor(s))

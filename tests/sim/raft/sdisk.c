@@ -65,15 +65,35 @@ static const struct stor_mem_faults sd_faults = {
     .torn = 0.7,	  /* as the journal disk's p_torn */
 };
 
+/* A storage error. The one the disk fault armed stops the node (fail-
+ * stop: the store refuses service from now on, as storage.h says, so the
+ * node can only restart); any other is a violation. */
 static void sd_fail(struct sim *s, struct sim_node *nd, const char *what,
 		    int rv)
 {
 	char text[256] = "";
 
+	if (nd->st_dead)
+		return;
 	if (nd->st != NULL)
 		stor_last_error(nd->st, text, sizeof(text));
+	if (nd->st_inject && (rv == ERR_IO || rv == ERR_NOSPACE)) {
+		nd->st_inject = 0;
+		nd->st_dead = 1;
+		sim_trace(s, "n%d: storage %s failed: %s (%s): the node stops",
+			  nd->slot, what, err_name(rv), text);
+		sim_push(s, s->now_us, EV_CRASH, nd->slot, nd->incarnation, 1,
+			 NULL, 0);
+		return;
+	}
 	sim_violation(s, "n%d: storage %s failed: %s (%s)", nd->slot, what,
 		      err_name(rv), text);
+}
+
+void sdisk_inject(struct sim_node *nd, int code)
+{
+	stor_memdisk_fail_next_write(nd->md, code);
+	nd->st_inject = code != 0;
 }
 
 /* ---- durability gates ---- */
@@ -333,6 +353,10 @@ void sdisk_crash(struct sim *s, struct sim_node *nd)
 
 	stor_close(nd->st);
 	nd->st = NULL;
+	/* A failure armed but not reached goes with the crash: recovery
+	 * starts on a working disk. */
+	sdisk_inject(nd, 0);
+	nd->st_dead = 0;
 	stor_memdisk_crash(nd->md);
 	s->res->torn += stor_memdisk_torn_detected(nd->md) - torn;
 	nd->st_gate = 0;

@@ -93,6 +93,9 @@ struct sim_node {
 	struct stor *st;	 /* owned; NULL while down */
 	uint64_t st_gate, st_durable;
 	uint64_t st_fsync_at; /* EV_FSYNC_DONE scheduled (0: none) */
+	int st_inject; /* a write failure is armed (the disk fault) */
+	int st_dead;   /* the store failed: the node ignores every event
+			* until its EV_CRASH, already queued */
 	struct sdisk_result *st_res; /* results of the apply in progress */
 	uint64_t st_res_base, st_res_n, st_res_cap;
 	int fsync_inflight;
@@ -207,6 +210,9 @@ void sdisk_free(struct sim_node *nd);
 int sdisk_boot(struct sim *s, struct sim_node *nd, struct sdisk_boot *b);
 void sdisk_boot_free(struct sdisk_boot *b);
 void sdisk_crash(struct sim *s, struct sim_node *nd);
+/* Arms (code ERR_IO or ERR_NOSPACE) or disarms (0) a failure of the
+ * node's next disk write. */
+void sdisk_inject(struct sim_node *nd, int code);
 void sdisk_schedule(struct sim *s, struct sim_node *nd);
 void sdisk_advance(struct sim *s, struct sim_node *nd);
 int sdisk_load_kv(struct sim *s, struct sim_node *nd);

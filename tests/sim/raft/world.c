@@ -539,13 +539,30 @@ static void fault_membership(struct sim *s)
 		  rv ? err_name(rv) : "proposed");
 }
 
+/* A failed write (an I/O error or a full disk) on one node's store
+ * (--disk stor only): the store stops, and so must the node, without
+ * acknowledging what it could not write. */
+static void fault_disk(struct sim *s)
+{
+	struct sim_node *nd = &s->node[prng_below(&s->rng, (uint64_t)s->n)];
+	int code = prng_chance(&s->rng, 0.5) ? ERR_IO : ERR_NOSPACE;
+
+	if (!nd->up)
+		return;
+	sdisk_inject(nd, code);
+	sim_trace(s, "n%d: its next disk write fails with %s", nd->slot,
+		  err_name(code));
+}
+
 static void fault(struct sim *s)
 {
 	uint64_t r = prng_below(&s->rng, 100);
 
 	if (s->healed)
 		return; /* the fault phase is over */
-	if (r < 14)
+	if (s->o->disk == SIM_DISK_STOR && prng_chance(&s->rng, 0.04))
+		fault_disk(s);
+	else if (r < 14)
 		fault_crash(s);
 	else if (r < 19)
 		fault_power(s);
@@ -574,6 +591,8 @@ static void heal(struct sim *s)
 
 	s->healed = 1;
 	sim_net_heal(&s->net);
+	for (int i = 0; i < s->n && s->o->disk == SIM_DISK_STOR; i++)
+		sdisk_inject(&s->node[i], 0);
 	p->p_loss = p->p_dup = p->p_reorder = p->p_tail = 0.01;
 	for (int i = 0; i < s->n; i++)
 		if (!s->node[i].up && node_restart(s, &s->node[i]) != 0)
@@ -687,16 +706,19 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 		fault(s);
 		break;
 	case EV_RESTART:
-		if (!nd->up && !s->healed)
+		if (!nd->up && (!s->healed || ev->b))
 			node_restart(s, nd);
 		break;
 	case EV_CRASH:
-		if (nd->up && nd->incarnation == ev->a && !s->healed) {
+		/* b = 1: a node stopping on its failed disk (sdisk.c), which
+		 * must come back even if the heal came first. */
+		if (nd->up && nd->incarnation == ev->a &&
+		    (!s->healed || ev->b)) {
 			node_crash(s, nd);
 			sim_push(s,
 				 s->now_us + 100000 +
 				     prng_below(&s->rng, 1500000),
-				 EV_RESTART, nd->slot, 0, 0, NULL, 0);
+				 EV_RESTART, nd->slot, 0, ev->b, NULL, 0);
 		}
 		break;
 	case EV_UNFAULT:
