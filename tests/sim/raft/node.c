@@ -955,7 +955,7 @@ uint64_t node_read_value(struct sim *s, struct sim_node *nd, uint32_t key)
 	if (!use_stor(s))
 		return nd->kv.val[key];
 	v = sdisk_value(s, nd, key);
-	if (v != nd->kv.val[key])
+	if (!nd->st_dead && v != nd->kv.val[key])
 		sim_violation(s,
 			      "n%d: the store holds %" PRIu64 " for key %u, "
 			      "the model %" PRIu64,

@@ -319,9 +319,13 @@ void sim_node_serve_reads(struct sim *s, struct sim_node *nd)
 			i++;
 			continue;
 		}
-		if (c->busy && c->seq == w->seq)
-			respond(s, w->client, w->seq, 0,
-				node_read_value(s, nd, c->cmd.key), -1);
+		if (c->busy && c->seq == w->seq) {
+			uint64_t v = node_read_value(s, nd, c->cmd.key);
+
+			if (nd->st_dead)
+				return; /* its disk failed: it answers no more */
+			respond(s, w->client, w->seq, 0, v, -1);
+		}
 		remove_waiter(nd, i);
 	}
 }
