@@ -56,15 +56,16 @@ static double wall_now(void)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: raft-sim --seed N | --seeds N [--first S] [--jobs J] "
-		"[--stop]\n"
-		"       [--bug double-vote|commit-old-term|apply-before-commit|"
-		"send-before-persist|\n"
-		"              early-durable (a driver bug, with --disk stor)]\n"
-		"       [--disk journal|stor] [--duration-ms MS] [--heal-ms MS] "
-		"[--raft-trace] "
-		"[--quiet] [--end-to-end-only] [--calm]\n");
+	fprintf(
+	    stderr,
+	    "usage: raft-sim --seed N | --seeds N [--first S] [--jobs J] "
+	    "[--stop]\n"
+	    "       [--bug double-vote|commit-old-term|apply-before-commit|"
+	    "send-before-persist|\n"
+	    "              early-durable (a driver bug, with --disk stor)]\n"
+	    "       [--disk journal|stor] [--duration-ms MS] [--heal-ms MS] "
+	    "[--raft-trace] "
+	    "[--quiet] [--end-to-end-only] [--calm]\n");
 	exit(2);
 }
 
@@ -177,7 +178,8 @@ static int run_many(struct sim_opts o, uint64_t first, uint64_t n, int jobs,
 		add(&t, &r);
 		if (r.violation)
 			printf("seed %" PRIu64 ": VIOLATION: %s\n"
-			       "  replay: raft-sim --seed %" PRIu64 "%s%s%s%s\n",
+			       "  replay: raft-sim --seed %" PRIu64
+			       "%s%s%s%s\n",
 			       seed, r.what, seed, bug ? " --bug " : "",
 			       bug ? bug : "", disk ? " --disk " : "",
 			       disk ? disk : "");

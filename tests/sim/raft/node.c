@@ -273,8 +273,8 @@ static void install_snapshot(struct sim *s, struct sim_node *nd,
 	if (use_stor(s)) {
 		if (sdisk_install(s, nd, snap) != 0)
 			return;
-	} else if ((rv = journal_put_snap(&nd->disk, 1, &snap->meta,
-					  snap->data, snap->len)) != 0) {
+	} else if ((rv = journal_put_snap(&nd->disk, 1, &snap->meta, snap->data,
+					  snap->len)) != 0) {
 		disk_fail(s, nd, rv);
 		return;
 	} else if (kv_restore(&nd->kv, snap->data, (size_t)snap->len) != 0) {
@@ -329,8 +329,8 @@ static void apply_stor_result(struct sim *s, struct sim_node *nd,
 			      "n%d: the store applied index %" PRIu64
 			      " as out=%" PRIu64 " stale=%d, the model as "
 			      "out=%" PRIu64 " stale=%d",
-			      nd->slot, nd->applied, r->out, r->stale,
-			      res->out, res->stale);
+			      nd->slot, nd->applied, r->out, r->stale, res->out,
+			      res->stale);
 }
 
 static void apply_one(struct sim *s, struct sim_node *nd,
@@ -528,8 +528,7 @@ static void carry_out(struct sim *s, struct sim_node *nd,
 		mirror_append(s, nd, up->truncate_from, up->entries,
 			      up->n_entries);
 		if (up->n_entries > 0)
-			add_pending(s, nd,
-				    up->entries[up->n_entries - 1].index,
+			add_pending(s, nd, up->entries[up->n_entries - 1].index,
 				    up->entries[up->n_entries - 1].term, 0);
 	}
 	if (up->compact_to != 0 && use_stor(s) &&

@@ -50,12 +50,12 @@
 #include "base/mp.h"
 #include "storage/storage.h"
 
-#define SD_DOMAIN_KV   200
-#define SD_DOMAIN_CONF 201
-#define SD_KEY_VAL     1 /* [1, key] -> u64le value */
-#define SD_KEY_SESS    2 /* [2, client] -> u64le seq | u64le out */
-#define SD_CHUNK	   STOR_SNAP_CHUNK_MIN
-#define SD_READ_BYTES  (4u << 20)
+#define SD_DOMAIN_KV	200
+#define SD_DOMAIN_CONF	201
+#define SD_KEY_VAL	1 /* [1, key] -> u64le value */
+#define SD_KEY_SESS	2 /* [2, client] -> u64le seq | u64le out */
+#define SD_CHUNK	STOR_SNAP_CHUNK_MIN
+#define SD_READ_BYTES	(4u << 20)
 #define SD_ENVELOPE_MAX (64u << 10)
 
 /* The faults of the memdisk; the latency is drawn per write. */
@@ -246,8 +246,8 @@ static int sd_apply_kv(void *ctx, struct stor_apply_ctx *ax, uint64_t index,
 	return 0;
 }
 
-static int sd_apply_conf(void *ctx, struct stor_apply_ctx *ax,
-			 uint64_t index, const msgpack_object *body)
+static int sd_apply_conf(void *ctx, struct stor_apply_ctx *ax, uint64_t index,
+			 const msgpack_object *body)
 {
 	const uint8_t *p;
 	size_t len;
@@ -294,7 +294,7 @@ static uint8_t type_to_stor(uint8_t t)
 
 static uint8_t type_from_stor(uint8_t t)
 {
-	return t == STOR_ENTRY_COMMAND ? RAFT_ENTRY_NORMAL
+	return t == STOR_ENTRY_COMMAND	? RAFT_ENTRY_NORMAL
 	       : t == STOR_ENTRY_CONFIG ? RAFT_ENTRY_CONFIG
 					: RAFT_ENTRY_BARRIER;
 }
@@ -394,6 +394,31 @@ int sdisk_load_kv(struct sim *s, struct sim_node *nd)
 	return 0;
 }
 
+/* stor_conf_save follows the apply of a configuration in its own write:
+ * a crash between them leaves the meta record (which the snapshot stream
+ * carries) behind the state. Recovery writes it again. */
+static int sd_conf_meta_repair(struct sim *s, struct sim_node *nd,
+			       const uint8_t *blob, size_t len)
+{
+	uint8_t *meta = NULL;
+	size_t ml = 0;
+	uint64_t lat;
+	int rv = stor_conf_load(nd->st, &meta, &ml);
+
+	if (rv == 0 && ml == len && memcmp(meta, blob, len) == 0) {
+		free(meta);
+		return 0;
+	}
+	free(meta);
+	if (rv != 0 && rv != ERR_NOTFOUND)
+		return rv;
+	sim_trace(s, "n%d: configuration meta record repaired", nd->slot);
+	lat = sd_sync_prep(s, nd, 1);
+	rv = stor_conf_save(nd->st, blob, len);
+	sd_sync_done(s, nd, lat);
+	return rv;
+}
+
 /* The configuration as of the applied index (the simconf domain). */
 static int sd_conf(struct sim *s, struct sim_node *nd,
 		   struct raft_configuration *c)
@@ -402,33 +427,11 @@ static int sd_conf(struct sim *s, struct sim_node *nd,
 	size_t len;
 	int rv = stor_state_get(nd->st, SD_DOMAIN_CONF, "c", 1, &blob, &len);
 
-	if (rv != 0) {
-		sd_fail(s, nd, "configuration read", rv);
-		return -1;
-	}
-	rv = raft_conf_decode(blob, len, c);
 	if (rv == 0) {
-		uint8_t *meta = NULL;
-		size_t ml = 0;
-		int mr = stor_conf_load(nd->st, &meta, &ml);
-
-		/* stor_conf_save follows the apply in its own write: a
-		 * crash between them leaves the meta record behind. */
-		if (mr == ERR_NOTFOUND || (mr == 0 && (ml != len ||
-						       memcmp(meta, blob,
-							      len) != 0))) {
-			uint64_t lat = sd_sync_prep(s, nd, 1);
-
-			sim_trace(s, "n%d: configuration meta record repaired",
-				  nd->slot);
-			mr = stor_conf_save(nd->st, blob, len);
-			sd_sync_done(s, nd, lat);
-		}
-		free(meta);
-		if (mr != 0)
-			rv = mr;
+		rv = raft_conf_decode(blob, len, c);
+		rv = rv ? rv : sd_conf_meta_repair(s, nd, blob, len);
+		free(blob);
 	}
-	free(blob);
 	if (rv != 0)
 		sd_fail(s, nd, "configuration", rv);
 	return rv != 0 ? -1 : 0;
@@ -627,8 +630,8 @@ int sdisk_install(struct sim *s, struct sim_node *nd,
 	}
 	lat = sd_sync_prep(s, nd, 0);
 	rv = stor_snap_writer_finish(w);
-	rv = rv ? rv : stor_log_reset(nd->st, snap->meta.index,
-				      snap->meta.term);
+	rv =
+	    rv ? rv : stor_log_reset(nd->st, snap->meta.index, snap->meta.term);
 	sd_sync_done(s, nd, lat);
 	if (rv != 0) {
 		sd_fail(s, nd, "snapshot install", rv);
@@ -791,8 +794,8 @@ int sdisk_apply(struct sim *s, struct sim_node *nd, const struct raft_entry *e,
 		size_t len;
 		uint64_t lat;
 
-		rv = stor_state_get(nd->st, SD_DOMAIN_CONF, "c", 1, &blob,
-				    &len);
+		rv =
+		    stor_state_get(nd->st, SD_DOMAIN_CONF, "c", 1, &blob, &len);
 		if (rv == 0) {
 			lat = sd_sync_prep(s, nd, 0);
 			rv = stor_conf_save(nd->st, blob, len);
@@ -809,11 +812,10 @@ int sdisk_snapshot(struct sim *s, struct sim_node *nd, uint8_t **data,
 		   size_t *len)
 {
 	if (stor_applied_index(nd->st) != nd->applied) {
-		sim_violation(s,
-			      "n%d: store applied %" PRIu64
-			      ", driver applied %" PRIu64,
-			      nd->slot, stor_applied_index(nd->st),
-			      nd->applied);
+		sim_violation(
+		    s,
+		    "n%d: store applied %" PRIu64 ", driver applied %" PRIu64,
+		    nd->slot, stor_applied_index(nd->st), nd->applied);
 		return -1;
 	}
 	return sd_stream(s, nd, data, len);

@@ -56,7 +56,7 @@ enum sim_ev_kind {
 /* Work an fsync completes: a persisted report, a snapshot applied, or
  * messages released (held[] entries with gate <= synced). */
 struct pending {
-	uint64_t gate; /* durable once the disk's mark reaches it (node.c) */
+	uint64_t gate;	  /* durable once the disk's mark reaches it (node.c) */
 	raft_index index; /* persisted up to (0: none) */
 	raft_term term;
 	raft_index snap_applied; /* snapshot installed (0: none) */
@@ -93,9 +93,9 @@ struct sim_node {
 	struct stor *st;	 /* owned; NULL while down */
 	uint64_t st_gate, st_durable;
 	uint64_t st_fsync_at; /* EV_FSYNC_DONE scheduled (0: none) */
-	int st_inject; /* a write failure is armed (the disk fault) */
-	int st_dead;   /* the store failed: the node ignores every event
-			* until its EV_CRASH, already queued */
+	int st_inject;	      /* a write failure is armed (the disk fault) */
+	int st_dead;	      /* the store failed: the node ignores every event
+			       * until its EV_CRASH, already queued */
 	struct sdisk_result *st_res; /* results of the apply in progress */
 	uint64_t st_res_base, st_res_n, st_res_cap;
 	int fsync_inflight;

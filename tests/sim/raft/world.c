@@ -323,7 +323,8 @@ void sim_node_serve_reads(struct sim *s, struct sim_node *nd)
 			uint64_t v = node_read_value(s, nd, c->cmd.key);
 
 			if (nd->st_dead)
-				return; /* its disk failed: it answers no more */
+				return; /* its disk failed: it answers no more
+					 */
 			respond(s, w->client, w->seq, 0, v, -1);
 		}
 		remove_waiter(nd, i);
@@ -881,8 +882,7 @@ static int store_same(struct sim *s, struct sim_node *nd, struct sim_node *l)
 
 	rv = rv ? rv : sdisk_digest(l, &b);
 	if (rv != 0) {
-		sim_violation(s, "convergence: state digest: %s",
-			      err_name(rv));
+		sim_violation(s, "convergence: state digest: %s", err_name(rv));
 		return 0;
 	}
 	if (a == b)
