@@ -306,6 +306,12 @@ uint64_t stor_memdisk_next_durable(struct stor_memdisk *d)
 	return 0;
 }
 
+void stor_memdisk_set_faults(struct stor_memdisk *d,
+			     const struct stor_mem_faults *f)
+{
+	d->f = *f;
+}
+
 uint64_t stor_memdisk_torn_detected(struct stor_memdisk *d)
 {
 	return d->torn_detected;

@@ -361,6 +361,11 @@ void stor_writer_stop(struct stor_writer *w);
 int stor_memdisk_new(const struct stor_mem_faults *f, const struct prng *rng,
 		     struct stor_memdisk **out);
 void stor_memdisk_free(struct stor_memdisk *d);
+/* Replaces the fault parameters for the writes and crashes that follow
+ * (the simulator draws a latency per write, so that a device sometimes
+ * stalls). Writes already issued keep their deadlines. */
+void stor_memdisk_set_faults(struct stor_memdisk *d,
+			     const struct stor_mem_faults *f);
 /* Virtual time: synced writes issued before now - latency are durable. */
 void stor_memdisk_advance(struct stor_memdisk *d, uint64_t now_us);
 /* When the oldest pending synced write becomes durable (0: none). */

@@ -13,6 +13,10 @@
  *   --calm runs without faults (the benchmark's steady state).
  *   --duration-ms and --heal-ms set the length of the run and its fault
  *   phase (default 60000 and 40000).
+ *   --disk stor (default) keeps each node's state in the storage module
+ *   on its in-memory disk (sdisk.c); --disk journal in the simulator's
+ *   own journal (journal.h). --bug early-durable plants a driver bug
+ *   (stor only): writes count as durable as soon as they are issued.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -52,13 +56,16 @@ static double wall_now(void)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: raft-sim --seed N | --seeds N [--first S] [--jobs J] "
-		"[--stop]\n"
-		"       [--bug double-vote|commit-old-term|apply-before-commit|"
-		"send-before-persist]\n"
-		"       [--duration-ms MS] [--heal-ms MS] [--raft-trace] "
-		"[--quiet] [--end-to-end-only] [--calm]\n");
+	fprintf(
+	    stderr,
+	    "usage: raft-sim --seed N | --seeds N [--first S] [--jobs J] "
+	    "[--stop]\n"
+	    "       [--bug double-vote|commit-old-term|apply-before-commit|"
+	    "send-before-persist|\n"
+	    "              early-durable (a driver bug, with --disk stor)]\n"
+	    "       [--disk journal|stor] [--duration-ms MS] [--heal-ms MS] "
+	    "[--raft-trace] "
+	    "[--quiet] [--end-to-end-only] [--calm]\n");
 	exit(2);
 }
 
@@ -133,7 +140,7 @@ static int parse_line(char *line, uint64_t *seed, struct sim_result *r)
 }
 
 static int run_many(struct sim_opts o, uint64_t first, uint64_t n, int jobs,
-		    int stop, const char *bug)
+		    int stop, const char *bug, const char *disk)
 {
 	struct totals t = {0};
 	double t0 = wall_now();
@@ -171,9 +178,11 @@ static int run_many(struct sim_opts o, uint64_t first, uint64_t n, int jobs,
 		add(&t, &r);
 		if (r.violation)
 			printf("seed %" PRIu64 ": VIOLATION: %s\n"
-			       "  replay: raft-sim --seed %" PRIu64 "%s%s\n",
+			       "  replay: raft-sim --seed %" PRIu64
+			       "%s%s%s%s\n",
 			       seed, r.what, seed, bug ? " --bug " : "",
-			       bug ? bug : "");
+			       bug ? bug : "", disk ? " --disk " : "",
+			       disk ? disk : "");
 		if (r.violation && stop && !stopped) {
 			/* One failing seed is the answer: end the others. */
 			stopped = 1;
@@ -231,11 +240,14 @@ int main(int argc, char **argv)
 	struct sim_opts o = {0};
 	uint64_t first = 1, n = 0;
 	int one = 0, jobs = 1, stop = 0, quiet = 0;
-	const char *bug = NULL;
+	const char *bug = NULL, *disk_arg = NULL;
 
 	o.duration_ms = 60000;
 	o.heal_ms = 40000;
 	o.out = stdout;
+	/* The storage module is what nodes run on; the journal stays as a
+	 * second model with byte-level torn writes (README.md). */
+	o.disk = SIM_DISK_STOR;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -267,6 +279,14 @@ int main(int argc, char **argv)
 			one = 1;
 		} else if (strcmp(a, "--seeds") == 0) {
 			n = strtoull(v, NULL, 10);
+		} else if (strcmp(a, "--disk") == 0) {
+			if (strcmp(v, "journal") == 0)
+				o.disk = SIM_DISK_JOURNAL;
+			else if (strcmp(v, "stor") == 0)
+				o.disk = SIM_DISK_STOR;
+			else
+				usage();
+			disk_arg = v;
 		} else if (strcmp(a, "--first") == 0) {
 			first = strtoull(v, NULL, 10);
 		} else if (strcmp(a, "--jobs") == 0) {
@@ -281,19 +301,23 @@ int main(int argc, char **argv)
 			for (k = 0; k < sizeof(bugs) / sizeof(bugs[0]); k++)
 				if (strcmp(v, bugs[k].name) == 0)
 					break;
-			if (k == sizeof(bugs) / sizeof(bugs[0]))
+			if (strcmp(v, "early-durable") == 0)
+				o.bug_early_durable = 1;
+			else if (k == sizeof(bugs) / sizeof(bugs[0]))
 				usage();
-			o.bugs = bugs[k].flag;
+			else
+				o.bugs = bugs[k].flag;
 			bug = v;
 		} else {
 			usage();
 		}
 	}
 	if (jobs < 1 || jobs > 64 || o.heal_ms >= o.duration_ms ||
+	    (o.bug_early_durable && o.disk != SIM_DISK_STOR) ||
 	    (!one && n == 0))
 		usage();
 	o.trace = one && !quiet;
 	if (one)
 		return run_one(o);
-	return run_many(o, first, n, jobs, stop, bug);
+	return run_many(o, first, n, jobs, stop, bug, disk_arg);
 }

@@ -43,6 +43,8 @@
 #define SIM_CLIENTS	5
 #define SIM_WAITERS_MAX 64 /* client requests waiting on one node */
 
+enum sim_disk_kind { SIM_DISK_JOURNAL = 0, SIM_DISK_STOR = 1 };
+
 struct sim_opts {
 	uint64_t seed;
 	uint32_t bugs;	      /* RAFT_BUG_* planted in every node */
@@ -57,6 +59,16 @@ struct sim_opts {
 	/* 1: no faults at all (no crashes, partitions, loss or duplication):
 	 * the steady state, for the benchmark. */
 	int calm;
+	/* Where nodes keep their state: the simulator's own journal
+	 * (journal.h on disk.h), or the storage module on its in-memory
+	 * disk (sdisk.c). */
+	int disk; /* enum sim_disk_kind */
+	/* A bug planted in the driver rather than the core (--disk stor):
+	 * it treats every write as durable as soon as it is issued, so it
+	 * sends votes and acknowledges entries a crash may still take back.
+	 * The checkers must catch it, or the store's crash faults would
+	 * not be reaching raft. */
+	int bug_early_durable;
 	FILE *out;
 };
 

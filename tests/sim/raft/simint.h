@@ -10,6 +10,26 @@
 
 #include "tests/sim/raft/sim.h"
 
+struct stor;
+struct stor_memdisk;
+
+/* One kv command's result, as the store's simkv domain applied it. */
+struct sdisk_result {
+	uint32_t client;
+	uint64_t seq, out;
+	int stale;
+};
+
+/* What a restart reads back from the store for raft_restore. */
+struct sdisk_boot {
+	struct raft_hard_state hs;
+	struct raft_snapshot_meta snap; /* index 0: none */
+	uint8_t *snap_data;		/* owned */
+	size_t snap_len;
+	struct raft_entry *ents; /* owned, with their data */
+	uint64_t n;
+};
+
 #define SIM_SLOTS_MAX	5
 #define SIM_HIST_MAX	20000 /* ops recorded per run; more are not issued */
 #define SIM_PENDING_MAX 256   /* disk work items awaiting an fsync */
@@ -36,14 +56,14 @@ enum sim_ev_kind {
 /* Work an fsync completes: a persisted report, a snapshot applied, or
  * messages released (held[] entries with gate <= synced). */
 struct pending {
-	size_t end;	  /* journal length that must be synced */
+	uint64_t gate;	  /* durable once the disk's mark reaches it (node.c) */
 	raft_index index; /* persisted up to (0: none) */
 	raft_term term;
 	raft_index snap_applied; /* snapshot installed (0: none) */
 };
 
 struct held_msg {
-	size_t gate; /* journal length that must be durable before sending */
+	uint64_t gate; /* must be durable before sending (node.c) */
 	int to;
 	uint8_t *buf; /* owned */
 	size_t len;
@@ -64,12 +84,24 @@ struct sim_node {
 	uint32_t incarnation;
 	struct raft r;
 	int raft_open;
-	struct sim_disk disk;
+	struct sim_disk disk; /* journal; with --disk stor only its rng */
 	uint32_t disk_epoch;
+	/* --disk stor (sdisk.c): the store on its in-memory disk. Gates are
+	 * virtual times: the deadline of the last synced write (st_gate),
+	 * and everything up to st_durable is durable. */
+	struct stor_memdisk *md; /* owned; outlives crashes */
+	struct stor *st;	 /* owned; NULL while down */
+	uint64_t st_gate, st_durable;
+	uint64_t st_fsync_at; /* EV_FSYNC_DONE scheduled (0: none) */
+	int st_inject;	      /* a write failure is armed (the disk fault) */
+	int st_dead;	      /* the store failed: the node ignores every event
+			       * until its EV_CRASH, already queued */
+	struct sdisk_result *st_res; /* results of the apply in progress */
+	uint64_t st_res_base, st_res_n, st_res_cap;
 	int fsync_inflight;
 	struct pending pend[SIM_PENDING_MAX];
 	int pend_n;
-	size_t hs_gate; /* journal length covering the last hard state */
+	uint64_t hs_gate; /* the gate covering the last hard state */
 	struct held_msg held[SIM_HELD_MAX];
 	int held_n;
 	/* state machine */
@@ -170,5 +202,34 @@ void node_fsync_done(struct sim *s, struct sim_node *nd, size_t len,
 void node_crash(struct sim *s, struct sim_node *nd);
 int node_restart(struct sim *s, struct sim_node *nd);
 int node_take_snapshot(struct sim *s, struct sim_node *nd);
+
+/* sdisk.c (--disk stor) */
+int sdisk_init(struct sim *s, struct sim_node *nd, int bootstrap,
+	       const struct raft_configuration *conf);
+void sdisk_free(struct sim_node *nd);
+int sdisk_boot(struct sim *s, struct sim_node *nd, struct sdisk_boot *b);
+void sdisk_boot_free(struct sdisk_boot *b);
+void sdisk_crash(struct sim *s, struct sim_node *nd);
+/* Arms (code ERR_IO or ERR_NOSPACE) or disarms (0) a failure of the
+ * node's next disk write. */
+void sdisk_inject(struct sim_node *nd, int code);
+void sdisk_schedule(struct sim *s, struct sim_node *nd);
+void sdisk_advance(struct sim *s, struct sim_node *nd);
+int sdisk_load_kv(struct sim *s, struct sim_node *nd);
+int sdisk_install(struct sim *s, struct sim_node *nd,
+		  const struct raft_snapshot *snap);
+int sdisk_entries(struct sim *s, struct sim_node *nd, raft_index tf,
+		  const struct raft_entry *e, uint64_t n);
+int sdisk_hard_state(struct sim *s, struct sim_node *nd,
+		     const struct raft_hard_state *hs);
+int sdisk_compact(struct sim *s, struct sim_node *nd, raft_index upto);
+int sdisk_apply(struct sim *s, struct sim_node *nd, const struct raft_entry *e,
+		uint64_t n, int *codes);
+int sdisk_snapshot(struct sim *s, struct sim_node *nd, uint8_t **data,
+		   size_t *len);
+uint64_t sdisk_value(struct sim *s, struct sim_node *nd, uint32_t key);
+int sdisk_digest(struct sim_node *nd, uint64_t *digest);
+/* node.c: the value a ReadIndex get returns (from the store with stor). */
+uint64_t node_read_value(struct sim *s, struct sim_node *nd, uint32_t key);
 
 #endif

@@ -319,9 +319,14 @@ void sim_node_serve_reads(struct sim *s, struct sim_node *nd)
 			i++;
 			continue;
 		}
-		if (c->busy && c->seq == w->seq)
-			respond(s, w->client, w->seq, 0, nd->kv.val[c->cmd.key],
-				-1);
+		if (c->busy && c->seq == w->seq) {
+			uint64_t v = node_read_value(s, nd, c->cmd.key);
+
+			if (nd->st_dead)
+				return; /* its disk failed: it answers no more
+					 */
+			respond(s, w->client, w->seq, 0, v, -1);
+		}
 		remove_waiter(nd, i);
 	}
 }
@@ -539,13 +544,30 @@ static void fault_membership(struct sim *s)
 		  rv ? err_name(rv) : "proposed");
 }
 
+/* A failed write (an I/O error or a full disk) on one node's store
+ * (--disk stor only): the store stops, and so must the node, without
+ * acknowledging what it could not write. */
+static void fault_disk(struct sim *s)
+{
+	struct sim_node *nd = &s->node[prng_below(&s->rng, (uint64_t)s->n)];
+	int code = prng_chance(&s->rng, 0.5) ? ERR_IO : ERR_NOSPACE;
+
+	if (!nd->up)
+		return;
+	sdisk_inject(nd, code);
+	sim_trace(s, "n%d: its next disk write fails with %s", nd->slot,
+		  err_name(code));
+}
+
 static void fault(struct sim *s)
 {
 	uint64_t r = prng_below(&s->rng, 100);
 
 	if (s->healed)
 		return; /* the fault phase is over */
-	if (r < 14)
+	if (s->o->disk == SIM_DISK_STOR && prng_chance(&s->rng, 0.04))
+		fault_disk(s);
+	else if (r < 14)
 		fault_crash(s);
 	else if (r < 19)
 		fault_power(s);
@@ -574,6 +596,8 @@ static void heal(struct sim *s)
 
 	s->healed = 1;
 	sim_net_heal(&s->net);
+	for (int i = 0; i < s->n && s->o->disk == SIM_DISK_STOR; i++)
+		sdisk_inject(&s->node[i], 0);
 	p->p_loss = p->p_dup = p->p_reorder = p->p_tail = 0.01;
 	for (int i = 0; i < s->n; i++)
 		if (!s->node[i].up && node_restart(s, &s->node[i]) != 0)
@@ -687,16 +711,19 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 		fault(s);
 		break;
 	case EV_RESTART:
-		if (!nd->up && !s->healed)
+		if (!nd->up && (!s->healed || ev->b))
 			node_restart(s, nd);
 		break;
 	case EV_CRASH:
-		if (nd->up && nd->incarnation == ev->a && !s->healed) {
+		/* b = 1: a node stopping on its failed disk (sdisk.c), which
+		 * must come back even if the heal came first. */
+		if (nd->up && nd->incarnation == ev->a &&
+		    (!s->healed || ev->b)) {
 			node_crash(s, nd);
 			sim_push(s,
 				 s->now_us + 100000 +
 				     prng_below(&s->rng, 1500000),
-				 EV_RESTART, nd->slot, 0, 0, NULL, 0);
+				 EV_RESTART, nd->slot, 0, ev->b, NULL, 0);
 		}
 		break;
 	case EV_UNFAULT:
@@ -796,8 +823,9 @@ static int world_init(struct sim *s)
 	s->raft_tracer.emit = raft_emit;
 	s->raft_tracer.ctx = s;
 	s->raft_tracer.level = s->o->raft_trace ? TRACE_DEBUG : TRACE_OFF;
-	sim_trace(s, "seed=%" PRIu64 " nodes=%d voters=%d bugs=0x%x",
-		  s->o->seed, s->n, voters, s->o->bugs);
+	sim_trace(s, "seed=%" PRIu64 " nodes=%d voters=%d bugs=0x%x disk=%s",
+		  s->o->seed, s->n, voters, s->o->bugs,
+		  s->o->disk == SIM_DISK_STOR ? "stor" : "journal");
 	tune_raft(s);
 	for (int i = 0; i < s->n; i++) {
 		rv = node_init(s, &s->node[i], i, i < voters, &conf);
@@ -845,6 +873,28 @@ static void world_free(struct sim *s, int raft_ok)
 	free(s->hist);
 }
 
+/* With the store: the replicated state (every key of every domain,
+ * digested by storage itself) is the leader's. */
+static int store_same(struct sim *s, struct sim_node *nd, struct sim_node *l)
+{
+	uint64_t a = 0, b = 0;
+	int rv = sdisk_digest(nd, &a);
+
+	rv = rv ? rv : sdisk_digest(l, &b);
+	if (rv != 0) {
+		sim_violation(s, "convergence: state digest: %s", err_name(rv));
+		return 0;
+	}
+	if (a == b)
+		return 1;
+	sim_violation(s,
+		      "convergence: n%d's store (applied %" PRIu64
+		      ", digest %016" PRIx64 ") differs from leader n%d's "
+		      "(applied %" PRIu64 ", digest %016" PRIx64 ")",
+		      nd->slot, nd->applied, a, l->slot, l->applied, b);
+	return 0;
+}
+
 /* At the end, long after the heal and the last client operation, every
  * member must have caught up with the leader (by log or by snapshot) and
  * hold the same state. */
@@ -865,6 +915,8 @@ static void check_converged(struct sim *s)
 		if (slot < 0 || slot >= s->n)
 			continue;
 		nd = &s->node[slot];
+		if (s->o->disk == SIM_DISK_STOR && !store_same(s, nd, l))
+			return;
 		if (nd->applied != l->applied ||
 		    kv_digest(&nd->kv) != kv_digest(&l->kv)) {
 			sim_violation(s,
