@@ -20,6 +20,9 @@
  *         ratio=<batches/fsync> [batches/s]
  *   bench storage_append_Pp: clusterd=<entries/s> disk=<fsync/s>
  *         ratio=<entries per disk fsync> [entries/s]
+ * The ratio is the median of each repetition's own ratio (store and probe
+ * of one repetition saw the same disk weather, so the pair is what
+ * compares); its spread over the repetitions is in the brackets.
  *
  * usage: bench_storage [--dir D] [--seconds S] [--reps R] [--entry B]
  *                      [--proposers P[,P...]] [--model loop|threads]
@@ -431,7 +434,7 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
 	const char *base = "/tmp", *plist = "1,64";
-	double secs = 3, eps[16], bps[16], fs[16];
+	double secs = 3, eps[16], bps[16], fs[16], rb[16], re[16];
 	size_t entry = 100;
 	int reps = 3;
 	char dir[256], pl[128];
@@ -458,7 +461,7 @@ int main(int argc, char **argv)
 	for (char *tok = strtok(pl, ","); tok; tok = strtok(NULL, ",")) {
 		int np = atoi(tok);
 		double fmin = 1e18, fmax = 0, emin = 1e18, emax = 0;
-		double bmin = 1e18, bmax = 0, f, e, bt;
+		double bmin = 1e18, bmax = 0, f, e, bt, mrb, mre;
 
 		if (np < 1 || np > MAX_PROPOSERS)
 			continue;
@@ -482,6 +485,8 @@ int main(int argc, char **argv)
 					2;
 			}
 			util_rm_rf(dir);
+			rb[r] = bps[r] / fs[r];
+			re[r] = eps[r] / fs[r];
 			fmin = fs[r] < fmin ? fs[r] : fmin;
 			fmax = fs[r] > fmax ? fs[r] : fmax;
 			emin = eps[r] < emin ? eps[r] : emin;
@@ -489,19 +494,23 @@ int main(int argc, char **argv)
 			bmin = bps[r] < bmin ? bps[r] : bmin;
 			bmax = bps[r] > bmax ? bps[r] : bmax;
 		}
+		mrb = median(rb, reps); /* sorts: min and max at the ends */
+		mre = median(re, reps);
 		f = median(fs, reps);
 		e = median(eps, reps);
 		bt = median(bps, reps);
 		printf("bench storage_fsync_batches_%dp%s: clusterd=%.0f "
 		       "disk=%.0f ratio=%.2f [batches/s; %zu-byte entries; "
-		       "clusterd %.0f-%.0f, disk %.0f-%.0f fdatasync/s]\n",
-		       np, model_tag(), bt, f, bt / f, entry,
-		       bmin, bmax, fmin, fmax);
+		       "ratio %.2f-%.2f, clusterd %.0f-%.0f, disk %.0f-%.0f "
+		       "fdatasync/s]\n",
+		       np, model_tag(), bt, f, mrb, entry, rb[0],
+		       rb[reps - 1], bmin, bmax, fmin, fmax);
 		printf("bench storage_append_%dp%s: clusterd=%.0f disk=%.0f "
 		       "ratio=%.2f [entries/s vs disk fdatasync/s; %zu-byte "
-		       "entries; %.1f entries/batch; clusterd %.0f-%.0f]\n",
-		       np, model_tag(), e, f, e / f, entry,
-		       e / bt, emin, emax);
+		       "entries; %.1f entries/batch; ratio %.1f-%.1f, "
+		       "clusterd %.0f-%.0f]\n",
+		       np, model_tag(), e, f, mre, entry, e / bt, re[0],
+		       re[reps - 1], emin, emax);
 		fflush(stdout);
 	}
 	return 0;
