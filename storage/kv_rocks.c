@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include <rocksdb/c.h>
-#include <rocksdb/version.h>
 
 #include "base/assert.h"
 #include "base/err.h"
@@ -132,10 +131,8 @@ static int r_write(struct kv *kv, const struct kv_batch *b, int sync,
  * sync could stay unsynced for good (RocksDB's HISTORY, 7.7.0, a fixed
  * bug: FlushWAL with sync "could cause parallel writes at the tail of a
  * WAL file to never be synced"), and the writer overlaps exactly such
- * writes with its syncs: so no older RocksDB. */
-#if ROCKSDB_MAJOR < 7 || (ROCKSDB_MAJOR == 7 && ROCKSDB_MINOR < 7)
-#error "storage needs RocksDB 7.7 or later (FlushWAL(true) fix)"
-#endif
+ * writes with its syncs: so no older RocksDB (storage/CMakeLists.txt
+ * refuses one). */
 static int r_sync(struct kv *kv, char *err)
 {
 	struct kv_rocks *r = (struct kv_rocks *)kv;
