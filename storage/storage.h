@@ -387,6 +387,7 @@ int stor_debug_del_log_raw(struct stor *s, uint64_t index);
  * synced); sync_begin right before a sync that covers what was written
  * before it, sync_end right after (status: its result). They may block,
  * as a slow disk would. Set before the first submit; ctx is borrowed. */
+#define STOR_WRITER_HOOKS 1 /* for programs built against older trees */
 struct stor_writer_hooks {
 	void (*written)(void *ctx, struct stor_wreq *req);
 	void (*sync_begin)(void *ctx);
