@@ -31,7 +31,7 @@
  * text (RocksDB's own message, or which index failed its checksum).
  *
  * Threads: one owner thread calls everything here, except that the writer
- * (stor_writer_*) appends from its own thread; reads of the log and the
+ * (stor_writer_*) appends from its own threads; reads of the log and the
  * metadata getters are safe while it runs. The tracer may be called from
  * the writer thread too (an append that fails), so its emit must be
  * thread-safe.
@@ -167,7 +167,9 @@ int stor_log_compact(struct stor *s, uint64_t upto);
 int stor_log_reset(struct stor *s, uint64_t index, uint64_t term);
 
 /* first = the first stored index (last+1 when empty); last = the last
- * stored index, or the compaction point when empty. */
+ * stored index, or the compaction point when empty. While a writer runs,
+ * last may count entries written but not yet synced (readable already);
+ * what is durable is what its callbacks reported. */
 uint64_t stor_log_first(struct stor *s);
 uint64_t stor_log_last(struct stor *s);
 /* Term of `index`, for first-1 <= index <= last. ERR_NOTFOUND outside. */
