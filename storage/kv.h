@@ -71,6 +71,10 @@ struct kv_engine {
 		   char *err);
 	int (*write)(struct kv *kv, const struct kv_batch *b, int sync,
 		     char *err);
+	/* Makes every write that returned before the call durable, as a
+	 * synced write would have (an fsync of the write-ahead log). May run
+	 * on one thread while another writes (the writer's pipeline). */
+	int (*sync)(struct kv *kv, char *err);
 	struct kv_snap *(*snap_new)(struct kv *kv);
 	void (*snap_free)(struct kv *kv, struct kv_snap *snap);
 	/* An iterator over [lo, hi) (hi NULL: no bound). */

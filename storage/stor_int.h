@@ -53,6 +53,11 @@ int stor_check_write(struct stor *s);
 /* Runs kv write with error bookkeeping ("what" names the operation). */
 int stor_write(struct stor *s, const struct kv_batch *b, int sync,
 	       const char *what);
+/* Makes every write that returned before the call durable (the engine's
+ * sync), with the same bookkeeping. Refused only once the store failed:
+ * after a full disk it still syncs what was already written, since a
+ * sync needs no new space for it. */
+int stor_sync(struct stor *s, const char *what);
 /* Point read with error bookkeeping; ERR_NOTFOUND passes through. */
 int stor_get(struct stor *s, enum kv_cf cf, const void *k, size_t kl,
 	     uint8_t **v, size_t *vl);

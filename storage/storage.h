@@ -31,7 +31,7 @@
  * text (RocksDB's own message, or which index failed its checksum).
  *
  * Threads: one owner thread calls everything here, except that the writer
- * (stor_writer_*) appends from its own thread; reads of the log and the
+ * (stor_writer_*) appends from its own threads; reads of the log and the
  * metadata getters are safe while it runs. The tracer may be called from
  * the writer thread too (an append that fails), so its emit must be
  * thread-safe.
@@ -167,7 +167,9 @@ int stor_log_compact(struct stor *s, uint64_t upto);
 int stor_log_reset(struct stor *s, uint64_t index, uint64_t term);
 
 /* first = the first stored index (last+1 when empty); last = the last
- * stored index, or the compaction point when empty. */
+ * stored index, or the compaction point when empty. While a writer runs,
+ * last may count entries written but not yet synced (readable already);
+ * what is durable is what its callbacks reported. */
 uint64_t stor_log_first(struct stor *s);
 uint64_t stor_log_last(struct stor *s);
 /* Term of `index`, for first-1 <= index <= last. ERR_NOTFOUND outside. */
@@ -333,8 +335,8 @@ struct stor_wreq {
 #define STOR_WRITER_BATCH_MAX 8192
 
 struct stor_writer;
-/* Starts the thread (one per store: ERR_BUSY for a second; stop it
- * before stor_close). Completions are collected and an eventfd becomes
+/* Starts its threads (one writer per store: ERR_BUSY for a second; stop
+ * it before stor_close). Completions are collected and an eventfd becomes
  * readable; the owner calls stor_writer_reap() to run the callbacks on its
  * own thread (a libuv loop polls the fd with uv_poll). */
 int stor_writer_start(struct stor *s, struct stor_writer **out);
@@ -344,10 +346,11 @@ int stor_writer_submit(struct stor_writer *w, struct stor_wreq *req);
 int stor_writer_fd(struct stor_writer *w);
 /* Runs callbacks of completed requests; returns how many. */
 size_t stor_writer_reap(struct stor_writer *w);
-/* Counters: batches written (fsyncs) and entries in them. */
+/* Counters: batches made durable (fsyncs that acknowledged entries) and
+ * the entries in them. */
 void stor_writer_stats(struct stor_writer *w, uint64_t *batches,
 		       uint64_t *entries);
-/* Finishes queued requests, stops the thread, reaps, frees. */
+/* Finishes queued requests, stops the threads, reaps, frees. */
 void stor_writer_stop(struct stor_writer *w);
 
 /* --- The in-memory variant (simulator) ------------------------------ */
@@ -386,5 +389,19 @@ int stor_debug_put_log_raw(struct stor *s, uint64_t index, const void *v,
 			   size_t n);
 /* Deletes one log entry behind the log's back (a hole for the tests). */
 int stor_debug_del_log_raw(struct stor *s, uint64_t index);
+/* Watches the writer's pipeline (its ordering test): written runs on a
+ * writer thread once a request's batch was written (readable, not yet
+ * synced); sync_begin right before a sync that covers what was written
+ * before it, sync_end right after (status: its result). They may block,
+ * as a slow disk would. Set before the first submit; ctx is borrowed. */
+#define STOR_WRITER_HOOKS 1 /* for programs built against older trees */
+struct stor_writer_hooks {
+	void (*written)(void *ctx, struct stor_wreq *req);
+	void (*sync_begin)(void *ctx);
+	void (*sync_end)(void *ctx, int status);
+	void *ctx;
+};
+void stor_debug_writer_hooks(struct stor_writer *w,
+			     const struct stor_writer_hooks *h);
 
 #endif

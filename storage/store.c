@@ -102,6 +102,22 @@ int stor_write(struct stor *s, const struct kv_batch *b, int sync,
 	return 0;
 }
 
+int stor_sync(struct stor *s, const char *what)
+{
+	char err[KV_ERRMSG_MAX] = "";
+	int rc = stor_check_read(s);
+
+	if (rc != 0)
+		return rc;
+	rc = s->kv->e->sync(s->kv, err);
+	if (rc == ERR_NOSPACE)
+		return stor_fail(s, rc, "%s: disk full, writes stopped: %s",
+				 what, err);
+	if (rc != 0)
+		return stor_fail(s, rc, "%s: %s", what, err);
+	return 0;
+}
+
 int stor_get(struct stor *s, enum kv_cf cf, const void *k, size_t kl,
 	     uint8_t **v, size_t *vl)
 {

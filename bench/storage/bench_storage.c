@@ -20,6 +20,13 @@
  *         ratio=<batches/fsync> [batches/s]
  *   bench storage_append_Pp: clusterd=<entries/s> disk=<fsync/s>
  *         ratio=<entries per disk fsync> [entries/s]
+ * In the loop model the batches line also gives "disk busy": the share of
+ * the store's time during which a sync of the writer was in flight
+ * (stor_debug_writer_hooks), a direct view of how well the writer keeps
+ * the disk busy, free of the probe's noise (median and spread).
+ * The ratio is the median of each repetition's own ratio (store and probe
+ * of one repetition saw the same disk weather, so the pair is what
+ * compares); its spread over the repetitions is in the brackets.
  *
  * usage: bench_storage [--dir D] [--seconds S] [--reps R] [--entry B]
  *                      [--proposers P[,P...]] [--model loop|threads]
@@ -271,8 +278,55 @@ static uint64_t probe_slice(int fd, size_t entry, const char *buf,
 
 struct sliced {
 	uint64_t entries, batches, fsyncs;
-	double store_s, probe_s;
+	double store_s, probe_s, busy_s;
 };
+
+/* Time a sync was in flight (syncs run one at a time). */
+static pthread_mutex_t busy_mu = PTHREAD_MUTEX_INITIALIZER;
+static double busy_total, busy_t0;
+static int busy_known;
+
+#ifdef STOR_WRITER_HOOKS
+static void busy_begin(void *ctx)
+{
+	(void)ctx;
+	pthread_mutex_lock(&busy_mu);
+	busy_t0 = now_s();
+	pthread_mutex_unlock(&busy_mu);
+}
+
+static void busy_end(void *ctx, int status)
+{
+	(void)ctx;
+	(void)status;
+	pthread_mutex_lock(&busy_mu);
+	busy_total += now_s() - busy_t0;
+	pthread_mutex_unlock(&busy_mu);
+}
+#endif
+
+static void busy_watch(struct stor_writer *w)
+{
+#ifdef STOR_WRITER_HOOKS
+	struct stor_writer_hooks h = {.sync_begin = busy_begin,
+				      .sync_end = busy_end};
+
+	stor_debug_writer_hooks(w, &h);
+	busy_known = 1;
+#else
+	(void)w;
+#endif
+}
+
+static double busy_now(void)
+{
+	double v;
+
+	pthread_mutex_lock(&busy_mu);
+	v = busy_total;
+	pthread_mutex_unlock(&busy_mu);
+	return v;
+}
 
 static void run_loop_model(struct bench *b, const char *dir, int np,
 			   double secs, struct sliced *r)
@@ -280,9 +334,10 @@ static void run_loop_model(struct bench *b, const char *dir, int np,
 	static struct loop_prop ps[MAX_PROPOSERS];
 	char path[512], *zero = calloc(1, b->entry);
 	uint64_t b0, e0, b1, e1;
-	double t0, dt;
+	double t0, dt, u0;
 	int fd;
 
+	busy_watch(b->w);
 	snprintf(path, sizeof(path), "%s/fsync-probe", dir);
 	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
 	if (fd < 0 || zero == NULL)
@@ -301,9 +356,11 @@ static void run_loop_model(struct bench *b, const char *dir, int np,
 	memset(r, 0, sizeof(*r));
 	while (r->store_s < secs) {
 		stor_writer_stats(b->w, &b0, &e0);
+		u0 = busy_now();
 		for (t0 = now_s(); now_s() - t0 < SLICE_S;)
 			loop_turn(b, 5);
 		stor_writer_stats(b->w, &b1, &e1);
+		r->busy_s += busy_now() - u0;
 		r->store_s += now_s() - t0;
 		r->entries += e1 - e0;
 		r->batches += b1 - b0;
@@ -347,6 +404,8 @@ static void *reaper_main(void *arg)
 
 static int loop_model = 1;
 
+static double last_busy; /* the loop model's disk busy share */
+
 /* One run: returns entries/s and batches/s. */
 static void run(const char *dir, size_t entry, int np, double secs,
 		double *eps, double *bps, double *fsps)
@@ -373,6 +432,7 @@ static void run(const char *dir, size_t entry, int np, double secs,
 		*eps = (double)r.entries / r.store_s;
 		*bps = (double)r.batches / r.store_s;
 		*fsps = (double)r.fsyncs / r.probe_s;
+		last_busy = r.busy_s / r.store_s;
 		return;
 	}
 	pthread_mutex_init(&b.mu, NULL);
@@ -431,7 +491,8 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
 	const char *base = "/tmp", *plist = "1,64";
-	double secs = 3, eps[16], bps[16], fs[16];
+	double secs = 3, eps[16], bps[16], fs[16], rb[16], re[16], bu[16];
+	char busy[96];
 	size_t entry = 100;
 	int reps = 3;
 	char dir[256], pl[128];
@@ -458,7 +519,7 @@ int main(int argc, char **argv)
 	for (char *tok = strtok(pl, ","); tok; tok = strtok(NULL, ",")) {
 		int np = atoi(tok);
 		double fmin = 1e18, fmax = 0, emin = 1e18, emax = 0;
-		double bmin = 1e18, bmax = 0, f, e, bt;
+		double bmin = 1e18, bmax = 0, f, e, bt, mrb, mre;
 
 		if (np < 1 || np > MAX_PROPOSERS)
 			continue;
@@ -482,6 +543,9 @@ int main(int argc, char **argv)
 					2;
 			}
 			util_rm_rf(dir);
+			rb[r] = bps[r] / fs[r];
+			bu[r] = last_busy;
+			re[r] = eps[r] / fs[r];
 			fmin = fs[r] < fmin ? fs[r] : fmin;
 			fmax = fs[r] > fmax ? fs[r] : fmax;
 			emin = eps[r] < emin ? eps[r] : emin;
@@ -489,19 +553,31 @@ int main(int argc, char **argv)
 			bmin = bps[r] < bmin ? bps[r] : bmin;
 			bmax = bps[r] > bmax ? bps[r] : bmax;
 		}
+		mrb = median(rb, reps); /* sorts: min and max at the ends */
+		mre = median(re, reps);
+		busy[0] = 0;
+		if (busy_known && loop_model) {
+			double mb = median(bu, reps);
+
+			snprintf(busy, sizeof(busy),
+				 "; disk busy %.0f%% (%.0f-%.0f%%)", mb * 100,
+				 bu[0] * 100, bu[reps - 1] * 100);
+		}
 		f = median(fs, reps);
 		e = median(eps, reps);
 		bt = median(bps, reps);
 		printf("bench storage_fsync_batches_%dp%s: clusterd=%.0f "
 		       "disk=%.0f ratio=%.2f [batches/s; %zu-byte entries; "
-		       "clusterd %.0f-%.0f, disk %.0f-%.0f fdatasync/s]\n",
-		       np, model_tag(), bt, f, bt / f, entry,
-		       bmin, bmax, fmin, fmax);
+		       "ratio %.2f-%.2f, clusterd %.0f-%.0f, disk %.0f-%.0f "
+		       "fdatasync/s%s]\n",
+		       np, model_tag(), bt, f, mrb, entry, rb[0],
+		       rb[reps - 1], bmin, bmax, fmin, fmax, busy);
 		printf("bench storage_append_%dp%s: clusterd=%.0f disk=%.0f "
 		       "ratio=%.2f [entries/s vs disk fdatasync/s; %zu-byte "
-		       "entries; %.1f entries/batch; clusterd %.0f-%.0f]\n",
-		       np, model_tag(), e, f, e / f, entry,
-		       e / bt, emin, emax);
+		       "entries; %.1f entries/batch; ratio %.1f-%.1f, "
+		       "clusterd %.0f-%.0f]\n",
+		       np, model_tag(), e, f, mre, entry, e / bt, re[0],
+		       re[reps - 1], emin, emax);
 		fflush(stdout);
 	}
 	return 0;

@@ -5,9 +5,12 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "base/assert.h"
 #include "tests/unit/base/cmocka_all.h"
 
 struct fx {
@@ -712,6 +715,163 @@ static void test_writer_overlap(void **state)
 	check_entry(f->s, 8, 2);
 }
 
+/* The pipeline's log: every event gets the next number, under one lock. */
+enum { PL_REQS = 40, PL_SYNCS = PL_REQS + 1 };
+
+struct plog {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t seq;
+	uint64_t written_at[PL_REQS], acked_at[PL_REQS];
+	int status[PL_REQS];
+	uint64_t sync_begin[PL_SYNCS], sync_end[PL_SYNCS];
+	size_t nsync;
+	int nwritten, nacked, in_sync, overlaps, out_of_order;
+	struct stor_wreq req[PL_REQS];
+	struct stor_entry e[PL_REQS];
+	char data[PL_REQS][16];
+};
+
+static int pl_id(struct plog *pl, struct stor_wreq *req)
+{
+	return (int)(req - pl->req);
+}
+
+static void pl_written(void *ctx, struct stor_wreq *req)
+{
+	struct plog *pl = ctx;
+
+	pthread_mutex_lock(&pl->mu);
+	pl->written_at[pl_id(pl, req)] = ++pl->seq;
+	pl->nwritten++;
+	pl->overlaps += pl->in_sync;
+	pthread_cond_broadcast(&pl->cv);
+	pthread_mutex_unlock(&pl->mu);
+}
+
+/* The slow disk: a sync lasts until another batch was written during it
+ * (or 2 s pass, or nothing is left to write). */
+static void pl_sync_begin(void *ctx)
+{
+	struct plog *pl = ctx;
+	struct timespec until;
+	int seen;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&pl->mu);
+	/* Each sync covers at least one written request: nsync <= PL_REQS
+	 * (cmocka may not assert off the test's thread). */
+	ASSERT(pl->nsync < PL_SYNCS);
+	pl->sync_begin[pl->nsync] = ++pl->seq;
+	pl->in_sync = 1;
+	seen = pl->nwritten;
+	while (pl->nwritten == seen && pl->nwritten < PL_REQS)
+		if (pthread_cond_timedwait(&pl->cv, &pl->mu, &until) != 0)
+			break;
+	pthread_mutex_unlock(&pl->mu);
+}
+
+static void pl_sync_end(void *ctx, int status)
+{
+	struct plog *pl = ctx;
+
+	pthread_mutex_lock(&pl->mu);
+	pl->sync_end[pl->nsync++] = ++pl->seq;
+	pl->in_sync = 0;
+	pthread_mutex_unlock(&pl->mu);
+	(void)status;
+}
+
+static void pl_acked(struct stor_wreq *req, int status)
+{
+	struct plog *pl = req->data;
+	int id = pl_id(pl, req);
+
+	pthread_mutex_lock(&pl->mu);
+	pl->acked_at[id] = ++pl->seq;
+	pl->status[id] = status;
+	pl->out_of_order += id != pl->nacked;
+	pl->nacked++;
+	pthread_mutex_unlock(&pl->mu);
+}
+
+/* Was request i acknowledged after a sync that began after it was
+ * written and ended before the acknowledgement? */
+static int pl_covered(const struct plog *pl, int i)
+{
+	for (size_t k = 0; k < pl->nsync; k++)
+		if (pl->sync_begin[k] > pl->written_at[i] &&
+		    pl->sync_end[k] < pl->acked_at[i])
+			return 1;
+	return 0;
+}
+
+/* The pipeline's invariants (writer.c): with a slow sync during which the
+ * next request is written, no request is acknowledged by a sync that began
+ * before it was written; acknowledgements come in submission order; and
+ * all of it is on disk after a reopen. */
+static void test_writer_pipeline_acks(void **state)
+{
+	struct fx *f = *state;
+	struct plog *pl;
+	struct stor_writer_hooks h = {.written = pl_written,
+				      .sync_begin = pl_sync_begin,
+				      .sync_end = pl_sync_end};
+	struct stor_writer *w;
+	uint64_t batches, entries;
+
+	if (f->md)
+		skip();
+	pl = calloc(1, sizeof(*pl));
+	assert_non_null(pl);
+	pthread_mutex_init(&pl->mu, NULL);
+	pthread_cond_init(&pl->cv, NULL);
+	h.ctx = pl;
+	assert_int_equal(stor_writer_start(f->s, &w), 0);
+	stor_debug_writer_hooks(w, &h);
+	for (int i = 0; i < PL_REQS; i++) {
+		snprintf(pl->data[i], 16, "e%d", i + 1);
+		pl->e[i] = (struct stor_entry){.index = (uint64_t)i + 1,
+					       .term = 1,
+					       .data = (uint8_t *)pl->data[i],
+					       .len = strlen(pl->data[i])};
+		pl->req[i] = (struct stor_wreq){.entries = &pl->e[i], .n = 1,
+						.cb = pl_acked, .data = pl};
+		assert_int_equal(stor_writer_submit(w, &pl->req[i]), 0);
+		/* One request per batch: the next goes in once this one is
+		 * written, that is while its (slow) sync runs. */
+		pthread_mutex_lock(&pl->mu);
+		while (pl->written_at[i] == 0)
+			pthread_cond_wait(&pl->cv, &pl->mu);
+		pthread_mutex_unlock(&pl->mu);
+		stor_writer_reap(w);
+	}
+	while (pl->nacked < PL_REQS) {
+		struct pollfd p = {.fd = stor_writer_fd(w), .events = POLLIN};
+
+		assert_true(poll(&p, 1, 10000) == 1);
+		stor_writer_reap(w);
+	}
+	stor_writer_stats(w, &batches, &entries);
+	stor_writer_stop(w);
+	assert_int_equal(pl->out_of_order, 0);
+	for (int i = 0; i < PL_REQS; i++) {
+		assert_int_equal(pl->status[i], 0);
+		assert_true(pl_covered(pl, i));
+	}
+	/* The slow syncs did overlap writes (else this proved nothing). */
+	assert_true(pl->overlaps >= PL_REQS / 2);
+	assert_int_equal(entries, PL_REQS);
+	assert_true(batches == pl->nsync);
+	fx_reopen(f);
+	assert_int_equal(stor_log_last(f->s), PL_REQS);
+	check_entry(f->s, PL_REQS, 1);
+	pthread_cond_destroy(&pl->cv);
+	pthread_mutex_destroy(&pl->mu);
+	free(pl);
+}
+
 /* Finds the WAL file of a closed store; returns its size or -1. */
 static long wal_path(const char *dir, char *path, size_t n)
 {
@@ -812,6 +972,7 @@ int main(void)
 		BOTH(test_writer_group_commit),
 		BOTH(test_writer_overlap),
 		BOTH(test_writer_hard_state),
+		BOTH(test_writer_pipeline_acks),
 		BOTH(test_wal_scan),
 	};
 
