@@ -46,14 +46,10 @@ int stor_fail(struct stor *s, int code, const char *fmt, ...)
 	return code;
 }
 
+/* The public face of stor_check_write: what a writer would be refused. */
 int stor_failed(struct stor *s)
 {
-	int rc;
-
-	pthread_mutex_lock(&s->mu);
-	rc = s->failed != 0 ? s->failed : (s->nospace ? ERR_NOSPACE : 0);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+	return stor_check_write(s);
 }
 
 void stor_last_error(struct stor *s, char *buf, size_t size)
