@@ -342,6 +342,15 @@ void h_drain(struct h *h)
 	}
 }
 
+int h_elect(struct h *h, uint64_t settle_ms)
+{
+	int l = h_run_until_leader(h, 2000);
+
+	assert_true(l != 0);
+	h_run(h, settle_ms);
+	return l;
+}
+
 void h_run(struct h *h, uint64_t ms)
 {
 	for (uint64_t t = 0; t < ms; t += h->step_ms) {

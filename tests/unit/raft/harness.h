@@ -111,6 +111,9 @@ void h_handle(struct h *h, int id, const struct raft_update *up);
 void h_run(struct h *h, uint64_t ms);
 /* Runs until a leader exists (returns its id) or ms pass (returns 0). */
 int h_run_until_leader(struct h *h, uint64_t ms);
+/* Runs until a leader exists (failing the test if none appears within
+ * 2 s), then settle_ms more so followers hear it; returns its id. */
+int h_elect(struct h *h, uint64_t settle_ms);
 /* Delivers queued messages until the queue is empty (bounded). */
 void h_drain(struct h *h);
 

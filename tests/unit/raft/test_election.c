@@ -32,9 +32,7 @@ static void sec5_2_elects_one_leader(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = h_run_until_leader(&h, 2000);
-	assert_true(l != 0);
-	h_run(&h, 100);
+	l = h_elect(&h, 100);
 	assert_int_equal(h_leaders_in_term(&h, raft_current_term(&h.nodes[l].r)),
 			 1);
 	for (int id = 1; id <= 3; id++)
@@ -165,8 +163,7 @@ static void sec9_6_isolated_node_does_not_disrupt(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = h_run_until_leader(&h, 2000);
-	assert_true(l != 0);
+	l = h_elect(&h, 0);
 	t = raft_current_term(&h.nodes[l].r);
 	other = l == 3 ? 2 : 3;
 	h_isolate(&h, other, 1);
@@ -190,9 +187,7 @@ static void sec4_2_3_vote_lease_ignores_disruptive_candidate(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, no_prevote, NULL);
-	l = h_run_until_leader(&h, 2000);
-	assert_true(l != 0);
-	h_run(&h, 100);
+	l = h_elect(&h, 100);
 	t = raft_current_term(&h.nodes[l].r);
 	other = l == 3 ? 2 : 3;
 	/* other stops hearing the leader but can still reach the rest. */
@@ -217,9 +212,7 @@ static void outage2020_partial_partition_keeps_leader(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = h_run_until_leader(&h, 2000);
-	assert_true(l != 0);
-	h_run(&h, 100);
+	l = h_elect(&h, 100);
 	t = raft_current_term(&h.nodes[l].r);
 	cutoff = l == 3 ? 2 : 3;
 	h_cut(&h, l, cutoff, 1);
@@ -244,8 +237,7 @@ static void sec6_2_check_quorum_leader_steps_down(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = h_run_until_leader(&h, 2000);
-	assert_true(l != 0);
+	l = h_elect(&h, 0);
 	h_isolate(&h, l, 1);
 	h_run(&h, 150);
 	assert_int_not_equal(raft_current_role(&h.nodes[l].r), RAFT_LEADER);
@@ -264,8 +256,7 @@ static void sec6_2_without_check_quorum_stale_leader_stays(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, no_prevote_no_cq, NULL);
-	l = h_run_until_leader(&h, 2000);
-	assert_true(l != 0);
+	l = h_elect(&h, 0);
 	h_isolate(&h, l, 1);
 	h_run(&h, 1000);
 	assert_int_equal(raft_current_role(&h.nodes[l].r), RAFT_LEADER);
@@ -284,8 +275,7 @@ static void prevote_checkquorum_liveness(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = h_run_until_leader(&h, 2000);
-	assert_true(l != 0);
+	l = h_elect(&h, 0);
 	h_crash(&h, l);
 	l2 = h_run_until_leader(&h, 1000);
 	assert_true(l2 != 0 && l2 != l);
@@ -320,9 +310,7 @@ static void sec3_10_leadership_transfer(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = h_run_until_leader(&h, 2000);
-	assert_true(l != 0);
-	h_run(&h, 50);
+	l = h_elect(&h, 50);
 	t = raft_current_term(&h.nodes[l].r);
 	target = l == 1 ? 2 : 1;
 	h.hold[target] = 1; /* so the transfer stays pending for a moment */
@@ -373,8 +361,7 @@ static void notleader_hint(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = h_run_until_leader(&h, 2000);
-	h_run(&h, 50);
+	l = h_elect(&h, 50);
 	f = l == 1 ? 2 : 1;
 	ev.u.propose.type = RAFT_ENTRY_NORMAL;
 	ev.now_ms = h.now;

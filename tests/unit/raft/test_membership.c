@@ -12,15 +12,6 @@
 #include "raft/raft.h"
 #include "tests/unit/raft/harness.h"
 
-static int elect(struct h *h)
-{
-	int l = h_run_until_leader(h, 2000);
-
-	assert_true(l != 0);
-	h_run(h, 50);
-	return l;
-}
-
 static void propose_n(struct h *h, int l, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -39,7 +30,7 @@ static void sec4_2_1_learner_joins_then_promoted(void **state)
 
 	(void)state;
 	h_init2(&h, 4, 3, 3, NULL, NULL); /* node 4 starts empty */
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	assert_int_equal(raft_configuration(&h.nodes[4].r)->n, 0);
 	propose_n(&h, l, 5);
 	assert_int_equal(h_change(&h, l, RAFT_ADD_LEARNER, 4), 0);
@@ -85,7 +76,7 @@ static void sec4_2_2_removed_leader_steps_down(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	assert_int_equal(h_change(&h, l, RAFT_REMOVE, (raft_id)l), 0);
 	h_run(&h, 30);
 	assert_int_not_equal(raft_current_role(&h.nodes[l].r), RAFT_LEADER);
@@ -109,7 +100,7 @@ static void sec4_2_demote_and_last_voter(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	f = l == 1 ? 2 : 1;
 	assert_int_equal(h_change(&h, l, RAFT_DEMOTE, (raft_id)f), 0);
 	h_run(&h, 50);
@@ -148,7 +139,7 @@ static void bug2015_single_server_change_scenario(void **state)
 
 	(void)state;
 	h_init(&h, 5, 4, NULL, NULL); /* voters 1-4, learner 5 */
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	if (l != 1) {
 		tr.u.transfer.to = 1;
 		assert_int_equal(h_step(&h, l, &tr), 0);
@@ -207,7 +198,7 @@ static void sec5_snapshot_install_in_chunks(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, tiny_chunks, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	f = l == 1 ? 2 : 1;
 	h_isolate(&h, f, 1);
 	propose_n(&h, l, 30);
@@ -243,7 +234,7 @@ static void sec5_snapshot_index_checked(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	propose_n(&h, l, 3);
 	ev.u.snapshot_taken.index = h.nodes[l].applied + 1;
 	ev.u.snapshot_taken.data = d;

@@ -14,15 +14,6 @@
 #include "raft/raft.h"
 #include "tests/unit/raft/harness.h"
 
-static int elect(struct h *h)
-{
-	int l = h_run_until_leader(h, 2000);
-
-	assert_true(l != 0);
-	h_run(h, 50);
-	return l;
-}
-
 static int other(int l, int k)
 {
 	/* The k-th (1-based) node id of 1..3 that is not l. */
@@ -43,7 +34,7 @@ static void sec5_3_replication_all_apply_same(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	for (int i = 0; i < 100; i++) {
 		char buf[16];
 
@@ -71,7 +62,7 @@ static void sec5_3_fast_backtracking(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	h_isolate(&h, l, 1);
 	for (int i = 0; i < 50; i++)
 		assert_int_equal(h_propose(&h, l, "stale"), 0);
@@ -246,7 +237,7 @@ static void flow_control_window_and_batching(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, small_window, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	f = other(l, 1);
 	assert_int_equal(raft_progress_of(&h.nodes[l].r, (raft_id)f)->state,
 			 RAFT_REPLICATE);
@@ -282,7 +273,7 @@ static void backpressure_uncommitted_bytes(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, tight_budget, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	h.hold[other(l, 1)] = 1;
 	h.hold[other(l, 2)] = 1;
 	assert_int_equal(h_propose(&h, l, e30), 0);
@@ -308,7 +299,7 @@ static void contract_ack_and_apply_only_after_persist(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	f1 = other(l, 1);
 	f2 = other(l, 2);
 	for (int id = 1; id <= 3; id++)
@@ -344,7 +335,7 @@ static void planted_send_before_persist_commits_undurable(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, bug_send_before_persist, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	for (int id = 1; id <= 3; id++)
 		h.nodes[id].manual_persist = 1;
 	assert_int_equal(h_propose(&h, l, "durable?"), 0);
@@ -371,7 +362,7 @@ static void planted_apply_before_commit(void **state)
 
 		(void)state;
 		h_init(&h, 3, 3, bug ? bug_apply : NULL, NULL);
-		l = elect(&h);
+		l = h_elect(&h, 50);
 		f = other(l, 1);
 		h.cut[f][l] = 1; /* its acks are lost */
 		h.hold[other(l, 2)] = 1;
@@ -398,7 +389,7 @@ static void sec6_4_read_index(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	assert_int_equal(h_propose(&h, l, "w"), 0);
 	h_run(&h, 20);
 	assert_int_equal(h_read(&h, other(l, 1), 5), ERR_NOTLEADER);
@@ -434,7 +425,7 @@ static void sec5_3_follower_restart_catches_up(void **state)
 
 	(void)state;
 	h_init(&h, 3, 3, NULL, NULL);
-	l = elect(&h);
+	l = h_elect(&h, 50);
 	f = other(l, 1);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(h_propose(&h, l, "a"), 0);
@@ -450,6 +441,23 @@ static void sec5_3_follower_restart_catches_up(void **state)
 	h_free(&h);
 }
 
+/* An AppendEntries from leader 1 in term 2 to node 2 whose one entry e
+ * (index 3, term 2) conflicts with node 2's term-1 entry 3. */
+static void conflicting_append(struct raft_message *m, struct raft_entry *e,
+			       raft_index commit)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = RAFT_MSG_APPEND;
+	m->from = 1;
+	m->to = 2;
+	m->term = 2;
+	m->u.append.prev_index = 2;
+	m->u.append.prev_term = 1;
+	m->u.append.commit = commit;
+	m->u.append.n_entries = 1;
+	m->u.append.entries = e;
+}
+
 /* A stale PERSISTED (for entries truncated since) is ignored. */
 static void persisted_after_truncation_is_ignored(void **state)
 {
@@ -462,15 +470,7 @@ static void persisted_after_truncation_is_ignored(void **state)
 
 	(void)state;
 	h_bare(&r, 2, terms, 2, 1, 0); /* indexes 1..3, all term 1 */
-	memset(&m, 0, sizeof(m));
-	m.type = RAFT_MSG_APPEND;
-	m.from = 1;
-	m.to = 2;
-	m.term = 2;
-	m.u.append.prev_index = 2;
-	m.u.append.prev_term = 1;
-	m.u.append.n_entries = 1;
-	m.u.append.entries = &e;
+	conflicting_append(&m, &e, 0);
 	assert_int_equal(h_bare_recv(&r, 10, &m, &up), 0);
 	assert_int_equal(up.truncate_from, 3);
 	assert_int_equal(up.n_entries, 1);
@@ -503,16 +503,7 @@ static void hard_state_commit_bounded_by_durable_log(void **state)
 
 	(void)state;
 	h_bare(&r, 2, terms, 2, 1, 0); /* indexes 1..3, all term 1 */
-	memset(&m, 0, sizeof(m));
-	m.type = RAFT_MSG_APPEND;
-	m.from = 1;
-	m.to = 2;
-	m.term = 2;
-	m.u.append.prev_index = 2;
-	m.u.append.prev_term = 1;
-	m.u.append.commit = 3;
-	m.u.append.n_entries = 1;
-	m.u.append.entries = &e;
+	conflicting_append(&m, &e, 3);
 	assert_int_equal(h_bare_recv(&r, 10, &m, &up), 0);
 	assert_int_equal(raft_commit_index(&r), 3);
 	assert_true(up.hard_state_changed); /* the new term */
