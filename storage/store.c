@@ -81,6 +81,19 @@ int stor_check_write(struct stor *s)
 	return rc;
 }
 
+/* Turns an engine write or sync result into the store's: a full disk
+ * stops writes, any other failure fails the store (stor_fail). */
+static int write_result(struct stor *s, int rc, const char *what,
+			const char *err)
+{
+	if (rc == ERR_NOSPACE)
+		return stor_fail(s, rc, "%s: disk full, writes stopped: %s",
+				 what, err);
+	if (rc != 0)
+		return stor_fail(s, rc, "%s: %s", what, err);
+	return 0;
+}
+
 int stor_write(struct stor *s, const struct kv_batch *b, int sync,
 	       const char *what)
 {
@@ -90,12 +103,7 @@ int stor_write(struct stor *s, const struct kv_batch *b, int sync,
 	if (rc != 0)
 		return rc;
 	rc = s->kv->e->write(s->kv, b, sync, err);
-	if (rc == ERR_NOSPACE)
-		return stor_fail(s, rc, "%s: disk full, writes stopped: %s",
-				 what, err);
-	if (rc != 0)
-		return stor_fail(s, rc, "%s: %s", what, err);
-	return 0;
+	return write_result(s, rc, what, err);
 }
 
 int stor_sync(struct stor *s, const char *what)
@@ -106,12 +114,7 @@ int stor_sync(struct stor *s, const char *what)
 	if (rc != 0)
 		return rc;
 	rc = s->kv->e->sync(s->kv, err);
-	if (rc == ERR_NOSPACE)
-		return stor_fail(s, rc, "%s: disk full, writes stopped: %s",
-				 what, err);
-	if (rc != 0)
-		return stor_fail(s, rc, "%s: %s", what, err);
-	return 0;
+	return write_result(s, rc, what, err);
 }
 
 int stor_get(struct stor *s, enum kv_cf cf, const void *k, size_t kl,
