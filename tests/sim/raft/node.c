@@ -690,6 +690,23 @@ static void raft_cfg(struct sim *s, struct sim_node *nd, struct raft_config *c)
 	c->tracer = &s->raft_tracer;
 }
 
+
+/* What the driver tracks of a node just rebuilt from its disk (either
+ * backend): applied and snapshot point, the checkers' mirror of its log,
+ * and the role, term and commit the checkers compare against next. */
+static void note_restored(struct sim *s, struct sim_node *nd,
+			  const struct raft_snapshot_meta *snap,
+			  const struct raft_entry *ents, uint64_t n)
+{
+	nd->applied = nd->snap_index = snap->index;
+	nd->sm_conf = snap->conf;
+	mirror_reset(s, nd, snap->index, snap->term);
+	mirror_append(s, nd, 0, ents, n);
+	nd->last_commit = raft_commit_index(&nd->r);
+	nd->last_role = raft_current_role(&nd->r);
+	nd->last_term = raft_current_term(&nd->r);
+}
+
 /* Reopens the store and hands what it holds to a fresh raft. */
 static int node_boot_stor(struct sim *s, struct sim_node *nd)
 {
@@ -715,13 +732,7 @@ static int node_boot_stor(struct sim *s, struct sim_node *nd)
 		sdisk_boot_free(&b);
 		return -1;
 	}
-	nd->applied = nd->snap_index = b.snap.index;
-	nd->sm_conf = b.snap.conf;
-	mirror_reset(s, nd, b.snap.index, b.snap.term);
-	mirror_append(s, nd, 0, b.ents, b.n);
-	nd->last_commit = raft_commit_index(&nd->r);
-	nd->last_role = raft_current_role(&nd->r);
-	nd->last_term = raft_current_term(&nd->r);
+	note_restored(s, nd, &b.snap, b.ents, b.n);
 	sdisk_boot_free(&b);
 	return 0;
 }
@@ -763,13 +774,7 @@ static int node_boot(struct sim *s, struct sim_node *nd)
 	    kv_restore(&nd->kv, j.snap_data, (size_t)j.snap_len) != 0)
 		sim_violation(s, "n%d: stored snapshot does not decode",
 			      nd->slot);
-	nd->applied = nd->snap_index = j.snap.index;
-	nd->sm_conf = j.snap.conf;
-	mirror_reset(s, nd, j.snap.index, j.snap.term);
-	mirror_append(s, nd, 0, j.ents, j.n);
-	nd->last_commit = raft_commit_index(&nd->r);
-	nd->last_role = raft_current_role(&nd->r);
-	nd->last_term = raft_current_term(&nd->r);
+	note_restored(s, nd, &j.snap, j.ents, j.n);
 	jstate_free(&j);
 	return 0;
 }
