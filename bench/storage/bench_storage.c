@@ -102,19 +102,13 @@ static double probe_fdatasync(const char *dir, size_t entry, double secs)
 	return r;
 }
 
-static double probe_loop(const char *dir, size_t entry, double secs)
+/* Appends fdatasync'ed entries to an open file for `secs`. */
+static uint64_t probe_slice(int fd, size_t entry, const char *buf,
+			    double secs, double *dt)
 {
-	char path[512];
-	char *buf = calloc(1, entry);
+	double t0 = now_s(), t;
 	uint64_t n = 0;
-	double t0, t;
-	int fd;
 
-	snprintf(path, sizeof(path), "%s/fsync-probe", dir);
-	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-	if (fd < 0 || buf == NULL)
-		exit(2);
-	t0 = now_s();
 	do {
 		if (write(fd, buf, entry) != (ssize_t)entry ||
 		    fdatasync(fd) != 0)
@@ -122,10 +116,27 @@ static double probe_loop(const char *dir, size_t entry, double secs)
 		n++;
 		t = now_s();
 	} while (t - t0 < secs);
+	*dt = t - t0;
+	return n;
+}
+
+static double probe_loop(const char *dir, size_t entry, double secs)
+{
+	char path[512];
+	char *buf = calloc(1, entry);
+	uint64_t n;
+	double dt;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/fsync-probe", dir);
+	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	if (fd < 0 || buf == NULL)
+		exit(2);
+	n = probe_slice(fd, entry, buf, secs, &dt);
 	close(fd);
 	unlink(path);
 	free(buf);
-	return (double)n / (t - t0);
+	return (double)n / dt;
 }
 
 struct bench {
@@ -256,24 +267,6 @@ static void loop_turn(struct bench *b, int timeout_ms)
 
 	poll(&pf, 1, timeout_ms);
 	stor_writer_reap(b->w);
-}
-
-/* Appends fdatasync'ed entries to an open file for `secs`. */
-static uint64_t probe_slice(int fd, size_t entry, const char *buf,
-			    double secs, double *dt)
-{
-	double t0 = now_s(), t;
-	uint64_t n = 0;
-
-	do {
-		if (write(fd, buf, entry) != (ssize_t)entry ||
-		    fdatasync(fd) != 0)
-			exit(2);
-		n++;
-		t = now_s();
-	} while (t - t0 < secs);
-	*dt = t - t0;
-	return n;
 }
 
 struct sliced {

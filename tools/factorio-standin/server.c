@@ -463,6 +463,18 @@ static void close_if_open(uv_handle_t *h)
 		uv_close(h, NULL);
 }
 
+/* The server's own handles (timer, signals, RCON listener, game socket);
+ * client connections and stdin are closed by their owners. */
+static void close_loop_handles(struct server *s)
+{
+	uv_timer_stop(&s->timer);
+	close_if_open((uv_handle_t *)&s->timer);
+	close_if_open((uv_handle_t *)&s->sigint);
+	close_if_open((uv_handle_t *)&s->sigterm);
+	close_if_open((uv_handle_t *)&s->rcon);
+	close_if_open((uv_handle_t *)&s->game);
+}
+
 /* Saves (unless a script error stopped the game, which the game does not
  * save over) and closes every handle; the loop then ends. */
 static void stop(struct server *s)
@@ -489,12 +501,7 @@ static void stop(struct server *s)
 		(unsigned long long)g->tick);
 	while (s->clients)
 		client_close_after_writes(s->clients);
-	uv_timer_stop(&s->timer);
-	close_if_open((uv_handle_t *)&s->timer);
-	close_if_open((uv_handle_t *)&s->sigint);
-	close_if_open((uv_handle_t *)&s->sigterm);
-	close_if_open((uv_handle_t *)&s->rcon);
-	close_if_open((uv_handle_t *)&s->game);
+	close_loop_handles(s);
 	if (s->stdin_on)
 		close_if_open((uv_handle_t *)&s->stdin_pipe);
 }
@@ -604,12 +611,7 @@ int sg_server_run(struct sg_game *g, const struct sg_server_opts *o)
 	goto out_free;
 out_close:
 	s->stopping = true;
-	uv_timer_stop(&s->timer);
-	close_if_open((uv_handle_t *)&s->timer);
-	close_if_open((uv_handle_t *)&s->sigint);
-	close_if_open((uv_handle_t *)&s->sigterm);
-	close_if_open((uv_handle_t *)&s->rcon);
-	close_if_open((uv_handle_t *)&s->game);
+	close_loop_handles(s);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 out_free:
 	drain_queue(s);
