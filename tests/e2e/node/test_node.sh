@@ -26,8 +26,8 @@ j = json.loads(sys.argv[1])
 assert j["node_id"] == sys.argv[2], j
 assert j["version"] and j["uptime_s"] >= 0 and j["data_dir"]
 ' "$json" "$id"
-CLUSTERD_NODE=$NODE_URL "$BIN/clusterctl" status >/dev/null
-check "CLUSTERD_NODE selects the node" test $? -eq 0
+out=$(CLUSTERD_NODE=$NODE_URL "$BIN/clusterctl" status)
+check "CLUSTERD_NODE selects the node" grep -q "$id" <<<"$out"
 
 curl -s "$NODE_URL/metrics" >"$E2E_TMP/metrics.txt"
 check "promtool accepts /metrics" promtool check metrics <"$E2E_TMP/metrics.txt"
