@@ -85,5 +85,10 @@ uint64_t get_u64be(const uint8_t *p);
 
 /* CRC-32C (Castagnoli), for stored records. `crc` is 0 for a new sum. */
 uint32_t crc32c(uint32_t crc, const void *p, size_t n);
+/* The same sum a byte at a time from a table: what crc32c() uses where the
+ * CPU has no CRC-32C instruction, and what the tests check it against. */
+uint32_t crc32c_portable(uint32_t crc, const void *p, size_t n);
+/* 1 when crc32c() uses the CPU's instruction (SSE4.2). */
+int crc32c_hw(void);
 
 #endif
