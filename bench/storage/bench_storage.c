@@ -23,7 +23,11 @@
  * In the loop model the batches line also gives "disk busy": the share of
  * the store's time during which a sync of the writer was in flight
  * (stor_debug_writer_hooks), a direct view of how well the writer keeps
- * the disk busy, free of the probe's noise (median and spread).
+ * the disk busy, free of the probe's noise (median and spread), and the
+ * mean time of one of its syncs beside the mean time of one probe write +
+ * fdatasync. The ratio splits into those two: ratio = disk busy x (probe
+ * time / sync time); the first is what the writer and its callers leave
+ * idle, the second what a sync costs beyond the bare fdatasync.
  * The ratio is the median of each repetition's own ratio (store and probe
  * of one repetition saw the same disk weather, so the pair is what
  * compares); its spread over the repetitions is in the brackets.
@@ -398,6 +402,7 @@ static void *reaper_main(void *arg)
 static int loop_model = 1;
 
 static double last_busy; /* the loop model's disk busy share */
+static double last_sync_us, last_probe_us; /* mean sync, mean probe cycle */
 
 /* One run: returns entries/s and batches/s. */
 static void run(const char *dir, size_t entry, int np, double secs,
@@ -426,6 +431,9 @@ static void run(const char *dir, size_t entry, int np, double secs,
 		*bps = (double)r.batches / r.store_s;
 		*fsps = (double)r.fsyncs / r.probe_s;
 		last_busy = r.busy_s / r.store_s;
+		last_sync_us = r.batches ? 1e6 * r.busy_s / (double)r.batches
+					 : 0;
+		last_probe_us = 1e6 / *fsps;
 		return;
 	}
 	pthread_mutex_init(&b.mu, NULL);
@@ -485,7 +493,8 @@ int main(int argc, char **argv)
 {
 	const char *base = "/tmp", *plist = "1,64";
 	double secs = 3, eps[16], bps[16], fs[16], rb[16], re[16], bu[16];
-	char busy[96];
+	double su[16], pu[16];
+	char busy[160];
 	size_t entry = 100;
 	int reps = 3;
 	char dir[256], pl[128];
@@ -538,6 +547,8 @@ int main(int argc, char **argv)
 			util_rm_rf(dir);
 			rb[r] = bps[r] / fs[r];
 			bu[r] = last_busy;
+			su[r] = last_sync_us;
+			pu[r] = last_probe_us;
 			re[r] = eps[r] / fs[r];
 			fmin = fs[r] < fmin ? fs[r] : fmin;
 			fmax = fs[r] > fmax ? fs[r] : fmax;
@@ -553,8 +564,10 @@ int main(int argc, char **argv)
 			double mb = median(bu, reps);
 
 			snprintf(busy, sizeof(busy),
-				 "; disk busy %.0f%% (%.0f-%.0f%%)", mb * 100,
-				 bu[0] * 100, bu[reps - 1] * 100);
+				 "; disk busy %.0f%% (%.0f-%.0f%%); sync %.0f us "
+				 "vs probe %.0f us",
+				 mb * 100, bu[0] * 100, bu[reps - 1] * 100,
+				 median(su, reps), median(pu, reps));
 		}
 		f = median(fs, reps);
 		e = median(eps, reps);
