@@ -28,6 +28,12 @@
  * fdatasync. The ratio splits into those two: ratio = disk busy x (probe
  * time / sync time); the first is what the writer and its callers leave
  * idle, the second what a sync costs beyond the bare fdatasync.
+ * A third line (loop model, P > 1) compares batches/s with a second probe
+ * that writes a batch's mean payload (entries x entry bytes, less than
+ * the WAL really gets) per fdatasync, taking turns with the others: this
+ * disk charges for bytes (a 3.4 KB append syncs about 20% slower than a
+ * 100-byte one), so this is the rate a writer of such batches could reach
+ * at best, and its ratio is how much of it the writer turns into batches.
  * The ratio is the median of each repetition's own ratio (store and probe
  * of one repetition saw the same disk weather, so the pair is what
  * compares); its spread over the repetitions is in the brackets.
@@ -274,8 +280,8 @@ static void loop_turn(struct bench *b, int timeout_ms)
 }
 
 struct sliced {
-	uint64_t entries, batches, fsyncs;
-	double store_s, probe_s, busy_s;
+	uint64_t entries, batches, fsyncs, big_fsyncs;
+	double store_s, probe_s, busy_s, big_s, big_bytes;
 };
 
 /* Time a sync was in flight (syncs run one at a time). */
@@ -329,7 +335,7 @@ static void run_loop_model(struct bench *b, const char *dir, int np,
 			   double secs, struct sliced *r)
 {
 	static struct loop_prop ps[MAX_PROPOSERS];
-	char path[512], *zero = calloc(1, b->entry);
+	char path[512], *zero = calloc(MAX_PROPOSERS, b->entry);
 	uint64_t b0, e0, b1, e1;
 	double t0, dt, u0;
 	int fd;
@@ -366,6 +372,19 @@ static void run_loop_model(struct bench *b, const char *dir, int np,
 			loop_turn(b, 5);
 		r->fsyncs += probe_slice(fd, b->entry, zero, SLICE_S, &dt);
 		r->probe_s += dt;
+		/* The second probe writes as many bytes per fdatasync as the
+		 * slice's mean batch did: what the disk charges for the bytes
+		 * a batch carries, apart from the writer. */
+		if (b1 > b0) {
+			size_t bytes = (size_t)((double)(e1 - e0) / (double)(b1 - b0) *
+						(double)b->entry);
+
+			if (bytes > b->entry * MAX_PROPOSERS)
+				bytes = b->entry * MAX_PROPOSERS;
+			r->big_fsyncs += probe_slice(fd, bytes, zero, SLICE_S / 2, &dt);
+			r->big_s += dt;
+			r->big_bytes += (double)bytes * dt;
+		}
 		paused = 0;
 		for (int i = 0; i < np; i++)
 			if (ps[i].idle)
@@ -403,6 +422,7 @@ static int loop_model = 1;
 
 static double last_busy; /* the loop model's disk busy share */
 static double last_sync_us, last_probe_us; /* mean sync, mean probe cycle */
+static double last_big_fs, last_big_bytes; /* the batch-sized probe */
 
 /* One run: returns entries/s and batches/s. */
 static void run(const char *dir, size_t entry, int np, double secs,
@@ -434,6 +454,8 @@ static void run(const char *dir, size_t entry, int np, double secs,
 		last_sync_us = r.batches ? 1e6 * r.busy_s / (double)r.batches
 					 : 0;
 		last_probe_us = 1e6 / *fsps;
+		last_big_fs = r.big_s > 0 ? (double)r.big_fsyncs / r.big_s : 0;
+		last_big_bytes = r.big_s > 0 ? r.big_bytes / r.big_s : 0;
 		return;
 	}
 	pthread_mutex_init(&b.mu, NULL);
@@ -493,7 +515,7 @@ int main(int argc, char **argv)
 {
 	const char *base = "/tmp", *plist = "1,64";
 	double secs = 3, eps[16], bps[16], fs[16], rb[16], re[16], bu[16];
-	double su[16], pu[16];
+	double su[16], pu[16], rbig[16], bbytes[16], bigfs[16];
 	char busy[160];
 	size_t entry = 100;
 	int reps = 3;
@@ -549,6 +571,9 @@ int main(int argc, char **argv)
 			bu[r] = last_busy;
 			su[r] = last_sync_us;
 			pu[r] = last_probe_us;
+			rbig[r] = last_big_fs > 0 ? bps[r] / last_big_fs : 0;
+			bbytes[r] = last_big_bytes;
+			bigfs[r] = last_big_fs;
 			re[r] = eps[r] / fs[r];
 			fmin = fs[r] < fmin ? fs[r] : fmin;
 			fmax = fs[r] > fmax ? fs[r] : fmax;
@@ -584,6 +609,17 @@ int main(int argc, char **argv)
 		       "clusterd %.0f-%.0f]\n",
 		       np, model_tag(), e, f, mre, entry, e / bt, re[0],
 		       re[reps - 1], emin, emax);
+		if (loop_model && np > 1) {
+			double mbig = median(rbig, reps);
+
+			printf("bench storage_fsync_batches_%dp%s_batch_bytes: "
+			       "clusterd=%.0f disk=%.0f ratio=%.2f [batches/s "
+			       "vs fdatasync/s of a probe writing a batch's "
+			       "mean bytes (%.0f) per fdatasync; ratio "
+			       "%.2f-%.2f]\n",
+			       np, model_tag(), bt, median(bigfs, reps), mbig,
+			       median(bbytes, reps), rbig[0], rbig[reps - 1]);
+		}
 		fflush(stdout);
 	}
 	return 0;

@@ -2,7 +2,8 @@
 # Group-commit appends vs this disk's fdatasync rate, same run, same dir.
 #   bench/storage/run.sh [build-dir] [extra bench_storage args]
 # Prints the bench lines (median of 5 runs each, spread in brackets). The
-# default is the loop model with paired slices (see bench_storage.c);
+# default is the loop model with paired slices (see bench_storage.c;
+# at 64 proposers a third line compares with a batch-sized probe);
 # --model threads and --spin 1 give the other variants.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
