@@ -376,12 +376,14 @@ static void run_loop_model(struct bench *b, const char *dir, int np,
 		 * slice's mean batch did: what the disk charges for the bytes
 		 * a batch carries, apart from the writer. */
 		if (b1 > b0) {
-			size_t bytes = (size_t)((double)(e1 - e0) / (double)(b1 - b0) *
+			size_t bytes = (size_t)((double)(e1 - e0) /
+						(double)(b1 - b0) *
 						(double)b->entry);
 
 			if (bytes > b->entry * MAX_PROPOSERS)
 				bytes = b->entry * MAX_PROPOSERS;
-			r->big_fsyncs += probe_slice(fd, bytes, zero, SLICE_S / 2, &dt);
+			r->big_fsyncs +=
+				probe_slice(fd, bytes, zero, SLICE_S / 2, &dt);
 			r->big_s += dt;
 			r->big_bytes += (double)bytes * dt;
 		}
