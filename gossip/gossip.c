@@ -73,6 +73,12 @@ int gstr_eq(struct gstr s, const char *c)
 	return strlen(c) == s.len && memcmp(c, s.p, s.len) == 0;
 }
 
+void gstr_copy(char *dst, struct gstr s)
+{
+	memcpy(dst, s.p, s.len);
+	dst[s.len] = '\0';
+}
+
 static int config_ok(const struct gossip_config *c)
 {
 	return c->name != NULL && c->addr != NULL && c->name[0] != '\0' &&

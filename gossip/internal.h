@@ -192,6 +192,9 @@ void send_packet(struct gossip *g, const char *to, enum gossip_channel ch,
 void send_owned(struct gossip *g, const char *to, enum gossip_channel ch,
 		uint8_t *buf, size_t len);
 int gstr_eq(struct gstr s, const char *c);
+/* Copies s into dst as a C string; dst holds s.len + 1 bytes (the codec
+ * bounds names and addresses by GOSSIP_NAME_MAX and GOSSIP_ADDR_MAX). */
+void gstr_copy(char *dst, struct gstr s);
 
 /* probe.c */
 void probe_tick(struct gossip *g);

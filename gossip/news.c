@@ -54,8 +54,7 @@ void correct_sender(struct gossip *g, const struct gossip_wire *w)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		msgs[i] = mp_writer_data(&g->w) + off[i];
-	memcpy(to, w->from_addr.p, w->from_addr.len);
-	to[w->from_addr.len] = '\0';
+	gstr_copy(to, w->from_addr);
 	send_packet(g, to, GOSSIP_UNRELIABLE, msgs, lens, n, 0);
 	mp_writer_reset(&g->w);
 }
@@ -154,30 +153,45 @@ static int confirm_suspicion(struct gossip *g, struct member *m,
 	return 1;
 }
 
-void on_suspect(struct gossip *g, struct gstr name, uint64_t inc,
-		struct gstr from)
+/* What suspect and dead news first do alike: an accusation of ourselves
+ * is refuted (when self_answers) or noted stale, and one about a member we
+ * know at an older incarnation, or already dead or gone, changes nothing.
+ * Returns the slot the news acts on, or NO_SLOT. */
+static int32_t accused(struct gossip *g, struct gstr name, uint64_t inc,
+		       int self_answers)
 {
 	int32_t s = mem_find(g, name.p, name.len);
 	struct member *m;
-	char accuser[GOSSIP_NAME_MAX + 1];
 
 	if (s == NO_SLOT)
-		return;
+		return NO_SLOT;
 	if (s == 0) {
-		if (inc >= g->m[0].inc)
+		if (self_answers && inc >= g->m[0].inc)
 			refute(g, inc);
-		else
+		else if (self_answers)
 			note_stale(g, 0);
-		return;
+		return NO_SLOT;
 	}
 	m = &g->m[s];
 	if (inc < m->inc)
 		note_stale(g, s);
 	if (inc < m->inc || m->status == GOSSIP_DEAD ||
 	    m->status == GOSSIP_LEFT)
+		return NO_SLOT;
+	return s;
+}
+
+void on_suspect(struct gossip *g, struct gstr name, uint64_t inc,
+		struct gstr from)
+{
+	int32_t s = accused(g, name, inc, 1);
+	struct member *m;
+	char accuser[GOSSIP_NAME_MAX + 1];
+
+	if (s == NO_SLOT)
 		return;
-	memcpy(accuser, from.p, from.len);
-	accuser[from.len] = '\0';
+	m = &g->m[s];
+	gstr_copy(accuser, from);
 	if (m->status == GOSSIP_SUSPECT && inc == m->inc) {
 		if (confirm_suspicion(g, m, from))
 			bcast_queue_accuse(g, s, GMSG_SUSPECT, accuser);
@@ -193,27 +207,15 @@ void on_suspect(struct gossip *g, struct gstr name, uint64_t inc,
 void on_dead(struct gossip *g, struct gstr name, uint64_t inc,
 	     struct gstr from)
 {
-	int32_t s = mem_find(g, name.p, name.len);
+	/* Once we left, news of our death is true: nothing to refute. */
+	int32_t s = accused(g, name, inc, !g->left);
 	struct member *m;
 	char accuser[GOSSIP_NAME_MAX + 1];
 
 	if (s == NO_SLOT)
 		return;
-	if (s == 0) {
-		if (!g->left && inc >= g->m[0].inc)
-			refute(g, inc);
-		else if (!g->left)
-			note_stale(g, 0);
-		return;
-	}
 	m = &g->m[s];
-	if (inc < m->inc)
-		note_stale(g, s);
-	if (inc < m->inc || m->status == GOSSIP_DEAD ||
-	    m->status == GOSSIP_LEFT)
-		return;
-	memcpy(accuser, from.p, from.len);
-	accuser[from.len] = '\0';
+	gstr_copy(accuser, from);
 	mem_set_status(g, s, gstr_eq(from, m->name) ? GOSSIP_LEFT : GOSSIP_DEAD,
 		       inc);
 	mem_report(g, s);

@@ -200,8 +200,7 @@ void probe_on_ping(struct gossip *g, const struct gossip_wire *w,
 	 * to answer (memberlist checks the same). */
 	if (!gstr_eq(m->name, g->name))
 		return;
-	memcpy(to, w->from_addr.p, w->from_addr.len);
-	to[w->from_addr.len] = '\0';
+	gstr_copy(to, w->from_addr);
 	mp_writer_reset(&g->w);
 	gossip_enc_ack(&g->w, GMSG_ACK, m->seq);
 	/* Answer on the channel asked on: a reliable ping is the fallback
@@ -261,11 +260,9 @@ void probe_on_ping_req(struct gossip *g, const struct gossip_wire *w,
 	r->orig_seq = m->seq;
 	r->nack_at_ms = g->now_ms + (uint64_t)g->cfg.probe_timeout_ms *
 					    NACK_AT_PERCENT / 100;
-	memcpy(r->req_addr, w->from_addr.p, w->from_addr.len);
-	memcpy(target_addr, m->addr.p, m->addr.len);
-	target_addr[m->addr.len] = '\0';
-	memcpy(target, m->name.p, m->name.len);
-	target[m->name.len] = '\0';
+	gstr_copy(r->req_addr, w->from_addr);
+	gstr_copy(target_addr, m->addr);
+	gstr_copy(target, m->name);
 	mp_writer_reset(&g->w);
 	gossip_enc_ping(&g->w, GMSG_PING, r->my_seq, target, NULL);
 	send_one(g, target_addr, 1);

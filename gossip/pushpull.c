@@ -100,12 +100,6 @@ static void send_full(struct gossip *g, const char *to, uint32_t flags,
 	finish_reliable(g, &w, to);
 }
 
-static void gstr_copy(char *dst, struct gstr s)
-{
-	memcpy(dst, s.p, s.len);
-	dst[s.len] = '\0';
-}
-
 /* SWIM's order of news about one member: a higher incarnation wins; at
  * equal incarnations suspect beats alive and dead beats suspect. */
 static int newer(uint64_t inc_a, uint32_t st_a, uint64_t inc_b, uint32_t st_b)
