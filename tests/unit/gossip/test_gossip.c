@@ -3,7 +3,7 @@
  * Lifeguard. A hand-driven network (tnet.h) delivers packets when the
  * test says so; white-box checks read the instance through internal.h.
  */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include "base/err.h"
 #include "gossip/internal.h"

@@ -1,6 +1,6 @@
 /* Unit tests of the RCON client (rcon/client.h) against the in-process
  * fake server (fake_server.h), on one libuv loop. */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdio.h>
 #include <stdlib.h>
