@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 
-BUILD = os.environ.get("CLUSTERD_BUILD", os.path.join(os.path.dirname(__file__), "../../../build-standin"))
+BUILD = os.environ.get("CLUSTERD_BUILD", os.path.join(os.path.dirname(__file__), "../../../build"))
 INSTALL = os.path.join(BUILD, "factorio-standin")
 BINARY = os.path.join(INSTALL, "bin", "x64", "factorio")
 
