@@ -21,8 +21,7 @@
  *   MEMBER_PUT   [1, member]                         adds or replaces
  *   MEMBER_JOIN  [2, member, token id, now_ms]       adds, if the join
  *                token exists, is a join token, not revoked, not expired at
- *                now_ms: else ERR_AUTH; ERR_EXISTS if the name is taken by
- *                another id
+ *                now_ms: else ERR_AUTH
  *   MEMBER_DEL   [3, raft id]                        ERR_NOTFOUND if absent
  *   TOKEN_ADD    [4, token]                          ERR_EXISTS if the id is
  *                                                    taken
