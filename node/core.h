@@ -313,4 +313,20 @@ int core_token_ok(const struct core_token *t, const uint8_t *hash,
  * bounds. The core's `write` uses it; so does the fake core in tests. */
 int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len);
 
+/* The local reads of core_ops over a store (the owner thread), for the
+ * core's implementation and the tests' fake alike: same contracts as the
+ * ops of the same names. */
+struct stor;
+int core_stor_kv_get(struct stor *s, const char *ns, size_t ns_len,
+		     const uint8_t *key, size_t key_len,
+		     struct core_kv_value *out);
+int core_stor_kv_list(struct stor *s, const char *ns, size_t ns_len,
+		      const uint8_t *prefix, size_t prefix_len,
+		      const uint8_t *after, size_t after_len, size_t max,
+		      struct core_kv_key **out, size_t *n, int *more);
+int core_stor_token_get(struct stor *s, const char *id,
+			struct core_token *out);
+int core_stor_token_list(struct stor *s, struct core_token *out, size_t max,
+			 size_t *n);
+
 #endif

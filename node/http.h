@@ -64,6 +64,8 @@ struct http_request {
 	size_t path_len;
 	const char *query; /* after '?', or NULL */
 	size_t query_len;
+	const char *raw_path; /* the path as sent (not decoded), no query */
+	size_t raw_path_len;
 	const uint8_t *body; /* the whole request body (may be NULL if 0) */
 	size_t body_len;
 	int peer_loopback;   /* 1 if the peer address is 127.0.0.0/8 or ::1 */
@@ -111,7 +113,7 @@ struct http_async *http_async_new_test(void (*done)(void *arg,
 				       void *arg, const int *closed);
 
 struct http_route {
-	const char *method; /* "GET", ... */
+	const char *method; /* "GET", ..., or "*" for any method */
 	const char *path;   /* exact match, or a prefix when it ends in '/'
 			       (the longest matching route wins) */
 	http_handler_fn fn;

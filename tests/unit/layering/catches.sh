@@ -5,7 +5,7 @@ set -u
 check=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/raft" "$tmp/storage" "$tmp/base"
+mkdir -p "$tmp/raft" "$tmp/storage" "$tmp/base" "$tmp/node/api"
 echo 'int f(void) { return 0; }' > "$tmp/raft/ok.c"
 "$check" "$tmp" >/dev/null || { echo "clean tree rejected"; exit 1; }
 expect_fail() { # description, file, content
@@ -21,4 +21,6 @@ expect_fail "rand in raft" raft/bad.c 'int f(void) { return rand(); }'
 expect_fail "time in base" base/bad.c 'long f(void) { return time(0); }'
 expect_fail "printf in storage" storage/bad.c 'void f(void) { printf("x"); }'
 expect_fail "stderr in raft" raft/bad.c 'void f(void) { fputs("x", stderr); }'
-echo "layering check catches all 8 planted violations"
+expect_fail "storage header in node/api" node/api/bad.c '#include "storage/storage.h"'
+expect_fail "raft header in node/api" node/api/bad.c '#include "raft/raft.h"'
+echo "layering check catches all 10 planted violations"
