@@ -87,6 +87,7 @@ static void send_reply(h2o_req_t *req, struct http_reply *rep)
 
 	req->res.status = rep->status;
 	req->res.reason = reason_of(rep->status);
+	req->res.content_length = rep->body.len;
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
 		       NULL, rep->content_type, strlen(rep->content_type));
 	for (unsigned i = 0; i < rep->nheaders; i++) {
@@ -149,8 +150,9 @@ static const char *h2o_header(const struct http_request *r, const char *name,
 	for (size_t i = 0; i < hs->size; i++) {
 		const h2o_header_t *e = &hs->entries[i];
 
+		/* h2o keeps names lower-case; fold the one asked for. */
 		if (e->name->len == nl &&
-		    h2o_lcstris(e->name->base, e->name->len, name, nl)) {
+		    h2o_lcstris(name, nl, e->name->base, e->name->len)) {
 			*len = e->value.len;
 			return e->value.base;
 		}
