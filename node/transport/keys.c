@@ -1,0 +1,1 @@
+#include "node/transport/transport.h"
