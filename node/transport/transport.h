@@ -251,12 +251,13 @@ void tp_close_peer(struct tp *t, const uint8_t static_pk[TP_KEY_LEN]);
  * PSK of token ("ID.SECRET"), sends req (copied) as one frame, waits for
  * one reply frame (up to join_ms), and calls cb exactly once:
  * cb(arg, 0, reply, len) with the reply borrowed for the call, or
- * cb(arg, err, NULL, 0) with ERR_INVAL (bad token or address), ERR_AUTH
+ * cb(arg, err, NULL, 0) with ERR_AUTH
  * (handshake failed: wrong token or not a cluster member), ERR_VERSION,
  * ERR_TIMEOUT, ERR_CLOSED, ERR_SHUTDOWN (tp_stop ran), or the refusal
- * status the server sent (tp_join_refuse). cb may run before tp_join
- * returns only for ERR_INVAL; tp_join itself returns 0 or ERR_NOMEM
- * (then cb never runs). Works with or without a cluster secret. */
+ * status the server sent (tp_join_refuse). tp_join returns 0 (cb will
+ * run, never before tp_join returns), or ERR_INVAL (bad token or
+ * address), ERR_SHUTDOWN, ERR_NOMEM, and then cb never runs. Works with
+ * or without a cluster secret. */
 typedef void (*tp_join_cb)(void *arg, int status, const uint8_t *reply,
 			   size_t len);
 int tp_join(struct tp *t, const char *peer_addr, const char *token,
