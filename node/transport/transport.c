@@ -85,7 +85,8 @@ static int parse_addr(const char *addr, struct sockaddr_storage *sa,
 
 static void format_addr(const struct sockaddr_storage *sa, char *out)
 {
-	char host[TP_ADDR_MAX] = "";
+	/* INET6_ADDRSTRLEN (46) fits, and "[host]:port" then fits out. */
+	char host[48] = "";
 
 	if (sa->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
