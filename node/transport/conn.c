@@ -594,7 +594,7 @@ static void on_eof(struct tp_conn *c, ssize_t err)
 {
 	struct tp *t = c->t;
 
-	if (c->fr.hdr_got > 0) {
+	if (tpw_framer_partial(&c->fr)) {
 		reject(c, TP_REJ_MALFORMED,
 		       c->st == TP_CS_READY ? ERR_CLOSED : ERR_AUTH,
 		       "truncated message");
