@@ -2,7 +2,7 @@
  * transports on one libuv loop, and raw sockets playing hostile peers.
  * Every wait polls for a condition with a generous limit; nothing
  * depends on machine speed. */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

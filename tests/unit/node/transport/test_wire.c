@@ -1,7 +1,7 @@
 /* Unit tests of the transport's pure parts (node/transport/wire.h) and
  * key helpers: the handshake run between two state machines in memory,
  * sealed frames, the framer, datagrams, the replay cache, tokens. */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdlib.h>
 #include <string.h>
