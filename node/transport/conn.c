@@ -594,7 +594,7 @@ static void on_eof(struct tp_conn *c, ssize_t err)
 {
 	struct tp *t = c->t;
 
-	if (c->fr.hdr_got > 0) {
+	if (tpw_framer_partial(&c->fr)) {
 		reject(c, TP_REJ_MALFORMED,
 		       c->st == TP_CS_READY ? ERR_CLOSED : ERR_AUTH,
 		       "truncated message");
@@ -656,12 +656,21 @@ static void on_timeout(uv_timer_t *timer)
 	tp_conn_close(c, ERR_TIMEOUT);
 }
 
+/* No Nagle delay (Raft messages are latency-bound); TCP keepalive so a
+ * peer that vanished without a reset (power loss) is noticed on an idle
+ * connection; both are best effort. */
+static void set_socket_options(struct tp_conn *c)
+{
+	(void)uv_tcp_nodelay(&c->tcp, 1);
+	(void)uv_tcp_keepalive(&c->tcp, 1, TP_KEEPALIVE_S);
+}
+
 void tp_conn_accepted(struct tp_conn *c)
 {
 	struct tp *t = c->t;
 	int rv;
 
-	(void)uv_tcp_nodelay(&c->tcp, 1);
+	set_socket_options(c);
 	uv_timer_start(&c->timer, on_timeout, t->cfg.handshake_ms, 0);
 	rv = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 	if (rv != 0)
@@ -680,7 +689,7 @@ static void on_connect(uv_connect_t *req, int status)
 		tp_conn_close(c, ERR_CLOSED);
 		return;
 	}
-	(void)uv_tcp_nodelay(&c->tcp, 1);
+	set_socket_options(c);
 	c->st = TP_CS_HS1;
 	c->mode = c->kind == TP_CONN_JOIN ? TPW_MODE_JOIN : TPW_MODE_CLUSTER;
 	tpw_hs_write1(&c->hs, c->mode,

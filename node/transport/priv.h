@@ -15,6 +15,10 @@
 /* Destinations (addresses we send to) at once; more give ERR_AGAIN.
  * A cluster has tens of nodes; this bounds a misbehaving owner. */
 #define TP_DESTS_MAX 4096
+/* Idle seconds before TCP keepalive probes; Linux then probes 9 times at
+ * 75 s by default, which notices a vanished peer in minutes, not the
+ * two hours of the kernel's default idle time. */
+#define TP_KEEPALIVE_S 10
 /* Read buffer shared by every connection: callbacks run one at a time. */
 #define TP_READ_BUF (64 * 1024)
 /* A flush writes queued frames in batches of about this many bytes. */

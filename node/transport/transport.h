@@ -35,7 +35,8 @@
  * naming both ranges.
  *
  * Threading: one libuv loop; every function must be called on it, and
- * every callback runs on it. Nothing here blocks.
+ * every callback runs on it. Nothing here blocks. Owner callbacks may call
+ * any tp_ function, tp_stop included.
  */
 #ifndef CLUSTERD_NODE_TRANSPORT_H
 #define CLUSTERD_NODE_TRANSPORT_H
@@ -112,7 +113,8 @@ struct tp_config {
 				 * picks a free port (tp_local_addr). */
 	const char *advertise;  /* "IP:PORT" peers reach us at (sent in the
 				 * handshake and in every datagram); copied.
-				 * NULL: the bound address. */
+				 * NULL: the bound address, which is useless
+				 * to peers when binding 0.0.0.0. */
 	uint8_t static_pk[TP_KEY_LEN]; /* this node's identity (tp_keypair) */
 	uint8_t static_sk[TP_KEY_LEN]; /* copied; wiped on tp_stop */
 	int has_secret;                /* 1: secret below is valid */
@@ -137,10 +139,12 @@ struct tp_config {
 	 * Pointer arguments are borrowed for the duration of the call. */
 	void *ctx;
 
-	/* Cluster mode, both sides of every handshake: is this static key a
-	 * member? Return 0 and set *peer_id to accept, or an error
-	 * (ERR_NOTFOUND for an unknown or removed key) to refuse; the
-	 * refusal is counted as unknown_peer. Required. */
+	/* Cluster mode, both sides of every handshake (the dialler about
+	 * the responder's key, the responder about the dialler's): is this
+	 * static key a member? Return 0 and set *peer_id to accept, or an
+	 * error (ERR_NOTFOUND for an unknown or removed key) to refuse; the
+	 * refusal is counted as unknown_peer. Not called in join mode, where
+	 * the token's PSK authenticates both ends. Required. */
 	int (*check_peer)(void *ctx, const uint8_t static_pk[TP_KEY_LEN],
 			  uint64_t *peer_id);
 
@@ -209,8 +213,9 @@ const char *tp_reason_name(enum tp_reason r);
 /* Binds cfg->bind (TCP listener and UDP socket on the same port) and
  * starts serving. On success *out is the new transport (free it with
  * tp_stop). Returns 0, ERR_INVAL (bad address, missing callback),
- * ERR_NOMEM, or a libuv error (UV_EADDRINUSE ...) with nothing left
- * open. cfg is copied; its strings and keys need not outlive the call. */
+ * ERR_NOMEM, or a libuv error (UV_EADDRINUSE ...); on error the handles
+ * opened so far close (and free everything) on the loop's next turn.
+ * cfg is copied; its strings and keys need not outlive the call. */
 int tp_start(struct tp **out, const struct tp_config *cfg);
 
 /* The bound "IP:PORT" (with port 0 resolved). Borrowed; valid until
@@ -242,8 +247,8 @@ int tp_sendto(struct tp *t, const char *addr, const void *buf, size_t len);
  * closed with tp_close_peer. No-op if none. */
 void tp_close_addr(struct tp *t, const char *addr);
 
-/* Closes every connection whose peer has this static key, both
- * directions (a removed member: check_peer refuses it from now on, and
+/* Closes every established connection whose peer has this static key,
+ * both directions (a removed member: check_peer refuses it from now on, and
  * this drops what is already open). */
 void tp_close_peer(struct tp *t, const uint8_t static_pk[TP_KEY_LEN]);
 

@@ -34,6 +34,14 @@ void tpw_framer_set_max(struct tpw_framer *f, size_t max)
 	f->max = max;
 }
 
+int tpw_framer_partial(const struct tpw_framer *f)
+{
+	/* A message returned and not yet released is complete. */
+	if (f->body && f->body_got == f->body_len)
+		return 0;
+	return f->hdr_got > 0;
+}
+
 const uint8_t *tpw_framer_hdr(const struct tpw_framer *f)
 {
 	return f->hdr;

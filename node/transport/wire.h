@@ -57,6 +57,9 @@ void tpw_framer_set_max(struct tpw_framer *f, size_t max);
  * length exceeds max, ERR_MALFORMED for a zero length, ERR_NOMEM. */
 int tpw_framer_feed(struct tpw_framer *f, const uint8_t *p, size_t n,
 		    size_t *used, uint8_t **msg, size_t *len);
+/* 1 when a message has begun but not completed (an end of stream now
+ * truncates it), else 0. */
+int tpw_framer_partial(const struct tpw_framer *f);
 /* The 4-byte length prefix of the message just returned (it is the
  * associated data of a sealed frame). */
 const uint8_t *tpw_framer_hdr(const struct tpw_framer *f);

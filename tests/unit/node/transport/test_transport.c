@@ -2,7 +2,7 @@
  * transports on one libuv loop, and raw sockets playing hostile peers.
  * Every wait polls for a condition with a generous limit; nothing
  * depends on machine speed. */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -306,6 +306,12 @@ static void send_seq(struct node *from, struct node *to, uint8_t ch,
 	assert_int_equal(tp_send(from->t, to->addr, ch, buf, sizeof(buf)), 0);
 }
 
+static int no_conns(struct env *e, void *arg)
+{
+	(void)e;
+	return stats(arg).conns_open == 0;
+}
+
 /* Frames in flight when a connection breaks may be lost (at-most-once):
  * sends one frame per loop turn until one arrives. */
 static void send_until_delivered(struct env *e, struct node *from,
@@ -352,6 +358,13 @@ static void test_frames_both_ways(void **state)
 	assert_int_equal(s.conns_inbound, 1);
 	for (int r = 0; r < TP_REJ_COUNT_; r++)
 		assert_int_equal(s.frames_rejected[r], 0);
+	/* A clean close after whole frames is no truncation. */
+	tp_close_addr(a->t, b->addr);
+	tp_close_addr(b->t, a->addr);
+	run_until(e, no_conns, b);
+	run_until(e, no_conns, a);
+	for (int r = 0; r < TP_REJ_COUNT_; r++)
+		assert_int_equal(stats(b).frames_rejected[r], 0);
 	env_free(e);
 }
 

@@ -1,7 +1,7 @@
 /* Unit tests of the transport's pure parts (node/transport/wire.h) and
  * key helpers: the handshake run between two state machines in memory,
  * sealed frames, the framer, datagrams, the replay cache, tokens. */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -185,7 +185,9 @@ static void test_framer(void **state)
 		assert_int_equal(tpw_framer_feed(&f, in + off, 1, &used, &msg,
 						 &len),
 				 0);
+	assert_int_equal(tpw_framer_partial(&f), 1);
 	assert_int_equal(tpw_framer_feed(&f, in + 6, 1, &used, &msg, &len), 1);
+	assert_int_equal(tpw_framer_partial(&f), 0);
 	assert_int_equal(len, 3);
 	assert_memory_equal(msg, "abc", 3);
 	assert_int_equal(tpw_framer_feed(&f, in + 7, 9, &used, &msg, &len), 1);
