@@ -361,7 +361,7 @@ int cl_join_start(struct cluster *c, const char *peer, const char *token,
 	rpc_join_req_encode(&req, &w);
 	rv = mp_writer_error(&w);
 	if (rv == 0)
-		rv = tp_join(c->tp, peer, id, hash, mp_writer_data(&w),
+		rv = tp_join_hashed(c->tp, peer, id, hash, mp_writer_data(&w),
 			     mp_writer_len(&w), on_join_reply, c);
 	mp_writer_free(&w);
 	if (rv != 0) {

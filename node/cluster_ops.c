@@ -188,7 +188,15 @@ void cl_op_drive(struct cluster *c, struct cl_op *op)
 		return;
 	}
 	if (c->role == RAFT_LEADER) {
+		/* raftd may end it inside the call (a read on a single
+		 * voter): mark it proposed first, so its callback finds it. */
+		uint64_t id = op->id;
+
+		op->state = CL_OP_PROPOSED;
+		op->sent_to = c->ident.id;
 		rv = propose_local(c, op);
+		if (op_find(c, id) == NULL)
+			return; /* ended inside the call */
 		if (rv == 0 && op->kind == CL_OP_TRANSFER && op->remote) {
 			op_end(c, op, 0, 0, 0); /* the asker watches */
 			return;
@@ -203,6 +211,7 @@ void cl_op_drive(struct cluster *c, struct cl_op *op)
 		}
 		if (rv == ERR_NOTLEADER || rv == ERR_AGAIN || rv == ERR_BUSY) {
 			op->state = CL_OP_WAIT_LEADER; /* retried */
+			cl_kick_later(c, CL_RETRY_MS);
 			return;
 		}
 		op_end(c, op, rv, 0, 0);

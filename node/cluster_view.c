@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "node/metrics.h"
 
 const char *cl_role_word(const struct cluster *c)
 {

@@ -19,11 +19,18 @@
 /* The default HTTP listen address (DESIGN.md: port 8081). Loopback until
  * API tokens exist, so a fresh node exposes nothing to the network. */
 #define NODE_HTTP_DEFAULT "127.0.0.1:8081"
+/* The default cluster address (DESIGN.md: port 7946, TCP and UDP). Every
+ * interface, since the other machines must reach it; the transport lets
+ * in only members (docs/design.md, Security). */
+#define NODE_BIND_DEFAULT "0.0.0.0:7946"
 
 struct node_config {
 	char data_dir[NODE_PATH_MAX];
 	char http_addr[NODE_ADDR_MAX]; /* "HOST:PORT", numeric host */
 	char node_name[NODE_NAME_MAX];
+	char bind_addr[NODE_ADDR_MAX];      /* cluster port, TCP and UDP */
+	char advertise_addr[NODE_ADDR_MAX]; /* what peers dial; "" derives it
+					     * from bind_addr */
 	int log_level; /* enum trace_level */
 };
 
@@ -32,6 +39,8 @@ struct node_flags {
 	const char *data_dir;
 	const char *http_addr;
 	const char *node_name;
+	const char *bind_addr;
+	const char *advertise_addr;
 	const char *log_level;
 };
 

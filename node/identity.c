@@ -113,7 +113,8 @@ static int id_line(void *arg, const char *k, const char *v)
 	if (strcmp(k, "id") == 0) {
 		errno = 0;
 		p->id->id = strtoull(v, &end, 16);
-		if (errno || *end || p->id->id == 0 || strlen(v) != 16)
+		if (errno || *end || p->id->id == 0 || strlen(v) != 16 ||
+		    p->id->id >= ((uint64_t)1 << 62))
 			return ERR_CORRUPT;
 		p->seen |= 1;
 	} else if (strcmp(k, "pk") == 0) {
@@ -159,9 +160,12 @@ int identity_load_or_create(const char *dir, struct node_identity *out,
 	}
 	if (rv != ERR_NOTFOUND)
 		return rv;
-	do
+	/* Raft ids travel in messages whose numbers must stay below 2^62
+	 * (raft.h, RAFT_NUM_MAX): draw 62 random bits. */
+	do {
 		randombytes_buf(&out->id, sizeof(out->id));
-	while (out->id == 0);
+		out->id &= ((uint64_t)1 << 62) - 1;
+	} while (out->id == 0);
 	crypto_box_keypair(out->pk, out->sk);
 	return identity_save(dir, out, errmsg, errsz);
 }

@@ -79,8 +79,8 @@ int rpc_status_get(uint64_t wire);
 
 /* ---- join ---- */
 
-#define RPC_NAME_MAX 64
-#define RPC_ADDR_MAX 128
+#define RPC_NAME_MAX 65 /* 64 bytes and the NUL, as the member records */
+#define RPC_ADDR_MAX 65
 #define RPC_KEY_BYTES 32
 #define RPC_JOIN_MEMBERS_MAX 64
 
