@@ -17,7 +17,7 @@
 
 #include "base/err.h"
 #include "node/http.h"
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 /* Upper bound on loop iterations for any wait (each polls up to 10 ms). */
 #define SPINS_MAX 3000

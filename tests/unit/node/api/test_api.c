@@ -11,7 +11,7 @@
 
 #include "base/err.h"
 #include "node/api/api.h"
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 #include "tests/unit/node/api/fake_core.h"
 
 struct fx {
