@@ -370,6 +370,11 @@ int api_handle(struct api *a, const struct http_request *req,
 			return api_error(rep, 403,
 					 "an unjoined node accepts join only "
 					 "from loopback");
+	} else if (rt->unjoined) {
+		/* Join on a member: say so, token or not (/api/v1/status
+		 * tells as much to anyone). */
+		return api_error(rep, 409, "this node is already a member of "
+					   "a cluster");
 	} else if (authenticate(a, req, rep, &role) != 0) {
 		if (rep->status == 401)
 			a->stats.unauthorized++;

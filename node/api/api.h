@@ -15,7 +15,7 @@
  * /api/v1/status and /metrics are not served here and need no token. An
  * unjoined node serves only POST /api/v1/cluster/join, only from loopback,
  * and without a token (it has no token records yet); anything else gets
- * 503 ("not joined").
+ * 503 ("not joined"). A member answers join 409 before any token check.
  *
  * Errors are JSON {"error": "..."} with the status the issue fixes: 400 a
  * bad namespace, key, query or body; 401; 403; 404; 409 a failed

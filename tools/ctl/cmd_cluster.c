@@ -18,10 +18,10 @@
 #include "tools/ctl/cmd.h"
 
 /* POSTs a JSON body and expects 200; prints "ok" (or the JSON). */
-static int post(const struct ctl_ctx *c, const char *path, cJSON *body,
+static int post(const struct ctl *c, const char *path, cJSON *body,
 		int auth, const char *what, const char *done)
 {
-	struct ctl_http_resp r;
+	struct ctl_response r;
 	char *s = body ? cJSON_PrintUnformatted(body) : NULL;
 	int rc;
 
@@ -43,7 +43,7 @@ static int post(const struct ctl_ctx *c, const char *path, cJSON *body,
 	return rc;
 }
 
-int ctl_cmd_join(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_join(const struct ctl *c, int argc, char **argv)
 {
 	cJSON *b;
 
@@ -57,13 +57,13 @@ int ctl_cmd_join(const struct ctl_ctx *c, int argc, char **argv)
 	}
 	b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "peer", argv[0]);
-	cJSON_AddStringToObject(b, "token", c->token);
+	cJSON_AddStringToObject(b, "token", c->target.token);
 	return post(c, "/api/v1/cluster/join", b, 0, "join",
 		    "joined: this node is a member (a Raft learner until "
 		    "autopilot promotes it)");
 }
 
-int ctl_cmd_leave(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_leave(const struct ctl *c, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
@@ -71,7 +71,7 @@ int ctl_cmd_leave(const struct ctl_ctx *c, int argc, char **argv)
 		    "left the cluster");
 }
 
-int ctl_cmd_raft_transfer(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_raft_transfer(const struct ctl *c, int argc, char **argv)
 {
 	cJSON *b = cJSON_CreateObject();
 
@@ -83,10 +83,10 @@ int ctl_cmd_raft_transfer(const struct ctl_ctx *c, int argc, char **argv)
 
 /* GETs path into *j (a JSON object); prints it raw with --json and then
  * sets *j to NULL. Returns an exit status. */
-static int get_json(const struct ctl_ctx *c, const char *path,
+static int get_json(const struct ctl *c, const char *path,
 		    const char *what, cJSON **j)
 {
-	struct ctl_http_resp r;
+	struct ctl_response r;
 	int rc = CTL_EXIT_OK;
 
 	*j = NULL;
@@ -124,7 +124,7 @@ static double number(const cJSON *o, const char *key)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-int ctl_cmd_members(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_members(const struct ctl *c, int argc, char **argv)
 {
 	const cJSON *m;
 	cJSON *j;
@@ -146,7 +146,7 @@ int ctl_cmd_members(const struct ctl_ctx *c, int argc, char **argv)
 	return rc;
 }
 
-int ctl_cmd_raft_status(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_raft_status(const struct ctl *c, int argc, char **argv)
 {
 	const cJSON *leader, *s, *d;
 	double last;

@@ -1,23 +1,19 @@
 /*
  * cmd_common.c: what clusterctl's API commands share: resolving the node
- * and token (flags, environment, config file), one HTTP request with raw
- * bodies and the revision header, and error answers to exit statuses.
+ * and token (flags, environment, config file), requests with the token
+ * or without, and error answers to exit statuses.
  */
 #include "tools/ctl/cmd.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
-
-#include "tools/ctl/client.h"
 
 #define CONFIG_MAX (64 * 1024)
 
-static char conf_url[2048], conf_token[256], url_buf[2048];
+static char conf_url[CTL_URL_MAX], conf_token[256];
 
 /* Reads the config file; a missing file is fine unless it was named. */
 static int read_config(const char *path, int named)
@@ -64,14 +60,12 @@ static const char *env(const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-int ctl_ctx_resolve(struct ctl_ctx *c, const char *node_flag,
-		    const char *token_flag, const char *config_flag,
-		    const char *default_url)
+int ctl_resolve(struct ctl *ctl, const char *node_flag, const char *token_flag,
+		const char *config_flag, const char *default_url)
 {
-	char home_conf[1024];
+	char home_conf[1024], errmsg[CTL_ERRMSG_MAX];
 	const char *path = config_flag ? config_flag : env("CLUSTERD_CONFIG");
 	const char *url;
-	size_t n;
 	int rc;
 
 	if (path == NULL && env("HOME") != NULL) {
@@ -83,128 +77,44 @@ int ctl_ctx_resolve(struct ctl_ctx *c, const char *node_flag,
 	if (rc != 0)
 		return rc;
 	url = node_flag ? node_flag
-			: env("CLUSTERD_NODE") ? env("CLUSTERD_NODE")
-			: conf_url[0] ? conf_url
-				      : default_url;
-	snprintf(url_buf, sizeof(url_buf), "%s", url);
-	n = strlen(url_buf);
-	while (n > 0 && url_buf[n - 1] == '/')
-		url_buf[--n] = '\0';
-	c->url = url_buf;
-	c->token_from_flag = token_flag != NULL;
-	c->token = token_flag ? token_flag
-		   : env("CLUSTERD_TOKEN") ? env("CLUSTERD_TOKEN")
-		   : conf_token[0] ? conf_token
-				   : NULL;
+	      : env("CLUSTERD_NODE") ? env("CLUSTERD_NODE")
+	      : conf_url[0] ? conf_url
+			    : default_url;
+	if (ctl_node_url(url, ctl->url, sizeof(ctl->url), errmsg,
+			 sizeof(errmsg))) {
+		fprintf(stderr, "clusterctl: %s\n", errmsg);
+		return CTL_EXIT_USAGE;
+	}
+	ctl->target.url = ctl->url;
+	ctl->token_from_flag = token_flag != NULL;
+	ctl->target.token = token_flag ? token_flag
+			    : env("CLUSTERD_TOKEN") ? env("CLUSTERD_TOKEN")
+			    : conf_token[0] ? conf_token
+					    : NULL;
 	return 0;
 }
 
-struct sink {
-	char *p;
-	size_t len;
-	int too_big;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+int ctl_http(const struct ctl *c, const char *method, const char *path,
+	     const void *body, size_t len, int auth, struct ctl_response *r)
 {
-	struct sink *s = userp;
-	size_t n = size * nmemb;
-	char *p;
+	struct ctl_target t = {c->target.url, auth ? c->target.token : NULL};
+	char errmsg[CTL_ERRMSG_MAX];
+	int put = strcmp(method, "PUT") == 0;
 
-	if (s->len + n > CTL_BODY_MAX) {
-		s->too_big = 1;
-		return 0;
-	}
-	p = realloc(s->p, s->len + n + 1);
-	if (p == NULL)
-		return 0;
-	memcpy(p + s->len, data, n);
-	s->p = p;
-	s->len += n;
-	s->p[s->len] = '\0';
-	return n;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
-{
-	struct ctl_http_resp *r = userp;
-	static const char name[] = "x-clusterd-revision:";
-	size_t n = size * nmemb, i = sizeof(name) - 1, o = 0;
-
-	if (n > i && strncasecmp(data, name, i) == 0) {
-		while (i < n && data[i] == ' ')
-			i++;
-		while (i < n && data[i] >= '0' && data[i] <= '9' &&
-		       o + 1 < sizeof(r->revision))
-			r->revision[o++] = data[i++];
-		r->revision[o] = '\0';
-	}
-	return n;
-}
-
-int ctl_http(const struct ctl_ctx *c, const char *method, const char *path,
-	     const void *body, size_t len, int auth, struct ctl_http_resp *r)
-{
-	struct curl_slist *hdrs = NULL;
-	char url[8192], bearer[300];
-	struct sink s = {0};
-	CURLcode rc;
-	CURL *h;
-
-	memset(r, 0, sizeof(*r));
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->url, path) >=
-	    sizeof(url)) {
-		fprintf(stderr, "clusterctl: request path too long\n");
+	if (put && body == NULL)
+		body = "";
+	if (ctl_request_bytes(&t, method, path, body, len,
+			      body == NULL ? NULL
+			      : put	   ? "application/octet-stream"
+					   : "application/json",
+			      r, errmsg, sizeof(errmsg)) != 0) {
+		fprintf(stderr, "clusterctl: %s\n", errmsg);
 		return -1;
 	}
-	h = curl_easy_init();
-	if (h == NULL) {
-		fprintf(stderr, "clusterctl: cannot initialise libcurl\n");
-		return -1;
-	}
-	if (auth && c->token != NULL) {
-		snprintf(bearer, sizeof(bearer), "Authorization: Bearer %s",
-			 c->token);
-		hdrs = curl_slist_append(hdrs, bearer);
-	}
-	hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue wait */
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* keys may hold ".." */
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	if (body != NULL || strcmp(method, "PUT") == 0 ||
-	    strcmp(method, "POST") == 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-				 (curl_off_t)len);
-	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)CTL_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)CTL_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "clusterctl/" CLUSTERD_VERSION);
-	rc = curl_easy_perform(h);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hdrs);
-	if (rc != CURLE_OK) {
-		fprintf(stderr, "clusterctl: cannot reach node at %s: %s\n",
-			c->url,
-			s.too_big ? "answer too large" : curl_easy_strerror(rc));
-		free(s.p);
-		return -1;
-	}
-	r->body = s.p ? s.p : calloc(1, 1);
-	r->len = s.len;
 	return 0;
 }
 
-int ctl_http_fail(const struct ctl_http_resp *r, const char *what)
+int ctl_http_fail(const struct ctl_response *r, const char *what)
 {
 	cJSON *j = cJSON_ParseWithLength(r->body, r->len);
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");

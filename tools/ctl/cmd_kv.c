@@ -37,7 +37,7 @@ static int bad_path(void)
 	return CTL_EXIT_USAGE;
 }
 
-static void add_cas(const struct ctl_ctx *c, char *path, size_t size)
+static void add_cas(const struct ctl *c, char *path, size_t size)
 {
 	size_t n = strlen(path);
 
@@ -64,9 +64,9 @@ static int utf8_text(const unsigned char *p, size_t n)
 	return 1;
 }
 
-int ctl_cmd_kv_get(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_kv_get(const struct ctl *c, int argc, char **argv)
 {
-	struct ctl_http_resp r;
+	struct ctl_response r;
 	char path[PATH_MAX_BYTES];
 	int rc = CTL_EXIT_OK;
 
@@ -120,7 +120,7 @@ static int read_stdin(char **out, size_t *len)
 	return 0;
 }
 
-static int print_revision(const struct ctl_ctx *c, const struct ctl_http_resp *r)
+static int print_revision(const struct ctl *c, const struct ctl_response *r)
 {
 	cJSON *j = cJSON_ParseWithLength(r->body, r->len);
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "revision");
@@ -140,7 +140,7 @@ static int print_revision(const struct ctl_ctx *c, const struct ctl_http_resp *r
 }
 
 /* A 409: the current revision goes to stderr, for scripts to retry. */
-static int conflict(const struct ctl_http_resp *r, const char *what)
+static int conflict(const struct ctl_response *r, const char *what)
 {
 	cJSON *j = cJSON_ParseWithLength(r->body, r->len);
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "revision");
@@ -152,9 +152,9 @@ static int conflict(const struct ctl_http_resp *r, const char *what)
 	return CTL_EXIT_CONFLICT;
 }
 
-int ctl_cmd_kv_put(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_kv_put(const struct ctl *c, int argc, char **argv)
 {
-	struct ctl_http_resp r;
+	struct ctl_response r;
 	char path[PATH_MAX_BYTES], *val = NULL;
 	size_t len;
 	int rc;
@@ -182,9 +182,9 @@ int ctl_cmd_kv_put(const struct ctl_ctx *c, int argc, char **argv)
 	return rc;
 }
 
-int ctl_cmd_kv_delete(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_kv_delete(const struct ctl *c, int argc, char **argv)
 {
-	struct ctl_http_resp r;
+	struct ctl_response r;
 	char path[PATH_MAX_BYTES];
 	int rc;
 
@@ -255,14 +255,14 @@ static size_t pct_decode(const char *in, char *out)
 /* Lists every key of NS with PREFIX, page after page ("after" = the last
  * key of the previous page); --json prints the first page as the node
  * sent it. Bounded: at most 1,000 pages. */
-int ctl_cmd_kv_list(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_kv_list(const struct ctl *c, int argc, char **argv)
 {
 	const char *prefix = argc > 1 ? argv[1] : "";
 	char path[PATH_MAX_BYTES * 2], after[PATH_MAX_BYTES] = "";
 	int count = 0, rc = CTL_EXIT_OK;
 
 	for (int page = 0; page < 1000; page++) {
-		struct ctl_http_resp r;
+		struct ctl_response r;
 		const cJSON *last;
 		cJSON *j;
 

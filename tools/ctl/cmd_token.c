@@ -14,9 +14,9 @@
 
 #include "tools/ctl/cmd.h"
 
-int ctl_cmd_token_create(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_token_create(const struct ctl *c, int argc, char **argv)
 {
-	struct ctl_http_resp r;
+	struct ctl_response r;
 	const cJSON *tok;
 	cJSON *b, *j;
 	char *s;
@@ -73,9 +73,9 @@ static void print_time(double ms)
 		printf(" %-20.0f", ms);
 }
 
-int ctl_cmd_token_list(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_token_list(const struct ctl *c, int argc, char **argv)
 {
-	struct ctl_http_resp r;
+	struct ctl_response r;
 	const cJSON *t;
 	cJSON *j;
 	int rc;
@@ -124,9 +124,9 @@ int ctl_cmd_token_list(const struct ctl_ctx *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
-int ctl_cmd_token_revoke(const struct ctl_ctx *c, int argc, char **argv)
+int ctl_cmd_token_revoke(const struct ctl *c, int argc, char **argv)
 {
-	struct ctl_http_resp r;
+	struct ctl_response r;
 	char path[128] = "/api/v1/tokens/";
 	int rc;
 
