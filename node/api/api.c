@@ -117,6 +117,39 @@ int api_core_error(struct http_reply *rep, int status, const char *what)
 	}
 }
 
+int api_write_failed(struct http_reply *rep,
+		     const struct core_write_result *res, const char *what,
+		     const char *thing)
+{
+	if (res->status != 0) {
+		api_core_error(rep, res->status, what);
+		return 1;
+	}
+	switch (res->result) {
+	case 0:
+		return 0;
+	case ERR_NOTFOUND:
+		api_error(rep, 404, "no such %s", thing);
+		break;
+	case ERR_EXISTS:
+	case ERR_CONFLICT:
+		api_error(rep, 409, "%s: %s", what, err_str(res->result));
+		break;
+	case ERR_MALFORMED:
+	case ERR_INVAL:
+		api_error(rep, 400, "%s: the state machine refused the command",
+			  what);
+		break;
+	case ERR_TOOBIG:
+		api_error(rep, 413, "%s: too large", what);
+		break;
+	default:
+		api_error(rep, 500, "%s: %s", what, err_str(res->result));
+		break;
+	}
+	return 1;
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')

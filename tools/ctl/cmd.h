@@ -81,6 +81,11 @@ int ctl_cmd_token_revoke(const struct ctl *c, int argc, char **argv);
  * stderr. */
 int ctl_http(const struct ctl *c, const char *method, const char *path,
 	     const void *body, size_t len, int auth, struct ctl_response *r);
+/* GETs path (with the token): with --json prints the answer and leaves
+ * *j NULL; else *j is the answer, a JSON object (caller frees). Returns
+ * an exit status; *j is NULL unless it is 0 without --json. */
+int ctl_get_json(const struct ctl *c, const char *path, const char *what,
+		 cJSON **j);
 /* Prints a non-2xx answer's "error" text on stderr and returns its exit
  * status. */
 int ctl_http_fail(const struct ctl_response *r, const char *what);

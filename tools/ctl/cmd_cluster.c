@@ -81,35 +81,6 @@ int ctl_cmd_raft_transfer(const struct ctl *c, int argc, char **argv)
 		    "raft transfer-leader", "leadership transferred");
 }
 
-/* GETs path into *j (a JSON object); prints it raw with --json and then
- * sets *j to NULL. Returns an exit status. */
-static int get_json(const struct ctl *c, const char *path,
-		    const char *what, cJSON **j)
-{
-	struct ctl_response r;
-	int rc = CTL_EXIT_OK;
-
-	*j = NULL;
-	if (ctl_http(c, "GET", path, NULL, 0, 1, &r) != 0)
-		return CTL_EXIT_FAIL;
-	if (r.status != 200) {
-		rc = ctl_http_fail(&r, what);
-	} else if (c->json) {
-		fputs(r.body, stdout);
-	} else {
-		*j = cJSON_ParseWithLength(r.body, r.len);
-		if (!cJSON_IsObject(*j)) {
-			fprintf(stderr, "clusterctl: %s: the node's answer is not a JSON object\n",
-				what);
-			cJSON_Delete(*j);
-			*j = NULL;
-			rc = CTL_EXIT_FAIL;
-		}
-	}
-	free(r.body);
-	return rc;
-}
-
 static const char *field(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -128,7 +99,7 @@ int ctl_cmd_members(const struct ctl *c, int argc, char **argv)
 {
 	const cJSON *m;
 	cJSON *j;
-	int rc = get_json(c, "/api/v1/cluster/members", "members", &j);
+	int rc = ctl_get_json(c, "/api/v1/cluster/members", "members", &j);
 
 	(void)argc;
 	(void)argv;
@@ -151,7 +122,7 @@ int ctl_cmd_raft_status(const struct ctl *c, int argc, char **argv)
 	const cJSON *leader, *s, *d;
 	double last;
 	cJSON *j;
-	int rc = get_json(c, "/api/v1/cluster/raft", "raft status", &j);
+	int rc = ctl_get_json(c, "/api/v1/cluster/raft", "raft status", &j);
 
 	(void)argc;
 	(void)argv;

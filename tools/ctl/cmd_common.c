@@ -173,3 +173,30 @@ int ctl_pct_encode(const char *s, size_t n, int keep_slash, char *buf,
 	buf[o] = '\0';
 	return 0;
 }
+
+int ctl_get_json(const struct ctl *c, const char *path, const char *what,
+		 cJSON **j)
+{
+	struct ctl_response r;
+	int rc = CTL_EXIT_OK;
+
+	*j = NULL;
+	if (ctl_http(c, "GET", path, NULL, 0, 1, &r) != 0)
+		return CTL_EXIT_FAIL;
+	if (r.status != 200) {
+		rc = ctl_http_fail(&r, what);
+	} else if (c->json) {
+		fputs(r.body, stdout);
+	} else {
+		*j = cJSON_ParseWithLength(r.body, r.len);
+		if (!cJSON_IsObject(*j)) {
+			fprintf(stderr, "clusterctl: %s: the node's answer is not a JSON object\n",
+				what);
+			cJSON_Delete(*j);
+			*j = NULL;
+			rc = CTL_EXIT_FAIL;
+		}
+	}
+	free(r.body);
+	return rc;
+}

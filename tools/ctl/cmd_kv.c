@@ -262,7 +262,6 @@ int ctl_cmd_kv_list(const struct ctl *c, int argc, char **argv)
 	int count = 0, rc = CTL_EXIT_OK;
 
 	for (int page = 0; page < 1000; page++) {
-		struct ctl_response r;
 		const cJSON *last;
 		cJSON *j;
 
@@ -276,20 +275,9 @@ int ctl_cmd_kv_list(const struct ctl *c, int argc, char **argv)
 			strcat(path, "&after=");
 			strcat(path, after);
 		}
-		if (ctl_http(c, "GET", path, NULL, 0, 1, &r) != 0)
-			return CTL_EXIT_FAIL;
-		if (r.status != 200) {
-			rc = ctl_http_fail(&r, "kv list");
-			free(r.body);
+		rc = ctl_get_json(c, path, "kv list", &j);
+		if (j == NULL)
 			return rc;
-		}
-		if (c->json) {
-			fputs(r.body, stdout);
-			free(r.body);
-			return CTL_EXIT_OK;
-		}
-		j = cJSON_ParseWithLength(r.body, r.len);
-		free(r.body);
 		last = print_page(j, &count);
 		/* The next page starts after the last key: decoded when
 		 * the node encoded it ("encoded": true), then encoded for

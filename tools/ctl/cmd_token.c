@@ -75,27 +75,14 @@ static void print_time(double ms)
 
 int ctl_cmd_token_list(const struct ctl *c, int argc, char **argv)
 {
-	struct ctl_response r;
 	const cJSON *t;
 	cJSON *j;
-	int rc;
+	int rc = ctl_get_json(c, "/api/v1/tokens", "token list", &j);
 
 	(void)argc;
 	(void)argv;
-	if (ctl_http(c, "GET", "/api/v1/tokens", NULL, 0, 1, &r) != 0)
-		return CTL_EXIT_FAIL;
-	if (r.status != 200) {
-		rc = ctl_http_fail(&r, "token list");
-		free(r.body);
+	if (j == NULL)
 		return rc;
-	}
-	if (c->json) {
-		fputs(r.body, stdout);
-		free(r.body);
-		return CTL_EXIT_OK;
-	}
-	j = cJSON_ParseWithLength(r.body, r.len);
-	free(r.body);
 	printf("%-16s %-5s %-6s %-20s %-20s %s\n", "ID", "KIND", "ROLE",
 	       "NAME", "EXPIRES_MS", "STATE");
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(j, "tokens"))
