@@ -301,8 +301,11 @@ int core_token_parse(const char *str, size_t len,
 /* hash = generichash(secret characters). */
 void core_token_hash(const char *secret, size_t len,
 		     uint8_t hash[CORE_HASH_LEN]);
-/* 1 if a token record authorises a request at wall time now_ms: not
- * revoked, not expired, and its hash equals `hash` (constant time). */
+/* 1 if a token record is usable at wall time now_ms: not revoked, not
+ * expired (a join handshake checks this; the secret is proven by the PSK). */
+int core_token_live(const struct core_token *t, uint64_t now_ms);
+/* 1 if a token record authorises a request at wall time now_ms: live, and
+ * its hash equals `hash` (compared in constant time, first). */
 int core_token_ok(const struct core_token *t, const uint8_t *hash,
 		  uint64_t now_ms);
 

@@ -6,6 +6,7 @@
 #include "node/api/api_int.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "base/assert.h"
 #include "base/err.h"
+#include "node/metrics.h"
 
 struct api_route {
 	const char *method;
@@ -425,5 +427,37 @@ int api_handle(struct api *a, const struct http_request *req,
 	rc = rt->fn(&r, rep);
 	if (rc == 0 && rep->status == 503)
 		a->stats.unavailable++;
+	return rc;
+}
+
+int api_metrics(const struct api *a, struct http_reply *rep)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} m[] = {
+		{"clusterd_api_requests_total", "API requests served.",
+		 offsetof(struct api_stats, requests)},
+		{"clusterd_api_unauthorized_total",
+		 "API requests refused with 401.",
+		 offsetof(struct api_stats, unauthorized)},
+		{"clusterd_api_deferred_total",
+		 "API answers that waited for the cluster.",
+		 offsetof(struct api_stats, deferred)},
+		{"clusterd_api_unavailable_total",
+		 "API answers 503 (no leader, timeout, busy).",
+		 offsetof(struct api_stats, unavailable)},
+	};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sizeof(m) / sizeof(m[0]); i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&a->stats + m[i].off, sizeof(v));
+		rc = metrics_family(rep, m[i].name, "counter", m[i].help);
+		if (rc == 0)
+			rc = http_printf(rep, "%s %llu\n", m[i].name,
+					 (unsigned long long)v);
+	}
 	return rc;
 }

@@ -70,4 +70,9 @@ void api_init(struct api *a, const struct core *core);
 int api_handle(struct api *a, const struct http_request *req,
 	       struct http_reply *rep);
 
+/* Appends the API's counters to a /metrics answer (Prometheus text):
+ * clusterd_api_requests_total, _unauthorized_total, _deferred_total,
+ * _unavailable_total. */
+int api_metrics(const struct api *a, struct http_reply *rep);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -65,12 +66,20 @@ int ctl_cmd_token_create(const struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+/* A wall-clock time in ms as UTC, or "never" for 0. */
 static void print_time(double ms)
 {
-	if (ms <= 0)
+	char buf[32] = "?";
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0) {
 		printf(" %-20s", "never");
-	else
-		printf(" %-20.0f", ms);
+		return;
+	}
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", &tm);
+	printf(" %-20s", buf);
 }
 
 int ctl_cmd_token_list(const struct ctl *c, int argc, char **argv)
@@ -84,7 +93,7 @@ int ctl_cmd_token_list(const struct ctl *c, int argc, char **argv)
 	if (j == NULL)
 		return rc;
 	printf("%-16s %-5s %-6s %-20s %-20s %s\n", "ID", "KIND", "ROLE",
-	       "NAME", "EXPIRES_MS", "STATE");
+	       "NAME", "EXPIRES", "STATE");
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(j, "tokens"))
 	{
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(t, "id");

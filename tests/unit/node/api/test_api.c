@@ -410,6 +410,17 @@ static void test_unavailable(void **state)
 	f->core.call_status = ERR_SHUTDOWN;
 	expect_error(as_admin(f, "GET", "/api/v1/kv/app/k", NULL), 503);
 	assert_int_equal(f->api.stats.unavailable, 6);
+	{
+		struct http_reply m = {0};
+
+		wbuf_init(&m.body, HTTP_BODY_MAX);
+		assert_int_equal(api_metrics(&f->api, &m), 0);
+		assert_non_null(strstr((const char *)m.body.p,
+				       "clusterd_api_unavailable_total 6\n"));
+		assert_non_null(strstr((const char *)m.body.p,
+				       "# TYPE clusterd_api_requests_total counter"));
+		wbuf_free(&m.body);
+	}
 	/* And it recovers. */
 	assert_int_equal(as_admin(f, "PUT", "/api/v1/kv/app/k", "v")->status,
 			 200);
