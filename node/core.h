@@ -331,5 +331,10 @@ int core_stor_token_get(struct stor *s, const char *id,
 			struct core_token *out);
 int core_stor_token_list(struct stor *s, struct core_token *out, size_t max,
 			 size_t *n);
+/* Fills r->current_rev after a command applied on this store: for a KV
+ * command whose result is ERR_CONFLICT or ERR_NOTFOUND, the key's
+ * revision now (0 = absent); 0 otherwise. */
+void core_stor_fill_rev(struct stor *s, const struct core_cmd *cmd,
+			struct core_write_result *r);
 
 #endif
