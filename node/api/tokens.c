@@ -54,7 +54,8 @@ static void on_created(void *arg, const struct core_write_result *res)
 	struct http_reply *rep = api_op_reply(&c->op);
 	cJSON *j;
 
-	if (rep != NULL && !api_write_failed(rep, res, "token create", "token")) {
+	if (rep != NULL &&
+	    !api_write_failed(rep, res, "token create", "token")) {
 		j = token_json(&c->t, c->t.created_ms);
 		cJSON_AddStringToObject(j, "token", c->str);
 		api_json(rep, 201, j);
@@ -68,7 +69,8 @@ static void on_created(void *arg, const struct core_write_result *res)
 static int parse_create(struct api_req *r, struct http_reply *rep,
 			const cJSON *j, struct core_token *t)
 {
-	const char *kind = api_json_str(j, "kind"), *name = api_json_str(j, "name");
+	const char *kind = api_json_str(j, "kind");
+	const char *name = api_json_str(j, "name");
 	const char *role = api_json_str(j, "role");
 	const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(j, "ttl_s");
 	uint64_t now = r->api->core.ops->wall_ms(r->api->core.ctx);
@@ -85,7 +87,8 @@ static int parse_create(struct api_req *r, struct http_reply *rep,
 	else if (strcmp(role, "read") == 0)
 		t->role = CORE_ROLE_READ;
 	else
-		return api_error(rep, 400, "bad role: \"admin\" or \"read\""), 1;
+		return api_error(rep, 400,
+				 "bad role: \"admin\" or \"read\""), 1;
 	if (name != NULL && strlen(name) > CORE_NAME_MAX)
 		return api_error(rep, 400, "bad name: at most %d bytes",
 				 CORE_NAME_MAX), 1;
@@ -187,7 +190,8 @@ static void on_revoked(void *arg, const struct core_write_result *res)
 	struct http_reply *rep = api_op_reply(op);
 	cJSON *j;
 
-	if (rep != NULL && !api_write_failed(rep, res, "token revoke", "token")) {
+	if (rep != NULL &&
+	    !api_write_failed(rep, res, "token revoke", "token")) {
 		j = cJSON_CreateObject();
 		cJSON_AddTrueToObject(j, "revoked");
 		api_json(rep, 200, j);

@@ -1,7 +1,8 @@
 /* Fuzz target: the state machine's command decoder (the envelope and the
- * bodies of the kv, revisioned kv and cluster domains), then applying the input as a committed entry to an
- * in-memory store: whatever a log entry holds, applying it must end in a
- * result code, never a crash, and must leave the store serving. */
+ * bodies of the kv, revisioned kv and cluster domains), then applying the
+ * input as a committed entry to an in-memory store: whatever a log entry
+ * holds, applying it must end in a result code, never a crash, and must
+ * leave the store serving. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
