@@ -5,7 +5,7 @@
  * simulator whose models are wrong proves nothing, so each fault is shown
  * to happen and to be undone.
  */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <string.h>
 

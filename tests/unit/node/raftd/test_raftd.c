@@ -12,7 +12,7 @@
  */
 #include "tests/unit/storage/util.h"
 
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <poll.h>
 
