@@ -503,7 +503,12 @@ static void pump(struct raftd *d)
 		if (raftd__start_round(d))
 			continue;
 		if (snapshot_due(d)) {
-			int rv = take_snapshot(d);
+			int rv;
+
+			/* Due again only after as many more, even if refused
+			 * (a state over snapshot_stream_max stays refused). */
+			d->since_snap_entries = d->since_snap_bytes = 0;
+			rv = take_snapshot(d);
 
 			if (rv != 0 && !d->failed)
 				TRACE_W(d->tr, RAFTD_MOD, "%llu: snapshot at "

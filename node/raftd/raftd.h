@@ -188,8 +188,8 @@ struct raftd_config {
 	/* Largest snapshot stream read into memory (ERR_TOOBIG beyond). */
 	uint64_t snapshot_stream_max;
 	uint32_t bugs; /* RAFTD_BUG_* (tests only), else 0 */
-	/* The disk port; NULL: the built-in one over stor_writer. Borrowed
-	 * for raftd's lifetime. */
+	/* The disk port; NULL: the built-in one over stor_writer. The
+	 * struct is copied; its ctx is borrowed for raftd's lifetime. */
 	const struct raftd_disk *disk;
 	const struct tracer *tracer; /* borrowed; may be NULL */
 };
@@ -226,7 +226,7 @@ int raftd_open(struct stor *s, const struct raftd_config *cfg,
 /* Stops the built-in writer (its queued writes finish), calls back every
  * pending proposal and read with ERR_SHUTDOWN, frees everything. Held
  * messages are dropped. The store stays open (the owner's). d may be
- * NULL. */
+ * NULL. Not from inside one of d's callbacks. */
 void raftd_close(struct raftd *d);
 
 /* ---- events ----
