@@ -292,6 +292,11 @@ static int has_leader(struct cluster *c, void *arg)
 	return leader(c) != NULL;
 }
 
+static int is_leader(struct cluster *c, void *arg)
+{
+	return leader(c) == arg;
+}
+
 struct wait_cookie {
 	struct tnode *t;
 	uint64_t cookie;
@@ -485,6 +490,29 @@ static void three_nodes(void **state)
 	want = applied_of(l);
 	run_until(c, all_applied, &want);
 	check_value(lag, "k80", "v80");
+	for (int i = 0; i < 3; i++) {
+		raft_index match;
+
+		assert_int_equal(raftd_match(l->d, c->nd[i].id, &match), 0);
+		assert_true(match >= want);
+	}
+	assert_int_equal(raftd_match(lag->d, l->id, &want), ERR_NOTLEADER);
+	raftd_metrics(l->d, &m1);
+	assert_true(m1.leader_changes >= 1);
+	assert_true(m1.applied >= 80);
+	assert_true(m1.disk_writes > 0);
+	{
+		uint64_t sum = 0;
+
+		for (int b = 0; b < RAFTD_LAT_BUCKETS; b++)
+			sum += m1.append_lat[b];
+		assert_true(sum > 0); /* every durable write measured */
+	}
+
+	/* Leadership moves to the member that came back. */
+	assert_int_equal(raftd_transfer(l->d, c->now, lag->id), 0);
+	run_until(c, is_leader, lag);
+	write_keys(c, lag, 81, 82, 400);
 	cluster_stop(c);
 	free(c);
 }
