@@ -264,7 +264,8 @@ int raftd_change(struct raftd *d, uint64_t now_ms, uint8_t op, raft_id id,
  * on_read(cookie) follows exactly once. Reads that arrive while a
  * heartbeat round is confirming earlier ones wait and then share the next
  * round (batching: one round serves any number). Errors: ERR_NOTLEADER,
- * ERR_AGAIN (RAFTD_READS_MAX), the sticky failure. */
+ * ERR_AGAIN (RAFTD_READS_MAX, or no entry of the leader's term committed
+ * yet: retry shortly), the sticky failure. */
 int raftd_read_index(struct raftd *d, uint64_t now_ms, uint64_t cookie);
 
 /* Leadership transfer to `to` (0: the most up-to-date voter). Errors as
