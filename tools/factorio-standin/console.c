@@ -84,7 +84,20 @@ static void lua_cmd(struct sg_game *g, const char *code, bool echo,
 	}
 	struct wbuf *prev = g->reply;
 	g->reply = reply;
-	sg_lua_command(g, code, strlen(code));
+	/* "/sc __modname__ code" runs in that mod's Lua state. */
+	char mod[SG_NAME_MAX];
+	const char *end = strncmp(code, "__", 2) == 0 ? strstr(code + 2, "__ ")
+						       : NULL;
+	if (end && end > code + 2 && (size_t)(end - code - 2) < sizeof(mod)) {
+		snprintf(mod, sizeof(mod), "%.*s", (int)(end - code - 2),
+			 code + 2);
+		const char *rest = end + 3;
+		if (!sg_lua_mod_command(g, mod, rest, strlen(rest)))
+			sg_replyf(reply, "Cannot execute command. Error: "
+					 "Unknown mod: %s\n", mod);
+	} else {
+		sg_lua_command(g, code, strlen(code));
+	}
 	g->reply = prev;
 }
 
@@ -358,7 +371,7 @@ static bool builtin(struct sg_game *g, const char *name, char *args,
 			      "standin (test control, see the stand-in's "
 			      "README).\n");
 	else if (!strcmp(name, "version"))
-		sg_replyf(reply, "%s\n", SG_VERSION);
+		sg_replyf(reply, "%s\n", g->version);
 	else if (!strcmp(name, "seed"))
 		sg_replyf(reply, "%llu\n", (unsigned long long)g->map_seed);
 	else if (!strcmp(name, "admins")) {

@@ -24,6 +24,9 @@
 
 static const char game_key = 'g';
 static const char script_key = 's';
+static const char mod_key = 'm';
+
+#define XCOPY_DEPTH_MAX 32 /* table nesting copied between Lua states */
 
 struct sg_game *sg_lua_game(lua_State *L)
 {
@@ -47,6 +50,90 @@ void sg_lua_script_field(lua_State *L, const char *field)
 	lua_remove(L, -2);
 }
 
+/* The mod whose state L is, or NULL for the level's. */
+static struct sg_mod *state_mod(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &mod_key);
+	struct sg_mod *m = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	return m;
+}
+
+/* Whether the state's control.lua ran (its handlers may be called). */
+static bool state_loaded(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &script_key);
+	lua_getfield(L, -1, "control_ran");
+	bool ok = lua_toboolean(L, -1);
+	lua_pop(L, 2);
+	return ok;
+}
+
+lua_State *sg_lua_enter(struct sg_game *g, lua_State *L)
+{
+	lua_State *prev = g->L;
+	g->L = L;
+	return prev;
+}
+
+/* Copies the value at idx of `from` onto `to`: nil, booleans, numbers,
+ * strings, LuaObjects and tables of those, as the game copies values
+ * between Lua states. Returns false, pushing nothing, for anything else
+ * (functions, cycles, nesting deeper than XCOPY_DEPTH_MAX). */
+static bool xcopy(lua_State *from, int idx, lua_State *to, int depth)
+{
+	idx = lua_absindex(from, idx);
+	if (!lua_checkstack(to, 4) || !lua_checkstack(from, 4))
+		return false;
+	switch (lua_type(from, idx)) {
+	case LUA_TNIL:
+		lua_pushnil(to);
+		return true;
+	case LUA_TBOOLEAN:
+		lua_pushboolean(to, lua_toboolean(from, idx));
+		return true;
+	case LUA_TNUMBER:
+		lua_pushnumber(to, lua_tonumber(from, idx));
+		return true;
+	case LUA_TSTRING: {
+		size_t n;
+		const char *str = lua_tolstring(from, idx, &n);
+		lua_pushlstring(to, str, n);
+		return true;
+	}
+	case LUA_TUSERDATA: {
+		const struct sg_obj *o = sg_lua_to_obj(from, idx);
+		if (!o)
+			return false;
+		sg_lua_push_obj(to, (enum sg_obj_kind)o->kind, o->sub, o->id);
+		return true;
+	}
+	case LUA_TTABLE:
+		break;
+	default:
+		return false;
+	}
+	if (depth >= XCOPY_DEPTH_MAX)
+		return false;
+	lua_newtable(to);
+	lua_pushnil(from);
+	while (lua_next(from, idx) != 0) {
+		if (!xcopy(from, -2, to, depth + 1)) {
+			lua_pop(from, 2);
+			lua_pop(to, 1);
+			return false;
+		}
+		if (!xcopy(from, -1, to, depth + 1)) {
+			lua_pop(from, 2);
+			lua_pop(to, 2);
+			return false;
+		}
+		lua_rawset(to, -3);
+		lua_pop(from, 1);
+	}
+	return true;
+}
+
 /* ---- error reporting --------------------------------------------------- */
 
 static int traceback(lua_State *L)
@@ -60,11 +147,22 @@ static int traceback(lua_State *L)
 
 static void script_error(struct sg_game *g, const char *what, const char *msg)
 {
-	sg_logf(g, "Error", "MainLoop.cpp:1429",
-		"Exception at tick %llu: The scenario level caused a "
-		"non-recoverable error.\nPlease report this error to the "
-		"scenario author.\n\nError while running event level::%s\n%s",
-		(unsigned long long)g->tick, what, msg);
+	const struct sg_mod *m = state_mod(g->L);
+	if (m)
+		sg_logf(g, "Error", "MainLoop.cpp:1429",
+			"Exception at tick %llu: The mod %s (%s) caused a "
+			"non-recoverable error.\nPlease report this error to "
+			"the mod author.\n\nError while running event "
+			"%s::%s\n%s",
+			(unsigned long long)g->tick, m->name, m->version,
+			m->name, what, msg);
+	else
+		sg_logf(g, "Error", "MainLoop.cpp:1429",
+			"Exception at tick %llu: The scenario level caused a "
+			"non-recoverable error.\nPlease report this error to "
+			"the scenario author.\n\nError while running event "
+			"level::%s\n%s",
+			(unsigned long long)g->tick, what, msg);
 	if (g->continue_on_script_error)
 		return;
 	g->quit = true;
@@ -142,19 +240,36 @@ static void dispatch(struct sg_game *g, int32_t id)
 	sg_lua_call_handler(g, 1, what);
 }
 
-void sg_event(struct sg_game *g, int32_t id)
+/* Dispatches the event table on top of src in state S (a copy of it). */
+static void dispatch_in(struct sg_game *g, lua_State *src, lua_State *S,
+			int32_t id)
 {
-	if (!g->script_loaded) {
-		lua_pop(g->L, 1);
+	if (!S || g->quit || !state_loaded(S))
 		return;
-	}
+	if (S == src)
+		lua_pushvalue(src, -1);
+	else if (!xcopy(src, -1, S, 0))
+		return;
+	lua_State *prev = sg_lua_enter(g, S);
 	dispatch(g, id);
+	g->L = prev;
 }
 
-void sg_lua_tick(struct sg_game *g)
+/* Every state gets the event: the mods' in load order, then the level's,
+ * as the game runs the scenario's script after the mods'. */
+void sg_event(struct sg_game *g, int32_t id)
+{
+	lua_State *src = g->L;
+	for (size_t i = 0; i < g->nmods; i++)
+		dispatch_in(g, src, g->mods[i].L, id);
+	dispatch_in(g, src, g->level_L, id);
+	lua_pop(src, 1);
+}
+
+static void tick_state(struct sg_game *g)
 {
 	lua_State *L = g->L;
-	if (!g->script_loaded)
+	if (!state_loaded(L))
 		return;
 	sg_event_begin(g);
 	dispatch(g, SG_EV_ON_TICK);
@@ -185,6 +300,19 @@ void sg_lua_tick(struct sg_game *g)
 		sg_lua_call_handler(g, 1, what);
 	}
 	lua_pop(L, 1);
+}
+
+void sg_lua_tick(struct sg_game *g)
+{
+	for (size_t i = 0; i < g->nmods && !g->quit; i++) {
+		if (!g->mods[i].L)
+			continue;
+		lua_State *prev = sg_lua_enter(g, g->mods[i].L);
+		tick_state(g);
+		g->L = prev;
+	}
+	if (!g->quit)
+		tick_state(g);
 }
 
 /* ---- script.* ---------------------------------------------------------- */
@@ -305,7 +433,7 @@ static int l_raise_event(lua_State *L)
 		lua_insert(L, -2);
 		lua_settable(L, -4);
 	}
-	dispatch(g, (int32_t)id);
+	sg_event(g, (int32_t)id);
 	return 0;
 }
 
@@ -319,31 +447,38 @@ static int l_get_event_handler(lua_State *L)
 
 /* ---- remote.* ---------------------------------------------------------- */
 
+/* Whether state S registered interface `name`. */
+static bool has_interface(lua_State *S, const char *name)
+{
+	sg_lua_script_field(S, "interfaces");
+	lua_getfield(S, -1, name);
+	bool has = lua_istable(S, -1);
+	lua_pop(S, 2);
+	return has;
+}
+
+/* The state holding interface `name` (interfaces are one namespace across
+ * the level and every mod), or NULL. */
+static lua_State *interface_state(struct sg_game *g, const char *name)
+{
+	for (size_t i = 0; i < g->nmods; i++)
+		if (g->mods[i].L && has_interface(g->mods[i].L, name))
+			return g->mods[i].L;
+	if (g->level_L && has_interface(g->level_L, name))
+		return g->level_L;
+	return NULL;
+}
+
 static int l_add_interface(lua_State *L)
 {
+	struct sg_game *g = sg_lua_game(L);
 	const char *name = luaL_checkstring(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
-	sg_lua_script_field(L, "interfaces");
-	lua_getfield(L, -1, name);
-	if (!lua_isnil(L, -1))
+	if (interface_state(g, name))
 		return luaL_error(L, "Remote interface with name %s already "
 				     "exists.", name);
-	lua_pop(L, 1);
+	sg_lua_script_field(L, "interfaces");
 	lua_pushvalue(L, 2);
-	lua_setfield(L, -2, name);
-	/* remote.interfaces[name] = {fn = true, ...} */
-	lua_getglobal(L, "remote");
-	lua_getfield(L, -1, "interfaces");
-	lua_newtable(L);
-	lua_pushnil(L);
-	while (lua_next(L, 2) != 0) {
-		lua_pop(L, 1);
-		if (lua_type(L, -1) == LUA_TSTRING) {
-			lua_pushvalue(L, -1);
-			lua_pushboolean(L, 1);
-			lua_settable(L, -4);
-		}
-	}
 	lua_setfield(L, -2, name);
 	return 0;
 }
@@ -351,29 +486,116 @@ static int l_add_interface(lua_State *L)
 static int l_remove_interface(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
+	bool had = has_interface(L, name);
 	sg_lua_script_field(L, "interfaces");
-	lua_getfield(L, -1, name);
-	bool had = !lua_isnil(L, -1);
-	lua_pop(L, 1);
-	lua_pushnil(L);
-	lua_setfield(L, -2, name);
-	lua_getglobal(L, "remote");
-	lua_getfield(L, -1, "interfaces");
 	lua_pushnil(L);
 	lua_setfield(L, -2, name);
 	lua_pushboolean(L, had);
 	return 1;
 }
 
+/* remote.interfaces: {name = {fn = true, ...}} over every state, built on
+ * each read so it is never stale. */
+static int l_remote_index(lua_State *L)
+{
+	struct sg_game *g = sg_lua_game(L);
+	if (strcmp(luaL_checkstring(L, 2), "interfaces") != 0)
+		return 0;
+	lua_newtable(L);
+	int result = lua_gettop(L);
+	/* S may be L itself, so every index below is absolute and nothing
+	 * is pushed on L while a value of S is needed from the top. */
+	for (size_t i = 0; i <= g->nmods; i++) {
+		lua_State *S = i < g->nmods ? g->mods[i].L : g->level_L;
+		if (!S)
+			continue;
+		sg_lua_script_field(S, "interfaces");
+		int it = lua_gettop(S);
+		lua_pushnil(S);
+		while (lua_next(S, it) != 0) {
+			int v = lua_gettop(S);
+			if (lua_type(S, v - 1) != LUA_TSTRING ||
+			    !lua_istable(S, v)) {
+				lua_pop(S, 1);
+				continue;
+			}
+			const char *iname = lua_tostring(S, v - 1);
+			lua_newtable(L);
+			int t = lua_gettop(L);
+			lua_pushnil(S);
+			while (lua_next(S, v) != 0) {
+				const char *fk = lua_type(S, -2) == LUA_TSTRING
+							 ? lua_tostring(S, -2)
+							 : NULL;
+				if (fk) {
+					lua_pushboolean(L, 1);
+					lua_setfield(L, t, fk);
+				}
+				lua_pop(S, 1);
+			}
+			lua_setfield(L, result, iname);
+			lua_settop(S, v - 1);
+		}
+		lua_settop(S, it - 1);
+	}
+	lua_settop(L, result);
+	return 1;
+}
+
+/* remote.call into another state: arguments and results are copied. */
+static int call_across(lua_State *L, lua_State *S, int nargs)
+{
+	struct sg_game *g = sg_lua_game(L);
+	int base = lua_gettop(S);
+	if (!lua_checkstack(S, nargs + 8))
+		return luaL_error(L, "remote.call: too many arguments");
+	sg_lua_script_field(S, "interfaces");
+	lua_getfield(S, -1, lua_tostring(L, 1));
+	lua_getfield(S, -1, lua_tostring(L, 2));
+	if (!lua_isfunction(S, -1)) {
+		lua_settop(S, base);
+		return luaL_error(L, "No such function: %s", lua_tostring(L, 2));
+	}
+	lua_replace(S, base + 1);
+	lua_settop(S, base + 1);
+	for (int i = 3; i < 3 + nargs; i++) {
+		if (!xcopy(L, i, S, 0)) {
+			lua_settop(S, base);
+			return luaL_error(L, "Can't copy object of type %s.",
+					  luaL_typename(L, i));
+		}
+	}
+	lua_State *prev = sg_lua_enter(g, S);
+	int rc = lua_pcall(S, nargs, LUA_MULTRET, 0);
+	g->L = prev;
+	if (rc != LUA_OK) {
+		lua_pushstring(L, lua_tostring(S, -1) ? lua_tostring(S, -1)
+						       : "(error object)");
+		lua_settop(S, base);
+		return lua_error(L);
+	}
+	int nres = lua_gettop(S) - base;
+	luaL_checkstack(L, nres + 4, "remote.call results");
+	for (int r = 1; r <= nres; r++)
+		if (!xcopy(S, base + r, L, 0))
+			lua_pushnil(L);
+	lua_settop(S, base);
+	return nres;
+}
+
 static int l_remote_call(lua_State *L)
 {
+	struct sg_game *g = sg_lua_game(L);
 	const char *iface = luaL_checkstring(L, 1);
 	const char *fn = luaL_checkstring(L, 2);
 	int nargs = lua_gettop(L) - 2;
+	lua_State *S = interface_state(g, iface);
+	if (!S)
+		return luaL_error(L, "Unknown interface: %s", iface);
+	if (S != g->L)
+		return call_across(L, S, nargs);
 	sg_lua_script_field(L, "interfaces");
 	lua_getfield(L, -1, iface);
-	if (!lua_istable(L, -1))
-		return luaL_error(L, "Unknown interface: %s", iface);
 	lua_getfield(L, -1, fn);
 	if (!lua_isfunction(L, -1))
 		return luaL_error(L, "No such function: %s", fn);
@@ -434,8 +656,9 @@ static int l_remove_command(lua_State *L)
 	return 1;
 }
 
-bool sg_lua_custom_command(struct sg_game *g, const char *name,
-			   const char *param)
+/* Runs the command in the current state; false if it has none. */
+static bool custom_command_in(struct sg_game *g, const char *name,
+			      const char *param)
 {
 	lua_State *L = g->L;
 	sg_lua_script_field(L, "commands");
@@ -458,6 +681,23 @@ bool sg_lua_custom_command(struct sg_game *g, const char *name,
 	snprintf(what, sizeof(what), "command %s", name);
 	sg_lua_call_handler(g, 1, what);
 	return true;
+}
+
+bool sg_lua_custom_command(struct sg_game *g, const char *name,
+			   const char *param)
+{
+	if (custom_command_in(g, name, param))
+		return true;
+	for (size_t i = 0; i < g->nmods; i++) {
+		if (!g->mods[i].L || g->mods[i].L == g->L)
+			continue;
+		lua_State *prev = sg_lua_enter(g, g->mods[i].L);
+		bool ran = custom_command_in(g, name, param);
+		g->L = prev;
+		if (ran)
+			return true;
+	}
+	return false;
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -515,14 +755,6 @@ static int l_rcon_print(lua_State *L)
 
 /* ---- require ----------------------------------------------------------- */
 
-static const struct sg_file *save_file(struct sg_game *g, const char *path)
-{
-	for (size_t i = 0; i < g->nfiles; i++)
-		if (strcmp(g->files[i].path, path) == 0)
-			return &g->files[i];
-	return NULL;
-}
-
 /* Turns a module name into a path: "a.b" -> "a/b.lua", "x/y" -> "x/y.lua".
  * Returns false for names that could leave their root. */
 static bool module_path(const char *name, char *out, size_t len)
@@ -540,32 +772,76 @@ static bool module_path(const char *name, char *out, size_t len)
 	return true;
 }
 
-/* Pushes the loaded chunk of a module; returns false if none found. */
+static const struct sg_file *file_in(const struct sg_file *files, size_t n,
+				     const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(files[i].path, path) == 0)
+			return &files[i];
+	return NULL;
+}
+
+/* Splits "__name__/rest" into the mod name and rest; false otherwise. */
+static bool mod_prefix(const char *name, char *mod, size_t len,
+		       const char **rest)
+{
+	if (strncmp(name, "__", 2) != 0)
+		return false;
+	const char *end = strstr(name + 2, "__/");
+	if (!end || end == name + 2 || (size_t)(end - name - 2) >= len)
+		return false;
+	snprintf(mod, len, "%.*s", (int)(end - name - 2), name + 2);
+	*rest = end + 3;
+	return true;
+}
+
+static bool load_file(lua_State *L, const struct sg_file *f, char chunk[600],
+		      const char *owner, const char *path)
+{
+	snprintf(chunk, 600, "@__%s__/%s", owner, path);
+	if (luaL_loadbufferx(L, f->data, f->len, chunk, "t") != LUA_OK)
+		lua_error(L);
+	return true;
+}
+
+/* Pushes the loaded chunk of a module; returns false if none found. A
+ * plain name is looked up in the files of the state's owner (the save for
+ * the level, the mod's own files for a mod), then in core/lualib and
+ * base/lualib of the install; "__level__/", "__core__/lualib/",
+ * "__base__/lualib/" and "__<mod>__/" pick one place. */
 static bool find_module(lua_State *L, struct sg_game *g, const char *name,
 			char chunk[600])
 {
-	char path[512], full[1200];
+	char path[512], full[1200], mod[SG_NAME_MAX];
 	const char *rel = name;
 	const char *roots[2] = {"core/lualib", "base/lualib"};
-	int only = -1; /* -1 any, 0 save only, 1.. install root index + 1 */
+	int only = -1; /* -1 any, 0 owner only, 1.. install root index + 1 */
+	struct sg_mod *home = state_mod(L);
 	if (strncmp(name, "__level__/", 10) == 0) {
 		rel = name + 10;
 		only = 0;
+		home = NULL;
 	} else if (strncmp(name, "__core__/lualib/", 16) == 0) {
 		rel = name + 16;
 		only = 1;
 	} else if (strncmp(name, "__base__/lualib/", 16) == 0) {
 		rel = name + 16;
 		only = 2;
+	} else if (mod_prefix(name, mod, sizeof(mod), &rel)) {
+		home = sg_mod_find(g, mod);
+		if (!home)
+			return false;
+		only = 0;
 	}
 	if (!module_path(rel, path, sizeof(path)))
 		return false;
-	const struct sg_file *f = only <= 0 ? save_file(g, path) : NULL;
-	if (f) {
-		snprintf(chunk, 600, "@__level__/%s", path);
-		if (luaL_loadbufferx(L, f->data, f->len, chunk, "t") != LUA_OK)
-			lua_error(L);
-		return true;
+	if (only <= 0) {
+		const struct sg_file *f =
+			home ? file_in(home->files, home->nfiles, path)
+			     : file_in(g->files, g->nfiles, path);
+		if (f)
+			return load_file(L, f, chunk,
+					 home ? home->name : "level", path);
 	}
 	for (int r = 0; r < 2 && g->read_data && only != 0; r++) {
 		if (only > 0 && only != r + 1)
@@ -656,7 +932,29 @@ static void set_funcs(lua_State *L, const char *global, const luaL_Reg *fns)
 	lua_setglobal(L, global);
 }
 
-static void open_script(lua_State *L)
+/* {base = version, <mod> = version, ...}: script.active_mods (both
+ * versions) and game.active_mods (1.1). */
+void sg_lua_push_active_mods(lua_State *L)
+{
+	struct sg_game *g = sg_lua_game(L);
+	lua_newtable(L);
+	lua_pushstring(L, g->version);
+	lua_setfield(L, -2, "base");
+	for (size_t i = 0; i < g->nmods; i++) {
+		lua_pushstring(L, g->mods[i].version);
+		lua_setfield(L, -2, g->mods[i].name);
+	}
+}
+
+static int l_script_index(lua_State *L)
+{
+	if (strcmp(luaL_checkstring(L, 2), "active_mods") != 0)
+		return 0;
+	sg_lua_push_active_mods(L);
+	return 1;
+}
+
+static void open_script(lua_State *L, const char *mod_name)
 {
 	static const luaL_Reg script_fns[] = {
 		{"on_event", l_on_event},
@@ -682,13 +980,19 @@ static void open_script(lua_State *L)
 	};
 	set_funcs(L, "script", script_fns);
 	lua_getglobal(L, "script");
-	lua_pushstring(L, "level");
+	lua_pushstring(L, mod_name);
 	lua_setfield(L, -2, "mod_name");
+	lua_newtable(L);
+	lua_pushcfunction(L, l_script_index);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
 	lua_pop(L, 1);
 	set_funcs(L, "remote", remote_fns);
 	lua_getglobal(L, "remote");
 	lua_newtable(L);
-	lua_setfield(L, -2, "interfaces");
+	lua_pushcfunction(L, l_remote_index);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
 	lua_pop(L, 1);
 	set_funcs(L, "commands", commands_fns);
 	lua_getglobal(L, "commands");
@@ -703,7 +1007,7 @@ static void open_script(lua_State *L)
 	lua_pop(L, 1);
 }
 
-static void open_base(lua_State *L)
+static void open_base(struct sg_game *g, lua_State *L)
 {
 	static const luaL_Reg libs[] = {
 		{"_G", luaopen_base},       {LUA_TABLIBNAME, luaopen_table},
@@ -734,14 +1038,13 @@ static void open_base(lua_State *L)
 	lua_setfield(L, -2, "print");
 	lua_setglobal(L, "rcon");
 	lua_newtable(L);
-	lua_setglobal(L, "storage");
+	lua_setglobal(L, sg_storage_global(g));
 }
 
 /* The game provides `serpent` as a global; the stand-in's version is a
  * Lua file of the install. Without it (no read-data) serpent is absent. */
-static void open_serpent(struct sg_game *g)
+static void open_serpent(struct sg_game *g, lua_State *L)
 {
-	lua_State *L = g->L;
 	char path[4200];
 	if (!g->read_data)
 		return;
@@ -765,30 +1068,79 @@ static void open_serpent(struct sg_game *g)
 	lua_setglobal(L, "serpent");
 }
 
-int sg_lua_open(struct sg_game *g)
+/* Factorio 1.1 had the helpers on `game` (game.table_to_json ...) and no
+ * `helpers` or `prototypes` global (README, "Factorio 1.1 and 2.0"). */
+static void open_1_1(lua_State *L)
+{
+	lua_getglobal(L, "game");
+	lua_getglobal(L, "helpers");
+	lua_pushnil(L);
+	while (lua_next(L, -2) != 0) {
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2);
+		lua_rawset(L, -5);
+	}
+	lua_pop(L, 2);
+	lua_pushnil(L);
+	lua_setglobal(L, "helpers");
+	lua_pushnil(L);
+	lua_setglobal(L, "prototypes");
+}
+
+/* A Lua state with the whole API for the level (m NULL) or a mod. */
+static lua_State *new_state(struct sg_game *g, struct sg_mod *m)
 {
 	lua_State *L = luaL_newstate();
 	if (!L)
-		return ERR_NOMEM;
-	g->L = L;
+		return NULL;
 	lua_pushlightuserdata(L, g);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &game_key);
 	lua_newtable(L);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &script_key);
-	open_base(L);
-	open_script(L);
+	lua_pushlightuserdata(L, m);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &mod_key);
+	open_base(g, L);
+	open_script(L, m ? m->name : "level");
 	sg_lua_open_game(L);
 	sg_lua_open_helpers(L);
-	open_serpent(g);
+	if (g->api == SG_API_1_1)
+		open_1_1(L);
+	open_serpent(g, L);
+	return L;
+}
+
+int sg_lua_open(struct sg_game *g)
+{
+	lua_State *L = new_state(g, NULL);
+	if (!L)
+		return ERR_NOMEM;
+	g->L = g->level_L = L;
 	return 0;
+}
+
+int sg_lua_open_mod(struct sg_game *g, struct sg_mod *m)
+{
+	m->L = new_state(g, m);
+	return m->L ? 0 : ERR_NOMEM;
 }
 
 void sg_lua_close(struct sg_game *g)
 {
-	if (g->L)
-		lua_close(g->L);
-	g->L = NULL;
-	g->script_loaded = false;
+	if (g->level_L)
+		lua_close(g->level_L);
+	g->L = g->level_L = NULL;
+}
+
+bool sg_lua_mod_command(struct sg_game *g, const char *mod, const char *code,
+			size_t len)
+{
+	struct sg_mod *m = sg_mod_find(g, mod);
+	if (!m || !m->L)
+		return false;
+	lua_State *prev = sg_lua_enter(g, m->L);
+	sg_lua_command(g, code, len);
+	g->L = prev;
+	return true;
 }
 
 /* Runs a lifecycle handler (on_init, on_load) if the script set one. */
@@ -805,24 +1157,36 @@ void sg_lua_lifecycle(struct sg_game *g, const char *which)
 	sg_lua_call_handler(g, 0, which);
 }
 
-/* Runs the save's control.lua. Returns false (and reports the error as
- * the game does when a save's script fails to load) on failure. */
+/* Runs the control.lua of the current state's owner (the save's, or a
+ * mod's). Returns false (and reports the error as the game does when a
+ * script fails to load) on failure. */
 bool sg_lua_run_control(struct sg_game *g)
 {
 	lua_State *L = g->L;
+	const struct sg_mod *m = state_mod(L);
 	lua_pushcfunction(L, l_require);
-	lua_pushstring(L, "__level__/control");
+	lua_pushstring(L, m ? "control" : "__level__/control");
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, -3);
 	int rc = lua_pcall(L, 1, 0, -3);
 	if (rc != LUA_OK) {
-		sg_logf(g, "Error", "MainLoop.cpp:1429",
-			"Error while loading the scenario script: %s",
-			lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+		if (m)
+			sg_logf(g, "Error", "MainLoop.cpp:1429",
+				"Failed to load mod \"%s\": %s", m->name,
+				lua_tostring(L, -1) ? lua_tostring(L, -1)
+						    : "?");
+		else
+			sg_logf(g, "Error", "MainLoop.cpp:1429",
+				"Error while loading the scenario script: %s",
+				lua_tostring(L, -1) ? lua_tostring(L, -1)
+						    : "?");
 		lua_pop(L, 2);
 		return false;
 	}
 	lua_pop(L, 1);
-	g->script_loaded = true;
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &script_key);
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "control_ran");
+	lua_pop(L, 1);
 	return true;
 }

@@ -127,12 +127,46 @@ static cJSON *inv_json(const struct sg_inventory *inv)
 	return arr;
 }
 
+/* The storage chunk of state L as a NUL-terminated wbuf. */
+static int dump_state(struct sg_game *g, struct lua_State *L, struct wbuf *st,
+		      char *err, size_t errlen)
+{
+	wbuf_init(st, STORAGE_MAX);
+	struct lua_State *prev = sg_lua_enter(g, L);
+	int rc = sg_storage_dump(g, st, err, errlen);
+	g->L = prev;
+	if (rc == 0 && wbuf_put(st, "", 1) < 0)
+		rc = ERR_TOOBIG;
+	if (rc < 0)
+		wbuf_free(st);
+	return rc;
+}
+
+/* {name: storage chunk} of every mod with a Lua state. */
+static cJSON *mods_storage_json(struct sg_game *g, char *err, size_t errlen)
+{
+	cJSON *o = cJSON_CreateObject();
+	for (size_t i = 0; o && i < g->nmods; i++) {
+		struct wbuf st;
+		if (!g->mods[i].L)
+			continue;
+		if (dump_state(g, g->mods[i].L, &st, err, errlen) < 0) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+		cJSON_AddStringToObject(o, g->mods[i].name, (const char *)st.p);
+		wbuf_free(&st);
+	}
+	return o;
+}
+
 static char *world_json(struct sg_game *g, char *err, size_t errlen)
 {
 	struct wbuf st;
-	wbuf_init(&st, STORAGE_MAX);
-	if (sg_storage_dump(g, &st, err, errlen) < 0 ||
-	    wbuf_put(&st, "", 1) < 0) {
+	if (dump_state(g, g->level_L, &st, err, errlen) < 0)
+		return NULL;
+	cJSON *mods = mods_storage_json(g, err, errlen);
+	if (!mods) {
 		wbuf_free(&st);
 		return NULL;
 	}
@@ -164,6 +198,7 @@ static char *world_json(struct sg_game *g, char *err, size_t errlen)
 		cJSON_AddItemToArray(ents, o);
 	}
 	cJSON_AddStringToObject(w, "storage", (const char *)st.p);
+	cJSON_AddItemToObject(w, "mod_storage", mods);
 	wbuf_free(&st);
 	char *text = cJSON_Print(w);
 	cJSON_Delete(w);
@@ -260,6 +295,21 @@ static int world_load(struct sg_game *g, const char *text, size_t len)
 			goto out;
 		}
 		g->pending_storage_len = strlen(st->valuestring);
+	}
+	const cJSON *ms;
+	cJSON_ArrayForEach(ms, cJSON_GetObjectItemCaseSensitive(w, "mod_storage"))
+	{
+		struct sg_mod *m = ms->string ? sg_mod_find(g, ms->string)
+					      : NULL;
+		if (!m || !cJSON_IsString(ms) || m->pending_storage)
+			continue;
+		m->pending_storage = strdup(ms->valuestring);
+		if (!m->pending_storage) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		m->pending_storage_len = strlen(ms->valuestring);
+		m->in_save = true;
 	}
 	g->new_world = false;
 	rc = 0;
@@ -529,8 +579,9 @@ int sg_autosave(struct sg_game *g)
 	snprintf(name, sizeof(name), "_autosave%u", g->autosave_slot);
 	saves_dir(g, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/%s.zip", dir, name);
-	sg_logf(g, "Info", "AppManagerStates.cpp:2038",
-		"Saving to %s (non-blocking).", name);
+	sg_logf(g, "Info", "AppManagerStates.cpp:2038", "Saving to %s (%s).",
+		name, g->settings.non_blocking_saving ? "non-blocking"
+						       : "blocking");
 	int rc = sg_write(g, path);
 	if (rc == 0)
 		sg_logf(g, "Info", "AppManagerStates.cpp:2091",
@@ -580,22 +631,14 @@ int sg_save_on_exit(struct sg_game *g)
 
 /* ---- start ------------------------------------------------------------- */
 
-int sg_start(struct sg_game *g)
+/* Restores the state's storage read from the save, then runs on_load. */
+static int load_state(struct sg_game *g, char **pending, size_t len)
 {
-	if (!sg_lua_run_control(g))
-		return ERR_INVAL;
-	if (g->new_world) {
-		sg_lua_lifecycle(g, "on_init");
-		g->new_world = false;
-		return g->quit ? ERR_INVAL : 0;
-	}
-	if (g->pending_storage) {
+	if (*pending) {
 		char err[512];
-		int rc = sg_storage_restore(g, g->pending_storage,
-					    g->pending_storage_len, err,
-					    sizeof(err));
-		free(g->pending_storage);
-		g->pending_storage = NULL;
+		int rc = sg_storage_restore(g, *pending, len, err, sizeof(err));
+		free(*pending);
+		*pending = NULL;
 		if (rc < 0) {
 			sg_logf(g, "Error", "Scenario.cpp:1016",
 				"Cannot load storage: %s", err);
@@ -603,5 +646,49 @@ int sg_start(struct sg_game *g)
 		}
 	}
 	sg_lua_lifecycle(g, "on_load");
+	return 0;
+}
+
+/* Each mod's control.lua then the level's; then each mod's on_init (a new
+ * world, or a mod the save did not have) or on_load, then the level's. */
+int sg_start(struct sg_game *g)
+{
+	for (size_t i = 0; i < g->nmods; i++) {
+		struct sg_mod *m = &g->mods[i];
+		if (!m->L)
+			continue;
+		struct lua_State *prev = sg_lua_enter(g, m->L);
+		bool ok = sg_lua_run_control(g);
+		g->L = prev;
+		if (!ok)
+			return ERR_INVAL;
+	}
+	if (!sg_lua_run_control(g))
+		return ERR_INVAL;
+	for (size_t i = 0; i < g->nmods && !g->quit; i++) {
+		struct sg_mod *m = &g->mods[i];
+		if (!m->L)
+			continue;
+		struct lua_State *prev = sg_lua_enter(g, m->L);
+		int rc = 0;
+		if (g->new_world || !m->in_save)
+			sg_lua_lifecycle(g, "on_init");
+		else
+			rc = load_state(g, &m->pending_storage,
+					m->pending_storage_len);
+		g->L = prev;
+		if (rc < 0)
+			return rc;
+	}
+	if (g->quit)
+		return ERR_INVAL;
+	if (g->new_world) {
+		sg_lua_lifecycle(g, "on_init");
+		g->new_world = false;
+		return g->quit ? ERR_INVAL : 0;
+	}
+	int rc = load_state(g, &g->pending_storage, g->pending_storage_len);
+	if (rc < 0)
+		return rc;
 	return g->quit ? ERR_INVAL : 0;
 }
