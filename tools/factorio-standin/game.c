@@ -104,6 +104,7 @@ void sg_game_free(struct sg_game *g)
 {
 	sg_lua_close(g);
 	sg_mods_free(g);
+	free(g->saved_mods);
 	for (size_t i = 0; i < g->nplayers; i++) {
 		sg_inv_free(&g->players[i].main);
 		for (size_t m = 0; m < SG_MSGS_MAX; m++)

@@ -1039,6 +1039,15 @@ static void open_base(struct sg_game *g, lua_State *L)
 	lua_setglobal(L, "rcon");
 	lua_newtable(L);
 	lua_setglobal(L, sg_storage_global(g));
+	/* Mod settings: none are defined (settings.lua is not run), so every
+	 * lookup gives nil. */
+	lua_newtable(L);
+	const char *const kinds[3] = {"startup", "global", "player"};
+	for (int i = 0; i < 3; i++) {
+		lua_newtable(L);
+		lua_setfield(L, -2, kinds[i]);
+	}
+	lua_setglobal(L, "settings");
 }
 
 /* The game provides `serpent` as a global; the stand-in's version is a
@@ -1141,6 +1150,57 @@ bool sg_lua_mod_command(struct sg_game *g, const char *mod, const char *code,
 	sg_lua_command(g, code, len);
 	g->L = prev;
 	return true;
+}
+
+static void configuration_changed_in(struct sg_game *g, lua_State *S,
+				     const struct sg_mod_change *c, size_t n)
+{
+	if (!S || g->quit || !state_loaded(S))
+		return;
+	lua_rawgetp(S, LUA_REGISTRYINDEX, &script_key);
+	lua_getfield(S, -1, "on_configuration_changed");
+	lua_remove(S, -2);
+	if (!lua_isfunction(S, -1)) {
+		lua_pop(S, 1);
+		return;
+	}
+	lua_newtable(S);
+	lua_newtable(S);
+	for (size_t i = 0; i < n; i++) {
+		lua_newtable(S);
+		if (c[i].old_version[0]) {
+			lua_pushstring(S, c[i].old_version);
+			lua_setfield(S, -2, "old_version");
+		}
+		if (c[i].new_version[0]) {
+			lua_pushstring(S, c[i].new_version);
+			lua_setfield(S, -2, "new_version");
+		}
+		lua_setfield(S, -2, c[i].name);
+		/* A change of the game itself is also given at the top. */
+		if (strcmp(c[i].name, "base") == 0) {
+			lua_pushstring(S, c[i].old_version);
+			lua_setfield(S, -3, "old_version");
+			lua_pushstring(S, c[i].new_version);
+			lua_setfield(S, -3, "new_version");
+		}
+	}
+	lua_setfield(S, -2, "mod_changes");
+	lua_pushboolean(S, 0);
+	lua_setfield(S, -2, "mod_startup_settings_changed");
+	lua_pushboolean(S, 0);
+	lua_setfield(S, -2, "migration_applied");
+	lua_State *prev = sg_lua_enter(g, S);
+	sg_lua_call_handler(g, 1, "on_configuration_changed");
+	g->L = prev;
+}
+
+void sg_lua_configuration_changed(struct sg_game *g,
+				  const struct sg_mod_change *c, size_t n)
+{
+	for (size_t i = 0; i < g->nmods; i++)
+		configuration_changed_in(g, g->mods[i].L, c, n);
+	configuration_changed_in(g, g->level_L, c, n);
 }
 
 /* Runs a lifecycle handler (on_init, on_load) if the script set one. */

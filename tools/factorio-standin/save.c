@@ -199,6 +199,11 @@ static char *world_json(struct sg_game *g, char *err, size_t errlen)
 	}
 	cJSON_AddStringToObject(w, "storage", (const char *)st.p);
 	cJSON_AddItemToObject(w, "mod_storage", mods);
+	cJSON *versions = cJSON_AddObjectToObject(w, "mods");
+	cJSON_AddStringToObject(versions, "base", g->version);
+	for (size_t i = 0; i < g->nmods; i++)
+		cJSON_AddStringToObject(versions, g->mods[i].name,
+					g->mods[i].version);
 	wbuf_free(&st);
 	char *text = cJSON_Print(w);
 	cJSON_Delete(w);
@@ -295,6 +300,15 @@ static int world_load(struct sg_game *g, const char *text, size_t len)
 			goto out;
 		}
 		g->pending_storage_len = strlen(st->valuestring);
+	}
+	const cJSON *versions = cJSON_GetObjectItemCaseSensitive(w, "mods");
+	if (cJSON_IsObject(versions)) {
+		free(g->saved_mods);
+		g->saved_mods = cJSON_PrintUnformatted(versions);
+		if (!g->saved_mods) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
 	}
 	const cJSON *ms;
 	cJSON_ArrayForEach(ms, cJSON_GetObjectItemCaseSensitive(w, "mod_storage"))
@@ -649,10 +663,47 @@ static int load_state(struct sg_game *g, char **pending, size_t len)
 	return 0;
 }
 
+/* The differences between the save's mods (g->saved_mods; a save
+ * without the list had base only, of this version) and the running ones. */
+static size_t mod_changes(struct sg_game *g, struct sg_mod_change *c,
+			  size_t max)
+{
+	cJSON *saved = g->saved_mods ? cJSON_Parse(g->saved_mods) : NULL;
+	size_t n = 0;
+	for (size_t i = 0; i <= g->nmods && n < max; i++) {
+		const char *name = i < g->nmods ? g->mods[i].name : "base";
+		const char *now = i < g->nmods ? g->mods[i].version : g->version;
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(saved, name);
+		const char *was = cJSON_IsString(v) ? v->valuestring
+				  : (!saved && i == g->nmods) ? now : "";
+		if (strcmp(was, now) == 0)
+			continue;
+		struct sg_mod_change *m = &c[n++];
+		snprintf(m->name, sizeof(m->name), "%s", name);
+		snprintf(m->old_version, sizeof(m->old_version), "%s", was);
+		snprintf(m->new_version, sizeof(m->new_version), "%s", now);
+	}
+	const cJSON *e;
+	cJSON_ArrayForEach(e, saved)
+	{
+		if (n == max || !e->string || !strcmp(e->string, "base") ||
+		    sg_mod_find(g, e->string) || !cJSON_IsString(e))
+			continue;
+		struct sg_mod_change *m = &c[n++];
+		memset(m, 0, sizeof(*m));
+		snprintf(m->name, sizeof(m->name), "%s", e->string);
+		snprintf(m->old_version, sizeof(m->old_version), "%s",
+			 e->valuestring);
+	}
+	cJSON_Delete(saved);
+	return n;
+}
+
 /* Each mod's control.lua then the level's; then each mod's on_init (a new
  * world, or a mod the save did not have) or on_load, then the level's. */
 int sg_start(struct sg_game *g)
 {
+	bool loaded = !g->new_world;
 	for (size_t i = 0; i < g->nmods; i++) {
 		struct sg_mod *m = &g->mods[i];
 		if (!m->L)
@@ -690,5 +741,13 @@ int sg_start(struct sg_game *g)
 	int rc = load_state(g, &g->pending_storage, g->pending_storage_len);
 	if (rc < 0)
 		return rc;
+	struct sg_mod_change *changes = calloc(2 * SG_MODS_MAX + 1,
+					       sizeof(*changes));
+	if (!changes)
+		return ERR_NOMEM;
+	size_t n = loaded ? mod_changes(g, changes, 2 * SG_MODS_MAX + 1) : 0;
+	if (n > 0 && !g->quit)
+		sg_lua_configuration_changed(g, changes, n);
+	free(changes);
 	return g->quit ? ERR_INVAL : 0;
 }

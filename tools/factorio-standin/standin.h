@@ -136,6 +136,14 @@ struct sg_mod {
 	size_t pending_storage_len;
 };
 
+/* A difference between the mods a save was written with and the running
+ * ones; "" for a side that has none. */
+struct sg_mod_change {
+	char name[SG_NAME_MAX];
+	char old_version[32];
+	char new_version[32];
+};
+
 struct sg_game {
 	struct sg_out out;
 	/* The Lua state being driven: the level's, except while a mod's
@@ -176,6 +184,7 @@ struct sg_game {
 	uint64_t autosave_due;   /* tick of the next autosave */
 	int32_t next_custom_event;
 	bool new_world;        /* no world state yet: on_init on start */
+	char *saved_mods; /* {"name": "version"} of the loaded save, owned */
 	char *pending_storage; /* storage chunk read from the save, owned */
 	size_t pending_storage_len;
 	uint32_t restore_steps;     /* millions of instructions restoring */
@@ -355,6 +364,10 @@ bool sg_lua_custom_command(struct sg_game *g, const char *name,
  * g->L; sg_start (save.c) drives every mod's state, then the level's. */
 bool sg_lua_run_control(struct sg_game *g);
 void sg_lua_lifecycle(struct sg_game *g, const char *which);
+/* Calls on_configuration_changed in every state (mods, then the level)
+ * with {mod_changes = {[name] = {old_version, new_version}}, ...}. */
+void sg_lua_configuration_changed(struct sg_game *g,
+				  const struct sg_mod_change *c, size_t n);
 /* storage as a Lua-literal chunk, and back (lua_store.c). */
 int sg_storage_dump(struct sg_game *g, struct wbuf *out, char *err,
 		    size_t errlen);
