@@ -1,6 +1,6 @@
 /*
  * main.c: the command line of the stand-in, as the Factorio headless
- * server's (FACTORIO.md, "Command line"), and its start-up output.
+ * server's (README.md, "Command line"), and its start-up output.
  *
  * Options take their value as the next argument or after '='. An unknown
  * option or a missing value fails before anything starts, with an Error

@@ -30,7 +30,7 @@
 #define STORAGE_MAX (128u << 20)
 
 /* Factorio 2.0's freeplay control.lua, which managers recognise byte for
- * byte as an unmodified freeplay save (FACTORIO.md, "Saves"). */
+ * byte as an unmodified freeplay save (README.md, "Saves"). */
 static const char freeplay_control[] =
 	"local handler = require(\"event_handler\")\n"
 	"handler.add_lib(require(\"freeplay\"))\n"

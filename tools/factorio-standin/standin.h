@@ -1,15 +1,16 @@
 /*
  * standin.h: the game state of the Factorio stand-in, as a library.
  *
- * The stand-in (see README.md next to this file) imitates the Factorio 2.0
- * headless server wherever a manager depends on it. This header is the
- * socket-free core: the world (players, their inventories, containers, user
- * lists, the tick), the Lua 5.2 VM running the save's control.lua with the
- * Factorio API subset of FACTORIO.md, the console commands, and saves. The
- * event loop, the RCON server and the command line live in server.c and
- * main.c; unit tests drive this core directly.
+ * The stand-in (see README.md next to this file) imitates the Factorio 1.1
+ * and 2.0 headless servers wherever a manager depends on them. This header
+ * is the socket-free core: the world (players, their inventories,
+ * containers, user lists, the tick), the Lua 5.2 VMs running the save's
+ * control.lua and each mod's with the Factorio API subset of README.md
+ * ("Lua"), the mods, the console commands, and saves. The event loop, the
+ * RCON server and the command line live in server.c and main.c; unit tests
+ * drive this core directly.
  *
- * Output follows Factorio's three line shapes (FACTORIO.md, "Standard
+ * Output follows Factorio's three line shapes (README.md, "Standard
  * output"); every line goes through struct sg_out so tests can capture it.
  * Time is injected the same way: the core never reads a clock itself.
  */

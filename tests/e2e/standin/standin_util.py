@@ -1,7 +1,7 @@
 """Helpers for the stand-in's end-to-end tests: an instance folder laid out
 as a manager lays it out, the stand-in process with its stdout collected
 line by line, and a minimal Source RCON client written from the protocol
-description (FACTORIO.md), independent of rcon/."""
+description (the stand-in's README), independent of rcon/."""
 import os
 import socket
 import struct
