@@ -330,7 +330,8 @@ static void quoted_args(int argc, char **argv, char *out, size_t len)
 	size_t n = 0;
 	out[0] = 0;
 	for (int i = 0; i < argc && n < len; i++) {
-		bool secret = i > 0 && !strcmp(argv[i - 1], "--rcon-password");
+		bool secret = (i > 0 && !strcmp(argv[i - 1], "--rcon-password")) ||
+			      !strncmp(argv[i], "--rcon-password=", 16);
 		int w = secret ? snprintf(out + n, len - n, "<private> ")
 			       : snprintf(out + n, len - n, "\"%s\" ", argv[i]);
 		if (w < 0)

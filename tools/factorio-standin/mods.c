@@ -587,8 +587,13 @@ int sg_mods_load(struct sg_game *g, const char *dir)
 	size_t n;
 	int rc = scan(dir, &cs, &n);
 	if (rc < 0) {
-		sg_logf(g, "Error", "Util.cpp:83",
-			"Failed to load mods: cannot read %s", dir);
+		if (rc == ERR_TOOBIG)
+			sg_logf(g, "Error", "Util.cpp:83",
+				"Failed to load mods: more than %d enabled "
+				"mods in %s", SG_MODS_MAX, dir);
+		else
+			sg_logf(g, "Error", "Util.cpp:83",
+				"Failed to load mods: cannot read %s", dir);
 		return rc;
 	}
 	size_t *order = calloc(n ? n : 1, sizeof(*order));

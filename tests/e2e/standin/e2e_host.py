@@ -33,9 +33,9 @@ handler.add_lib(require("silo-script"))
 handler.add_lib(require("modules/probe/main"))
 '''
 
-# The same module for each version: persisted table and JSON helper differ.
-MODULE = {
-    "1.1": '''local probe = {}
+# The same module for each version: the persisted table and the JSON helper
+# have other names on 2.0.
+MODULE_1_1 = '''local probe = {}
 probe.on_init = function() game.disable_replay() end
 probe.events = {
   [defines.events.on_tick] = function(event)
@@ -46,20 +46,12 @@ probe.events = {
   end,
 }
 return probe
-''',
-    "2.0": '''local probe = {}
-probe.on_init = function() game.disable_replay() end
-probe.events = {
-  [defines.events.on_tick] = function(event)
-    storage.ticks = (storage.ticks or 0) + 1
-    if event.tick % 30 == 0 then
-      print("\\f$ipc:probe?j" .. helpers.table_to_json({tick = event.tick, ticks = storage.ticks}))
-    end
-  end,
+'''
+MODULE = {
+    "1.1": MODULE_1_1,
+    "2.0": MODULE_1_1.replace("global.", "storage.").replace("game.table_to_json", "helpers.table_to_json"),
 }
-return probe
-''',
-}
+assert "global" not in MODULE["2.0"] and "helpers.table_to_json" in MODULE["2.0"]
 
 # What the other version answers when the module runs there.
 WRONG_API_ERROR = {
@@ -183,6 +175,7 @@ def run_matching(root, version, api):
     r = Rcon(srv.rcon_port, "pw")
     r.cmd("/sc rcon.print('disabled')")  # the achievements warning
     assert lua(r, "rcon.print('disabled')") == "disabled"
+    assert lua(r, "game.disable_replay() rcon.print('replay off')") == "replay off"
     # Nobody is online: with auto_pause from write-data's settings false,
     # ticks advance and the module's on_tick runs.
     first = int(lua(r, "rcon.print(game.tick)"))
