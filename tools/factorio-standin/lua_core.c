@@ -795,72 +795,88 @@ static bool mod_prefix(const char *name, char *mod, size_t len,
 	return true;
 }
 
-static bool load_file(lua_State *L, const struct sg_file *f, char chunk[600],
-		      const char *owner, const char *path)
+/* Loads owner's file rel (relative to the owner's root: the save's root
+ * folder for "level", a mod's folder, or the install's core/ or base/)
+ * as chunk "@__owner__/rel"; false if it has no such file. */
+static bool load_owned(lua_State *L, struct sg_game *g, const char *owner,
+		       const char *rel, char chunk[600])
 {
-	snprintf(chunk, 600, "@__%s__/%s", owner, path);
-	if (luaL_loadbufferx(L, f->data, f->len, chunk, "t") != LUA_OK)
+	char full[1200];
+	int rc;
+	snprintf(chunk, 600, "@__%s__/%s", owner, rel);
+	if (!strcmp(owner, "core") || !strcmp(owner, "base")) {
+		if (!g->read_data)
+			return false;
+		snprintf(full, sizeof(full), "%s/%s/%s", g->read_data, owner,
+			 rel);
+		size_t len;
+		char *text = sg_read_file(full, 16u << 20, &len);
+		if (!text)
+			return false;
+		rc = luaL_loadbufferx(L, text, len, chunk, "t");
+		free(text);
+	} else {
+		const struct sg_mod *m = NULL;
+		if (strcmp(owner, "level") != 0 &&
+		    (m = sg_mod_find(g, owner)) == NULL)
+			return false;
+		const struct sg_file *f = m ? file_in(m->files, m->nfiles, rel)
+					    : file_in(g->files, g->nfiles, rel);
+		if (!f)
+			return false;
+		rc = luaL_loadbufferx(L, f->data, f->len, chunk, "t");
+	}
+	if (rc != LUA_OK)
 		lua_error(L);
 	return true;
 }
 
+/* The owner and folder of the Lua file calling require: "@__o__/a/b.lua"
+ * gives "o" and "a/". False when the caller is not such a file. */
+static bool caller_dir(lua_State *L, char *owner, size_t olen, char *dir,
+		       size_t dlen)
+{
+	lua_Debug ar;
+	const char *rest;
+	if (!lua_getstack(L, 1, &ar) || !lua_getinfo(L, "S", &ar) ||
+	    ar.source[0] != '@' ||
+	    !mod_prefix(ar.source + 1, owner, olen, &rest))
+		return false;
+	const char *slash = strrchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) + 1 : 0;
+	if (n >= dlen)
+		return false;
+	snprintf(dir, dlen, "%.*s", (int)n, rest);
+	return true;
+}
+
 /* Pushes the loaded chunk of a module; returns false if none found. A
- * plain name is looked up in the files of the state's owner (the save for
- * the level, the mod's own files for a mod), then in core/lualib and
- * base/lualib of the install; "__level__/", "__core__/lualib/",
- * "__base__/lualib/" and "__<mod>__/" pick one place. */
+ * plain name is looked up next to the file calling require, then in the
+ * files of the state's owner (the save for the level, the mod's own files
+ * for a mod), then in core/lualib and base/lualib of the install.
+ * "__level__/", "__core__/", "__base__/" and "__<mod>__/" pick one
+ * owner, relative to its root. */
 static bool find_module(lua_State *L, struct sg_game *g, const char *name,
 			char chunk[600])
 {
-	char path[512], full[1200], mod[SG_NAME_MAX];
-	const char *rel = name;
-	const char *roots[2] = {"core/lualib", "base/lualib"};
-	int only = -1; /* -1 any, 0 owner only, 1.. install root index + 1 */
-	struct sg_mod *home = state_mod(L);
-	if (strncmp(name, "__level__/", 10) == 0) {
-		rel = name + 10;
-		only = 0;
-		home = NULL;
-	} else if (strncmp(name, "__core__/lualib/", 16) == 0) {
-		rel = name + 16;
-		only = 1;
-	} else if (strncmp(name, "__base__/lualib/", 16) == 0) {
-		rel = name + 16;
-		only = 2;
-	} else if (mod_prefix(name, mod, sizeof(mod), &rel)) {
-		home = sg_mod_find(g, mod);
-		if (!home)
-			return false;
-		only = 0;
-	}
-	if (!module_path(rel, path, sizeof(path)))
+	char path[512], rel[1100], owner[SG_NAME_MAX], dir[512];
+	const char *rest;
+	if (mod_prefix(name, owner, sizeof(owner), &rest))
+		return module_path(rest, path, sizeof(path)) &&
+		       load_owned(L, g, owner, path, chunk);
+	if (!module_path(name, path, sizeof(path)))
 		return false;
-	if (only <= 0) {
-		const struct sg_file *f =
-			home ? file_in(home->files, home->nfiles, path)
-			     : file_in(g->files, g->nfiles, path);
-		if (f)
-			return load_file(L, f, chunk,
-					 home ? home->name : "level", path);
+	if (caller_dir(L, owner, sizeof(owner), dir, sizeof(dir))) {
+		snprintf(rel, sizeof(rel), "%s%s", dir, path);
+		if (load_owned(L, g, owner, rel, chunk))
+			return true;
 	}
-	for (int r = 0; r < 2 && g->read_data && only != 0; r++) {
-		if (only > 0 && only != r + 1)
-			continue;
-		snprintf(full, sizeof(full), "%s/%s/%s", g->read_data, roots[r],
-			 path);
-		size_t len;
-		char *text = sg_read_file(full, 16u << 20, &len);
-		if (!text)
-			continue;
-		snprintf(chunk, 600, "@__%s__/lualib/%s",
-			 r == 0 ? "core" : "base", path);
-		int rc = luaL_loadbufferx(L, text, len, chunk, "t");
-		free(text);
-		if (rc != LUA_OK)
-			lua_error(L);
+	const struct sg_mod *home = state_mod(L);
+	if (load_owned(L, g, home ? home->name : "level", path, chunk))
 		return true;
-	}
-	return false;
+	snprintf(rel, sizeof(rel), "lualib/%s", path);
+	return load_owned(L, g, "core", rel, chunk) ||
+	       load_owned(L, g, "base", rel, chunk);
 }
 
 /* Modules are cached by the file they resolve to, so "a.b" and "a/b"

@@ -285,6 +285,41 @@ static void test_configuration_changed(void **state)
 	mods_free(&m);
 }
 
+/* require looks next to the calling file first: a library mod's api.lua
+ * loaded from elsewhere finds its sibling, as does a save's module. */
+static void test_relative_require(void **state)
+{
+	(void)state;
+	struct mods m;
+	mods_new(&m);
+	mod_add(&m, "clib_0.1.2", "clib", "0.1.2", NULL, NULL);
+	fx_write(m.dir, "clib_0.1.2/compat.lua", "return {v = 'mod compat'}");
+	fx_write(m.dir, "clib_0.1.2/api.lua",
+		 "local compat = require('compat') return {v = compat.v}");
+	struct fx *f = fx_new_with(NULL, m.dir, NULL);
+	assert_int_equal(f->mods_rc, 0);
+	assert_int_equal(sg_file_put(&f->g, "modules/x/a.lua",
+				     "return require('b').v .. ' ' .. "
+				     "require('__clib__/api').v"),
+			 0);
+	assert_int_equal(sg_file_put(&f->g, "modules/x/b.lua",
+				     "return {v = 'sibling'}"),
+			 0);
+	/* A root-level file of the same name loses to the sibling. */
+	assert_int_equal(sg_file_put(&f->g, "b.lua", "return {v = 'root'}"), 0);
+	assert_int_equal(sg_file_put(&f->g, "compat.lua",
+				     "return {v = 'level compat'}"),
+			 0);
+	fx_start(f);
+	assert_string_equal(fx_lua(f, "rcon.print(require('modules/x/a'))"),
+			    "sibling mod compat\n");
+	assert_string_equal(fx_lua(f, "rcon.print(require('b').v .. ' ' .. "
+				      "require('compat').v)"),
+			    "root level compat\n");
+	fx_free(f);
+	mods_free(&m);
+}
+
 static void test_mod_script_error(void **state)
 {
 	(void)state;
@@ -312,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_states),
 		cmocka_unit_test(test_configuration_changed),
+		cmocka_unit_test(test_relative_require),
 		cmocka_unit_test(test_mod_script_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
