@@ -71,6 +71,7 @@ static bool state_loaded(lua_State *L)
 
 lua_State *sg_lua_enter(struct sg_game *g, lua_State *L)
 {
+	ASSERT(L != NULL && g->level_L != NULL);
 	lua_State *prev = g->L;
 	g->L = L;
 	return prev;

@@ -25,6 +25,7 @@
 #include <zip.h>
 #include <zlib.h>
 
+#include "base/assert.h"
 #include "base/err.h"
 #include "tools/factorio-standin/standin.h"
 
@@ -402,6 +403,7 @@ static bool ready(const struct cand *c, const struct cand *cs, size_t n)
 static int order_cands(struct sg_game *g, struct cand *cs, size_t n,
 		       size_t *order)
 {
+	ASSERT(n <= SG_MODS_MAX);
 	for (size_t placed = 0; placed < n; placed++) {
 		size_t best = n;
 		for (size_t i = 0; i < n; i++) {
@@ -583,6 +585,8 @@ static void print_lines(struct sg_game *g)
 
 int sg_mods_load(struct sg_game *g, const char *dir)
 {
+	ASSERT(g->nmods == 0 && g->mods == NULL); /* loaded once per game */
+	ASSERT(g->level_L != NULL);
 	struct cand *cs;
 	size_t n;
 	int rc = scan(dir, &cs, &n);
