@@ -560,6 +560,7 @@ int sg_player_join(struct sg_game *g, const char *name, const char **why)
 		created = true;
 	}
 	p->connected = true;
+	p->active_tick = g->tick;
 	p->admin = sg_list_has(&g->admins, name);
 	uint32_t index = p->index;
 	sg_actionf(g, "JOIN", "%s joined the game", name);
@@ -666,6 +667,22 @@ uint64_t sg_autosave_interval(const struct sg_game *g)
 	       SG_TICKS_PER_SECOND;
 }
 
+/* afk_autokick_interval: a player without activity (here: joining or
+ * chatting) for that many minutes is disconnected with reason afk. */
+static void kick_afk(struct sg_game *g)
+{
+	uint64_t limit = (uint64_t)g->settings.afk_autokick_min * 60u *
+			 SG_TICKS_PER_SECOND;
+	for (size_t i = 0; limit && i < g->nplayers && !g->quit; i++) {
+		struct sg_player *p = &g->players[i];
+		if (!p->connected || g->tick - p->active_tick < limit)
+			continue;
+		char name[SG_NAME_MAX];
+		snprintf(name, sizeof(name), "%s", p->name);
+		(void)sg_player_leave(g, name, SG_DR_AFK);
+	}
+}
+
 void sg_tick(struct sg_game *g)
 {
 	if (g->quit || sg_paused(g))
@@ -674,6 +691,7 @@ void sg_tick(struct sg_game *g)
 	for (size_t i = 0; i < g->nplayers; i++)
 		g->players[i].online_ticks += g->players[i].connected;
 	sg_lua_tick(g);
+	kick_afk(g);
 	uint64_t every = sg_autosave_interval(g);
 	if (every == 0 || g->quit)
 		return;

@@ -72,6 +72,8 @@ int sg_settings_load(struct sg_settings *s, const char *path, char *err,
 		s->autosave_interval_min = (uint32_t)v;
 	if (get_uint(root, "autosave_slots", 1e4, &v))
 		s->autosave_slots = v < 1 ? 1 : (uint32_t)v;
+	if (get_uint(root, "afk_autokick_interval", 1e6, &v))
+		s->afk_autokick_min = (uint32_t)v;
 	if (get_uint(root, "max_players", 65535, &v))
 		s->max_players = (uint32_t)v;
 	if (get_uint(root, "standin_autosave_interval_ticks", 1e12, &v))

@@ -77,6 +77,7 @@ struct sg_player {
 	bool admin;
 	uint8_t controller; /* defines.controllers value, character = 1 */
 	uint64_t online_ticks;
+	uint64_t active_tick; /* last join or chat, for afk_autokick_interval */
 	struct sg_inventory main;
 	uint32_t nmsgs; /* ring of the last SG_MSGS_MAX printed messages */
 	char *msgs[SG_MSGS_MAX];
@@ -114,6 +115,7 @@ struct sg_settings {
 	bool non_blocking_saving;   /* autosave line says (non-blocking) */
 	bool ignore_player_limit_for_returning_players;
 	bool auto_pause_when_players_connect; /* 2.0; no effect here */
+	uint32_t afk_autokick_min; /* 0 = never */
 };
 
 /* A file of the save's root folder (control.lua, modules, level.dat0). */

@@ -168,7 +168,7 @@ static void test_settings_fields(void **state)
 		 " \"auto_pause\": false, \"non_blocking_saving\": false,"
 		 " \"ignore_player_limit_for_returning_players\": true,"
 		 " \"auto_pause_when_players_connect\": true,"
-		 " \"autosave_slots\": 2}");
+		 " \"autosave_slots\": 2, \"afk_autokick_interval\": 5}");
 	char path[512], err[256];
 	snprintf(path, sizeof(path), "%s/s.json", f->dir);
 	struct sg_settings *s = &f->g.settings;
@@ -183,6 +183,7 @@ static void test_settings_fields(void **state)
 	assert_true(s->ignore_player_limit_for_returning_players);
 	assert_true(s->auto_pause_when_players_connect);
 	assert_int_equal(s->autosave_slots, 2);
+	assert_int_equal(s->afk_autokick_min, 5);
 	/* max_players 1: a returning player gets in past the limit, a new one
 	 * does not. */
 	assert_string_equal(fx_cmd(f, "/standin join alice"), "ok\n");
@@ -204,6 +205,30 @@ static void test_settings_fields(void **state)
 	fx_free(f);
 }
 
+/* afk_autokick_interval: minutes without joining or chatting. */
+static void test_afk_autokick(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(
+		"script.on_event(defines.events.on_player_left_game, "
+		"function(e) print('left reason ' .. e.reason) end)\n");
+	f->g.settings.afk_autokick_min = 1;
+	fx_cmd(f, "/standin join alice");
+	fx_cmd(f, "/standin join bob");
+	fx_cmd(f, "/standin tick 1800");
+	fx_cmd(f, "/standin chat bob still here");
+	fx_cmd(f, "/standin tick 1799");
+	assert_int_equal(fx_find(f, "[LEAVE]", 0), -1);
+	fx_cmd(f, "/standin tick 1");
+	int i = fx_find(f, "[LEAVE] alice left the game", 0);
+	assert_true(i >= 0);
+	assert_true(fx_find(f, "left reason 6", i) > i); /* defines.disconnect_reason.afk */
+	assert_int_equal(fx_find(f, "[LEAVE] bob", 0), -1);
+	fx_cmd(f, "/standin tick 1800");
+	assert_true(fx_find(f, "[LEAVE] bob left the game", 0) >= 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_api_2_0),
 		cmocka_unit_test(test_set_version),
 		cmocka_unit_test(test_settings_fields),
+		cmocka_unit_test(test_afk_autokick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
