@@ -478,6 +478,37 @@ static int load_tree(struct sg_game *g, const char *dir, const char *rel,
 	return rc;
 }
 
+/* The scenario NAME of a loaded mod: its files under scenarios/NAME/. */
+static int mod_scenario(struct sg_game *g, const char *name)
+{
+	char mod[SG_NAME_MAX], prefix[256];
+	const char *slash = strchr(name, '/');
+	if ((size_t)(slash - name) >= sizeof(mod))
+		return ERR_NOTFOUND;
+	snprintf(mod, sizeof(mod), "%.*s", (int)(slash - name), name);
+	const struct sg_mod *m = sg_mod_find(g, mod);
+	if (!m)
+		return ERR_NOTFOUND;
+	snprintf(prefix, sizeof(prefix), "scenarios/%s/", slash + 1);
+	size_t pl = strlen(prefix);
+	bool control = false;
+	sg_files_clear(g);
+	for (size_t i = 0; i < m->nfiles; i++) {
+		const struct sg_file *f = &m->files[i];
+		if (strncmp(f->path, prefix, pl) != 0)
+			continue;
+		char *data = malloc(f->len + 1);
+		if (!data)
+			return ERR_NOMEM;
+		memcpy(data, f->data, f->len + 1);
+		int rc = files_add(g, f->path + pl, data, f->len);
+		if (rc < 0)
+			return rc;
+		control = control || !strcmp(f->path + pl, "control.lua");
+	}
+	return control ? 0 : ERR_NOTFOUND;
+}
+
 int sg_load_scenario(struct sg_game *g, const char *name, uint64_t seed)
 {
 	if (!strcmp(name, "freeplay") || !strcmp(name, "base/freeplay"))
@@ -485,10 +516,16 @@ int sg_load_scenario(struct sg_game *g, const char *name, uint64_t seed)
 	char dir[4096];
 	if (!g->write_data || strstr(name, ".."))
 		return ERR_NOTFOUND;
-	snprintf(dir, sizeof(dir), "%s/scenarios/%s", g->write_data, name);
-	sg_files_clear(g);
-	size_t total = 0;
-	int rc = load_tree(g, dir, "", 0, &total);
+	int rc;
+	if (strchr(name, '/')) {
+		rc = mod_scenario(g, name);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/scenarios/%s", g->write_data,
+			 name);
+		sg_files_clear(g);
+		size_t total = 0;
+		rc = load_tree(g, dir, "", 0, &total);
+	}
 	if (rc < 0)
 		return rc == ERR_IO ? ERR_NOTFOUND : rc;
 	save_stem(name, g->root, sizeof(g->root));

@@ -206,8 +206,9 @@ void sg_game_free(struct sg_game *g);
  * on_load (a world read from the save). sg_write writes a zip atomically. */
 int sg_new_game(struct sg_game *g, const char *save_name, uint64_t seed);
 int sg_load(struct sg_game *g, const char *path);
-/* A new world from a scenario: "freeplay" (or "base/freeplay"), or the
- * folder <write-data>/scenarios/<name> with its control.lua. */
+/* A new world from a scenario: "freeplay" (or "base/freeplay"), the
+ * folder <write-data>/scenarios/<name> with its control.lua, or "mod/name":
+ * the folder scenarios/<name> of a loaded mod. */
 int sg_load_scenario(struct sg_game *g, const char *name, uint64_t seed);
 /* Adds or replaces a file of the save's root folder (a copy of text). */
 int sg_file_put(struct sg_game *g, const char *path, const char *text);

@@ -320,6 +320,27 @@ static void test_relative_require(void **state)
 	mods_free(&m);
 }
 
+/* --start-server-load-scenario MOD/NAME: a scenario shipped in a mod. */
+static void test_mod_scenario(void **state)
+{
+	(void)state;
+	struct mods m;
+	mods_new(&m);
+	mod_add(&m, "pack", "pack", "1.0.0", NULL, NULL);
+	fx_write(m.dir, "pack/scenarios/arena/control.lua",
+		 "local r = require('rules') print('arena ' .. r.v)");
+	fx_write(m.dir, "pack/scenarios/arena/rules.lua", "return {v = 7}");
+	struct fx *f = fx_new_with(NULL, m.dir, NULL);
+	assert_int_equal(sg_load_scenario(&f->g, "pack/none", 1), ERR_NOTFOUND);
+	assert_int_equal(sg_load_scenario(&f->g, "nomod/arena", 1),
+			 ERR_NOTFOUND);
+	assert_int_equal(sg_load_scenario(&f->g, "pack/arena", 1), 0);
+	fx_start(f);
+	line_of(f, "arena 7");
+	fx_free(f);
+	mods_free(&m);
+}
+
 static void test_mod_script_error(void **state)
 {
 	(void)state;
@@ -348,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_states),
 		cmocka_unit_test(test_configuration_changed),
 		cmocka_unit_test(test_relative_require),
+		cmocka_unit_test(test_mod_scenario),
 		cmocka_unit_test(test_mod_script_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
