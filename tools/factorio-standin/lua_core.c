@@ -730,6 +730,20 @@ static int l_print(lua_State *L)
 	return 0;
 }
 
+/* table_size(t): the number of keys of t, a global of both versions. */
+static int l_table_size(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_Integer n = 0;
+	lua_pushnil(L);
+	while (lua_next(L, 1) != 0) {
+		lua_pop(L, 1);
+		n++;
+	}
+	lua_pushinteger(L, n);
+	return 1;
+}
+
 static int l_log(lua_State *L)
 {
 	struct sg_game *g = sg_lua_game(L);
@@ -1046,6 +1060,7 @@ static void open_base(struct sg_game *g, lua_State *L)
 	lua_register(L, "print", l_print);
 	lua_register(L, "log", l_log);
 	lua_register(L, "require", l_require);
+	lua_register(L, "table_size", l_table_size);
 	lua_newtable(L);
 	sg_lua_script_field(L, "loaded");
 	lua_setfield(L, -2, "loaded");

@@ -119,6 +119,9 @@ static void test_api_2_0(void **state)
 	assert_int_equal(f->g.api, SG_API_2_0);
 	assert_string_equal(fx_lua(f, "rcon.print(script.active_mods.base)"),
 			    "2.0.28\n");
+	assert_string_equal(
+		fx_lua(f, "rcon.print(table_size({1, 2, a = 3, [10] = 4}))"),
+		"4\n");
 	assert_string_equal(fx_lua(f, "rcon.print(tostring(global))"), "nil\n");
 	assert_string_equal(lua_error(f, "global.x = 1"),
 			    "attempt to index global 'global' (a nil value)\n");
