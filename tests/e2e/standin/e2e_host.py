@@ -133,13 +133,13 @@ def patch_save(inst, install, module):
 class HostServer(Server):
     """Started with the arguments Clusterio's host passes: no --server-settings."""
 
-    def __init__(self, install, inst, save):
+    def __init__(self, install, inst, save, extra=()):
         self.rcon_port = free_port()
         self.password = "pw"
         args = [os.path.join(install, "bin/x64/factorio"), "--config",
                 os.path.join(inst, "config.ini"), "--start-server", save,
                 "--port", str(free_port(2)), "--rcon-port", str(self.rcon_port),
-                "--rcon-password", "pw"]
+                "--rcon-password", "pw", *extra]
         self._start(args)
 
 
@@ -226,6 +226,31 @@ def run_mismatched(root, version, api):
     assert "__level__/modules/probe/main.lua:5: " + WRONG_API_ERROR[api] in out, out
 
 
+def run_settings_sources(root):
+    """Which server-settings.json applies: write-data's without the flag,
+    the flag's file when given, defaults (auto_pause true) with neither."""
+    install = os.path.join(root, "factorio-2.0.28")
+    for case in ("write-data", "flag", "none"):
+        inst = make_instance(root, install, "settings-" + case)
+        save = patch_save(inst, install, MODULE["2.0"])
+        settings = os.path.join(inst, "server-settings.json")
+        if case == "flag":
+            other = os.path.join(inst, "elsewhere.json")
+            os.rename(settings, other)
+            with open(settings, "w") as f:
+                f.write('{"auto_pause": true}')  # must be ignored
+        elif case == "none":
+            os.remove(settings)
+        extra = ["--server-settings", other] if case == "flag" else []
+        srv = HostServer(install, inst, save, extra)
+        srv.wait_ready()
+        r = Rcon(srv.rcon_port, "pw")
+        paused = "paused true" in r.cmd("/standin state")
+        assert paused == (case == "none"), (case, srv.output())
+        srv.proc.terminate()
+        assert srv.wait_exit() == 0, srv.output()
+
+
 def main():
     root = tempfile.mkdtemp(prefix="standin-host-")
     try:
@@ -233,6 +258,7 @@ def main():
         run_matching(root, "2.0.28", "2.0")
         run_mismatched(root, "2.0.28", "1.1")
         run_mismatched(root, "1.1.110", "2.0")
+        run_settings_sources(root)
         # A mod whose required dependency is absent stops the start.
         install = os.path.join(root, "factorio-2.0.28")
         inst = make_instance(root, install, "missing-dep")
