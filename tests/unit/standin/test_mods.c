@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 #include "tests/unit/standin/fixture.h"
 
 struct mods {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 #include "tests/unit/standin/fixture.h"
 
 static const char err_prefix[] = "Cannot execute command. Error: ";
