@@ -25,6 +25,7 @@
 static const char game_key = 'g';
 static const char script_key = 's';
 static const char mod_key = 'm';
+static const char hidden_game_key = 'h'; /* `game` while hidden */
 
 #define XCOPY_DEPTH_MAX 32 /* table nesting copied between Lua states */
 
@@ -1236,6 +1237,23 @@ void sg_lua_configuration_changed(struct sg_game *g,
 }
 
 /* Runs a lifecycle handler (on_init, on_load) if the script set one. */
+/* The game has no `game` while control.lua itself and on_load run (it
+ * exists from on_init and the first event on). hide_game stores the
+ * table in the registry and clears the global; show_game puts it back. */
+static void hide_game(lua_State *L)
+{
+	lua_getglobal(L, "game");
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &hidden_game_key);
+	lua_pushnil(L);
+	lua_setglobal(L, "game");
+}
+
+static void show_game(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &hidden_game_key);
+	lua_setglobal(L, "game");
+}
+
 void sg_lua_lifecycle(struct sg_game *g, const char *which)
 {
 	lua_State *L = g->L;
@@ -1246,7 +1264,12 @@ void sg_lua_lifecycle(struct sg_game *g, const char *which)
 		lua_pop(L, 1);
 		return;
 	}
+	bool loading = strcmp(which, "on_load") == 0;
+	if (loading)
+		hide_game(L);
 	sg_lua_call_handler(g, 0, which);
+	if (loading)
+		show_game(L);
 }
 
 /* Runs the control.lua of the current state's owner (the save's, or a
@@ -1260,7 +1283,9 @@ bool sg_lua_run_control(struct sg_game *g)
 	lua_pushstring(L, m ? "control" : "__level__/control");
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, -3);
+	hide_game(L);
 	int rc = lua_pcall(L, 1, 0, -3);
+	show_game(L);
 	if (rc != LUA_OK) {
 		if (m)
 			sg_logf(g, "Error", "MainLoop.cpp:1429",

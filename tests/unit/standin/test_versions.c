@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/err.h"
 #include "tests/lib/cmocka_all.h"
 #include "tests/unit/standin/fixture.h"
 
@@ -232,6 +233,37 @@ static void test_afk_autokick(void **state)
 	fx_free(f);
 }
 
+/* `game` is nil while control.lua runs and in on_load, on both versions;
+ * on_init and events have it. */
+static void test_game_during_load(void **state)
+{
+	(void)state;
+	const char *const versions[] = {"1.1.110", "2.0.28"};
+	for (int v = 0; v < 2; v++) {
+		struct fx *f = fx_new_with(
+			versions[v], NULL,
+			"print('main chunk game: ' .. tostring(game))\n"
+			"script.on_init(function() print('on_init tick ' .. "
+			"game.tick) end)\n"
+			"script.on_load(function() print('on_load game: ' .. "
+			"tostring(game)) end)\n");
+		fx_start(f);
+		assert_true(fx_find(f, "main chunk game: nil", 0) >= 0);
+		assert_true(fx_find(f, "on_init tick 0", 0) >= 0);
+		assert_string_equal(fx_lua(f, "rcon.print(game.tick)"), "0\n");
+		struct fx *n = fx_reload(f, "load.zip");
+		assert_true(fx_find(n, "on_load game: nil", 0) >= 0);
+		assert_string_equal(fx_lua(n, "rcon.print(game.tick)"), "0\n");
+		fx_free(n);
+		fx_free(f);
+	}
+	struct fx *f = fx_new_unstarted("local t = game.tick\n");
+	assert_int_equal(sg_start(&f->g), ERR_INVAL);
+	assert_true(fx_find(f, "control.lua:1: attempt to index global 'game' "
+			       "(a nil value)", 0) >= 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_set_version),
 		cmocka_unit_test(test_settings_fields),
 		cmocka_unit_test(test_afk_autokick),
+		cmocka_unit_test(test_game_during_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
