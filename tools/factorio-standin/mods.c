@@ -7,17 +7,17 @@
  * list is enabled, as the game enables newly found mods). Of several
  * versions of one mod the highest is used. Required dependencies must be
  * present in a matching version and incompatible ones ("!") absent, or the
- * start fails. Mods are ordered so that a mod comes after everything it
- * depends on (optional dependencies too, but not "~" ones), ties broken by
- * name. Every .lua and .json file of an enabled mod is read into memory;
+ * start fails. Mods are ordered as the game orders them (its "Data
+ * Lifecycle" page): by the depth of their dependency chain (optional
+ * dependencies count, "~" ones do not), then by name in natural order. Every .lua and .json file of an enabled mod is read into memory;
  * a mod with a control.lua gets its own Lua state (lua_core.c).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
@@ -100,7 +100,6 @@ struct cand {
 	char root[256]; /* a zip's top folder, with its '/' */
 	struct dep deps[SG_MOD_DEPS_MAX];
 	size_t ndeps;
-	bool placed;
 };
 
 /* "? name >= 1.0", "(?) name", "! name", "~ name = 2.0", "name". */
@@ -384,42 +383,83 @@ static int check_deps(struct sg_game *g, const struct cand *cs, size_t n)
 	return 0;
 }
 
-/* Whether every dependency of c that orders it is placed already. */
-static bool ready(const struct cand *c, const struct cand *cs, size_t n)
+/* Natural order of names, as the game sorts mods: case-insensitive, runs
+ * of digits compared as numbers ("mod2" before "mod10"). */
+static int natural_cmp(const char *a, const char *b)
 {
-	for (size_t k = 0; k < c->ndeps; k++) {
-		const struct dep *d = &c->deps[k];
-		if (d->kind == '!' || d->kind == '~')
+	while (*a && *b) {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			char *ea, *eb;
+			unsigned long x = strtoul(a, &ea, 10);
+			unsigned long y = strtoul(b, &eb, 10);
+			if (x != y)
+				return x < y ? -1 : 1;
+			a = ea;
+			b = eb;
 			continue;
-		const struct cand *o = cand_find(cs, n, d->name);
-		if (o && !o->placed)
-			return false;
+		}
+		int ca = tolower((unsigned char)*a), cb = tolower((unsigned char)*b);
+		if (ca != cb)
+			return ca - cb;
+		a++;
+		b++;
 	}
-	return true;
+	return (unsigned char)*a - (unsigned char)*b;
 }
 
-/* Fills order[] with candidate indexes, dependencies first, ties by
- * name (case-insensitively, as the game lists them). */
+/* Depth of each candidate's dependency chain: 1 for a mod that depends on
+ * nothing loaded but base, else one more than its deepest dependency that
+ * orders it (required or optional and present; not "~" or "!"). More than
+ * n rounds of raising depths means a cycle. */
+static int depths(const struct cand *cs, size_t n, unsigned *depth)
+{
+	for (size_t i = 0; i < n; i++)
+		depth[i] = 1;
+	for (size_t round = 0; round <= n; round++) {
+		bool changed = false;
+		for (size_t i = 0; i < n; i++) {
+			for (size_t k = 0; k < cs[i].ndeps; k++) {
+				const struct dep *d = &cs[i].deps[k];
+				if (d->kind == '!' || d->kind == '~')
+					continue;
+				const struct cand *o = cand_find(cs, n, d->name);
+				size_t j = o ? (size_t)(o - cs) : n;
+				if (j < n && depth[i] < depth[j] + 1) {
+					depth[i] = depth[j] + 1;
+					changed = true;
+				}
+			}
+		}
+		if (!changed)
+			return 0;
+	}
+	return ERR_CONFIG;
+}
+
+/* Fills order[] with candidate indexes: shorter dependency chains first,
+ * then names in natural order (the game's load and event order). */
 static int order_cands(struct sg_game *g, struct cand *cs, size_t n,
 		       size_t *order)
 {
 	ASSERT(n <= SG_MODS_MAX);
-	for (size_t placed = 0; placed < n; placed++) {
-		size_t best = n;
-		for (size_t i = 0; i < n; i++) {
-			if (cs[i].placed || !ready(&cs[i], cs, n))
-				continue;
-			if (best == n || strcasecmp(cs[i].name, cs[best].name) < 0)
-				best = i;
+	unsigned depth[SG_MODS_MAX];
+	if (depths(cs, n, depth) < 0) {
+		sg_logf(g, "Error", "Util.cpp:83",
+			"Failed to load mods: Dependency cycle among the "
+			"enabled mods.");
+		return ERR_CONFIG;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+		for (; j > 0; j--) { /* insertion sort: n is small */
+			size_t o = order[j - 1];
+			if (depth[o] < depth[i] ||
+			    (depth[o] == depth[i] &&
+			     natural_cmp(cs[o].name, cs[i].name) <= 0))
+				break;
+			order[j] = o;
 		}
-		if (best == n) {
-			sg_logf(g, "Error", "Util.cpp:83",
-				"Failed to load mods: Dependency cycle among "
-				"the enabled mods.");
-			return ERR_CONFIG;
-		}
-		cs[best].placed = true;
-		order[placed] = best;
+		order[j] = i;
 	}
 	return 0;
 }

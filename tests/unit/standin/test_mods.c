@@ -71,17 +71,20 @@ static void test_order_and_lines(void **state)
 	mod_add(&m, "f_two_1.0.0", "f_two", "1.0.0", NULL, NULL);
 	mod_add(&m, "f_two_1.10.0", "f_two", "1.10.0", NULL, NULL);
 	mod_add(&m, "f_two_1.9.0", "f_two", "1.9.0", NULL, NULL);
+	mod_add(&m, "N_mod10", "N_mod10", "1.0.0", NULL, NULL);
+	mod_add(&m, "n_mod2", "n_mod2", "1.0.0", NULL, NULL);
 	fx_write(m.dir, "mod-list.json",
 		 "{\"mods\": [{\"name\": \"base\", \"enabled\": true},"
 		 " {\"name\": \"e_off\", \"enabled\": false}]}");
 	struct fx *f = fx_new_with(NULL, m.dir, NULL);
 	assert_int_equal(f->mods_rc, 0);
-	/* a_user waits for b_lib and c_opt; d_noorder ("~") does not order
-	 * it; ties go by name. */
-	const char *const want[] = {"b_lib", "c_opt", "a_user", "d_noorder",
-				    "f_two"};
-	assert_int_equal(f->g.nmods, 5);
-	for (size_t i = 0; i < 5; i++)
+	/* Dependency depth first: a_user (on b_lib and c_opt; d_noorder is
+	 * "~" and does not count) comes after every mod of depth 1, although
+	 * its name sorts first; then names in natural order, ignoring case. */
+	const char *const want[] = {"b_lib", "c_opt", "d_noorder", "f_two",
+				    "n_mod2", "N_mod10", "a_user"};
+	assert_int_equal(f->g.nmods, 7);
+	for (size_t i = 0; i < 7; i++)
 		assert_string_equal(f->g.mods[i].name, want[i]);
 	assert_string_equal(sg_mod_find(&f->g, "f_two")->version, "1.10.0");
 	assert_null(sg_mod_find(&f->g, "e_off"));
