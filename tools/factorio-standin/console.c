@@ -330,6 +330,19 @@ static void cmd_config(struct sg_game *g, char *args, struct wbuf *reply)
 				strcmp(value, "admins-only") == 0;
 		sg_replyf(reply, set ? "" : "%s\n",
 		       s->allow_commands_admins_only ? "admins-only" : "true");
+	} else if (strcmp(key, "afk-auto-kick") == 0) {
+		if (set)
+			s->afk_autokick_min = (uint32_t)strtoul(value, NULL, 10);
+		sg_replyf(reply, set ? "" : "%u\n", s->afk_autokick_min);
+	} else if (strcmp(key,
+			  "ignore-player-limit-for-returning-players") == 0) {
+		if (set)
+			s->ignore_player_limit_for_returning_players =
+				strcmp(value, "true") == 0;
+		sg_replyf(reply, set ? "" : "%s\n",
+			  s->ignore_player_limit_for_returning_players
+				  ? "true"
+				  : "false");
 	} else if (!set) {
 		sg_replyf(reply, "\n");
 	}

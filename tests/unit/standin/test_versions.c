@@ -230,6 +230,17 @@ static void test_afk_autokick(void **state)
 	assert_int_equal(fx_find(f, "[LEAVE] bob", 0), -1);
 	fx_cmd(f, "/standin tick 1800");
 	assert_true(fx_find(f, "[LEAVE] bob left the game", 0) >= 0);
+	/* The same setting through /config. */
+	fx_cmd(f, "/config set afk-auto-kick 0");
+	assert_string_equal(fx_cmd(f, "/config get afk-auto-kick"), "0\n");
+	fx_cmd(f, "/standin join carol");
+	fx_cmd(f, "/standin tick 7200");
+	assert_int_equal(fx_find(f, "[LEAVE] carol", 0), -1);
+	fx_cmd(f, "/config set ignore-player-limit-for-returning-players true");
+	assert_string_equal(
+		fx_cmd(f, "/config get ignore-player-limit-for-returning-players"),
+		"true\n");
+	assert_true(f->g.settings.ignore_player_limit_for_returning_players);
 	fx_free(f);
 }
 
