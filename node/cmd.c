@@ -153,3 +153,15 @@ int core_stor_token_list(struct stor *s, struct core_token *out, size_t max,
 	free(v);
 	return rc;
 }
+
+void core_stor_fill_rev(struct stor *s, const struct core_cmd *cmd,
+			struct core_write_result *r)
+{
+	r->current_rev = 0;
+	if ((r->result != ERR_CONFLICT && r->result != ERR_NOTFOUND) ||
+	    (cmd->type != CORE_CMD_KV_PUT && cmd->type != CORE_CMD_KV_DEL))
+		return;
+	if (stor_kvr_get(s, cmd->u.kv.ns, cmd->u.kv.ns_len, cmd->u.kv.key,
+			 cmd->u.kv.key_len, NULL, NULL, &r->current_rev) != 0)
+		r->current_rev = 0;
+}

@@ -80,6 +80,11 @@ int core_token_parse(const char *str, size_t len,
 	return 0;
 }
 
+int core_token_live(const struct core_token *t, uint64_t now_ms)
+{
+	return !t->revoked && (t->expires_ms == 0 || now_ms < t->expires_ms);
+}
+
 int core_token_ok(const struct core_token *t, const uint8_t *hash,
 		  uint64_t now_ms)
 {
@@ -87,7 +92,5 @@ int core_token_ok(const struct core_token *t, const uint8_t *hash,
 	 * and of wrong tokens take the same time. */
 	int same = sodium_memcmp(t->hash, hash, CORE_HASH_LEN) == 0;
 
-	if (t->revoked || (t->expires_ms != 0 && now_ms >= t->expires_ms))
-		return 0;
-	return same;
+	return core_token_live(t, now_ms) && same;
 }

@@ -301,8 +301,11 @@ int core_token_parse(const char *str, size_t len,
 /* hash = generichash(secret characters). */
 void core_token_hash(const char *secret, size_t len,
 		     uint8_t hash[CORE_HASH_LEN]);
-/* 1 if a token record authorises a request at wall time now_ms: not
- * revoked, not expired, and its hash equals `hash` (constant time). */
+/* 1 if a token record is usable at wall time now_ms: not revoked, not
+ * expired (a join handshake checks this; the secret is proven by the PSK). */
+int core_token_live(const struct core_token *t, uint64_t now_ms);
+/* 1 if a token record authorises a request at wall time now_ms: live, and
+ * its hash equals `hash` (compared in constant time, first). */
 int core_token_ok(const struct core_token *t, const uint8_t *hash,
 		  uint64_t now_ms);
 
@@ -328,5 +331,10 @@ int core_stor_token_get(struct stor *s, const char *id,
 			struct core_token *out);
 int core_stor_token_list(struct stor *s, struct core_token *out, size_t max,
 			 size_t *n);
+/* Fills r->current_rev after a command applied on this store: for a KV
+ * command whose result is ERR_CONFLICT or ERR_NOTFOUND, the key's
+ * revision now (0 = absent); 0 otherwise. */
+void core_stor_fill_rev(struct stor *s, const struct core_cmd *cmd,
+			struct core_write_result *r);
 
 #endif

@@ -39,32 +39,14 @@ int stor_kvr_ns_ok(const char *ns, size_t len)
 	return 1;
 }
 
-static int get_bytes(const msgpack_object *o, const uint8_t **p, size_t *n)
-{
-	const char *s;
-
-	if (mp_get_bin(o, p, n) == 0)
-		return 0;
-	if (mp_get_str(o, &s, n) != 0)
-		return ERR_MALFORMED;
-	*p = (const uint8_t *)s;
-	return 0;
-}
-
 static int kvr_decode(const msgpack_object *body, struct kvr_cmd *c)
 {
 	const msgpack_object *o[5];
 	uint32_t n;
 
 	memset(c, 0, sizeof(*c));
-	if (mp_get_array(body, &n) != 0 || n < 4 || n > 5)
-		return ERR_MALFORMED;
-	for (uint32_t i = 0; i < n; i++)
-		if (mp_array_at(body, i, &o[i]) != 0)
-			return ERR_MALFORMED;
-	if (mp_get_u64(o[0], &c->op) != 0 ||
-	    mp_get_str(o[1], &c->ns, &c->nsl) != 0 ||
-	    get_bytes(o[2], &c->key, &c->kl) != 0)
+	if (stor_kv_head(body, 4, o, &n, &c->op, &c->ns, &c->nsl, &c->key,
+			 &c->kl) != 0)
 		return ERR_MALFORMED;
 	if (mp_is_nil(o[3]))
 		c->cas = STOR_KVR_ANY;
@@ -75,7 +57,7 @@ static int kvr_decode(const msgpack_object *body, struct kvr_cmd *c)
 	if (c->kl > STOR_KVR_KEY_MAX)
 		return ERR_TOOBIG;
 	if (c->op == STOR_KVR_PUT && n == 5) {
-		if (get_bytes(o[4], &c->val, &c->vl) != 0)
+		if (stor_mp_bytes(o[4], &c->val, &c->vl) != 0)
 			return ERR_MALFORMED;
 		return c->vl > STOR_KVR_VALUE_MAX ? ERR_TOOBIG : 0;
 	}

@@ -369,7 +369,8 @@ int stor_state_scan(struct stor *s, uint8_t domain, const void *lo,
 		    size_t lol, const void *hi, size_t hil, stor_scan_fn fn,
 		    void *arg)
 {
-	uint8_t klo[STATE_PREFIX + STOR_KEY_MAX], khi[STATE_PREFIX + STOR_KEY_MAX];
+	uint8_t klo[STATE_PREFIX + STOR_KEY_MAX];
+	uint8_t khi[STATE_PREFIX + STOR_KEY_MAX];
 	char err[KV_ERRMSG_MAX] = "";
 	const uint8_t *k, *v;
 	struct kv_iter *it;

@@ -6,6 +6,7 @@
 #include "node/api/api_int.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "base/assert.h"
 #include "base/err.h"
+#include "node/metrics.h"
 
 struct api_route {
 	const char *method;
@@ -115,6 +117,39 @@ int api_core_error(struct http_reply *rep, int status, const char *what)
 	default:
 		return api_error(rep, 500, "%s: %s", what, err_str(status));
 	}
+}
+
+int api_write_failed(struct http_reply *rep,
+		     const struct core_write_result *res, const char *what,
+		     const char *thing)
+{
+	if (res->status != 0) {
+		api_core_error(rep, res->status, what);
+		return 1;
+	}
+	switch (res->result) {
+	case 0:
+		return 0;
+	case ERR_NOTFOUND:
+		api_error(rep, 404, "no such %s", thing);
+		break;
+	case ERR_EXISTS:
+	case ERR_CONFLICT:
+		api_error(rep, 409, "%s: %s", what, err_str(res->result));
+		break;
+	case ERR_MALFORMED:
+	case ERR_INVAL:
+		api_error(rep, 400, "%s: the state machine refused the command",
+			  what);
+		break;
+	case ERR_TOOBIG:
+		api_error(rep, 413, "%s: too large", what);
+		break;
+	default:
+		api_error(rep, 500, "%s: %s", what, err_str(res->result));
+		break;
+	}
+	return 1;
 }
 
 static int hexval(char c)
@@ -370,6 +405,11 @@ int api_handle(struct api *a, const struct http_request *req,
 			return api_error(rep, 403,
 					 "an unjoined node accepts join only "
 					 "from loopback");
+	} else if (rt->unjoined) {
+		/* Join on a member: say so, token or not (/api/v1/status
+		 * tells as much to anyone). */
+		return api_error(rep, 409, "this node is already a member of "
+					   "a cluster");
 	} else if (authenticate(a, req, rep, &role) != 0) {
 		if (rep->status == 401)
 			a->stats.unauthorized++;
@@ -387,5 +427,37 @@ int api_handle(struct api *a, const struct http_request *req,
 	rc = rt->fn(&r, rep);
 	if (rc == 0 && rep->status == 503)
 		a->stats.unavailable++;
+	return rc;
+}
+
+int api_metrics(const struct api *a, struct http_reply *rep)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} m[] = {
+		{"clusterd_api_requests_total", "API requests served.",
+		 offsetof(struct api_stats, requests)},
+		{"clusterd_api_unauthorized_total",
+		 "API requests refused with 401.",
+		 offsetof(struct api_stats, unauthorized)},
+		{"clusterd_api_deferred_total",
+		 "API answers that waited for the cluster.",
+		 offsetof(struct api_stats, deferred)},
+		{"clusterd_api_unavailable_total",
+		 "API answers 503 (no leader, timeout, busy).",
+		 offsetof(struct api_stats, unavailable)},
+	};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sizeof(m) / sizeof(m[0]); i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&a->stats + m[i].off, sizeof(v));
+		rc = metrics_family(rep, m[i].name, "counter", m[i].help);
+		if (rc == 0)
+			rc = http_printf(rep, "%s %llu\n", m[i].name,
+					 (unsigned long long)v);
+	}
 	return rc;
 }

@@ -15,7 +15,7 @@
  * /api/v1/status and /metrics are not served here and need no token. An
  * unjoined node serves only POST /api/v1/cluster/join, only from loopback,
  * and without a token (it has no token records yet); anything else gets
- * 503 ("not joined").
+ * 503 ("not joined"). A member answers join 409 before any token check.
  *
  * Errors are JSON {"error": "..."} with the status the issue fixes: 400 a
  * bad namespace, key, query or body; 401; 403; 404; 409 a failed
@@ -69,5 +69,10 @@ void api_init(struct api *a, const struct core *core);
  * {"*", "/api/v1/", ...} with a as context, through its own handler. */
 int api_handle(struct api *a, const struct http_request *req,
 	       struct http_reply *rep);
+
+/* Appends the API's counters to a /metrics answer (Prometheus text):
+ * clusterd_api_requests_total, _unauthorized_total, _deferred_total,
+ * _unavailable_total. */
+int api_metrics(const struct api *a, struct http_reply *rep);
 
 #endif

@@ -47,6 +47,14 @@ int api_error(struct http_reply *rep, int status, const char *fmt, ...)
  * leader, timeout, back-pressure, shutdown; 400 for ERR_INVAL; 500
  * otherwise. what names the operation ("write", "read", ...). */
 int api_core_error(struct http_reply *rep, int status, const char *what);
+/* For a write's outcome: 0 when it was applied (status and result 0);
+ * else writes the answer (the core's status as above; a domain result:
+ * ERR_NOTFOUND 404 "no such <thing>", ERR_EXISTS and ERR_CONFLICT 409,
+ * ERR_MALFORMED/ERR_INVAL 400, ERR_TOOBIG 413, others 500) and returns 1.
+ * Callers with a richer answer for a result check it first. */
+int api_write_failed(struct http_reply *rep,
+		     const struct core_write_result *res, const char *what,
+		     const char *thing);
 /* Writes a cJSON object as the body with status; frees it. */
 int api_json(struct http_reply *rep, int status, cJSON *j);
 

@@ -3,7 +3,7 @@
  *   POST /api/v1/cluster/join   {"peer": "IP:PORT", "token": "ID.SECRET"}
  *        answered once this node is a gossip member and a Raft learner; on
  *        an unjoined node it is the one request served (loopback only, no
- *        API token: api.c)
+ *        API token: api.c); on a member it is 409
  *   POST /api/v1/cluster/leave  hands leadership over, leaves Raft and
  *        gossip
  */
@@ -47,9 +47,6 @@ int api_join(struct api_req *r, struct http_reply *rep)
 	memcpy(peer, p, strlen(p) + 1);
 	memcpy(token, t, strlen(t) + 1);
 	cJSON_Delete(j);
-	if (r->api->core.ops->joined(r->api->core.ctx))
-		return api_error(rep, 409, "this node is already a member "
-					   "of a cluster");
 	d = api_done_op(r, rep, "join");
 	if (d == NULL)
 		return 0;

@@ -123,39 +123,19 @@ static void on_written(void *arg, const struct core_write_result *res)
 
 	if (rep == NULL)
 		goto out;
-	if (res->status != 0) {
-		api_core_error(rep, res->status, "write");
-		goto out;
-	}
-	switch (res->result) {
-	case 0:
-		j = cJSON_CreateObject();
-		cJSON_AddNumberToObject(j, "revision", (double)res->index);
-		http_reply_header(rep, "X-Clusterd-Revision", "%llu",
-				  (unsigned long long)res->index);
-		api_json(rep, 200, j);
-		break;
-	case ERR_CONFLICT:
+	if (res->status == 0 && res->result == ERR_CONFLICT) {
 		j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "error",
 					"revision mismatch (compare-and-set)");
 		cJSON_AddNumberToObject(j, "revision",
 					(double)res->current_rev);
 		api_json(rep, 409, j);
-		break;
-	case ERR_NOTFOUND:
-		api_error(rep, 404, "no such key");
-		break;
-	case ERR_MALFORMED:
-	case ERR_INVAL:
-		api_error(rep, 400, "the state machine refused the command");
-		break;
-	case ERR_TOOBIG:
-		api_error(rep, 413, "too large");
-		break;
-	default:
-		api_error(rep, 500, "write: %s", err_str(res->result));
-		break;
+	} else if (!api_write_failed(rep, res, "write", "key")) {
+		j = cJSON_CreateObject();
+		cJSON_AddNumberToObject(j, "revision", (double)res->index);
+		http_reply_header(rep, "X-Clusterd-Revision", "%llu",
+				  (unsigned long long)res->index);
+		api_json(rep, 200, j);
 	}
 out:
 	api_op_finish(op);

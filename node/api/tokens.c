@@ -54,20 +54,12 @@ static void on_created(void *arg, const struct core_write_result *res)
 	struct http_reply *rep = api_op_reply(&c->op);
 	cJSON *j;
 
-	if (rep == NULL)
-		goto out;
-	if (res->status != 0) {
-		api_core_error(rep, res->status, "token create");
-	} else if (res->result == ERR_EXISTS) {
-		api_error(rep, 409, "token id taken; try again");
-	} else if (res->result != 0) {
-		api_error(rep, 500, "token create: %s", err_str(res->result));
-	} else {
+	if (rep != NULL &&
+	    !api_write_failed(rep, res, "token create", "token")) {
 		j = token_json(&c->t, c->t.created_ms);
 		cJSON_AddStringToObject(j, "token", c->str);
 		api_json(rep, 201, j);
 	}
-out:
 	/* The secret leaves memory with the op. */
 	memset(c->str, 0, sizeof(c->str));
 	api_op_finish(&c->op);
@@ -77,7 +69,8 @@ out:
 static int parse_create(struct api_req *r, struct http_reply *rep,
 			const cJSON *j, struct core_token *t)
 {
-	const char *kind = api_json_str(j, "kind"), *name = api_json_str(j, "name");
+	const char *kind = api_json_str(j, "kind");
+	const char *name = api_json_str(j, "name");
 	const char *role = api_json_str(j, "role");
 	const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(j, "ttl_s");
 	uint64_t now = r->api->core.ops->wall_ms(r->api->core.ctx);
@@ -94,7 +87,8 @@ static int parse_create(struct api_req *r, struct http_reply *rep,
 	else if (strcmp(role, "read") == 0)
 		t->role = CORE_ROLE_READ;
 	else
-		return api_error(rep, 400, "bad role: \"admin\" or \"read\""), 1;
+		return api_error(rep, 400,
+				 "bad role: \"admin\" or \"read\""), 1;
 	if (name != NULL && strlen(name) > CORE_NAME_MAX)
 		return api_error(rep, 400, "bad name: at most %d bytes",
 				 CORE_NAME_MAX), 1;
@@ -196,20 +190,12 @@ static void on_revoked(void *arg, const struct core_write_result *res)
 	struct http_reply *rep = api_op_reply(op);
 	cJSON *j;
 
-	if (rep == NULL)
-		goto out;
-	if (res->status != 0) {
-		api_core_error(rep, res->status, "token revoke");
-	} else if (res->result == ERR_NOTFOUND) {
-		api_error(rep, 404, "no such token");
-	} else if (res->result != 0) {
-		api_error(rep, 500, "token revoke: %s", err_str(res->result));
-	} else {
+	if (rep != NULL &&
+	    !api_write_failed(rep, res, "token revoke", "token")) {
 		j = cJSON_CreateObject();
 		cJSON_AddTrueToObject(j, "revoked");
 		api_json(rep, 200, j);
 	}
-out:
 	api_op_finish(op);
 }
 

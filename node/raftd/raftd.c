@@ -51,127 +51,6 @@ static unsigned long long ull(uint64_t v)
 	return (unsigned long long)v;
 }
 
-/* ---- proposals ---- */
-
-static struct raftd_pending *pend_at(struct raftd *d, uint32_t i)
-{
-	return &d->pend[(d->pend_head + i) % RAFTD_PENDING_MAX];
-}
-
-static void pend_result(struct raftd *d, const struct raftd_pending *p,
-			int status, raft_index index, int result)
-{
-	struct raftd_pending copy = *p;
-
-	d->m.proposals_failed += status != 0;
-	d->env.on_result(d->env.ctx, copy.cookie, status, index, result);
-}
-
-static void pend_pop_head(struct raftd *d, int status, raft_index index,
-			  int result)
-{
-	struct raftd_pending p = *pend_at(d, 0);
-
-	d->pend_head = (d->pend_head + 1) % RAFTD_PENDING_MAX;
-	d->pend_n--;
-	pend_result(d, &p, status, index, result);
-}
-
-/* Entries from `from` on were deleted: proposals there never apply. */
-static void pend_truncated(struct raftd *d, raft_index from)
-{
-	while (d->pend_n > 0 && pend_at(d, d->pend_n - 1)->index >= from) {
-		struct raftd_pending p = *pend_at(d, d->pend_n - 1);
-
-		d->pend_n--;
-		pend_result(d, &p, ERR_NOTLEADER, p.index, 0);
-	}
-}
-
-static void pend_push(struct raftd *d, uint64_t cookie, raft_index index,
-		      raft_term term)
-{
-	ASSERT(d->pend_n < RAFTD_PENDING_MAX);
-	ASSERT(index > 0);
-	/* A leader appends after its whole log, so a lower index means the
-	 * entries there were replaced (reported already, but be sure). */
-	pend_truncated(d, index);
-	*pend_at(d, d->pend_n) = (struct raftd_pending){cookie, index, term};
-	d->pend_n++;
-	d->m.proposals++;
-}
-
-/* The entry at res->index was applied: its proposer learns the outcome. */
-static void pend_applied(struct raftd *d, const struct raftd_applied *res)
-{
-	while (d->pend_n > 0 && pend_at(d, 0)->index < res->index)
-		pend_pop_head(d, ERR_TIMEOUT, pend_at(d, 0)->index, 0);
-	if (d->pend_n == 0 || pend_at(d, 0)->index != res->index)
-		return;
-	if (pend_at(d, 0)->term == res->term)
-		pend_pop_head(d, 0, res->index, res->result);
-	else
-		pend_pop_head(d, ERR_NOTLEADER, res->index, 0);
-}
-
-/* ---- reads ---- */
-
-static struct raftd_read *read_at(struct raftd *d, uint32_t i)
-{
-	return &d->reads[(d->reads_head + i) % RAFTD_READS_MAX];
-}
-
-/* Ends every read of `round` (0: those waiting for a round) with status,
- * keeping the order of the others. */
-static void reads_fail(struct raftd *d, uint64_t round, int status)
-{
-	uint32_t k = 0, n = d->reads_n;
-
-	for (uint32_t i = 0; i < n; i++) {
-		struct raftd_read rd = *read_at(d, i);
-
-		if (rd.round == round && !rd.confirmed) {
-			d->env.on_read(d->env.ctx, rd.cookie, status, 0);
-			continue;
-		}
-		*read_at(d, k++) = rd;
-	}
-	d->reads_n = k;
-}
-
-static void reads_confirm(struct raftd *d, const struct raft_read *rr)
-{
-	if (!d->round_inflight || rr->ctx != d->round)
-		return; /* not ours (cannot happen: one round at a time) */
-	d->round_inflight = 0;
-	if (rr->status != 0) {
-		reads_fail(d, rr->ctx, rr->status);
-		return;
-	}
-	for (uint32_t i = 0; i < d->reads_n; i++) {
-		struct raftd_read *rd = read_at(d, i);
-
-		if (rd->round == rr->ctx) {
-			rd->confirmed = 1;
-			rd->index = rr->index;
-		}
-	}
-}
-
-/* Confirmed reads whose index is applied are served, oldest first (their
- * indexes never decrease: each round reads a later commit index). */
-static void reads_serve(struct raftd *d)
-{
-	while (d->reads_n > 0 && read_at(d, 0)->confirmed &&
-	       read_at(d, 0)->index <= d->applied) {
-		struct raftd_read rd = *read_at(d, 0);
-
-		d->reads_head = (d->reads_head + 1) % RAFTD_READS_MAX;
-		d->reads_n--;
-		d->env.on_read(d->env.ctx, rd.cookie, 0, rd.index);
-	}
-}
-
 /* ---- failure ---- */
 
 static void held_free(struct raftd *d)
@@ -179,21 +58,6 @@ static void held_free(struct raftd *d)
 	for (uint32_t i = 0; i < d->held_n; i++)
 		free(d->held[i].buf);
 	d->held_n = 0;
-}
-
-/* Ends every proposal and read (raftd stopping or closing). */
-static void fail_all(struct raftd *d, int status)
-{
-	while (d->pend_n > 0)
-		pend_pop_head(d, status, pend_at(d, 0)->index, 0);
-	while (d->reads_n > 0) {
-		struct raftd_read rd = *read_at(d, 0);
-
-		d->reads_head = (d->reads_head + 1) % RAFTD_READS_MAX;
-		d->reads_n--;
-		d->env.on_read(d->env.ctx, rd.cookie, status, 0);
-	}
-	d->round_inflight = 0;
 }
 
 void raftd__fail(struct raftd *d, int code, const char *what)
@@ -210,7 +74,7 @@ void raftd__fail(struct raftd *d, int code, const char *what)
 		return; /* raftd_open returns the error instead */
 	if (d->env.on_fail != NULL)
 		d->env.on_fail(d->env.ctx, code, what);
-	fail_all(d, ERR_SHUTDOWN);
+	raftd__requests_fail(d, ERR_SHUTDOWN);
 }
 
 /* ---- durability ---- */
@@ -387,7 +251,7 @@ static int persist(struct raftd *d, const struct raft_update *up)
 	int term_vote = 0, rv;
 
 	if (up->truncate_from != 0) {
-		pend_truncated(d, up->truncate_from);
+		raftd__pend_truncated(d, up->truncate_from);
 		if (up->n_entries == 0 && truncate_log(d, up->truncate_from))
 			return -1;
 	}
@@ -478,9 +342,7 @@ static void install(struct raftd *d, const struct raft_snapshot *snap)
 	d->since_snap_entries = d->since_snap_bytes = 0;
 	d->m.snapshots_installed++;
 	raftd__add_durable(d, 0, 0, snap->meta.index);
-	/* Proposals at or below it: the log that would have told is gone. */
-	while (d->pend_n > 0 && pend_at(d, 0)->index <= snap->meta.index)
-		pend_pop_head(d, ERR_TIMEOUT, pend_at(d, 0)->index, 0);
+	raftd__pend_snapshot(d, snap->meta.index);
 	if (d->env.on_install != NULL)
 		d->env.on_install(d->env.ctx, &snap->meta);
 	TRACE_I(d->tr, RAFTD_MOD, "%llu: installed snapshot index=%llu "
@@ -509,7 +371,7 @@ static void apply(struct raftd *d, const struct raft_update *up)
 			d->m.applied++;
 			if (d->env.on_apply != NULL)
 				d->env.on_apply(d->env.ctx, e, res[i].result);
-			pend_applied(d, &res[i]);
+			raftd__pend_applied(d, &res[i]);
 		}
 	}
 	free(res);
@@ -527,8 +389,8 @@ static void carry_out(struct raftd *d, const struct raft_update *up)
 	if (d->failed)
 		return;
 	for (uint32_t i = 0; i < up->n_reads; i++)
-		reads_confirm(d, &up->reads[i]);
-	reads_serve(d);
+		raftd__reads_confirm(d, &up->reads[i]);
+	raftd__reads_serve(d);
 	d->env.set_timer(d->env.ctx, up->deadline_ms);
 }
 
@@ -551,8 +413,8 @@ static void note_status(struct raftd *d, const struct raft_update *up)
 
 /* Steps raft; a proposal (cookie not NULL) is registered before the
  * update is carried out, so no outcome can precede it. */
-static int step_ex(struct raftd *d, struct raft_event *ev,
-		   const uint64_t *cookie)
+int raftd__step_ex(struct raftd *d, struct raft_event *ev,
+		    const uint64_t *cookie)
 {
 	struct raft_update up;
 	int rv;
@@ -565,7 +427,7 @@ static int step_ex(struct raftd *d, struct raft_event *ev,
 	if (rv != 0 && rv != ERR_NOMEM)
 		return rv;
 	if (rv == 0 && cookie != NULL)
-		pend_push(d, *cookie, up.proposed_index, up.proposed_term);
+		raftd__pend_push(d, *cookie, up.proposed_index, up.proposed_term);
 	if (d->env.on_update != NULL)
 		d->env.on_update(d->env.ctx, &up);
 	carry_out(d, &up);
@@ -579,40 +441,10 @@ static int step_ex(struct raftd *d, struct raft_event *ev,
 
 int raftd__step(struct raftd *d, struct raft_event *ev)
 {
-	return step_ex(d, ev, NULL);
+	return raftd__step_ex(d, ev, NULL);
 }
 
 /* ---- what a step leaves to do ---- */
-
-static int start_round(struct raftd *d)
-{
-	struct raft_event ev;
-	uint32_t waiting = 0;
-	int rv;
-
-	if (d->round_inflight)
-		return 0;
-	for (uint32_t i = d->reads_n; i > 0 && read_at(d, i - 1)->round == 0 &&
-				      !read_at(d, i - 1)->confirmed;
-	     i--)
-		waiting++;
-	if (waiting == 0)
-		return 0;
-	d->round++;
-	for (uint32_t i = d->reads_n - waiting; i < d->reads_n; i++)
-		read_at(d, i)->round = d->round;
-	d->round_inflight = 1;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = RAFT_EV_READ_INDEX;
-	ev.u.read_index.ctx = d->round;
-	rv = raftd__step(d, &ev);
-	if (rv != 0 && !d->failed) {
-		d->round_inflight = 0;
-		reads_fail(d, d->round, rv);
-	}
-	d->m.read_rounds += rv == 0;
-	return 1;
-}
 
 static int take_snapshot(struct raftd *d)
 {
@@ -668,10 +500,15 @@ static void pump(struct raftd *d)
 			if (complete_durable(d))
 				continue;
 		}
-		if (start_round(d))
+		if (raftd__start_round(d))
 			continue;
 		if (snapshot_due(d)) {
-			int rv = take_snapshot(d);
+			int rv;
+
+			/* Due again only after as many more, even if refused
+			 * (a state over snapshot_stream_max stays refused). */
+			d->since_snap_entries = d->since_snap_bytes = 0;
+			rv = take_snapshot(d);
 
 			if (rv != 0 && !d->failed)
 				TRACE_W(d->tr, RAFTD_MOD, "%llu: snapshot at "
@@ -685,7 +522,7 @@ static void pump(struct raftd *d)
 
 /* ---- the public calls ---- */
 
-static int enter(struct raftd *d, uint64_t now_ms)
+int raftd__enter(struct raftd *d, uint64_t now_ms)
 {
 	if (d->in_call)
 		return ERR_BUSY;
@@ -697,7 +534,7 @@ static int enter(struct raftd *d, uint64_t now_ms)
 	return 0;
 }
 
-static int leave(struct raftd *d, int rv)
+int raftd__leave(struct raftd *d, int rv)
 {
 	pump(d);
 	d->in_call = 0;
@@ -707,13 +544,13 @@ static int leave(struct raftd *d, int rv)
 int raftd_tick(struct raftd *d, uint64_t now_ms)
 {
 	struct raft_event ev;
-	int rv = enter(d, now_ms);
+	int rv = raftd__enter(d, now_ms);
 
 	if (rv != 0)
 		return rv;
 	memset(&ev, 0, sizeof(ev));
 	ev.type = RAFT_EV_TICK;
-	return leave(d, raftd__step(d, &ev));
+	return raftd__leave(d, raftd__step(d, &ev));
 }
 
 int raftd_receive(struct raftd *d, uint64_t now_ms, raft_id from,
@@ -721,7 +558,7 @@ int raftd_receive(struct raftd *d, uint64_t now_ms, raft_id from,
 {
 	struct raft_message m;
 	struct raft_event ev;
-	int rv = enter(d, now_ms);
+	int rv = raftd__enter(d, now_ms);
 
 	if (rv != 0)
 		return rv;
@@ -736,117 +573,40 @@ int raftd_receive(struct raftd *d, uint64_t now_ms, raft_id from,
 	}
 	if (rv == ERR_MALFORMED || rv == ERR_VERSION)
 		d->m.msgs_malformed++;
-	return leave(d, rv);
-}
-
-static int propose(struct raftd *d, struct raft_event *ev, uint64_t cookie)
-{
-	if (d->pend_n == RAFTD_PENDING_MAX)
-		return ERR_AGAIN;
-	ev->type = RAFT_EV_PROPOSE;
-	return step_ex(d, ev, &cookie);
-}
-
-int raftd_propose(struct raftd *d, uint64_t now_ms, const uint8_t *data,
-		  size_t len, uint64_t cookie)
-{
-	struct raft_event ev;
-	int rv = enter(d, now_ms);
-
-	if (rv != 0)
-		return rv;
-	if (len > UINT32_MAX)
-		return leave(d, ERR_TOOBIG);
-	memset(&ev, 0, sizeof(ev));
-	ev.u.propose.type = RAFT_ENTRY_NORMAL;
-	ev.u.propose.data = data;
-	ev.u.propose.len = (uint32_t)len;
-	return leave(d, propose(d, &ev, cookie));
-}
-
-int raftd_change(struct raftd *d, uint64_t now_ms, uint8_t op, raft_id id,
-		 uint64_t cookie)
-{
-	struct raft_event ev;
-	int rv = enter(d, now_ms);
-
-	if (rv != 0)
-		return rv;
-	memset(&ev, 0, sizeof(ev));
-	ev.u.propose.type = RAFT_ENTRY_CONFIG;
-	ev.u.propose.change.op = op;
-	ev.u.propose.change.id = id;
-	return leave(d, propose(d, &ev, cookie));
-}
-
-int raftd_read_index(struct raftd *d, uint64_t now_ms, uint64_t cookie)
-{
-	struct raftd_read *rd;
-	int rv = enter(d, now_ms);
-
-	if (rv != 0)
-		return rv;
-	if (raft_current_role(&d->r) != RAFT_LEADER)
-		return leave(d, ERR_NOTLEADER);
-	if (d->reads_n == RAFTD_READS_MAX)
-		return leave(d, ERR_AGAIN);
-	rd = read_at(d, d->reads_n++);
-	memset(rd, 0, sizeof(*rd));
-	rd->cookie = cookie;
-	d->m.reads++;
-	if (!d->round_inflight) {
-		/* Start its round now, so that an error is this call's. */
-		struct raft_event ev;
-
-		d->round++;
-		rd->round = d->round;
-		d->round_inflight = 1;
-		memset(&ev, 0, sizeof(ev));
-		ev.type = RAFT_EV_READ_INDEX;
-		ev.u.read_index.ctx = d->round;
-		rv = raftd__step(d, &ev);
-		if (rv != 0 && !d->failed) {
-			d->round_inflight = 0;
-			d->reads_n--; /* the last one: this read */
-			d->m.reads--;
-			return leave(d, rv);
-		}
-		d->m.read_rounds++;
-	}
-	return leave(d, 0);
+	return raftd__leave(d, rv);
 }
 
 int raftd_transfer(struct raftd *d, uint64_t now_ms, raft_id to)
 {
 	struct raft_event ev;
-	int rv = enter(d, now_ms);
+	int rv = raftd__enter(d, now_ms);
 
 	if (rv != 0)
 		return rv;
 	memset(&ev, 0, sizeof(ev));
 	ev.type = RAFT_EV_TRANSFER;
 	ev.u.transfer.to = to;
-	return leave(d, raftd__step(d, &ev));
+	return raftd__leave(d, raftd__step(d, &ev));
 }
 
 int raftd_snapshot(struct raftd *d, uint64_t now_ms)
 {
-	int rv = enter(d, now_ms);
+	int rv = raftd__enter(d, now_ms);
 
 	if (rv != 0)
 		return rv;
-	return leave(d, take_snapshot(d));
+	return raftd__leave(d, take_snapshot(d));
 }
 
 int raftd_disk_done(struct raftd *d, uint64_t now_ms, uint64_t mark)
 {
-	int rv = enter(d, now_ms);
+	int rv = raftd__enter(d, now_ms);
 
 	if (rv != 0)
 		return rv;
 	if (mark > d->mark)
 		d->mark = mark;
-	return leave(d, 0);
+	return raftd__leave(d, 0);
 }
 
 int raftd_disk_fd(const struct raftd *d)
@@ -857,7 +617,7 @@ int raftd_disk_fd(const struct raftd *d)
 int raftd_disk_reap(struct raftd *d, uint64_t now_ms)
 {
 	uint64_t mark;
-	int rv = enter(d, now_ms);
+	int rv = raftd__enter(d, now_ms);
 
 	if (rv != 0)
 		return rv;
@@ -866,7 +626,7 @@ int raftd_disk_reap(struct raftd *d, uint64_t now_ms)
 		if (rv != 0)
 			raftd__fail(d, rv, "log append");
 	}
-	return leave(d, rv);
+	return raftd__leave(d, rv);
 }
 
 /* ---- status ---- */
@@ -1003,7 +763,7 @@ void raftd_close(struct raftd *d)
 	d->in_call = 1;
 	d->closing = 1;
 	raftd__wdisk_stop(d);
-	fail_all(d, ERR_SHUTDOWN);
+	raftd__requests_fail(d, ERR_SHUTDOWN);
 	held_free(d);
 	raft_close(&d->r);
 	mp_writer_free(&d->enc);

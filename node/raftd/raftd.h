@@ -188,8 +188,8 @@ struct raftd_config {
 	/* Largest snapshot stream read into memory (ERR_TOOBIG beyond). */
 	uint64_t snapshot_stream_max;
 	uint32_t bugs; /* RAFTD_BUG_* (tests only), else 0 */
-	/* The disk port; NULL: the built-in one over stor_writer. Borrowed
-	 * for raftd's lifetime. */
+	/* The disk port; NULL: the built-in one over stor_writer. The
+	 * struct is copied; its ctx is borrowed for raftd's lifetime. */
 	const struct raftd_disk *disk;
 	const struct tracer *tracer; /* borrowed; may be NULL */
 };
@@ -226,7 +226,7 @@ int raftd_open(struct stor *s, const struct raftd_config *cfg,
 /* Stops the built-in writer (its queued writes finish), calls back every
  * pending proposal and read with ERR_SHUTDOWN, frees everything. Held
  * messages are dropped. The store stays open (the owner's). d may be
- * NULL. */
+ * NULL. Not from inside one of d's callbacks. */
 void raftd_close(struct raftd *d);
 
 /* ---- events ----
@@ -264,7 +264,8 @@ int raftd_change(struct raftd *d, uint64_t now_ms, uint8_t op, raft_id id,
  * on_read(cookie) follows exactly once. Reads that arrive while a
  * heartbeat round is confirming earlier ones wait and then share the next
  * round (batching: one round serves any number). Errors: ERR_NOTLEADER,
- * ERR_AGAIN (RAFTD_READS_MAX), the sticky failure. */
+ * ERR_AGAIN (RAFTD_READS_MAX, or no entry of the leader's term committed
+ * yet: retry shortly), the sticky failure. */
 int raftd_read_index(struct raftd *d, uint64_t now_ms, uint64_t cookie);
 
 /* Leadership transfer to `to` (0: the most up-to-date voter). Errors as

@@ -1,7 +1,7 @@
 /*
  * raftd_int.h: the driver's internals, shared by its source files:
- * raftd.c (events, the update carried out, durability, proposals and
- * reads), store.c (the storage side: apply, snapshots, the restart path)
+ * raftd.c (events, the update carried out, durability), requests.c
+ * (proposals and reads), store.c (the storage side: apply, snapshots, the restart path)
  * and wdisk.c (the built-in disk port over stor_writer).
  */
 #ifndef CLUSTERD_NODE_RAFTD_RAFTD_INT_H
@@ -113,6 +113,27 @@ void raftd__add_durable(struct raftd *d, raft_index index, raft_term term,
  * (the driver failed then). */
 int raftd__direct_begin(struct raftd *d, int boot);
 void raftd__direct_end(struct raftd *d);
+
+int raftd__step_ex(struct raftd *d, struct raft_event *ev,
+		    const uint64_t *cookie);
+/* A public call's entry (ERR_BUSY inside a callback, the sticky failure)
+ * and exit (finishes what the step made possible, see pump). */
+int raftd__enter(struct raftd *d, uint64_t now_ms);
+int raftd__leave(struct raftd *d, int rv);
+
+/* requests.c */
+void raftd__pend_push(struct raftd *d, uint64_t cookie, raft_index index,
+		      raft_term term);
+/* Entries from `from` on were deleted: proposals there never apply. */
+void raftd__pend_truncated(struct raftd *d, raft_index from);
+void raftd__pend_applied(struct raftd *d, const struct raftd_applied *res);
+void raftd__pend_snapshot(struct raftd *d, raft_index index);
+void raftd__reads_confirm(struct raftd *d, const struct raft_read *rr);
+void raftd__reads_serve(struct raftd *d);
+/* Starts the next read round if reads wait for one; 1 if it stepped. */
+int raftd__start_round(struct raftd *d);
+/* Ends every proposal and read with status (stopping or closing). */
+void raftd__requests_fail(struct raftd *d, int status);
 
 /* store.c */
 uint8_t raftd__type_to_stor(uint8_t t);

@@ -17,7 +17,7 @@
 
 #include "base/err.h"
 #include "node/http.h"
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 /* Upper bound on loop iterations for any wait (each polls up to 10 ms). */
 #define SPINS_MAX 3000
@@ -247,15 +247,25 @@ static void finish(int status, const char *text)
 	pending = NULL;
 }
 
+static const char defer_req[] = "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/* Dials and sends a request the server defers; returns the socket once
+ * the handler has run. */
+static int start_deferred(struct fx *f)
+{
+	int fd = dial(f);
+
+	send_all(f, fd, defer_req, strlen(defer_req));
+	wait_deferred(f, fd, 1);
+	return fd;
+}
+
 static void test_deferred_later(void **state)
 {
 	struct fx *f = *state;
-	const char *req = "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n";
 	char resp[4096];
-	int fd = dial(f);
+	int fd = start_deferred(f);
 
-	send_all(f, fd, req, strlen(req));
-	wait_deferred(f, fd, 1);
 	/* Nothing sent while pending. */
 	for (int i = 0; i < 5; i++)
 		spin(f, fd);
@@ -267,7 +277,7 @@ static void test_deferred_later(void **state)
 	assert_non_null(strcasestr(resp, "retry-after: 1"));
 	assert_non_null(strstr(resp, "later"));
 	/* The connection stays usable for the next request. */
-	send_all(f, fd, req, strlen(req));
+	send_all(f, fd, defer_req, strlen(defer_req));
 	wait_deferred(f, fd, 2);
 	finish(200, "again");
 	read_resp(f, fd, resp, sizeof(resp));
@@ -283,11 +293,8 @@ static void test_deferred_later(void **state)
 static void test_deferred_after_close(void **state)
 {
 	struct fx *f = *state;
-	const char *req = "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n";
-	int fd = dial(f);
+	int fd = start_deferred(f);
 
-	send_all(f, fd, req, strlen(req));
-	wait_deferred(f, fd, 1);
 	close(fd);
 	for (int i = 0; i < 20; i++)
 		spin(f, -1);
@@ -300,12 +307,9 @@ static void test_deferred_after_close(void **state)
 static void test_deferred_during_stop(void **state)
 {
 	struct fx *f = *state;
-	const char *req = "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n";
 	char resp[4096];
-	int fd = dial(f);
+	int fd = start_deferred(f);
 
-	send_all(f, fd, req, strlen(req));
-	wait_deferred(f, fd, 1);
 	node_http_stop(&f->http, on_stopped);
 	spin(f, fd);
 	assert_false(f->stopped); /* waits for the pending answer */

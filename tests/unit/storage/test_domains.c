@@ -7,7 +7,7 @@
 
 #include "storage/cdomain.h"
 #include "storage/kvrev.h"
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 struct fx {
 	char dir[64];

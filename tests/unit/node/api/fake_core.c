@@ -6,7 +6,6 @@
 
 #include "base/assert.h"
 #include "base/err.h"
-#include "storage/kvrev.h"
 #include "storage/storage.h"
 
 static struct fake_core *F(void *ctx)
@@ -100,14 +99,7 @@ static int f_write(void *ctx, const struct core_cmd *cmd, uint64_t deadline,
 		p.res.status = f->cb_status;
 	} else {
 		p.res.result = apply(f, data, len, &p.res.index);
-		if ((p.res.result == ERR_CONFLICT ||
-		     p.res.result == ERR_NOTFOUND) &&
-		    (cmd->type == CORE_CMD_KV_PUT ||
-		     cmd->type == CORE_CMD_KV_DEL) &&
-		    stor_kvr_get(f->s, cmd->u.kv.ns, cmd->u.kv.ns_len,
-				 cmd->u.kv.key, cmd->u.kv.key_len, NULL, NULL,
-				 &p.res.current_rev) != 0)
-			p.res.current_rev = 0;
+		core_stor_fill_rev(f->s, cmd, &p.res);
 	}
 	free(data);
 	deliver(f, &p);

@@ -11,7 +11,7 @@
 
 #include "base/err.h"
 #include "node/api/api.h"
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 #include "tests/unit/node/api/fake_core.h"
 
 struct fx {
@@ -410,6 +410,17 @@ static void test_unavailable(void **state)
 	f->core.call_status = ERR_SHUTDOWN;
 	expect_error(as_admin(f, "GET", "/api/v1/kv/app/k", NULL), 503);
 	assert_int_equal(f->api.stats.unavailable, 6);
+	{
+		struct http_reply m = {0};
+
+		wbuf_init(&m.body, HTTP_BODY_MAX);
+		assert_int_equal(api_metrics(&f->api, &m), 0);
+		assert_non_null(strstr((const char *)m.body.p,
+				       "clusterd_api_unavailable_total 6\n"));
+		assert_non_null(strstr((const char *)m.body.p,
+				       "# TYPE clusterd_api_requests_total counter"));
+		wbuf_free(&m.body);
+	}
 	/* And it recovers. */
 	assert_int_equal(as_admin(f, "PUT", "/api/v1/kv/app/k", "v")->status,
 			 200);
@@ -612,11 +623,11 @@ static void test_unjoined_node(void **state)
 	assert_int_equal(r->status, 200);
 	assert_string_equal(f->core.join_peer, "127.0.0.1:7946");
 	assert_string_equal(f->core.join_token, f->admin);
-	/* Once joined, join needs a token and says so twice. */
+	/* Once joined, join is a conflict, with a token or without. */
 	f->core.joined = 1;
 	expect_error(call(f, "POST", "/api/v1/cluster/join", body,
 			  strlen(body), NULL),
-		     401);
+		     409);
 	expect_error(as_admin(f, "POST", "/api/v1/cluster/join", body), 409);
 }
 
