@@ -13,8 +13,8 @@
  * it is certain that it was not applied: the leader answered
  * ERR_NOTLEADER before proposing, or raftd reported that another entry
  * took its index. Once a write was handed to a leader that then went
- * silent, nobody can tell whether it will commit, so it ends at its
- * deadline with ERR_TIMEOUT, which the API turns into a 503 that says
+ * silent, nobody can tell whether it will commit, so it ends with
+ * ERR_TIMEOUT as soon as another leader is known (or at its deadline), which the API turns into a 503 that says
  * "may or may not have been applied". (Exactly-once retries need client
  * sessions in the state machine, the next step.)
  *
@@ -423,9 +423,15 @@ void cl_role_changed(struct cluster *c)
 			continue;
 		}
 		/* A read or a membership change may go again (a change
-		 * that did commit is refused as a repeat, ERR_INVAL);
-		 * a write's fate is unknown and it waits out its deadline. */
+		 * that did commit is refused as a repeat, ERR_INVAL). A
+		 * write's fate is unknown: the old leader may have
+		 * replicated it before it fell. Waiting out the deadline
+		 * would tell the client nothing more, so it ends now, and
+		 * the API answers 503 "may or may not have been applied";
+		 * the client retries against the new leader at once. */
 		if (op->kind != CL_OP_WRITE)
 			op->state = CL_OP_WAIT_LEADER;
+		else if (c->leader != 0)
+			op_end(c, op, ERR_TIMEOUT, 0, 0);
 	}
 }

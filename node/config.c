@@ -425,3 +425,46 @@ int node_config_load(struct node_config *cfg, const struct node_flags *flags,
 	}
 	return 0;
 }
+
+int node_config_remember(const struct node_config *cfg, char *errmsg,
+			 size_t errsz)
+{
+	char path[NODE_PATH_MAX + 32], tmp[NODE_PATH_MAX + 40];
+	cJSON *o;
+	char *text;
+	FILE *f;
+	int rv = 0;
+
+	snprintf(path, sizeof(path), "%s/clusterd.json", cfg->data_dir);
+	if (access(path, F_OK) == 0)
+		return 1;
+	o = cJSON_CreateObject();
+	if (!o)
+		return ERR_NOMEM;
+	cJSON_AddStringToObject(o, "node_name", cfg->node_name);
+	cJSON_AddStringToObject(o, "bind", cfg->bind_addr);
+	cJSON_AddStringToObject(o, "http", cfg->http_addr);
+	if (cfg->advertise_addr[0])
+		cJSON_AddStringToObject(o, "advertise", cfg->advertise_addr);
+	cJSON_AddStringToObject(o, "log_level",
+				trace_level_name((enum trace_level)cfg->log_level));
+	text = cJSON_Print(o);
+	cJSON_Delete(o);
+	if (!text)
+		return ERR_NOMEM;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%s\n", text) < 0 || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0) {
+		snprintf(errmsg, errsz, "cannot write %s: %s", tmp, strerror(errno));
+		rv = ERR_IO;
+	}
+	if (f)
+		fclose(f);
+	if (rv == 0 && rename(tmp, path) != 0) {
+		snprintf(errmsg, errsz, "cannot write %s: %s", path, strerror(errno));
+		rv = ERR_IO;
+	}
+	cJSON_free(text);
+	return rv;
+}

@@ -53,6 +53,14 @@ struct node_flags {
 int node_config_load(struct node_config *cfg, const struct node_flags *flags,
 		     char *errmsg, size_t errmsg_size);
 
+/* Writes cfg's node name, addresses and log level to
+ * <data_dir>/clusterd.json (atomically), unless that file exists: the
+ * flags of a node's first start (or of `clusterd init`) are remembered,
+ * so `clusterd run --data-dir DIR` starts it the same way again. Returns
+ * 0, 1 when the file existed (nothing written), or ERR_IO with errmsg. */
+int node_config_remember(const struct node_config *cfg, char *errmsg,
+			 size_t errmsg_size);
+
 /* What a node name may be: it appears in logs, metrics labels and URLs,
  * so it holds nothing that needs quoting there. */
 #define NODE_NAME_RULE \

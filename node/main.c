@@ -140,31 +140,6 @@ static const char init_usage_text[] =
 	"the data dir already belongs to a cluster or cannot be written, 2 on a\n"
 	"usage or configuration error.\n";
 
-/* DIR/clusterd.json: the flags init was given, for `run`. */
-static int write_run_config(const struct node_config *cfg, char *err,
-			    size_t errsz)
-{
-	cJSON *o = cJSON_CreateObject();
-	char *text;
-	int rv;
-
-	if (!o)
-		return ERR_NOMEM;
-	cJSON_AddStringToObject(o, "node_name", cfg->node_name);
-	cJSON_AddStringToObject(o, "bind", cfg->bind_addr);
-	cJSON_AddStringToObject(o, "http", cfg->http_addr);
-	if (cfg->advertise_addr[0])
-		cJSON_AddStringToObject(o, "advertise", cfg->advertise_addr);
-	text = cJSON_Print(o);
-	cJSON_Delete(o);
-	if (!text)
-		return ERR_NOMEM;
-	rv = identity_write_file(cfg->data_dir, "clusterd.json", text, 0644, err,
-				 errsz);
-	cJSON_free(text);
-	return rv;
-}
-
 static int write_ctl_config(const struct node_config *cfg,
 			    const struct cluster_init *in, char *err,
 			    size_t errsz)
@@ -252,8 +227,8 @@ static int do_init(struct node_config *cfg, int json)
 	rv = cluster_init(&in, (uint64_t)ts.tv_sec * 1000 +
 				       (uint64_t)ts.tv_nsec / 1000000,
 			  err, sizeof(err));
-	if (rv == 0)
-		rv = write_run_config(cfg, err, sizeof(err));
+	if (rv == 0 && node_config_remember(cfg, err, sizeof(err)) < 0)
+		rv = ERR_IO;
 	if (rv == 0)
 		rv = write_ctl_config(cfg, &in, err, sizeof(err));
 	node_datadir_close(&dir);

@@ -245,6 +245,8 @@ static int start(struct node *n, char *errmsg, size_t errsz)
 	if (rv)
 		return rv;
 	remove_addr_file(n);
+	if (node_config_remember(&n->cfg, errmsg, errsz) < 0)
+		TRACE_W(&n->log, "node", "%s", errmsg);
 	rv = uv_loop_init(&n->loop);
 	if (rv) {
 		snprintf(errmsg, errsz, "cannot create event loop: %s", uv_strerror(rv));
