@@ -98,6 +98,7 @@ struct ap_input {
  * call; reset it when leadership is regained (a new leader has no
  * history, so it waits one stabilisation time before promoting). */
 struct ap_state {
+	uint64_t last_now_ms; /* the previous call's now_ms */
 	uint32_t n;
 	struct {
 		raft_id id;

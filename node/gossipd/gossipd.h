@@ -95,7 +95,8 @@ struct gossipd;
 
 /* Creates the driver and its core (a member list of itself). The config is
  * copied; env is copied (its ctx is borrowed for the instance's life).
- * Calls env.set_timer once. Returns 0, ERR_CONFIG (invalid gossip config
+ * Calls no callback: the first set_timer comes from the first stepping
+ * call (normally gossipd_join, with n = 0 for the first node). Returns 0, ERR_CONFIG (invalid gossip config
  * or a missing send/set_timer), ERR_NOMEM. *out is freed with
  * gossipd_free. */
 int gossipd_new(const struct gossipd_config *c, const struct gossipd_env *env,
