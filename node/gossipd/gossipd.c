@@ -133,6 +133,18 @@ static void advance(struct gossipd *d, uint64_t now_ms)
 	d->now_ms = now_ms;
 }
 
+static int add_self(struct gossipd *d, const struct gossip_config *gc)
+{
+	struct gossip_member_change self;
+
+	memset(&self, 0, sizeof(self));
+	snprintf(self.name, sizeof(self.name), "%s", gc->name);
+	snprintf(self.addr, sizeof(self.addr), "%s", gc->addr ? gc->addr : "");
+	self.status = GOSSIP_ALIVE;
+	self.incarnation = gossip_incarnation(d->g);
+	return tbl_apply(&d->t, &self, d->now_ms);
+}
+
 int gossipd_new(const struct gossipd_config *c, const struct gossipd_env *env,
 		uint64_t now_ms, struct gossipd **out)
 {
@@ -159,8 +171,15 @@ int gossipd_new(const struct gossipd_config *c, const struct gossipd_env *env,
 	rc = gossip_new(&c->gossip, c->seed, c->tracer, now_ms, &d->g);
 	if (rc != 0)
 		goto err_table;
+	/* The core reports its own member only when it changes (a
+	 * refutation, a leave): list self from the start. */
+	rc = add_self(d, &c->gossip);
+	if (rc != 0)
+		goto err_core;
 	*out = d;
 	return 0;
+err_core:
+	gossip_free(d->g);
 err_table:
 	tbl_free(&d->t);
 err_free:
