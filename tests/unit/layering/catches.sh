@@ -5,7 +5,7 @@ set -u
 check=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/raft" "$tmp/storage" "$tmp/base"
+mkdir -p "$tmp/raft" "$tmp/storage" "$tmp/base" "$tmp/node/gossipd" "$tmp/node/autopilot"
 echo 'int f(void) { return 0; }' > "$tmp/raft/ok.c"
 "$check" "$tmp" >/dev/null || { echo "clean tree rejected"; exit 1; }
 expect_fail() { # description, file, content
@@ -21,4 +21,6 @@ expect_fail "rand in raft" raft/bad.c 'int f(void) { return rand(); }'
 expect_fail "time in base" base/bad.c 'long f(void) { return time(0); }'
 expect_fail "printf in storage" storage/bad.c 'void f(void) { printf("x"); }'
 expect_fail "stderr in raft" raft/bad.c 'void f(void) { fputs("x", stderr); }'
-echo "layering check catches all 8 planted violations"
+expect_fail "uv.h in node/gossipd" node/gossipd/bad.c '#include <uv.h>'
+expect_fail "clock_gettime in node/autopilot" node/autopilot/bad.c 'void f(void) { clock_gettime(0, 0); }'
+echo "layering check catches all 10 planted violations"
