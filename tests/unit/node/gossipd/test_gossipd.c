@@ -332,6 +332,35 @@ static void test_crash_and_leave(void **state)
 	net_free(w);
 }
 
+/* The core forgets a dead member after reap_ms (5 min); the table follows
+ * it within the prune interval, in counts, listings and lookups. */
+static void test_reaped_member_leaves_table(void **state)
+{
+	struct net *w = net_new(1000);
+	struct gossipd_member m[NODES];
+	uint32_t total;
+
+	(void)state;
+	run(w, 3000);
+	w->n[3].up = 0;
+	run(w, 30000);
+	assert_int_equal(gossipd_count(w->n[0].d), NODES);
+	run(w, 300000);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(gossipd_count(w->n[i].d), NODES - 1);
+		assert_int_equal(gossipd_members(w->n[i].d, m, NODES, &total), 0);
+		assert_int_equal(total, NODES - 1);
+		assert_int_equal(gossipd_member_get(w->n[i].d, "node-3", &m[0]),
+				 ERR_NOTFOUND);
+		assert_int_equal(gossipd_member_by_id(w->n[i].d, 0xab03, &m[0]),
+				 ERR_NOTFOUND);
+		/* The survivors are all still there and findable. */
+		assert_int_equal(gossipd_member_by_id(w->n[i].d, 0xab02, &m[0]), 0);
+		assert_int_equal(m[0].status, GOSSIP_ALIVE);
+	}
+	net_free(w);
+}
+
 /* Garbage is rejected and counted; failed sends are counted; bad local
  * requests are refused. */
 static void test_rejects_and_errors(void **state)
@@ -381,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_publish_rate_limit),
 		cmocka_unit_test(test_publish_unlimited),
 		cmocka_unit_test(test_crash_and_leave),
+		cmocka_unit_test(test_reaped_member_leaves_table),
 		cmocka_unit_test(test_rejects_and_errors),
 	};
 
