@@ -187,4 +187,20 @@ struct gossipd_stats {
 };
 void gossipd_get_stats(const struct gossipd *d, struct gossipd_stats *s);
 
+/* The stats as Prometheus samples, so the names are fixed here (the gossip
+ * benchmark reads clusterd_gossip_sent_bytes_total). Samples of one family
+ * are consecutive and share name, type and help: print HELP/TYPE when the
+ * name changes, then `name{labels} value` (labels NULL: `name value`).
+ * All strings are static. */
+struct gossipd_metric {
+	const char *name, *type, *help;
+	const char *labels; /* e.g. `channel="udp"`, or NULL */
+	double value;
+};
+#define GOSSIPD_METRICS_MAX 24
+/* Fills up to cap samples (GOSSIPD_METRICS_MAX is enough) and returns
+ * how many were written. */
+uint32_t gossipd_metrics(const struct gossipd *d, struct gossipd_metric *out,
+			 uint32_t cap);
+
 #endif

@@ -149,3 +149,63 @@ void gossipd_get_stats(const struct gossipd *d, struct gossipd_stats *s)
 	}
 	ASSERT(s->alive + s->suspect + s->dead + s->left == d->t.n);
 }
+
+uint32_t gossipd_metrics(const struct gossipd *d, struct gossipd_metric *out,
+			 uint32_t cap)
+{
+	struct gossipd_stats s;
+	uint32_t n = 0;
+
+	gossipd_get_stats(d, &s);
+	const struct gossipd_metric all[] = {
+#define M(name, type, help, labels, v) {name, type, help, labels, (double)(v)}
+		M("clusterd_gossip_members", "gauge",
+		  "Gossip members known to this node by state, itself included.",
+		  "state=\"alive\"", s.alive),
+		M("clusterd_gossip_members", "gauge", "", "state=\"suspect\"", s.suspect),
+		M("clusterd_gossip_members", "gauge", "", "state=\"dead\"", s.dead),
+		M("clusterd_gossip_members", "gauge", "", "state=\"left\"", s.left),
+		M("clusterd_gossip_probes_total", "counter",
+		  "SWIM probes started by this node.", NULL, s.core.probes),
+		M("clusterd_gossip_probe_failures_total", "counter",
+		  "Probes that got no ack, direct or indirect.", NULL,
+		  s.core.probe_fails),
+		M("clusterd_gossip_suspicions_total", "counter",
+		  "Suspicions of other members started by this node.", NULL,
+		  s.core.suspects_started),
+		M("clusterd_gossip_deaths_declared_total", "counter",
+		  "Members this node declared dead.", NULL, s.core.deaths_declared),
+		M("clusterd_gossip_refutations_total", "counter",
+		  "Suspicions of this node that it refuted.", NULL, s.core.refutes),
+		M("clusterd_gossip_health_score", "gauge",
+		  "Lifeguard local health multiplier minus one (0 is healthy).",
+		  NULL, gossip_health(d->g)),
+		M("clusterd_gossip_sent_bytes_total", "counter",
+		  "Gossip payload bytes handed to the transport.",
+		  "channel=\"udp\"", s.bytes_out_udp),
+		M("clusterd_gossip_sent_bytes_total", "counter", "",
+		  "channel=\"tcp\"", s.bytes_out_tcp),
+		M("clusterd_gossip_sent_packets_total", "counter",
+		  "Gossip packets and reliable messages sent.", NULL, s.packets_out),
+		M("clusterd_gossip_send_failures_total", "counter",
+		  "Gossip sends the transport refused.", NULL, s.send_failed),
+		M("clusterd_gossip_received_bytes_total", "counter",
+		  "Gossip payload bytes received.", NULL, s.bytes_in),
+		M("clusterd_gossip_received_packets_total", "counter",
+		  "Gossip packets and reliable messages received.", NULL, s.packets_in),
+		M("clusterd_gossip_rejected_packets_total", "counter",
+		  "Received gossip packets rejected as malformed or of another version.",
+		  NULL, s.recv_rejected),
+		M("clusterd_gossip_state_publishes_total", "counter",
+		  "Versions of this node's published keys sent.", NULL, s.publishes),
+		M("clusterd_gossip_state_deferred_total", "counter",
+		  "Published values held back by the rate limit.", NULL,
+		  s.publishes_deferred),
+#undef M
+	};
+
+	ASSERT(sizeof(all) / sizeof(all[0]) <= GOSSIPD_METRICS_MAX);
+	for (; n < cap && n < sizeof(all) / sizeof(all[0]); n++)
+		out[n] = all[n];
+	return n;
+}

@@ -240,6 +240,43 @@ static void test_members_listing(void **state)
 	net_free(w);
 }
 
+/* The metrics carry the stats under fixed names, families consecutive. */
+static void test_metrics(void **state)
+{
+	struct net *w = net_new(1000);
+	struct gossipd_metric m[GOSSIPD_METRICS_MAX];
+	struct gossipd_stats st;
+	uint32_t n, found = 0;
+
+	(void)state;
+	run(w, 5000);
+	gossipd_get_stats(w->n[1].d, &st);
+	n = gossipd_metrics(w->n[1].d, m, GOSSIPD_METRICS_MAX);
+	assert_true(n > 10 && n <= GOSSIPD_METRICS_MAX);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_non_null(m[i].name);
+		assert_true(strncmp(m[i].name, "clusterd_gossip_", 16) == 0);
+		/* a family never comes back after another one */
+		for (uint32_t j = 0; j + 1 < i; j++)
+			if (strcmp(m[j].name, m[i].name) == 0)
+				assert_string_equal(m[i - 1].name, m[i].name);
+		if (strcmp(m[i].name, "clusterd_gossip_sent_bytes_total") == 0) {
+			found++;
+			assert_non_null(m[i].labels);
+			assert_true(m[i].value == (double)(strstr(m[i].labels, "udp")
+								   ? st.bytes_out_udp
+								   : st.bytes_out_tcp));
+		}
+		if (strcmp(m[i].name, "clusterd_gossip_members") == 0 &&
+		    strstr(m[i].labels, "alive"))
+			assert_true(m[i].value == NODES);
+	}
+	assert_int_equal(found, 2);
+	assert_true(st.bytes_out_udp > 0 && st.bytes_out_tcp > 0);
+	assert_int_equal(gossipd_metrics(w->n[1].d, m, 3), 3);
+	net_free(w);
+}
+
 /* Role flaps follower -> candidate -> leader within a second: the first
  * goes out at once, the candidate is superseded before its turn and never
  * sent, the leader goes out when the interval ends (from the timer). */
@@ -407,6 +444,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_members_listing),
+		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_publish_rate_limit),
 		cmocka_unit_test(test_publish_unlimited),
 		cmocka_unit_test(test_crash_and_leave),
