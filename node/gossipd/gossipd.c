@@ -84,7 +84,7 @@ static void execute(struct gossipd *d, const struct gossip_update *u)
 		if (d->env.on_state != NULL)
 			d->env.on_state(d->env.ctx, c);
 	}
-	d->core_deadline_ms = u->next_deadline_ms;
+	d->core_deadline_ms = u->deadline_ms;
 }
 
 static int step(struct gossipd *d, const struct gossip_event *ev)
@@ -154,7 +154,7 @@ int gossipd_new(const struct gossipd_config *c, const struct gossipd_env *env,
 	*out = NULL;
 	if (env == NULL || env->send == NULL || env->set_timer == NULL ||
 	    c->gossip.name == NULL || c->gossip.members_max == 0)
-		return ERR_CONFIG;
+		return ERR_INVAL;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return ERR_NOMEM;

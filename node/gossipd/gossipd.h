@@ -28,7 +28,8 @@
  *     previous deadline.
  * Callbacks run synchronously inside the gossipd call and must not call
  * back into the same gossipd (no function of this header on it).
- * Single-threaded: one instance belongs to one loop or one simulator.
+ * Threads: none inside; every call on one instance comes from one thread
+ * at a time (the node's loop, or one simulator). Instances share nothing.
  */
 #ifndef CLUSTERD_NODE_GOSSIPD_GOSSIPD_H
 #define CLUSTERD_NODE_GOSSIPD_GOSSIPD_H
@@ -96,9 +97,9 @@ struct gossipd;
 /* Creates the driver and its core (a member list of itself). The config is
  * copied; env is copied (its ctx is borrowed for the instance's life).
  * Calls no callback: the first set_timer comes from the first stepping
- * call (normally gossipd_join, with n = 0 for the first node). Returns 0, ERR_CONFIG (invalid gossip config
- * or a missing send/set_timer), ERR_NOMEM. *out is freed with
- * gossipd_free. */
+ * call (normally gossipd_join, with n = 0 for the first node). Returns 0,
+ * ERR_INVAL (an invalid gossip config, as gossip_new, or a missing
+ * send/set_timer/name), ERR_NOMEM. *out is freed with gossipd_free. */
 int gossipd_new(const struct gossipd_config *c, const struct gossipd_env *env,
 		uint64_t now_ms, struct gossipd **out);
 /* Frees everything; sends nothing (call gossipd_leave and keep ticking a

@@ -5,7 +5,7 @@
  * journal must give back exactly what was durable after a crash, dropping
  * a torn tail, across truncations and snapshots.
  */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * and torn-write behaviour. A simulator whose models are wrong proves
  * nothing, so each fault is shown to happen and to be undone.
  */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <string.h>
 

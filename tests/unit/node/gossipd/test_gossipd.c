@@ -435,7 +435,7 @@ static void test_rejects_and_errors(void **state)
 	gossipd_config_default(&c);
 	c.gossip.name = "n";
 	c.gossip.addr = "a";
-	assert_int_equal(gossipd_new(&c, &env, 0, &d), ERR_CONFIG); /* no timer */
+	assert_int_equal(gossipd_new(&c, &env, 0, &d), ERR_INVAL); /* no timer */
 	assert_null(d);
 	net_free(w);
 }
