@@ -149,6 +149,27 @@ static struct ap_action run(struct cl *k, uint64_t ms)
 	return last;
 }
 
+/* One call a second later; the action is returned, not applied. */
+static struct ap_action decide(struct cl *k)
+{
+	struct ap_action a;
+
+	k->in.now_ms += 1000;
+	assert_int_equal(ap_decide(&k->c, &k->in, &k->st, &a), 0);
+	return a;
+}
+
+/* The next call must be op on id; applies it. */
+static struct ap_action expect(struct cl *k, uint8_t op, raft_id id)
+{
+	struct ap_action a = decide(k);
+
+	assert_int_equal(a.op, op);
+	assert_int_equal(a.id, id);
+	apply(k, &a);
+	return a;
+}
+
 static uint8_t suffrage(struct cl *k, raft_id id)
 {
 	struct ap_server *s = srv(k, id);
@@ -207,7 +228,7 @@ static void test_lagging_learner_waits(void **state)
 	join(&k, 3, 10);
 	run(&k, 30000);
 	assert_int_equal(suffrage(&k, 3), RAFT_LEARNER);
-	srv(&k, 3)->match_index = 95; /* within max_lag (250) */
+	srv(&k, 3)->match_index = 95; /* within max_lag (50) */
 	run(&k, 9000);
 	assert_int_equal(suffrage(&k, 3), RAFT_LEARNER); /* clock started now */
 	run(&k, 2000);
@@ -231,17 +252,9 @@ static void test_dead_voter_replaced(void **state)
 	run(&k, 29000);
 	assert_int_equal(suffrage(&k, 2), RAFT_VOTER); /* below the threshold */
 	assert_int_equal(k.actions, 0);
-	k.in.now_ms += 1000;
-	assert_int_equal(ap_decide(&k.c, &k.in, &k.st, &a), 0);
-	assert_int_equal(a.op, RAFT_PROMOTE);
-	assert_int_equal(a.id, 4);
+	a = expect(&k, RAFT_PROMOTE, 4);
 	assert_non_null(strstr(a.reason, "replace"));
-	apply(&k, &a);
-	k.in.now_ms += 1000;
-	assert_int_equal(ap_decide(&k.c, &k.in, &k.st, &a), 0);
-	assert_int_equal(a.op, RAFT_REMOVE);
-	assert_int_equal(a.id, 2);
-	apply(&k, &a);
+	expect(&k, RAFT_REMOVE, 2);
 	assert_int_equal(voters(&k, NULL), 3);
 	assert_null(srv(&k, 2));
 	run(&k, 30000);
@@ -263,8 +276,7 @@ static void test_no_quorum_no_action(void **state)
 	set_health(&k, 3, AP_DEAD);
 	run(&k, 120000);
 	assert_int_equal(k.actions, 0);
-	k.in.now_ms += 1000;
-	assert_int_equal(ap_decide(&k.c, &k.in, &k.st, &a), 0);
+	a = decide(&k);
 	assert_int_equal(a.op, 0);
 	assert_non_null(strstr(a.reason, "quorum"));
 }
@@ -301,17 +313,12 @@ static void test_left_removed_self_kept(void **state)
 	cl_init(&k, 5);
 	set_health(&k, 5, AP_LEFT);
 	set_health(&k, 1, AP_LEFT); /* self */
-	k.in.now_ms += 1000;
-	assert_int_equal(ap_decide(&k.c, &k.in, &k.st, &a), 0);
-	assert_int_equal(a.op, RAFT_REMOVE);
-	assert_int_equal(a.id, 5);
-	apply(&k, &a);
+	expect(&k, RAFT_REMOVE, 5);
 	run(&k, 120000);
 	assert_non_null(srv(&k, 1));
 	k.in.is_leader = 0;
 	set_health(&k, 4, AP_LEFT);
-	k.in.now_ms += 1000;
-	assert_int_equal(ap_decide(&k.c, &k.in, &k.st, &a), 0);
+	a = decide(&k);
 	assert_int_equal(a.op, 0);
 }
 
