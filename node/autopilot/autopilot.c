@@ -258,13 +258,20 @@ static int cleanup(const struct view *v, struct ap_action *out)
 /* Rule 4, and its mirror: an even surplus of voters over the target (4
  * voters, target 3) costs a larger quorum for no more tolerance, so the
  * voter that joined last steps down, but only while every voter is alive
- * (a surplus caused by a failing voter is cleanup's business). */
+ * (a surplus caused by a failing voter is cleanup's business).
+ * Growth avoids stopping at an even count: 2 voters need both for a
+ * quorum, worse than 1, so a promotion to an even count waits until a
+ * second ready learner can follow at once (1 -> 2 -> 3 in two calls). */
 static int resize(const struct view *v, struct ap_action *out)
 {
 	const struct ap_input *in = v->in;
 	int32_t l = best_learner(v), last = -1;
+	uint32_t ready_n = 0;
 
+	for (uint32_t i = 0; i < in->n; i++)
+		ready_n += ready(v, i) ? 1u : 0u;
 	if (v->voters < v->target && l >= 0 &&
+	    ((v->voters + 1) % 2 == 1 || ready_n >= 2) &&
 	    act(v, RAFT_PROMOTE, (uint32_t)l, out)) {
 		say(out, "promote %016" PRIx64 ": caught up and alive for %" PRIu64
 			 " ms; voters %u < target %u",

@@ -23,7 +23,10 @@
  *  4. While voters < target, the ready learner that joined first (then
  *     the lowest id) is promoted. target is voters_max (5) when at least
  *     voters_max servers are ready-or-voting and alive, else voters_min
- *     (3); never more than the servers there are.
+ *     (3). A promotion to an even count (1 -> 2) waits until a second
+ *     ready learner can follow at once: 2 voters tolerate no more failures
+ *     than 1 and need both up. Conversely, 4 alive voters over a target
+ *     of 3 demote the one that joined last.
  *  A learner is ready when it is ALIVE, its lag (leader's last index -
  *  its match index) is at most max_lag, and both have held continuously
  *  for stabilization_ms (measured across calls in struct ap_state, and

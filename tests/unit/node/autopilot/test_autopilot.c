@@ -200,6 +200,25 @@ static void test_three_then_fourth(void **state)
 	assert_int_equal(suffrage(&k, 4), RAFT_LEARNER);
 }
 
+/* One voter and one learner stay so (2 voters would need both up); the
+ * next join brings both to voters, two calls in a row. */
+static void test_no_even_stop(void **state)
+{
+	struct cl k;
+
+	(void)state;
+	cl_init(&k, 1);
+	join(&k, 2, 100);
+	run(&k, 60000);
+	assert_int_equal(voters(&k, NULL), 1);
+	assert_int_equal(k.actions, 0);
+	join(&k, 3, 100);
+	run(&k, 9000);
+	assert_int_equal(voters(&k, NULL), 1);
+	run(&k, 3000); /* first seen caught up 1 s after the join, +10 s */
+	assert_int_equal(voters(&k, NULL), 3);
+}
+
 /* Five healthy servers: five voters, well within a minute. */
 static void test_five_healthy_five_voters(void **state)
 {
@@ -407,6 +426,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_three_then_fourth),
+		cmocka_unit_test(test_no_even_stop),
 		cmocka_unit_test(test_five_healthy_five_voters),
 		cmocka_unit_test(test_lagging_learner_waits),
 		cmocka_unit_test(test_dead_voter_replaced),
