@@ -13,6 +13,11 @@ free on 127.0.0.1), waits until every node lists all N members alive, then:
      GET /api/v1/cluster/members until each shows it dead; reports the time
      to the first and to the last.
 
+With --gnode PATH it runs bench/gossip's gnode processes instead (the
+node's gossip driver alone on plain UDP and TCP, no encryption, no Raft):
+the members' changes and byte counters come stamped with CLOCK_MONOTONIC on
+their stdout, so no polling is involved.
+
 Prints one JSON line on stdout; progress goes to stderr. Exits 1, with
 {"error": ...} on stdout, when any step fails (for example a clusterd
 without `init`). Stops every process it started, by PID, and removes its
@@ -28,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -196,6 +202,105 @@ class Cluster:
             log(f"kept {self.dir}")
 
 
+class Gnodes:
+    """N gnode processes: gossipd on plain sockets, events on stdout."""
+
+    def __init__(self, a):
+        self.a = a
+        self.ports = free_ports(a.nodes)
+        self.procs = {}
+        self.lock = threading.Lock()
+        self.status = [dict() for _ in range(a.nodes)]  # name -> (t_ms, st)
+        self.bytes = [[] for _ in range(a.nodes)]       # (t_ms, total)
+
+    def name(self, i):
+        return f"g{i}"
+
+    def reader(self, i, f):
+        for line in f:
+            w = line.split()
+            with self.lock:
+                if len(w) == 4 and w[1] == "member":
+                    self.status[i][w[2]] = (int(w[0]), w[3])
+                elif len(w) == 3 and w[1] == "bytes":
+                    self.bytes[i].append((int(w[0]), int(w[2])))
+
+    def start_all(self):
+        for i in range(self.a.nodes):
+            cmd = [self.a.gnode, "--name", self.name(i), "--port", str(self.ports[i])]
+            if i > 0:
+                cmd += ["--seed-port", str(self.ports[0])]
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                                 stdin=subprocess.DEVNULL)
+            self.procs[i] = p
+            threading.Thread(target=self.reader, args=(i, p.stdout),
+                             daemon=True).start()
+            if i == 0:
+                time.sleep(0.2)
+            else:  # separate processes start apart anyway; keep it so
+                time.sleep(random.uniform(0, 1.0 / self.a.nodes))
+
+    def all_alive(self):
+        for i, p in self.procs.items():
+            if p.poll() is not None:
+                raise Fail(f"{self.name(i)} exited with {p.returncode}")
+        with self.lock:
+            return all(sum(1 for _, st in self.status[i].values() if st == "alive")
+                       == self.a.nodes - 1 for i in range(self.a.nodes))
+
+    def rate(self, t0_ms, t1_ms):
+        """Mean over nodes of bytes/s between the reports nearest t0, t1."""
+        rates = []
+        with self.lock:
+            for i in range(self.a.nodes):
+                r0 = [x for x in self.bytes[i] if x[0] >= t0_ms]
+                r1 = [x for x in self.bytes[i] if x[0] <= t1_ms]
+                if not r0 or not r1 or r1[-1][0] <= r0[0][0]:
+                    raise Fail(f"{self.name(i)} reported no bytes in the window")
+                rates.append((r1[-1][1] - r0[0][1]) * 1000.0 / (r1[-1][0] - r0[0][0]))
+        return sum(rates) / len(rates)
+
+    def stop(self):
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+
+def run_gnodes(a, out):
+    g = Gnodes(a)
+    try:
+        g.start_all()
+        tj = time.monotonic()
+        wait_for(f"every gnode listing {a.nodes - 1} alive peers", g.all_alive,
+                 a.timeout, 0.1)
+        out["join_conv_ms"] = round((time.monotonic() - tj) * 1000)
+        time.sleep(a.settle)
+        t0 = time.monotonic() * 1000
+        time.sleep(a.window)
+        t1 = time.monotonic() * 1000
+        out["bytes_per_node_s"] = round(g.rate(t0, t1), 1)
+        out["window_s"] = round((t1 - t0) / 1000, 1)
+        victim = random.Random(a.seed).randrange(1, a.nodes)
+        vname = g.name(victim)
+        log(f"kill -9 {vname} (pid {g.procs[victim].pid})")
+        t_kill = time.monotonic() * 1000
+        g.procs[victim].kill()
+        g.procs[victim].wait()
+
+        def dead_times():
+            with g.lock:
+                return [g.status[i][vname][0] for i in range(a.nodes)
+                        if i != victim and g.status[i].get(vname, (0, ""))[1] == "dead"]
+        wait_for(f"every survivor seeing {vname} dead",
+                 lambda: len(dead_times()) == a.nodes - 1, a.timeout, 0.05)
+        t = sorted(dead_times())
+        out["first_dead_ms"] = round(t[0] - t_kill)
+        out["all_dead_ms"] = round(t[-1] - t_kill)
+    finally:
+        g.stop()
+
+
 def detect(c, victim, pool):
     """Polls every survivor until each shows victim dead; returns the
     times (s after the kill) and the longest poll round."""
@@ -260,7 +365,7 @@ def run(a, out):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--bin", required=True, help="folder of clusterd and clusterctl")
+    p.add_argument("--bin", default=None, help="folder of clusterd and clusterctl")
     p.add_argument("--nodes", type=int, default=50)
     p.add_argument("--settle", type=float, default=5.0)
     p.add_argument("--window", type=float, default=60.0)
@@ -268,12 +373,25 @@ def main():
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--metric", default="clusterd_gossip_sent_bytes_total")
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--gnode", default=None,
+                   help="run these gossip-only processes instead of clusterd")
     a = p.parse_args()
     if a.nodes < 3:
         p.error("--nodes must be at least 3")
+    if not a.bin and not a.gnode:
+        p.error("--bin or --gnode is required")
     # A TERM from run.sh's trap still runs the cleanup (finally in run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out = {"n": a.nodes}
+    if a.gnode:
+        try:
+            run_gnodes(a, out)
+        except (Fail, OSError) as e:
+            out["error"] = str(e)
+            print(json.dumps(out))
+            return 1
+        print(json.dumps(out))
+        return 0
     for b in ("clusterd", "clusterctl"):
         if not os.access(os.path.join(a.bin, b), os.X_OK):
             out["error"] = f"no executable {b} in {a.bin}; build first"

@@ -8,14 +8,18 @@
 #        gossip bytes from every node's /metrics over a quiet window),
 #        against memberlist with as many nodes on loopback (peer/ml_bench.go,
 #        one Go process, one port pair per node).
+#  proc  the node's gossip driver alone (node/gossipd, bench/gossip/gnode.c)
+#        in N_REAL processes on plain loopback UDP and TCP: no encryption, no
+#        Raft, no HTTP; events stamped on stdout. Real sockets and processes,
+#        but not clusterd: lines gossip_proc_*, value gossipd_proc=.
 #  sim   clusterd's gossip core in the simulator (tests/sim/gossip, virtual
 #        time, no kernel, the same node/gossipd driver) at NS sizes, against
 #        memberlist measured now at the same sizes. These lines are named
 #        gossip_sim_* and their value clusterd_sim=: a simulated figure is
 #        never printed as if measured on sockets.
 #
-#   bench/gossip/run.sh [build-dir]            # both parts (default ./build)
-#   PARTS=real bench/gossip/run.sh build       # only one part (real or sim)
+#   bench/gossip/run.sh [build-dir]            # every part (default ./build)
+#   PARTS=real bench/gossip/run.sh build       # only some parts (real proc sim)
 #   N_REAL=20 WINDOW=30 ...                    # smaller real run
 #   REPS=3 SEEDS=20 NS="10 50 100" ...         # the sim part's sizes
 #   ML=skip ...                                # no peer: clusterd only,
@@ -36,7 +40,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-build}
 SIM=$BUILD/tests/sim/gossip/gossip-sim
-PARTS=${PARTS:-real sim}
+PARTS=${PARTS:-real proc sim}
 REPS=${REPS:-3}
 SEEDS=${SEEDS:-20}
 NS=${NS:-10 50 100}
@@ -140,6 +144,30 @@ part_real() {
 		"both measured now: payload bytes over a ${WINDOW}s quiet window"
 }
 
+# ---- gossipd alone in processes ----
+part_proc() {
+	local out err
+	[ -x "$BUILD/bench/gossip/gnode" ] || { say_fail "no $BUILD/bench/gossip/gnode; build first"; return; }
+	echo "# proc: node/gossipd alone in $N_REAL processes, plain loopback UDP/TCP (not clusterd: no encryption, no Raft)"
+	out=$(python3 "$HERE/real_cluster.py" --gnode "$BUILD/bench/gossip/gnode" \
+		--nodes "$N_REAL" --window "$WINDOW")
+	err=$(json_field "$out" error)
+	if [ -n "$err" ] || [ -z "$out" ]; then
+		say_fail "gnode run did not complete: ${err:-no output}"
+		return
+	fi
+	echo "# gnodes: $out"
+	emit "gossip_proc_detect_all_n$N_REAL" gossipd_proc "$(json_field "$out" all_dead_ms)" \
+		"$(ml_measure detect_all "$N_REAL")" ms \
+		"both measured now on loopback UDP: $N_REAL gnode processes, kill -9, times stamped by the nodes; memberlist $N_REAL nodes in one process"
+	emit "gossip_proc_bytes_per_node_n$N_REAL" gossipd_proc "$(json_field "$out" bytes_per_node_s)" \
+		"$(ml_measure bytes "$N_REAL")" B/s \
+		"both measured now: payload bytes over a ${WINDOW}s quiet window, no encryption overhead"
+	emit "gossip_proc_join_conv_n$N_REAL" gossipd_proc "$(json_field "$out" join_conv_ms)" \
+		"$(ml_measure join "$N_REAL")" ms \
+		"gnodes: from the last start; memberlist: from the last Join's return"
+}
+
 # ---- the simulator ----
 part_sim() {
 	local n r base out det byt joi d ds b bs j js
@@ -183,8 +211,9 @@ build_ml
 for p in $PARTS; do
 	case $p in
 	real) part_real ;;
+	proc) part_proc ;;
 	sim) part_sim ;;
-	*) echo "unknown part '$p' (real, sim)" >&2; exit 2 ;;
+	*) echo "unknown part '$p' (real, proc, sim)" >&2; exit 2 ;;
 	esac
 done
 if [ -e "$tmp/failed" ]; then
