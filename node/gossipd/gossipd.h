@@ -20,7 +20,7 @@
  *  - counters for /metrics.
  *
  * The contract with the owner, after every call that steps the core
- * (new, join, leave, tick, receive, set_state, publish):
+ * (join, leave, tick, receive, set_state, publish; gossipd_new calls none):
  *  1. env.send for every packet, in the core's order;
  *  2. env.on_member / env.on_state for every change, in order;
  *  3. env.set_timer(deadline): the owner calls gossipd_tick at deadline
