@@ -85,6 +85,7 @@ struct opts {
 	int verbose;
 	int no_lifeguard; /* for comparison: no LHM, fixed suspicion timeout */
 	int trace_node;   /* -1: none; else its tracer prints at debug level */
+	uint32_t bugs;    /* GOSSIPD_BUG_* planted in every node's driver */
 };
 
 static uint64_t trace_now;
@@ -536,6 +537,7 @@ static void start_node(struct sim *s, uint32_t i)
 		c.gossip.suspicion_max_mult = 1;
 	}
 	c.seed = prng_next(&s->rng);
+	c.bugs = s->o.bugs;
 	c.tracer = (int32_t)i == s->o.trace_node ? &sim_tracer : NULL;
 	s->n[i].s = s;
 	s->n[i].i = i;
@@ -871,7 +873,8 @@ static void usage(void)
 		"usage: gossip-sim [--nodes N] [--seeds S] [--seed FIRST] [--loss P]\n"
 		"                  [--partition] [--no-crash] [--slow-ms D]\n"
 		"                  [--duration-ms T] [--settle-ms T] [--no-lifeguard]\n"
-		"                  [--state-keys K] [--trace NODE] [--verbose]\n");
+		"                  [--state-keys K] [--trace NODE] [--verbose]\n"
+		"                  [--bug drop-reliable|first-change-only]\n");
 	exit(2);
 }
 
@@ -905,6 +908,14 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->slow_ms = (uint32_t)strtoul(v, NULL, 10), i++;
 		} else if (strcmp(a, "--state-keys") == 0) {
 			o->state_keys = (uint32_t)strtoul(v, NULL, 10), i++;
+		} else if (strcmp(a, "--bug") == 0) {
+			if (strcmp(v, "drop-reliable") == 0)
+				o->bugs |= GOSSIPD_BUG_DROP_RELIABLE;
+			else if (strcmp(v, "first-change-only") == 0)
+				o->bugs |= GOSSIPD_BUG_FIRST_CHANGE_ONLY;
+			else
+				usage();
+			i++;
 		} else if (strcmp(a, "--trace") == 0) {
 			o->trace_node = (int)strtol(v, NULL, 10), i++;
 		} else if (strcmp(a, "--settle-ms") == 0) {
