@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -35,16 +36,41 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* Sets the headers: JSON in and out, and the bearer token if any. */
+/* Keeps the revision header of an answer. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	static const char name[] = "x-clusterd-revision:";
+	struct ctl_response *r = userp;
+	size_t n = size * nmemb, i = sizeof(name) - 1, o = 0;
+
+	if (n > i && strncasecmp(data, name, i) == 0) {
+		while (i < n && data[i] == ' ')
+			i++;
+		while (i < n && data[i] >= '0' && data[i] <= '9' &&
+		       o + 1 < sizeof(r->revision))
+			r->revision[o++] = data[i++];
+		r->revision[o] = '\0';
+	}
+	return n;
+}
+
+/* Sets the headers: JSON answers, the body's type, and the bearer token
+ * if any. An empty Expect: keeps curl from waiting for 100-continue on
+ * large bodies. */
 static struct curl_slist *make_headers(const struct ctl_target *t,
-				       const char *body)
+				       const char *content_type)
 {
 	struct curl_slist *h = NULL, *next;
 	char auth[1024];
 
 	h = curl_slist_append(h, "Accept: application/json");
-	if (h && body) {
-		next = curl_slist_append(h, "Content-Type: application/json");
+	if (h) {
+		next = curl_slist_append(h, "Expect:");
+		h = next ? next : (curl_slist_free_all(h), NULL);
+	}
+	if (h && content_type) {
+		snprintf(auth, sizeof(auth), "Content-Type: %s", content_type);
+		next = curl_slist_append(h, auth);
 		h = next ? next : (curl_slist_free_all(h), NULL);
 	}
 	if (h && t->token) {
@@ -59,6 +85,16 @@ int ctl_request(const struct ctl_target *t, const char *method,
 		const char *path, const char *body, struct ctl_response *resp,
 		char *errmsg, size_t errsz)
 {
+	return ctl_request_bytes(t, method, path, body, body ? strlen(body) : 0,
+				 body ? "application/json" : NULL, resp, errmsg,
+				 errsz);
+}
+
+int ctl_request_bytes(const struct ctl_target *t, const char *method,
+		      const char *path, const void *body, size_t len,
+		      const char *content_type, struct ctl_response *resp,
+		      char *errmsg, size_t errsz)
+{
 	char url[CTL_URL_MAX + 512];
 	struct sink s = {0};
 	struct curl_slist *headers;
@@ -68,7 +104,7 @@ int ctl_request(const struct ctl_target *t, const char *method,
 	memset(resp, 0, sizeof(*resp));
 	snprintf(url, sizeof(url), "%s%s", t->url, path);
 	c = curl_easy_init();
-	headers = make_headers(t, body);
+	headers = make_headers(t, content_type);
 	if (!c || !headers) {
 		snprintf(errmsg, errsz, "cannot initialise libcurl");
 		curl_slist_free_all(headers);
@@ -77,9 +113,14 @@ int ctl_request(const struct ctl_target *t, const char *method,
 		return -1;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (body)
+	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);

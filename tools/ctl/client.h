@@ -33,6 +33,7 @@ struct ctl_response {
 	long status;  /* HTTP status, 0 if none */
 	char *body;   /* NUL-terminated; free with free() */
 	size_t len;
+	char revision[32]; /* the X-Clusterd-Revision header, or "" */
 };
 
 /* Sends METHOD url+path with body (NULL for none; borrowed). Returns 0 with
@@ -41,6 +42,14 @@ struct ctl_response {
 int ctl_request(const struct ctl_target *t, const char *method,
 		const char *path, const char *body, struct ctl_response *resp,
 		char *errmsg, size_t errmsg_size);
+
+/* ctl_request() with a body of any bytes (body may hold NULs; NULL for
+ * none) sent as content_type (NULL: none). The path is sent as is (no
+ * "." or ".." folding: a key may hold them). */
+int ctl_request_bytes(const struct ctl_target *t, const char *method,
+		      const char *path, const void *body, size_t len,
+		      const char *content_type, struct ctl_response *resp,
+		      char *errmsg, size_t errmsg_size);
 
 /* ctl_request(), then requires a 2xx answer whose body is a JSON object.
  * Returns 0 with *out set (caller frees with cJSON_Delete) and, if raw is

@@ -10,7 +10,9 @@
  * command's min and max. `--` ends the options, for values starting with
  * a dash.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +20,10 @@
 #include <curl/curl.h>
 
 #include "tools/ctl/client.h"
+#include "tools/ctl/cmd.h"
 
 #define CTL_DEFAULT_NODE "http://127.0.0.1:8081"
 #define CTL_WORDS_MAX 3 /* words in a command name ("token create") */
-
-struct ctl {
-	struct ctl_target target;
-	char url[CTL_URL_MAX];
-	int json;
-};
 
 /* A command: its words ("status", "kv get"), its arguments' usage, how
  * many it takes, a line of help, and the function that runs it with the
@@ -42,8 +39,26 @@ struct ctl_cmd {
 
 static int cmd_status(const struct ctl *ctl, int argc, char **argv);
 
+/* Longer names first where one is a prefix of another ("raft status"
+ * before nothing shorter today; keep it so). */
 static const struct ctl_cmd commands[] = {
 	{"status", "", 0, 0, "this node's identity, version and uptime", cmd_status},
+	{"join", "PEER_IP:PORT --token JOIN_TOKEN", 1, 1,
+	 "make this (unjoined) node join PEER's cluster", ctl_cmd_join},
+	{"leave", "", 0, 0, "hand leadership over and leave the cluster", ctl_cmd_leave},
+	{"members", "", 0, 0, "the gossip view: name, address, state, role, version", ctl_cmd_members},
+	{"raft status", "", 0, 0, "term, leader, servers with match index and lag", ctl_cmd_raft_status},
+	{"raft transfer-leader", "[NODE]", 0, 1, "move leadership to NODE (name or id) or the best voter",
+	 ctl_cmd_raft_transfer},
+	{"kv get", "NS KEY [--stale]", 2, 2, "print a value (raw bytes)", ctl_cmd_kv_get},
+	{"kv put", "NS KEY [VALUE|-] [--cas R]", 2, 3, "write a value (stdin when - or absent)",
+	 ctl_cmd_kv_put},
+	{"kv delete", "NS KEY [--cas R]", 2, 2, "delete a key", ctl_cmd_kv_delete},
+	{"kv list", "NS [PREFIX]", 1, 2, "list keys with their revisions", ctl_cmd_kv_list},
+	{"token create", "join|api [--name N] [--role admin|read] [--ttl S]", 1, 1,
+	 "make a token; prints it once", ctl_cmd_token_create},
+	{"token list", "", 0, 0, "list tokens (never their secrets)", ctl_cmd_token_list},
+	{"token revoke", "ID", 1, 1, "revoke a token", ctl_cmd_token_revoke},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -108,9 +123,9 @@ out:
 
 static void usage(FILE *f)
 {
-	char left[64];
+	char left[128];
 
-	fputs("usage: clusterctl [--node URL] [--json] <command> [args]\n"
+	fputs("usage: clusterctl [--node URL] [--token T] [--json] <command> [args]\n"
 	      "\n"
 	      "Talks to any node of a clusterd cluster over its HTTP API.\n"
 	      "\n"
@@ -118,17 +133,31 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < N_COMMANDS; i++) {
 		snprintf(left, sizeof(left), "%s%s%s", commands[i].name,
 			 commands[i].args[0] ? " " : "", commands[i].args);
-		fprintf(f, "  %-22s %s\n", left, commands[i].help);
+		if (strlen(left) > 22)
+			fprintf(f, "  %s\n  %-22s %s\n", left, "", commands[i].help);
+		else
+			fprintf(f, "  %-22s %s\n", left, commands[i].help);
 	}
 	fputs("\n"
 	      "options (before or after the command):\n"
-	      "  --node URL   the node to ask (default $CLUSTERD_NODE, else " CTL_DEFAULT_NODE ")\n"
-	      "  --json       print the node's JSON answer instead of a table\n"
-	      "  --version    print the version and exit\n"
-	      "  --help       print this help and exit\n"
+	      "  --node URL     the node to ask (default $CLUSTERD_NODE, else the\n"
+	      "                 config file's \"node\", else " CTL_DEFAULT_NODE ")\n"
+	      "  --token T      API token (default $CLUSTERD_TOKEN, else the config\n"
+	      "                 file's \"token\"); for join: the join token\n"
+	      "  --config FILE  config file (default $CLUSTERD_CONFIG, else\n"
+	      "                 ~/.config/clusterd/clusterctl.json, which init writes)\n"
+	      "  --json         print the node's JSON answer instead of a table\n"
+	      "  --cas R        kv put/delete only if the key's revision is R (0: absent)\n"
+	      "  --stale        kv get from this node's copy, without a leader round\n"
+	      "  --name N, --role admin|read, --ttl S   for token create\n"
+	      "  --version      print the version and exit\n"
+	      "  --help         print this help and exit\n"
 	      "\n"
-	      "Exit status: 0 on success, 1 when the node is unreachable, answers an\n"
-	      "error or answers something clusterctl cannot read, 2 on a usage error.\n", f);
+	      "Exit status: 0 on success; 1 when the node is unreachable, answers an\n"
+	      "error (503: retry) or something clusterctl cannot read; 2 on a usage\n"
+	      "error or input the node refused (400, 413); 3 not found; 4 a --cas\n"
+	      "conflict (the current revision on stderr); 5 token missing, wrong or\n"
+	      "without the role (401, 403).\n", f);
 }
 
 /* How many leading words of args match the command's name; 0 if not all. */
@@ -177,26 +206,65 @@ static int dispatch(const struct ctl *ctl, int argc, char **argv)
 /* Parses the global options wherever they are; on return argv[optind..]
  * holds the positional arguments in order. Returns -1 to go on, else the
  * exit status. */
+/* Parses a decimal number for --cas and --ttl; -1 if it is not one. */
+static int parse_num(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+/* Parses the global options wherever they are; on return argv[optind..]
+ * holds the positional arguments in order. Returns -1 to go on, else the
+ * exit status. */
 static int parse_options(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"node", required_argument, NULL, 'n'},
+		{"token", required_argument, NULL, 't'},
+		{"config", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},
+		{"cas", required_argument, NULL, 'C'},
+		{"stale", no_argument, NULL, 's'},
+		{"role", required_argument, NULL, 'r'},
+		{"name", required_argument, NULL, 'N'},
+		{"ttl", required_argument, NULL, 'T'},
 		{"version", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *node = getenv("CLUSTERD_NODE");
-	char errmsg[CTL_ERRMSG_MAX];
+	const char *node = NULL, *token = NULL, *config = NULL;
+	uint64_t v;
 	int c;
 
-	if (!node || !*node)
-		node = CTL_DEFAULT_NODE;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': node = optarg; break;
+		case 't': token = optarg; break;
+		case 'c': config = optarg; break;
 		case 'j': ctl->json = 1; break;
+		case 's': ctl->stale = 1; break;
+		case 'r': ctl->role = optarg; break;
+		case 'N': ctl->name = optarg; break;
+		case 'C':
+		case 'T':
+			if (parse_num(optarg, &v) != 0 || (c == 'T' && v > LONG_MAX)) {
+				fprintf(stderr, "clusterctl: --%s wants a number, not '%s'\n",
+					c == 'C' ? "cas" : "ttl", optarg);
+				return 2;
+			}
+			if (c == 'C') {
+				ctl->has_cas = 1;
+				ctl->cas = v;
+			} else {
+				ctl->ttl_s = (long)v;
+			}
+			break;
 		case 'v': printf("clusterctl %s\n", CLUSTERD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default:
@@ -205,13 +273,8 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (ctl_node_url(node, ctl->url, sizeof(ctl->url), errmsg, sizeof(errmsg))) {
-		fprintf(stderr, "clusterctl: %s\n", errmsg);
-		return 2;
-	}
-	ctl->target.url = ctl->url;
-	ctl->target.token = NULL;
-	return -1;
+	c = ctl_resolve(ctl, node, token, config, CTL_DEFAULT_NODE);
+	return c != 0 ? c : -1;
 }
 
 int main(int argc, char **argv)

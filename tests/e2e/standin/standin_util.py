@@ -56,6 +56,9 @@ class Server:
                 "--rcon-port", str(self.rcon_port), "--rcon-password", password,
                 "--server-settings", os.path.join(inst, "server-settings.json")]
         args += list(extra)
+        self._start(args, stdin)
+
+    def _start(self, args, stdin=subprocess.DEVNULL):
         self.lines = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
