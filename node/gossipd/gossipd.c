@@ -48,11 +48,17 @@ static void execute(struct gossipd *d, const struct gossip_update *u)
 			d->st.bytes_out_tcp += p->len;
 		else
 			d->st.bytes_out_udp += p->len;
+		if (p->channel == GOSSIP_RELIABLE &&
+		    (d->bugs & GOSSIPD_BUG_DROP_RELIABLE))
+			continue;
 		if (d->env.send(d->env.ctx, p->to, p->channel, p->data, p->len) != 0)
 			d->st.send_failed++;
 	}
 	for (uint32_t i = 0; i < u->n_changes; i++) {
 		const struct gossip_member_change *c = &u->changes[i];
+
+		if (i > 0 && (d->bugs & GOSSIPD_BUG_FIRST_CHANGE_ONLY))
+			break;
 		struct gd_member *m;
 
 		if (tbl_apply(&d->t, c, d->now_ms) == ERR_NOMEM)
@@ -161,6 +167,7 @@ int gossipd_new(const struct gossipd_config *c, const struct gossipd_env *env,
 	d->env = *env;
 	d->tracer = c->tracer;
 	d->publish_interval_ms = c->publish_interval_ms;
+	d->bugs = c->bugs;
 	d->now_ms = now_ms;
 	d->core_deadline_ms = now_ms;
 	d->next_prune_ms = now_ms + PRUNE_INTERVAL_MS;

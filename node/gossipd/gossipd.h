@@ -86,6 +86,19 @@ struct gossipd_config {
 	 * than once a second would only queue superseded versions. 0: no
 	 * limit. */
 	uint32_t publish_interval_ms;
+	uint32_t bugs; /* GOSSIPD_BUG_* below; 0 outside tests */
+};
+
+/* Planted mistakes, for the simulator's test that its checkers catch a
+ * broken driver (as raft.h's RAFT_BUG_*). Never set outside tests.
+ *  - GOSSIPD_BUG_DROP_RELIABLE: reliable packets are counted but never
+ *    handed to env.send (a driver that lost its TCP path).
+ *  - GOSSIPD_BUG_FIRST_CHANGE_ONLY: of an update's member changes only the
+ *    first is applied and reported (a loop bound off by the rest), so the
+ *    table and the observers miss members a push-pull brought at once. */
+enum {
+	GOSSIPD_BUG_DROP_RELIABLE = 1u << 0,
+	GOSSIPD_BUG_FIRST_CHANGE_ONLY = 1u << 1,
 };
 
 /* gossip_config_default() for .gossip, publish_interval_ms 1000, seed 1,

@@ -43,6 +43,7 @@ struct gossipd {
 	struct gossip *g;
 	struct gossipd_env env;
 	uint32_t publish_interval_ms;
+	uint32_t bugs; /* GOSSIPD_BUG_* */
 	const struct tracer *tracer;
 	char name[GOSSIP_NAME_MAX + 1];
 	uint64_t now_ms;
