@@ -327,39 +327,19 @@ static int raft_metrics(struct cluster *c, struct http_reply *rep)
 
 static int gossip_metrics(struct cluster *c, struct http_reply *rep)
 {
-	struct gossipd_stats g;
-	int rv;
+	struct gossipd_metric m[GOSSIPD_METRICS_MAX];
+	uint32_t n = gossipd_metrics(c->gd, m, GOSSIPD_METRICS_MAX);
+	int rv = 0;
 
-	gossipd_get_stats(c->gd, &g);
-	rv = metrics_family(rep, "clusterd_gossip_members", "gauge",
-			    "Gossip members by state, this node included.");
-	if (rv == 0)
-		rv = http_printf(rep,
-				 "clusterd_gossip_members{state=\"alive\"} %u\n"
-				 "clusterd_gossip_members{state=\"suspect\"} %u\n"
-				 "clusterd_gossip_members{state=\"dead\"} %u\n"
-				 "clusterd_gossip_members{state=\"left\"} %u\n",
-				 g.alive, g.suspect, g.dead, g.left);
-	const struct sample s[] = {
-		{"clusterd_gossip_probes_total", "counter", "Probes sent.",
-		 (double)g.core.probes},
-		{"clusterd_gossip_probe_failures_total", "counter",
-		 "Probes that got no ack in time.", (double)g.core.probe_fails},
-		{"clusterd_gossip_suspicions_total", "counter",
-		 "Suspicions this node started.",
-		 (double)g.core.suspects_started},
-		{"clusterd_gossip_deaths_total", "counter",
-		 "Members this node declared dead.",
-		 (double)g.core.deaths_declared},
-		{"clusterd_gossip_bytes_sent_total", "counter",
-		 "Gossip payload bytes sent (UDP and TCP).",
-		 (double)(g.bytes_out_udp + g.bytes_out_tcp)},
-		{"clusterd_gossip_packets_rejected_total", "counter",
-		 "Gossip packets that did not decode.",
-		 (double)g.recv_rejected},
-	};
-	if (rv == 0)
-		rv = emit(rep, s, sizeof(s) / sizeof(s[0]));
+	for (uint32_t i = 0; i < n && rv == 0; i++) {
+		if (i == 0 || strcmp(m[i].name, m[i - 1].name) != 0)
+			rv = metrics_family(rep, m[i].name, m[i].type, m[i].help);
+		if (rv == 0 && m[i].labels)
+			rv = http_printf(rep, "%s{%s} %.17g\n", m[i].name,
+					 m[i].labels, m[i].value);
+		else if (rv == 0)
+			rv = http_printf(rep, "%s %.17g\n", m[i].name, m[i].value);
+	}
 	return rv;
 }
 
