@@ -108,6 +108,8 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 				 CLUSTERD_VERSION, n->dir.node_id);
 	if (rv == 0 && n->cluster)
 		rv = cluster_metrics(n->cluster, rep);
+	if (rv == 0 && n->cluster)
+		rv = api_metrics(&n->api, rep);
 	return rv;
 }
 
@@ -115,7 +117,16 @@ static int handle_api(void *ctx, const struct http_request *req,
 		      struct http_reply *rep)
 {
 	struct node *n = ctx;
+	static const char status_path[] = "/api/v1/status";
 
+	/* GET /api/v1/status is the node's own route; any other method on
+	 * it lands here through the prefix route and is refused as such. */
+	if (req->path_len == sizeof(status_path) - 1 &&
+	    memcmp(req->path, status_path, req->path_len) == 0) {
+		rep->status = 405;
+		rep->content_type = "application/json";
+		return http_printf(rep, "{\"error\":\"method not allowed\"}\n");
+	}
 	return api_handle(&n->api, req, rep);
 }
 
