@@ -131,6 +131,15 @@ static void member_added(struct cluster *c, struct cl_op *op, int status,
 		return;
 	}
 	c->members_dirty = 1;
+	if (c->rd && raftd_configuration(c->rd)->n >= RAFT_NODES_MAX) {
+		/* Raft is full: the node stays a gossip member that forwards
+		 * (docs/design.md, Membership). */
+		TRACE_I(c->log, "join", "%s joined as a gossip member only: Raft "
+			"has %d servers already", sj->m.name, RAFT_NODES_MAX);
+		cl_members_reload(c);
+		join_answer(c, sj, 0, NULL);
+		return;
+	}
 	next = cl_op_new(c, CL_OP_CHANGE, sj->deadline_ms, learner_added, sj);
 	if (next == NULL) {
 		join_answer(c, sj, ERR_AGAIN, "the node is overloaded");
