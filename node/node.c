@@ -50,27 +50,6 @@ static int handle_status(void *ctx, const struct http_request *req,
 	return rv;
 }
 
-/* One unlabelled sample with its HELP and TYPE lines. */
-struct metric {
-	const char *name;
-	const char *type;
-	const char *help;
-	double value;
-};
-
-static int write_metrics(struct http_reply *rep, const struct metric *m,
-			 size_t n)
-{
-	int rv = 0;
-
-	for (size_t i = 0; i < n && rv == 0; i++) {
-		rv = metrics_family(rep, m[i].name, m[i].type, m[i].help);
-		if (rv == 0)
-			rv = http_printf(rep, "%s %.15g\n", m[i].name, m[i].value);
-	}
-	return rv;
-}
-
 static int handle_metrics(void *ctx, const struct http_request *req,
 			  struct http_reply *rep)
 {
@@ -80,7 +59,7 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 
 	(void)req;
 	node_process_stats_read(&s);
-	const struct metric process[] = {
+	const struct metric_sample process[] = {
 		{"process_cpu_seconds_total", "counter",
 		 "Total user and system CPU time spent in seconds.", s.cpu_seconds},
 		{"process_resident_memory_bytes", "gauge",
@@ -99,7 +78,7 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 	};
 
 	rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
-	rv = write_metrics(rep, process, sizeof(process) / sizeof(process[0]));
+	rv = metrics_samples(rep, process, sizeof(process) / sizeof(process[0]));
 	if (rv == 0)
 		rv = metrics_family(rep, "clusterd_build_info", "gauge",
 				    "Version of this clusterd node; always 1.");
