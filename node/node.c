@@ -12,9 +12,29 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
+#include "node/api/api.h"
 #include "node/cluster.h"
+#include "node/datadir.h"
+#include "node/http.h"
 #include "node/log.h"
 #include "node/metrics.h"
+
+struct node {
+	uv_loop_t loop;
+	struct node_config cfg;
+	struct node_datadir dir;
+	struct node_http http;
+	uv_signal_t sigint;
+	uv_signal_t sigterm;
+	struct tracer log;
+	double start_time_s;  /* wall clock at start, seconds since epoch */
+	uint64_t start_ms;    /* loop time at start */
+	int stop_signal;      /* the signal that asked us to stop, or 0 */
+	struct cluster *cluster; /* the cluster runtime (cluster.h) */
+	struct api api;          /* the HTTP API over the cluster's core */
+	int stopping;
+	int exit_status;      /* why the cluster asked to stop, or 0 */
+};
 
 static double uptime_s(const struct node *n)
 {
