@@ -136,6 +136,7 @@ struct client {
 	int use_read_index;
 	size_t hist; /* index into the history */
 	int target;  /* slot it sends to */
+	int cursor;  /* the last slot tried without a leader hint */
 	uint64_t attempt;
 	uint64_t deadline_us;
 	uint64_t next_at_us; /* when to issue the next op */
@@ -163,6 +164,7 @@ struct sim {
 	int healed;
 	uint64_t heal_us;
 	uint64_t leader_seen_us;    /* after heal */
+	uint64_t calm_from_us, calm_to_us;
 	struct raft_entry *rx_ents; /* decode scratch, RAFT_BATCH_MAX */
 	struct tracer raft_tracer;
 	int cur_node; /* for raft's trace lines */
