@@ -285,6 +285,26 @@ static void remove_waiter(struct sim_node *nd, int i)
 	nd->waiters[i] = nd->waiters[--nd->waiters_n];
 }
 
+/* A proposal raft accepted is its last entry, of the type proposed (and
+ * for a command, with its bytes), unless the node stopped on its disk in
+ * the same step. */
+static void check_proposed(struct sim *s, struct sim_node *nd, uint8_t type,
+			   const uint8_t *data, uint32_t len)
+{
+	const struct raft_entry *e = raft_entry_at(&nd->r,
+						   raft_last_index(&nd->r));
+
+	if (nd->st_dead || !nd->up)
+		return;
+	if (e == NULL || e->type != type || e->term != raft_current_term(&nd->r) ||
+	    (data != NULL &&
+	     (e->len != len || memcmp(e->data, data, len) != 0)))
+		sim_violation(s,
+			      "n%d accepted a proposal (type %u) that is not "
+			      "its last entry %" PRIu64,
+			      nd->slot, type, raft_last_index(&nd->r));
+}
+
 static void node_client_req(struct sim *s, struct sim_node *nd, int ci,
 			    uint64_t seq)
 {
@@ -292,7 +312,7 @@ static void node_client_req(struct sim *s, struct sim_node *nd, int ci,
 	struct raft_event ev;
 	struct waiter *w;
 	uint8_t buf[128];
-	int rv, len;
+	int rv, len = 0;
 
 	if (!nd->up || !c->busy || c->seq != seq)
 		return;
@@ -319,6 +339,8 @@ static void node_client_req(struct sim *s, struct sim_node *nd, int ci,
 		ev.u.propose.len = (uint32_t)len;
 	}
 	rv = node_step(s, nd, &ev);
+	if (rv == 0 && !c->use_read_index)
+		check_proposed(s, nd, RAFT_ENTRY_NORMAL, buf, (uint32_t)len);
 	if (rv != 0) {
 		for (int i = 0; i < nd->waiters_n; i++)
 			if (nd->waiters[i].client == ci &&
@@ -391,9 +413,19 @@ void sim_node_lost_leadership(struct sim *s, struct sim_node *nd)
 {
 	/* The entries may still commit; the clients retry with the same
 	 * seq and the sessions deduplicate. */
-	for (int i = 0; i < nd->waiters_n; i++)
-		respond(s, nd->waiters[i].client, nd->waiters[i].seq,
-			ERR_NOTLEADER, 0, -1);
+	for (int i = 0; i < nd->waiters_n; i++) {
+		const struct waiter *w = &nd->waiters[i];
+
+		/* raft.h: a ReadIndex request ends with a result, ERR_
+		 * NOTLEADER when leadership is lost; this update carried
+		 * them all (node.c hands reads over before the role). */
+		if (w->read_ctx != 0 && !w->is_read)
+			sim_violation(s,
+				      "n%d lost leadership without a result "
+				      "for ReadIndex request %" PRIu64,
+				      nd->slot, w->read_ctx);
+		respond(s, w->client, w->seq, ERR_NOTLEADER, 0, -1);
+	}
 	nd->waiters_n = 0;
 }
 
@@ -594,6 +626,8 @@ static void fault_membership(struct sim *s)
 			&ev.u.propose.change.id) != 0)
 		return;
 	rv = node_step(s, l, &ev);
+	if (rv == 0)
+		check_proposed(s, l, RAFT_ENTRY_CONFIG, NULL, 0);
 	s->res->conf_changes += rv == 0;
 	sim_trace(s, "n%d config change op=%u id=%" PRIu64 ": %s", l->slot,
 		  ev.u.propose.change.op, ev.u.propose.change.id,
