@@ -569,6 +569,11 @@ static void check_status(struct sim *s, struct sim_node *nd,
 {
 	if (up->term < nd->last_term)
 		sim_violation(s, "n%d term moved back", nd->slot);
+	if (up->role_changed != (up->role != nd->last_role ||
+				 up->leader != nd->last_leader ||
+				 up->term != nd->last_term))
+		sim_violation(s, "n%d: role_changed says %d, wrongly", nd->slot,
+			      up->role_changed);
 	check_commit(s, nd, up);
 	if (up->role == RAFT_LEADER)
 		check_new_leader(s, nd, up);
@@ -579,6 +584,7 @@ static void check_status(struct sim *s, struct sim_node *nd,
 			  nd->slot, raft_role_name(up->role), up->term,
 			  up->leader);
 	nd->last_role = up->role;
+	nd->last_leader = up->leader;
 	nd->last_term = up->term;
 }
 
@@ -704,6 +710,7 @@ static void note_restored(struct sim *s, struct sim_node *nd,
 	mirror_append(s, nd, 0, ents, n);
 	nd->last_commit = raft_commit_index(&nd->r);
 	nd->last_role = raft_current_role(&nd->r);
+	nd->last_leader = raft_leader(&nd->r);
 	nd->last_term = raft_current_term(&nd->r);
 }
 

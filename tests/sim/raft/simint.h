@@ -118,6 +118,7 @@ struct sim_node {
 	raft_term hs_term; /* the last hard state written (or loaded) */
 	raft_id hs_vote;
 	uint8_t last_role;
+	raft_id last_leader;
 	raft_term last_term;
 	/* clock */
 	int64_t drift_ppm;
