@@ -234,8 +234,13 @@ static void send_msgs(struct sim *s, struct sim_node *nd,
 	for (uint32_t i = 0; i < up->n_msgs; i++) {
 		int to = slot_of(s, up->msgs[i].to);
 
-		if (to < 0)
-			continue;
+		if (to < 0) { /* the simulated servers are ids 1..n */
+			sim_violation(s, "n%d sends a %s to id %" PRIu64,
+				      nd->slot,
+				      raft_msg_type_name(up->msgs[i].type),
+				      up->msgs[i].to);
+			break;
+		}
 		mp_writer_reset(&w);
 		raft_encode(&up->msgs[i], &w);
 		if (mp_writer_error(&w) != 0) {
