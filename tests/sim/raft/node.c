@@ -365,6 +365,31 @@ static void apply_one(struct sim *s, struct sim_node *nd,
 	sim_node_applied(s, nd, cmd.client, cmd.seq, res.out, res.stale);
 }
 
+/* Whether a majority of the voters in leader l's configuration hold
+ * l's entry at index i (or a snapshot past it). Raft asks for more,
+ * that they hold it durably; the mirrors know what each node was handed,
+ * so this is the weaker rule, and a leader that breaks it commits an
+ * entry most voters never saw. */
+static int quorum_holds(struct sim *s, const struct sim_node *l, raft_index i)
+{
+	const struct raft_configuration *c = raft_configuration(&l->r);
+	uint64_t want = l->chain[i - l->chain_base];
+	uint32_t voters = 0, hold = 0;
+
+	for (uint32_t k = 0; k < c->n; k++) {
+		int slot = slot_of(s, c->servers[k].id);
+		const struct sim_node *v;
+
+		if (c->servers[k].role != RAFT_VOTER || slot < 0)
+			continue;
+		v = &s->node[slot];
+		voters++;
+		hold += v->chain_base >= i ||
+			(mirror_has(v, i) && v->chain[i - v->chain_base] == want);
+	}
+	return hold >= voters / 2 + 1;
+}
+
 static void check_commit(struct sim *s, struct sim_node *nd,
 			 const struct raft_update *up)
 {
@@ -387,6 +412,15 @@ static void check_commit(struct sim *s, struct sim_node *nd,
 			      " by counting replicas (paper 5.4.2)",
 			      nd->slot, up->term, up->commit,
 			      nd->terms[up->commit - nd->chain_base]);
+		return;
+	}
+	if (!s->o->end_to_end_only && up->role == RAFT_LEADER &&
+	    up->commit > nd->last_commit && mirror_has(nd, up->commit) &&
+	    !quorum_holds(s, nd, up->commit)) {
+		sim_violation(s,
+			      "n%d commits index %" PRIu64 " that most voters "
+			      "of its configuration do not hold",
+			      nd->slot, up->commit);
 		return;
 	}
 	for (raft_index i = nd->last_commit + 1; i <= up->commit; i++) {
