@@ -4,9 +4,12 @@
  * ASSERT is always on: it guards invariants whose violation would corrupt
  * replicated state (a term that moves back, a second vote in one term), so
  * it stays in release builds, as TigerBeetle keeps its assertions.
- * DASSERT is for checks too costly for production; it compiles away under
- * NDEBUG. Never assert on input from the network, the disk or a user: such
- * input returns ERR_MALFORMED or ERR_CORRUPT instead.
+ * DASSERT marks checks that are costly or merely defensive. It compiles
+ * away only under NDEBUG, and the build removes NDEBUG from every build
+ * type (CMakeLists.txt), so today DASSERT is checked everywhere, like
+ * ASSERT; defining NDEBUG by hand is the switch that drops it. Never
+ * assert on input from the network, the disk or a user: such input
+ * returns ERR_MALFORMED or ERR_CORRUPT instead.
  */
 #ifndef CLUSTERD_BASE_ASSERT_H
 #define CLUSTERD_BASE_ASSERT_H

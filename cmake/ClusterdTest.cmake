@@ -1,7 +1,21 @@
+# The sanitizer pass of scripts/test runs the tests labelled `asan`. Every
+# `unit` and `fuzz` test gets that label here; a test of another kind opts
+# in by listing `asan` when it runs our C code in about a minute or less
+# under the sanitizers (sim_*_quick, e2e_node). Long sims, crash, e2e and
+# web suites run once, in the normal build.
+function(clusterd_asan_labels out)
+  set(labels ${ARGN})
+  if("unit" IN_LIST labels OR "fuzz" IN_LIST labels)
+    list(APPEND labels asan)
+  endif()
+  list(REMOVE_DUPLICATES labels)
+  set(${out} "${labels}" PARENT_SCOPE)
+endfunction()
+
 # clusterd_test(NAME n SOURCES s... [LIBS l...] LABELS kind subject [TIMEOUT s]
 #               [ARGS a...])
 # Builds one test executable and registers it with ctest under its labels
-# (STYLE.md: a kind -- unit, sim, e2e, crash, fuzz, web -- and a subject).
+# (a kind -- unit, sim, e2e, crash, fuzz, web, chaos -- and a subject).
 function(clusterd_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS;ARGS" ${ARGN})
   if(NOT T_LABELS)
@@ -14,6 +28,7 @@ function(clusterd_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 120)
   endif()
+  clusterd_asan_labels(T_LABELS ${T_LABELS})
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
 endfunction()
 
@@ -25,6 +40,7 @@ function(clusterd_script_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  clusterd_asan_labels(T_LABELS ${T_LABELS})
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "CLUSTERD_BUILD=${PROJECT_BINARY_DIR};CLUSTERD_SRC=${PROJECT_SOURCE_DIR}")
 endfunction()

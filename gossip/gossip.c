@@ -101,7 +101,7 @@ int gossip_new(const struct gossip_config *c, uint64_t seed,
 	struct gossip *g;
 
 	if (!config_ok(c))
-		return ERR_CONFIG;
+		return ERR_INVAL;
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)
 		return ERR_NOMEM;
@@ -488,7 +488,7 @@ int gossip_step(struct gossip *g, const struct gossip_event *ev,
 	u->n_changes = g->out_changes.n;
 	u->states = g->out_states.p;
 	u->n_states = g->out_states.n;
-	u->next_deadline_ms = next_deadline(g);
+	u->deadline_ms = next_deadline(g);
 	return rc;
 }
 

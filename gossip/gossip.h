@@ -25,6 +25,11 @@
  * out the update. Addresses are opaque strings that the driver maps to
  * sockets. Randomness comes from a seeded struct prng, text goes out
  * through an injected tracer.
+ *
+ * Threads: none inside. An instance is not thread-safe: every call on one
+ * instance (gossip_step, the getters, gossip_free) must come from one
+ * thread at a time, normally the node's loop thread. Separate instances
+ * share nothing and may run on separate threads, as the simulator's do.
  */
 #ifndef CLUSTERD_GOSSIP_GOSSIP_H
 #define CLUSTERD_GOSSIP_GOSSIP_H
@@ -150,7 +155,7 @@ struct gossip_state_change {
  *  1. send every packet (order does not matter; losing some is fine on
  *     the unreliable channel, a failed reliable send may be dropped);
  *  2. report the membership and state changes, in order;
- *  3. call gossip_step with a tick at next_deadline_ms at the latest
+ *  3. call gossip_step with a tick at deadline_ms at the latest
  *     (sooner is harmless).
  */
 struct gossip_update {
@@ -160,7 +165,7 @@ struct gossip_update {
 	uint32_t n_changes;
 	const struct gossip_state_change *states;
 	uint32_t n_states;
-	uint64_t next_deadline_ms;
+	uint64_t deadline_ms;
 	int recv_err; /* 0, or why a received packet was rejected */
 };
 
@@ -168,7 +173,7 @@ struct gossip;
 
 /* Creates an instance whose only member is itself. The config is copied.
  * The tracer is borrowed for the instance's life (NULL: silent). Returns
- * ERR_CONFIG on an invalid config, ERR_NOMEM. */
+ * ERR_INVAL on an invalid config (as raft_init), ERR_NOMEM. */
 int gossip_new(const struct gossip_config *c, uint64_t seed,
 	       const struct tracer *t, uint64_t now_ms, struct gossip **out);
 void gossip_free(struct gossip *g);
@@ -190,6 +195,9 @@ uint32_t gossip_num_live(const struct gossip *g);
 /* ERR_NOTFOUND if the name is unknown. */
 int gossip_lookup(const struct gossip *g, const char *name,
 		  enum gossip_status *status, uint64_t *incarnation);
+/* The state value `key` of member `name`: 0 with *version, *value and *len
+ * set (*value is owned by the instance, valid until the next gossip_step()
+ * or gossip_free()), or ERR_NOTFOUND if the member or the key is unknown. */
 int gossip_state_get(const struct gossip *g, const char *name,
 		     const char *key, uint64_t *version, const uint8_t **value,
 		     size_t *len);

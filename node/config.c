@@ -3,6 +3,7 @@
  */
 #include "node/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,18 +77,52 @@ int node_parse_addr(const char *s, struct sockaddr_storage *out)
 	return ERR_CONFIG;
 }
 
+/* Says what is wrong with a config path that exists but is no regular
+ * file: a directory, a dangling symlink, a device. 1 if it is missing
+ * (the defaults apply), 0 if it is a file to read, else ERR_CONFIG. */
+static int check_path(const char *path, char *errmsg, size_t errsz)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 1;
+		snprintf(errmsg, errsz, "cannot read %s: %s", path, strerror(errno));
+		return ERR_CONFIG;
+	}
+	if (S_ISLNK(st.st_mode) && stat(path, &st) != 0) {
+		snprintf(errmsg, errsz, "%s is a symlink to %s", path,
+			 errno == ENOENT ? "nothing (dangling)" : strerror(errno));
+		return ERR_CONFIG;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(errmsg, errsz, "%s is a directory, expected a JSON file", path);
+		return ERR_CONFIG;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(errmsg, errsz, "%s is not a regular file", path);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+/* Reads the file into *out (caller frees), or leaves *out NULL when there
+ * is no file. */
 static int read_file(const char *path, char **out, char *errmsg, size_t errsz)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f;
 	char *buf;
 	size_t n;
+	int rv;
 
 	*out = NULL;
+	rv = check_path(path, errmsg, errsz);
+	if (rv)
+		return rv > 0 ? 0 : rv;
+	f = fopen(path, "rb");
 	if (!f) {
-		if (errno == ENOENT)
-			return 0;
 		snprintf(errmsg, errsz, "cannot read %s: %s", path, strerror(errno));
-		return ERR_IO;
+		return ERR_CONFIG;
 	}
 	buf = malloc(CONFIG_FILE_MAX + 1);
 	if (!buf) {
@@ -95,7 +130,13 @@ static int read_file(const char *path, char **out, char *errmsg, size_t errsz)
 		return ERR_NOMEM;
 	}
 	n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+	rv = ferror(f);
 	fclose(f);
+	if (rv) {
+		free(buf);
+		snprintf(errmsg, errsz, "cannot read %s", path);
+		return ERR_IO;
+	}
 	if (n > CONFIG_FILE_MAX) {
 		free(buf);
 		snprintf(errmsg, errsz, "%s: larger than %d bytes", path,
@@ -115,29 +156,130 @@ static int is_known(const char *key)
 	return 0;
 }
 
+int node_name_check(const char *name, char *errmsg, size_t errsz)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (isalnum(c) && c < 0x80)
+			continue;
+		if (i > 0 && (c == '.' || c == '-' || c == '_'))
+			continue;
+		snprintf(errmsg, errsz,
+			 "node name: character %zu (0x%02x) is not allowed; " NODE_NAME_RULE,
+			 i + 1, c);
+		return ERR_CONFIG;
+	}
+	if (n == 0 || n >= NODE_NAME_MAX) {
+		snprintf(errmsg, errsz, "node name is %zu characters long; " NODE_NAME_RULE, n);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
 /* Applies one key of the file; the key is known and the value a string. */
 static int apply_key(struct node_config *cfg, const char *key,
 		     const char *value, const char *path, char *errmsg,
 		     size_t errsz)
 {
-	int rv = 0, lvl;
+	size_t limit = 0;
+	int lvl;
 
 	if (strcmp(key, "http") == 0) {
-		rv = copy_str(cfg->http_addr, sizeof(cfg->http_addr), value);
+		if (copy_str(cfg->http_addr, sizeof(cfg->http_addr), value))
+			limit = sizeof(cfg->http_addr) - 1;
 	} else if (strcmp(key, "node_name") == 0) {
-		rv = copy_str(cfg->node_name, sizeof(cfg->node_name), value);
+		char why[NODE_ERRMSG_MAX];
+
+		if (node_name_check(value, why, sizeof(why))) {
+			snprintf(errmsg, errsz, "%s: \"node_name\": %s", path, why);
+			return ERR_CONFIG;
+		}
+		copy_str(cfg->node_name, sizeof(cfg->node_name), value);
 	} else if (strcmp(key, "log_level") == 0) {
 		lvl = trace_level_parse(value);
 		if (lvl < 0) {
 			snprintf(errmsg, errsz,
-				 "%s: \"log_level\" must be one of debug, info, warn, error, off (got \"%s\")",
-				 path, value);
+				 "%s: \"log_level\" must be one of debug, info, warn, error, off",
+				 path);
 			return ERR_CONFIG;
 		}
 		cfg->log_level = lvl;
 	}
-	if (rv) {
-		snprintf(errmsg, errsz, "%s: value of \"%s\" is too long", path, key);
+	if (limit) {
+		snprintf(errmsg, errsz, "%s: value of \"%s\" is longer than %zu bytes",
+			 path, key, limit);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+/* Line and column (from 1) of pos in text, for syntax errors. */
+static void line_col(const char *text, const char *pos, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (const char *p = text; *p && p < pos; p++) {
+		if (*p == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+/* Parses the text into a JSON object, or says why it is none. */
+static cJSON *parse_object(const char *text, const char *path, char *errmsg,
+			   size_t errsz)
+{
+	const char *end = NULL;
+	cJSON *root;
+	int line, col;
+
+	if (text[strspn(text, " \t\r\n")] == '\0') {
+		snprintf(errmsg, errsz,
+			 "%s is empty: write a JSON object (at least {}) or delete the file",
+			 path);
+		return NULL;
+	}
+	root = cJSON_ParseWithOpts(text, &end, 1);
+	if (!root) {
+		line_col(text, end ? end : text, &line, &col);
+		snprintf(errmsg, errsz, "%s:%d:%d: invalid JSON", path, line, col);
+		return NULL;
+	}
+	if (!cJSON_IsObject(root)) {
+		snprintf(errmsg, errsz, "%s: expected a JSON object {...}, found %s",
+			 path, cJSON_IsArray(root) ? "an array" : "a single value");
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* Checks one member: known, a string, and not given twice. */
+static int check_item(const cJSON *root, const cJSON *item, const char *path,
+		      char *errmsg, size_t errsz)
+{
+	if (!is_known(item->string)) {
+		snprintf(errmsg, errsz,
+			 "%s: unknown key \"%s\" (known: http, node_name, log_level)",
+			 path, item->string);
+		return ERR_CONFIG;
+	}
+	for (const cJSON *prev = root->child; prev != item; prev = prev->next) {
+		if (strcmp(prev->string, item->string) == 0) {
+			snprintf(errmsg, errsz, "%s: key \"%s\" is given twice",
+				 path, item->string);
+			return ERR_CONFIG;
+		}
+	}
+	if (!cJSON_IsString(item)) {
+		snprintf(errmsg, errsz, "%s: \"%s\" must be a string", path,
+			 item->string);
 		return ERR_CONFIG;
 	}
 	return 0;
@@ -152,30 +294,16 @@ static int load_file(struct node_config *cfg, const char *path, char *errmsg,
 
 	if (rv || !text)
 		return rv;
-	root = cJSON_Parse(text);
+	root = parse_object(text, path, errmsg, errsz);
 	free(text);
-	if (!root || !cJSON_IsObject(root)) {
-		snprintf(errmsg, errsz, "%s: not a JSON object", path);
-		cJSON_Delete(root);
+	if (!root)
 		return ERR_CONFIG;
-	}
 	cJSON_ArrayForEach(item, root)
 	{
-		if (!is_known(item->string)) {
-			snprintf(errmsg, errsz,
-				 "%s: unknown key \"%s\" (known: http, node_name, log_level)",
-				 path, item->string);
-			rv = ERR_CONFIG;
-			break;
-		}
-		if (!cJSON_IsString(item)) {
-			snprintf(errmsg, errsz, "%s: \"%s\" must be a string",
-				 path, item->string);
-			rv = ERR_CONFIG;
-			break;
-		}
-		rv = apply_key(cfg, item->string, item->valuestring, path,
-			       errmsg, errsz);
+		rv = check_item(root, item, path, errmsg, errsz);
+		if (!rv)
+			rv = apply_key(cfg, item->string, item->valuestring,
+				       path, errmsg, errsz);
 		if (rv)
 			break;
 	}
@@ -185,34 +313,39 @@ static int load_file(struct node_config *cfg, const char *path, char *errmsg,
 
 static void set_defaults(struct node_config *cfg)
 {
+	char err[NODE_ERRMSG_MAX];
+
 	memset(cfg, 0, sizeof(*cfg));
 	copy_str(cfg->http_addr, sizeof(cfg->http_addr), NODE_HTTP_DEFAULT);
-	if (gethostname(cfg->node_name, sizeof(cfg->node_name)) != 0)
+	/* A host name that is no valid node name (too long, odd characters)
+	 * gives way to "node" rather than stopping a node with no name set. */
+	if (gethostname(cfg->node_name, sizeof(cfg->node_name)) != 0 ||
+	    (cfg->node_name[sizeof(cfg->node_name) - 1] = '\0',
+	     node_name_check(cfg->node_name, err, sizeof(err)) != 0))
 		copy_str(cfg->node_name, sizeof(cfg->node_name), "node");
-	cfg->node_name[sizeof(cfg->node_name) - 1] = '\0';
 	cfg->log_level = TRACE_INFO;
 }
 
 static int apply_flags(struct node_config *cfg, const struct node_flags *f,
 		       char *errmsg, size_t errsz)
 {
-	int rv = 0;
-
-	if (f->http_addr)
-		rv = copy_str(cfg->http_addr, sizeof(cfg->http_addr), f->http_addr);
-	if (!rv && f->node_name)
-		rv = copy_str(cfg->node_name, sizeof(cfg->node_name), f->node_name);
-	if (rv) {
-		snprintf(errmsg, errsz, "a command-line value is too long");
+	if (f->http_addr &&
+	    copy_str(cfg->http_addr, sizeof(cfg->http_addr), f->http_addr)) {
+		snprintf(errmsg, errsz, "--http value is longer than %zu bytes",
+			 sizeof(cfg->http_addr) - 1);
 		return ERR_CONFIG;
+	}
+	if (f->node_name) {
+		if (node_name_check(f->node_name, errmsg, errsz))
+			return ERR_CONFIG;
+		copy_str(cfg->node_name, sizeof(cfg->node_name), f->node_name);
 	}
 	if (f->log_level) {
 		int lvl = trace_level_parse(f->log_level);
 
 		if (lvl < 0) {
 			snprintf(errmsg, errsz,
-				 "--log-level must be one of debug, info, warn, error, off (got \"%s\")",
-				 f->log_level);
+				 "--log-level must be one of debug, info, warn, error, off");
 			return ERR_CONFIG;
 		}
 		cfg->log_level = lvl;
@@ -234,7 +367,8 @@ int node_config_load(struct node_config *cfg, const struct node_flags *flags,
 		return ERR_CONFIG;
 	}
 	if (copy_str(cfg->data_dir, sizeof(cfg->data_dir), flags->data_dir)) {
-		snprintf(errmsg, errsz, "--data-dir path is too long");
+		snprintf(errmsg, errsz, "--data-dir path is longer than %zu bytes",
+			 sizeof(cfg->data_dir) - 1);
 		return ERR_CONFIG;
 	}
 	if (stat(cfg->data_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {

@@ -36,10 +36,22 @@ struct node_flags {
 };
 
 /* Fills cfg from defaults, <data_dir>/clusterd.json (if present) and
- * flags. On error returns ERR_CONFIG (or ERR_IO) and writes a one-line
- * message naming the problem into errmsg. */
+ * flags. On error returns ERR_CONFIG (ERR_IO if the file cannot be read,
+ * ERR_NOMEM) and writes a one-line message naming the problem into errmsg:
+ * the file is a directory or a dangling symlink, is empty, is invalid
+ * JSON (with line and column), gives a key twice, an unknown key, an
+ * ill-typed or too long value (with the flag or key and the limit). */
 int node_config_load(struct node_config *cfg, const struct node_flags *flags,
 		     char *errmsg, size_t errmsg_size);
+
+/* What a node name may be: it appears in logs, metrics labels and URLs,
+ * so it holds nothing that needs quoting there. */
+#define NODE_NAME_RULE \
+	"use 1 to 63 ASCII letters, digits, '.', '-' or '_', starting with a letter or digit"
+
+/* 0 if name is a valid node name; else ERR_CONFIG with errmsg saying which
+ * character (by position and code, never echoed raw) or length is wrong. */
+int node_name_check(const char *name, char *errmsg, size_t errmsg_size);
 
 /* Parses "HOST:PORT" or "[V6]:PORT" with a numeric host into a socket
  * address (struct sockaddr_storage). ERR_CONFIG if malformed. */

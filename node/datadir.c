@@ -15,15 +15,44 @@
 
 #include "base/err.h"
 
+/* mkdir -p: creates dir and its missing parents, 0750 each. On failure
+ * names the directory that could not be made, which may be a parent. */
+static int make_dirs(const char *dir, char *errmsg, size_t errsz)
+{
+	char path[NODE_DATADIR_PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path)) {
+		snprintf(errmsg, errsz, "data dir path is empty or longer than %zu bytes",
+			 sizeof(path) - 1);
+		return ERR_INVAL;
+	}
+	memcpy(path, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+			int e = errno;
+
+			snprintf(errmsg, errsz, "cannot create data dir %s%s%s: %s",
+				 dir, strcmp(path, dir) ? ": cannot create " : "",
+				 strcmp(path, dir) ? path : "", strerror(e));
+			return e == EACCES || e == EROFS ? ERR_PERM : ERR_IO;
+		}
+		path[i] = dir[i];
+	}
+	return 0;
+}
+
 static int ensure_dir(const char *dir, char *errmsg, size_t errsz)
 {
 	struct stat st;
+	int rv;
 
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-		snprintf(errmsg, errsz, "cannot create data dir %s: %s", dir,
-			 strerror(errno));
-		return errno == EACCES || errno == EROFS ? ERR_PERM : ERR_IO;
-	}
+	rv = make_dirs(dir, errmsg, errsz);
+	if (rv)
+		return rv;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(errmsg, errsz, "data dir %s is not a directory", dir);
 		return ERR_IO;

@@ -14,15 +14,20 @@
 
 /* A node id: 16 random bytes from libsodium, as 32 hex characters. */
 #define NODE_ID_HEX 33
+/* The longest data directory path, with its NUL (config.h's NODE_PATH_MAX). */
+#define NODE_DATADIR_PATH_MAX 1024
 
 struct node_datadir {
 	int lock_fd; /* -1 when not held */
 	char node_id[NODE_ID_HEX];
 };
 
-/* Creates dir if missing, checks it is writable, takes the lock and loads
- * (or on first start creates) the node id. ERR_BUSY if another process
- * holds the lock, ERR_IO/ERR_PERM otherwise; errmsg says which. */
+/* Creates dir and its missing parents, checks it is writable, takes the
+ * lock and loads (or on first start creates) the node id. Returns ERR_BUSY
+ * if another process holds the lock, ERR_CORRUPT if the node-id file is
+ * not 32 hex characters, ERR_PERM if a directory cannot be created or
+ * written for lack of permission, ERR_INVAL for an empty or too long path,
+ * ERR_IO otherwise; errmsg says which and names the path. */
 int node_datadir_open(struct node_datadir *d, const char *dir, char *errmsg,
 		      size_t errmsg_size);
 /* Releases the lock. */

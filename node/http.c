@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "base/assert.h"
 #include "base/err.h"
@@ -30,6 +31,23 @@ struct http_conn {
 	struct http_conn *prev, *next;
 };
 
+/* A deferred answer (http.h). Ours, not h2o's: `anchor` lives in the
+ * request's pool and detaches the handle when h2o frees the request
+ * before we answered (the connection closed). */
+struct http_async_anchor {
+	struct http_async *a;
+};
+
+struct http_async {
+	struct http_reply rep;
+	h2o_req_t *req; /* NULL once the request is gone */
+	struct http_async_anchor *anchor;
+	/* Test handles (http_async_new_test). */
+	void (*test_done)(void *arg, struct http_reply *rep);
+	void *test_arg;
+	const int *test_closed;
+};
+
 struct route_handler {
 	h2o_handler_t super; /* first: h2o passes it back to on_req */
 	struct node_http *http;
@@ -46,21 +64,41 @@ int http_printf(struct http_reply *rep, const char *fmt, ...)
 	return rv;
 }
 
+static const char *reason_of(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 503: return "Service Unavailable";
+	default: return status < 500 ? "Error" : "Internal Server Error";
+	}
+}
+
 static void send_reply(h2o_req_t *req, struct http_reply *rep)
 {
-	static const char *const reasons[] = {"OK", "Not Found",
-					      "Method Not Allowed",
-					      "Internal Server Error"};
-	const char *reason = rep->status == 200   ? reasons[0]
-			     : rep->status == 404 ? reasons[1]
-			     : rep->status == 405 ? reasons[2]
-						  : reasons[3];
 	char *copy;
 
 	req->res.status = rep->status;
-	req->res.reason = reason;
+	req->res.reason = reason_of(rep->status);
+	req->res.content_length = rep->body.len;
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
 		       NULL, rep->content_type, strlen(rep->content_type));
+	for (unsigned i = 0; i < rep->nheaders; i++) {
+		const struct http_header *hd = &rep->headers[i];
+
+		h2o_add_header_by_str(&req->pool, &req->res.headers, hd->name,
+				      strlen(hd->name), 1, NULL,
+				      h2o_strdup(&req->pool, hd->value,
+						 SIZE_MAX).base,
+				      strlen(hd->value));
+	}
 	/* h2o sends from the request's pool; copy the body there so our
 	 * buffer can be freed now. */
 	copy = h2o_mem_alloc_pool(&req->pool, rep->body.len + 1);
@@ -69,24 +107,199 @@ static void send_reply(h2o_req_t *req, struct http_reply *rep)
 	h2o_send_inline(req, copy, rep->body.len);
 }
 
+static void reply_init(struct http_reply *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->status = 200;
+	rep->content_type = "application/json";
+	wbuf_init(&rep->body, HTTP_BODY_MAX);
+}
+
+int http_reply_header(struct http_reply *rep, const char *name,
+		      const char *fmt, ...)
+{
+	struct http_header *hd;
+	va_list ap;
+	int n;
+
+	if (rep->nheaders == HTTP_REPLY_HEADERS_MAX)
+		return ERR_TOOBIG;
+	hd = &rep->headers[rep->nheaders];
+	va_start(ap, fmt);
+	n = vsnprintf(hd->value, sizeof(hd->value), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(hd->value))
+		return ERR_TOOBIG;
+	hd->name = name;
+	rep->nheaders++;
+	return 0;
+}
+
+const char *http_req_header(const struct http_request *r, const char *name,
+			    size_t *len)
+{
+	return r->get_header ? r->get_header(r, name, len) : NULL;
+}
+
+static const char *h2o_header(const struct http_request *r, const char *name,
+			      size_t *len)
+{
+	const h2o_headers_t *hs = r->hdrs;
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i < hs->size; i++) {
+		const h2o_header_t *e = &hs->entries[i];
+
+		/* h2o keeps names lower-case; fold the one asked for. */
+		if (e->name->len == nl &&
+		    h2o_lcstris(name, nl, e->name->base, e->name->len)) {
+			*len = e->value.len;
+			return e->value.base;
+		}
+	}
+	return NULL;
+}
+
+/* --- Deferred answers ---------------------------------------------- */
+
+static void anchor_dispose(void *p)
+{
+	struct http_async_anchor *an = p;
+
+	if (an->a != NULL) {
+		an->a->req = NULL;
+		an->a->anchor = NULL;
+	}
+}
+
+static struct http_async *h2o_defer(const struct http_request *r)
+{
+	h2o_req_t *req = r->priv;
+	struct http_async *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	reply_init(&a->rep);
+	a->req = req;
+	a->anchor = h2o_mem_alloc_shared(&req->pool, sizeof(*a->anchor),
+					 anchor_dispose);
+	a->anchor->a = a;
+	return a;
+}
+
+struct http_async *http_defer(const struct http_request *r)
+{
+	return r->defer ? r->defer(r) : NULL;
+}
+
+struct http_reply *http_async_reply(struct http_async *a)
+{
+	return &a->rep;
+}
+
+int http_async_closed(const struct http_async *a)
+{
+	if (a->test_done != NULL)
+		return a->test_closed != NULL && *a->test_closed;
+	return a->req == NULL;
+}
+
+void http_async_finish(struct http_async *a)
+{
+	if (a->test_done != NULL) {
+		a->test_done(a->test_arg, &a->rep);
+	} else if (a->req != NULL) {
+		/* Detach first: sending may end the request and clear its
+		 * pool, whose hook must not reach this handle then. */
+		a->anchor->a = NULL;
+		send_reply(a->req, &a->rep);
+	}
+	wbuf_free(&a->rep.body);
+	free(a);
+}
+
+struct http_async *http_async_new_test(void (*done)(void *arg,
+						    struct http_reply *rep),
+				       void *arg, const int *closed)
+{
+	struct http_async *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	reply_init(&a->rep);
+	a->test_done = done;
+	a->test_arg = arg;
+	a->test_closed = closed;
+	return a;
+}
+
+static int loopback_peer(h2o_req_t *req)
+{
+	struct sockaddr_storage ss;
+	socklen_t n;
+
+	if (req->conn->callbacks->get_peername == NULL)
+		return 0;
+	n = req->conn->callbacks->get_peername(req->conn,
+					       (struct sockaddr *)&ss);
+	if (n == 0)
+		return 0;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+
+		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+		static const uint8_t v4map[12] = {0, 0, 0, 0, 0, 0,
+						  0, 0, 0, 0, 0xff, 0xff};
+
+		if (memcmp(&a->sin6_addr, v4map, 12) == 0)
+			return a->sin6_addr.s6_addr[12] == 127;
+		return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+	}
+	return 0;
+}
+
+/* Exact routes match the whole path; a route ending in '/' matches every
+ * path under it. The longest match wins; among routes of that path the
+ * method decides (405 when none has it). */
+static int route_matches(const struct http_route *rt,
+			 const struct http_request *r)
+{
+	size_t n = strlen(rt->path);
+
+	if (n > 0 && rt->path[n - 1] == '/')
+		return r->path_len >= n && memcmp(rt->path, r->path, n) == 0;
+	return n == r->path_len && memcmp(rt->path, r->path, n) == 0;
+}
+
 static int dispatch(struct node_http *h, const struct http_request *r,
 		    struct http_reply *rep)
 {
-	int path_known = 0;
+	const struct http_route *best = NULL;
+	size_t best_len = 0;
 
 	for (const struct http_route *rt = h->routes; rt->fn; rt++) {
-		if (strlen(rt->path) != r->path_len ||
-		    memcmp(rt->path, r->path, r->path_len) != 0)
+		size_t n = strlen(rt->path);
+
+		if (!route_matches(rt, r) || (best && n < best_len))
 			continue;
-		path_known = 1;
-		if (strlen(rt->method) == r->method_len &&
-		    memcmp(rt->method, r->method, r->method_len) == 0)
-			return rt->fn(h->handler_ctx, r, rep);
+		if (!best || n > best_len) {
+			best = NULL;
+			best_len = n;
+		}
+		if (strcmp(rt->method, "*") == 0 ||
+		    (strlen(rt->method) == r->method_len &&
+		     memcmp(rt->method, r->method, r->method_len) == 0))
+			best = rt;
 	}
-	rep->status = path_known ? 405 : 404;
+	if (best)
+		return best->fn(h->handler_ctx, r, rep);
+	rep->status = best_len > 0 ? 405 : 404;
 	rep->content_type = "application/json";
 	return http_printf(rep, "{\"error\":\"%s\"}\n",
-			   path_known ? "method not allowed" : "not found");
+			   best_len > 0 ? "method not allowed" : "not found");
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -107,14 +320,27 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		r.query = req->path.base + req->query_at + 1;
 		r.query_len = req->path.len - req->query_at - 1;
 	}
-	rep.status = 200;
-	rep.content_type = "application/json";
-	wbuf_init(&rep.body, HTTP_BODY_MAX);
+	r.raw_path = req->path.base;
+	r.raw_path_len = req->query_at != SIZE_MAX ? req->query_at
+						   : req->path.len;
+	r.body = (const uint8_t *)req->entity.base;
+	r.body_len = req->entity.base ? req->entity.len : 0;
+	r.peer_loopback = loopback_peer(req);
+	r.hdrs = &req->headers;
+	r.get_header = h2o_header;
+	r.defer = h2o_defer;
+	r.priv = req;
+	reply_init(&rep);
 	rv = dispatch(h, &r, &rep);
+	if (rv == HTTP_PENDING) {
+		wbuf_free(&rep.body);
+		return 0;
+	}
 	if (rv) {
 		wbuf_reset(&rep.body);
 		rep.status = 500;
 		rep.content_type = "application/json";
+		rep.nheaders = 0;
 		http_printf(&rep, "{\"error\":\"%s\"}\n", err_str(rv));
 	}
 	send_reply(req, &rep);
@@ -225,6 +451,8 @@ int node_http_start(struct node_http *h, uv_loop_t *loop, const char *addr,
 		return rv;
 	h2o_config_init(&h->config);
 	h->config.http1.req_timeout = HTTP_KEEPALIVE_MS;
+	/* h2o answers 413 itself past this. */
+	h->config.max_request_entity_size = HTTP_REQ_BODY_MAX;
 	host = h2o_config_register_host(&h->config,
 					h2o_iovec_init(H2O_STRLIT("default")),
 					65535);

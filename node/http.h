@@ -2,9 +2,16 @@
  * http.h: the node's HTTP server, h2o 2.2 on the node's libuv loop.
  *
  * Handlers are thin (STYLE.md rule 12): each gets the request's method,
- * path and query, fills a struct http_reply (status, content type, body)
- * and returns; this module turns the reply into an h2o response. Handlers
- * therefore know nothing of h2o and are testable without sockets.
+ * path, query, headers and body, fills a struct http_reply (status,
+ * content type, headers, body) and returns, or defers the answer until a
+ * callback (a Raft commit) completes it; this module turns the reply into
+ * an h2o response. Handlers therefore know nothing of h2o and are testable
+ * without sockets.
+ *
+ * A deferred answer outlives its connection safely: the handle is ours,
+ * not h2o's; a dispose hook in the request's memory pool detaches it when
+ * h2o frees the request (the client went away), and finishing a detached
+ * handle only frees it.
  *
  * Shutdown (node_http_stop) closes the listener, lets in-flight requests
  * finish for a grace period, then shuts idle keep-alive sockets down so h2o
@@ -24,12 +31,31 @@
 
 /* Largest response body a handler may build. */
 #define HTTP_BODY_MAX (16 * 1024 * 1024)
+/* Largest request body accepted: a 1 MiB KV value plus slack for a JSON
+ * body around it. Larger ones are answered 413 before any handler runs. */
+#define HTTP_REQ_BODY_MAX ((1u << 20) + 64 * 1024)
+/* Response headers a handler may add. */
+#define HTTP_REPLY_HEADERS_MAX 4
+
+/* Returned by a handler that took the request with http_defer and will
+ * answer later (see below). */
+#define HTTP_PENDING 1
+
+struct http_header {
+	const char *name; /* static string, e.g. "X-Clusterd-Revision" */
+	char value[64];
+};
 
 struct http_reply {
 	int status;
 	const char *content_type; /* static string */
 	struct wbuf body;         /* owned by the reply; freed by http.c */
+	struct http_header headers[HTTP_REPLY_HEADERS_MAX];
+	unsigned nheaders;
 };
+
+struct http_request;
+struct http_async;
 
 struct http_request {
 	const char *method; /* borrowed for the handler's duration */
@@ -38,15 +64,58 @@ struct http_request {
 	size_t path_len;
 	const char *query; /* after '?', or NULL */
 	size_t query_len;
+	const char *raw_path; /* the path as sent (not decoded), no query */
+	size_t raw_path_len;
+	const uint8_t *body; /* the whole request body (may be NULL if 0) */
+	size_t body_len;
+	int peer_loopback;   /* 1 if the peer address is 127.0.0.0/8 or ::1 */
+	/* Request headers, looked up with http_req_header. */
+	const void *hdrs; /* h2o_headers_t *, or test data via get_header */
+	const char *(*get_header)(const struct http_request *r,
+				  const char *name, size_t *len);
+	/* Takes the request over for a deferred answer (http_defer). */
+	struct http_async *(*defer)(const struct http_request *r);
+	void *priv; /* the server's (h2o_req_t *), or a test's */
 };
 
-/* Returns 0 when it handled the request; ERR_NOTFOUND to fall through. */
+/* Returns 0 when it answered in rep, HTTP_PENDING after http_defer, or an
+ * error (answered 500). */
 typedef int (*http_handler_fn)(void *ctx, const struct http_request *req,
 			       struct http_reply *rep);
 
+/* A request header's value (case-insensitive name), borrowed for the
+ * handler's duration; NULL if absent. */
+const char *http_req_header(const struct http_request *r, const char *name,
+			    size_t *len);
+
+/* Deferred answers. A handler calls http_defer (during the handler only),
+ * returns HTTP_PENDING, and later, from any callback on the loop thread,
+ * fills http_async_reply() and calls http_async_finish(), which sends the
+ * answer and frees the handle. The client may close the connection in the
+ * meantime: the handle stays valid until finish, which then just frees it
+ * (http_async_closed tells, so a caller may skip formatting). The handle
+ * also survives node_http_stop: the owner must still finish it. Returns
+ * NULL on allocation failure (answer 500 synchronously then). */
+struct http_async *http_defer(const struct http_request *r);
+struct http_reply *http_async_reply(struct http_async *a);
+int http_async_closed(const struct http_async *a);
+void http_async_finish(struct http_async *a);
+
+/* Adds a response header (name static); ERR_TOOBIG past the bound. */
+int http_reply_header(struct http_reply *rep, const char *name,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* For tests of handlers without sockets: an async handle whose finish
+ * calls done(arg, reply) and then frees it; closed() reports *closed. */
+struct http_async *http_async_new_test(void (*done)(void *arg,
+						    struct http_reply *rep),
+				       void *arg, const int *closed);
+
 struct http_route {
-	const char *method; /* "GET", ... */
-	const char *path;   /* exact match */
+	const char *method; /* "GET", ..., or "*" for any method */
+	const char *path;   /* exact match, or a prefix when it ends in '/'
+			       (the longest matching route wins) */
 	http_handler_fn fn;
 };
 

@@ -3,6 +3,7 @@
  * node, reports; no logic of its own (STYLE.md rule 12).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,7 +22,10 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"  --version  print the version and exit\n"
-	"  --help     print this help and exit\n";
+	"  --help     print this help and exit\n"
+	"\n"
+	"Exit status: 0 on success, 1 when the node cannot start or fails,\n"
+	"2 on a usage or configuration error.\n";
 
 static const char run_usage_text[] =
 	"usage: clusterd run --data-dir DIR [options]\n"
@@ -35,7 +39,13 @@ static const char run_usage_text[] =
 	"                      port 0 picks a free port, written to DIR/http.addr)\n"
 	"  --node-name NAME    a human name for this node (default: host name)\n"
 	"  --log-level LEVEL   debug, info, warn, error or off (default info)\n"
-	"  --help              print this help and exit\n";
+	"  --help              print this help and exit\n"
+	"\n"
+	"SIGINT or SIGTERM stops the node cleanly; SIGHUP is ignored.\n"
+	"\n"
+	"Exit status: 0 after a clean stop, 1 when the node cannot start or fails\n"
+	"(the data dir is in use or unwritable, the port is taken), 2 on a usage\n"
+	"or configuration error (a bad flag or a bad clusterd.json).\n";
 
 static int cmd_run(int argc, char **argv)
 {
@@ -78,6 +88,9 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "clusterd: %s\n", errmsg);
 		return 2;
 	}
+	/* SIGHUP is ignored: the node logs to stderr and rereads nothing, so a
+	 * closed terminal or a stray `kill -HUP` must not stop it. */
+	signal(SIGHUP, SIG_IGN);
 	rv = node_run(&cfg, errmsg, sizeof(errmsg));
 	if (rv) {
 		fprintf(stderr, "clusterd: %s\n", errmsg[0] ? errmsg : err_str(rv));

@@ -5,7 +5,7 @@
  * use, so dashboards written for any exporter work unchanged. Values are
  * read from /proc and getrusage at scrape time: a scrape costs a few
  * system calls and no game-server round trips (Clusterio's scrape fanned
- * out RCON work to every host; FACTORIO.md).
+ * out RCON work to every host; docs/factorio.md).
  */
 #ifndef CLUSTERD_NODE_METRICS_H
 #define CLUSTERD_NODE_METRICS_H

@@ -135,14 +135,22 @@ static void on_signal(uv_signal_t *sig, int signum)
 	node_http_stop(&n->http, on_http_stopped);
 }
 
-/* Writes <data_dir>/http.addr with the bound address, so scripts and
- * tests that asked for port 0 learn the port. Replaced atomically. */
+/* <data_dir>/http.addr holds the bound address while the node serves, so
+ * scripts and tests that asked for port 0 learn the port. It is removed
+ * when the lock is taken (a killed node's file names a dead port) and on a
+ * clean stop, and written to a temporary file renamed into place, so a
+ * reader sees either no file or the whole address of the running node. */
+static void addr_path(const struct node *n, char *path, size_t size)
+{
+	snprintf(path, size, "%s/http.addr", n->cfg.data_dir);
+}
+
 static int write_addr_file(const struct node *n)
 {
 	char path[NODE_PATH_MAX + 32], tmp[NODE_PATH_MAX + 40];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/http.addr", n->cfg.data_dir);
+	addr_path(n, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
 	if (!f)
@@ -153,6 +161,15 @@ static int write_addr_file(const struct node *n)
 	return 0;
 }
 
+static void remove_addr_file(const struct node *n)
+{
+	char path[NODE_PATH_MAX + 32];
+
+	addr_path(n, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		TRACE_W(&n->log, "node", "cannot remove %s: %s", path, strerror(errno));
+}
+
 static int start(struct node *n, char *errmsg, size_t errsz)
 {
 	struct timespec ts;
@@ -161,6 +178,7 @@ static int start(struct node *n, char *errmsg, size_t errsz)
 	rv = node_datadir_open(&n->dir, n->cfg.data_dir, errmsg, errsz);
 	if (rv)
 		return rv;
+	remove_addr_file(n);
 	rv = uv_loop_init(&n->loop);
 	if (rv) {
 		snprintf(errmsg, errsz, "cannot create event loop: %s", uv_strerror(rv));
@@ -213,6 +231,7 @@ int node_run(const struct node_config *cfg, char *errmsg, size_t errsz)
 	if (rv)
 		TRACE_E(&n.log, "node", "event loop closed with handles open: %s",
 			uv_strerror(rv));
+	remove_addr_file(&n);
 	node_datadir_close(&n.dir);
 	TRACE_I(&n.log, "node", "stopped");
 	return 0;

@@ -47,7 +47,7 @@ static int config_valid(const struct raft_config *c)
 	    c->election_timeout_ms_max <= c->election_timeout_ms_min)
 		return 0;
 	if (c->heartbeat_ms == 0 ||
-	    c->heartbeat_ms >= c->election_timeout_ms_min)
+	    (uint64_t)c->heartbeat_ms * 2 >= c->election_timeout_ms_min)
 		return 0;
 	if (c->msg_bytes_max == 0 || c->inflight_max == 0 ||
 	    c->inflight_max > RAFT_INFLIGHT_MAX)

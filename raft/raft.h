@@ -356,7 +356,9 @@ struct raft_config {
 	 * the CheckQuorum window use election_timeout_ms_min. */
 	uint32_t election_timeout_ms_min;
 	uint32_t election_timeout_ms_max;
-	uint32_t heartbeat_ms;       /* < election_timeout_ms_min / 2 */
+	uint32_t heartbeat_ms;       /* < election_timeout_ms_min / 2, so a
+				      * lost heartbeat is followed by another
+				      * before any follower's timer runs out */
 	uint32_t msg_bytes_max;      /* payload bytes per append / chunk */
 	uint32_t inflight_max;       /* appends in flight per follower, <=
 				      * RAFT_INFLIGHT_MAX */
@@ -446,7 +448,9 @@ struct raft {
 	uint64_t leader_heard_ms; /* last contact with a leader (vote lease) */
 	uint64_t election_deadline_ms;
 	uint64_t heartbeat_deadline_ms;
-	uint8_t votes[RAFT_NODES_MAX]; /* granted votes, by conf position */
+	/* Answers of this campaign in arrival order: votes_id[i] answered
+	 * votes[i] (1 granted, 0 refused); one entry per voter. */
+	uint8_t votes[RAFT_NODES_MAX];
 	raft_id votes_id[RAFT_NODES_MAX];
 	uint32_t votes_n;
 	int campaign_forced; /* this campaign follows a TimeoutNow */

@@ -1,7 +1,7 @@
 /*
  * client.h: a libuv RCON client for the Factorio headless server.
  *
- * Design (protocol facts from /work/shared/FACTORIO.md, "RCON"):
+ * Design (protocol facts in docs/factorio.md, "RCON"):
  * - One TCP connection, authenticated with the password (type 3); an auth
  *   reply with id -1 means a wrong password (ERR_AUTH, no retry: a wrong
  *   password does not get right by retrying).

@@ -2,7 +2,7 @@
  * codec.h: the Source RCON packet codec (pure: no I/O, no clock).
  *
  * Implements the framing of Valve's Source RCON protocol as Factorio's
- * headless server speaks it over TCP (see /work/shared/FACTORIO.md, "RCON"):
+ * headless server speaks it over TCP (docs/factorio.md, "RCON"):
  *
  *   int32 LE length   counts id + type + body + 2 NULs (so >= 10)
  *   int32 LE id       chosen by the client, echoed in the reply
@@ -18,7 +18,10 @@
  * RCON_LEN_MAX_TO_SERVER) but answers one packet of up to ~100 kB
  * (RCON_LEN_MAX_TO_CLIENT allows ten times that).
  *
- * Used by rcon/client.c and by tools/factorio-standin's RCON server.
+ * Used by rcon/client.c. tools/factorio-standin keeps a framing of its
+ * own (its frame.h), written from the protocol description rather than
+ * from this codec, so that a bug here cannot hide in both ends of the
+ * e2e tests.
  */
 #ifndef CLUSTERD_RCON_CODEC_H
 #define CLUSTERD_RCON_CODEC_H

@@ -23,7 +23,7 @@ struct kv_cmd {
 	int has_expected, has_val;
 };
 
-static int get_bytes(const msgpack_object *o, const uint8_t **p, size_t *n)
+int stor_mp_bytes(const msgpack_object *o, const uint8_t **p, size_t *n)
 {
 	const char *s;
 
@@ -45,7 +45,22 @@ static int get_opt(const msgpack_object *o, const uint8_t **p, size_t *n,
 		*n = 0;
 		return 0;
 	}
-	return get_bytes(o, p, n);
+	return stor_mp_bytes(o, p, n);
+}
+
+int stor_kv_head(const msgpack_object *body, uint32_t nmin,
+		 const msgpack_object *o[5], uint32_t *n, uint64_t *op,
+		 const char **ns, size_t *nsl, const uint8_t **key, size_t *kl)
+{
+	if (mp_get_array(body, n) != 0 || *n < nmin || *n > 5)
+		return ERR_MALFORMED;
+	for (uint32_t i = 0; i < *n; i++)
+		if (mp_array_at(body, i, &o[i]) != 0)
+			return ERR_MALFORMED;
+	if (mp_get_u64(o[0], op) != 0 || mp_get_str(o[1], ns, nsl) != 0 ||
+	    stor_mp_bytes(o[2], key, kl) != 0)
+		return ERR_MALFORMED;
+	return 0;
 }
 
 static int kv_decode(const msgpack_object *body, struct kv_cmd *c)
@@ -55,14 +70,8 @@ static int kv_decode(const msgpack_object *body, struct kv_cmd *c)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if (mp_get_array(body, &n) != 0 || n < 3 || n > 5)
-		return ERR_MALFORMED;
-	for (uint32_t i = 0; i < n; i++)
-		if (mp_array_at(body, i, &o[i]) != 0)
-			return ERR_MALFORMED;
-	if (mp_get_u64(o[0], &c->op) != 0 ||
-	    mp_get_str(o[1], &c->ns, &c->nsl) != 0 ||
-	    get_bytes(o[2], &c->key, &c->kl) != 0)
+	if (stor_kv_head(body, 3, o, &n, &c->op, &c->ns, &c->nsl, &c->key,
+			 &c->kl) != 0)
 		return ERR_MALFORMED;
 	if (c->nsl == 0 || c->nsl > STOR_KV_NS_MAX ||
 	    c->kl + c->nsl + 1 > STOR_KEY_MAX)
@@ -72,7 +81,7 @@ static int kv_decode(const msgpack_object *body, struct kv_cmd *c)
 		if (n != 4)
 			return ERR_MALFORMED;
 		c->has_val = 1;
-		rc = get_bytes(o[3], &c->val, &c->vl);
+		rc = stor_mp_bytes(o[3], &c->val, &c->vl);
 		break;
 	case STOR_KV_DEL:
 		rc = n == 3 ? 0 : ERR_MALFORMED;

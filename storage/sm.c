@@ -365,6 +365,55 @@ int stor_state_get(struct stor *s, uint8_t domain, const void *k, size_t klen,
 	return stor_get(s, KV_CF_STATE, key, STATE_PREFIX + klen, v, vlen);
 }
 
+int stor_state_scan(struct stor *s, uint8_t domain, const void *lo,
+		    size_t lol, const void *hi, size_t hil, stor_scan_fn fn,
+		    void *arg)
+{
+	uint8_t klo[STATE_PREFIX + STOR_KEY_MAX];
+	uint8_t khi[STATE_PREFIX + STOR_KEY_MAX];
+	char err[KV_ERRMSG_MAX] = "";
+	const uint8_t *k, *v;
+	struct kv_iter *it;
+	size_t kl, vl, khl;
+	int rc = stor_check_read(s), stop = 0;
+
+	if (rc != 0)
+		return rc;
+	if (lol > STOR_KEY_MAX || hil > STOR_KEY_MAX)
+		return ERR_TOOBIG;
+	stor_state_key(klo, s->gen, domain);
+	if (lol > 0)
+		memcpy(klo + STATE_PREFIX, lo, lol);
+	if (hi != NULL) {
+		stor_state_key(khi, s->gen, domain);
+		if (hil > 0)
+			memcpy(khi + STATE_PREFIX, hi, hil);
+		khl = STATE_PREFIX + hil;
+	} else {
+		/* The next domain's first key; domain 255 ends at the next
+		 * generation. */
+		stor_state_key(khi, domain == 255 ? s->gen + 1 : s->gen,
+			       (uint8_t)(domain + 1));
+		khl = domain == 255 ? 4 : STATE_PREFIX;
+	}
+	it = s->kv->e->iter_new(s->kv, NULL, KV_CF_STATE, klo,
+				STATE_PREFIX + lol, khi, khl);
+	if (it == NULL)
+		return ERR_NOMEM;
+	for (s->kv->e->iter_first(it); !stop && s->kv->e->iter_valid(it);
+	     s->kv->e->iter_next(it)) {
+		k = s->kv->e->iter_key(it, &kl);
+		v = s->kv->e->iter_value(it, &vl);
+		ASSERT(kl >= STATE_PREFIX);
+		stop = fn(arg, k + STATE_PREFIX, kl - STATE_PREFIX, v, vl);
+	}
+	rc = s->kv->e->iter_error(it, err);
+	s->kv->e->iter_free(it);
+	if (rc != 0)
+		return stor_fail(s, rc, "state scan: %s", err);
+	return stop < 0 ? stop : 0;
+}
+
 /* FNV-1a, 64 bits: a stable digest for comparing two states, not a
  * defence against an adversary. */
 static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)

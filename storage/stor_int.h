@@ -7,7 +7,9 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "storage/cdomain.h"
 #include "storage/kv.h"
+#include "storage/kvrev.h"
 #include "storage/storage.h"
 
 #define STOR_ERRTEXT_MAX (KV_ERRMSG_MAX + 128)
@@ -93,6 +95,26 @@ void stor_state_key(uint8_t *out, uint32_t gen, uint8_t domain);
 void stor_gen_prefix(uint8_t *out, uint32_t gen);
 /* State keys start with the generation (4 bytes) and the domain (1). */
 #define STATE_PREFIX 5
+/* A binary (or, leniently, a string) field of a command body: *p points
+ * into the document. ERR_MALFORMED for any other type. */
+int stor_mp_bytes(const msgpack_object *o, const uint8_t **p, size_t *n);
+
+/* Decodes what both kv domains' bodies start with: an array of nmin to 5
+ * elements [op, ns (string), key (binary or string), ...]; o[] receives
+ * every element, *n their count. ERR_MALFORMED otherwise. */
+int stor_kv_head(const msgpack_object *body, uint32_t nmin,
+		 const msgpack_object *o[5], uint32_t *n, uint64_t *op,
+		 const char **ns, size_t *nsl, const uint8_t **key, size_t *kl);
+
+/* Visits the current state of a domain with domain keys in [lo, hi) (hi
+ * NULL: to the domain's end), in key order: fn gets the domain key (without
+ * generation and domain) and value, borrowed for the call, and returns 0
+ * to go on, 1 to stop, or an error that ends the scan and is returned. */
+typedef int (*stor_scan_fn)(void *arg, const uint8_t *k, size_t kl,
+			    const uint8_t *v, size_t vl);
+int stor_state_scan(struct stor *s, uint8_t domain, const void *lo,
+		    size_t lol, const void *hi, size_t hil, stor_scan_fn fn,
+		    void *arg);
 /* The state digest: FNV-1a over (key length, key, value length, value) of
  * each record in key order, keys without their generation. */
 #define STOR_DIGEST_SEED 0xcbf29ce484222325ull

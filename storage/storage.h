@@ -1,7 +1,7 @@
 /*
  * storage.h: the Raft log, Raft metadata and the replicated state machine
- * of one clusterd node, kept in one RocksDB database (DESIGN.md, "storage/";
- * issue 4).
+ * of one clusterd node, kept in one RocksDB database (docs/decisions.md
+ * has the measurements behind its defaults).
  *
  * Layout: one database, four column families.
  *   log    key = index (u64 big-endian, so keys sort by index); value =
@@ -66,8 +66,29 @@
 struct stor;
 struct stor_memdisk;
 
+/*
+ * Errors. Every int-returning function below returns 0 or a negative code
+ * from base/err.h; besides what its comment names, any of them may return:
+ *   ERR_IO       RocksDB failed to read or write. Sticky: the store stops
+ *                and every later write returns it (stor_failed).
+ *   ERR_CORRUPT  a stored record fails its checksum or does not decode.
+ *                Sticky like ERR_IO.
+ *   ERR_NOSPACE  the disk is full; not sticky (writes succeed again once
+ *                space is freed).
+ *   ERR_NOMEM    an allocation failed.
+ *   ERR_INVAL    an argument breaks the function's stated precondition
+ *                (a key or value over its bound, indexes out of order).
+ * A reader that finds nothing returns ERR_NOTFOUND only where its comment
+ * says so. stor_last_error() holds the text of the last failure.
+ *
+ * Domains receive command bodies as msgpack_object, the document node of
+ * base/mp.h that every module reads msgpack through (with mp_get_* and
+ * mp_map_*); storage.h exposes it by including base/mp.h rather than
+ * wrapping it in a type of its own.
+ */
+
 /* Bounds on what one call may carry; each is far above what Raft batches
- * (issue 4) and low enough that a hostile peer cannot make us allocate
+ * and low enough that a hostile peer cannot make us allocate
  * without limit. */
 #define STOR_ENTRY_DATA_MAX (16u << 20)  /* one entry's payload */
 #define STOR_APPEND_MAX 65536            /* entries in one append */
@@ -174,7 +195,8 @@ uint64_t stor_log_first(struct stor *s);
 uint64_t stor_log_last(struct stor *s);
 /* Term of `index`, for first-1 <= index <= last. ERR_NOTFOUND outside. */
 int stor_log_term(struct stor *s, uint64_t index, uint64_t *term);
-/* One entry; on success the caller frees out->data. */
+/* One entry; ERR_NOTFOUND outside [first, last]. On success the caller
+ * frees out->data. */
 int stor_log_entry(struct stor *s, uint64_t index, struct stor_entry *out);
 /* Entries from lo up to hi (exclusive), stopping once their data adds up
  * to max_bytes (at least one is returned when lo < hi). The caller frees
@@ -191,6 +213,9 @@ int stor_hs_load(struct stor *s, struct stor_hard_state *hs);
 int stor_conf_save(struct stor *s, const void *blob, size_t len);
 /* ERR_NOTFOUND if none was saved; on success the caller frees *blob. */
 int stor_conf_load(struct stor *s, uint8_t **blob, size_t *len);
+/* The last snapshot's metadata; ERR_NOTFOUND if no snapshot was ever
+ * installed or taken (m is then zeroed). On success the caller frees with
+ * stor_snap_meta_free. */
 int stor_snap_meta_load(struct stor *s, struct stor_snap_meta *m);
 void stor_snap_meta_free(struct stor_snap_meta *m);
 
@@ -200,6 +225,8 @@ int stor_flush(struct stor *s);
 
 /* Node-local data (not replicated), synced. */
 int stor_local_put(struct stor *s, const char *key, const void *v, size_t n);
+/* stor_local_get: ERR_NOTFOUND if the key was never put; on success the
+ * caller frees *v. */
 int stor_local_get(struct stor *s, const char *key, uint8_t **v, size_t *n);
 
 /* --- The state machine ---------------------------------------------- */
@@ -247,7 +274,9 @@ int stor_apply(struct stor *s, const struct stor_entry *e, size_t n,
 uint64_t stor_applied_index(struct stor *s);
 uint64_t stor_applied_term(struct stor *s);
 
-/* Reads the state of a domain outside of apply (the owner thread). */
+/* Reads the state of a domain outside of apply (the owner thread).
+ * ERR_NOTFOUND if the key is absent, ERR_TOOBIG if klen > STOR_KEY_MAX;
+ * on success the caller frees *v. */
 int stor_state_get(struct stor *s, uint8_t domain, const void *k, size_t klen,
 		   uint8_t **v, size_t *vlen);
 /* A digest over the whole current state (domain keys and values, in

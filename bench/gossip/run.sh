@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Gossip benchmark: clusterd's gossip core (in tests/sim/gossip/gossip-sim,
 # virtual time, LAN defaults) against HashiCorp memberlist 0.2.2 (LAN
-# defaults, N nodes in one Go process on loopback; /work/shared/peers/
-# memberlist). Prints, per metric and N,
+# defaults, N nodes in one Go process on loopback, built from Debian's
+# golang-github-hashicorp-memberlist-dev). Prints, per metric and N,
 #   bench <name>: clusterd=<v> memberlist=<v> ratio=<clusterd/memberlist> <unit> (...)
 #
 #   bench/gossip/run.sh [build-dir]      # default: ./build

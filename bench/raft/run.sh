@@ -9,11 +9,11 @@
 #     handled by every node (3-5) and under faults (retransmissions,
 #     elections, snapshots). Instruction counts are repeatable on this
 #     noisy machine, unlike time.
-#     The profile runs on the journal disk (--disk journal), the disk
-#     these figures were first measured on; raft_step does not see which.
+#     (Until issue 10 the profile ran on the simulator's journal disk;
+#     raft_step does not see the disk, so the figures compare.)
 #  2. Simulated seconds per wall second: median of three runs of SEEDS
-#     seeds in one process, on each disk: the storage module's in-memory
-#     disk (stor, the simulator's default) and the journal.
+#     seeds in one process, every node running the node's driver
+#     (node/raftd) on the storage module's in-memory disk.
 #
 # There is no peer for either figure (etcd's raft is Go and has no such
 # simulator), so the peer field is omitted and the ratio is n/a.
@@ -51,14 +51,14 @@ profile() { # name, extra raft-sim args...
   echo "bench raft_${name}_instructions_per_entry: clusterd=$(( (step + enc + dec) / committed )) ratio=n/a instructions (raft_step+codec, all nodes, per committed entry)"
   echo "bench raft_${name}_step_instructions_per_entry: clusterd=$((step / committed)) ratio=n/a instructions (raft_step only, all nodes, per committed entry)"
 }
-profile calm --calm --disk journal
-profile faults --disk journal
+profile calm --calm
+profile faults
 
 # 2. simulator speed
-speed() { # disk, metric name
+speed() { # label, metric name
   local speeds=() line sim_s wall_s sorted
   for rep in 1 2 3; do
-    line=$("$sim" --seeds "$seeds" --first 1000 --disk "$1" | tail -n 1)
+    line=$("$sim" --seeds "$seeds" --first 1000 | tail -n 1)
     sim_s=$(grep -o 'sim_s=[0-9.]*' <<<"$line" | cut -d= -f2)
     wall_s=$(grep -o 'wall_s=[0-9.]*' <<<"$line" | cut -d= -f2)
     speeds+=("$(awk -v a="$sim_s" -v b="$wall_s" 'BEGIN { printf "%.0f", a / (b > 0 ? b : 0.001) }')")
@@ -66,7 +66,6 @@ speed() { # disk, metric name
   done
   sorted=($(printf '%s\n' "${speeds[@]}" | sort -n))
   echo "# $1 spread: ${sorted[0]}..${sorted[2]} simulated s per wall s"
-  echo "bench $2: clusterd=${sorted[1]} ratio=n/a simulated_s_per_wall_s (one process, median of 3, --disk $1)"
+  echo "bench $2: clusterd=${sorted[1]} ratio=n/a simulated_s_per_wall_s (one process, median of 3, $1)"
 }
-speed journal raft_sim_speed
-speed stor raft_sim_speed_stor
+speed raftd-on-stor raft_sim_speed

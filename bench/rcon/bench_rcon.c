@@ -29,7 +29,7 @@
 
 #include "base/err.h"
 #include "rcon/client.h"
-#include "tests/e2e/rcon/standin_proc.h"
+#include "tests/lib/standin_proc.h"
 
 #define PASSWORD "bench-secret"
 #define N_SEQ 120

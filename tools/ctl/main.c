@@ -1,9 +1,18 @@
 /*
  * main.c: clusterctl, the command-line client of a clusterd node. Each
- * command parses its arguments, makes one API call and formats the answer:
- * a table for people, the node's JSON with --json for scripts.
+ * command parses its arguments, makes its API calls through ctl_call() and
+ * formats the answer: a table for people, the node's JSON with --json for
+ * scripts.
+ *
+ * Adding a command is one entry in `commands` and one function. Global
+ * options may come before or after the command words (GNU getopt permutes
+ * them); everything else is a positional argument, counted against the
+ * command's min and max. `--` ends the options, for values starting with
+ * a dash.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,41 +20,58 @@
 #include <curl/curl.h>
 
 #include "tools/ctl/client.h"
+#include "tools/ctl/cmd.h"
 
 #define CTL_DEFAULT_NODE "http://127.0.0.1:8081"
+#define CTL_WORDS_MAX 3 /* words in a command name ("token create") */
 
-static const char usage_text[] =
-	"usage: clusterctl [--node URL] [--json] <command>\n"
-	"\n"
-	"Talks to any node of a clusterd cluster over its HTTP API.\n"
-	"\n"
-	"commands:\n"
-	"  status     this node's identity, version and uptime\n"
-	"\n"
-	"options:\n"
-	"  --node URL   the node to ask (default $CLUSTERD_NODE, else " CTL_DEFAULT_NODE ")\n"
-	"  --json       print the node's JSON answer instead of a table\n"
-	"  --version    print the version and exit\n"
-	"  --help       print this help and exit\n"
-	"\n"
-	"Exit status: 0 on success, 1 when the node is unreachable or answers an\n"
-	"error, 2 on a usage error.\n";
-
-struct ctl {
-	const char *node;
-	int json;
+/* A command: its words ("status", "kv get"), its arguments' usage, how
+ * many it takes, a line of help, and the function that runs it with the
+ * arguments after the command words. Returns the exit status. */
+struct ctl_cmd {
+	const char *name;
+	const char *args;
+	int nargs_min;
+	int nargs_max;
+	const char *help;
+	int (*run)(const struct ctl *ctl, int argc, char **argv);
 };
 
-static const char *str_field(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+static int cmd_status(const struct ctl *ctl, int argc, char **argv);
 
-	return cJSON_IsString(v) ? v->valuestring : "?";
+/* Longer names first where one is a prefix of another ("raft status"
+ * before nothing shorter today; keep it so). */
+static const struct ctl_cmd commands[] = {
+	{"status", "", 0, 0, "this node's identity, version and uptime", cmd_status},
+	{"join", "PEER_IP:PORT --token JOIN_TOKEN", 1, 1,
+	 "make this (unjoined) node join PEER's cluster", ctl_cmd_join},
+	{"leave", "", 0, 0, "hand leadership over and leave the cluster", ctl_cmd_leave},
+	{"members", "", 0, 0, "the gossip view: name, address, state, role, version", ctl_cmd_members},
+	{"raft status", "", 0, 0, "term, leader, servers with match index and lag", ctl_cmd_raft_status},
+	{"raft transfer-leader", "[NODE]", 0, 1, "move leadership to NODE (name or id) or the best voter",
+	 ctl_cmd_raft_transfer},
+	{"kv get", "NS KEY [--stale]", 2, 2, "print a value (raw bytes)", ctl_cmd_kv_get},
+	{"kv put", "NS KEY [VALUE|-] [--cas R]", 2, 3, "write a value (stdin when - or absent)",
+	 ctl_cmd_kv_put},
+	{"kv delete", "NS KEY [--cas R]", 2, 2, "delete a key", ctl_cmd_kv_delete},
+	{"kv list", "NS [PREFIX]", 1, 2, "list keys with their revisions", ctl_cmd_kv_list},
+	{"token create", "join|api [--name N] [--role admin|read] [--ttl S]", 1, 1,
+	 "make a token; prints it once", ctl_cmd_token_create},
+	{"token list", "", 0, 0, "list tokens (never their secrets)", ctl_cmd_token_list},
+	{"token revoke", "ID", 1, 1, "revoke a token", ctl_cmd_token_revoke},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Prints an error and returns exit status 1 (the node failed us). */
+static int fail(const char *msg)
+{
+	fprintf(stderr, "clusterctl: %s\n", msg);
+	return 1;
 }
 
 static void format_uptime(double s, char *buf, size_t size)
 {
-	unsigned long t = (unsigned long)s;
+	unsigned long t = (unsigned long)(s < 0 ? 0 : s);
 
 	if (t < 60)
 		snprintf(buf, size, "%.1fs", s);
@@ -55,84 +81,216 @@ static void format_uptime(double s, char *buf, size_t size)
 		snprintf(buf, size, "%luh%02lum", t / 3600, (t % 3600) / 60);
 }
 
-static int cmd_status(const struct ctl *ctl)
+static int cmd_status(const struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_response r;
-	char errmsg[512], up[32];
-	const cJSON *uptime;
+	const char *id, *name, *version, *http, *dir;
+	char errmsg[CTL_ERRMSG_MAX], up[32];
+	double uptime;
+	char *raw;
 	cJSON *j;
+	int rv = 1;
 
-	if (ctl_get(ctl->node, "/api/v1/status", &r, errmsg, sizeof(errmsg))) {
-		fprintf(stderr, "clusterctl: %s\n", errmsg);
-		return 1;
-	}
-	if (r.status != 200) {
-		fprintf(stderr, "clusterctl: node at %s answered HTTP %ld: %.200s\n",
-			ctl->node, r.status, r.body);
-		free(r.body);
-		return 1;
+	(void)argc;
+	(void)argv;
+	if (ctl_call(&ctl->target, "GET", "/api/v1/status", NULL, &j, &raw,
+		     errmsg, sizeof(errmsg)))
+		return fail(errmsg);
+	if (ctl_str(j, "node_id", &id, errmsg, sizeof(errmsg)) ||
+	    ctl_str(j, "node_name", &name, errmsg, sizeof(errmsg)) ||
+	    ctl_str(j, "version", &version, errmsg, sizeof(errmsg)) ||
+	    ctl_num(j, "uptime_s", &uptime, errmsg, sizeof(errmsg)) ||
+	    ctl_str(j, "http", &http, errmsg, sizeof(errmsg)) ||
+	    ctl_str(j, "data_dir", &dir, errmsg, sizeof(errmsg))) {
+		fail(errmsg);
+		goto out;
 	}
 	if (ctl->json) {
-		fputs(r.body, stdout);
-		free(r.body);
-		return 0;
+		fputs(raw, stdout);
+	} else {
+		format_uptime(uptime, up, sizeof(up));
+		printf("node      %s (%s)\n", id, name);
+		printf("version   %s\n", version);
+		printf("uptime    %s\n", up);
+		printf("http      %s\n", http);
+		printf("data dir  %s\n", dir);
 	}
-	j = ctl_parse_json(&r, errmsg, sizeof(errmsg));
-	free(r.body);
-	if (!j) {
-		fprintf(stderr, "clusterctl: %s\n", errmsg);
-		return 1;
-	}
-	uptime = cJSON_GetObjectItemCaseSensitive(j, "uptime_s");
-	format_uptime(cJSON_IsNumber(uptime) ? uptime->valuedouble : 0, up, sizeof(up));
-	printf("node      %s (%s)\n", str_field(j, "node_id"), str_field(j, "node_name"));
-	printf("version   %s\n", str_field(j, "version"));
-	printf("uptime    %s\n", up);
-	printf("http      %s\n", str_field(j, "http"));
-	printf("data dir  %s\n", str_field(j, "data_dir"));
+	rv = 0;
+out:
+	free(raw);
 	cJSON_Delete(j);
-	return 0;
+	return rv;
 }
 
-int main(int argc, char **argv)
+static void usage(FILE *f)
+{
+	char left[128];
+
+	fputs("usage: clusterctl [--node URL] [--token T] [--json] <command> [args]\n"
+	      "\n"
+	      "Talks to any node of a clusterd cluster over its HTTP API.\n"
+	      "\n"
+	      "commands:\n", f);
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		snprintf(left, sizeof(left), "%s%s%s", commands[i].name,
+			 commands[i].args[0] ? " " : "", commands[i].args);
+		if (strlen(left) > 22)
+			fprintf(f, "  %s\n  %-22s %s\n", left, "", commands[i].help);
+		else
+			fprintf(f, "  %-22s %s\n", left, commands[i].help);
+	}
+	fputs("\n"
+	      "options (before or after the command):\n"
+	      "  --node URL     the node to ask (default $CLUSTERD_NODE, else the\n"
+	      "                 config file's \"node\", else " CTL_DEFAULT_NODE ")\n"
+	      "  --token T      API token (default $CLUSTERD_TOKEN, else the config\n"
+	      "                 file's \"token\"); for join: the join token\n"
+	      "  --config FILE  config file (default $CLUSTERD_CONFIG, else\n"
+	      "                 ~/.config/clusterd/clusterctl.json, which init writes)\n"
+	      "  --json         print the node's JSON answer instead of a table\n"
+	      "  --cas R        kv put/delete only if the key's revision is R (0: absent)\n"
+	      "  --stale        kv get from this node's copy, without a leader round\n"
+	      "  --name N, --role admin|read, --ttl S   for token create\n"
+	      "  --version      print the version and exit\n"
+	      "  --help         print this help and exit\n"
+	      "\n"
+	      "Exit status: 0 on success; 1 when the node is unreachable, answers an\n"
+	      "error (503: retry) or something clusterctl cannot read; 2 on a usage\n"
+	      "error or input the node refused (400, 413); 3 not found; 4 a --cas\n"
+	      "conflict (the current revision on stderr); 5 token missing, wrong or\n"
+	      "without the role (401, 403).\n", f);
+}
+
+/* How many leading words of args match the command's name; 0 if not all. */
+static int match_words(const char *name, int argc, char **argv)
+{
+	char buf[128], *save = NULL, *w;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", name);
+	for (w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (n >= argc || n >= CTL_WORDS_MAX || strcmp(argv[n], w) != 0)
+			return 0;
+		n++;
+	}
+	return n;
+}
+
+/* Finds the command named by the leading positional arguments and runs it
+ * after checking its argument count. */
+static int dispatch(const struct ctl *ctl, int argc, char **argv)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		const struct ctl_cmd *c = &commands[i];
+		int words = match_words(c->name, argc, argv);
+		int nargs = argc - words;
+
+		if (!words)
+			continue;
+		if (nargs < c->nargs_min || nargs > c->nargs_max) {
+			if (nargs > c->nargs_max)
+				fprintf(stderr, "clusterctl %s: unexpected argument '%s'",
+					c->name, argv[words + c->nargs_max]);
+			else
+				fprintf(stderr, "clusterctl %s: missing argument", c->name);
+			fprintf(stderr, " (usage: clusterctl %s%s%s)\n", c->name,
+				c->args[0] ? " " : "", c->args);
+			return 2;
+		}
+		return c->run(ctl, nargs, argv + words);
+	}
+	fprintf(stderr, "clusterctl: unknown command '%s' (see 'clusterctl --help')\n",
+		argv[0]);
+	return 2;
+}
+
+/* Parses the global options wherever they are; on return argv[optind..]
+ * holds the positional arguments in order. Returns -1 to go on, else the
+ * exit status. */
+/* Parses a decimal number for --cas and --ttl; -1 if it is not one. */
+static int parse_num(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+/* Parses the global options wherever they are; on return argv[optind..]
+ * holds the positional arguments in order. Returns -1 to go on, else the
+ * exit status. */
+static int parse_options(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"node", required_argument, NULL, 'n'},
+		{"token", required_argument, NULL, 't'},
+		{"config", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},
+		{"cas", required_argument, NULL, 'C'},
+		{"stale", no_argument, NULL, 's'},
+		{"role", required_argument, NULL, 'r'},
+		{"name", required_argument, NULL, 'N'},
+		{"ttl", required_argument, NULL, 'T'},
 		{"version", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct ctl ctl = {getenv("CLUSTERD_NODE"), 0};
-	int c, rv;
+	const char *node = NULL, *token = NULL, *config = NULL;
+	uint64_t v;
+	int c;
 
-	if (!ctl.node || !*ctl.node)
-		ctl.node = CTL_DEFAULT_NODE;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'n': ctl.node = optarg; break;
-		case 'j': ctl.json = 1; break;
+		case 'n': node = optarg; break;
+		case 't': token = optarg; break;
+		case 'c': config = optarg; break;
+		case 'j': ctl->json = 1; break;
+		case 's': ctl->stale = 1; break;
+		case 'r': ctl->role = optarg; break;
+		case 'N': ctl->name = optarg; break;
+		case 'C':
+		case 'T':
+			if (parse_num(optarg, &v) != 0 || (c == 'T' && v > LONG_MAX)) {
+				fprintf(stderr, "clusterctl: --%s wants a number, not '%s'\n",
+					c == 'C' ? "cas" : "ttl", optarg);
+				return 2;
+			}
+			if (c == 'C') {
+				ctl->has_cas = 1;
+				ctl->cas = v;
+			} else {
+				ctl->ttl_s = (long)v;
+			}
+			break;
 		case 'v': printf("clusterctl %s\n", CLUSTERD_VERSION); return 0;
-		case 'h': fputs(usage_text, stdout); return 0;
+		case 'h': usage(stdout); return 0;
 		default:
 			fprintf(stderr, "clusterctl: unknown or incomplete option '%s' (see 'clusterctl --help')\n",
 				argv[optind - 1]);
 			return 2;
 		}
 	}
+	c = ctl_resolve(ctl, node, token, config, CTL_DEFAULT_NODE);
+	return c != 0 ? c : -1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct ctl ctl; /* holds a URL buffer; one per process */
+	int rv;
+
+	rv = parse_options(&ctl, argc, argv);
+	if (rv >= 0)
+		return rv;
 	if (optind >= argc) {
-		fputs(usage_text, stderr);
+		usage(stderr);
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (strcmp(argv[optind], "status") == 0) {
-		rv = cmd_status(&ctl);
-	} else {
-		fprintf(stderr, "clusterctl: unknown command '%s' (see 'clusterctl --help')\n",
-			argv[optind]);
-		rv = 2;
-	}
+	rv = dispatch(&ctl, argc - optind, argv + optind);
 	curl_global_cleanup();
 	return rv;
 }

@@ -84,7 +84,20 @@ static void lua_cmd(struct sg_game *g, const char *code, bool echo,
 	}
 	struct wbuf *prev = g->reply;
 	g->reply = reply;
-	sg_lua_command(g, code, strlen(code));
+	/* "/sc __modname__ code" runs in that mod's Lua state. */
+	char mod[SG_NAME_MAX];
+	const char *end = strncmp(code, "__", 2) == 0 ? strstr(code + 2, "__ ")
+						       : NULL;
+	if (end && end > code + 2 && (size_t)(end - code - 2) < sizeof(mod)) {
+		snprintf(mod, sizeof(mod), "%.*s", (int)(end - code - 2),
+			 code + 2);
+		const char *rest = end + 3;
+		if (!sg_lua_mod_command(g, mod, rest, strlen(rest)))
+			sg_replyf(reply, "Cannot execute command. Error: "
+					 "Unknown mod: %s\n", mod);
+	} else {
+		sg_lua_command(g, code, strlen(code));
+	}
 	g->reply = prev;
 }
 
@@ -317,6 +330,19 @@ static void cmd_config(struct sg_game *g, char *args, struct wbuf *reply)
 				strcmp(value, "admins-only") == 0;
 		sg_replyf(reply, set ? "" : "%s\n",
 		       s->allow_commands_admins_only ? "admins-only" : "true");
+	} else if (strcmp(key, "afk-auto-kick") == 0) {
+		if (set)
+			s->afk_autokick_min = (uint32_t)strtoul(value, NULL, 10);
+		sg_replyf(reply, set ? "" : "%u\n", s->afk_autokick_min);
+	} else if (strcmp(key,
+			  "ignore-player-limit-for-returning-players") == 0) {
+		if (set)
+			s->ignore_player_limit_for_returning_players =
+				strcmp(value, "true") == 0;
+		sg_replyf(reply, set ? "" : "%s\n",
+			  s->ignore_player_limit_for_returning_players
+				  ? "true"
+				  : "false");
 	} else if (!set) {
 		sg_replyf(reply, "\n");
 	}
@@ -358,7 +384,7 @@ static bool builtin(struct sg_game *g, const char *name, char *args,
 			      "standin (test control, see the stand-in's "
 			      "README).\n");
 	else if (!strcmp(name, "version"))
-		sg_replyf(reply, "%s\n", SG_VERSION);
+		sg_replyf(reply, "%s\n", g->version);
 	else if (!strcmp(name, "seed"))
 		sg_replyf(reply, "%llu\n", (unsigned long long)g->map_seed);
 	else if (!strcmp(name, "admins")) {

@@ -1,5 +1,5 @@
 /*
- * frame.c: Source RCON framing (FACTORIO.md, "RCON"): int32 LE length
+ * frame.c: Source RCON framing (README.md, "RCON"): int32 LE length
  * counting id, type, body and the two NULs; int32 LE id; int32 LE type;
  * body; NUL; NUL.
  */

@@ -44,6 +44,40 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+bool sg_changelog_version(const char *read_data, char *out, size_t len)
+{
+	char path[4200];
+	if (!read_data)
+		return false;
+	snprintf(path, sizeof(path), "%s/changelog.txt", read_data);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	char line[256];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned a, b, c;
+		char tail;
+		if (sscanf(line, "Version: %u.%u.%u%c", &a, &b, &c, &tail) >= 3 &&
+		    a < 1000 && b < 1000 && c < 100000) {
+			snprintf(out, len, "%u.%u.%u", a, b, c);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+int sg_game_set_version(struct sg_game *g, const char *version)
+{
+	snprintf(g->version, sizeof(g->version), "%s", version);
+	g->api = strncmp(version, "1.", 2) == 0 ? SG_API_1_1 : SG_API_2_0;
+	if (!g->level_L)
+		return 0;
+	sg_lua_close(g);
+	return sg_lua_open(g);
+}
+
 int sg_game_init(struct sg_game *g, const struct sg_out *out,
 		 const char *read_data, const char *write_data)
 {
@@ -56,6 +90,10 @@ int sg_game_init(struct sg_game *g, const struct sg_out *out,
 		goto err_free;
 	g->next_custom_event = SG_EV_CUSTOM_BASE;
 	snprintf(g->root, sizeof(g->root), "%s", "level");
+	char version[32];
+	if (!sg_changelog_version(read_data, version, sizeof(version)))
+		snprintf(version, sizeof(version), "%s", SG_VERSION);
+	(void)sg_game_set_version(g, version);
 	return sg_lua_open(g);
 err_free:
 	sg_game_free(g);
@@ -65,6 +103,8 @@ err_free:
 void sg_game_free(struct sg_game *g)
 {
 	sg_lua_close(g);
+	sg_mods_free(g);
+	free(g->saved_mods);
 	for (size_t i = 0; i < g->nplayers; i++) {
 		sg_inv_free(&g->players[i].main);
 		for (size_t m = 0; m < SG_MSGS_MAX; m++)
@@ -499,12 +539,13 @@ int sg_player_join(struct sg_game *g, const char *name, const char **why)
 		*why = "not whitelisted";
 		return ERR_PERM;
 	}
-	if (g->settings.max_players &&
+	struct sg_player *p = sg_player_find(g, name);
+	bool returning = p && g->settings.ignore_player_limit_for_returning_players;
+	if (g->settings.max_players && !returning &&
 	    connected_count(g) >= g->settings.max_players) {
 		*why = "server is full";
 		return ERR_AGAIN;
 	}
-	struct sg_player *p = sg_player_find(g, name);
 	if (p && p->connected) {
 		*why = "already connected";
 		return ERR_EXISTS;
@@ -519,6 +560,7 @@ int sg_player_join(struct sg_game *g, const char *name, const char **why)
 		created = true;
 	}
 	p->connected = true;
+	p->active_tick = g->tick;
 	p->admin = sg_list_has(&g->admins, name);
 	uint32_t index = p->index;
 	sg_actionf(g, "JOIN", "%s joined the game", name);
@@ -625,6 +667,22 @@ uint64_t sg_autosave_interval(const struct sg_game *g)
 	       SG_TICKS_PER_SECOND;
 }
 
+/* afk_autokick_interval: a player without activity (here: joining or
+ * chatting) for that many minutes is disconnected with reason afk. */
+static void kick_afk(struct sg_game *g)
+{
+	uint64_t limit = (uint64_t)g->settings.afk_autokick_min * 60u *
+			 SG_TICKS_PER_SECOND;
+	for (size_t i = 0; limit && i < g->nplayers && !g->quit; i++) {
+		struct sg_player *p = &g->players[i];
+		if (!p->connected || g->tick - p->active_tick < limit)
+			continue;
+		char name[SG_NAME_MAX];
+		snprintf(name, sizeof(name), "%s", p->name);
+		(void)sg_player_leave(g, name, SG_DR_AFK);
+	}
+}
+
 void sg_tick(struct sg_game *g)
 {
 	if (g->quit || sg_paused(g))
@@ -633,6 +691,7 @@ void sg_tick(struct sg_game *g)
 	for (size_t i = 0; i < g->nplayers; i++)
 		g->players[i].online_ticks += g->players[i].connected;
 	sg_lua_tick(g);
+	kick_afk(g);
 	uint64_t every = sg_autosave_interval(g);
 	if (every == 0 || g->quit)
 		return;

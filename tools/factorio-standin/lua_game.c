@@ -159,9 +159,18 @@ static int do_remove(lua_State *L, struct sg_inventory *inv)
 	return 1;
 }
 
+/* 1.1: {[name] = count}; 2.0: an array of {name, count, quality}. */
 static int inv_get_contents(lua_State *L)
 {
 	struct sg_inventory *inv = self_inv(L);
+	if (sg_lua_game(L)->api == SG_API_1_1) {
+		lua_createtable(L, 0, (int)inv->n);
+		for (uint32_t i = 0; i < inv->n; i++) {
+			lua_pushinteger(L, inv->items[i].count);
+			lua_setfield(L, -2, inv->items[i].name);
+		}
+		return 1;
+	}
 	lua_createtable(L, (int)inv->n, 0);
 	for (uint32_t i = 0; i < inv->n; i++) {
 		lua_createtable(L, 0, 3);
@@ -887,6 +896,14 @@ static int game_is_multiplayer(lua_State *L)
 	return 1;
 }
 
+/* A headless server records no replay anyway; Clusterio calls it at
+ * start. */
+static int game_disable_replay(lua_State *L)
+{
+	(void)L;
+	return 0;
+}
+
 static int game_index(lua_State *L)
 {
 	struct sg_game *g = sg_lua_game(L);
@@ -913,6 +930,11 @@ static int game_index(lua_State *L)
 		lua_pushliteral(L, "LuaGameScript");
 	} else if (strcmp(k, "tick_paused") == 0) {
 		lua_pushboolean(L, sg_paused(g));
+	} else if (g->api == SG_API_1_1 && strcmp(k, "active_mods") == 0) {
+		sg_lua_push_active_mods(L);
+	} else if (g->api == SG_API_1_1 &&
+		   strcmp(k, "item_prototypes") == 0) {
+		sg_lua_push_obj(L, SG_OBJ_ITEMS, 0, 0);
 	} else {
 		return luaL_error(L, "LuaGameScript doesn't contain key %s.",
 				  k);
@@ -933,6 +955,7 @@ static void open_game_table(lua_State *L)
 		{"get_surface", game_get_surface},
 		{"print", game_print},
 		{"is_multiplayer", game_is_multiplayer},
+		{"disable_replay", game_disable_replay},
 		{NULL, NULL},
 	};
 	lua_newtable(L);

@@ -45,6 +45,8 @@ struct sg_obj *sg_lua_to_obj(lua_State *L, int idx);
 void sg_lua_open_game(lua_State *L);
 /* Installs helpers (lua_helpers.c). */
 void sg_lua_open_helpers(lua_State *L);
+/* Pushes {base = version, <mod> = version ...} (active_mods). */
+void sg_lua_push_active_mods(lua_State *L);
 /* Calls the function below nargs arguments with Factorio's handling of a
  * script error (what names the event for the message). */
 bool sg_lua_call_handler(struct sg_game *g, int nargs, const char *what);

@@ -181,7 +181,7 @@ int sg_storage_dump(struct sg_game *g, struct wbuf *out, char *err,
 	d.ids = lua_gettop(L);
 	lua_newtable(L);
 	d.list = lua_gettop(L);
-	lua_getglobal(L, "storage");
+	lua_getglobal(L, sg_storage_global(g));
 	int root = lua_istable(L, -1) ? table_id(&d, lua_gettop(L)) : 0;
 	lua_pop(L, 1);
 	for (int id = 1; id <= d.ntables && !d.failed; id++)
@@ -248,7 +248,7 @@ int sg_storage_restore(struct sg_game *g, const char *chunk, size_t len,
 		lua_pop(L, 1);
 		lua_newtable(L);
 	}
-	lua_setglobal(L, "storage");
+	lua_setglobal(L, sg_storage_global(g));
 	return 0;
 err_msg:
 	snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1)

@@ -1,6 +1,6 @@
 /*
  * main.c: the command line of the stand-in, as the Factorio headless
- * server's (FACTORIO.md, "Command line"), and its start-up output.
+ * server's (README.md, "Command line"), and its start-up output.
  *
  * Options take their value as the next argument or after '='. An unknown
  * option or a missing value fails before anything starts, with an Error
@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,13 +25,13 @@
 #include "tools/factorio-standin/standin.h"
 
 struct opts {
-	const char *create, *start, *config, *settings, *scenario;
+	const char *create, *start, *config, *settings, *scenario, *mod_dir;
 	bool load_latest;
 	const char *adminlist, *banlist, *whitelist, *console_log;
 	const char *rcon_password, *bind;
 	uint64_t seed;
 	int port, rcon_port;
-	bool version, use_whitelist, continue_on_error;
+	bool version, help, use_whitelist, continue_on_error;
 	uint64_t autosave_ticks;
 };
 
@@ -58,34 +60,79 @@ static void early_error(const char *fmt, const char *arg)
 	fflush(stdout);
 }
 
-/* Options and whether they take a value; ignored ones are accepted for
- * command-line compatibility and have no effect here. */
+/* Options, whether they take a value, and their line in --help; ignored
+ * ones are accepted for command-line compatibility and have no effect. */
 struct optdef {
 	const char *name;
 	bool value;
 	bool ignored;
+	const char *arg;  /* the value's name in --help */
+	const char *help; /* NULL: not listed */
 };
 
 static const struct optdef optdefs[] = {
-	{"--version", false, false},	     {"-v", false, false},
-	{"--create", true, false},	     {"--map-gen-seed", true, false},
-	{"--start-server", true, false},     {"--port", true, false},
-	{"--start-server-load-latest", false, false},
-	{"--start-server-load-scenario", true, false},
-	{"--use-authserver-bans", false, true}, {"--verbose", false, true},
-	{"--rcon-port", true, false},	     {"--rcon-password", true, false},
-	{"--rcon-bind", true, false},	     {"--bind", true, false},
-	{"--config", true, false},	     {"--server-settings", true, false},
-	{"--server-adminlist", true, false}, {"--server-banlist", true, false},
-	{"--server-whitelist", true, false}, {"--use-server-whitelist", false, false},
-	{"--console-log", true, false},	     {"--map-gen-settings", true, true},
-	{"--map-settings", true, true},	     {"--preset", true, true},
-	{"--mod-directory", true, true},     {"--server-id", true, true},
-	{"--executable-path", true, true},   {"--disable-audio", false, true},
-	{"--standin-continue-on-script-error", false, false},
-	{"--standin-autosave-ticks", true, false},
-	{NULL, false, false},
+	{"--help", false, false, NULL, "print this list of options"},
+	{"-h", false, false, NULL, NULL},
+	{"--version", false, false, NULL, "print the version and exit"},
+	{"-v", false, false, NULL, NULL},
+	{"--verbose", false, true, NULL, "more log lines (no effect here)"},
+	{"--config", true, false, "PATH", "the config.ini to use"},
+	{"-c", true, false, "PATH", NULL},
+	{"--mod-directory", true, false, "PATH",
+	 "the mods to load (default <write-data>/mods)"},
+	{"--executable-path", true, true, "PATH",
+	 "replaces __PATH__executable__ (no effect here)"},
+	{"--disable-audio", false, true, NULL, "no sound (a server has none)"},
+	{"--create", true, false, "FILE", "create a new map, save it, exit"},
+	{"--map-gen-settings", true, true, "FILE",
+	 "map generation settings (no effect here)"},
+	{"--map-gen-seed", true, false, "SEED", "the seed of the new map"},
+	{"--map-settings", true, true, "FILE", "map settings (no effect here)"},
+	{"--preset", true, true, "NAME", "a map preset (no effect here)"},
+	{"--start-server", true, false, "FILE", "host the save FILE"},
+	{"--start-server-load-scenario", true, false, "NAME",
+	 "host a new game of the scenario NAME"},
+	{"--start-server-load-latest", false, false, NULL,
+	 "host the newest save of <write-data>/saves"},
+	{"--port", true, false, "N", "the game's UDP port"},
+	{"--bind", true, false, "ADDRESS[:PORT]", "the address to bind to"},
+	{"--rcon-port", true, false, "N", "the RCON port"},
+	{"--rcon-bind", true, false, "ADDRESS:PORT", "RCON address and port"},
+	{"--rcon-password", true, false, "PASSWORD", "the RCON password"},
+	{"--server-settings", true, false, "FILE",
+	 "server settings (default <write-data>/server-settings.json)"},
+	{"--use-server-whitelist", false, false, NULL,
+	 "admit only whitelisted players"},
+	{"--server-whitelist", true, false, "FILE", "the whitelist file"},
+	{"--server-banlist", true, false, "FILE", "the ban list file"},
+	{"--server-adminlist", true, false, "FILE", "the admin list file"},
+	{"--console-log", true, false, "FILE",
+	 "append a copy of the log to FILE"},
+	{"--server-id", true, true, "FILE", "server id file (no effect here)"},
+	{"--use-authserver-bans", false, true, NULL,
+	 "consult the auth server's bans (no effect here)"},
+	{"--standin-continue-on-script-error", false, false, NULL,
+	 "stand-in: keep running after a script error"},
+	{"--standin-autosave-ticks", true, false, "N",
+	 "stand-in: autosave every N ticks"},
+	{NULL, false, false, NULL, NULL},
 };
+
+/* --help: one line per option, the option and its value name in a column,
+ * as the game's usage lists them. */
+static void usage(void)
+{
+	printf("Usage: factorio [OPTIONS]\n\nOptions:\n");
+	for (const struct optdef *d = optdefs; d->name; d++) {
+		char left[80];
+		if (!d->help)
+			continue;
+		snprintf(left, sizeof(left), "%s%s%s", d->name,
+			 d->arg ? " " : "", d->arg ? d->arg : "");
+		printf("  %-38s%s\n", left, d->help);
+	}
+	fflush(stdout);
+}
 
 static bool parse_port(const char *v, int *out)
 {
@@ -103,6 +150,10 @@ static bool apply(struct opts *o, const char *name, const char *v)
 	char *end = NULL;
 	if (!strcmp(name, "--version") || !strcmp(name, "-v"))
 		o->version = true;
+	else if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+		o->help = true;
+	else if (!strcmp(name, "--mod-directory"))
+		o->mod_dir = v;
 	else if (!strcmp(name, "--create"))
 		o->create = v;
 	else if (!strcmp(name, "--map-gen-seed"))
@@ -121,7 +172,7 @@ static bool apply(struct opts *o, const char *name, const char *v)
 		o->rcon_password = v;
 	else if (!strcmp(name, "--bind"))
 		o->bind = v;
-	else if (!strcmp(name, "--config"))
+	else if (!strcmp(name, "--config") || !strcmp(name, "-c"))
 		o->config = v;
 	else if (!strcmp(name, "--server-settings"))
 		o->settings = v;
@@ -272,26 +323,111 @@ static void mkdir_parents(const char *path)
 
 /* ---- start-up ------------------------------------------------------------ */
 
-static void banner(struct sg_game *g, int argc, char **argv, const char *bin)
+/* The arguments as the game lists them: each quoted, each followed by a
+ * space, the RCON password replaced by <private>. */
+static void quoted_args(int argc, char **argv, char *out, size_t len)
 {
-	char date[32], args[2048] = "";
+	size_t n = 0;
+	out[0] = 0;
+	for (int i = 0; i < argc && n < len; i++) {
+		bool secret = (i > 0 && !strcmp(argv[i - 1], "--rcon-password")) ||
+			      !strncmp(argv[i], "--rcon-password=", 16);
+		int w = secret ? snprintf(out + n, len - n, "<private> ")
+			       : snprintf(out + n, len - n, "\"%s\" ", argv[i]);
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
+/* "CPU: <model>, N cores, RAM: N MB", as the game's System info line. */
+static void system_info(char *out, size_t len)
+{
+	char model[256] = "unknown", line[512];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		if (strncmp(line, "model name", 10) == 0 && colon) {
+			snprintf(model, sizeof(model), "%s", colon + 2);
+			trim(model);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct sysinfo si;
+	unsigned long long ram = 0;
+	if (sysinfo(&si) == 0)
+		ram = (unsigned long long)si.totalram * si.mem_unit >> 20;
+	snprintf(out, len, "CPU: %s, %ld cores, RAM: %llu MB", model, cores,
+		 ram);
+}
+
+static void banner(struct sg_game *g, int argc, char **argv, const char *bin,
+		   const char *config)
+{
+	char date[32], args[4096], info[512], env[1024] = "", space[64] = "";
+	bool v2 = g->api == SG_API_2_0;
 	sg_stdout_date(NULL, date);
 	sg_plainf(g, "%s; Factorio %s (build %s, linux64, headless)", date,
-		  SG_VERSION, SG_BUILD);
+		  g->version, v2 ? SG_BUILD : SG_BUILD_1_1);
 	sg_plainf(g, "Operating system: Linux");
-	size_t n = 0;
-	for (int i = 0; i < argc && n < sizeof(args) - 1; i++)
-		n += (size_t)snprintf(args + n, sizeof(args) - n, "%s%s",
-				      i ? " " : "", argv[i]);
+	quoted_args(argc, argv, args, sizeof(args));
 	sg_plainf(g, "Program arguments: %s", args);
+	if (v2)
+		sg_plainf(g, "Config path: %s", config);
 	sg_plainf(g, "Read data path: %s", g->read_data);
-	sg_plainf(g, "Write data path: %s", g->write_data);
-	sg_plainf(g, "Binaries path: %s", bin);
+	struct statvfs vfs;
+	if (statvfs(g->write_data, &vfs) == 0)
+		snprintf(space, sizeof(space), " [%llu/%lluMB]",
+			 (unsigned long long)vfs.f_bavail * vfs.f_frsize >> 20,
+			 (unsigned long long)vfs.f_blocks * vfs.f_frsize >> 20);
+	sg_plainf(g, "Write data path: %s%s", g->write_data, space);
+	char bins[PATH_MAX];
+	snprintf(bins, sizeof(bins), "%s", bin);
+	char *slash = strrchr(bins, '/');
+	if (slash && slash != bins)
+		*slash = 0; /* <install>/bin, the parent of x64 */
+	sg_plainf(g, "Binaries path: %s", bins);
+	system_info(info, sizeof(info));
+	sg_plainf(g, "System info: [%s]", info);
+	static const char *const vars[] = {
+		"DISPLAY", "WAYLAND_DISPLAY", "DESKTOP_SESSION",
+		"XDG_SESSION_DESKTOP", "XDG_CURRENT_DESKTOP", "SDL_VIDEODRIVER",
+		"__GL_FSAA_MODE", "__GL_LOG_MAX_ANISO", "__GL_SYNC_TO_VBLANK",
+		"__GL_SORT_FBCONFIGS", "__GL_YIELD", NULL,
+	};
+	size_t n = 0;
+	for (int i = 0; vars[i] && n < sizeof(env); i++) {
+		if (!v2 && !strcmp(vars[i], "SDL_VIDEODRIVER"))
+			continue; /* 2.0 added it */
+		const char *v = getenv(vars[i]);
+		int w = snprintf(env + n, sizeof(env) - n, "%s%s=%s",
+				 n ? " " : "", vars[i], v ? v : "<unset>");
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+	sg_plainf(g, "Environment: %s", env);
 	sg_plainf(g, "Running in headless mode");
+}
+
+/* Mods from --mod-directory or <write-data>/mods, before any map. */
+static int load_mods(struct sg_game *g, const struct opts *o)
+{
+	char dir[PATH_MAX + 16];
+	if (o->mod_dir)
+		snprintf(dir, sizeof(dir), "%s", o->mod_dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/mods", g->write_data);
+	return sg_mods_load(g, dir);
 }
 
 static int do_create(struct sg_game *g, const struct opts *o)
 {
+	if (load_mods(g, o) < 0)
+		return 1;
 	sg_plainf(g, "Creating new map %s", o->create);
 	mkdir_parents(o->create);
 	if (sg_new_game(g, o->create, o->seed) < 0 || sg_start(g) < 0)
@@ -410,20 +546,28 @@ static int load_world(struct sg_game *g, const struct opts *o)
 
 static int do_start(struct sg_game *g, const struct opts *o)
 {
-	char err[512];
-	if (o->settings &&
-	    sg_settings_load(&g->settings, o->settings, err, sizeof(err)) < 0) {
+	char err[512], deflt[PATH_MAX + 32];
+	/* Without --server-settings the game reads the file of write-data,
+	 * if there is one (Clusterio's host relies on this). */
+	const char *settings = o->settings;
+	struct stat st;
+	snprintf(deflt, sizeof(deflt), "%s/server-settings.json",
+		 g->write_data);
+	if (!settings && stat(deflt, &st) == 0)
+		settings = deflt;
+	if (settings &&
+	    sg_settings_load(&g->settings, settings, err, sizeof(err)) < 0) {
 		sg_logf(g, "Error", "ServerSettings.cpp:66", "%s", err);
 		return 1;
 	}
 	if (o->autosave_ticks)
 		g->settings.autosave_ticks = o->autosave_ticks;
 	g->continue_on_script_error = o->continue_on_error;
-	if (load_lists(g, o) < 0)
+	if (load_lists(g, o) < 0 || load_mods(g, o) < 0)
 		return 1;
 	if (load_world(g, o) < 0)
 		return 1;
-	sg_logf(g, "Info", "Scenario.cpp:204", "Map version %s-0", SG_VERSION);
+	sg_logf(g, "Info", "Scenario.cpp:204", "Map version %s-0", g->version);
 	if (sg_start(g) < 0)
 		return 1;
 	/* --bind ADDR[:PORT]; an explicit --port wins over the PORT. */
@@ -454,11 +598,33 @@ int main(int argc, char **argv)
 	struct opts o;
 	if (parse_args(argc, argv, &o) < 0)
 		return 1;
+	if (o.help) {
+		usage();
+		return 0;
+	}
+	char bin[PATH_MAX], rd[PATH_MAX + 64], wd[PATH_MAX + 64];
+	char config[PATH_MAX + 64];
+	exe_dir(bin, sizeof(bin));
+	snprintf(rd, sizeof(rd), "%s/../../data", bin);
+	snprintf(wd, sizeof(wd), "%s/../..", bin);
+	snprintf(config, sizeof(config), "%s",
+		 o.config ? o.config : "");
+	if (!o.config)
+		snprintf(config, sizeof(config), "%s/../../config/config.ini",
+			 bin);
+	if (o.config && read_config(o.config, bin, rd, wd, sizeof(rd)) < 0) {
+		early_error("Cannot read config file %s", o.config);
+		return 1;
+	}
 	if (o.version) {
+		char v[32];
+		if (!sg_changelog_version(rd, v, sizeof(v)))
+			snprintf(v, sizeof(v), "%s", SG_VERSION);
+		const char *build = strncmp(v, "1.", 2) ? SG_BUILD : SG_BUILD_1_1;
 		printf("Version: %s (build %s, linux64, headless)\n"
 		       "Binary version: 64\nMap input version: 1.0.0-0\n"
 		       "Map output version: %s-0\n",
-		       SG_VERSION, SG_BUILD, SG_VERSION);
+		       v, build, v);
 		return 0;
 	}
 	if (!o.create && !o.start && !o.load_latest && !o.scenario) {
@@ -467,20 +633,12 @@ int main(int argc, char **argv)
 	}
 	if (o.console_log)
 		console_log = fopen(o.console_log, "a");
-	char bin[PATH_MAX], rd[PATH_MAX + 64], wd[PATH_MAX + 64];
-	exe_dir(bin, sizeof(bin));
-	snprintf(rd, sizeof(rd), "%s/../../data", bin);
-	snprintf(wd, sizeof(wd), "%s/../..", bin);
-	if (o.config && read_config(o.config, bin, rd, wd, sizeof(rd)) < 0) {
-		early_error("Cannot read config file %s", o.config);
-		return 1;
-	}
 	struct sg_out out = {out_line, sg_stdout_uptime, sg_stdout_date,
 			     &out_ctx};
 	struct sg_game g;
 	if (sg_game_init(&g, &out, rd, wd) < 0)
 		return 1;
-	banner(&g, argc, argv, bin);
+	banner(&g, argc, argv, bin, config);
 	int rc = o.create ? do_create(&g, &o) : do_start(&g, &o);
 	sg_plainf(&g, "Goodbye");
 	sg_game_free(&g);

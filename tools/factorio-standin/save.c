@@ -30,7 +30,7 @@
 #define STORAGE_MAX (128u << 20)
 
 /* Factorio 2.0's freeplay control.lua, which managers recognise byte for
- * byte as an unmodified freeplay save (FACTORIO.md, "Saves"). */
+ * byte as an unmodified freeplay save (README.md, "Saves"). */
 static const char freeplay_control[] =
 	"local handler = require(\"event_handler\")\n"
 	"handler.add_lib(require(\"freeplay\"))\n"
@@ -127,12 +127,46 @@ static cJSON *inv_json(const struct sg_inventory *inv)
 	return arr;
 }
 
+/* The storage chunk of state L as a NUL-terminated wbuf. */
+static int dump_state(struct sg_game *g, struct lua_State *L, struct wbuf *st,
+		      char *err, size_t errlen)
+{
+	wbuf_init(st, STORAGE_MAX);
+	struct lua_State *prev = sg_lua_enter(g, L);
+	int rc = sg_storage_dump(g, st, err, errlen);
+	g->L = prev;
+	if (rc == 0 && wbuf_put(st, "", 1) < 0)
+		rc = ERR_TOOBIG;
+	if (rc < 0)
+		wbuf_free(st);
+	return rc;
+}
+
+/* {name: storage chunk} of every mod with a Lua state. */
+static cJSON *mods_storage_json(struct sg_game *g, char *err, size_t errlen)
+{
+	cJSON *o = cJSON_CreateObject();
+	for (size_t i = 0; o && i < g->nmods; i++) {
+		struct wbuf st;
+		if (!g->mods[i].L)
+			continue;
+		if (dump_state(g, g->mods[i].L, &st, err, errlen) < 0) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+		cJSON_AddStringToObject(o, g->mods[i].name, (const char *)st.p);
+		wbuf_free(&st);
+	}
+	return o;
+}
+
 static char *world_json(struct sg_game *g, char *err, size_t errlen)
 {
 	struct wbuf st;
-	wbuf_init(&st, STORAGE_MAX);
-	if (sg_storage_dump(g, &st, err, errlen) < 0 ||
-	    wbuf_put(&st, "", 1) < 0) {
+	if (dump_state(g, g->level_L, &st, err, errlen) < 0)
+		return NULL;
+	cJSON *mods = mods_storage_json(g, err, errlen);
+	if (!mods) {
 		wbuf_free(&st);
 		return NULL;
 	}
@@ -164,6 +198,12 @@ static char *world_json(struct sg_game *g, char *err, size_t errlen)
 		cJSON_AddItemToArray(ents, o);
 	}
 	cJSON_AddStringToObject(w, "storage", (const char *)st.p);
+	cJSON_AddItemToObject(w, "mod_storage", mods);
+	cJSON *versions = cJSON_AddObjectToObject(w, "mods");
+	cJSON_AddStringToObject(versions, "base", g->version);
+	for (size_t i = 0; i < g->nmods; i++)
+		cJSON_AddStringToObject(versions, g->mods[i].name,
+					g->mods[i].version);
 	wbuf_free(&st);
 	char *text = cJSON_Print(w);
 	cJSON_Delete(w);
@@ -260,6 +300,30 @@ static int world_load(struct sg_game *g, const char *text, size_t len)
 			goto out;
 		}
 		g->pending_storage_len = strlen(st->valuestring);
+	}
+	const cJSON *versions = cJSON_GetObjectItemCaseSensitive(w, "mods");
+	if (cJSON_IsObject(versions)) {
+		free(g->saved_mods);
+		g->saved_mods = cJSON_PrintUnformatted(versions);
+		if (!g->saved_mods) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+	}
+	const cJSON *ms;
+	cJSON_ArrayForEach(ms, cJSON_GetObjectItemCaseSensitive(w, "mod_storage"))
+	{
+		struct sg_mod *m = ms->string ? sg_mod_find(g, ms->string)
+					      : NULL;
+		if (!m || !cJSON_IsString(ms) || m->pending_storage)
+			continue;
+		m->pending_storage = strdup(ms->valuestring);
+		if (!m->pending_storage) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		m->pending_storage_len = strlen(ms->valuestring);
+		m->in_save = true;
 	}
 	g->new_world = false;
 	rc = 0;
@@ -414,6 +478,37 @@ static int load_tree(struct sg_game *g, const char *dir, const char *rel,
 	return rc;
 }
 
+/* The scenario NAME of a loaded mod: its files under scenarios/NAME/. */
+static int mod_scenario(struct sg_game *g, const char *name)
+{
+	char mod[SG_NAME_MAX], prefix[256];
+	const char *slash = strchr(name, '/');
+	if ((size_t)(slash - name) >= sizeof(mod))
+		return ERR_NOTFOUND;
+	snprintf(mod, sizeof(mod), "%.*s", (int)(slash - name), name);
+	const struct sg_mod *m = sg_mod_find(g, mod);
+	if (!m)
+		return ERR_NOTFOUND;
+	snprintf(prefix, sizeof(prefix), "scenarios/%s/", slash + 1);
+	size_t pl = strlen(prefix);
+	bool control = false;
+	sg_files_clear(g);
+	for (size_t i = 0; i < m->nfiles; i++) {
+		const struct sg_file *f = &m->files[i];
+		if (strncmp(f->path, prefix, pl) != 0)
+			continue;
+		char *data = malloc(f->len + 1);
+		if (!data)
+			return ERR_NOMEM;
+		memcpy(data, f->data, f->len + 1);
+		int rc = files_add(g, f->path + pl, data, f->len);
+		if (rc < 0)
+			return rc;
+		control = control || !strcmp(f->path + pl, "control.lua");
+	}
+	return control ? 0 : ERR_NOTFOUND;
+}
+
 int sg_load_scenario(struct sg_game *g, const char *name, uint64_t seed)
 {
 	if (!strcmp(name, "freeplay") || !strcmp(name, "base/freeplay"))
@@ -421,10 +516,16 @@ int sg_load_scenario(struct sg_game *g, const char *name, uint64_t seed)
 	char dir[4096];
 	if (!g->write_data || strstr(name, ".."))
 		return ERR_NOTFOUND;
-	snprintf(dir, sizeof(dir), "%s/scenarios/%s", g->write_data, name);
-	sg_files_clear(g);
-	size_t total = 0;
-	int rc = load_tree(g, dir, "", 0, &total);
+	int rc;
+	if (strchr(name, '/')) {
+		rc = mod_scenario(g, name);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/scenarios/%s", g->write_data,
+			 name);
+		sg_files_clear(g);
+		size_t total = 0;
+		rc = load_tree(g, dir, "", 0, &total);
+	}
 	if (rc < 0)
 		return rc == ERR_IO ? ERR_NOTFOUND : rc;
 	save_stem(name, g->root, sizeof(g->root));
@@ -529,8 +630,9 @@ int sg_autosave(struct sg_game *g)
 	snprintf(name, sizeof(name), "_autosave%u", g->autosave_slot);
 	saves_dir(g, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/%s.zip", dir, name);
-	sg_logf(g, "Info", "AppManagerStates.cpp:2038",
-		"Saving to %s (non-blocking).", name);
+	sg_logf(g, "Info", "AppManagerStates.cpp:2038", "Saving to %s (%s).",
+		name, g->settings.non_blocking_saving ? "non-blocking"
+						       : "blocking");
 	int rc = sg_write(g, path);
 	if (rc == 0)
 		sg_logf(g, "Info", "AppManagerStates.cpp:2091",
@@ -580,22 +682,14 @@ int sg_save_on_exit(struct sg_game *g)
 
 /* ---- start ------------------------------------------------------------- */
 
-int sg_start(struct sg_game *g)
+/* Restores the state's storage read from the save, then runs on_load. */
+static int load_state(struct sg_game *g, char **pending, size_t len)
 {
-	if (!sg_lua_run_control(g))
-		return ERR_INVAL;
-	if (g->new_world) {
-		sg_lua_lifecycle(g, "on_init");
-		g->new_world = false;
-		return g->quit ? ERR_INVAL : 0;
-	}
-	if (g->pending_storage) {
+	if (*pending) {
 		char err[512];
-		int rc = sg_storage_restore(g, g->pending_storage,
-					    g->pending_storage_len, err,
-					    sizeof(err));
-		free(g->pending_storage);
-		g->pending_storage = NULL;
+		int rc = sg_storage_restore(g, *pending, len, err, sizeof(err));
+		free(*pending);
+		*pending = NULL;
 		if (rc < 0) {
 			sg_logf(g, "Error", "Scenario.cpp:1016",
 				"Cannot load storage: %s", err);
@@ -603,5 +697,94 @@ int sg_start(struct sg_game *g)
 		}
 	}
 	sg_lua_lifecycle(g, "on_load");
+	return 0;
+}
+
+/* The differences between the save's mods (g->saved_mods; a save
+ * without the list had base only, of this version) and the running ones. */
+static size_t mod_changes(struct sg_game *g, struct sg_mod_change *c,
+			  size_t max)
+{
+	cJSON *saved = g->saved_mods ? cJSON_Parse(g->saved_mods) : NULL;
+	size_t n = 0;
+	for (size_t i = 0; i <= g->nmods && n < max; i++) {
+		const char *name = i < g->nmods ? g->mods[i].name : "base";
+		const char *now = i < g->nmods ? g->mods[i].version : g->version;
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(saved, name);
+		const char *was = cJSON_IsString(v) ? v->valuestring
+				  : (!saved && i == g->nmods) ? now : "";
+		if (strcmp(was, now) == 0)
+			continue;
+		struct sg_mod_change *m = &c[n++];
+		snprintf(m->name, sizeof(m->name), "%s", name);
+		snprintf(m->old_version, sizeof(m->old_version), "%s", was);
+		snprintf(m->new_version, sizeof(m->new_version), "%s", now);
+	}
+	const cJSON *e;
+	cJSON_ArrayForEach(e, saved)
+	{
+		if (n == max || !e->string || !strcmp(e->string, "base") ||
+		    sg_mod_find(g, e->string) || !cJSON_IsString(e))
+			continue;
+		struct sg_mod_change *m = &c[n++];
+		memset(m, 0, sizeof(*m));
+		snprintf(m->name, sizeof(m->name), "%s", e->string);
+		snprintf(m->old_version, sizeof(m->old_version), "%s",
+			 e->valuestring);
+	}
+	cJSON_Delete(saved);
+	return n;
+}
+
+/* Each mod's control.lua then the level's; then each mod's on_init (a new
+ * world, or a mod the save did not have) or on_load, then the level's. */
+int sg_start(struct sg_game *g)
+{
+	bool loaded = !g->new_world;
+	for (size_t i = 0; i < g->nmods; i++) {
+		struct sg_mod *m = &g->mods[i];
+		if (!m->L)
+			continue;
+		struct lua_State *prev = sg_lua_enter(g, m->L);
+		bool ok = sg_lua_run_control(g);
+		g->L = prev;
+		if (!ok)
+			return ERR_INVAL;
+	}
+	if (!sg_lua_run_control(g))
+		return ERR_INVAL;
+	for (size_t i = 0; i < g->nmods && !g->quit; i++) {
+		struct sg_mod *m = &g->mods[i];
+		if (!m->L)
+			continue;
+		struct lua_State *prev = sg_lua_enter(g, m->L);
+		int rc = 0;
+		if (g->new_world || !m->in_save)
+			sg_lua_lifecycle(g, "on_init");
+		else
+			rc = load_state(g, &m->pending_storage,
+					m->pending_storage_len);
+		g->L = prev;
+		if (rc < 0)
+			return rc;
+	}
+	if (g->quit)
+		return ERR_INVAL;
+	if (g->new_world) {
+		sg_lua_lifecycle(g, "on_init");
+		g->new_world = false;
+		return g->quit ? ERR_INVAL : 0;
+	}
+	int rc = load_state(g, &g->pending_storage, g->pending_storage_len);
+	if (rc < 0)
+		return rc;
+	struct sg_mod_change *changes = calloc(2 * SG_MODS_MAX + 1,
+					       sizeof(*changes));
+	if (!changes)
+		return ERR_NOMEM;
+	size_t n = loaded ? mod_changes(g, changes, 2 * SG_MODS_MAX + 1) : 0;
+	if (n > 0 && !g->quit)
+		sg_lua_configuration_changed(g, changes, n);
+	free(changes);
 	return g->quit ? ERR_INVAL : 0;
 }

@@ -7,7 +7,7 @@
  * way). RCON commands are queued as they arrive and run at the start of the
  * next tick, as in the game, each answered by one response packet.
  *
- * RCON framing is Source RCON (FACTORIO.md, "RCON"): int32 LE length,
+ * RCON framing is Source RCON (README.md, "RCON"): int32 LE length,
  * int32 LE id, int32 LE type, body, two NULs. A client must authenticate
  * first (type 3); a wrong password answers id -1. A length outside
  * [10, 10 + SG_RCON_BODY_MAX], a missing terminator, an unknown type or a

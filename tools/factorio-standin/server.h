@@ -10,7 +10,7 @@
 #include "tools/factorio-standin/standin.h"
 
 /* Body limit of one incoming RCON packet. Factorio took commands of
- * 13 kB and more (it crashed on them only up to 1.1.60, FACTORIO.md), so
+ * 13 kB and more (it crashed on them only up to 1.1.60), so
  * the bound is well above that; anything longer closes the connection. */
 #define SG_RCON_BODY_MAX 65536
 #define SG_RCON_CLIENTS_MAX 64

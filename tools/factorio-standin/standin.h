@@ -1,15 +1,16 @@
 /*
  * standin.h: the game state of the Factorio stand-in, as a library.
  *
- * The stand-in (see README.md next to this file) imitates the Factorio 2.0
- * headless server wherever a manager depends on it. This header is the
- * socket-free core: the world (players, their inventories, containers, user
- * lists, the tick), the Lua 5.2 VM running the save's control.lua with the
- * Factorio API subset of FACTORIO.md, the console commands, and saves. The
- * event loop, the RCON server and the command line live in server.c and
- * main.c; unit tests drive this core directly.
+ * The stand-in (see README.md next to this file) imitates the Factorio 1.1
+ * and 2.0 headless servers wherever a manager depends on them. This header
+ * is the socket-free core: the world (players, their inventories,
+ * containers, user lists, the tick), the Lua 5.2 VMs running the save's
+ * control.lua and each mod's with the Factorio API subset of README.md
+ * ("Lua"), the mods, the console commands, and saves. The event loop, the
+ * RCON server and the command line live in server.c and main.c; unit tests
+ * drive this core directly.
  *
- * Output follows Factorio's three line shapes (FACTORIO.md, "Standard
+ * Output follows Factorio's three line shapes (README.md, "Standard
  * output"); every line goes through struct sg_out so tests can capture it.
  * Time is injected the same way: the core never reads a clock itself.
  */
@@ -24,9 +25,17 @@
 
 struct lua_State;
 
-/* The version the install layout and --version report. */
+/* The version an install reports when its data/changelog.txt names none
+ * (the build's own install says 2.0.28). The version chosen picks the Lua
+ * API: 1.x is Factorio 1.1's, anything newer 2.0's (README, "Factorio 1.1
+ * and 2.0"). */
 #define SG_VERSION "2.0.28"
 #define SG_BUILD "80710"
+#define SG_BUILD_1_1 "62320"
+#define SG_MODS_MAX 256        /* enabled mods loaded at once */
+#define SG_MOD_FILES_MAX 4096  /* files kept per mod */
+#define SG_MOD_BYTES_MAX (64u << 20) /* Lua and JSON bytes kept per mod */
+#define SG_MOD_DEPS_MAX 64     /* dependencies read per mod */
 
 #define SG_NAME_MAX 64 /* player, item and entity names, with the NUL */
 /* Bounds on the world; Factorio has none this small, but a test world
@@ -68,6 +77,7 @@ struct sg_player {
 	bool admin;
 	uint8_t controller; /* defines.controllers value, character = 1 */
 	uint64_t online_ticks;
+	uint64_t active_tick; /* last join or chat, for afk_autokick_interval */
 	struct sg_inventory main;
 	uint32_t nmsgs; /* ring of the last SG_MSGS_MAX printed messages */
 	char *msgs[SG_MSGS_MAX];
@@ -89,8 +99,12 @@ struct sg_namelist {
 	char **reasons; /* owned, entries may be NULL */
 };
 
+/* The Lua API a game offers: Factorio 1.1's or 2.0's. */
+enum sg_api { SG_API_1_1 = 1, SG_API_2_0 = 2 };
+
 struct sg_settings {
 	char name[128];
+	char description[256];
 	uint32_t autosave_interval_min; /* 0 disables */
 	uint32_t autosave_slots;
 	uint64_t autosave_ticks; /* standin override; 0 = use minutes */
@@ -98,6 +112,10 @@ struct sg_settings {
 	uint32_t max_players; /* 0 = unlimited */
 	bool allow_commands_admins_only;
 	char game_password[128];
+	bool non_blocking_saving;   /* autosave line says (non-blocking) */
+	bool ignore_player_limit_for_returning_players;
+	bool auto_pause_when_players_connect; /* 2.0; no effect here */
+	uint32_t afk_autokick_min; /* 0 = never */
 };
 
 /* A file of the save's root folder (control.lua, modules, level.dat0). */
@@ -107,9 +125,38 @@ struct sg_file {
 	size_t len;
 };
 
+/* An enabled mod (mods.c): its files and, when it has a control.lua, its
+ * own Lua state, as each mod has in the game. */
+struct sg_mod {
+	char name[SG_NAME_MAX];
+	char version[32];
+	struct sg_file *files; /* owned: info.json and every .lua file */
+	size_t nfiles;
+	uint32_t checksum;     /* CRC-32 of its files, for the start lines */
+	struct lua_State *L;   /* NULL without control.lua */
+	bool in_save;          /* the loaded save holds its storage */
+	char *pending_storage; /* owned, as sg_game's */
+	size_t pending_storage_len;
+};
+
+/* A difference between the mods a save was written with and the running
+ * ones; "" for a side that has none. */
+struct sg_mod_change {
+	char name[SG_NAME_MAX];
+	char old_version[32];
+	char new_version[32];
+};
+
 struct sg_game {
 	struct sg_out out;
+	/* The Lua state being driven: the level's, except while a mod's
+	 * handler runs (lua_core.c switches it and switches it back). */
 	struct lua_State *L;
+	struct lua_State *level_L;
+	char version[32]; /* from <read-data>/changelog.txt */
+	enum sg_api api;
+	struct sg_mod *mods; /* in load order (dependencies first), owned */
+	size_t nmods;
 	uint64_t tick;
 	uint64_t map_seed;
 
@@ -139,15 +186,17 @@ struct sg_game {
 	uint32_t autosave_slot;  /* last autosave slot used, 0 = none */
 	uint64_t autosave_due;   /* tick of the next autosave */
 	int32_t next_custom_event;
-	bool script_loaded;
 	bool new_world;        /* no world state yet: on_init on start */
+	char *saved_mods; /* {"name": "version"} of the loaded save, owned */
 	char *pending_storage; /* storage chunk read from the save, owned */
 	size_t pending_storage_len;
 	uint32_t restore_steps;     /* millions of instructions restoring */
 	uint32_t restore_steps_max; /* 0 = the default (lua_store.c) */
 };
 
-/* Lifecycle. init copies the paths; free releases everything. */
+/* Lifecycle. init copies the paths, reads the version from
+ * <read_data>/changelog.txt (SG_VERSION without one) and opens the
+ * level's Lua state for that version; free releases everything. */
 int sg_game_init(struct sg_game *g, const struct sg_out *out,
 		 const char *read_data, const char *write_data);
 void sg_game_free(struct sg_game *g);
@@ -157,8 +206,9 @@ void sg_game_free(struct sg_game *g);
  * on_load (a world read from the save). sg_write writes a zip atomically. */
 int sg_new_game(struct sg_game *g, const char *save_name, uint64_t seed);
 int sg_load(struct sg_game *g, const char *path);
-/* A new world from a scenario: "freeplay" (or "base/freeplay"), or the
- * folder <write-data>/scenarios/<name> with its control.lua. */
+/* A new world from a scenario: "freeplay" (or "base/freeplay"), the
+ * folder <write-data>/scenarios/<name> with its control.lua, or "mod/name":
+ * the folder scenarios/<name> of a loaded mod. */
 int sg_load_scenario(struct sg_game *g, const char *name, uint64_t seed);
 /* Adds or replaces a file of the save's root folder (a copy of text). */
 int sg_file_put(struct sg_game *g, const char *path, const char *text);
@@ -243,6 +293,29 @@ int sg_list_store(const struct sg_namelist *l, const char *path, bool bans);
  * NULL with errno set on failure. */
 char *sg_read_file(const char *path, size_t max, size_t *len);
 
+/* The first "Version: X.Y.Z" line of a changelog.txt into out; false if
+ * the file or the line is missing. */
+bool sg_changelog_version(const char *read_data, char *out, size_t len);
+/* Sets g->version and g->api; the level's Lua state must not be open yet
+ * or is reopened (tests use it to make a 1.1 game). */
+int sg_game_set_version(struct sg_game *g, const char *version);
+static inline const char *sg_storage_global(const struct sg_game *g)
+{
+	return g->api == SG_API_1_1 ? "global" : "storage";
+}
+
+/* Mods (mods.c). sg_mods_load reads <dir>/mod-list.json and the enabled
+ * mods of dir (zips or folders with info.json), orders them so that
+ * dependencies come first, prints the start lines the game prints for
+ * mods, and opens a Lua state for each mod with a control.lua. A missing
+ * or incompatible dependency is an Error line and ERR_CONFIG. dir may not
+ * exist: then only base is loaded. */
+int sg_mods_load(struct sg_game *g, const char *dir);
+void sg_mods_free(struct sg_game *g);
+struct sg_mod *sg_mod_find(struct sg_game *g, const char *name);
+/* Compares dotted versions numerically: <0, 0, >0. */
+int sg_version_cmp(const char *a, const char *b);
+
 /* Settings (settings.c): server-settings.json into g->settings. */
 void sg_settings_defaults(struct sg_settings *s);
 int sg_settings_load(struct sg_settings *s, const char *path,
@@ -258,9 +331,19 @@ void sg_actionf(struct sg_game *g, const char *action, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void sg_raw(struct sg_game *g, const char *text);
 
-/* Lua side (lua_core.c, lua_game.c). */
+/* Lua side (lua_core.c, lua_game.c). sg_lua_open opens the level's
+ * state; sg_lua_open_mod a mod's (its script.mod_name is the mod's name,
+ * require finds its files). */
 int sg_lua_open(struct sg_game *g);
+int sg_lua_open_mod(struct sg_game *g, struct sg_mod *m);
 void sg_lua_close(struct sg_game *g);
+/* Runs /sc code inside a mod's state (/sc __name__ code); false if there
+ * is no such mod with a Lua state. */
+bool sg_lua_mod_command(struct sg_game *g, const char *mod, const char *code,
+			size_t len);
+/* Makes L the state being driven (g->L) and returns the previous one,
+ * which the caller puts back: g->L = prev. */
+struct lua_State *sg_lua_enter(struct sg_game *g, struct lua_State *L);
 /* Raises a built-in event: the event table must be on top of the Lua
  * stack (it is popped); name and tick are filled in here. */
 void sg_event(struct sg_game *g, int32_t id);
@@ -281,9 +364,14 @@ void sg_lua_command(struct sg_game *g, const char *code, size_t len);
 bool sg_lua_custom_command(struct sg_game *g, const char *name,
 			   const char *param);
 /* Runs control.lua (false on a load error, reported); runs a lifecycle
- * handler ("on_init", "on_load") if the script registered one. */
+ * handler ("on_init", "on_load") if the script registered one. Both act on
+ * g->L; sg_start (save.c) drives every mod's state, then the level's. */
 bool sg_lua_run_control(struct sg_game *g);
 void sg_lua_lifecycle(struct sg_game *g, const char *which);
+/* Calls on_configuration_changed in every state (mods, then the level)
+ * with {mod_changes = {[name] = {old_version, new_version}}, ...}. */
+void sg_lua_configuration_changed(struct sg_game *g,
+				  const struct sg_mod_change *c, size_t n);
 /* storage as a Lua-literal chunk, and back (lua_store.c). */
 int sg_storage_dump(struct sg_game *g, struct wbuf *out, char *err,
 		    size_t errlen);

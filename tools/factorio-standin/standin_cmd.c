@@ -91,6 +91,7 @@ static void st_player(struct sg_game *g, const char *op, char *a,
 			return;
 		}
 		uint32_t index = p->index;
+		p->active_tick = g->tick;
 		sg_actionf(g, "CHAT", "%s: %s", name, a);
 		sg_event_begin(g);
 		sg_event_setint(g, "player_index", index);

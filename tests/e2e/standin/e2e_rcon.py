@@ -21,6 +21,15 @@ def check_install():
     assert out.returncode == 1 and "unrecognised option '--frobnicate'" in out.stdout, out
     out = subprocess.run([BINARY, "--port"], capture_output=True, text=True)
     assert out.returncode == 1 and "required argument" in out.stdout, out
+    # --help lists the options, one per line, and starts nothing.
+    for flag in ("--help", "-h"):
+        out = subprocess.run([BINARY, flag], capture_output=True, text=True)
+        assert out.returncode == 0, out
+        assert "unrecognised" not in out.stdout, out.stdout
+        lines = out.stdout.splitlines()
+        for opt in ("--start-server FILE", "--rcon-password PASSWORD", "--mod-directory PATH",
+                    "--server-settings FILE", "--create FILE", "--version"):
+            assert any(l.strip().startswith(opt) for l in lines), (opt, out.stdout)
 
 
 def check_rcon(inst, save):

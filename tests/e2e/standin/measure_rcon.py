@@ -1,6 +1,6 @@
 """Not a test: measures the stand-in's RCON pacing and throughput.
 
-    CLUSTERD_BUILD=build-standin python3 tests/e2e/standin/measure_rcon.py
+    CLUSTERD_BUILD=build python3 tests/e2e/standin/measure_rcon.py
 
 Prints the time for N pipelined /sc commands (all sent at once) and the
 mean round trip of sequential commands (one tick each, ~16.7 ms, as with

@@ -1,7 +1,7 @@
 """Helpers for the stand-in's end-to-end tests: an instance folder laid out
 as a manager lays it out, the stand-in process with its stdout collected
 line by line, and a minimal Source RCON client written from the protocol
-description (FACTORIO.md), independent of rcon/."""
+description (docs/factorio.md), independent of rcon/."""
 import os
 import socket
 import struct
@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 
-BUILD = os.environ.get("CLUSTERD_BUILD", os.path.join(os.path.dirname(__file__), "../../../build-standin"))
+BUILD = os.environ.get("CLUSTERD_BUILD", os.path.join(os.path.dirname(__file__), "../../../build"))
 INSTALL = os.path.join(BUILD, "factorio-standin")
 BINARY = os.path.join(INSTALL, "bin", "x64", "factorio")
 
@@ -56,6 +56,9 @@ class Server:
                 "--rcon-port", str(self.rcon_port), "--rcon-password", password,
                 "--server-settings", os.path.join(inst, "server-settings.json")]
         args += list(extra)
+        self._start(args, stdin)
+
+    def _start(self, args, stdin=subprocess.DEVNULL):
         self.lines = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -1,7 +1,8 @@
 /* Fuzz target: the state machine's command decoder (the envelope and the
- * kv domain's body), then applying the input as a committed entry to an
- * in-memory store: whatever a log entry holds, applying it must end in a
- * result code, never a crash, and must leave the store serving. */
+ * bodies of the kv, revisioned kv and cluster domains), then applying the
+ * input as a committed entry to an in-memory store: whatever a log entry
+ * holds, applying it must end in a result code, never a crash, and must
+ * leave the store serving. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include "base/assert.h"
 #include "base/err.h"
 #include "base/mp.h"
+#include "storage/cdomain.h"
+#include "storage/kvrev.h"
 #include "storage/storage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -42,6 +45,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (stor_cmd_decode(&doc, data, size, &type, &body) == 0) {
 		if (type == STOR_DOMAIN_KV)
 			(void)stor_kv_check(body);
+		else if (type == STOR_DOMAIN_KVREV)
+			(void)stor_kvr_check(body);
+		else if (type == STOR_DOMAIN_CLUSTER)
+			(void)stor_cl_check(body);
 		mp_doc_free(&doc);
 	}
 	/* A fresh store now and then keeps memory flat over long runs. */

@@ -407,7 +407,7 @@ static void step(struct sim *s, uint32_t i, const struct gossip_event *ev)
 	if (inc < nd->last_own_inc)
 		violation(s, "own incarnation went back at %s%s", "node", "");
 	nd->last_own_inc = inc;
-	schedule_timer(s, i, u.next_deadline_ms);
+	schedule_timer(s, i, u.deadline_ms);
 }
 
 /* ---- the slow node ---- */

@@ -13,10 +13,12 @@
  *   --calm runs without faults (the benchmark's steady state).
  *   --duration-ms and --heal-ms set the length of the run and its fault
  *   phase (default 60000 and 40000).
- *   --disk stor (default) keeps each node's state in the storage module
- *   on its in-memory disk (sdisk.c); --disk journal in the simulator's
- *   own journal (journal.h). --bug early-durable plants a driver bug
- *   (stor only): writes count as durable as soon as they are issued.
+ *   Nodes run the node's Raft driver (node/raftd) over the storage
+ *   module on its in-memory disk (sdisk.c); --disk stor is accepted for
+ *   old command lines (the journal disk is gone: raftd drives storage/
+ *   only). --bug early-durable plants a bug in the driver (raftd.h,
+ *   RAFTD_BUG_EARLY_DURABLE): writes count as durable as soon as they
+ *   are issued.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -62,8 +64,8 @@ static void usage(void)
 	    "[--stop]\n"
 	    "       [--bug double-vote|commit-old-term|apply-before-commit|"
 	    "send-before-persist|\n"
-	    "              early-durable (a driver bug, with --disk stor)]\n"
-	    "       [--disk journal|stor] [--duration-ms MS] [--heal-ms MS] "
+	    "              early-durable (a bug in the driver, node/raftd)]\n"
+	    "       [--disk stor] [--duration-ms MS] [--heal-ms MS] "
 	    "[--raft-trace] "
 	    "[--quiet] [--end-to-end-only] [--calm]\n");
 	exit(2);
@@ -246,9 +248,6 @@ int main(int argc, char **argv)
 	o.duration_ms = 60000;
 	o.heal_ms = 40000;
 	o.out = stdout;
-	/* The storage module is what nodes run on; the journal stays as a
-	 * second model with byte-level torn writes (README.md). */
-	o.disk = SIM_DISK_STOR;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -281,12 +280,11 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--seeds") == 0) {
 			n = strtoull(v, NULL, 10);
 		} else if (strcmp(a, "--disk") == 0) {
-			if (strcmp(v, "journal") == 0)
-				o.disk = SIM_DISK_JOURNAL;
-			else if (strcmp(v, "stor") == 0)
-				o.disk = SIM_DISK_STOR;
-			else
+			if (strcmp(v, "stor") != 0) {
+				fprintf(stderr, "raft-sim: --disk %s: only the "
+					"storage module (stor) remains\n", v);
 				usage();
+			}
 			disk_arg = v;
 		} else if (strcmp(a, "--first") == 0) {
 			first = strtoull(v, NULL, 10);
@@ -314,7 +312,6 @@ int main(int argc, char **argv)
 		}
 	}
 	if (jobs < 1 || jobs > 64 || o.heal_ms >= o.duration_ms ||
-	    (o.bug_early_durable && o.disk != SIM_DISK_STOR) ||
 	    (!one && n == 0))
 		usage();
 	o.trace = one && !quiet;

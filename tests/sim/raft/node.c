@@ -1,11 +1,14 @@
 /*
- * node.c: one simulated node's driver. It carries out raft's update
- * contract (raft.h, THE DRIVER CONTRACT) over the simulated disk and
- * network: snapshot, entries and hard state go to the journal; messages
- * that depend on a changed hard state are held until an fsync covers it;
- * "persisted" is reported to raft only when an fsync covers the entries;
- * committed entries are applied to the key-value store. Along the way it
- * feeds the checkers (check.h) with everything it sees.
+ * node.c: one simulated node. The node's own Raft driver (node/raftd)
+ * runs it; the simulator supplies only its surroundings: the clock (each
+ * node's drifting local time), the network (send goes through net.h's
+ * links) and the disk (sdisk.c's port over storage's in-memory disk).
+ * The checkers (check.h) watch through raftd's callbacks: every update
+ * before it is carried out (the entries handed to disk, the hard state,
+ * the entries to apply), every applied entry with the store's result
+ * against the model's (kv.c), installed snapshots, and the status after
+ * each step. The clients' requests go through raftd_propose and
+ * raftd_read_index, and are answered from on_result and on_read.
  */
 #include "tests/sim/raft/simint.h"
 
@@ -16,21 +19,9 @@
 #include "base/assert.h"
 #include "base/err.h"
 #include "base/mp.h"
-#include "tests/sim/raft/journal.h"
+#include "storage/storage.h"
 
-#define NODE_DISK_LIMIT	   (16u << 20)
-#define NODE_COMPACT_BYTES (64u << 10)
-#define NODE_MSG_BYTES_MAX (1u << 20)
-
-static const struct sim_disk_params disk_params = {
-    /* BENCH.md measured ~0.3 ms p50 for a 4 KiB fdatasync here; we
-     * stretch it (and add stalls) so that the window between a write and
-     * its durability is wide enough for crashes to land in. */
-    .fsync_min_us = 300, .fsync_jitter_us = 5000, .fsync_slow_us = 100000,
-    .p_slow = 0.05,	 .p_torn = 0.7,		  .p_garbage = 0.5,
-};
-
-uint64_t node_local_ms(const struct sim_node *nd, uint64_t sim_us)
+uint64_t sim_node_local_ms(const struct sim_node *nd, uint64_t sim_us)
 {
 	/* local = offset + t * (1 + drift); in integers, microseconds. */
 	uint64_t scaled =
@@ -39,26 +30,48 @@ uint64_t node_local_ms(const struct sim_node *nd, uint64_t sim_us)
 	return nd->offset_ms + scaled / 1000;
 }
 
+static uint64_t now_ms(const struct sim *s, const struct sim_node *nd)
+{
+	return sim_node_local_ms(nd, s->now_us);
+}
+
 /* The earliest sim time at which the node's clock reads local_ms. */
 static uint64_t sim_us_at_local(const struct sim_node *nd, uint64_t now_us,
 				uint64_t local_ms)
 {
 	uint64_t lo = now_us, hi = now_us + 1000;
 
-	if (node_local_ms(nd, lo) >= local_ms)
+	if (sim_node_local_ms(nd, lo) >= local_ms)
 		return lo;
-	while (node_local_ms(nd, hi) < local_ms)
+	while (sim_node_local_ms(nd, hi) < local_ms)
 		hi += (hi - now_us) * 2;
 	while (lo + 1 < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
 
-		if (node_local_ms(nd, mid) >= local_ms)
+		if (sim_node_local_ms(nd, mid) >= local_ms)
 			hi = mid;
 		else
 			lo = mid;
 	}
 	return hi;
 }
+
+const struct raft *sim_raft(const struct sim_node *nd)
+{
+	return nd->d != NULL ? raftd_raft(nd->d) : NULL;
+}
+
+static int slot_of(const struct sim *s, raft_id id)
+{
+	return id >= 1 && id <= (raft_id)s->n ? (int)id - 1 : -1;
+}
+
+int sim_node_leader_hint(struct sim *s, const struct sim_node *nd)
+{
+	return nd->d != NULL ? slot_of(s, raft_leader(sim_raft(nd))) : -1;
+}
+
+/* ---- the checkers' mirror of the log ---- */
 
 static int chain_reserve(struct sim_node *nd, size_t n)
 {
@@ -140,161 +153,7 @@ static int mirror_has(const struct sim_node *nd, raft_index i)
 	return i > nd->chain_base && i <= nd->chain_base + nd->chain_n;
 }
 
-static int use_stor(const struct sim *s)
-{
-	return s->o->disk == SIM_DISK_STOR;
-}
-
-/* The gate of what has been written so far, and the mark up to which
- * it is durable: journal lengths, or virtual times with the store. */
-static uint64_t disk_gate(const struct sim *s, const struct sim_node *nd)
-{
-	if (use_stor(s) && s->o->bug_early_durable)
-		return 0; /* the planted driver bug: nothing waits */
-	return use_stor(s) ? nd->st_gate : nd->disk.len;
-}
-
-static uint64_t disk_mark(const struct sim *s, const struct sim_node *nd)
-{
-	return use_stor(s) ? nd->st_durable : nd->disk.synced;
-}
-
-static void schedule_fsync(struct sim *s, struct sim_node *nd)
-{
-	if (use_stor(s)) {
-		sdisk_schedule(s, nd);
-		/* The planted bug reports at once what is not durable. */
-		if (s->o->bug_early_durable && nd->pend_n > 0)
-			sim_push(s, s->now_us, EV_FSYNC_DONE, nd->slot, 0,
-				 nd->disk_epoch, NULL, 0);
-		return;
-	}
-	if (nd->fsync_inflight || nd->disk.len == nd->disk.synced)
-		return;
-	nd->fsync_inflight = 1;
-	sim_push(s, s->now_us + sim_disk_fsync_us(&nd->disk), EV_FSYNC_DONE,
-		 nd->slot, nd->disk.len, nd->disk_epoch, NULL, 0);
-}
-
-static void add_pending(struct sim *s, struct sim_node *nd, raft_index index,
-			raft_term term, raft_index snap)
-{
-	struct pending *p;
-
-	if (nd->pend_n == SIM_PENDING_MAX) {
-		/* Full: fold into the last item; its later end covers both. */
-		p = &nd->pend[nd->pend_n - 1];
-	} else {
-		p = &nd->pend[nd->pend_n++];
-		memset(p, 0, sizeof(*p));
-	}
-	p->gate = disk_gate(s, nd);
-	if (index != 0) {
-		p->index = index;
-		p->term = term;
-	}
-	if (snap > p->snap_applied)
-		p->snap_applied = snap;
-}
-
-static void disk_fail(struct sim *s, struct sim_node *nd, int rv)
-{
-	sim_violation(s, "n%d: journal write failed: %s", nd->slot,
-		      err_name(rv));
-}
-
-static void send_bytes(struct sim *s, struct sim_node *nd, int to,
-		       const uint8_t *buf, size_t len)
-{
-	uint64_t when[2];
-	int k = sim_net_route(&s->net, s->now_us, nd->slot, to, when);
-
-	for (int i = 0; i < k; i++) {
-		uint8_t *copy = malloc(len);
-
-		ASSERT(copy != NULL);
-		memcpy(copy, buf, len);
-		sim_push(s, when[i], EV_DELIVER, to, (uint64_t)nd->slot, 0,
-			 copy, len);
-	}
-	s->res->msgs++;
-}
-
-static int slot_of(struct sim *s, raft_id id)
-{
-	return id >= 1 && id <= (raft_id)s->n ? (int)id - 1 : -1;
-}
-
-static void send_msgs(struct sim *s, struct sim_node *nd,
-		      const struct raft_update *up)
-{
-	struct mp_writer w;
-
-	mp_writer_init(&w, NODE_MSG_BYTES_MAX);
-	for (uint32_t i = 0; i < up->n_msgs; i++) {
-		int to = slot_of(s, up->msgs[i].to);
-
-		if (to < 0) { /* the simulated servers are ids 1..n */
-			sim_violation(s, "n%d sends a %s to id %" PRIu64,
-				      nd->slot,
-				      raft_msg_type_name(up->msgs[i].type),
-				      up->msgs[i].to);
-			break;
-		}
-		mp_writer_reset(&w);
-		raft_encode(&up->msgs[i], &w);
-		if (mp_writer_error(&w) != 0) {
-			sim_violation(s, "n%d: raft_encode failed: %s",
-				      nd->slot, err_name(mp_writer_error(&w)));
-			break;
-		}
-		/* Every message carries the current term and may rest on
-		 * the latest vote, so it waits for the last hard state
-		 * written, whether by this update or an earlier one. */
-		if (nd->hs_gate <= disk_mark(s, nd)) {
-			send_bytes(s, nd, to, mp_writer_data(&w),
-				   mp_writer_len(&w));
-			continue;
-		}
-		if (nd->held_n == SIM_HELD_MAX)
-			continue; /* dropped, as a full send queue would */
-		nd->held[nd->held_n].gate = nd->hs_gate;
-		nd->held[nd->held_n].to = to;
-		nd->held[nd->held_n].len = mp_writer_len(&w);
-		nd->held[nd->held_n].buf = malloc(mp_writer_len(&w));
-		ASSERT(nd->held[nd->held_n].buf != NULL);
-		memcpy(nd->held[nd->held_n].buf, mp_writer_data(&w),
-		       mp_writer_len(&w));
-		nd->held_n++;
-	}
-	mp_writer_free(&w);
-}
-
-static void install_snapshot(struct sim *s, struct sim_node *nd,
-			     const struct raft_snapshot *snap)
-{
-	int rv;
-
-	if (use_stor(s)) {
-		if (sdisk_install(s, nd, snap) != 0)
-			return;
-	} else if ((rv = journal_put_snap(&nd->disk, 1, &snap->meta, snap->data,
-					  snap->len)) != 0) {
-		disk_fail(s, nd, rv);
-		return;
-	} else if (kv_restore(&nd->kv, snap->data, (size_t)snap->len) != 0) {
-		sim_violation(s, "n%d: snapshot data does not decode",
-			      nd->slot);
-		return;
-	}
-	nd->applied = snap->meta.index;
-	nd->snap_index = snap->meta.index;
-	nd->sm_conf = snap->meta.conf;
-	mirror_reset(s, nd, snap->meta.index, snap->meta.term);
-	add_pending(s, nd, 0, 0, snap->meta.index);
-	sim_trace(s, "n%d installs snapshot index=%" PRIu64 " term=%" PRIu64,
-		  nd->slot, snap->meta.index, snap->meta.term);
-}
+/* ---- the checks ---- */
 
 /* The checks before an entry may be applied as index applied + k. */
 static int apply_check(struct sim *s, struct sim_node *nd,
@@ -320,51 +179,6 @@ static int apply_check(struct sim *s, struct sim_node *nd,
 	return 0;
 }
 
-/* With the store, the results come from its simkv domain; the mirror
- * (kv.c) must agree with every one of them. */
-static void apply_stor_result(struct sim *s, struct sim_node *nd,
-			      const struct kv_cmd *cmd,
-			      const struct kv_result *res, uint64_t k)
-{
-	const struct sdisk_result *r = &nd->st_res[k];
-
-	if (r->client != cmd->client || r->seq != cmd->seq ||
-	    r->out != res->out || r->stale != res->stale)
-		sim_violation(s,
-			      "n%d: the store applied index %" PRIu64
-			      " as out=%" PRIu64 " stale=%d, the model as "
-			      "out=%" PRIu64 " stale=%d",
-			      nd->slot, nd->applied, r->out, r->stale, res->out,
-			      res->stale);
-}
-
-static void apply_one(struct sim *s, struct sim_node *nd,
-		      const struct raft_entry *e, uint64_t k)
-{
-	struct kv_cmd cmd;
-	struct kv_result res;
-
-	if (!use_stor(s) && apply_check(s, nd, e, 0) != 0)
-		return;
-	nd->applied = e->index;
-	if (e->type == RAFT_ENTRY_CONFIG) {
-		if (raft_conf_decode(e->data, e->len, &nd->sm_conf) != 0)
-			sim_violation(s, "n%d: config entry does not decode",
-				      nd->slot);
-		return;
-	}
-	if (e->type != RAFT_ENTRY_NORMAL)
-		return;
-	if (kv_cmd_decode(e->data, e->len, &cmd) != 0) {
-		sim_violation(s, "n%d: command does not decode", nd->slot);
-		return;
-	}
-	kv_apply(&nd->kv, &cmd, &res);
-	if (use_stor(s))
-		apply_stor_result(s, nd, &cmd, &res, k);
-	sim_node_applied(s, nd, cmd.client, cmd.seq, res.out, res.stale);
-}
-
 /* Whether a majority of the voters in leader l's configuration hold
  * l's entry at index i (or a snapshot past it). Raft asks for more,
  * that they hold it durably; the mirrors know what each node was handed,
@@ -372,7 +186,7 @@ static void apply_one(struct sim *s, struct sim_node *nd,
  * entry most voters never saw. */
 static int quorum_holds(struct sim *s, const struct sim_node *l, raft_index i)
 {
-	const struct raft_configuration *c = raft_configuration(&l->r);
+	const struct raft_configuration *c = raft_configuration(sim_raft(l));
 	uint64_t want = l->chain[i - l->chain_base];
 	uint32_t voters = 0, hold = 0;
 
@@ -455,7 +269,8 @@ static void check_new_leader(struct sim *s, struct sim_node *nd,
 	sim_trace(s,
 		  "n%d becomes leader term=%" PRIu64 " last=%" PRIu64
 		  " commit=%" PRIu64,
-		  nd->slot, up->term, raft_last_index(&nd->r), up->commit);
+		  nd->slot, up->term, raft_last_index(sim_raft(nd)),
+		  up->commit);
 	if (cm <= nd->chain_base)
 		return;
 	if (!mirror_has(nd, cm) || nd->chain[cm - nd->chain_base] != c->chain)
@@ -484,9 +299,37 @@ static void check_hard_state(struct sim *s, struct sim_node *nd,
 	nd->hs_vote = hs->vote;
 }
 
-static void schedule_tick(struct sim *s, struct sim_node *nd,
-			  uint64_t deadline_ms)
+/* ---- raftd's environment ---- */
+
+static void env_send(void *ctx, raft_id to_id, const uint8_t *buf, size_t len)
 {
+	struct sim_node *nd = ctx;
+	struct sim *s = nd->s;
+	int to = slot_of(s, to_id);
+	uint64_t when[2];
+	int k;
+
+	if (to < 0) { /* the simulated servers are ids 1..n */
+		sim_violation(s, "n%d sends a message to id %" PRIu64,
+			      nd->slot, to_id);
+		return;
+	}
+	k = sim_net_route(&s->net, s->now_us, nd->slot, to, when);
+	for (int i = 0; i < k; i++) {
+		uint8_t *copy = malloc(len);
+
+		ASSERT(copy != NULL);
+		memcpy(copy, buf, len);
+		sim_push(s, when[i], EV_DELIVER, to, (uint64_t)nd->slot, 0,
+			 copy, len);
+	}
+	s->res->msgs++;
+}
+
+static void env_set_timer(void *ctx, uint64_t deadline_ms)
+{
+	struct sim_node *nd = ctx;
+	struct sim *s = nd->s;
 	uint64_t at = sim_us_at_local(nd, s->now_us, deadline_ms);
 
 	if (at < s->now_us + 1000)
@@ -497,89 +340,139 @@ static void schedule_tick(struct sim *s, struct sim_node *nd,
 	sim_push(s, at, EV_TICK, nd->slot, nd->incarnation, 0, NULL, 0);
 }
 
-/* Step 5 with the store: every entry checked, then one stor_apply for
- * all of them, then each result handed out. */
-static void apply_stor(struct sim *s, struct sim_node *nd,
-		       const struct raft_update *up)
+static struct waiter *take_waiter(struct sim_node *nd, uint64_t cookie,
+				  struct waiter *out)
 {
-	uint64_t n;
-	int *codes;
-
-	for (n = 0; n < up->n_committed; n++)
-		if (apply_check(s, nd, &up->committed[n], n) != 0)
-			break;
-	if (n == 0)
-		return;
-	codes = calloc((size_t)n, sizeof(*codes));
-	ASSERT(codes != NULL);
-	if (sdisk_apply(s, nd, up->committed, n, codes) == 0) {
-		for (uint64_t i = 0; i < n; i++)
-			if (codes[i] != 0)
-				sim_violation(s,
-					      "n%d: the store rejects index "
-					      "%" PRIu64 ": %s",
-					      nd->slot, up->committed[i].index,
-					      err_name(codes[i]));
-		for (uint64_t i = 0; i < n && !s->failed; i++)
-			apply_one(s, nd, &up->committed[i], i);
+	for (int i = 0; i < nd->waiters_n; i++) {
+		if (nd->waiters[i].cookie != cookie)
+			continue;
+		*out = nd->waiters[i];
+		nd->waiters[i] = nd->waiters[--nd->waiters_n];
+		return out;
 	}
-	free(codes);
+	return NULL;
 }
 
-static int persist_entries(struct sim *s, struct sim_node *nd,
-			   const struct raft_update *up)
+static void env_on_result(void *ctx, uint64_t cookie, int status,
+			  raft_index index, int result)
 {
-	int rv;
+	struct sim_node *nd = ctx;
+	struct sim *s = nd->s;
+	struct waiter w;
 
-	if (use_stor(s))
-		return sdisk_entries(s, nd, up->truncate_from, up->entries,
-				     up->n_entries);
-	rv = journal_put_entries(&nd->disk, up->truncate_from, up->entries,
-				 up->n_entries);
-	if (rv != 0)
-		disk_fail(s, nd, rv);
-	return rv;
-}
-
-static int persist_hard_state(struct sim *s, struct sim_node *nd,
-			      const struct raft_hard_state *hs)
-{
-	int rv;
-
-	if (use_stor(s))
-		rv = sdisk_hard_state(s, nd, hs);
-	else if ((rv = journal_put_hs(&nd->disk, hs)) != 0)
-		disk_fail(s, nd, rv);
-	nd->hs_gate = disk_gate(s, nd);
-	return rv;
-}
-
-static void carry_out(struct sim *s, struct sim_node *nd,
-		      const struct raft_update *up)
-{
-	if (up->snapshot != NULL)
-		install_snapshot(s, nd, up->snapshot);
-	if (nd->st_dead)
+	if (nd->closing || take_waiter(nd, cookie, &w) == NULL)
+		return; /* a membership change, or the node is crashing */
+	if (status != 0) {
+		sim_respond(s, w.client, w.seq, status, 0,
+			    sim_node_leader_hint(s, nd));
 		return;
-	if (up->truncate_from != 0 || up->n_entries > 0) {
-		if (persist_entries(s, nd, up) != 0)
-			return;
+	}
+	if (result != 0 || nd->last_out_index != index) {
+		sim_violation(s,
+			      "n%d: proposal at index %" PRIu64
+			      " ends with result %s, last applied %" PRIu64,
+			      nd->slot, index, err_name(result),
+			      nd->last_out_index);
+		return;
+	}
+	sim_respond(s, w.client, w.seq, 0, nd->last_out, -1);
+}
+
+uint64_t sim_node_read_value(struct sim *s, struct sim_node *nd,
+			     uint32_t key)
+{
+	uint64_t v = sdisk_value(s, nd, key);
+
+	if (!nd->st_dead && v != nd->kv.val[key])
+		sim_violation(s,
+			      "n%d: the store holds %" PRIu64 " for key %u, "
+			      "the model %" PRIu64,
+			      nd->slot, v, key, nd->kv.val[key]);
+	return v;
+}
+
+static void env_on_read(void *ctx, uint64_t cookie, int status,
+			raft_index index)
+{
+	struct sim_node *nd = ctx;
+	struct sim *s = nd->s;
+	struct client *c;
+	struct waiter w;
+
+	if (nd->closing || take_waiter(nd, cookie, &w) == NULL)
+		return;
+	if (status != 0) {
+		sim_respond(s, w.client, w.seq, status, 0, -1);
+		return;
+	}
+	if (nd->applied < index)
+		sim_violation(s,
+			      "n%d serves a read at index %" PRIu64
+			      " having applied %" PRIu64,
+			      nd->slot, index, nd->applied);
+	c = &s->cl[w.client];
+	if (c->busy && c->seq == w.seq)
+		sim_respond(s, w.client, w.seq, 0,
+			    sim_node_read_value(s, nd, c->cmd.key), -1);
+}
+
+/* With the store, the results come from its simkv domain; the model
+ * (kv.c) must agree with every one of them. */
+static void env_on_apply(void *ctx, const struct raft_entry *e, int result)
+{
+	struct sim_node *nd = ctx;
+	struct sim *s = nd->s;
+	struct sdisk_result sr, *r = &sr;
+	struct kv_result res;
+	struct kv_cmd cmd;
+
+	nd->applied = e->index;
+	if (result != 0) {
+		sim_violation(s, "n%d: the store rejects index %" PRIu64 ": %s",
+			      nd->slot, e->index, err_name(result));
+		return;
+	}
+	if (e->type != RAFT_ENTRY_NORMAL)
+		return;
+	if (sdisk_cmd_decode(e->data, e->len, &cmd) != 0) {
+		sim_violation(s, "n%d: command does not decode", nd->slot);
+		return;
+	}
+	kv_apply(&nd->kv, &cmd, &res);
+	if (sdisk_take_result(nd, e->index, &sr) != 0)
+		memset(&sr, 0xff, sizeof(sr)); /* differs from any result */
+	if (r->client != cmd.client ||
+	    r->seq != cmd.seq || r->out != res.out || r->stale != res.stale)
+		sim_violation(s,
+			      "n%d: the store applied index %" PRIu64
+			      " as out=%" PRIu64 " stale=%d, the model as "
+			      "out=%" PRIu64 " stale=%d",
+			      nd->slot, e->index, r->out, r->stale, res.out,
+			      res.stale);
+	nd->last_out = res.out;
+	nd->last_out_index = e->index;
+}
+
+static void env_on_fail(void *ctx, int code, const char *what)
+{
+	struct sim_node *nd = ctx;
+
+	sdisk_fail(nd->s, nd, what, code);
+}
+
+/* Before raftd carries an update out: what it hands to disk and to the
+ * state machine. */
+static void env_on_update(void *ctx, const struct raft_update *up)
+{
+	struct sim_node *nd = ctx;
+	struct sim *s = nd->s;
+
+	s->cur_node = nd->slot;
+	if (up->truncate_from != 0 || up->n_entries > 0)
 		mirror_append(s, nd, up->truncate_from, up->entries,
 			      up->n_entries);
-		if (up->n_entries > 0)
-			add_pending(s, nd, up->entries[up->n_entries - 1].index,
-				    up->entries[up->n_entries - 1].term, 0);
-	}
-	if (up->compact_to != 0 && use_stor(s) &&
-	    sdisk_compact(s, nd, up->compact_to) != 0)
-		return;
-	if (up->hard_state_changed) {
+	if (up->hard_state_changed)
 		check_hard_state(s, nd, &up->hard_state);
-		if (persist_hard_state(s, nd, &up->hard_state) != 0)
-			return;
-	}
-	send_msgs(s, nd, up);
-	schedule_fsync(s, nd);
 	if (!s->o->end_to_end_only && up->n_committed > 0 &&
 	    up->committed[up->n_committed - 1].index > up->commit) {
 		sim_violation(s,
@@ -590,22 +483,16 @@ static void carry_out(struct sim *s, struct sim_node *nd,
 			      up->commit);
 		return;
 	}
-	if (use_stor(s))
-		apply_stor(s, nd, up);
-	if (nd->st_dead)
-		return; /* nothing more from a node whose disk failed */
-	for (uint64_t i = 0; !use_stor(s) && i < up->n_committed && !s->failed;
-	     i++)
-		apply_one(s, nd, &up->committed[i], i);
-	for (uint32_t i = 0; i < up->n_reads; i++)
-		sim_node_read_done(s, nd, &up->reads[i]);
-	sim_node_serve_reads(s, nd);
-	schedule_tick(s, nd, up->deadline_ms);
+	for (uint64_t i = 0; i < up->n_committed && !s->failed; i++)
+		apply_check(s, nd, &up->committed[i], i);
 }
 
-static void check_status(struct sim *s, struct sim_node *nd,
-			 const struct raft_update *up)
+/* After: the status the step left. */
+static void env_on_done(void *ctx, const struct raft_update *up)
 {
+	struct sim_node *nd = ctx;
+	struct sim *s = nd->s;
+
 	if (up->term < nd->last_term)
 		sim_violation(s, "n%d term moved back", nd->slot);
 	if (up->role_changed != (up->role != nd->last_role ||
@@ -616,8 +503,6 @@ static void check_status(struct sim *s, struct sim_node *nd,
 	check_commit(s, nd, up);
 	if (up->role == RAFT_LEADER)
 		check_new_leader(s, nd, up);
-	else if (nd->last_role == RAFT_LEADER)
-		sim_node_lost_leadership(s, nd);
 	if (up->role_changed && s->o->trace && up->role != RAFT_LEADER)
 		sim_trace(s, "n%d %s term=%" PRIu64 " leader=%" PRIu64,
 			  nd->slot, raft_role_name(up->role), up->term,
@@ -625,212 +510,121 @@ static void check_status(struct sim *s, struct sim_node *nd,
 	nd->last_role = up->role;
 	nd->last_leader = up->leader;
 	nd->last_term = up->term;
+	sdisk_schedule(s, nd);
 }
 
-int node_step(struct sim *s, struct sim_node *nd, struct raft_event *ev)
+static void env_on_install(void *ctx, const struct raft_snapshot_meta *m)
 {
-	struct raft_update up;
-	int rv;
+	struct sim_node *nd = ctx;
+	struct sim *s = nd->s;
 
-	ASSERT(nd->up);
-	if (nd->st_dead)
-		return 0; /* stopped on a failed disk; its crash is queued */
-	ev->now_ms = node_local_ms(nd, s->now_us);
-	s->cur_node = nd->slot;
-	memset(&up, 0, sizeof(up));
-	rv = raft_step(&nd->r, ev, &up);
-	if (rv == 0) {
-		carry_out(s, nd, &up);
-		/* A node whose disk just failed stops here: raft moved on
-		 * in memory, but none of it was carried out or will be. */
-		if (!nd->st_dead)
-			check_status(s, nd, &up);
-	}
-	return rv;
-}
-
-static void release_held(struct sim *s, struct sim_node *nd)
-{
-	int k = 0;
-
-	for (int i = 0; i < nd->held_n; i++) {
-		struct held_msg *h = &nd->held[i];
-
-		if (h->gate <= disk_mark(s, nd)) {
-			send_bytes(s, nd, h->to, h->buf, h->len);
-			free(h->buf);
-		} else {
-			nd->held[k++] = *h;
-		}
-	}
-	nd->held_n = k;
-}
-
-/* Reports everything the durable prefix now covers. */
-static void complete_synced(struct sim *s, struct sim_node *nd)
-{
-	struct pending done[SIM_PENDING_MAX];
-	int n = 0, k = 0;
-
-	for (int i = 0; i < nd->pend_n; i++) {
-		if (nd->pend[i].gate <= disk_mark(s, nd))
-			done[n++] = nd->pend[i];
-		else
-			nd->pend[k++] = nd->pend[i];
-	}
-	nd->pend_n = k;
-	release_held(s, nd);
-	for (int i = 0; i < n && nd->up && !s->failed; i++) {
-		struct raft_event ev;
-
-		memset(&ev, 0, sizeof(ev));
-		if (done[i].snap_applied != 0) {
-			ev.type = RAFT_EV_SNAPSHOT_APPLIED;
-			ev.u.snapshot_applied.index = done[i].snap_applied;
-			node_step(s, nd, &ev);
-		}
-		if (done[i].index != 0) {
-			ev.type = RAFT_EV_PERSISTED;
-			ev.u.persisted.index = done[i].index;
-			ev.u.persisted.term = done[i].term;
-			node_step(s, nd, &ev);
-		}
-	}
-}
-
-void node_fsync_done(struct sim *s, struct sim_node *nd, size_t len,
-		     uint32_t epoch)
-{
-	if (!nd->up || epoch != nd->disk_epoch || nd->st_dead)
+	nd->applied = m->index;
+	nd->snap_index = m->index;
+	mirror_reset(s, nd, m->index, m->term);
+	if (sdisk_load_kv(s, nd) != 0)
 		return;
-	nd->fsync_inflight = 0;
-	if (use_stor(s))
-		sdisk_advance(s, nd);
-	else
-		sim_disk_synced(&nd->disk, len);
-	complete_synced(s, nd);
-	if (nd->up)
-		schedule_fsync(s, nd);
+	sim_trace(s, "n%d installs snapshot index=%" PRIu64 " term=%" PRIu64,
+		  nd->slot, m->index, m->term);
 }
 
-static void raft_cfg(struct sim *s, struct sim_node *nd, struct raft_config *c)
+/* ---- boot ---- */
+
+static void node_config(struct sim *s, struct sim_node *nd,
+			struct raftd_config *c)
 {
-	raft_config_default(c);
-	c->id = nd->id;
+	raftd_config_default(c);
+	c->raft.id = nd->id;
 	/* Short timeouts so a 60 s run sees many elections; ratios as in
 	 * the paper (heartbeat well under half the minimum timeout). */
-	c->election_timeout_ms_min = 300;
-	c->election_timeout_ms_max = 600;
-	c->heartbeat_ms = 50;
+	c->raft.election_timeout_ms_min = 300;
+	c->raft.election_timeout_ms_max = 600;
+	c->raft.heartbeat_ms = 50;
 	/* Per seed (world.c, tune_raft): small messages so that appends
 	 * batch and snapshots go in chunks, windows from stop-and-wait to
 	 * deep pipelines, PreVote and CheckQuorum mostly on. */
-	c->msg_bytes_max = s->tune.msg_bytes_max;
-	c->inflight_max = s->tune.inflight_max;
-	c->uncommitted_bytes_max = s->tune.uncommitted_bytes_max;
-	c->prevote = s->tune.prevote;
-	c->check_quorum = s->tune.check_quorum;
-	c->bugs = s->o->bugs;
-	c->seed = prng_next(&nd->rng);
+	c->raft.msg_bytes_max = s->tune.msg_bytes_max;
+	c->raft.inflight_max = s->tune.inflight_max;
+	c->raft.uncommitted_bytes_max = s->tune.uncommitted_bytes_max;
+	c->raft.prevote = s->tune.prevote;
+	c->raft.check_quorum = s->tune.check_quorum;
+	c->raft.bugs = s->o->bugs;
+	c->raft.seed = prng_next(&nd->rng);
+	c->raft.tracer = &s->raft_tracer;
+	/* The driver's own cadence, per node, besides world.c's timer. */
+	c->snapshot_entries = nd->snap_entries;
+	c->snapshot_bytes = 0;
+	c->bugs = s->o->bug_early_durable ? RAFTD_BUG_EARLY_DURABLE : 0;
+	sdisk_port(nd, &nd->port);
+	c->disk = &nd->port;
 	c->tracer = &s->raft_tracer;
 }
 
-
-/* What the driver tracks of a node just rebuilt from its disk (either
- * backend): applied and snapshot point, the checkers' mirror of its log,
- * and the role, term and commit the checkers compare against next. */
-static void note_restored(struct sim *s, struct sim_node *nd,
-			  const struct raft_snapshot_meta *snap,
-			  const struct raft_entry *ents, uint64_t n)
+/* What the checkers track of a node just rebuilt from its disk: applied
+ * and snapshot point, the mirror of its log, and the role, term and
+ * commit they compare against next. */
+static void note_restored(struct sim *s, struct sim_node *nd)
 {
-	nd->applied = nd->snap_index = snap->index;
-	nd->sm_conf = snap->conf;
-	mirror_reset(s, nd, snap->index, snap->term);
-	mirror_append(s, nd, 0, ents, n);
-	nd->last_commit = raft_commit_index(&nd->r);
-	nd->last_role = raft_current_role(&nd->r);
-	nd->last_leader = raft_leader(&nd->r);
-	nd->last_term = raft_current_term(&nd->r);
+	const struct raft *r = sim_raft(nd);
+	struct raftd_status st;
+
+	raftd_status(nd->d, &st);
+	nd->applied = nd->snap_index = st.applied;
+	mirror_reset(s, nd, st.applied, raft_term_at(r, st.applied));
+	for (raft_index i = st.applied + 1; i <= st.last_index; i++)
+		mirror_append(s, nd, 0, raft_entry_at(r, i), 1);
+	nd->hs_term = r->term;
+	nd->hs_vote = r->vote;
+	nd->last_commit = st.commit;
+	nd->last_role = st.role;
+	nd->last_leader = raft_leader(r);
+	nd->last_term = st.term;
 }
 
-/* Reopens the store and hands what it holds to a fresh raft. */
-static int node_boot_stor(struct sim *s, struct sim_node *nd)
-{
-	struct raft_config cfg;
-	struct sdisk_boot b;
-	int rv;
-
-	if (sdisk_boot(s, nd, &b) != 0) {
-		sdisk_boot_free(&b);
-		return -1;
-	}
-	nd->hs_term = b.hs.term;
-	nd->hs_vote = b.hs.vote;
-	raft_cfg(s, nd, &cfg);
-	rv = raft_init(&nd->r, &cfg);
-	ASSERT(rv == 0);
-	nd->raft_open = 1;
-	rv = raft_restore(&nd->r, &b.hs, &b.snap, b.snap_data, b.snap_len,
-			  b.ents, b.n, b.snap.index);
-	if (rv != 0) {
-		sim_violation(s, "n%d: raft_restore failed: %s", nd->slot,
-			      err_name(rv));
-		sdisk_boot_free(&b);
-		return -1;
-	}
-	note_restored(s, nd, &b.snap, b.ents, b.n);
-	sdisk_boot_free(&b);
-	return 0;
-}
-
-/* Loads the journal and hands it to a fresh raft. */
+/* Reopens the store and the driver on it. */
 static int node_boot(struct sim *s, struct sim_node *nd)
 {
-	struct raft_config cfg;
-	uint64_t torn_before = nd->disk.stats.torn_dropped;
-	struct jstate j;
+	struct raftd_config cfg;
+	struct raftd_env env = {
+	    .ctx = nd,
+	    .send = env_send,
+	    .set_timer = env_set_timer,
+	    .on_result = env_on_result,
+	    .on_read = env_on_read,
+	    .on_apply = env_on_apply,
+	    .on_fail = env_on_fail,
+	    .on_update = env_on_update,
+	    .on_done = env_on_done,
+	    .on_install = env_on_install,
+	};
 	int rv;
 
-	if (use_stor(s))
-		return node_boot_stor(s, nd);
-	if (journal_load(&nd->disk, &j) != 0) {
-		sim_violation(s, "n%d: %s", nd->slot, j.err);
-		jstate_free(&j);
+	if (sdisk_open(s, nd) != 0)
 		return -1;
-	}
-	/* What a restarted node reads back is on the platter: durable. */
-	sim_disk_synced(&nd->disk, nd->disk.len);
-	s->res->torn += nd->disk.stats.torn_dropped - torn_before;
-	nd->hs_term = j.hs.term;
-	nd->hs_vote = j.hs.vote;
-	raft_cfg(s, nd, &cfg);
-	rv = raft_init(&nd->r, &cfg);
-	ASSERT(rv == 0);
-	nd->raft_open = 1;
-	rv = raft_restore(&nd->r, j.have_hs ? &j.hs : NULL, &j.snap,
-			  j.snap_data, j.snap_len, j.ents, j.n, j.snap.index);
+	node_config(s, nd, &cfg);
+	s->cur_node = nd->slot;
+	rv = raftd_open(nd->st, &cfg, &env, now_ms(s, nd), &nd->d);
 	if (rv != 0) {
-		sim_violation(s, "n%d: raft_restore failed: %s", nd->slot,
-			      err_name(rv));
-		jstate_free(&j);
+		char text[256] = "";
+
+		stor_last_error(nd->st, text, sizeof(text));
+		sim_violation(s, "n%d: raftd_open failed: %s (%s)", nd->slot,
+			      err_name(rv), text);
+		nd->d = NULL;
 		return -1;
 	}
-	kv_init(&nd->kv);
-	if (j.snap.index > 0 &&
-	    kv_restore(&nd->kv, j.snap_data, (size_t)j.snap_len) != 0)
-		sim_violation(s, "n%d: stored snapshot does not decode",
-			      nd->slot);
-	note_restored(s, nd, &j.snap, j.ents, j.n);
-	jstate_free(&j);
+	if (sdisk_load_kv(s, nd) != 0)
+		return -1;
+	note_restored(s, nd);
 	return 0;
 }
 
-int node_init(struct sim *s, struct sim_node *nd, int slot, int bootstrap,
-	      const struct raft_configuration *conf)
+int sim_node_init(struct sim *s, struct sim_node *nd, int slot,
+		  int bootstrap, const struct raft_configuration *conf)
 {
 	int rv;
 
 	memset(nd, 0, sizeof(*nd));
+	nd->s = s;
 	nd->slot = slot;
 	nd->id = (raft_id)slot + 1;
 	prng_fork(&s->rng, &nd->rng);
@@ -838,42 +632,34 @@ int node_init(struct sim *s, struct sim_node *nd, int slot, int bootstrap,
 	 * exaggeration stresses every timer) and start at unrelated times. */
 	nd->drift_ppm = (int64_t)prng_below(&nd->rng, 20001) - 10000;
 	nd->offset_ms = prng_below(&nd->rng, 1000000);
+	/* Snapshots every 30 to 330 applied entries besides the timer's:
+	 * from frequent (followers often catch up by snapshot) to rare. */
+	nd->snap_entries = 30 + prng_below(&nd->rng, 301);
 	nd->tick_at_us = UINT64_MAX;
-	rv = sim_disk_init(&nd->disk, NODE_DISK_LIMIT, &disk_params, &nd->rng);
+	rv = sdisk_init(s, nd, bootstrap, conf);
 	if (rv != 0)
 		return rv;
-	if (use_stor(s)) {
-		rv = sdisk_init(s, nd, bootstrap, conf);
-		if (rv != 0)
-			return rv;
-	} else if (bootstrap) {
-		struct mp_writer w;
-		struct raft_entry e;
-
-		mp_writer_init(&w, 64 * 1024);
-		raft_conf_encode(conf, &w);
-		ASSERT(mp_writer_error(&w) == 0);
-		e = (struct raft_entry){1, 1, RAFT_ENTRY_CONFIG,
-					(uint32_t)mp_writer_len(&w),
-					mp_writer_data(&w)};
-		rv = journal_put_entries(&nd->disk, 0, &e, 1);
-		mp_writer_free(&w);
-		ASSERT(rv == 0);
-		sim_disk_synced(&nd->disk, nd->disk.len);
-	}
 	nd->up = 1;
 	return node_boot(s, nd);
 }
 
-void node_free(struct sim_node *nd)
+static void close_driver(struct sim *s, struct sim_node *nd)
 {
-	for (int i = 0; i < nd->held_n; i++)
-		free(nd->held[i].buf);
-	nd->held_n = 0;
-	if (nd->raft_open)
-		raft_close(&nd->r);
-	nd->raft_open = 0;
-	sim_disk_free(&nd->disk);
+	struct raftd_metrics m;
+
+	if (nd->d == NULL)
+		return;
+	raftd_metrics(nd->d, &m);
+	s->res->snapshots += m.snapshots_taken;
+	nd->closing = 1;
+	raftd_close(nd->d);
+	nd->closing = 0;
+	nd->d = NULL;
+}
+
+void sim_node_free(struct sim *s, struct sim_node *nd)
+{
+	close_driver(s, nd);
 	sdisk_free(nd);
 	free(nd->chain);
 	free(nd->terms);
@@ -881,134 +667,192 @@ void node_free(struct sim_node *nd)
 	nd->terms = NULL;
 }
 
-void node_crash(struct sim *s, struct sim_node *nd)
+/* ---- events ---- */
+
+/* After every call into raftd: the disk's next durability event. */
+static int called(struct sim *s, struct sim_node *nd, int rv)
 {
+	if (nd->up && !nd->st_dead)
+		sdisk_schedule(s, nd);
+	return rv;
+}
+
+static int live(const struct sim_node *nd)
+{
+	return nd->up && !nd->st_dead && nd->d != NULL;
+}
+
+void sim_node_tick(struct sim *s, struct sim_node *nd)
+{
+	if (live(nd))
+		called(s, nd, raftd_tick(nd->d, now_ms(s, nd)));
+}
+
+void sim_node_deliver(struct sim *s, struct sim_node *nd, int from,
+		      const uint8_t *buf, size_t len)
+{
+	char hex[2 * 48 + 1];
+	size_t k = len < 48 ? len : 48;
+	int rv;
+
+	if (!live(nd))
+		return;
+	s->cur_node = nd->slot;
+	rv = called(s, nd,
+		    raftd_receive(nd->d, now_ms(s, nd), (raft_id)from + 1,
+				  buf, len));
+	if (rv == 0 || nd->st_dead)
+		return;
+	for (size_t i = 0; i < k; i++)
+		snprintf(hex + 2 * i, 3, "%02x", buf[i]);
+	hex[2 * k] = 0;
+	sim_violation(s,
+		      "n%d rejects a message from n%d: %s (%zu bytes: %s)",
+		      nd->slot, from, err_name(rv), len, hex);
+}
+
+/* A proposal raft accepted is its last entry, of the type proposed (and
+ * for a command, with its bytes), unless the node stopped on its disk
+ * in the same call. */
+static void check_proposed(struct sim *s, struct sim_node *nd, uint8_t type,
+			   const uint8_t *data, size_t len)
+{
+	const struct raft *r;
+	const struct raft_entry *e;
+
+	if (!live(nd))
+		return;
+	r = sim_raft(nd);
+	e = raft_entry_at(r, raft_last_index(r));
+	if (e == NULL || e->type != type || e->term != raft_current_term(r) ||
+	    (data != NULL &&
+	     (e->len != len || memcmp(e->data, data, len) != 0)))
+		sim_violation(s,
+			      "n%d accepted a proposal (type %u) that is not "
+			      "its last entry %" PRIu64,
+			      nd->slot, type, raft_last_index(r));
+}
+
+void sim_node_request(struct sim *s, struct sim_node *nd, int ci,
+		      uint64_t seq)
+{
+	struct client *c = &s->cl[ci];
+	struct waiter *w;
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	if (!live(nd) || !c->busy || c->seq != seq)
+		return;
+	if (raft_current_role(sim_raft(nd)) != RAFT_LEADER ||
+	    nd->waiters_n == SIM_WAITERS_MAX) {
+		sim_respond(s, ci, seq, ERR_NOTLEADER, 0,
+			    sim_node_leader_hint(s, nd));
+		return;
+	}
+	w = &nd->waiters[nd->waiters_n++];
+	*w = (struct waiter){ci, seq, ++nd->cookie_next};
+	s->cur_node = nd->slot;
+	if (c->use_read_index) {
+		rv = raftd_read_index(nd->d, now_ms(s, nd), w->cookie);
+	} else {
+		rv = sdisk_envelope(&c->cmd, &buf, &len);
+		ASSERT(rv == 0);
+		rv = raftd_propose(nd->d, now_ms(s, nd), buf, len, w->cookie);
+		if (rv == 0)
+			check_proposed(s, nd, RAFT_ENTRY_NORMAL, buf, len);
+		free(buf);
+	}
+	called(s, nd, rv);
+	if (rv != 0 && !nd->st_dead) {
+		struct waiter gone;
+
+		/* Not accepted: no callback will come. */
+		if (take_waiter(nd, nd->cookie_next, &gone) != NULL)
+			sim_respond(s, ci, seq, rv, 0,
+				    sim_node_leader_hint(s, nd));
+	}
+}
+
+int sim_node_transfer(struct sim *s, struct sim_node *nd, raft_id to)
+{
+	if (!live(nd))
+		return ERR_SHUTDOWN;
+	s->cur_node = nd->slot;
+	return called(s, nd, raftd_transfer(nd->d, now_ms(s, nd), to));
+}
+
+int sim_node_change(struct sim *s, struct sim_node *nd, uint8_t op,
+		    raft_id id)
+{
+	int rv;
+
+	if (!live(nd))
+		return ERR_SHUTDOWN;
+	s->cur_node = nd->slot;
+	/* The result is not awaited: cookie 0 matches no waiter. */
+	rv = called(s, nd, raftd_change(nd->d, now_ms(s, nd), op, id, 0));
+	if (rv == 0)
+		check_proposed(s, nd, RAFT_ENTRY_CONFIG, NULL, 0);
+	return rv;
+}
+
+void sim_node_fsync_done(struct sim *s, struct sim_node *nd, uint32_t epoch)
+{
+	if (!live(nd) || epoch != nd->disk_epoch)
+		return;
+	sdisk_advance(s, nd);
+	s->cur_node = nd->slot;
+	called(s, nd, raftd_disk_done(nd->d, now_ms(s, nd), nd->st_durable));
+}
+
+void sim_node_crash(struct sim *s, struct sim_node *nd)
+{
+	uint64_t torn = s->res->torn;
+
 	ASSERT(nd->up);
-	for (int i = 0; i < nd->held_n; i++)
-		free(nd->held[i].buf);
-	nd->held_n = 0;
-	nd->pend_n = 0;
-	nd->hs_gate = 0;
-	nd->fsync_inflight = 0;
+	close_driver(s, nd);
 	nd->disk_epoch++;
 	nd->incarnation++;
 	nd->up = 0;
 	nd->waiters_n = 0;
 	nd->tick_at_us = UINT64_MAX;
-	raft_close(&nd->r);
-	nd->raft_open = 0;
 	s->res->crashes++;
-	if (use_stor(s)) {
-		uint64_t torn = s->res->torn;
-
-		sdisk_crash(s, nd);
-		sim_trace(s, "n%d crashes (store: %" PRIu64 " torn write%s)",
-			  nd->slot, s->res->torn - torn,
-			  s->res->torn - torn == 1 ? "" : "s");
-		return;
-	}
-	sim_disk_crash(&nd->disk);
-	sim_trace(s, "n%d crashes (disk keeps %zu of %zu synced bytes)",
-		  nd->slot, nd->disk.len, nd->disk.synced);
+	sdisk_crash(s, nd);
+	sim_trace(s, "n%d crashes (store: %" PRIu64 " torn write%s)", nd->slot,
+		  s->res->torn - torn, s->res->torn - torn == 1 ? "" : "s");
 }
 
-int node_restart(struct sim *s, struct sim_node *nd)
+int sim_node_restart(struct sim *s, struct sim_node *nd)
 {
-	struct raft_event ev;
+	struct raftd_status st;
 
 	ASSERT(!nd->up);
 	nd->up = 1;
 	if (node_boot(s, nd) != 0)
 		return -1;
+	raftd_status(nd->d, &st);
 	sim_trace(s,
 		  "n%d restarts term=%" PRIu64 " last=%" PRIu64
 		  " commit=%" PRIu64 " snap=%" PRIu64,
-		  nd->slot, raft_current_term(&nd->r), raft_last_index(&nd->r),
-		  raft_commit_index(&nd->r), nd->snap_index);
-	memset(&ev, 0, sizeof(ev));
-	ev.type = RAFT_EV_TICK;
-	node_step(s, nd, &ev);
+		  nd->slot, st.term, st.last_index, st.commit, nd->snap_index);
+	sim_node_tick(s, nd);
 	return 0;
 }
 
-int node_take_snapshot(struct sim *s, struct sim_node *nd)
+int sim_node_snapshot(struct sim *s, struct sim_node *nd)
 {
-	struct raft_snapshot_meta meta;
-	struct raft_event ev;
-	uint8_t *data;
-	size_t len;
 	int rv;
 
-	if (!nd->up || nd->applied <= nd->snap_index ||
-	    !mirror_has(nd, nd->applied))
+	if (!live(nd) || nd->applied <= nd->snap_index)
 		return 0;
-	if (use_stor(s)) {
-		if (sdisk_snapshot(s, nd, &data, &len) != 0)
-			return 0;
-	} else if ((rv = kv_snapshot(&nd->kv, &data, &len)) != 0) {
-		return rv;
-	}
-	memset(&ev, 0, sizeof(ev));
-	ev.type = RAFT_EV_SNAPSHOT_TAKEN;
-	ev.u.snapshot_taken.index = nd->applied;
-	ev.u.snapshot_taken.data = data;
-	ev.u.snapshot_taken.len = len;
-	meta.index = nd->applied;
-	meta.term = nd->terms[nd->applied - nd->chain_base];
-	meta.conf = nd->sm_conf;
-	rv = node_step(s, nd, &ev);
-	if (rv == 0 && use_stor(s)) {
-		/* The store holds the state already; raft compacted the
-		 * log through up->compact_to (carry_out). */
-		nd->snap_index = meta.index;
-		s->res->snapshots++;
-	} else if (rv == 0) {
-		rv = journal_put_snap(&nd->disk, 0, &meta, data, len);
-		if (rv != 0)
-			disk_fail(s, nd, rv);
-		nd->snap_index = meta.index;
-		s->res->snapshots++;
-	} else {
+	s->cur_node = nd->slot;
+	rv = called(s, nd, raftd_snapshot(nd->d, now_ms(s, nd)));
+	if (rv != 0 && !nd->st_dead)
 		sim_violation(
 		    s, "n%d: snapshot at applied index %" PRIu64 " refused: %s",
-		    nd->slot, meta.index, err_name(rv));
-	}
-	free(data);
-	if (rv == 0 && !use_stor(s) && nd->disk.len > NODE_COMPACT_BYTES) {
-		struct jstate j;
-
-		if (journal_load(&nd->disk, &j) != 0)
-			sim_violation(s, "n%d: %s", nd->slot, j.err);
-		else if ((rv = journal_compact(&nd->disk, &j)) != 0)
-			disk_fail(s, nd, rv);
-		jstate_free(&j);
-		/* The rewrite made everything durable at once; the journal
-		 * offsets the waiting work refers to are gone with it. */
-		for (int i = 0; i < nd->pend_n; i++)
-			nd->pend[i].gate = 0;
-		for (int i = 0; i < nd->held_n; i++)
-			nd->held[i].gate = 0;
-		nd->hs_gate = 0;
-		nd->disk_epoch++;
-		nd->fsync_inflight = 0;
-		complete_synced(s, nd);
-	}
-	if (nd->up)
-		schedule_fsync(s, nd);
+		    nd->slot, nd->applied, err_name(rv));
+	else if (rv == 0)
+		nd->snap_index = nd->applied;
 	return 0;
-}
-
-uint64_t node_read_value(struct sim *s, struct sim_node *nd, uint32_t key)
-{
-	uint64_t v;
-
-	if (!use_stor(s))
-		return nd->kv.val[key];
-	v = sdisk_value(s, nd, key);
-	if (!nd->st_dead && v != nd->kv.val[key])
-		sim_violation(s,
-			      "n%d: the store holds %" PRIu64 " for key %u, "
-			      "the model %" PRIu64,
-			      nd->slot, v, key, nd->kv.val[key]);
-	return v;
 }

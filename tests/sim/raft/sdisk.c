@@ -1,42 +1,29 @@
 /*
- * sdisk.c: a simulated node's Raft state and state machine in the real
- * storage module (storage/storage.h), opened on its in-memory disk
- * (stor_memdisk) in virtual time: raft-sim --disk stor.
+ * sdisk.c: the simulator's disk port for the node's Raft driver
+ * (node/raftd, struct raftd_disk): the real storage module
+ * (storage/storage.h) opened on its in-memory disk (stor_memdisk), in
+ * virtual time. raftd does everything else on the store itself (apply,
+ * snapshots, the restart path), as it does on RocksDB in a node.
  *
- * What goes where:
- *   - log entries: stor_log_append (a conflicting suffix is replaced in
- *     the same batch), stor_log_truncate, stor_log_compact after a
- *     snapshot; raft's entry types map onto stor's (NORMAL -> COMMAND,
- *     CONFIG -> CONFIG, BARRIER -> NOOP);
- *   - hard state: stor_hs_save;
- *   - the state machine: stor_apply, in one batch per update with the
- *     applied index (exactly once across crashes). Two domains of the
- *     simulator: "simkv" holds the registers and the session table of
- *     kv.h (so retries deduplicate from storage), "simconf" the
- *     configuration as of the applied index. Raft's entry bytes are
- *     wrapped into stor's command envelope [version, domain, body] as
- *     they are applied, so the network carries the same bytes as with
- *     the journal disk. After a configuration entry, stor_conf_save
- *     keeps the meta record the snapshot stream carries;
- *   - snapshots: the bytes raft keeps and sends are a stor snapshot
- *     stream (stor_snap_reader chunks, each framed by a u32le length);
- *     a follower installs them with stor_snap_writer_* and
- *     stor_log_reset.
+ * Durability: every synced write gets a latency drawn from a disk model
+ * (300 us to 5 ms, and now and then a stall of up to 100 ms: the window
+ * between a write and its durability must be wide enough for crashes to
+ * land in), and the memdisk makes it durable at that virtual time, in
+ * issue order. A write's gate is the deadline of the last synced write
+ * so far; EV_FSYNC_DONE is scheduled at stor_memdisk_next_durable(), and
+ * then raftd learns that everything up to now is durable
+ * (raftd_disk_done). The port checks that its gates and the memdisk
+ * agree.
  *
- * Durability: every synced write gets a latency drawn from the journal
- * disk's distribution (stor_memdisk_set_faults), and the memdisk makes it
- * durable at that virtual time, in issue order. The driver keeps the
- * deadline of its last synced write as the "gate" for what it just wrote
- * (a persisted report, the hard state that held messages wait for, an
- * installed snapshot) and steps raft when stor_memdisk_advance has moved
- * past it; EV_FSYNC_DONE is scheduled at stor_memdisk_next_durable(). The
- * driver checks that its gates and the memdisk agree.
+ * The state machine: two domains of the simulator's own. "simkv" holds
+ * the registers and the session table of kv.h (so retries deduplicate
+ * from storage); commands reach it in stor's envelope [version, domain,
+ * kv.h's command], which is what the clients propose. raftd's own
+ * configuration domain holds the configuration.
  *
  * A crash closes the store and calls stor_memdisk_crash: unsynced writes
  * are lost (a random prefix survives) and the first lost one may be torn,
- * which recovery detects by its checksum. A restart reopens the store and
- * hands raft_restore the hard state, a snapshot of the state at the
- * applied index (what the store holds), and the log after it.
+ * which recovery detects by its checksum.
  */
 #include "tests/sim/raft/simint.h"
 
@@ -51,12 +38,13 @@
 #include "storage/storage.h"
 
 #define SD_DOMAIN_KV	200
-#define SD_DOMAIN_CONF	201
 #define SD_KEY_VAL	1 /* [1, key] -> u64le value */
 #define SD_KEY_SESS	2 /* [2, client] -> u64le seq | u64le out */
-#define SD_CHUNK	STOR_SNAP_CHUNK_MIN
-#define SD_READ_BYTES	(4u << 20)
 #define SD_ENVELOPE_MAX (64u << 10)
+/* The fsync latency model: BENCH.md-style measurements give ~0.3 ms p50
+ * for a 4 KiB fdatasync; stretched, with stalls (p_slow). */
+#define SD_FSYNC_SLOW_US   100000
+#define SD_P_SLOW	   0.05
 
 /* The faults of the memdisk; the latency is drawn per write. */
 static const struct stor_mem_faults sd_faults = {
@@ -68,8 +56,7 @@ static const struct stor_mem_faults sd_faults = {
 /* A storage error. The one the disk fault armed stops the node (fail-
  * stop: the store refuses service from now on, as storage.h says, so the
  * node can only restart); any other is a violation. */
-static void sd_fail(struct sim *s, struct sim_node *nd, const char *what,
-		    int rv)
+void sdisk_fail(struct sim *s, struct sim_node *nd, const char *what, int rv)
 {
 	char text[256] = "";
 
@@ -98,6 +85,18 @@ void sdisk_inject(struct sim_node *nd, int code)
 
 /* ---- durability gates ---- */
 
+/* How long a synced write issued now takes. */
+static uint64_t fsync_us(struct sim_node *nd)
+{
+	uint64_t t = SIM_FSYNC_MIN_US + prng_below(&nd->lat_rng,
+						  SIM_FSYNC_JITTER_US + 1ULL);
+
+	/* No stalls after the heal (the progress oracle's model). */
+	if (prng_chance(&nd->lat_rng, SD_P_SLOW) && !nd->s->healed)
+		t += prng_below(&nd->lat_rng, SD_FSYNC_SLOW_US + 1ULL);
+	return t;
+}
+
 /* Before a synced write: the memdisk's clock is now, and the write gets
  * a drawn latency. Returns it, for sd_sync_done. */
 static uint64_t sd_sync_prep(struct sim *s, struct sim_node *nd, int boot)
@@ -107,7 +106,7 @@ static uint64_t sd_sync_prep(struct sim *s, struct sim_node *nd, int boot)
 	stor_memdisk_advance(nd->md, s->now_us);
 	nd->st_durable = s->now_us;
 	/* Recovery syncs what it repairs before the node serves. */
-	f.fsync_latency_us = boot ? 0 : sim_disk_fsync_us(&nd->disk);
+	f.fsync_latency_us = boot ? 0 : fsync_us(nd);
 	stor_memdisk_set_faults(nd->md, &f);
 	return f.fsync_latency_us;
 }
@@ -199,6 +198,29 @@ static uint64_t ax_u64(struct stor_apply_ctx *ax, uint8_t kind, uint32_t id,
 	return get_u64le(v + off);
 }
 
+/* Results wait in a queue, in index order, until raftd reports each
+ * entry applied (sdisk_take_result). */
+static struct sdisk_result *res_push(struct sim_node *nd)
+{
+	if (nd->st_res_head + nd->st_res_n == nd->st_res_cap) {
+		size_t cap = nd->st_res_cap ? 2 * nd->st_res_cap : 64;
+		struct sdisk_result *r;
+
+		if (nd->st_res_head > 0) {
+			memmove(nd->st_res, nd->st_res + nd->st_res_head,
+				nd->st_res_n * sizeof(*r));
+			nd->st_res_head = 0;
+			return &nd->st_res[nd->st_res_n++];
+		}
+		r = realloc(nd->st_res, cap * sizeof(*r));
+		if (r == NULL)
+			return NULL;
+		nd->st_res = r;
+		nd->st_res_cap = cap;
+	}
+	return &nd->st_res[nd->st_res_head + nd->st_res_n++];
+}
+
 /* kv_apply (kv.c), over storage: the session table deduplicates. */
 static int sd_apply_kv(void *ctx, struct stor_apply_ctx *ax, uint64_t index,
 		       const msgpack_object *body)
@@ -212,9 +234,11 @@ static int sd_apply_kv(void *ctx, struct stor_apply_ctx *ax, uint64_t index,
 
 	if (rv != 0)
 		return rv;
-	ASSERT(index >= nd->st_res_base &&
-	       index - nd->st_res_base < nd->st_res_n);
-	r = &nd->st_res[index - nd->st_res_base];
+	r = res_push(nd);
+	if (r == NULL)
+		return ERR_NOMEM;
+	memset(r, 0, sizeof(*r));
+	r->index = index;
 	r->client = cmd.client;
 	r->seq = cmd.seq;
 	seq = ax_u64(ax, SD_KEY_SESS, cmd.client, 0);
@@ -246,23 +270,9 @@ static int sd_apply_kv(void *ctx, struct stor_apply_ctx *ax, uint64_t index,
 	return 0;
 }
 
-static int sd_apply_conf(void *ctx, struct stor_apply_ctx *ax, uint64_t index,
-			 const msgpack_object *body)
-{
-	const uint8_t *p;
-	size_t len;
+/* ---- opening ---- */
 
-	(void)ctx;
-	(void)index;
-	if (mp_get_bin(body, &p, &len) != 0)
-		return ERR_MALFORMED;
-	stor_ax_put(ax, "c", 1, p, len);
-	return 0;
-}
-
-/* ---- opening, booting ---- */
-
-static int sd_open(struct sim *s, struct sim_node *nd)
+int sdisk_open(struct sim *s, struct sim_node *nd)
 {
 	struct stor_options o;
 	uint64_t lat;
@@ -270,67 +280,42 @@ static int sd_open(struct sim *s, struct sim_node *nd)
 
 	stor_options_default(&o);
 	o.mem = nd->md;
+	nd->st_res_head = nd->st_res_n = 0;
 	lat = sd_sync_prep(s, nd, 1);
 	rv = stor_open(&o, &nd->st);
 	sd_sync_done(s, nd, lat);
 	if (rv != 0) {
 		nd->st = NULL;
-		return rv;
+		sdisk_fail(s, nd, "open", rv);
+		return -1;
 	}
 	rv = stor_register_domain(nd->st, SD_DOMAIN_KV, "simkv", sd_apply_kv,
 				  nd);
-	if (rv == 0)
-		rv = stor_register_domain(nd->st, SD_DOMAIN_CONF, "simconf",
-					  sd_apply_conf, nd);
-	return rv;
-}
-
-static uint8_t type_to_stor(uint8_t t)
-{
-	return t == RAFT_ENTRY_NORMAL	? STOR_ENTRY_COMMAND
-	       : t == RAFT_ENTRY_CONFIG ? STOR_ENTRY_CONFIG
-					: STOR_ENTRY_NOOP;
-}
-
-static uint8_t type_from_stor(uint8_t t)
-{
-	return t == STOR_ENTRY_COMMAND	? RAFT_ENTRY_NORMAL
-	       : t == STOR_ENTRY_CONFIG ? RAFT_ENTRY_CONFIG
-					: RAFT_ENTRY_BARRIER;
+	if (rv != 0) {
+		sdisk_fail(s, nd, "domain", rv);
+		return -1;
+	}
+	return 0;
 }
 
 int sdisk_init(struct sim *s, struct sim_node *nd, int bootstrap,
 	       const struct raft_configuration *conf)
 {
 	struct prng rng;
+	uint64_t lat;
 	int rv;
 
 	prng_fork(&nd->rng, &rng);
+	prng_fork(&nd->rng, &nd->lat_rng);
 	rv = stor_memdisk_new(&sd_faults, &rng, &nd->md);
-	if (rv != 0)
+	if (rv != 0 || !bootstrap)
 		return rv;
-	if (!bootstrap)
-		return 0;
-	rv = sd_open(s, nd);
-	if (rv == 0) {
-		struct mp_writer w;
-		struct stor_entry e;
-		uint64_t lat;
-
-		mp_writer_init(&w, 64 * 1024);
-		raft_conf_encode(conf, &w);
-		ASSERT(mp_writer_error(&w) == 0);
-		/* stor borrows the data for the call and does not write it. */
-		e = (struct stor_entry){1, 1, STOR_ENTRY_CONFIG,
-					(uint8_t *)mp_writer_data(&w),
-					mp_writer_len(&w)};
-		lat = sd_sync_prep(s, nd, 1);
-		rv = stor_log_append(nd->st, &e, 1);
-		sd_sync_done(s, nd, lat);
-		mp_writer_free(&w);
-	}
-	if (nd->st != NULL)
-		stor_close(nd->st);
+	if (sdisk_open(s, nd) != 0)
+		return ERR_IO;
+	lat = sd_sync_prep(s, nd, 1);
+	rv = raftd_bootstrap(nd->st, conf);
+	sd_sync_done(s, nd, lat);
+	stor_close(nd->st);
 	nd->st = NULL;
 	return rv;
 }
@@ -380,7 +365,7 @@ int sdisk_load_kv(struct sim *s, struct sim_node *nd)
 		if (rv != 0 || vl != (sess ? 16u : 8u)) {
 			if (rv == 0)
 				free(v);
-			sd_fail(s, nd, "state read", rv ? rv : ERR_CORRUPT);
+			sdisk_fail(s, nd, "state read", rv ? rv : ERR_CORRUPT);
 			return -1;
 		}
 		if (sess) {
@@ -394,431 +379,98 @@ int sdisk_load_kv(struct sim *s, struct sim_node *nd)
 	return 0;
 }
 
-/* stor_conf_save follows the apply of a configuration in its own write:
- * a crash between them leaves the meta record (which the snapshot stream
- * carries) behind the state. Recovery writes it again. */
-static int sd_conf_meta_repair(struct sim *s, struct sim_node *nd,
-			       const uint8_t *blob, size_t len)
+/* ---- the port ---- */
+
+static int port_write(void *ctx, const struct stor_entry *e, size_t n,
+		      const struct stor_hard_state *hs, uint64_t *gate)
 {
-	uint8_t *meta = NULL;
-	size_t ml = 0;
-	uint64_t lat;
-	int rv = stor_conf_load(nd->st, &meta, &ml);
-
-	if (rv == 0 && ml == len && memcmp(meta, blob, len) == 0) {
-		free(meta);
-		return 0;
-	}
-	free(meta);
-	if (rv != 0 && rv != ERR_NOTFOUND)
-		return rv;
-	sim_trace(s, "n%d: configuration meta record repaired", nd->slot);
-	lat = sd_sync_prep(s, nd, 1);
-	rv = stor_conf_save(nd->st, blob, len);
-	sd_sync_done(s, nd, lat);
-	return rv;
-}
-
-/* The configuration as of the applied index (the simconf domain). */
-static int sd_conf(struct sim *s, struct sim_node *nd,
-		   struct raft_configuration *c)
-{
-	uint8_t *blob;
-	size_t len;
-	int rv = stor_state_get(nd->st, SD_DOMAIN_CONF, "c", 1, &blob, &len);
-
-	if (rv == 0) {
-		rv = raft_conf_decode(blob, len, c);
-		rv = rv ? rv : sd_conf_meta_repair(s, nd, blob, len);
-		free(blob);
-	}
-	if (rv != 0)
-		sd_fail(s, nd, "configuration", rv);
-	return rv != 0 ? -1 : 0;
-}
-
-/* Reads the state as a snapshot stream: chunks framed by u32le lengths.
- * *data is the caller's (free). */
-static int sd_stream(struct sim *s, struct sim_node *nd, uint8_t **data,
-		     size_t *len)
-{
-	struct stor_snap_reader *r;
-	struct wbuf b;
-	int done = 0, rv;
-
-	rv = stor_snap_reader_open(nd->st, SD_CHUNK, &r);
-	if (rv != 0) {
-		sd_fail(s, nd, "snapshot reader", rv);
-		return -1;
-	}
-	wbuf_init(&b, 64u << 20);
-	while (rv == 0 && !done) {
-		const uint8_t *c;
-		size_t cl;
-
-		rv = stor_snap_reader_next(r, &c, &cl, &done);
-		rv = rv ? rv : wbuf_u32le(&b, (uint32_t)cl);
-		rv = rv ? rv : wbuf_put(&b, c, cl);
-	}
-	stor_snap_reader_close(r);
-	if (rv != 0) {
-		wbuf_free(&b);
-		sd_fail(s, nd, "snapshot read", rv);
-		return -1;
-	}
-	*data = b.p;
-	*len = b.len;
-	return 0;
-}
-
-/* Makes the log continue from the applied index: after a crash between
- * a snapshot install and the log reset that follows it, the log may not
- * hold the applied entry. Entries at or before it are compacted. */
-static int sd_boot_log(struct sim *s, struct sim_node *nd, uint64_t a,
-		       uint64_t at)
-{
-	uint64_t t = 0, lat;
-	int rv;
-
-	if (a + 1 < stor_log_first(nd->st)) {
-		sim_violation(s,
-			      "n%d: the stored log starts at %" PRIu64
-			      " after the applied index %" PRIu64,
-			      nd->slot, stor_log_first(nd->st), a);
-		return -1;
-	}
-	if (a == 0)
-		return 0;
-	rv = stor_log_term(nd->st, a, &t);
-	if (rv != 0 && rv != ERR_NOTFOUND) {
-		sd_fail(s, nd, "log term", rv);
-		return -1;
-	}
-	lat = sd_sync_prep(s, nd, 1);
-	if (rv == ERR_NOTFOUND || t != at) {
-		sim_trace(s, "n%d: log reset to the applied index %" PRIu64,
-			  nd->slot, a);
-		rv = stor_log_reset(nd->st, a, at);
-	} else {
-		rv = stor_log_compact(nd->st, a);
-	}
-	sd_sync_done(s, nd, lat);
-	if (rv != 0)
-		sd_fail(s, nd, "log repair", rv);
-	return rv != 0 ? -1 : 0;
-}
-
-/* Reads the log after the applied index into raft entries (data owned
- * by *ents; free with sdisk_boot_free). */
-static int sd_boot_entries(struct sim *s, struct sim_node *nd, uint64_t a,
-			   struct sdisk_boot *b)
-{
-	uint64_t last = stor_log_last(nd->st);
-
-	if (last <= a)
-		return 0;
-	b->ents = calloc((size_t)(last - a), sizeof(*b->ents));
-	if (b->ents == NULL)
-		return ERR_NOMEM;
-	while (a + b->n < last) {
-		struct stor_entry *v;
-		size_t n;
-		int rv = stor_log_read(nd->st, a + b->n + 1, last + 1,
-				       SD_READ_BYTES, &v, &n);
-
-		if (rv != 0) {
-			sd_fail(s, nd, "log read", rv);
-			return -1;
-		}
-		for (size_t i = 0; i < n; i++) {
-			struct raft_entry *e = &b->ents[b->n++];
-
-			e->index = v[i].index;
-			e->term = v[i].term;
-			e->type = type_from_stor(v[i].type);
-			e->len = (uint32_t)v[i].len;
-			e->data = v[i].data; /* ownership moves */
-			v[i].data = NULL;
-		}
-		stor_entries_free(v, n);
-	}
-	return 0;
-}
-
-void sdisk_boot_free(struct sdisk_boot *b)
-{
-	for (uint64_t i = 0; i < b->n; i++)
-		free((void *)b->ents[i].data);
-	free(b->ents);
-	free(b->snap_data);
-	memset(b, 0, sizeof(*b));
-}
-
-int sdisk_boot(struct sim *s, struct sim_node *nd, struct sdisk_boot *b)
-{
-	struct stor_hard_state hs;
-	struct stor_snap_meta sm;
-	uint64_t a, at;
-	int rv;
-
-	memset(b, 0, sizeof(*b));
-	rv = sd_open(s, nd);
-	if (rv == 0)
-		rv = stor_hs_load(nd->st, &hs);
-	if (rv != 0) {
-		sd_fail(s, nd, "open", rv);
-		return -1;
-	}
-	b->hs = (struct raft_hard_state){hs.term, hs.vote, hs.commit};
-	a = stor_applied_index(nd->st);
-	at = stor_applied_term(nd->st);
-	rv = stor_snap_meta_load(nd->st, &sm);
-	if (rv == 0 && sm.index > a)
-		sim_violation(s,
-			      "n%d: installed snapshot %" PRIu64
-			      " is ahead of the applied index %" PRIu64,
-			      nd->slot, sm.index, a);
-	else if (rv != 0 && rv != ERR_NOTFOUND)
-		sd_fail(s, nd, "snapshot metadata", rv);
-	stor_snap_meta_free(&sm);
-	if (s->failed || sd_boot_log(s, nd, a, at) != 0)
-		return -1;
-	if (a > 0) {
-		b->snap.index = a;
-		b->snap.term = at;
-		if (sd_conf(s, nd, &b->snap.conf) != 0 ||
-		    sd_stream(s, nd, &b->snap_data, &b->snap_len) != 0)
-			return -1;
-	}
-	rv = sd_boot_entries(s, nd, a, b);
-	if (rv != 0) {
-		if (rv != -1)
-			sd_fail(s, nd, "boot", rv);
-		return -1;
-	}
-	return sdisk_load_kv(s, nd);
-}
-
-/* ---- the update contract ---- */
-
-int sdisk_install(struct sim *s, struct sim_node *nd,
-		  const struct raft_snapshot *snap)
-{
-	struct stor_snap_writer *w;
-	struct rcur c;
-	uint64_t lat;
-	int rv;
-
-	rv = stor_snap_writer_open(nd->st, &w);
-	if (rv != 0) {
-		sd_fail(s, nd, "snapshot writer", rv);
-		return -1;
-	}
-	rcur_init(&c, snap->data, (size_t)snap->len);
-	while (rv == 0 && rcur_left(&c) > 0) {
-		const uint8_t *p;
-		uint32_t n;
-
-		rv = rcur_u32le(&c, &n);
-		rv = rv ? rv : rcur_view(&c, &p, n);
-		rv = rv ? rv : stor_snap_writer_chunk(w, p, n);
-	}
-	if (rv != 0) {
-		stor_snap_writer_abort(w);
-		sd_fail(s, nd, "snapshot chunk", rv);
-		return -1;
-	}
-	lat = sd_sync_prep(s, nd, 0);
-	rv = stor_snap_writer_finish(w);
-	rv =
-	    rv ? rv : stor_log_reset(nd->st, snap->meta.index, snap->meta.term);
-	sd_sync_done(s, nd, lat);
-	if (rv != 0) {
-		sd_fail(s, nd, "snapshot install", rv);
-		return -1;
-	}
-	if (stor_applied_index(nd->st) != snap->meta.index ||
-	    stor_applied_term(nd->st) != snap->meta.term) {
-		sim_violation(s,
-			      "n%d: installed snapshot says applied %" PRIu64
-			      " term %" PRIu64 ", raft's is %" PRIu64
-			      " term %" PRIu64,
-			      nd->slot, stor_applied_index(nd->st),
-			      stor_applied_term(nd->st), snap->meta.index,
-			      snap->meta.term);
-		return -1;
-	}
-	return sdisk_load_kv(s, nd);
-}
-
-int sdisk_entries(struct sim *s, struct sim_node *nd, raft_index tf,
-		  const struct raft_entry *e, uint64_t n)
-{
-	struct stor_entry *v;
+	struct sim_node *nd = ctx;
+	struct sim *s = nd->s;
 	uint64_t lat;
 	int rv = 0;
 
-	if (n == 0) {
-		if (tf == 0 || tf > stor_log_last(nd->st))
-			return 0;
+	if (n > 0) {
 		lat = sd_sync_prep(s, nd, 0);
-		rv = stor_log_truncate(nd->st, tf);
+		rv = stor_log_append(nd->st, e, n);
 		sd_sync_done(s, nd, lat);
-		if (rv != 0)
-			sd_fail(s, nd, "log truncate", rv);
-		return rv != 0 ? -1 : 0;
 	}
-	/* A truncation with entries starts at the first of them, which the
-	 * append replaces along with the rest of the conflicting suffix. */
-	ASSERT(tf == 0 || tf == e[0].index);
-	v = calloc((size_t)n, sizeof(*v));
-	if (v == NULL)
-		return ERR_NOMEM;
-	for (uint64_t i = 0; i < n; i++)
-		v[i] = (struct stor_entry){e[i].index, e[i].term,
-					   type_to_stor(e[i].type),
-					   (uint8_t *)e[i].data, e[i].len};
-	lat = sd_sync_prep(s, nd, 0);
-	rv = stor_log_append(nd->st, v, (size_t)n);
-	sd_sync_done(s, nd, lat);
-	free(v);
-	if (rv != 0)
-		sd_fail(s, nd, "log append", rv);
-	return rv != 0 ? -1 : 0;
-}
-
-int sdisk_hard_state(struct sim *s, struct sim_node *nd,
-		     const struct raft_hard_state *hs)
-{
-	struct stor_hard_state h = {hs->term, hs->vote, hs->commit};
-	uint64_t lat = sd_sync_prep(s, nd, 0);
-	int rv = stor_hs_save(nd->st, &h);
-
-	sd_sync_done(s, nd, lat);
-	if (rv != 0)
-		sd_fail(s, nd, "hard state save", rv);
-	return rv != 0 ? -1 : 0;
-}
-
-int sdisk_compact(struct sim *s, struct sim_node *nd, raft_index upto)
-{
-	int rv;
-
-	if (upto > stor_log_last(nd->st)) {
-		sim_violation(s,
-			      "n%d: raft compacts to %" PRIu64
-			      " beyond the stored log (last %" PRIu64 ")",
-			      nd->slot, upto, stor_log_last(nd->st));
-		return -1;
+	if (rv == 0 && hs != NULL) {
+		lat = sd_sync_prep(s, nd, 0);
+		rv = stor_hs_save(nd->st, hs);
+		sd_sync_done(s, nd, lat);
 	}
-	rv = stor_log_compact(nd->st, upto);
-	if (rv != 0)
-		sd_fail(s, nd, "log compact", rv);
-	return rv != 0 ? -1 : 0;
-}
-
-/* The command envelope stor_apply takes: [version, domain, body], the
- * body being the raft entry's own bytes (a kv command) or, for a
- * configuration, a bin holding them. */
-static int sd_envelope(const struct raft_entry *e, struct stor_entry *out)
-{
-	struct mp_writer w;
-	int rv;
-
-	*out = (struct stor_entry){e->index, e->term, type_to_stor(e->type),
-				   NULL, 0};
-	if (e->type == RAFT_ENTRY_BARRIER)
-		return 0;
-	out->type = STOR_ENTRY_COMMAND;
-	mp_writer_init(&w, SD_ENVELOPE_MAX);
-	mp_w_array(&w, 3);
-	mp_w_uint(&w, STOR_CMD_VERSION);
-	if (e->type == RAFT_ENTRY_CONFIG) {
-		mp_w_uint(&w, SD_DOMAIN_CONF);
-		mp_w_bin(&w, e->data, e->len);
-	} else {
-		mp_w_uint(&w, SD_DOMAIN_KV);
-		mp_w_raw(&w, e->data, e->len);
-	}
-	rv = mp_writer_take(&w, &out->data, &out->len);
+	*gate = nd->st_gate;
 	return rv;
 }
 
-static int sd_res_reserve(struct sim_node *nd, uint64_t n)
+static int port_direct_begin(void *ctx, int boot)
 {
-	struct sdisk_result *r;
+	struct sim_node *nd = ctx;
 
-	if (n <= nd->st_res_cap)
-		return 0;
-	r = realloc(nd->st_res, (size_t)n * sizeof(*r));
-	if (r == NULL)
-		return ERR_NOMEM;
-	nd->st_res = r;
-	nd->st_res_cap = n;
+	nd->st_direct_lat = sd_sync_prep(nd->s, nd, boot);
 	return 0;
 }
 
-/* Applies committed entries e[0..n) in one batch with the applied index
- * (unsynced: the log replays what a crash loses). nd->st_res[i] receives
- * the result of e[i] (kv commands only); codes[i] the result code. */
-int sdisk_apply(struct sim *s, struct sim_node *nd, const struct raft_entry *e,
-		uint64_t n, int *codes)
+static void port_direct_end(void *ctx, uint64_t *gate)
 {
-	struct stor_entry *v;
-	int rv, conf = 0;
+	struct sim_node *nd = ctx;
 
-	if (n == 0)
-		return 0;
-	v = calloc((size_t)n, sizeof(*v));
-	if (v == NULL || sd_res_reserve(nd, n) != 0) {
-		free(v);
-		return ERR_NOMEM;
-	}
-	memset(nd->st_res, 0, (size_t)n * sizeof(*nd->st_res));
-	nd->st_res_base = e[0].index;
-	nd->st_res_n = n;
-	rv = 0;
-	for (uint64_t i = 0; i < n && rv == 0; i++) {
-		rv = sd_envelope(&e[i], &v[i]);
-		conf |= e[i].type == RAFT_ENTRY_CONFIG;
-	}
-	if (rv == 0)
-		rv = stor_apply(nd->st, v, (size_t)n, codes, 0);
-	for (uint64_t i = 0; i < n; i++)
-		free(v[i].data);
-	free(v);
-	nd->st_res_n = 0;
-	if (rv == 0 && conf) {
-		/* The meta record the snapshot stream carries. */
-		uint8_t *blob;
-		size_t len;
-		uint64_t lat;
-
-		rv =
-		    stor_state_get(nd->st, SD_DOMAIN_CONF, "c", 1, &blob, &len);
-		if (rv == 0) {
-			lat = sd_sync_prep(s, nd, 0);
-			rv = stor_conf_save(nd->st, blob, len);
-			sd_sync_done(s, nd, lat);
-			free(blob);
-		}
-	}
-	if (rv != 0)
-		sd_fail(s, nd, "apply", rv);
-	return rv != 0 ? -1 : 0;
+	sd_sync_done(nd->s, nd, nd->st_direct_lat);
+	*gate = nd->st_gate;
 }
 
-int sdisk_snapshot(struct sim *s, struct sim_node *nd, uint8_t **data,
-		   size_t *len)
+void sdisk_port(struct sim_node *nd, struct raftd_disk *out)
 {
-	if (stor_applied_index(nd->st) != nd->applied) {
-		sim_violation(
-		    s,
-		    "n%d: store applied %" PRIu64 ", driver applied %" PRIu64,
-		    nd->slot, stor_applied_index(nd->st), nd->applied);
-		return -1;
+	*out = (struct raftd_disk){nd, port_write, port_direct_begin,
+				   port_direct_end};
+}
+
+/* ---- commands ---- */
+
+int sdisk_envelope(const struct kv_cmd *cmd, uint8_t **out, size_t *len)
+{
+	uint8_t buf[128];
+	struct mp_writer w;
+	int n = kv_cmd_encode(cmd, buf, sizeof(buf));
+
+	if (n < 0)
+		return n;
+	mp_writer_init(&w, SD_ENVELOPE_MAX);
+	mp_w_array(&w, 3);
+	mp_w_uint(&w, STOR_CMD_VERSION);
+	mp_w_uint(&w, SD_DOMAIN_KV);
+	mp_w_raw(&w, buf, (size_t)n);
+	return mp_writer_take(&w, out, len);
+}
+
+int sdisk_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *cmd)
+{
+	const msgpack_object *body;
+	struct mp_doc doc;
+	uint8_t type;
+	int rv = stor_cmd_decode(&doc, buf, len, &type, &body);
+
+	if (rv != 0)
+		return rv;
+	rv = type == SD_DOMAIN_KV ? sd_kv_decode(body, cmd) : ERR_MALFORMED;
+	mp_doc_free(&doc);
+	return rv;
+}
+
+int sdisk_take_result(struct sim_node *nd, raft_index index,
+		      struct sdisk_result *out)
+{
+	while (nd->st_res_n > 0 && nd->st_res[nd->st_res_head].index < index) {
+		nd->st_res_head++;
+		nd->st_res_n--;
 	}
-	return sd_stream(s, nd, data, len);
+	if (nd->st_res_n == 0 || nd->st_res[nd->st_res_head].index != index)
+		return ERR_NOTFOUND;
+	*out = nd->st_res[nd->st_res_head++];
+	nd->st_res_n--;
+	if (nd->st_res_n == 0)
+		nd->st_res_head = 0;
+	return 0;
 }
 
 uint64_t sdisk_value(struct sim *s, struct sim_node *nd, uint32_t key)
@@ -831,7 +483,7 @@ uint64_t sdisk_value(struct sim *s, struct sim_node *nd, uint32_t key)
 	if (rv == 0 && vl == 8)
 		out = get_u64le(v);
 	else if (rv != ERR_NOTFOUND)
-		sd_fail(s, nd, "state read", rv ? rv : ERR_CORRUPT);
+		sdisk_fail(s, nd, "state read", rv ? rv : ERR_CORRUPT);
 	if (rv == 0)
 		free(v);
 	return out;

@@ -1,10 +1,14 @@
 /*
- * sim.h: the deterministic cluster simulator for the Raft core.
+ * sim.h: the deterministic cluster simulator for the Raft core and the
+ * node's Raft driver.
  *
  * One process, one virtual clock, one event queue ordered by (time, seq)
- * (queue.h). N raft nodes (3 to 5 slots), each with its own simulated disk
- * (disk.h), a clock that drifts, and links of a simulated network (net.h)
- * through which every message travels encoded by raft's own codec. A
+ * (queue.h). N nodes (3 to 5 slots), each running the node's own driver
+ * (node/raftd) over the storage module on a simulated disk (storage's
+ * stor_memdisk, with drawn fsync latencies and crash faults; sdisk.c), a
+ * clock that drifts, and links of a simulated network (net.h) through
+ * which every message travels encoded by raft's own codec. Only the
+ * clock, the network and the disk are the simulator's. A
  * client workload drives a replicated key-value store (kv.h) and is
  * recorded as a history for the linearizability checker (lin.h); the
  * safety checkers (check.h) run after every step. Everything is derived
@@ -27,7 +31,6 @@
 
 #include "raft/raft.h"
 #include "tests/sim/raft/check.h"
-#include "tests/sim/raft/disk.h"
 #include "tests/sim/raft/kv.h"
 #include "tests/sim/raft/lin.h"
 #include "tests/sim/raft/net.h"
@@ -43,8 +46,6 @@
 #define SIM_CLIENTS	5
 #define SIM_WAITERS_MAX 64 /* client requests waiting on one node */
 
-enum sim_disk_kind { SIM_DISK_JOURNAL = 0, SIM_DISK_STOR = 1 };
-
 struct sim_opts {
 	uint64_t seed;
 	uint32_t bugs;	      /* RAFT_BUG_* planted in every node */
@@ -59,15 +60,11 @@ struct sim_opts {
 	/* 1: no faults at all (no crashes, partitions, loss or duplication):
 	 * the steady state, for the benchmark. */
 	int calm;
-	/* Where nodes keep their state: the simulator's own journal
-	 * (journal.h on disk.h), or the storage module on its in-memory
-	 * disk (sdisk.c). */
-	int disk; /* enum sim_disk_kind */
-	/* A bug planted in the driver rather than the core (--disk stor):
-	 * it treats every write as durable as soon as it is issued, so it
-	 * sends votes and acknowledges entries a crash may still take back.
-	 * The checkers must catch it, or the store's crash faults would
-	 * not be reaching raft. */
+	/* A bug planted in the driver (node/raftd, RAFTD_BUG_EARLY_DURABLE)
+	 * rather than the core: it treats every write as durable as soon as
+	 * it is issued, so it sends votes and acknowledges entries a crash
+	 * may still take back. The checkers must catch it, or the store's
+	 * crash faults would not be reaching raft. */
 	int bug_early_durable;
 	FILE *out;
 };

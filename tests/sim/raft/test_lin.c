@@ -5,7 +5,7 @@
  * unknown-outcome operations as "maybe happened, at any time after the
  * call".
  */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdlib.h>
 

@@ -1,16 +1,16 @@
 /*
  * test_models.c: the simulator's building blocks on their own: the event
- * queue's (time, seq) order, the network's faults, and the disk's crash
- * and torn-write behaviour. A simulator whose models are wrong proves
- * nothing, so each fault is shown to happen and to be undone.
+ * queue's (time, seq) order and the network's faults (the disk is
+ * storage's own stor_memdisk, tested with the storage module). A
+ * simulator whose models are wrong proves nothing, so each fault is shown
+ * to happen and to be undone.
  */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <string.h>
 
 #include "base/err.h"
 #include "base/prng.h"
-#include "tests/sim/raft/disk.h"
 #include "tests/sim/raft/net.h"
 #include "tests/sim/raft/queue.h"
 
@@ -124,114 +124,12 @@ static void net_partitions_and_clogs(void **state)
 	sim_net_arrive(&net, 1, 2);
 }
 
-static const struct sim_disk_params diskp = {
-    .fsync_min_us = 100,
-    .fsync_jitter_us = 100,
-    .fsync_slow_us = 50000,
-    .p_slow = 0.5,
-    .p_torn = 1.0,
-    .p_garbage = 0.5,
-};
-
-struct seen {
-	int n;
-	uint8_t types[64];
-};
-
-static int count_cb(void *ctx, uint8_t type, const uint8_t *p, size_t len)
-{
-	struct seen *s = ctx;
-
-	/* Each record's payload is its type repeated. */
-	for (size_t i = 0; i < len; i++)
-		if (p[i] != type)
-			return -1;
-	s->types[s->n++] = type;
-	return 0;
-}
-
-static void disk_append(struct sim_disk *d, uint8_t type)
-{
-	uint8_t p[40];
-
-	memset(p, type, sizeof(p));
-	assert_int_equal(sim_disk_append(d, type, p, type % 40), 0);
-}
-
-static void disk_crash_keeps_synced_and_drops_torn(void **state)
-{
-	struct prng seed;
-	int torn_seen = 0;
-
-	(void)state;
-	prng_seed(&seed, 9);
-	for (int round = 0; round < 200; round++) {
-		struct sim_disk d;
-		struct seen s = {0};
-		size_t synced;
-		int n;
-
-		assert_int_equal(sim_disk_init(&d, 1 << 20, &diskp, &seed), 0);
-		for (uint8_t t = 1; t <= 5; t++)
-			disk_append(&d, t);
-		synced = d.len;
-		sim_disk_synced(&d, synced);
-		for (uint8_t t = 6; t <= 12; t++)
-			disk_append(&d, t);
-		sim_disk_crash(&d);
-		assert_true(d.len >= synced);
-		n = sim_disk_replay(&d, count_cb, &s);
-		/* Every synced record survives, in order; later ones may. */
-		assert_true(n >= 5 && n <= 12);
-		for (int i = 0; i < n; i++)
-			assert_int_equal(s.types[i], i + 1);
-		torn_seen += d.stats.torn_dropped > 0;
-		/* After the repair the journal replays the same again. */
-		memset(&s, 0, sizeof(s));
-		assert_int_equal(sim_disk_replay(&d, count_cb, &s), n);
-		/* And can be appended to. */
-		disk_append(&d, 13);
-		memset(&s, 0, sizeof(s));
-		assert_int_equal(sim_disk_replay(&d, count_cb, &s), n + 1);
-		sim_disk_free(&d);
-	}
-	assert_true(torn_seen > 50);
-}
-
-static void disk_rewrite_is_atomic_and_bounded(void **state)
-{
-	struct prng seed;
-	struct sim_disk d;
-	struct seen s = {0};
-	uint8_t rec[SIM_DISK_HDR + 7], p[7];
-
-	(void)state;
-	prng_seed(&seed, 10);
-	assert_int_equal(sim_disk_init(&d, 200, &diskp, &seed), 0);
-	disk_append(&d, 3);
-	memset(p, 7, sizeof(p));
-	sim_disk_encode(rec, 7, p, sizeof(p));
-	assert_int_equal(sim_disk_rewrite(&d, rec, sizeof(rec)), 0);
-	sim_disk_crash(&d);
-	assert_int_equal(sim_disk_replay(&d, count_cb, &s), 1);
-	assert_int_equal(s.types[0], 7);
-	memset(p, 0, sizeof(p));
-	for (int i = 0; i < 20; i++)
-		if (sim_disk_append(&d, 1, p, 1) == ERR_NOSPACE)
-			break;
-	assert_true(d.len <= 200);
-	assert_int_equal(sim_disk_append(&d, 1, p, 1), ERR_NOSPACE);
-	sim_disk_free(&d);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(queue_orders_by_time_then_push_order),
 	    cmocka_unit_test(net_loses_duplicates_and_reorders),
 	    cmocka_unit_test(net_partitions_and_clogs),
-	    cmocka_unit_test(disk_crash_keeps_synced_and_drops_torn),
-	    cmocka_unit_test(disk_rewrite_is_atomic_and_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -258,8 +258,8 @@ static void client_timer(struct sim *s, int ci, uint64_t attempt)
 	client_send(s, ci);
 }
 
-static void respond(struct sim *s, int ci, uint64_t seq, int status,
-		    uint64_t out, int hint)
+void sim_respond(struct sim *s, int ci, uint64_t seq, int status,
+		 uint64_t out, int hint)
 {
 	struct resp *r = malloc(sizeof(*r));
 
@@ -273,162 +273,6 @@ static void respond(struct sim *s, int ci, uint64_t seq, int status,
 		 EV_CLIENT_RESP, -1, (uint64_t)ci, seq, r, sizeof(*r));
 }
 
-static int leader_hint(struct sim *s, struct sim_node *nd)
-{
-	raft_id l = raft_leader(&nd->r);
-
-	return l >= 1 && l <= (raft_id)s->n ? (int)l - 1 : -1;
-}
-
-static void remove_waiter(struct sim_node *nd, int i)
-{
-	nd->waiters[i] = nd->waiters[--nd->waiters_n];
-}
-
-/* A proposal raft accepted is its last entry, of the type proposed (and
- * for a command, with its bytes), unless the node stopped on its disk in
- * the same step. */
-static void check_proposed(struct sim *s, struct sim_node *nd, uint8_t type,
-			   const uint8_t *data, uint32_t len)
-{
-	const struct raft_entry *e = raft_entry_at(&nd->r,
-						   raft_last_index(&nd->r));
-
-	if (nd->st_dead || !nd->up)
-		return;
-	if (e == NULL || e->type != type || e->term != raft_current_term(&nd->r) ||
-	    (data != NULL &&
-	     (e->len != len || memcmp(e->data, data, len) != 0)))
-		sim_violation(s,
-			      "n%d accepted a proposal (type %u) that is not "
-			      "its last entry %" PRIu64,
-			      nd->slot, type, raft_last_index(&nd->r));
-}
-
-static void node_client_req(struct sim *s, struct sim_node *nd, int ci,
-			    uint64_t seq)
-{
-	struct client *c = &s->cl[ci];
-	struct raft_event ev;
-	struct waiter *w;
-	uint8_t buf[128];
-	int rv, len = 0;
-
-	if (!nd->up || !c->busy || c->seq != seq)
-		return;
-	if (raft_current_role(&nd->r) != RAFT_LEADER ||
-	    nd->waiters_n == SIM_WAITERS_MAX) {
-		respond(s, ci, seq, ERR_NOTLEADER, 0, leader_hint(s, nd));
-		return;
-	}
-	w = &nd->waiters[nd->waiters_n++];
-	memset(w, 0, sizeof(*w));
-	w->client = ci;
-	w->seq = seq;
-	memset(&ev, 0, sizeof(ev));
-	if (c->use_read_index) {
-		w->read_ctx = ++nd->read_ctx_next;
-		ev.type = RAFT_EV_READ_INDEX;
-		ev.u.read_index.ctx = w->read_ctx;
-	} else {
-		len = kv_cmd_encode(&c->cmd, buf, sizeof(buf));
-		ASSERT(len > 0);
-		ev.type = RAFT_EV_PROPOSE;
-		ev.u.propose.type = RAFT_ENTRY_NORMAL;
-		ev.u.propose.data = buf;
-		ev.u.propose.len = (uint32_t)len;
-	}
-	rv = node_step(s, nd, &ev);
-	if (rv == 0 && !c->use_read_index)
-		check_proposed(s, nd, RAFT_ENTRY_NORMAL, buf, (uint32_t)len);
-	if (rv != 0) {
-		for (int i = 0; i < nd->waiters_n; i++)
-			if (nd->waiters[i].client == ci &&
-			    nd->waiters[i].seq == seq) {
-				remove_waiter(nd, i);
-				break;
-			}
-		respond(s, ci, seq, rv, 0, leader_hint(s, nd));
-	}
-}
-
-void sim_node_applied(struct sim *s, struct sim_node *nd, uint32_t client,
-		      uint64_t seq, uint64_t out, int stale)
-{
-	if (stale)
-		return;
-	for (int i = 0; i < nd->waiters_n; i++) {
-		struct waiter *w = &nd->waiters[i];
-
-		if (w->client == (int)client && w->seq == seq && !w->read_ctx) {
-			respond(s, w->client, seq, 0, out, -1);
-			remove_waiter(nd, i);
-			return;
-		}
-	}
-}
-
-void sim_node_read_done(struct sim *s, struct sim_node *nd,
-			const struct raft_read *rd)
-{
-	for (int i = 0; i < nd->waiters_n; i++) {
-		struct waiter *w = &nd->waiters[i];
-
-		if (w->read_ctx != rd->ctx)
-			continue;
-		if (rd->status != 0) {
-			respond(s, w->client, w->seq, rd->status, 0, -1);
-			remove_waiter(nd, i);
-		} else {
-			w->is_read = 1;
-			w->read_index = rd->index;
-		}
-		return;
-	}
-}
-
-void sim_node_serve_reads(struct sim *s, struct sim_node *nd)
-{
-	for (int i = 0; i < nd->waiters_n;) {
-		struct waiter *w = &nd->waiters[i];
-		struct client *c = &s->cl[w->client];
-
-		if (!w->is_read || nd->applied < w->read_index) {
-			i++;
-			continue;
-		}
-		if (c->busy && c->seq == w->seq) {
-			uint64_t v = node_read_value(s, nd, c->cmd.key);
-
-			if (nd->st_dead)
-				return; /* its disk failed: it answers no more
-					 */
-			respond(s, w->client, w->seq, 0, v, -1);
-		}
-		remove_waiter(nd, i);
-	}
-}
-
-void sim_node_lost_leadership(struct sim *s, struct sim_node *nd)
-{
-	/* The entries may still commit; the clients retry with the same
-	 * seq and the sessions deduplicate. */
-	for (int i = 0; i < nd->waiters_n; i++) {
-		const struct waiter *w = &nd->waiters[i];
-
-		/* raft.h: a ReadIndex request ends with a result, ERR_
-		 * NOTLEADER when leadership is lost; this update carried
-		 * them all (node.c hands reads over before the role). */
-		if (w->read_ctx != 0 && !w->is_read)
-			sim_violation(s,
-				      "n%d lost leadership without a result "
-				      "for ReadIndex request %" PRIu64,
-				      nd->slot, w->read_ctx);
-		respond(s, w->client, w->seq, ERR_NOTLEADER, 0, -1);
-	}
-	nd->waiters_n = 0;
-}
-
 /* ---- faults ---- */
 
 static struct sim_node *find_leader(struct sim *s)
@@ -438,9 +282,10 @@ static struct sim_node *find_leader(struct sim *s)
 	for (int i = 0; i < s->n; i++) {
 		struct sim_node *nd = &s->node[i];
 
-		if (nd->up && raft_current_role(&nd->r) == RAFT_LEADER &&
-		    (best == NULL ||
-		     raft_current_term(&nd->r) > raft_current_term(&best->r)))
+		if (nd->up && nd->d != NULL &&
+		    raft_current_role(sim_raft(nd)) == RAFT_LEADER &&
+		    (best == NULL || raft_current_term(sim_raft(nd)) >
+					 raft_current_term(sim_raft(best))))
 			best = nd;
 	}
 	return best;
@@ -465,7 +310,7 @@ static void fault_crash(struct sim *s)
 		nd = find_leader(s);
 	if (!nd->up || nodes_down(s) >= (s->n - 1) / 2 + 1)
 		return;
-	node_crash(s, nd);
+	sim_node_crash(s, nd);
 	sim_push(s, s->now_us + 200000 + prng_below(&s->rng, 4000000),
 		 EV_RESTART, nd->slot, 0, 0, NULL, 0);
 }
@@ -484,7 +329,7 @@ static void fault_power(struct sim *s)
 
 		if (!nd->up)
 			continue;
-		node_crash(s, nd);
+		sim_node_crash(s, nd);
 		k--;
 		sim_push(s, s->now_us + 100000 + prng_below(&s->rng, 1500000),
 			 EV_RESTART, nd->slot, 0, 0, NULL, 0);
@@ -573,18 +418,16 @@ static void fault_weather(struct sim *s)
 static void fault_transfer(struct sim *s)
 {
 	struct sim_node *l = find_leader(s);
-	struct raft_event ev;
+	raft_id to;
 	int rv;
 
 	if (l == NULL)
 		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = RAFT_EV_TRANSFER;
-	ev.u.transfer.to = prng_below(&s->rng, (uint64_t)s->n + 1);
-	rv = node_step(s, l, &ev);
+	to = prng_below(&s->rng, (uint64_t)s->n + 1);
+	rv = sim_node_transfer(s, l, to);
 	s->res->transfers += rv == 0;
 	sim_trace(s, "n%d transfer leadership to %" PRIu64 ": %s", l->slot,
-		  ev.u.transfer.to, rv ? err_name(rv) : "started");
+		  to, rv ? err_name(rv) : "started");
 }
 
 /* Picks one single-server change that keeps a quorum reachable. */
@@ -614,24 +457,18 @@ static int pick_change(struct sim *s, const struct raft_configuration *c,
 static void fault_membership(struct sim *s)
 {
 	struct sim_node *l = find_leader(s);
-	struct raft_event ev;
+	uint8_t op;
+	raft_id id;
 	int rv;
 
 	if (l == NULL)
 		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = RAFT_EV_PROPOSE;
-	ev.u.propose.type = RAFT_ENTRY_CONFIG;
-	if (pick_change(s, raft_configuration(&l->r), &ev.u.propose.change.op,
-			&ev.u.propose.change.id) != 0)
+	if (pick_change(s, raft_configuration(sim_raft(l)), &op, &id) != 0)
 		return;
-	rv = node_step(s, l, &ev);
-	if (rv == 0)
-		check_proposed(s, l, RAFT_ENTRY_CONFIG, NULL, 0);
+	rv = sim_node_change(s, l, op, id);
 	s->res->conf_changes += rv == 0;
 	sim_trace(s, "n%d config change op=%u id=%" PRIu64 ": %s", l->slot,
-		  ev.u.propose.change.op, ev.u.propose.change.id,
-		  rv ? err_name(rv) : "proposed");
+		  op, id, rv ? err_name(rv) : "proposed");
 }
 
 /* A failed write (an I/O error or a full disk) on one node's store
@@ -655,7 +492,7 @@ static void fault(struct sim *s)
 
 	if (s->healed)
 		return; /* the fault phase is over */
-	if (s->o->disk == SIM_DISK_STOR && prng_chance(&s->rng, 0.04))
+	if (prng_chance(&s->rng, 0.04))
 		fault_disk(s);
 	else if (r < 14)
 		fault_crash(s);
@@ -686,15 +523,11 @@ static void heal(struct sim *s)
 
 	s->healed = 1;
 	sim_net_heal(&s->net);
-	for (int i = 0; i < s->n && s->o->disk == SIM_DISK_STOR; i++)
+	for (int i = 0; i < s->n; i++)
 		sdisk_inject(&s->node[i], 0);
 	p->p_loss = p->p_dup = p->p_reorder = p->p_tail = 0.01;
-	/* The disks heal too: no more stalls, so that the progress oracle
-	 * (progress_check) can bound the time an operation takes. */
 	for (int i = 0; i < s->n; i++)
-		s->node[i].disk.p.p_slow = 0;
-	for (int i = 0; i < s->n; i++)
-		if (!s->node[i].up && node_restart(s, &s->node[i]) != 0)
+		if (!s->node[i].up && sim_node_restart(s, &s->node[i]) != 0)
 			return;
 	for (int i = 0; i < SIM_CLIENTS; i++) {
 		uint64_t d = s->now_us + SIM_LIVE_OP_MS * 1000ULL;
@@ -719,53 +552,24 @@ static void live_check(struct sim *s)
 static void deliver(struct sim *s, const struct sim_event *ev)
 {
 	struct sim_node *nd = &s->node[ev->node];
-	struct raft_message m;
-	struct raft_event rev;
-	int rv;
 
 	if (!sim_net_arrive(&s->net, (int)ev->a, ev->node) || !nd->up)
 		return;
-	rv = raft_decode(ev->payload, ev->len, &m, s->rx_ents, RAFT_BATCH_MAX);
-	if (rv != 0) {
-		char hex[2 * 48 + 1];
-		const uint8_t *p = ev->payload;
-		size_t k = ev->len < 48 ? ev->len : 48;
-
-		for (size_t i = 0; i < k; i++)
-			snprintf(hex + 2 * i, 3, "%02x", p[i]);
-		hex[2 * k] = 0;
-		sim_violation(s,
-			      "codec: a message raft encoded does not "
-			      "decode: %s (%zu bytes: %s)",
-			      err_name(rv), ev->len, hex);
-		return;
-	}
-	memset(&rev, 0, sizeof(rev));
-	rev.type = RAFT_EV_RECEIVE;
-	rev.u.msg = &m;
-	rv = node_step(s, nd, &rev);
-	if (rv != 0)
-		sim_violation(s, "n%d rejects a %s from n%d: %s", ev->node,
-			      raft_msg_type_name(m.type), (int)ev->a,
-			      err_name(rv));
+	sim_node_deliver(s, nd, (int)ev->a, ev->payload, ev->len);
 }
 
 static void on_tick(struct sim *s, struct sim_node *nd, uint64_t inc)
 {
-	struct raft_event ev;
-
 	if (!nd->up || inc != nd->incarnation || nd->tick_at_us != s->now_us)
 		return;
 	nd->tick_at_us = UINT64_MAX;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = RAFT_EV_TICK;
-	node_step(s, nd, &ev);
+	sim_node_tick(s, nd);
 }
 
 static void on_snapshot_timer(struct sim *s, struct sim_node *nd)
 {
 	if (nd->up && nd->applied >= nd->snap_index + 20)
-		node_take_snapshot(s, nd);
+		sim_node_snapshot(s, nd);
 	if (s->now_us < s->heal_us)
 		sim_push(s, s->now_us + 300000 + prng_below(&s->rng, 2000000),
 			 EV_SNAPSHOT, nd->slot, 0, 0, NULL, 0);
@@ -783,10 +587,10 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 		deliver(s, ev);
 		break;
 	case EV_FSYNC_DONE:
-		node_fsync_done(s, nd, (size_t)ev->a, (uint32_t)ev->b);
+		sim_node_fsync_done(s, nd, (uint32_t)ev->b);
 		break;
 	case EV_CLIENT_REQ:
-		node_client_req(s, nd, (int)ev->a, ev->b);
+		sim_node_request(s, nd, (int)ev->a, ev->b);
 		break;
 	case EV_CLIENT_RESP:
 		client_resp(s, (int)ev->a, ev->b, ev->payload);
@@ -806,14 +610,14 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 		break;
 	case EV_RESTART:
 		if (!nd->up && (!s->healed || ev->b))
-			node_restart(s, nd);
+			sim_node_restart(s, nd);
 		break;
 	case EV_CRASH:
 		/* b = 1: a node stopping on its failed disk (sdisk.c), which
 		 * must come back even if the heal came first. */
 		if (nd->up && nd->incarnation == ev->a &&
 		    (!s->healed || ev->b)) {
-			node_crash(s, nd);
+			sim_node_crash(s, nd);
 			sim_push(s,
 				 s->now_us + 100000 +
 				     prng_below(&s->rng, 1500000),
@@ -912,19 +716,18 @@ static int world_init(struct sim *s)
 		s->net.p.p_loss = s->net.p.p_dup = 0;
 	rv = sim_queue_init(&s->q, SIM_QUEUE_CAP);
 	rv = rv ? rv : sim_check_init(&s->chk);
-	s->rx_ents = calloc(RAFT_BATCH_MAX, sizeof(*s->rx_ents));
 	s->hist = calloc(SIM_HIST_MAX, sizeof(*s->hist));
-	if (rv != 0 || s->rx_ents == NULL || s->hist == NULL)
+	if (rv != 0 || s->hist == NULL)
 		return ERR_NOMEM;
 	s->raft_tracer.emit = raft_emit;
 	s->raft_tracer.ctx = s;
 	s->raft_tracer.level = s->o->raft_trace ? TRACE_DEBUG : TRACE_OFF;
-	sim_trace(s, "seed=%" PRIu64 " nodes=%d voters=%d bugs=0x%x disk=%s",
+	sim_trace(s, "seed=%" PRIu64 " nodes=%d voters=%d bugs=0x%x%s",
 		  s->o->seed, s->n, voters, s->o->bugs,
-		  s->o->disk == SIM_DISK_STOR ? "stor" : "journal");
+		  s->o->bug_early_durable ? " early-durable" : "");
 	tune_raft(s);
 	for (int i = 0; i < s->n; i++) {
-		rv = node_init(s, &s->node[i], i, i < voters, &conf);
+		rv = sim_node_init(s, &s->node[i], i, i < voters, &conf);
 		if (rv != 0)
 			return rv;
 		sim_trace(s, "n%d drift=%+" PRId64 "ppm", i,
@@ -935,12 +738,8 @@ static int world_init(struct sim *s)
 
 static void world_start(struct sim *s)
 {
-	struct raft_event ev;
-
 	for (int i = 0; i < s->n && !s->failed; i++) {
-		memset(&ev, 0, sizeof(ev));
-		ev.type = RAFT_EV_TICK;
-		node_step(s, &s->node[i], &ev);
+		sim_node_tick(s, &s->node[i]);
 		sim_push(s, 500000 + prng_below(&s->rng, 1000000), EV_SNAPSHOT,
 			 i, 0, 0, NULL, 0);
 	}
@@ -961,11 +760,10 @@ static void world_free(struct sim *s, int raft_ok)
 	sim_queue_free(&s->q);
 	for (int i = 0; i < s->n; i++) {
 		if (!raft_ok)
-			s->node[i].raft_open = 0; /* state unknown: leak it */
-		node_free(&s->node[i]);
+			s->node[i].d = NULL; /* state unknown: leak it */
+		sim_node_free(s, &s->node[i]);
 	}
 	sim_check_free(&s->chk);
-	free(s->rx_ents);
 	free(s->hist);
 }
 
@@ -996,18 +794,16 @@ static int store_same(struct sim *s, struct sim_node *nd, struct sim_node *l)
  * client's cycle is its mean think time, two hops, and an operation's
  * service time bounded by the slowest round to a follower (a message
  * each way at the network's longest untailed latency and the longest
- * untailed fsync, twice that with the journal's one-at-a-time fsyncs),
- * twice over when the window of appends in flight is one (an entry
- * proposed while an append is out waits for its answer). */
+ * fsync, which stalls no more after the heal: sdisk.c), twice over when
+ * the window of appends in flight is one (an entry proposed while an
+ * append is out waits for its answer). */
 static double progress_floor(const struct sim *s)
 {
 	const struct sim_net_params *np = &s->net.p;
-	const struct sim_disk_params *dp = &s->node[0].disk.p;
 	double think = CLIENT_THINK_MIN_US + (CLIENT_THINK_SPAN_US - 1) / 2.0;
 	double hops = 2 * (CLIENT_HOP_MIN_US + (CLIENT_HOP_SPAN_US - 1) / 2.0);
-	double fsync = (double)dp->fsync_min_us + dp->fsync_jitter_us;
-	double round = 2.0 * (np->lat_min_us + np->lat_jitter_us) +
-		       (s->o->disk == SIM_DISK_JOURNAL ? 2 : 1) * fsync;
+	double fsync = SIM_FSYNC_MIN_US + SIM_FSYNC_JITTER_US;
+	double round = 2.0 * (np->lat_min_us + np->lat_jitter_us) + fsync;
 	double service = (s->tune.inflight_max == 1 ? 2 : 1) * round;
 
 	return PROGRESS_MARGIN * SIM_CLIENTS * 1e6 / (think + hops + service);
@@ -1054,8 +850,8 @@ static void check_converged(struct sim *s)
 		sim_violation(s, "liveness: no leader at the end of the run");
 		return;
 	}
-	c = raft_configuration(&l->r);
-	last = raft_last_index(&l->r);
+	c = raft_configuration(sim_raft(l));
+	last = raft_last_index(sim_raft(l));
 	for (uint32_t i = 0; i < c->n; i++) {
 		int slot = (int)c->servers[i].id - 1;
 		struct sim_node *nd;
@@ -1063,7 +859,7 @@ static void check_converged(struct sim *s)
 		if (slot < 0 || slot >= s->n)
 			continue;
 		nd = &s->node[slot];
-		if (s->o->disk == SIM_DISK_STOR && !store_same(s, nd, l))
+		if (!store_same(s, nd, l))
 			return;
 		if (nd->applied != last ||
 		    kv_digest(&nd->kv) != kv_digest(&l->kv)) {

@@ -1,4 +1,4 @@
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <string.h>
 

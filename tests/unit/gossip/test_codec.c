@@ -2,7 +2,7 @@
  * The gossip wire format: every message type round-trips, every bound is
  * enforced, and no byte string makes the decoder misbehave.
  */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdlib.h>
 #include <string.h>

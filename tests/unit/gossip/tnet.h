@@ -79,7 +79,7 @@ static inline void tnet_take(struct tnet *t, int i, const struct gossip_update *
 		memcpy(t->state_vals[i][k], u->states[c].value, u->states[c].len);
 		t->states[i][k].value = t->state_vals[i][k];
 	}
-	t->deadline[i] = u->next_deadline_ms;
+	t->deadline[i] = u->deadline_ms;
 	if (u->recv_err != 0)
 		t->last_recv_err = u->recv_err;
 }

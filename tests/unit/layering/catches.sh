@@ -5,7 +5,9 @@ set -u
 check=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/raft" "$tmp/storage" "$tmp/base"
+mkdir -p "$tmp/raft" "$tmp/storage" "$tmp/base" "$tmp/node/api" "$tmp/node/raftd"
+echo 'add_library(storage STATIC s.c)' > "$tmp/storage/CMakeLists.txt"
+echo '#include "raft/raft.h"' > "$tmp/node/raftd/ok.c"
 echo 'int f(void) { return 0; }' > "$tmp/raft/ok.c"
 "$check" "$tmp" >/dev/null || { echo "clean tree rejected"; exit 1; }
 expect_fail() { # description, file, content
@@ -21,4 +23,12 @@ expect_fail "rand in raft" raft/bad.c 'int f(void) { return rand(); }'
 expect_fail "time in base" base/bad.c 'long f(void) { return time(0); }'
 expect_fail "printf in storage" storage/bad.c 'void f(void) { printf("x"); }'
 expect_fail "stderr in raft" raft/bad.c 'void f(void) { fputs("x", stderr); }'
-echo "layering check catches all 8 planted violations"
+# Wrong arrows between modules, by #include and by CMake link.
+expect_fail "raft includes storage" raft/bad.c '#include "storage/storage.h"'
+expect_fail "node/api includes raft directly" node/api/bad.c '#include "raft/raft.h"'
+expect_fail "node/api includes storage directly" node/api/bad.h '#include "storage/storage.h"'
+expect_fail "base includes node" base/bad.h '#include "node/log.h"'
+expect_fail "raft links storage" raft/CMakeLists.txt 'add_library(raft STATIC r.c)
+target_link_libraries(raft PUBLIC base
+  storage)'
+echo "layering check catches all 13 planted violations"

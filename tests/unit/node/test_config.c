@@ -1,15 +1,17 @@
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
 #include "base/err.h"
 #include "base/trace.h"
 #include "node/config.h"
+#include "node/log.h"
 
 static char dir[64];
 
@@ -109,9 +111,18 @@ static void bad_files_name_the_problem(void **state)
 		{"{\"http\": \"127.0.0.1:1\", \"port\": \"1\"}", "unknown key \"port\""},
 		{"{\"log_level\": 3}", "\"log_level\" must be a string"},
 		{"{\"log_level\": \"chatty\"}", "\"log_level\" must be one of"},
-		{"[1, 2]", "not a JSON object"},
+		{"[1, 2]", "expected a JSON object {...}, found an array"},
+		{"\"x\"", "expected a JSON object {...}, found a single value"},
 		{"{\"http\": \"nowhere\"}", "invalid HTTP address \"nowhere\""},
-		{"", "not a JSON object"},
+		{"", "is empty: write a JSON object"},
+		{" \n\t\n", "is empty: write a JSON object"},
+		{"{\n  \"http\": \"127.0.0.1:1\",\n  \"node_name\" \"x\"\n}", "clusterd.json:3:15: invalid JSON"},
+		{"{\"http\": ", "clusterd.json:1:10: invalid JSON"},
+		{"{} x", "clusterd.json:1:4: invalid JSON"},
+		{"{\"node_name\": \"a\", \"node_name\": \"b\"}", "key \"node_name\" is given twice"},
+		{"{\"node_name\": \"a\\nfake line\"}", "\"node_name\": node name: character 2 (0x0a) is not allowed; use 1 to 63"},
+		{"{\"node_name\": \"\"}", "node name is 0 characters long"},
+		{"{\"node_name\": \"-a\"}", "character 1 (0x2d) is not allowed"},
 	};
 	struct node_config cfg;
 	struct node_flags flags = {.data_dir = dir};
@@ -143,7 +154,70 @@ static void overlong_values_are_refused(void **state)
 	strcat(text, "\"}");
 	write_config(text);
 	assert_int_equal(node_config_load(&cfg, &flags, err, sizeof(err)), ERR_CONFIG);
-	assert_non_null(strstr(err, "too long"));
+	if (!strstr(err, "node name is 74 characters long"))
+		fail_msg("error: %s", err);
+
+	memset(text, 0, sizeof(text));
+	strcpy(text, "{\"http\": \"");
+	memset(text + strlen(text), '1', NODE_ADDR_MAX + 10);
+	strcat(text, "\"}");
+	write_config(text);
+	assert_int_equal(node_config_load(&cfg, &flags, err, sizeof(err)), ERR_CONFIG);
+	if (!strstr(err, "value of \"http\" is longer than 127 bytes"))
+		fail_msg("error: %s", err);
+
+	write_config("{}");
+	memset(text, 0, sizeof(text));
+	memset(text, '1', NODE_ADDR_MAX + 10);
+	flags.http_addr = text;
+	assert_int_equal(node_config_load(&cfg, &flags, err, sizeof(err)), ERR_CONFIG);
+	if (!strstr(err, "--http value is longer than 127 bytes"))
+		fail_msg("error: %s", err);
+	flags.http_addr = NULL;
+	flags.node_name = "bad\x1b[31mname";
+	assert_int_equal(node_config_load(&cfg, &flags, err, sizeof(err)), ERR_CONFIG);
+	if (!strstr(err, "character 4 (0x1b) is not allowed") || strchr(err, 0x1b))
+		fail_msg("error: %s", err);
+	flags.node_name = "factory-1.eu_west";
+	assert_int_equal(node_config_load(&cfg, &flags, err, sizeof(err)), 0);
+	assert_string_equal(cfg.node_name, "factory-1.eu_west");
+}
+
+/* A config path that is no file: each case gets its own message. */
+static void odd_config_paths_name_the_problem(void **state)
+{
+	struct node_config cfg;
+	struct node_flags flags = {.data_dir = dir};
+	char err[NODE_ERRMSG_MAX] = "", path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/clusterd.json", dir);
+	unlink(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(node_config_load(&cfg, &flags, err, sizeof(err)), ERR_CONFIG);
+	if (!strstr(err, "clusterd.json is a directory, expected a JSON file"))
+		fail_msg("error: %s", err);
+	assert_int_equal(rmdir(path), 0);
+
+	assert_int_equal(symlink("/nonexistent/clusterd.json", path), 0);
+	assert_int_equal(node_config_load(&cfg, &flags, err, sizeof(err)), ERR_CONFIG);
+	if (!strstr(err, "clusterd.json is a symlink to nothing (dangling)"))
+		fail_msg("error: %s", err);
+	assert_int_equal(unlink(path), 0);
+}
+
+static void log_escapes_control_characters(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(node_log_escape("a\nb\x1b[0m\tc\x7f\\", out, sizeof(out)), 19);
+	assert_string_equal(out, "a\\nb\\x1b[0m\\tc\\x7f\\");
+	node_log_escape("caf\xc3\xa9", out, sizeof(out));
+	assert_string_equal(out, "caf\xc3\xa9");
+	/* Truncation keeps whole escapes. */
+	assert_int_equal(node_log_escape("ab\n", out, 4), 2);
+	assert_string_equal(out, "ab");
 }
 
 int main(void)
@@ -154,6 +228,8 @@ int main(void)
 		cmocka_unit_test(defaults_without_file),
 		cmocka_unit_test(bad_files_name_the_problem),
 		cmocka_unit_test(overlong_values_are_refused),
+		cmocka_unit_test(odd_config_paths_name_the_problem),
+		cmocka_unit_test(log_escapes_control_characters),
 	};
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include "base/err.h"
 #include "base/mp.h"
@@ -216,6 +216,63 @@ static void codec_rejects_bad_envelopes(void **state)
 	mp_writer_free(&w);
 }
 
+/* Fields of the wrong msgpack type are refused: an entry whose data is
+ * an integer instead of bytes; and raft_message_check refuses entry types
+ * outside NORMAL..BARRIER. */
+static void codec_rejects_wrong_field_types(void **state)
+{
+	struct raft_entry ents[4], e[3];
+	struct raft_message m, d;
+	struct mp_writer w;
+
+	(void)state;
+	mp_writer_init(&w, 1024);
+	mp_w_array(&w, 9);
+	mp_w_uint(&w, RAFT_WIRE_VERSION);
+	mp_w_uint(&w, RAFT_MSG_APPEND);
+	mp_w_uint(&w, 2);  /* from */
+	mp_w_uint(&w, 1);  /* to */
+	mp_w_uint(&w, 3);  /* term */
+	mp_w_uint(&w, 0);  /* prev_index */
+	mp_w_uint(&w, 0);  /* prev_term */
+	mp_w_uint(&w, 0);  /* commit */
+	mp_w_array(&w, 1);
+	mp_w_array(&w, 3);
+	mp_w_uint(&w, 3);
+	mp_w_uint(&w, RAFT_ENTRY_NORMAL);
+	mp_w_bin(&w, (const uint8_t *)"ok", 2);
+	assert_int_equal(raft_decode(mp_writer_data(&w), mp_writer_len(&w), &d,
+				     ents, 4),
+			 0); /* the control */
+	mp_writer_reset(&w);
+	mp_w_array(&w, 9);
+	mp_w_uint(&w, RAFT_WIRE_VERSION);
+	mp_w_uint(&w, RAFT_MSG_APPEND);
+	mp_w_uint(&w, 2);
+	mp_w_uint(&w, 1);
+	mp_w_uint(&w, 3);
+	mp_w_uint(&w, 0);
+	mp_w_uint(&w, 0);
+	mp_w_uint(&w, 0);
+	mp_w_array(&w, 1);
+	mp_w_array(&w, 3);
+	mp_w_uint(&w, 3);
+	mp_w_uint(&w, RAFT_ENTRY_NORMAL);
+	mp_w_uint(&w, 7); /* data that is not bytes */
+	assert_int_equal(raft_decode(mp_writer_data(&w), mp_writer_len(&w), &d,
+				     ents, 4),
+			 ERR_MALFORMED);
+	mp_writer_free(&w);
+	sample(RAFT_MSG_APPEND, &m);
+	memcpy(e, sample_ents, sizeof(e));
+	m.u.append.entries = e;
+	assert_int_equal(raft_message_check(&m), 0);
+	e[0].type = RAFT_ENTRY_BARRIER + 1;
+	assert_int_equal(raft_message_check(&m), ERR_MALFORMED);
+	e[0].type = RAFT_ENTRY_NORMAL - 1;
+	assert_int_equal(raft_message_check(&m), ERR_MALFORMED);
+}
+
 static void codec_check_catches_inconsistency(void **state)
 {
 	struct raft_message m;
@@ -365,6 +422,7 @@ int main(void)
 		cmocka_unit_test(codec_rejects_bad_envelopes),
 		cmocka_unit_test(codec_check_catches_inconsistency),
 		cmocka_unit_test(codec_check_snapshot_terms),
+		cmocka_unit_test(codec_rejects_wrong_field_types),
 		cmocka_unit_test(codec_full_batch_decodes),
 		cmocka_unit_test(codec_mutations_never_trip_raft),
 	};

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include "base/err.h"
 #include "raft/raft.h"
@@ -38,6 +38,30 @@ static void sec5_2_elects_one_leader(void **state)
 	for (int id = 1; id <= 3; id++)
 		assert_int_equal(raft_leader(&h.nodes[id].r), (raft_id)l);
 	h_free(&h);
+}
+
+/* raft.h's contract: heartbeat_ms < election_timeout_ms_min / 2, so one
+ * lost heartbeat is followed by another before any election timer fires.
+ * raft_init refuses anything else with ERR_INVAL. */
+static void heartbeat_below_half_the_election_timeout(void **state)
+{
+	struct raft_config c;
+	struct raft r;
+
+	(void)state;
+	h_config(&c, 1); /* election 100-200 ms */
+	c.heartbeat_ms = 50;
+	assert_int_equal(raft_init(&r, &c), ERR_INVAL);
+	c.heartbeat_ms = 99;
+	assert_int_equal(raft_init(&r, &c), ERR_INVAL);
+	c.heartbeat_ms = 0;
+	assert_int_equal(raft_init(&r, &c), ERR_INVAL);
+	c.heartbeat_ms = 49;
+	assert_int_equal(raft_init(&r, &c), 0);
+	raft_close(&r);
+	raft_config_default(&c);
+	c.id = 1;
+	assert_true(c.heartbeat_ms * 2 < c.election_timeout_ms_min);
 }
 
 /* Paper 5.2: election timeouts are random in [min, max), drawn from the
@@ -377,6 +401,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sec5_2_elects_one_leader),
 		cmocka_unit_test(sec5_2_randomized_timeouts_from_prng),
+		cmocka_unit_test(heartbeat_below_half_the_election_timeout),
 		cmocka_unit_test(sec5_4_1_election_restriction),
 		cmocka_unit_test(sec5_2_one_vote_per_term),
 		cmocka_unit_test(sec9_6_prevote_keeps_terms),

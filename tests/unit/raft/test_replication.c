@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include "base/err.h"
 #include "raft/raft.h"
@@ -683,6 +683,36 @@ static void pipeline_burst_and_reject_backtracks_at_once(void **state)
 	raft_close(&r);
 }
 
+/* raft_init refuses a configuration with a zero message size or window,
+ * or a window past RAFT_INFLIGHT_MAX, and takes RAFT_INFLIGHT_MAX itself;
+ * raft_conf_get looks only at the configuration's n servers. */
+static void config_bounds(void **state)
+{
+	struct raft r;
+	struct raft_config c;
+	struct raft_configuration conf;
+
+	(void)state;
+	h_config(&c, 1);
+	c.msg_bytes_max = 0;
+	assert_int_equal(raft_init(&r, &c), ERR_INVAL);
+	h_config(&c, 1);
+	c.inflight_max = 0;
+	assert_int_equal(raft_init(&r, &c), ERR_INVAL);
+	c.inflight_max = RAFT_INFLIGHT_MAX + 1;
+	assert_int_equal(raft_init(&r, &c), ERR_INVAL);
+	c.inflight_max = RAFT_INFLIGHT_MAX;
+	assert_int_equal(raft_init(&r, &c), 0);
+	raft_close(&r);
+	memset(&conf, 0, sizeof(conf));
+	conf.n = 2;
+	conf.servers[0] = (struct raft_server){1, RAFT_VOTER};
+	conf.servers[1] = (struct raft_server){2, RAFT_VOTER};
+	conf.servers[2] = (struct raft_server){9, RAFT_VOTER}; /* past n */
+	assert_non_null(raft_conf_get(&conf, 2));
+	assert_null(raft_conf_get(&conf, 9));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -702,6 +732,7 @@ int main(void)
 		cmocka_unit_test(batch_max_follower_catches_up),
 		cmocka_unit_test(restore_rejects_index_gap),
 		cmocka_unit_test(pipeline_burst_and_reject_backtracks_at_once),
+		cmocka_unit_test(config_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

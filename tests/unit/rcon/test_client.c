@@ -1,6 +1,6 @@
 /* Unit tests of the RCON client (rcon/client.h) against the in-process
  * fake server (fake_server.h), on one libuv loop. */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,12 @@
 #include "tests/unit/rcon/fake_server.h"
 
 #define REPLIES_MAX 2048
+/* Tests wait for events, never for time: a command's default deadline and
+ * the overall limit of a wait are both far beyond what any test needs, so
+ * a loaded machine (ticks late, the process descheduled) only makes the
+ * tests slower. Tests of deadlines give their commands short ones. */
+#define DEFAULT_TIMEOUT_MS 60000
+#define WAIT_MS 120000
 
 struct reply {
 	int status;
@@ -97,7 +103,7 @@ static struct env *env_new(const char *password, uint32_t inflight,
 	cfg.queue_max = queue;
 	cfg.backoff_min_ms = 10;
 	cfg.backoff_max_ms = 40;
-	cfg.timeout_ms = 2000;
+	cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
 	cfg.on_state = on_state;
 	cfg.state_ud = e;
 	assert_int_equal(rcon_client_new(&e->c, &e->loop, &cfg), 0);
@@ -170,7 +176,7 @@ static void pipelined_matched_by_id(void **state)
 	}
 	assert_int_equal(rcon_client_pending(e->c), (size_t)n);
 	target = n;
-	run_until(e, reached, 10000);
+	run_until(e, reached, WAIT_MS);
 	for (int i = 0; i < n; i++) {
 		snprintf(cmd, sizeof(cmd), "%d", i);
 		assert_int_equal(e->r[i].status, 0);
@@ -195,7 +201,7 @@ static void wrong_password(void **state)
 	assert_int_equal(rcon_client_start(e->c), 0);
 	assert_int_equal(submit(e, 0, "echo a", 0, 0), 0);
 	target = 1;
-	run_until(e, reached, 5000);
+	run_until(e, reached, WAIT_MS);
 	assert_int_equal(e->r[0].status, ERR_AUTH);
 	assert_int_equal(rcon_client_state(e->c), RCON_STATE_FAILED);
 	/* A failed client refuses new work instead of queueing it. */
@@ -221,7 +227,7 @@ static void bounds_and_sizes(void **state)
 	assert_int_equal(rcon_client_queue_room(e->c), 0);
 	assert_int_equal(rcon_client_start(e->c), 0);
 	target = 4;
-	run_until(e, reached, 5000);
+	run_until(e, reached, WAIT_MS);
 	for (int i = 0; i < 4; i++)
 		assert_string_equal(e->r[i].body, "q");
 	assert_false(e->r[4].done);
@@ -231,7 +237,7 @@ static void bounds_and_sizes(void **state)
 					     on_reply_count, &e->r[6]),
 			 0);
 	target = 5;
-	run_until(e, reached, 5000);
+	run_until(e, reached, WAIT_MS);
 	assert_string_equal(e->r[6].body, "unknown");
 	free(big);
 	env_free(e);
@@ -248,14 +254,14 @@ static void timeouts_and_late_replies(void **state)
 	assert_int_equal(submit(e, 1, "late", 0, 100), 0);
 	assert_int_equal(submit(e, 2, "echo fine", 0, 0), 0);
 	target = 3;
-	run_until(e, reached, 5000);
+	run_until(e, reached, WAIT_MS);
 	assert_int_equal(e->r[0].status, ERR_TIMEOUT);
 	assert_int_equal(e->r[1].status, ERR_TIMEOUT);
 	assert_string_equal(e->r[2].body, "fine");
 	/* The late reply arrives after 20 ticks and is dropped. */
 	target = 4;
 	assert_int_equal(submit(e, 3, "ord 1 30", 0, 0), 0);
-	run_until(e, reached, 5000);
+	run_until(e, reached, WAIT_MS);
 	rcon_client_stats(e->c, &cs);
 	assert_int_equal(cs.timeouts, 2);
 	assert_int_equal(cs.late_replies, 1);
@@ -272,11 +278,11 @@ static void reconnect_after_drop(void **state)
 
 	(void)state;
 	assert_int_equal(rcon_client_start(e->c), 0);
-	run_until(e, is_ready, 5000);
+	run_until(e, is_ready, WAIT_MS);
 	assert_int_equal(submit(e, 0, "drop", 0, 0), 0);
 	assert_int_equal(submit(e, 1, "echo after", 0, 0), 0);
 	target = 2;
-	run_until(e, reached, 5000);
+	run_until(e, reached, WAIT_MS);
 	assert_int_equal(e->r[0].status, ERR_CLOSED);
 	assert_int_equal(e->r[1].status, 0);
 	assert_string_equal(e->r[1].body, "after");
@@ -297,10 +303,10 @@ static void reconnect_after_server_restart(void **state)
 
 	(void)state;
 	assert_int_equal(rcon_client_start(e->c), 0);
-	run_until(e, is_ready, 5000);
+	run_until(e, is_ready, WAIT_MS);
 	fake_server_stop(e->srv);
 	e->srv = NULL;
-	run_until(e, not_ready, 5000);
+	run_until(e, not_ready, WAIT_MS);
 	assert_int_equal(submit(e, 0, "echo back", 0, 5000), 0);
 	/* Let several connect attempts fail (backoff 10, 20, 40, 40 ms). */
 	t0 = uv_now(&e->loop);
@@ -314,7 +320,7 @@ static void reconnect_after_server_restart(void **state)
 	e->srv = fake_server_start(&e->loop, port, "pw");
 	assert_non_null(e->srv);
 	target = 1;
-	run_until(e, reached, 5000);
+	run_until(e, reached, WAIT_MS);
 	assert_string_equal(e->r[0].body, "back");
 	env_free(e);
 }
@@ -351,7 +357,7 @@ static void ordered_stream(void **state)
 		assert_int_equal(submit(e, i, cmd, 0, 0), 0);
 	}
 	target = 80;
-	run_until(e, reached, 10000);
+	run_until(e, reached, WAIT_MS);
 	fake_server_get_stats(e->srv, &ss);
 	assert_int_equal(ss.ordered_violations, 0);
 	assert_int_equal(order_n, 40);
@@ -391,7 +397,7 @@ static void chunked_binary_payload(void **state)
 				    0, on_big, e),
 		0);
 	target = 1;
-	run_until(e, big_done, 10000);
+	run_until(e, big_done, WAIT_MS);
 	snprintf(want, sizeof(want), "%zu %llu\n", n, (unsigned long long)h);
 	assert_string_equal(e->big, want);
 	fake_server_get_stats(e->srv, &ss);
@@ -402,7 +408,7 @@ static void chunked_binary_payload(void **state)
 	e->completed = 0;
 	assert_int_equal(rcon_client_command(e->c, "/sc rcon.print(next(storage.__cdc) == nil)",
 					     42, 0, 0, on_big, e), 0);
-	run_until(e, big_done, 5000);
+	run_until(e, big_done, WAIT_MS);
 	assert_string_equal(e->big, "true\n");
 	free(p);
 	env_free(e);
@@ -431,10 +437,10 @@ static void chunked_lua_code(void **state)
 	assert_int_equal(rcon_client_chunked(e->c, "error('boom', 0)", 16, NULL,
 					     0, on_big, e), 0);
 	target = 1;
-	run_until(e, big_done, 10000);
+	run_until(e, big_done, WAIT_MS);
 	assert_string_equal(e->big, "3000\n");
 	target = 2;
-	run_until(e, big_done, 10000);
+	run_until(e, big_done, WAIT_MS);
 	assert_string_equal(e->big, "clusterd-chunked: boom\n");
 	fake_server_get_stats(e->srv, &ss);
 	assert_true(ss.max_command_len <= 10000);
@@ -450,7 +456,7 @@ static void close_with_pending(void **state)
 
 	(void)state;
 	assert_int_equal(rcon_client_start(e->c), 0);
-	run_until(e, is_ready, 5000);
+	run_until(e, is_ready, WAIT_MS);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(submit(e, i, "hang", i % 2 ? RCON_CMD_ORDERED : 0, 0), 0);
 	uv_run(&e->loop, UV_RUN_NOWAIT);
@@ -471,11 +477,11 @@ static void malformed_reply(void **state)
 	assert_int_equal(rcon_client_start(e->c), 0);
 	assert_int_equal(submit(e, 0, "garbage", 0, 0), 0);
 	target = 1;
-	run_until(e, reached, 5000);
+	run_until(e, reached, WAIT_MS);
 	assert_int_equal(e->r[0].status, ERR_CLOSED);
 	assert_int_equal(submit(e, 1, "echo ok", 0, 0), 0);
 	target = 2;
-	run_until(e, reached, 5000);
+	run_until(e, reached, WAIT_MS);
 	assert_string_equal(e->r[1].body, "ok");
 	rcon_client_stats(e->c, &cs);
 	assert_int_equal(cs.connects, 2);
@@ -522,7 +528,7 @@ static void auth_never_answered(void **state)
 	assert_int_equal(rcon_client_command(c2, "echo", 4, 0, 0, on_reply_count,
 					     &e->r[0]), 0);
 	target = 1;
-	run_until(e, reached, 5000);
+	run_until(e, reached, WAIT_MS);
 	assert_int_equal(e->r[0].status, ERR_CLOSED);
 	assert_int_equal(rcon_client_state(c2), RCON_STATE_FAILED);
 	assert_true(e->states[RCON_STATE_AUTHING] >= 1);

@@ -1,5 +1,5 @@
 /* Unit tests of the Source RCON codec (rcon/codec.h). */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 
 #include <zip.h>
 
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 #include "tests/unit/standin/fixture.h"
 
 static char *read_in(struct fx *f, const char *rel)

@@ -7,7 +7,7 @@
 
 #include "base/err.h"
 #include "base/prng.h"
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 #include "tools/factorio-standin/frame.h"
 
 static void test_roundtrip(void **state)

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 #include "tests/unit/standin/fixture.h"
 
 static void test_freeplay_new_game(void **state)

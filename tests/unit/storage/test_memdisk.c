@@ -3,7 +3,7 @@
  * full disk. Seeded: a failure replays with the printed seed. */
 #include "tests/unit/storage/util.h"
 
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 static struct stor *open_mem(struct stor_memdisk *d)
 {

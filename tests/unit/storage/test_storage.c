@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 
 #include "base/assert.h"
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 struct fx {
 	char dir[64];

@@ -4,6 +4,9 @@
 
 local freeplay = {}
 
+-- Factorio 2.0 persists `storage`, 1.1 `global`; this library runs on both.
+local function data() return storage or global end
+
 local default_items = {
   ["iron-plate"] = 8,
   ["wood"] = 1,
@@ -14,13 +17,13 @@ local default_items = {
 }
 
 freeplay.on_init = function()
-  storage.freeplay = storage.freeplay or { created_items = default_items }
+  data().freeplay = data().freeplay or { created_items = default_items }
 end
 
 freeplay.events = {
   [defines.events.on_player_created] = function(event)
     local player = game.get_player(event.player_index)
-    local items = storage.freeplay and storage.freeplay.created_items or {}
+    local items = data().freeplay and data().freeplay.created_items or {}
     local names = {}
     for name in pairs(items) do names[#names + 1] = name end
     table.sort(names)
@@ -33,8 +36,8 @@ freeplay.events = {
 freeplay.add_remote_interface = function()
   if remote.interfaces["freeplay"] then return end
   remote.add_interface("freeplay", {
-    get_created_items = function() return storage.freeplay.created_items end,
-    set_created_items = function(items) storage.freeplay.created_items = items end,
+    get_created_items = function() return data().freeplay.created_items end,
+    set_created_items = function(items) data().freeplay.created_items = items end,
   })
 end
 

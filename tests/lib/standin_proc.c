@@ -1,5 +1,5 @@
 /* standin_proc.c: see standin_proc.h. Test code: prints to stderr. */
-#include "tests/e2e/rcon/standin_proc.h"
+#include "tests/lib/standin_proc.h"
 
 #include <errno.h>
 #include <limits.h>

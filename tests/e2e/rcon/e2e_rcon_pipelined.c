@@ -1,5 +1,5 @@
 /*
- * e2e_rcon_standin: our RCON client against tools/factorio-standin, a real
+ * e2e_rcon_pipelined: our RCON client against tools/factorio-standin, a real
  * process on loopback.
  *
  *   pipeline   10,000 pipelined `/sc rcon.print(i)` commands: every reply
@@ -12,7 +12,7 @@
  *              outage and complete after the reconnect; no reply is lost
  *              or delivered to the wrong command.
  *
- * usage: e2e_rcon_standin <factorio-binary> <scratch-base> [phase...]
+ * usage: e2e_rcon_pipelined <factorio-binary> <scratch-base> [phase...]
  * Works in <scratch-base>/run-<pid> (removed after a pass). Prints what
  * differs and exits 1 on a failure; E2E_ECHO=1 shows the server's stdout.
  */
@@ -25,7 +25,7 @@
 
 #include "base/err.h"
 #include "rcon/client.h"
-#include "tests/e2e/rcon/standin_proc.h"
+#include "tests/lib/standin_proc.h"
 
 #define CHECK(cond, ...)                                                     \
 	do {                                                                  \
@@ -372,6 +372,6 @@ int main(int argc, char **argv)
 	snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
 	if (system(rm) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
-	fprintf(stderr, "e2e_rcon_standin: ok\n");
+	fprintf(stderr, "e2e_rcon_pipelined: ok\n");
 	return 0;
 }

@@ -1,0 +1,167 @@
+/*
+ * cmd.c: turns a node/core.h command into the storage command the state
+ * machine applies (storage/kvrev.h, storage/cdomain.h). It sits apart
+ * from node/api, which must not see storage's headers, and is shared by
+ * the node core and the fake core of the API tests.
+ */
+#include "node/core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "storage/cdomain.h"
+#include "storage/kvrev.h"
+
+/* The two headers must agree on the shapes they share. */
+_Static_assert(CORE_NS_MAX == STOR_KVR_NS_MAX, "namespace bound");
+_Static_assert(CORE_KEY_MAX == STOR_KVR_KEY_MAX, "key bound");
+_Static_assert(CORE_VALUE_MAX == STOR_KVR_VALUE_MAX, "value bound");
+_Static_assert(CORE_LIST_MAX == STOR_KVR_LIST_MAX, "list bound");
+_Static_assert(CORE_CAS_NONE == STOR_KVR_ANY, "no-CAS marker");
+_Static_assert(CORE_TOKEN_ID_LEN == STOR_CL_TOKEN_ID_LEN, "token id");
+_Static_assert(CORE_HASH_LEN == STOR_CL_HASH_LEN, "token hash");
+_Static_assert(CORE_NAME_MAX == STOR_CL_NAME_MAX, "names");
+_Static_assert((int)CORE_TOKEN_API == (int)STOR_CL_TOKEN_API &&
+		       (int)CORE_TOKEN_JOIN == (int)STOR_CL_TOKEN_JOIN,
+	       "token kinds");
+
+static void token_to_stor(const struct core_token *t, struct stor_cl_token *o)
+{
+	memset(o, 0, sizeof(*o));
+	memcpy(o->id, t->id, sizeof(o->id));
+	o->id[sizeof(o->id) - 1] = '\0';
+	o->kind = t->kind;
+	o->role = t->role;
+	o->revoked = t->revoked;
+	snprintf(o->name, sizeof(o->name), "%s", t->name);
+	memcpy(o->hash, t->hash, sizeof(o->hash));
+	o->created_ms = t->created_ms;
+	o->expires_ms = t->expires_ms;
+}
+
+int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len)
+{
+	struct stor_cl_cmd c;
+
+	switch (cmd->type) {
+	case CORE_CMD_KV_PUT:
+	case CORE_CMD_KV_DEL:
+		return stor_kvr_encode(cmd->type == CORE_CMD_KV_PUT
+					       ? STOR_KVR_PUT
+					       : STOR_KVR_DEL,
+				       cmd->u.kv.ns, cmd->u.kv.ns_len,
+				       cmd->u.kv.key, cmd->u.kv.key_len,
+				       cmd->u.kv.cas, cmd->u.kv.value,
+				       cmd->u.kv.value_len, out, len);
+	case CORE_CMD_TOKEN_ADD:
+		memset(&c, 0, sizeof(c));
+		c.op = STOR_CL_TOKEN_ADD;
+		token_to_stor(&cmd->u.token, &c.token);
+		return stor_cl_encode(&c, out, len);
+	case CORE_CMD_TOKEN_REVOKE:
+		memset(&c, 0, sizeof(c));
+		c.op = STOR_CL_TOKEN_REVOKE;
+		memcpy(c.token.id, cmd->u.revoke.id, sizeof(c.token.id));
+		c.token.id[sizeof(c.token.id) - 1] = '\0';
+		c.now_ms = cmd->u.revoke.now_ms;
+		return stor_cl_encode(&c, out, len);
+	default:
+		return ERR_INVAL;
+	}
+}
+
+static void token_from_stor(const struct stor_cl_token *t,
+			    struct core_token *o)
+{
+	memset(o, 0, sizeof(*o));
+	memcpy(o->id, t->id, sizeof(o->id));
+	o->kind = t->kind;
+	o->role = t->role;
+	o->revoked = t->revoked;
+	memcpy(o->name, t->name, sizeof(o->name));
+	memcpy(o->hash, t->hash, sizeof(o->hash));
+	o->created_ms = t->created_ms;
+	o->expires_ms = t->expires_ms;
+}
+
+int core_stor_kv_get(struct stor *s, const char *ns, size_t ns_len,
+		     const uint8_t *key, size_t key_len,
+		     struct core_kv_value *out)
+{
+	memset(out, 0, sizeof(*out));
+	return stor_kvr_get(s, ns, ns_len, key, key_len, &out->value,
+			    &out->len, &out->rev);
+}
+
+int core_stor_kv_list(struct stor *s, const char *ns, size_t ns_len,
+		      const uint8_t *prefix, size_t prefix_len,
+		      const uint8_t *after, size_t after_len, size_t max,
+		      struct core_kv_key **out, size_t *n, int *more)
+{
+	struct stor_kvr_item *items = NULL;
+	struct core_kv_key *keys;
+	size_t cnt = 0;
+	int rc = stor_kvr_list(s, ns, ns_len, prefix, prefix_len, after,
+			       after_len, max, &items, &cnt, more);
+
+	if (rc != 0)
+		return rc;
+	keys = calloc(cnt ? cnt : 1, sizeof(*keys));
+	if (keys == NULL) {
+		stor_kvr_items_free(items, cnt);
+		return ERR_NOMEM;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		keys[i].key = items[i].key; /* moved */
+		keys[i].len = items[i].klen;
+		keys[i].rev = items[i].rev;
+		keys[i].value_len = items[i].vlen;
+		items[i].key = NULL;
+	}
+	stor_kvr_items_free(items, cnt);
+	*out = keys;
+	*n = cnt;
+	return 0;
+}
+
+int core_stor_token_get(struct stor *s, const char *id, struct core_token *out)
+{
+	struct stor_cl_token t;
+	int rc = stor_cl_token_get(s, id, &t);
+
+	if (rc == 0)
+		token_from_stor(&t, out);
+	return rc;
+}
+
+int core_stor_token_list(struct stor *s, struct core_token *out, size_t max,
+			 size_t *n)
+{
+	struct stor_cl_token *v;
+	int rc;
+
+	if (max > CORE_TOKENS_MAX)
+		max = CORE_TOKENS_MAX;
+	v = calloc(max ? max : 1, sizeof(*v));
+	if (v == NULL)
+		return ERR_NOMEM;
+	rc = stor_cl_tokens(s, v, max, n);
+	for (size_t i = 0; rc == 0 && i < *n; i++)
+		token_from_stor(&v[i], &out[i]);
+	free(v);
+	return rc;
+}
+
+void core_stor_fill_rev(struct stor *s, const struct core_cmd *cmd,
+			struct core_write_result *r)
+{
+	r->current_rev = 0;
+	if ((r->result != ERR_CONFLICT && r->result != ERR_NOTFOUND) ||
+	    (cmd->type != CORE_CMD_KV_PUT && cmd->type != CORE_CMD_KV_DEL))
+		return;
+	if (stor_kvr_get(s, cmd->u.kv.ns, cmd->u.kv.ns_len, cmd->u.kv.key,
+			 cmd->u.kv.key_len, NULL, NULL, &r->current_rev) != 0)
+		r->current_rev = 0;
+}

@@ -1,0 +1,340 @@
+/*
+ * core.h: the interface through which the HTTP API (node/api) reaches the
+ * node core (node/cluster.c), and nothing else.
+ *
+ * The API's handlers are thin (STYLE.md rule 12): each parses a request,
+ * calls ONE operation of this interface and formats the answer. The core
+ * is an ops table of function pointers plus a context, so the handlers can
+ * be tested against a fake core without Raft, storage or sockets, and so
+ * node/api never includes raft/ or storage/ headers (the layering check).
+ *
+ * Three kinds of operations:
+ *   - replicated writes (`write`): a typed command (struct core_cmd) that
+ *     the core encodes for the state machine, proposes (forwarding to the
+ *     leader when it is not the leader) and completes once the entry was
+ *     committed and applied, or the deadline passed;
+ *   - reads: a barrier (`read_barrier`: linearizable through Raft's
+ *     ReadIndex, or stale = the local copy as it is) followed by LOCAL reads
+ *     of the node's applied state (`kv_get`, `kv_list`, `token_get`,
+ *     `token_list`), which are synchronous;
+ *   - node operations: the cluster views (`members`, `raft_status`,
+ *     synchronous) and `join`, `leave`, `transfer_leader` (asynchronous).
+ *
+ * Asynchronous operations follow one rule: a call that returns 0 runs its
+ * callback exactly once, either inside the call or later on the loop
+ * thread; a call that returns an error never runs it. Every callback runs
+ * on the loop thread. At shutdown the core completes what is pending with
+ * ERR_SHUTDOWN. Callers must cope with either timing (the API does).
+ *
+ * Deadlines are in the core's monotonic milliseconds (`now_ms`). Status
+ * codes (base/err.h) and what the API makes of them:
+ *   0               done (for a write: committed and applied);
+ *   ERR_NOTLEADER   no leader known, or leadership lost: 503 + Retry-After;
+ *   ERR_TIMEOUT     the deadline passed: 503 + Retry-After (a write may or
+ *                   may not have been applied);
+ *   ERR_AGAIN       back-pressure (queues full): 503 + Retry-After;
+ *   ERR_SHUTDOWN    the node is stopping: 503;
+ *   ERR_INVAL       a command the core refuses before proposing: 400.
+ * A write's domain result (core_write_result.result) is separate: it is
+ * what the state machine answered (0, ERR_CONFLICT, ERR_NOTFOUND, ERR_AUTH,
+ * ERR_EXISTS, ...), and a non-zero result means the command changed
+ * nothing.
+ *
+ * Tokens (join and API tokens alike) are strings "ID.SECRET": ID is
+ * CORE_TOKEN_ID_LEN lowercase hex characters, public (it names the token in
+ * lists and travels in clear in a join handshake); SECRET is
+ * CORE_TOKEN_SECRET_LEN base64url characters from 32 random bytes. Only
+ * hash = crypto_generichash(CORE_HASH_LEN bytes, no key) over the SECRET's
+ * characters is stored, in the replicated cluster domain. A join PSK is
+ * derived from that hash (both sides can compute it). core_token_new,
+ * core_token_parse and core_token_hash below implement this format, for
+ * the API, `clusterd init` and the transport alike.
+ *
+ * clusterctl's token comes from --token, $CLUSTERD_TOKEN, or the file
+ * CORE_CTL_CONFIG_NAME ("clusterctl.json") that `clusterd init` writes into
+ * the data dir (mode 0600) and, when $HOME is set, into
+ * $HOME/.config/clusterd/clusterctl.json: {"node": "http://IP:PORT",
+ * "token": "ID.SECRET"}. clusterctl reads `--config FILE`, else the file
+ * $CLUSTERD_CONFIG names, else the $HOME one; --token and $CLUSTERD_TOKEN
+ * (and --node, $CLUSTERD_NODE) take precedence over the file's fields.
+ */
+#ifndef CLUSTERD_NODE_CORE_H
+#define CLUSTERD_NODE_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits of the public API (issue 10): a namespace matches
+ * [A-Za-z0-9_.-]{1,64}; a key is 1..512 bytes; a value up to 1 MiB. */
+#define CORE_NS_MAX 64
+#define CORE_KEY_MAX 512
+#define CORE_VALUE_MAX (1u << 20)
+/* Keys one list call returns at most (a client pages with `after`). */
+#define CORE_LIST_MAX 1000
+/* Names (node --name, token names), addresses "IP:PORT" and short words. */
+#define CORE_NAME_MAX 64
+#define CORE_ADDR_MAX 64
+#define CORE_WORD_MAX 16
+/* Raft servers in a status view (raft.h's RAFT_NODES_MAX) and gossip
+ * members in a members view (the views are bounded copies). */
+#define CORE_SERVERS_MAX 32
+#define CORE_MEMBERS_MAX 1024
+/* Autopilot decisions kept for `raft status`, newest last. */
+#define CORE_DECISIONS_MAX 8
+#define CORE_DECISION_TEXT_MAX 160
+/* Tokens listed at most. */
+#define CORE_TOKENS_MAX 256
+
+/* The token format described above. */
+#define CORE_TOKEN_ID_LEN 16
+#define CORE_TOKEN_SECRET_LEN 43
+#define CORE_TOKEN_STR_LEN (CORE_TOKEN_ID_LEN + 1 + CORE_TOKEN_SECRET_LEN)
+#define CORE_HASH_LEN 32
+/* Default lifetime of a join token (issue 10: 24 h). */
+#define CORE_JOIN_TOKEN_TTL_MS (24ull * 3600 * 1000)
+
+#define CORE_CTL_CONFIG_NAME "clusterctl.json"
+
+/* "No compare-and-set" for core_cmd.u.kv.cas; 0 means "only if absent". */
+#define CORE_CAS_NONE UINT64_MAX
+
+enum core_cmd_type {
+	CORE_CMD_KV_PUT = 1,    /* u.kv */
+	CORE_CMD_KV_DEL = 2,    /* u.kv (value unused) */
+	CORE_CMD_TOKEN_ADD = 3, /* u.token */
+	CORE_CMD_TOKEN_REVOKE = 4, /* u.revoke */
+};
+
+enum core_token_kind {
+	CORE_TOKEN_API = 0,
+	CORE_TOKEN_JOIN = 1,
+};
+
+/* API token roles: admin may do everything; read may only GET. */
+enum core_role {
+	CORE_ROLE_ADMIN = 0,
+	CORE_ROLE_READ = 1,
+};
+
+/* A token record as the replicated state keeps it (never the secret). */
+struct core_token {
+	char id[CORE_TOKEN_ID_LEN + 1];
+	uint8_t kind; /* enum core_token_kind */
+	uint8_t role; /* enum core_role; API tokens only */
+	uint8_t revoked;
+	char name[CORE_NAME_MAX + 1]; /* a label; may be empty */
+	uint8_t hash[CORE_HASH_LEN];
+	uint64_t created_ms; /* wall clock of the proposer */
+	uint64_t expires_ms; /* wall clock; 0: never */
+};
+
+/* A replicated command. Pointers are borrowed for the duration of the
+ * `write` call only: the core encodes (copies) the command before it
+ * returns. */
+struct core_cmd {
+	int type; /* enum core_cmd_type */
+	union {
+		struct {
+			const char *ns; /* validated by the caller */
+			size_t ns_len;
+			const uint8_t *key;
+			size_t key_len;
+			const uint8_t *value; /* PUT only; may be NULL if 0 */
+			size_t value_len;
+			uint64_t cas; /* CORE_CAS_NONE, 0 (absent) or R */
+		} kv;
+		struct core_token token; /* TOKEN_ADD: the whole record */
+		struct {
+			char id[CORE_TOKEN_ID_LEN + 1];
+			uint64_t now_ms; /* proposer's wall clock */
+		} revoke;
+	} u;
+};
+
+struct core_write_result {
+	int status;     /* see the table above; 0: committed and applied */
+	uint64_t index; /* status 0: the entry's log index = KV revision */
+	int result;     /* status 0: the state machine's answer */
+	/* A KV command whose result is ERR_CONFLICT or ERR_NOTFOUND: the
+	 * key's revision read on the node that applied the entry, right
+	 * after it applied (0 = absent). */
+	uint64_t current_rev;
+};
+
+typedef void (*core_write_cb)(void *arg, const struct core_write_result *r);
+typedef void (*core_status_cb)(void *arg, int status);
+/* msg: a one-line reason when status != 0 (borrowed for the call), or
+ * NULL. */
+typedef void (*core_done_cb)(void *arg, int status, const char *msg);
+
+/* A value read locally: value is malloc'd, the caller frees it. */
+struct core_kv_value {
+	uint8_t *value;
+	size_t len;
+	uint64_t rev;
+};
+
+/* One listed key: key is malloc'd (core_kv_keys_free frees the array). */
+struct core_kv_key {
+	uint8_t *key;
+	size_t len;
+	uint64_t rev;
+	size_t value_len;
+};
+
+/* A gossip member as `clusterctl members` shows it. */
+struct core_member {
+	char name[CORE_NAME_MAX + 1];
+	char addr[CORE_ADDR_MAX + 1]; /* cluster address */
+	char http[CORE_ADDR_MAX + 1]; /* "" if not published yet */
+	char state[CORE_WORD_MAX];    /* alive, suspect, dead, left */
+	char role[CORE_WORD_MAX];     /* leader, follower, candidate,
+					 learner, none */
+	char version[CORE_WORD_MAX * 2];
+	uint64_t raft_id; /* 0 if not published yet */
+};
+
+struct core_server {
+	uint64_t id;
+	char name[CORE_NAME_MAX + 1]; /* "" if unknown */
+	uint8_t voter;                /* 1 voter, 0 learner */
+	uint64_t match_index;
+	uint64_t lag; /* leader's last index - match (0 when unknown) */
+};
+
+struct core_decision {
+	uint64_t at_ms; /* wall clock */
+	char text[CORE_DECISION_TEXT_MAX];
+};
+
+/* Raft as this node sees it. leader_id 0: no leader known. servers and
+ * match indexes are exact on the leader; elsewhere match_index is 0. */
+struct core_raft_status {
+	uint64_t id; /* this node */
+	char role[CORE_WORD_MAX];
+	uint64_t term;
+	uint64_t leader_id;
+	char leader_name[CORE_NAME_MAX + 1];
+	uint64_t commit_index, applied_index, last_index;
+	size_t nservers;
+	struct core_server servers[CORE_SERVERS_MAX];
+	size_t ndecisions;
+	struct core_decision decisions[CORE_DECISIONS_MAX];
+};
+
+struct core_ops {
+	/* Clocks: monotonic (deadlines) and wall (token times), in ms. */
+	uint64_t (*now_ms)(void *ctx);
+	uint64_t (*wall_ms)(void *ctx);
+	/* 1 when the node belongs to a cluster (initialised or joined);
+	 * 0 on an unjoined node, which serves only status and join. */
+	int (*joined)(void *ctx);
+
+	/* Proposes cmd (copied before return) and calls cb once it was
+	 * applied, failed, or the deadline passed. */
+	int (*write)(void *ctx, const struct core_cmd *cmd,
+		     uint64_t deadline_ms, core_write_cb cb, void *arg);
+	/* stale 0: completes once this node's applied state includes every
+	 * write committed before the call (ReadIndex); stale 1: completes
+	 * at once if the node has state. Then local reads are current. */
+	int (*read_barrier)(void *ctx, int stale, uint64_t deadline_ms,
+			    core_status_cb cb, void *arg);
+
+	/* Local reads of the applied state (synchronous). ERR_NOTFOUND when
+	 * absent. kv_list: keys of ns starting with prefix, in byte order,
+	 * strictly after `after` (NULL: from the start), at most max
+	 * (<= CORE_LIST_MAX); *more = 1 if there are further keys. */
+	int (*kv_get)(void *ctx, const char *ns, size_t ns_len,
+		      const uint8_t *key, size_t key_len,
+		      struct core_kv_value *out);
+	int (*kv_list)(void *ctx, const char *ns, size_t ns_len,
+		       const uint8_t *prefix, size_t prefix_len,
+		       const uint8_t *after, size_t after_len, size_t max,
+		       struct core_kv_key **out, size_t *n, int *more);
+	int (*token_get)(void *ctx, const char *id, struct core_token *out);
+	/* Up to max tokens in id order; *n how many were written. */
+	int (*token_list)(void *ctx, struct core_token *out, size_t max,
+			  size_t *n);
+
+	/* Views (synchronous copies). */
+	int (*members)(void *ctx, struct core_member *out, size_t max,
+		       size_t *n);
+	int (*raft_status)(void *ctx, struct core_raft_status *out);
+
+	/* Joins the cluster of peer ("IP:PORT") with a join token ("ID.SECRET",
+	 * copied). Completes once this node is a gossip member and a Raft
+	 * learner, or with the reason it failed (ERR_AUTH: token refused,
+	 * ERR_EXISTS: already joined). */
+	int (*join)(void *ctx, const char *peer, const char *token,
+		    uint64_t deadline_ms, core_done_cb cb, void *arg);
+	/* Hands leadership over if this node leads, removes it from Raft
+	 * and leaves gossip. */
+	int (*leave)(void *ctx, uint64_t deadline_ms, core_done_cb cb,
+		     void *arg);
+	/* target: a node name or raft id in hex; NULL or "": the most
+	 * caught-up voter. ERR_NOTFOUND: no such voter. Completes once the
+	 * new leader is known (or the deadline passed). */
+	int (*transfer_leader)(void *ctx, const char *target,
+			       uint64_t deadline_ms, core_done_cb cb,
+			       void *arg);
+};
+
+struct core {
+	const struct core_ops *ops; /* borrowed, static */
+	void *ctx;
+};
+
+/* Frees a kv_list result. */
+void core_kv_keys_free(struct core_kv_key *v, size_t n);
+
+/* --- The token format (node/core.c; libsodium) ------------------------ */
+
+/* Makes a fresh token: writes "ID.SECRET" (NUL-terminated) into
+ * str[CORE_TOKEN_STR_LEN + 1] and fills id and hash of *t (other fields
+ * are the caller's). Random from libsodium. */
+void core_token_new(struct core_token *t, char *str);
+/* Splits "ID.SECRET": 0 with id (NUL-terminated) and hash, or
+ * ERR_MALFORMED for anything of the wrong shape. */
+int core_token_parse(const char *str, size_t len,
+		     char id[CORE_TOKEN_ID_LEN + 1],
+		     uint8_t hash[CORE_HASH_LEN]);
+/* hash = generichash(secret characters). */
+void core_token_hash(const char *secret, size_t len,
+		     uint8_t hash[CORE_HASH_LEN]);
+/* 1 if a token record is usable at wall time now_ms: not revoked, not
+ * expired (a join handshake checks this; the secret is proven by the PSK). */
+int core_token_live(const struct core_token *t, uint64_t now_ms);
+/* 1 if a token record authorises a request at wall time now_ms: live, and
+ * its hash equals `hash` (compared in constant time, first). */
+int core_token_ok(const struct core_token *t, const uint8_t *hash,
+		  uint64_t now_ms);
+
+/* --- Encoding for the state machine (node/cmd.c; links storage) -------- */
+
+/* Encodes cmd as a storage command (storage/kvrev.h, storage/cdomain.h).
+ * On success the caller frees *out. ERR_INVAL for a command out of
+ * bounds. The core's `write` uses it; so does the fake core in tests. */
+int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len);
+
+/* The local reads of core_ops over a store (the owner thread), for the
+ * core's implementation and the tests' fake alike: same contracts as the
+ * ops of the same names. */
+struct stor;
+int core_stor_kv_get(struct stor *s, const char *ns, size_t ns_len,
+		     const uint8_t *key, size_t key_len,
+		     struct core_kv_value *out);
+int core_stor_kv_list(struct stor *s, const char *ns, size_t ns_len,
+		      const uint8_t *prefix, size_t prefix_len,
+		      const uint8_t *after, size_t after_len, size_t max,
+		      struct core_kv_key **out, size_t *n, int *more);
+int core_stor_token_get(struct stor *s, const char *id,
+			struct core_token *out);
+int core_stor_token_list(struct stor *s, struct core_token *out, size_t max,
+			 size_t *n);
+/* Fills r->current_rev after a command applied on this store: for a KV
+ * command whose result is ERR_CONFLICT or ERR_NOTFOUND, the key's
+ * revision now (0 = absent); 0 otherwise. */
+void core_stor_fill_rev(struct stor *s, const struct core_cmd *cmd,
+			struct core_write_result *r);
+
+#endif
