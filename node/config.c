@@ -20,7 +20,8 @@
 /* A configuration file larger than this is certainly not ours. */
 #define CONFIG_FILE_MAX (1024 * 1024)
 
-static const char *const known_keys[] = {"http", "node_name", "log_level"};
+static const char *const known_keys[] = {"http", "node_name", "log_level",
+					 "bind", "advertise"};
 
 static int copy_str(char *dst, size_t size, const char *src)
 {
@@ -190,6 +191,13 @@ static int apply_key(struct node_config *cfg, const char *key,
 	if (strcmp(key, "http") == 0) {
 		if (copy_str(cfg->http_addr, sizeof(cfg->http_addr), value))
 			limit = sizeof(cfg->http_addr) - 1;
+	} else if (strcmp(key, "bind") == 0) {
+		if (copy_str(cfg->bind_addr, sizeof(cfg->bind_addr), value))
+			limit = sizeof(cfg->bind_addr) - 1;
+	} else if (strcmp(key, "advertise") == 0) {
+		if (copy_str(cfg->advertise_addr, sizeof(cfg->advertise_addr),
+			     value))
+			limit = sizeof(cfg->advertise_addr) - 1;
 	} else if (strcmp(key, "node_name") == 0) {
 		char why[NODE_ERRMSG_MAX];
 
@@ -266,7 +274,7 @@ static int check_item(const cJSON *root, const cJSON *item, const char *path,
 {
 	if (!is_known(item->string)) {
 		snprintf(errmsg, errsz,
-			 "%s: unknown key \"%s\" (known: http, node_name, log_level)",
+			 "%s: unknown key \"%s\" (known: http, node_name, bind, advertise, log_level)",
 			 path, item->string);
 		return ERR_CONFIG;
 	}
@@ -317,6 +325,7 @@ static void set_defaults(struct node_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	copy_str(cfg->http_addr, sizeof(cfg->http_addr), NODE_HTTP_DEFAULT);
+	copy_str(cfg->bind_addr, sizeof(cfg->bind_addr), NODE_BIND_DEFAULT);
 	/* A host name that is no valid node name (too long, odd characters)
 	 * gives way to "node" rather than stopping a node with no name set. */
 	if (gethostname(cfg->node_name, sizeof(cfg->node_name)) != 0 ||
@@ -333,6 +342,19 @@ static int apply_flags(struct node_config *cfg, const struct node_flags *f,
 	    copy_str(cfg->http_addr, sizeof(cfg->http_addr), f->http_addr)) {
 		snprintf(errmsg, errsz, "--http value is longer than %zu bytes",
 			 sizeof(cfg->http_addr) - 1);
+		return ERR_CONFIG;
+	}
+	if (f->bind_addr &&
+	    copy_str(cfg->bind_addr, sizeof(cfg->bind_addr), f->bind_addr)) {
+		snprintf(errmsg, errsz, "--bind value is longer than %zu bytes",
+			 sizeof(cfg->bind_addr) - 1);
+		return ERR_CONFIG;
+	}
+	if (f->advertise_addr &&
+	    copy_str(cfg->advertise_addr, sizeof(cfg->advertise_addr),
+		     f->advertise_addr)) {
+		snprintf(errmsg, errsz, "--advertise value is longer than %zu bytes",
+			 sizeof(cfg->advertise_addr) - 1);
 		return ERR_CONFIG;
 	}
 	if (f->node_name) {
@@ -388,5 +410,61 @@ int node_config_load(struct node_config *cfg, const struct node_flags *flags,
 			 cfg->http_addr);
 		return ERR_CONFIG;
 	}
+	if (node_parse_addr(cfg->bind_addr, &ss) != 0) {
+		snprintf(errmsg, errsz,
+			 "invalid cluster address \"%s\": expected IP:PORT (e.g. 0.0.0.0:7946)",
+			 cfg->bind_addr);
+		return ERR_CONFIG;
+	}
+	if (cfg->advertise_addr[0] &&
+	    node_parse_addr(cfg->advertise_addr, &ss) != 0) {
+		snprintf(errmsg, errsz,
+			 "invalid advertised address \"%s\": expected IP:PORT",
+			 cfg->advertise_addr);
+		return ERR_CONFIG;
+	}
 	return 0;
+}
+
+int node_config_remember(const struct node_config *cfg, char *errmsg,
+			 size_t errsz)
+{
+	char path[NODE_PATH_MAX + 32], tmp[NODE_PATH_MAX + 40];
+	cJSON *o;
+	char *text;
+	FILE *f;
+	int rv = 0;
+
+	snprintf(path, sizeof(path), "%s/clusterd.json", cfg->data_dir);
+	if (access(path, F_OK) == 0)
+		return 1;
+	o = cJSON_CreateObject();
+	if (!o)
+		return ERR_NOMEM;
+	cJSON_AddStringToObject(o, "node_name", cfg->node_name);
+	cJSON_AddStringToObject(o, "bind", cfg->bind_addr);
+	cJSON_AddStringToObject(o, "http", cfg->http_addr);
+	if (cfg->advertise_addr[0])
+		cJSON_AddStringToObject(o, "advertise", cfg->advertise_addr);
+	cJSON_AddStringToObject(o, "log_level",
+				trace_level_name((enum trace_level)cfg->log_level));
+	text = cJSON_Print(o);
+	cJSON_Delete(o);
+	if (!text)
+		return ERR_NOMEM;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%s\n", text) < 0 || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0) {
+		snprintf(errmsg, errsz, "cannot write %s: %s", tmp, strerror(errno));
+		rv = ERR_IO;
+	}
+	if (f)
+		fclose(f);
+	if (rv == 0 && rename(tmp, path) != 0) {
+		snprintf(errmsg, errsz, "cannot write %s: %s", path, strerror(errno));
+		rv = ERR_IO;
+	}
+	cJSON_free(text);
+	return rv;
 }

@@ -19,11 +19,18 @@
 /* The default HTTP listen address (DESIGN.md: port 8081). Loopback until
  * API tokens exist, so a fresh node exposes nothing to the network. */
 #define NODE_HTTP_DEFAULT "127.0.0.1:8081"
+/* The default cluster address (DESIGN.md: port 7946, TCP and UDP). Every
+ * interface, since the other machines must reach it; the transport lets
+ * in only members (docs/design.md, Security). */
+#define NODE_BIND_DEFAULT "0.0.0.0:7946"
 
 struct node_config {
 	char data_dir[NODE_PATH_MAX];
 	char http_addr[NODE_ADDR_MAX]; /* "HOST:PORT", numeric host */
 	char node_name[NODE_NAME_MAX];
+	char bind_addr[NODE_ADDR_MAX];      /* cluster port, TCP and UDP */
+	char advertise_addr[NODE_ADDR_MAX]; /* what peers dial; "" derives it
+					     * from bind_addr */
 	int log_level; /* enum trace_level */
 };
 
@@ -32,6 +39,8 @@ struct node_flags {
 	const char *data_dir;
 	const char *http_addr;
 	const char *node_name;
+	const char *bind_addr;
+	const char *advertise_addr;
 	const char *log_level;
 };
 
@@ -43,6 +52,14 @@ struct node_flags {
  * ill-typed or too long value (with the flag or key and the limit). */
 int node_config_load(struct node_config *cfg, const struct node_flags *flags,
 		     char *errmsg, size_t errmsg_size);
+
+/* Writes cfg's node name, addresses and log level to
+ * <data_dir>/clusterd.json (atomically), unless that file exists: the
+ * flags of a node's first start (or of `clusterd init`) are remembered,
+ * so `clusterd run --data-dir DIR` starts it the same way again. Returns
+ * 0, 1 when the file existed (nothing written), or ERR_IO with errmsg. */
+int node_config_remember(const struct node_config *cfg, char *errmsg,
+			 size_t errmsg_size);
 
 /* What a node name may be: it appears in logs, metrics labels and URLs,
  * so it holds nothing that needs quoting there. */

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
+#include "node/cluster.h"
 #include "node/log.h"
 #include "node/metrics.h"
 
@@ -38,6 +39,8 @@ static int handle_status(void *ctx, const struct http_request *req,
 	cJSON_AddStringToObject(o, "data_dir", n->cfg.data_dir);
 	cJSON_AddStringToObject(o, "http", n->http.bound_addr);
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	cJSON_AddBoolToObject(o, "joined",
+			      n->cluster && n->api.core.ops->joined(n->api.core.ctx));
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!text)
@@ -103,12 +106,34 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 	if (rv == 0)
 		rv = http_printf(rep, "clusterd_build_info{version=\"%s\",node_id=\"%s\"} 1\n",
 				 CLUSTERD_VERSION, n->dir.node_id);
+	if (rv == 0 && n->cluster)
+		rv = cluster_metrics(n->cluster, rep);
+	if (rv == 0 && n->cluster)
+		rv = api_metrics(&n->api, rep);
 	return rv;
+}
+
+static int handle_api(void *ctx, const struct http_request *req,
+		      struct http_reply *rep)
+{
+	struct node *n = ctx;
+	static const char status_path[] = "/api/v1/status";
+
+	/* GET /api/v1/status is the node's own route; any other method on
+	 * it lands here through the prefix route and is refused as such. */
+	if (req->path_len == sizeof(status_path) - 1 &&
+	    memcmp(req->path, status_path, req->path_len) == 0) {
+		rep->status = 405;
+		rep->content_type = "application/json";
+		return http_printf(rep, "{\"error\":\"method not allowed\"}\n");
+	}
+	return api_handle(&n->api, req, rep);
 }
 
 static const struct http_route routes[] = {
 	{"GET", "/api/v1/status", handle_status},
 	{"GET", "/metrics", handle_metrics},
+	{"*", "/api/v1/", handle_api},
 	{NULL, NULL, NULL},
 };
 
@@ -118,6 +143,37 @@ static void on_http_stopped(struct node_http *h)
 
 	uv_close((uv_handle_t *)&n->sigint, NULL);
 	uv_close((uv_handle_t *)&n->sigterm, NULL);
+}
+
+/* The cluster stops first: its pending operations end (their deferred
+ * HTTP answers go out), then the HTTP server drains and closes. */
+static void on_cluster_stopped(void *arg)
+{
+	struct node *n = arg;
+
+	n->cluster = NULL;
+	node_http_stop(&n->http, on_http_stopped);
+}
+
+static void begin_stop(struct node *n)
+{
+	if (n->stopping)
+		return;
+	n->stopping = 1;
+	if (n->cluster)
+		cluster_stop(n->cluster, on_cluster_stopped, n);
+	else
+		node_http_stop(&n->http, on_http_stopped);
+}
+
+static void on_cluster_exit(void *arg, int status)
+{
+	struct node *n = arg;
+
+	n->exit_status = status;
+	if (status == CLUSTER_EXIT_LEFT)
+		TRACE_I(&n->log, "node", "left the cluster; stopping");
+	begin_stop(n);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -132,7 +188,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	n->stop_signal = signum;
 	TRACE_I(&n->log, "node", "received %s, shutting down",
 		signum == SIGINT ? "SIGINT" : "SIGTERM");
-	node_http_stop(&n->http, on_http_stopped);
+	begin_stop(n);
 }
 
 /* <data_dir>/http.addr holds the bound address while the node serves, so
@@ -170,6 +226,27 @@ static void remove_addr_file(const struct node *n)
 		TRACE_W(&n->log, "node", "cannot remove %s: %s", path, strerror(errno));
 }
 
+static int start_cluster(struct node *n, char *errmsg, size_t errsz)
+{
+	struct cluster_config cc = {
+		.loop = &n->loop,
+		.data_dir = n->cfg.data_dir,
+		.name = n->cfg.node_name,
+		.bind = n->cfg.bind_addr,
+		.advertise = n->cfg.advertise_addr[0] ? n->cfg.advertise_addr
+						       : NULL,
+		.http_addr = n->http.bound_addr,
+		.log = &n->log,
+		.on_exit = on_cluster_exit,
+		.exit_arg = n,
+	};
+	int rv = cluster_start(&cc, &n->cluster, errmsg, errsz);
+
+	if (n->cluster)
+		api_init(&n->api, cluster_core(n->cluster));
+	return rv;
+}
+
 static int start(struct node *n, char *errmsg, size_t errsz)
 {
 	struct timespec ts;
@@ -179,6 +256,8 @@ static int start(struct node *n, char *errmsg, size_t errsz)
 	if (rv)
 		return rv;
 	remove_addr_file(n);
+	if (node_config_remember(&n->cfg, errmsg, errsz) < 0)
+		TRACE_W(&n->log, "node", "%s", errmsg);
 	rv = uv_loop_init(&n->loop);
 	if (rv) {
 		snprintf(errmsg, errsz, "cannot create event loop: %s", uv_strerror(rv));
@@ -193,6 +272,9 @@ static int start(struct node *n, char *errmsg, size_t errsz)
 			 rv == UV_EADDRINUSE ? "address already in use" : uv_strerror(rv));
 		goto err_close_loop;
 	}
+	rv = start_cluster(n, errmsg, errsz);
+	if (rv)
+		goto err_stop_http;
 	if (write_addr_file(n) != 0)
 		TRACE_W(&n->log, "node", "cannot write %s/http.addr: %s",
 			n->cfg.data_dir, strerror(errno));
@@ -204,6 +286,10 @@ static int start(struct node *n, char *errmsg, size_t errsz)
 	uv_signal_start(&n->sigterm, on_signal, SIGTERM);
 	return 0;
 
+err_stop_http:
+	if (n->cluster)
+		cluster_stop(n->cluster, NULL, NULL);
+	node_http_stop(&n->http, NULL);
 err_close_loop:
 	uv_run(&n->loop, UV_RUN_DEFAULT); /* runs the listener's close */
 	uv_loop_close(&n->loop);
@@ -232,7 +318,15 @@ int node_run(const struct node_config *cfg, char *errmsg, size_t errsz)
 		TRACE_E(&n.log, "node", "event loop closed with handles open: %s",
 			uv_strerror(rv));
 	remove_addr_file(&n);
+	if (n.exit_status == CLUSTER_EXIT_LEFT &&
+	    cluster_forget(n.cfg.data_dir, errmsg, errsz) != 0)
+		TRACE_E(&n.log, "node", "%s", errmsg);
 	node_datadir_close(&n.dir);
 	TRACE_I(&n.log, "node", "stopped");
+	if (n.exit_status < 0) {
+		snprintf(errmsg, errsz, "stopped after a storage failure: %s",
+			 err_str(n.exit_status));
+		return n.exit_status;
+	}
 	return 0;
 }

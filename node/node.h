@@ -15,9 +15,12 @@
 #include <uv.h>
 
 #include "base/trace.h"
+#include "node/api/api.h"
 #include "node/config.h"
 #include "node/datadir.h"
 #include "node/http.h"
+
+struct cluster;
 
 struct node {
 	uv_loop_t loop;
@@ -30,10 +33,15 @@ struct node {
 	double start_time_s;  /* wall clock at start, seconds since epoch */
 	uint64_t start_ms;    /* loop time at start */
 	int stop_signal;      /* the signal that asked us to stop, or 0 */
+	struct cluster *cluster; /* the cluster runtime (cluster.h) */
+	struct api api;          /* the HTTP API over the cluster's core */
+	int stopping;
+	int exit_status;      /* why the cluster asked to stop, or 0 */
 };
 
-/* Runs a node until SIGINT or SIGTERM. Returns 0 after a clean shutdown,
- * or an error (with a one-line message already written to errmsg). */
+/* Runs a node until SIGINT or SIGTERM (or a completed leave, after which
+ * it forgets its cluster, see cluster.h). Returns 0 after a clean
+ * shutdown, or an error (with a one-line message written to errmsg). */
 int node_run(const struct node_config *cfg, char *errmsg, size_t errmsg_size);
 
 #endif

@@ -616,11 +616,12 @@ void tp_stop(struct tp *t, void (*done)(void *arg), void *arg)
 
 /* ---- Joins ---- */
 
-static struct tp_joiner *joiner_new(const char *token, const void *req,
-				    size_t len, tp_join_cb cb, void *arg)
+static struct tp_joiner *joiner_new(const char *id,
+				    const uint8_t hash[TP_KEY_LEN],
+				    const void *req, size_t len, tp_join_cb cb,
+				    void *arg)
 {
 	struct tp_joiner *jn = calloc(1, sizeof(*jn));
-	uint8_t secret[TP_KEY_LEN], hash[TP_KEY_LEN];
 
 	if (!jn)
 		return NULL;
@@ -634,34 +635,41 @@ static struct tp_joiner *joiner_new(const char *token, const void *req,
 	jn->req_len = len;
 	jn->cb = cb;
 	jn->arg = arg;
-	/* The caller checked the token. */
-	ASSERT(tp_token_parse(token, jn->token_id, secret) == 0);
-	tp_token_hash(secret, hash);
+	snprintf(jn->token_id, sizeof(jn->token_id), "%s", id);
 	tp_token_psk(jn->token_id, hash, jn->psk);
-	sodium_memzero(secret, sizeof(secret));
 	return jn;
 }
 
-int tp_join(struct tp *t, const char *peer_addr, const char *token,
-	    const void *req, size_t len, tp_join_cb cb, void *arg)
+static int is_token_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n != TP_TOKEN_ID_HEX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int tp_join_hashed(struct tp *t, const char *peer_addr, const char *token_id,
+		   const uint8_t hash[TP_KEY_LEN], const void *req, size_t len,
+		   tp_join_cb cb, void *arg)
 {
 	struct sockaddr_storage sa;
-	char id[TP_TOKEN_ID_HEX + 1];
-	uint8_t secret[TP_KEY_LEN];
 	struct tp_conn *c;
 	int rv;
 
 	if (t->stopping)
 		return ERR_SHUTDOWN;
-	rv = tp_token_parse(token, id, secret);
-	sodium_memzero(secret, sizeof(secret));
-	if (rv != 0 || parse_addr(peer_addr, &sa, 0) != 0 ||
+	if (!is_token_id(token_id) || parse_addr(peer_addr, &sa, 0) != 0 ||
 	    len > t->cfg.frame_max)
 		return ERR_INVAL;
 	c = tp_conn_new(t, TP_CONN_JOIN);
 	if (!c)
 		return ERR_NOMEM;
-	c->jn = joiner_new(token, req, len, cb, arg);
+	c->jn = joiner_new(token_id, hash, req, len, cb, arg);
 	if (!c->jn) {
 		tp_conn_close(c, ERR_NOMEM);
 		return ERR_NOMEM;
@@ -674,6 +682,25 @@ int tp_join(struct tp *t, const char *peer_addr, const char *token,
 		return rv;
 	}
 	return 0;
+}
+
+int tp_join(struct tp *t, const char *peer_addr, const char *token,
+	    const void *req, size_t len, tp_join_cb cb, void *arg)
+{
+	char id[TP_TOKEN_ID_HEX + 1];
+	uint8_t secret[TP_KEY_LEN], hash[TP_KEY_LEN];
+	int rv;
+
+	if (t->stopping)
+		return ERR_SHUTDOWN;
+	rv = tp_token_parse(token, id, secret);
+	if (rv != 0) {
+		sodium_memzero(secret, sizeof(secret));
+		return ERR_INVAL;
+	}
+	tp_token_hash(secret, hash);
+	sodium_memzero(secret, sizeof(secret));
+	return tp_join_hashed(t, peer_addr, id, hash, req, len, cb, arg);
 }
 
 const uint8_t *tp_join_req_static_pk(const struct tp_join_req *jr)

@@ -268,6 +268,15 @@ typedef void (*tp_join_cb)(void *arg, int status, const uint8_t *reply,
 int tp_join(struct tp *t, const char *peer_addr, const char *token,
 	    const void *req, size_t len, tp_join_cb cb, void *arg);
 
+/* The same with the token already split: its id and the hash the
+ * cluster domain stores for it (what the server derives the PSK from).
+ * The node uses this with the token format of node/core.h, whose hash is
+ * taken over the secret's characters; tp_join above is the same exchange
+ * for tokens made with tp_token_new. */
+int tp_join_hashed(struct tp *t, const char *peer_addr, const char *token_id,
+		   const uint8_t hash[TP_KEY_LEN], const void *req, size_t len,
+		   tp_join_cb cb, void *arg);
+
 /* Accessors for a join request given to on_join; valid until it is
  * answered. The joiner's static key, advertised address and token id. */
 const uint8_t *tp_join_req_static_pk(const struct tp_join_req *jr);

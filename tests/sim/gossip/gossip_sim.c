@@ -15,6 +15,11 @@
  *  - every survivor declares the crash, and gets the state, within a bound;
  *  - at the end (after any partition healed), every view equals the truth.
  *
+ * Each node is the node runtime's gossip driver (node/gossipd) around the
+ * core, exactly as clusterd runs it; only its env differs: the simulated
+ * network behind send, the event queue behind set_timer, and the checkers
+ * behind the member and state observers.
+ *
  * The slow node (--slow-ms D) models a CPU-starved process: it runs only
  * at wake-ups spaced D/2..D apart, and at each it runs its timers first
  * and reads its packets after, as a libuv loop would, so its timers can
@@ -29,6 +34,7 @@
 #include "base/err.h"
 #include "base/prng.h"
 #include "gossip/gossip.h"
+#include "node/gossipd/gossipd.h"
 
 enum ev_kind { EV_TIMER, EV_DELIVER, EV_START, EV_FAULT, EV_HEAL, EV_WAKE };
 
@@ -53,8 +59,12 @@ struct inbox_item {
 	uint8_t ch;
 };
 
+struct sim;
+
 struct snode {
-	struct gossip *g;
+	struct gossipd *d;
+	struct sim *s; /* the env's context is the node: these find the rest */
+	uint32_t i;
 	int up, started;
 	uint64_t timer_due;
 	int side; /* partition side */
@@ -75,6 +85,7 @@ struct opts {
 	int verbose;
 	int no_lifeguard; /* for comparison: no LHM, fixed suspicion timeout */
 	int trace_node;   /* -1: none; else its tracer prints at debug level */
+	uint32_t bugs;    /* GOSSIPD_BUG_* planted in every node's driver */
 };
 
 static uint64_t trace_now;
@@ -329,38 +340,36 @@ static uint64_t reliable_delay(struct sim *s)
 	return d;
 }
 
-static void send_packets(struct sim *s, uint32_t from,
-			 const struct gossip_update *u)
+/* env.send of node `from`. */
+static int send_packet(struct sim *s, uint32_t from, const char *addr,
+		       enum gossip_channel ch, const uint8_t *buf, size_t len)
 {
-	for (uint32_t p = 0; p < u->n_packets; p++) {
-		const struct gossip_packet *pk = &u->packets[p];
-		int32_t to = addr_index(s, pk->to);
-		struct ev e = {0};
+	int32_t to = addr_index(s, addr);
+	struct ev e = {0};
 
-		if (s->now >= s->window_start && s->window_start > 0) {
-			s->bytes_window += pk->len;
-			if (pk->channel == GOSSIP_RELIABLE)
-				s->bytes_window_rel += pk->len;
-		}
-		s->packets++;
-		if (to < 0 || !reachable(s, from, (uint32_t)to))
-			continue;
-		if (pk->channel == GOSSIP_UNRELIABLE && s->o.loss > 0 &&
-		    prng_chance(&s->rng, s->o.loss))
-			continue;
-		e.kind = EV_DELIVER;
-		e.node = to;
-		e.ch = (uint8_t)pk->channel;
-		e.t = s->now + (pk->channel == GOSSIP_RELIABLE
-					? reliable_delay(s)
-					: prng_range(&s->rng, 1, 3));
-		e.data = malloc(pk->len);
-		if (e.data == NULL)
-			abort();
-		memcpy(e.data, pk->data, pk->len);
-		e.len = (uint32_t)pk->len;
-		heap_push(&s->h, e);
+	if (s->now >= s->window_start && s->window_start > 0) {
+		s->bytes_window += len;
+		if (ch == GOSSIP_RELIABLE)
+			s->bytes_window_rel += len;
 	}
+	s->packets++;
+	if (to < 0 || !reachable(s, from, (uint32_t)to))
+		return 0;
+	if (ch == GOSSIP_UNRELIABLE && s->o.loss > 0 &&
+	    prng_chance(&s->rng, s->o.loss))
+		return 0;
+	e.kind = EV_DELIVER;
+	e.node = to;
+	e.ch = (uint8_t)ch;
+	e.t = s->now + (ch == GOSSIP_RELIABLE ? reliable_delay(s)
+					      : prng_range(&s->rng, 1, 3));
+	e.data = malloc(len);
+	if (e.data == NULL)
+		abort();
+	memcpy(e.data, buf, len);
+	e.len = (uint32_t)len;
+	heap_push(&s->h, e);
+	return 0;
 }
 
 static void schedule_timer(struct sim *s, uint32_t i, uint64_t due)
@@ -378,36 +387,76 @@ static void schedule_timer(struct sim *s, uint32_t i, uint64_t due)
 				     .node = (int32_t)i, .aux = due});
 }
 
-static void step(struct sim *s, uint32_t i, const struct gossip_event *ev)
+/* The env of node i: gossipd calls these after every step, in the
+ * order of gossip.h's contract (packets, changes, states, timer). */
+static int env_send(void *ctx, const char *addr, enum gossip_channel ch,
+		    const uint8_t *buf, size_t len)
 {
-	struct snode *nd = &s->n[i];
-	struct gossip_update u;
+	struct snode *nd = ctx;
+
+	return send_packet(nd->s, nd->i, addr, ch, buf, len);
+}
+
+static void env_on_member(void *ctx, const struct gossip_member_change *c)
+{
+	struct snode *nd = ctx;
+
+	on_change(nd->s, nd->i, c);
+}
+
+static void env_on_state(void *ctx, const struct gossip_state_change *c)
+{
+	struct snode *nd = ctx;
+
+	on_state(nd->s, nd->i, c);
+}
+
+/* Comes last in every gossipd call: the per-step checks, then the timer. */
+static void env_set_timer(void *ctx, uint64_t deadline_ms)
+{
+	struct snode *nd = ctx;
+	struct sim *s = nd->s;
+	const struct gossip *g = gossipd_core(nd->d);
 	uint64_t inc;
-	int rc;
 
-	trace_now = s->now;
-	rc = gossip_step(nd->g, ev, &u);
-
-	if (rc != 0) {
-		fprintf(stderr, "step failed: %s\n", err_name(rc));
-		s->violations++;
-	}
-	if (u.recv_err != 0) {
-		fprintf(stderr, "packet rejected: %s\n", err_name(u.recv_err));
-		s->violations++;
-	}
-	send_packets(s, i, &u);
-	for (uint32_t c = 0; c < u.n_changes; c++)
-		on_change(s, i, &u.changes[c]);
-	for (uint32_t c = 0; c < u.n_states; c++)
-		on_state(s, i, &u.states[c]);
-	if ((int32_t)i == s->slow && gossip_health(nd->g) > s->slow_health_max)
-		s->slow_health_max = gossip_health(nd->g);
-	inc = gossip_incarnation(nd->g);
+	if ((int32_t)nd->i == s->slow && gossip_health(g) > s->slow_health_max)
+		s->slow_health_max = gossip_health(g);
+	inc = gossip_incarnation(g);
 	if (inc < nd->last_own_inc)
 		violation(s, "own incarnation went back at %s%s", "node", "");
 	nd->last_own_inc = inc;
-	schedule_timer(s, i, u.deadline_ms);
+	schedule_timer(s, nd->i, deadline_ms);
+}
+
+static void check_rc(struct sim *s, int rc, int received)
+{
+	if (rc == 0)
+		return;
+	fprintf(stderr, "%s: %s\n", received ? "packet rejected" : "step failed",
+		err_name(rc));
+	s->violations++;
+}
+
+static void tick(struct sim *s, uint32_t i)
+{
+	trace_now = s->now;
+	check_rc(s, gossipd_tick(s->n[i].d, s->now), 0);
+}
+
+static void deliver(struct sim *s, uint32_t i, uint8_t ch, const uint8_t *data,
+		    uint32_t len)
+{
+	trace_now = s->now;
+	check_rc(s, gossipd_receive(s->n[i].d, s->now, "sim",
+				    (enum gossip_channel)ch, data, len),
+		 1);
+}
+
+static void set_state(struct sim *s, uint32_t i, const char *key,
+		      const uint8_t *value, size_t len)
+{
+	trace_now = s->now;
+	check_rc(s, gossipd_set_state(s->n[i].d, s->now, key, value, len), 0);
 }
 
 /* ---- the slow node ---- */
@@ -428,22 +477,16 @@ static void slow_enqueue(struct snode *nd, struct ev *e)
 static void slow_wake(struct sim *s, uint32_t i)
 {
 	struct snode *nd = &s->n[i];
-	struct gossip_event ev = {.type = GOSSIP_EV_TICK, .now_ms = s->now};
 	uint32_t n = nd->n_inbox;
 
 	if (!nd->up)
 		return;
 	/* Timers first, then the socket: the order of a libuv loop. */
-	step(s, i, &ev);
+	tick(s, i);
 	for (uint32_t k = 0; k < n && nd->up; k++) {
 		struct inbox_item *it = &nd->inbox[k];
 
-		ev = (struct gossip_event){.type = GOSSIP_EV_RECV, .now_ms = s->now};
-		ev.recv.from = "sim";
-		ev.recv.channel = (enum gossip_channel)it->ch;
-		ev.recv.data = it->data;
-		ev.recv.len = it->len;
-		step(s, i, &ev);
+		deliver(s, i, it->ch, it->data, it->len);
 		free(it->data);
 	}
 	if (n > 0) {
@@ -468,40 +511,40 @@ static void set_initial_state(struct sim *s, uint32_t i)
 	uint8_t v[24];
 
 	for (uint32_t k = 0; k < s->o.state_keys && k < 8; k++) {
-		struct gossip_event ev = {.type = GOSSIP_EV_SET_STATE,
-					  .now_ms = s->now};
-
 		memset(v, 'a' + (int)(i % 26), sizeof(v));
-		ev.state.key = keys[k];
-		ev.state.value = v;
-		ev.state.len = sizeof(v);
-		step(s, i, &ev);
+		set_state(s, i, keys[k], v, sizeof(v));
 	}
 }
 
 static void start_node(struct sim *s, uint32_t i)
 {
-	struct gossip_config c;
+	struct gossipd_config c;
+	struct gossipd_env env = {.send = env_send, .set_timer = env_set_timer,
+				  .on_member = env_on_member,
+				  .on_state = env_on_state};
 	char name[32], addr[32], seed[32];
 	const char *seeds[1] = {seed};
-	struct gossip_event ev = {.type = GOSSIP_EV_JOIN, .now_ms = s->now};
 	int rc;
 
 	node_name(i, name, sizeof(name));
 	node_addr(i, addr, sizeof(addr));
 	node_addr(0, seed, sizeof(seed));
-	gossip_config_default(&c);
-	c.name = name;
-	c.addr = addr;
+	gossipd_config_default(&c);
+	c.gossip.name = name;
+	c.gossip.addr = addr;
 	if (s->o.no_lifeguard) {
-		c.awareness_max = 1;
-		c.suspicion_max_mult = 1;
+		c.gossip.awareness_max = 1;
+		c.gossip.suspicion_max_mult = 1;
 	}
-	rc = gossip_new(&c, prng_next(&s->rng),
-			(int32_t)i == s->o.trace_node ? &sim_tracer : NULL, s->now,
-			&s->n[i].g);
+	c.seed = prng_next(&s->rng);
+	c.bugs = s->o.bugs;
+	c.tracer = (int32_t)i == s->o.trace_node ? &sim_tracer : NULL;
+	s->n[i].s = s;
+	s->n[i].i = i;
+	env.ctx = &s->n[i];
+	rc = gossipd_new(&c, &env, s->now, &s->n[i].d);
 	if (rc != 0) {
-		fprintf(stderr, "gossip_new: %s\n", err_name(rc));
+		fprintf(stderr, "gossipd_new: %s\n", err_name(rc));
 		exit(2);
 	}
 	s->n[i].up = 1;
@@ -509,9 +552,8 @@ static void start_node(struct sim *s, uint32_t i)
 	s->n_started++;
 	s->t_last_start = s->now;
 	recount_pairs(s);
-	ev.join.seeds = seeds;
-	ev.join.n = i == 0 ? 0 : 1;
-	step(s, i, &ev);
+	trace_now = s->now;
+	check_rc(s, gossipd_join(s->n[i].d, s->now, seeds, i == 0 ? 0 : 1), 0);
 	set_initial_state(s, i);
 	if ((int32_t)i == s->slow)
 		heap_push(&s->h, (struct ev){.kind = EV_WAKE, .node = (int32_t)i,
@@ -530,8 +572,6 @@ static uint32_t pick_other(struct sim *s, int32_t a, int32_t b)
 
 static void fault(struct sim *s)
 {
-	struct gossip_event ev = {.type = GOSSIP_EV_SET_STATE, .now_ms = s->now};
-
 	s->t_fault = s->now;
 	s->window_start = s->now;
 	s->state_node = (int32_t)pick_other(s, s->slow, -1);
@@ -546,10 +586,12 @@ static void fault(struct sim *s)
 		s->partition_seen = 1;
 	}
 	recount_pairs(s);
-	ev.state.key = "role";
-	ev.state.value = (const uint8_t *)"leader";
-	ev.state.len = 6;
-	step(s, (uint32_t)s->state_node, &ev);
+	/* The key a node publishes when its Raft role changes, through the
+	 * same rate-limited path (its first version goes out at once). */
+	trace_now = s->now;
+	check_rc(s, gossipd_publish(s->n[s->state_node].d, s->now,
+				    GOSSIPD_KEY_ROLE, "leader"),
+		 0);
 }
 
 static uint64_t suspicion_min_ms(uint32_t n)
@@ -576,7 +618,6 @@ static uint64_t repair_bound(uint32_t n)
 static void dispatch(struct sim *s, struct ev *e)
 {
 	struct snode *nd = e->node >= 0 ? &s->n[e->node] : NULL;
-	struct gossip_event ev = {.now_ms = s->now};
 
 	switch (e->kind) {
 	case EV_START:
@@ -597,8 +638,7 @@ static void dispatch(struct sim *s, struct ev *e)
 		if (!nd->up || e->aux != nd->timer_due)
 			break;
 		nd->timer_due = 0;
-		ev.type = GOSSIP_EV_TICK;
-		step(s, (uint32_t)e->node, &ev);
+		tick(s, (uint32_t)e->node);
 		break;
 	case EV_DELIVER:
 		if (!nd->up || !nd->started)
@@ -607,12 +647,7 @@ static void dispatch(struct sim *s, struct ev *e)
 			slow_enqueue(nd, e);
 			break;
 		}
-		ev.type = GOSSIP_EV_RECV;
-		ev.recv.from = "sim";
-		ev.recv.channel = (enum gossip_channel)e->ch;
-		ev.recv.data = e->data;
-		ev.recv.len = e->len;
-		step(s, (uint32_t)e->node, &ev);
+		deliver(s, (uint32_t)e->node, e->ch, e->data, e->len);
 		break;
 	}
 	free(e->data);
@@ -636,7 +671,8 @@ static void check_final(struct sim *s)
 			if (i == j)
 				continue;
 			node_name(j, name, sizeof(name));
-			rc = gossip_lookup(s->n[i].g, name, &st, &inc);
+			rc = gossip_lookup(gossipd_core(s->n[i].d), name, &st,
+					   &inc);
 			/* A suspect is still a member: under loss a fresh
 			 * suspicion may be open at the last instant. */
 			if (s->n[j].up ? (rc != 0 || !is_live((uint8_t)st))
@@ -704,7 +740,7 @@ static void sim_free(struct sim *s)
 	}
 	free(s->h.a);
 	for (uint32_t i = 0; i < s->N; i++) {
-		gossip_free(s->n[i].g);
+		gossipd_free(s->n[i].d);
 		for (uint32_t k = 0; k < s->n[i].n_inbox; k++)
 			free(s->n[i].inbox[k].data);
 		free(s->n[i].inbox);
@@ -837,7 +873,8 @@ static void usage(void)
 		"usage: gossip-sim [--nodes N] [--seeds S] [--seed FIRST] [--loss P]\n"
 		"                  [--partition] [--no-crash] [--slow-ms D]\n"
 		"                  [--duration-ms T] [--settle-ms T] [--no-lifeguard]\n"
-		"                  [--state-keys K] [--trace NODE] [--verbose]\n");
+		"                  [--state-keys K] [--trace NODE] [--verbose]\n"
+		"                  [--bug drop-reliable|first-change-only]\n");
 	exit(2);
 }
 
@@ -871,6 +908,14 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->slow_ms = (uint32_t)strtoul(v, NULL, 10), i++;
 		} else if (strcmp(a, "--state-keys") == 0) {
 			o->state_keys = (uint32_t)strtoul(v, NULL, 10), i++;
+		} else if (strcmp(a, "--bug") == 0) {
+			if (strcmp(v, "drop-reliable") == 0)
+				o->bugs |= GOSSIPD_BUG_DROP_RELIABLE;
+			else if (strcmp(v, "first-change-only") == 0)
+				o->bugs |= GOSSIPD_BUG_FIRST_CHANGE_ONLY;
+			else
+				usage();
+			i++;
 		} else if (strcmp(a, "--trace") == 0) {
 			o->trace_node = (int)strtol(v, NULL, 10), i++;
 		} else if (strcmp(a, "--settle-ms") == 0) {

@@ -262,6 +262,30 @@ static void round_once(struct cluster *c)
 
 typedef int (*cond_fn)(struct cluster *c, void *arg);
 
+static void run_until(struct cluster *c, cond_fn cond, void *arg);
+
+/* The leader has heard every follower acknowledge `want`: a follower may
+ * apply an index before its acknowledgement reaches the leader, so this
+ * is waited for, not assumed. */
+static int all_matched(struct cluster *c, void *arg)
+{
+	raft_index want = *(raft_index *)arg, match;
+
+	for (int i = 0; i < c->n; i++) {
+		struct raftd_status st;
+
+		raftd_status(c->nd[i].d, &st);
+		if (st.role != RAFT_LEADER)
+			continue;
+		for (int j = 0; j < c->n; j++)
+			if (raftd_match(c->nd[i].d, c->nd[j].id, &match) != 0 ||
+			    match < want)
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
 static void run_until(struct cluster *c, cond_fn cond, void *arg)
 {
 	uint64_t limit = c->now + LIMIT_MS;
@@ -490,6 +514,7 @@ static void three_nodes(void **state)
 	want = applied_of(l);
 	run_until(c, all_applied, &want);
 	check_value(lag, "k80", "v80");
+	run_until(c, all_matched, &want);
 	for (int i = 0; i < 3; i++) {
 		raft_index match;
 

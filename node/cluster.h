@@ -1,0 +1,92 @@
+/*
+ * cluster.h: the node's cluster runtime, the composition of the modules
+ * under node/ (docs/design.md): the store, the Raft driver (raftd) over
+ * it, the encrypted transport, the gossip driver, autopilot, and the
+ * forwarding of requests to the leader. It implements node/core.h, the
+ * interface the HTTP API reaches the node through.
+ *
+ * One libuv loop runs everything; every function here is called on it.
+ *
+ * A node is in one of two modes:
+ *  - joined: DIR/cluster holds the secret; Raft, gossip and the transport
+ *    run, and every API operation is served;
+ *  - unjoined: no secret yet; the transport runs for the join handshake
+ *    only, and the only operation served is join (core.h, `joined`).
+ */
+#ifndef CLUSTERD_NODE_CLUSTER_H
+#define CLUSTERD_NODE_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "base/trace.h"
+#include "node/core.h"
+#include "node/http.h"
+
+struct cluster;
+
+#define CLUSTER_EXIT_LEFT 1
+
+struct cluster_config {
+	uv_loop_t *loop;             /* borrowed */
+	const char *data_dir;        /* copied */
+	const char *name;            /* this node's name; copied */
+	const char *bind;            /* cluster "IP:PORT" (TCP and UDP) */
+	const char *advertise;       /* what peers dial; NULL: bind's address
+				      * (a 0.0.0.0 bind advertises 127.0.0.1) */
+	const char *http_addr;       /* the bound HTTP address, published in
+				      * gossip and the member record */
+	const struct tracer *log;    /* borrowed */
+	/* Called once when the node wants its process to stop: status
+	 * CLUSTER_EXIT_LEFT after a completed leave (the node then forgets
+	 * its identity and cluster, see cluster_forget), or the error that
+	 * stopped the store. */
+	void (*on_exit)(void *arg, int status);
+	void *exit_arg;
+};
+
+/* Opens the store and starts the runtime in the mode the data dir says.
+ * 0, or an error with a one-line message in errmsg. *out is set whenever
+ * handles were opened (also on some errors): the caller then stops it
+ * with cluster_stop; it is the caller's until cluster_stop's callback. */
+int cluster_start(const struct cluster_config *cfg, struct cluster **out,
+		  char *errmsg, size_t errsz);
+
+/* The node core for the API (borrowed until cluster_stop). */
+const struct core *cluster_core(struct cluster *c);
+
+/* Appends this node's Raft, gossip and transport metrics to a /metrics
+ * reply (Prometheus text). */
+int cluster_metrics(struct cluster *c, struct http_reply *rep);
+
+/* Stops: fails pending operations with ERR_SHUTDOWN, closes every handle,
+ * then the store; calls done(arg) when all is closed and frees c. */
+void cluster_stop(struct cluster *c, void (*done)(void *arg), void *arg);
+
+/* After a leave (CLUSTER_EXIT_LEFT) and cluster_stop: deletes the
+ * identity, the cluster file and the database, so the data dir is that
+ * of a node that never joined. */
+int cluster_forget(const char *data_dir, char *errmsg, size_t errsz);
+
+/* ---- `clusterd init` ---- */
+
+struct cluster_init {
+	const char *data_dir, *name, *bind, *http_addr;
+	/* Out: the tokens to show (NUL-terminated). */
+	char admin_token[CORE_TOKEN_STR_LEN + 1];
+	char join_token[CORE_TOKEN_STR_LEN + 1];
+	char cluster_id[40];
+	uint64_t node_id;
+};
+
+/* Creates a cluster in an empty data dir: identity, secret, the Raft log
+ * with this node as the one voter, and the first entries of the state
+ * (cluster id, this member, an admin API token and a join token valid
+ * CORE_JOIN_TOKEN_TTL_MS). Synchronous, no network. ERR_EXISTS when the
+ * data dir already belongs to a cluster. */
+int cluster_init(struct cluster_init *in, uint64_t wall_ms, char *errmsg,
+		 size_t errsz);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * cluster_int.h: the cluster runtime's internals, shared by its files:
+ *   cluster.c        start, stop, the glue between the modules' callbacks
+ *   cluster_ops.c    operations: local ones and the ones forwarded to the
+ *                    leader (writes, reads, membership changes, transfers)
+ *   cluster_join.c   join (both sides), leave, init
+ *   cluster_core.c   node/core.h on top of the operations
+ *   cluster_view.c   members, raft status, autopilot, metrics
+ */
+#ifndef CLUSTERD_NODE_CLUSTER_INT_H
+#define CLUSTERD_NODE_CLUSTER_INT_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "node/autopilot/autopilot.h"
+#include "node/cluster.h"
+#include "node/gossipd/gossipd.h"
+#include "node/identity.h"
+#include "node/raftd/raftd.h"
+#include "node/rpc.h"
+#include "node/transport/transport.h"
+#include "storage/cdomain.h"
+#include "storage/storage.h"
+
+/* Operations in flight on this node: its own and those it runs for other
+ * nodes as leader. Past it, new ones get ERR_AGAIN (a 503 to the client):
+ * memory stays bounded whatever the clients do. */
+#define CL_OPS_MAX 8192
+/* Members kept in memory for routing and key checks (the replicated list
+ * plus what a join reply said, until the log catches up). */
+#define CL_MEMBERS_MAX 256
+/* How often autopilot looks at the cluster (Consul: every 10 s by
+ * default; we decide more often and let the stabilisation time pace the
+ * changes, since one decision is a few hundred instructions). */
+#define CL_AUTOPILOT_MS 1000
+/* While a write waits for a leader it is retried at this pace. */
+#define CL_RETRY_MS 50
+
+enum cl_op_kind {
+	CL_OP_WRITE = 1,  /* propose data */
+	CL_OP_READ,       /* a ReadIndex barrier */
+	CL_OP_CHANGE,     /* membership: change_op, change_id */
+	CL_OP_TRANSFER,   /* leadership transfer to change_id (0: any) */
+};
+
+enum cl_op_state {
+	CL_OP_WAIT_LEADER = 1, /* no leader known, or it must be retried */
+	CL_OP_PROPOSED,        /* handed to our raftd; its callback ends it */
+	CL_OP_SENT,            /* forwarded to the leader; its answer ends it */
+	CL_OP_WAIT_APPLY,      /* done, waiting for our apply to reach index */
+};
+
+struct cl_op;
+/* An operation's end: status (0 or an error), index (a write's entry, a
+ * read's read index), result (the state machine's answer). */
+typedef void (*cl_op_cb)(struct cluster *c, struct cl_op *op, int status,
+			 uint64_t index, int result);
+
+struct cl_op {
+	struct cl_op *next, *prev;
+	uint64_t id;          /* the cookie and the RPC req_id */
+	uint8_t kind;         /* enum cl_op_kind */
+	uint8_t state;        /* enum cl_op_state */
+	uint8_t remote;       /* run for another node: answer it */
+	uint8_t change_op;
+	uint64_t change_id;
+	uint64_t deadline_ms;
+	uint64_t sent_to;     /* CL_OP_SENT: the leader we forwarded to */
+	uint64_t wait_index;  /* CL_OP_WAIT_APPLY */
+	int wait_status, wait_result;
+	/* remote: who asked, and their request id */
+	uint64_t from, from_req;
+	uint8_t *data;        /* owned: the command (writes) */
+	size_t len;
+	cl_op_cb cb;          /* local ops */
+	void *arg;
+	void *arg2;
+};
+
+struct cl_decision {
+	uint64_t at_ms;
+	char text[AP_REASON_MAX];
+};
+
+struct cluster {
+	uv_loop_t *loop;
+	const struct tracer *log;
+	char dir[1024];
+	char name[STOR_CL_NAME_MAX + 1];
+	char bind[TP_ADDR_MAX], advertise[TP_ADDR_MAX];
+	char http[STOR_CL_ADDR_MAX + 1];
+	void (*on_exit)(void *arg, int status);
+	void *exit_arg;
+
+	struct node_identity ident;
+	struct node_cluster_secret sec;
+	int joined;
+	int stopping;
+	int failed; /* raftd stopped on a storage error */
+
+	struct stor *st;
+	struct raftd *rd;
+	uv_poll_t disk_poll;
+	int disk_poll_on;
+	uv_timer_t raft_timer;
+	struct tp *tp;
+	struct gossipd *gd;
+	uv_timer_t gossip_timer;
+	uv_timer_t ap_timer;
+	uv_timer_t kick_timer; /* work deferred out of raftd's callbacks */
+	struct ap_state ap;
+	struct ap_config apc;
+	uint64_t conf_seen_ms[RAFT_NODES_MAX]; /* join times for autopilot */
+	raft_id conf_seen_id[RAFT_NODES_MAX];
+	struct cl_decision decisions[8];
+	uint32_t decisions_n;
+
+	/* routing and key checks */
+	struct stor_cl_member members[CL_MEMBERS_MAX];
+	size_t members_n;
+	int members_dirty;
+
+	/* operations */
+	struct cl_op *ops;
+	size_t ops_n;
+	uint64_t next_op;
+	uint8_t role;
+	raft_id leader;
+	raft_term term;
+
+	/* the core for the API */
+	struct core core;
+
+	/* pending join (this node joining) and leave */
+	struct cl_join *join;
+	struct cl_leave *leave;
+
+	/* stop */
+	unsigned closing; /* handles still closing */
+	void (*stop_done)(void *arg);
+	void *stop_arg;
+
+	/* counters for /metrics */
+	uint64_t fwd_sent, fwd_served, rpc_malformed;
+	uint64_t joins_served, joins_refused;
+};
+
+/* cluster.c */
+uint64_t cl_now(struct cluster *c);
+uint64_t cl_wall_ms(void);
+const struct stor_cl_member *cl_member(const struct cluster *c, uint64_t id);
+void cl_members_reload(struct cluster *c);
+int cl_send_rpc(struct cluster *c, uint64_t to, const struct rpc_msg *m);
+void cl_kick(struct cluster *c);
+void cl_kick_later(struct cluster *c, uint64_t ms);
+int cl_start_joined(struct cluster *c, char *errmsg, size_t errsz);
+void cl_exit(struct cluster *c, int status);
+
+/* cluster_ops.c */
+struct cl_op *cl_op_new(struct cluster *c, uint8_t kind, uint64_t deadline_ms,
+			cl_op_cb cb, void *arg);
+/* Starts (or restarts) an op: proposes locally, forwards, or waits. */
+void cl_op_drive(struct cluster *c, struct cl_op *op);
+void cl_ops_drive_waiting(struct cluster *c);
+void cl_ops_expire(struct cluster *c);
+void cl_ops_fail_all(struct cluster *c, int status);
+void cl_ops_applied(struct cluster *c, raft_index applied);
+void cl_on_result(void *ctx, uint64_t cookie, int status, raft_index index,
+		  int result);
+void cl_on_read(void *ctx, uint64_t cookie, int status, raft_index index);
+void cl_on_rpc(struct cluster *c, const struct tp_peer *from,
+	       const uint8_t *buf, size_t len);
+void cl_role_changed(struct cluster *c);
+
+/* cluster_join.c */
+void cl_on_join(void *ctx, struct tp_join_req *jr, const uint8_t *buf,
+		size_t len);
+int cl_join_psk(void *ctx, const char *token_id, uint8_t psk[TP_KEY_LEN]);
+int cl_join_start(struct cluster *c, const char *peer, const char *token,
+		  uint64_t deadline_ms, core_done_cb cb, void *arg);
+void cl_join_tick(struct cluster *c);
+int cl_leave_start(struct cluster *c, uint64_t deadline_ms, core_done_cb cb,
+		   void *arg);
+void cl_leave_tick(struct cluster *c);
+void cl_leave_fail_all(struct cluster *c, int status);
+void cl_join_fail_all(struct cluster *c, int status);
+
+/* cluster_view.c */
+void cl_autopilot(uv_timer_t *t);
+int cl_members_view(void *ctx, struct core_member *out, size_t max,
+		    size_t *n);
+int cl_raft_view(void *ctx, struct core_raft_status *out);
+const char *cl_role_word(const struct cluster *c);
+
+/* cluster_core.c */
+extern const struct core_ops cl_core_ops;
+
+#endif
