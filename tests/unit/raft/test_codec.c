@@ -216,6 +216,27 @@ static void codec_rejects_bad_envelopes(void **state)
 	mp_writer_free(&w);
 }
 
+/* An append of one entry, by hand: its data as bytes, or (bad) as an
+ * integer. */
+static void write_append(struct mp_writer *w, int bad)
+{
+	static const uint64_t head[] = {RAFT_WIRE_VERSION, RAFT_MSG_APPEND,
+					2, 1, 3, 0, 0, 0};
+
+	mp_writer_reset(w);
+	mp_w_array(w, 9);
+	for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+		mp_w_uint(w, head[i]);
+	mp_w_array(w, 1);
+	mp_w_array(w, 3);
+	mp_w_uint(w, 3);
+	mp_w_uint(w, RAFT_ENTRY_NORMAL);
+	if (bad)
+		mp_w_uint(w, 7);
+	else
+		mp_w_bin(w, (const uint8_t *)"ok", 2);
+}
+
 /* Fields of the wrong msgpack type are refused: an entry whose data is
  * an integer instead of bytes; and raft_message_check refuses entry types
  * outside NORMAL..BARRIER. */
@@ -227,38 +248,11 @@ static void codec_rejects_wrong_field_types(void **state)
 
 	(void)state;
 	mp_writer_init(&w, 1024);
-	mp_w_array(&w, 9);
-	mp_w_uint(&w, RAFT_WIRE_VERSION);
-	mp_w_uint(&w, RAFT_MSG_APPEND);
-	mp_w_uint(&w, 2);  /* from */
-	mp_w_uint(&w, 1);  /* to */
-	mp_w_uint(&w, 3);  /* term */
-	mp_w_uint(&w, 0);  /* prev_index */
-	mp_w_uint(&w, 0);  /* prev_term */
-	mp_w_uint(&w, 0);  /* commit */
-	mp_w_array(&w, 1);
-	mp_w_array(&w, 3);
-	mp_w_uint(&w, 3);
-	mp_w_uint(&w, RAFT_ENTRY_NORMAL);
-	mp_w_bin(&w, (const uint8_t *)"ok", 2);
+	write_append(&w, 0); /* the control */
 	assert_int_equal(raft_decode(mp_writer_data(&w), mp_writer_len(&w), &d,
 				     ents, 4),
-			 0); /* the control */
-	mp_writer_reset(&w);
-	mp_w_array(&w, 9);
-	mp_w_uint(&w, RAFT_WIRE_VERSION);
-	mp_w_uint(&w, RAFT_MSG_APPEND);
-	mp_w_uint(&w, 2);
-	mp_w_uint(&w, 1);
-	mp_w_uint(&w, 3);
-	mp_w_uint(&w, 0);
-	mp_w_uint(&w, 0);
-	mp_w_uint(&w, 0);
-	mp_w_array(&w, 1);
-	mp_w_array(&w, 3);
-	mp_w_uint(&w, 3);
-	mp_w_uint(&w, RAFT_ENTRY_NORMAL);
-	mp_w_uint(&w, 7); /* data that is not bytes */
+			 0);
+	write_append(&w, 1);
 	assert_int_equal(raft_decode(mp_writer_data(&w), mp_writer_len(&w), &d,
 				     ents, 4),
 			 ERR_MALFORMED);
