@@ -21,7 +21,7 @@ done
 # apply and its stor_conf_save (787 until the clients' routing changed
 # with the oracles of issue 18); 1245: the log is reset to the applied
 # index after a crash between a snapshot install and its log reset (no
-# seed of 1-1937 reaches it since that change: the note below says so).
+# seed of 1-2600 reaches it since that change: the note below says so).
 for run in "335:meta record repaired" "1245:log reset to the applied"; do
   s=${run%%:*}; what=${run#*:}
   if ! out=$("$sim" --seed "$s" --quiet); then
