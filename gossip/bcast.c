@@ -22,7 +22,7 @@
 #include "base/err.h"
 #include "gossip/internal.h"
 
-int bcast_init(struct gossip *g)
+int gossip__bcast_init(struct gossip *g)
 {
 	g->bc_cap = g->cfg.bcast_max;
 	g->bc = calloc(g->bc_cap, sizeof(*g->bc));
@@ -36,7 +36,7 @@ int bcast_init(struct gossip *g)
 	return 0;
 }
 
-void bcast_free(struct gossip *g)
+void gossip__bcast_free(struct gossip *g)
 {
 	for (uint32_t i = 0; i < g->bc_cap; i++)
 		if (g->bc[i].used)
@@ -88,7 +88,7 @@ static int32_t *owner_ref(struct gossip *g, const struct bcast *b)
 	return b->owner_kv < 0 ? &m->bcast : &m->kv[b->owner_kv].bcast;
 }
 
-void bcast_drop(struct gossip *g, int32_t idx)
+void gossip__bcast_drop(struct gossip *g, int32_t idx)
 {
 	struct bcast *b = &g->bc[idx];
 	int32_t *ref = owner_ref(g, b);
@@ -110,7 +110,7 @@ static void evict_one(struct gossip *g)
 {
 	for (int k = 2 * BCAST_BUCKETS - 1; k >= 0; k--) {
 		if (g->bc_tail[k] != NO_SLOT) {
-			bcast_drop(g, g->bc_tail[k]);
+			gossip__bcast_drop(g, g->bc_tail[k]);
 			g->st.bcast_dropped++;
 			return;
 		}
@@ -118,7 +118,7 @@ static void evict_one(struct gossip *g)
 	UNREACHABLE();
 }
 
-void bcast_queue(struct gossip *g, int32_t owner, int32_t owner_kv,
+void gossip__bcast_queue(struct gossip *g, int32_t owner, int32_t owner_kv,
 		 const uint8_t *msg, uint32_t len)
 {
 	struct member *m = &g->m[owner];
@@ -127,7 +127,7 @@ void bcast_queue(struct gossip *g, int32_t owner, int32_t owner_kv,
 	int32_t idx;
 
 	if (*ref != NO_SLOT)
-		bcast_drop(g, *ref);
+		gossip__bcast_drop(g, *ref);
 	copy = malloc(len);
 	if (copy == NULL) {
 		g->st.bcast_dropped++;
@@ -145,7 +145,7 @@ void bcast_queue(struct gossip *g, int32_t owner, int32_t owner_kv,
 	g->bc_len++;
 }
 
-uint32_t bcast_select(struct gossip *g, int32_t *idx, uint32_t max_msgs,
+uint32_t gossip__bcast_select(struct gossip *g, int32_t *idx, uint32_t max_msgs,
 		      uint32_t room)
 {
 	uint32_t limit = gossip_retransmit_limit(g->cfg.retransmit_mult,
@@ -169,7 +169,7 @@ uint32_t bcast_select(struct gossip *g, int32_t *idx, uint32_t max_msgs,
 	return n;
 }
 
-void bcast_sent(struct gossip *g, const int32_t *idx, uint32_t n)
+void gossip__bcast_sent(struct gossip *g, const int32_t *idx, uint32_t n)
 {
 	uint32_t limit = gossip_retransmit_limit(g->cfg.retransmit_mult,
 						 g->n_members);
@@ -181,7 +181,7 @@ void bcast_sent(struct gossip *g, const int32_t *idx, uint32_t n)
 		b->transmits++;
 		if (b->transmits >= limit) {
 			link_head(g, idx[i]); /* bcast_drop unlinks it */
-			bcast_drop(g, idx[i]);
+			gossip__bcast_drop(g, idx[i]);
 		} else {
 			link_head(g, idx[i]);
 		}
@@ -191,12 +191,12 @@ void bcast_sent(struct gossip *g, const int32_t *idx, uint32_t n)
 static void queue_scratch(struct gossip *g, int32_t slot, int32_t kv)
 {
 	if (mp_writer_error(&g->w) == 0)
-		bcast_queue(g, slot, kv, mp_writer_data(&g->w),
+		gossip__bcast_queue(g, slot, kv, mp_writer_data(&g->w),
 			    (uint32_t)mp_writer_len(&g->w));
 	mp_writer_reset(&g->w);
 }
 
-void bcast_queue_alive(struct gossip *g, int32_t slot)
+void gossip__bcast_queue_alive(struct gossip *g, int32_t slot)
 {
 	const struct member *m = &g->m[slot];
 
@@ -205,7 +205,7 @@ void bcast_queue_alive(struct gossip *g, int32_t slot)
 	queue_scratch(g, slot, -1);
 }
 
-void bcast_queue_accuse(struct gossip *g, int32_t slot, uint32_t type,
+void gossip__bcast_queue_accuse(struct gossip *g, int32_t slot, uint32_t type,
 			const char *from)
 {
 	const struct member *m = &g->m[slot];
@@ -215,7 +215,7 @@ void bcast_queue_accuse(struct gossip *g, int32_t slot, uint32_t type,
 	queue_scratch(g, slot, -1);
 }
 
-void bcast_queue_state(struct gossip *g, int32_t slot, int32_t kv)
+void gossip__bcast_queue_state(struct gossip *g, int32_t slot, int32_t kv)
 {
 	const struct member *m = &g->m[slot];
 	const struct kv *e = &m->kv[kv];

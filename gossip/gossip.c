@@ -68,12 +68,12 @@ uint32_t gossip_retransmit_limit(uint32_t mult, uint32_t n)
 	return mult * (uint32_t)ceil(log10((double)n + 1.0));
 }
 
-int gstr_eq(struct gstr s, const char *c)
+int gossip__gstr_eq(struct gstr s, const char *c)
 {
 	return strlen(c) == s.len && memcmp(c, s.p, s.len) == 0;
 }
 
-void gstr_copy(char *dst, struct gstr s)
+void gossip__gstr_copy(char *dst, struct gstr s)
 {
 	memcpy(dst, s.p, s.len);
 	dst[s.len] = '\0';
@@ -120,7 +120,7 @@ int gossip_new(const struct gossip_config *c, uint64_t seed,
 	g->out_changes.elem = sizeof(struct gossip_member_change);
 	g->out_states.elem = sizeof(struct gossip_state_change);
 	g->relays = calloc(c->relay_max, sizeof(*g->relays));
-	if (g->relays == NULL || bcast_init(g) != 0 || mem_init(g) != 0) {
+	if (g->relays == NULL || gossip__bcast_init(g) != 0 || gossip__mem_init(g) != 0) {
 		gossip_free(g);
 		return ERR_NOMEM;
 	}
@@ -153,31 +153,31 @@ void gossip_free(struct gossip *g)
 	if (g == NULL)
 		return;
 	out_reset(g);
-	ovec_free(&g->out_bufs);
-	ovec_free(&g->out_pkts);
-	ovec_free(&g->out_changes);
-	ovec_free(&g->out_states);
+	gossip__ovec_free(&g->out_bufs);
+	gossip__ovec_free(&g->out_pkts);
+	gossip__ovec_free(&g->out_changes);
+	gossip__ovec_free(&g->out_states);
 	if (g->bc != NULL)
-		bcast_free(g);
+		gossip__bcast_free(g);
 	if (g->m != NULL)
-		mem_free(g);
+		gossip__mem_free(g);
 	free(g->relays);
 	mp_writer_free(&g->w);
 	free(g);
 }
 
-void send_owned(struct gossip *g, const char *to, enum gossip_channel ch,
+void gossip__send_owned(struct gossip *g, const char *to, enum gossip_channel ch,
 		uint8_t *buf, size_t len)
 {
 	struct gossip_packet *p;
-	uint8_t **keep = ovec_push(&g->out_bufs);
+	uint8_t **keep = gossip__ovec_push(&g->out_bufs);
 
 	if (keep == NULL) {
 		free(buf);
 		return;
 	}
 	*keep = buf;
-	p = ovec_push(&g->out_pkts);
+	p = gossip__ovec_push(&g->out_pkts);
 	if (p == NULL)
 		return;
 	memset(p->to, 0, sizeof(p->to));
@@ -192,7 +192,7 @@ static uint32_t str_hdr(size_t len)
 	return len < 32 ? 1u : len < 256 ? 2u : 3u;
 }
 
-void send_packet(struct gossip *g, const char *to, enum gossip_channel ch,
+void gossip__send_packet(struct gossip *g, const char *to, enum gossip_channel ch,
 		 const uint8_t *const *msgs, const uint32_t *lens, uint32_t n,
 		 int piggyback)
 {
@@ -210,7 +210,7 @@ void send_packet(struct gossip *g, const char *to, enum gossip_channel ch,
 	for (uint32_t i = 0; i < n; i++)
 		used += lens[i];
 	if (piggyback && used < g->cfg.packet_max)
-		nb = bcast_select(g, idx, GOSSIP_PKT_MSGS_MAX - n,
+		nb = gossip__bcast_select(g, idx, GOSSIP_PKT_MSGS_MAX - n,
 				  g->cfg.packet_max - used);
 	if (n + nb == 0)
 		return;
@@ -226,8 +226,8 @@ void send_packet(struct gossip *g, const char *to, enum gossip_channel ch,
 		return;
 	}
 	mp_writer_free(&w);
-	bcast_sent(g, idx, nb);
-	send_owned(g, to, ch, buf, len);
+	gossip__bcast_sent(g, idx, nb);
+	gossip__send_owned(g, to, ch, buf, len);
 }
 
 /* ---- events ---- */
@@ -237,37 +237,37 @@ static void handle_msg(struct gossip *g, const struct gossip_wire *w,
 {
 	switch (m->type) {
 	case GMSG_PING:
-		probe_on_ping(g, w, m);
+		gossip__probe_on_ping(g, w, m);
 		break;
 	case GMSG_ACK:
-		probe_on_ack(g, m);
+		gossip__probe_on_ack(g, m);
 		break;
 	case GMSG_NACK:
-		probe_on_nack(g, m);
+		gossip__probe_on_nack(g, m);
 		break;
 	case GMSG_PING_REQ:
-		probe_on_ping_req(g, w, m);
+		gossip__probe_on_ping_req(g, w, m);
 		break;
 	case GMSG_ALIVE:
-		on_alive(g, m->name, m->addr, m->inc);
+		gossip__on_alive(g, m->name, m->addr, m->inc);
 		break;
 	case GMSG_SUSPECT:
-		on_suspect(g, m->name, m->inc, m->from);
+		gossip__on_suspect(g, m->name, m->inc, m->from);
 		break;
 	case GMSG_DEAD:
-		on_dead(g, m->name, m->inc, m->from);
+		gossip__on_dead(g, m->name, m->inc, m->from);
 		break;
 	case GMSG_STATE:
-		on_state(g, m->name, m->key, m->inc, m->value, m->value_len);
+		gossip__on_state(g, m->name, m->key, m->inc, m->value, m->value_len);
 		break;
 	case GMSG_PUSHPULL:
-		pp_merge(g, w, m);
+		gossip__pp_merge(g, w, m);
 		break;
 	case GMSG_PP_DIGEST:
-		pp_on_digest(g, w, m);
+		gossip__pp_on_digest(g, w, m);
 		break;
 	case GMSG_PP_WANT:
-		pp_on_want(g, w, m);
+		gossip__pp_on_want(g, w, m);
 		break;
 	default:
 		break;
@@ -294,14 +294,14 @@ static int on_recv(struct gossip *g, const struct gossip_event *ev)
 	/* Our own packet echoed back (a seed list naming ourselves). */
 	g->recv_ch = ev->recv.channel;
 	g->n_corr = 0;
-	if (!gstr_eq(w->from_name, g->name)) {
+	if (!gossip__gstr_eq(w->from_name, g->name)) {
 		for (uint32_t i = 0; i < w->n; i++) {
 			/* Push-pull replies carry our whole state already. */
 			g->in_packet = w->msgs[i].type < GMSG_PUSHPULL;
 			handle_msg(g, w, &w->msgs[i]);
 		}
 		g->in_packet = 0;
-		correct_sender(g, w);
+		gossip__correct_sender(g, w);
 	}
 	gossip_wire_free(w);
 	free(w);
@@ -319,10 +319,10 @@ static int on_join(struct gossip *g, const struct gossip_event *ev)
 	g->joined = 1;
 	/* Announce ourselves too (memberlist's setAlive): members that
 	 * joined before us hear of us from us, not only from the seed. */
-	bcast_queue_alive(g, 0);
+	gossip__bcast_queue_alive(g, 0);
 	for (uint32_t i = 0; i < ev->join.n; i++)
 		if (strcmp(ev->join.seeds[i], g->addr) != 0)
-			pp_send(g, ev->join.seeds[i], GOSSIP_PP_JOIN);
+			gossip__pp_send(g, ev->join.seeds[i], GOSSIP_PP_JOIN);
 	return 0;
 }
 
@@ -335,14 +335,14 @@ static int on_set_state(struct gossip *g, const struct gossip_event *ev)
 	if (kl == 0 || kl > GOSSIP_KEY_MAX || ev->state.len > GOSSIP_VALUE_MAX ||
 	    (ev->state.len > 0 && ev->state.value == NULL))
 		return ERR_INVAL;
-	rc = mem_kv_set(g, &g->m[0], ev->state.key, (uint32_t)kl,
+	rc = gossip__mem_kv_set(g, &g->m[0], ev->state.key, (uint32_t)kl,
 			g->state_ver + 1, ev->state.value,
 			(uint32_t)ev->state.len, &kvi);
 	if (rc < 0)
 		return rc == ERR_TOOBIG ? ERR_INVAL : rc;
 	g->state_ver++;
-	bcast_queue_state(g, 0, kvi);
-	mem_report_state(g, 0, kvi);
+	gossip__bcast_queue_state(g, 0, kvi);
+	gossip__mem_report_state(g, 0, kvi);
 	return 0;
 }
 
@@ -380,7 +380,7 @@ static void gossip_round(struct gossip *g, uint32_t fanout)
 		fanout = 16;
 	n = gossip_targets(g, t, fanout);
 	for (uint32_t i = 0; i < n && g->bc_len > 0; i++)
-		send_packet(g, g->m[t[i]].addr, GOSSIP_UNRELIABLE, NULL, NULL, 0,
+		gossip__send_packet(g, g->m[t[i]].addr, GOSSIP_UNRELIABLE, NULL, NULL, 0,
 			    1);
 }
 
@@ -390,9 +390,9 @@ static int on_leave(struct gossip *g)
 		return 0;
 	g->left = 1;
 	g->probe.active = 0;
-	mem_set_status(g, 0, GOSSIP_LEFT, g->m[0].inc);
-	bcast_queue_accuse(g, 0, GMSG_DEAD, g->name);
-	mem_report(g, 0);
+	gossip__mem_set_status(g, 0, GOSSIP_LEFT, g->m[0].inc);
+	gossip__bcast_queue_accuse(g, 0, GMSG_DEAD, g->name);
+	gossip__mem_report(g, 0);
 	/* Tell a few members at once rather than waiting for a round. */
 	gossip_round(g, g->cfg.gossip_nodes * 2);
 	return 0;
@@ -405,15 +405,15 @@ static void reap(struct gossip *g)
 
 		if ((m->status == GOSSIP_DEAD || m->status == GOSSIP_LEFT) &&
 		    g->now_ms - m->change_ms >= g->cfg.reap_ms)
-			mem_remove(g, (int32_t)s);
+			gossip__mem_remove(g, (int32_t)s);
 	}
 }
 
 static void run_timers(struct gossip *g)
 {
-	relay_tick(g);
-	probe_tick(g);
-	susp_tick(g);
+	gossip__relay_tick(g);
+	gossip__probe_tick(g);
+	gossip__susp_tick(g);
 	if (g->now_ms >= g->next_gossip_ms) {
 		gossip_round(g, g->cfg.gossip_nodes);
 		/* Stay on the grid even across a long gap. */
@@ -421,7 +421,7 @@ static void run_timers(struct gossip *g)
 		if (g->next_gossip_ms <= g->now_ms)
 			g->next_gossip_ms = g->now_ms + g->cfg.gossip_interval_ms;
 	}
-	pp_tick(g);
+	gossip__pp_tick(g);
 	if (g->now_ms >= g->next_reap_ms) {
 		reap(g);
 		g->next_reap_ms = g->now_ms + REAP_SCAN_MS;
@@ -435,7 +435,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 
 static uint64_t next_deadline(const struct gossip *g)
 {
-	uint64_t d = probe_deadline(g);
+	uint64_t d = gossip__probe_deadline(g);
 
 	if (g->bc_len > 0)
 		d = min_u64(d, g->next_gossip_ms);
@@ -517,7 +517,7 @@ uint32_t gossip_num_live(const struct gossip *g)
 int gossip_lookup(const struct gossip *g, const char *name,
 		  enum gossip_status *status, uint64_t *incarnation)
 {
-	int32_t s = mem_find(g, name, (uint32_t)strlen(name));
+	int32_t s = gossip__mem_find(g, name, (uint32_t)strlen(name));
 
 	if (s == NO_SLOT)
 		return ERR_NOTFOUND;
@@ -530,7 +530,7 @@ int gossip_state_get(const struct gossip *g, const char *name,
 		     const char *key, uint64_t *version, const uint8_t **value,
 		     size_t *len)
 {
-	int32_t s = mem_find(g, name, (uint32_t)strlen(name));
+	int32_t s = gossip__mem_find(g, name, (uint32_t)strlen(name));
 
 	if (s == NO_SLOT)
 		return ERR_NOTFOUND;

@@ -142,95 +142,95 @@ struct gossip {
 };
 
 /* out_vec */
-void *ovec_push(struct out_vec *v);
-void ovec_free(struct out_vec *v);
+void *gossip__ovec_push(struct out_vec *v);
+void gossip__ovec_free(struct out_vec *v);
 
 /* members.c */
-int mem_init(struct gossip *g);
-void mem_free(struct gossip *g);
-uint32_t mem_name_hash(const char *s, uint32_t len);
-int32_t mem_find(const struct gossip *g, const char *name, uint32_t len);
-int32_t mem_add(struct gossip *g, const char *name, uint32_t name_len,
+int gossip__mem_init(struct gossip *g);
+void gossip__mem_free(struct gossip *g);
+uint32_t gossip__mem_name_hash(const char *s, uint32_t len);
+int32_t gossip__mem_find(const struct gossip *g, const char *name, uint32_t len);
+int32_t gossip__mem_add(struct gossip *g, const char *name, uint32_t name_len,
 		const char *addr, uint32_t addr_len);
-void mem_remove(struct gossip *g, int32_t slot);
-void mem_set_status(struct gossip *g, int32_t slot, uint8_t status,
+void gossip__mem_remove(struct gossip *g, int32_t slot);
+void gossip__mem_set_status(struct gossip *g, int32_t slot, uint8_t status,
 		    uint64_t inc);
-int mem_kv_set(struct gossip *g, struct member *m, const char *key,
+int gossip__mem_kv_set(struct gossip *g, struct member *m, const char *key,
 	       uint32_t key_len, uint64_t version, const uint8_t *v,
 	       uint32_t len, int32_t *kv_index);
-void mem_report(struct gossip *g, int32_t slot);
-void mem_report_state(struct gossip *g, int32_t slot, int32_t kv);
-int32_t mem_random_live(struct gossip *g, int32_t exclude1, int32_t exclude2);
-int32_t mem_next_probe_target(struct gossip *g);
+void gossip__mem_report(struct gossip *g, int32_t slot);
+void gossip__mem_report_state(struct gossip *g, int32_t slot, int32_t kv);
+int32_t gossip__mem_random_live(struct gossip *g, int32_t exclude1, int32_t exclude2);
+int32_t gossip__mem_next_probe_target(struct gossip *g);
 
 /* bcast.c */
-int bcast_init(struct gossip *g);
-void bcast_free(struct gossip *g);
+int gossip__bcast_init(struct gossip *g);
+void gossip__bcast_free(struct gossip *g);
 /* Queues an encoded message (copied) about member `owner` (kv -1 for
  * membership); replaces the previous one about the same thing. */
-void bcast_queue(struct gossip *g, int32_t owner, int32_t owner_kv,
+void gossip__bcast_queue(struct gossip *g, int32_t owner, int32_t owner_kv,
 		 const uint8_t *msg, uint32_t len);
-void bcast_drop(struct gossip *g, int32_t idx);
+void gossip__bcast_drop(struct gossip *g, int32_t idx);
 /* Chooses queued messages (least sent, newest first) totalling at most
  * `room` bytes; after they are copied into a packet, bcast_sent raises
  * their transmit counts (and drops those sent often enough). */
-uint32_t bcast_select(struct gossip *g, int32_t *idx, uint32_t max_msgs,
+uint32_t gossip__bcast_select(struct gossip *g, int32_t *idx, uint32_t max_msgs,
 		      uint32_t room);
-void bcast_sent(struct gossip *g, const int32_t *idx, uint32_t n);
-void bcast_queue_alive(struct gossip *g, int32_t slot);
-void bcast_queue_accuse(struct gossip *g, int32_t slot, uint32_t type,
+void gossip__bcast_sent(struct gossip *g, const int32_t *idx, uint32_t n);
+void gossip__bcast_queue_alive(struct gossip *g, int32_t slot);
+void gossip__bcast_queue_accuse(struct gossip *g, int32_t slot, uint32_t type,
 			const char *from);
-void bcast_queue_state(struct gossip *g, int32_t slot, int32_t kv);
+void gossip__bcast_queue_state(struct gossip *g, int32_t slot, int32_t kv);
 
 /* gossip.c: sending */
 /* Sends one packet holding `n` given msgs, then piggybacked broadcasts
  * up to packet_max (if piggyback). */
-void send_packet(struct gossip *g, const char *to, enum gossip_channel ch,
+void gossip__send_packet(struct gossip *g, const char *to, enum gossip_channel ch,
 		 const uint8_t *const *msgs, const uint32_t *lens, uint32_t n,
 		 int piggyback);
 /* Queues an encoded buffer (ownership transferred) for the driver. */
-void send_owned(struct gossip *g, const char *to, enum gossip_channel ch,
+void gossip__send_owned(struct gossip *g, const char *to, enum gossip_channel ch,
 		uint8_t *buf, size_t len);
-int gstr_eq(struct gstr s, const char *c);
+int gossip__gstr_eq(struct gstr s, const char *c);
 /* Copies s into dst as a C string; dst holds s.len + 1 bytes (the codec
  * bounds names and addresses by GOSSIP_NAME_MAX and GOSSIP_ADDR_MAX). */
-void gstr_copy(char *dst, struct gstr s);
+void gossip__gstr_copy(char *dst, struct gstr s);
 
 /* probe.c */
-void probe_tick(struct gossip *g);
-void probe_on_ping(struct gossip *g, const struct gossip_wire *w,
+void gossip__probe_tick(struct gossip *g);
+void gossip__probe_on_ping(struct gossip *g, const struct gossip_wire *w,
 		   const struct gmsg *m);
-void probe_on_ack(struct gossip *g, const struct gmsg *m);
-void probe_on_nack(struct gossip *g, const struct gmsg *m);
-void probe_on_ping_req(struct gossip *g, const struct gossip_wire *w,
+void gossip__probe_on_ack(struct gossip *g, const struct gmsg *m);
+void gossip__probe_on_nack(struct gossip *g, const struct gmsg *m);
+void gossip__probe_on_ping_req(struct gossip *g, const struct gossip_wire *w,
 		       const struct gmsg *m);
-void relay_tick(struct gossip *g);
-void susp_tick(struct gossip *g);
-uint64_t probe_deadline(const struct gossip *g);
-void awareness_add(struct gossip *g, int delta);
+void gossip__relay_tick(struct gossip *g);
+void gossip__susp_tick(struct gossip *g);
+uint64_t gossip__probe_deadline(const struct gossip *g);
+void gossip__awareness_add(struct gossip *g, int delta);
 
 /* news.c */
-void on_alive(struct gossip *g, struct gstr name, struct gstr addr,
+void gossip__on_alive(struct gossip *g, struct gstr name, struct gstr addr,
 	      uint64_t inc);
-void on_suspect(struct gossip *g, struct gstr name, uint64_t inc,
+void gossip__on_suspect(struct gossip *g, struct gstr name, uint64_t inc,
 		struct gstr from);
-void on_dead(struct gossip *g, struct gstr name, uint64_t inc,
+void gossip__on_dead(struct gossip *g, struct gstr name, uint64_t inc,
 	     struct gstr from);
-void on_state(struct gossip *g, struct gstr name, struct gstr key,
+void gossip__on_state(struct gossip *g, struct gstr name, struct gstr key,
 	      uint64_t version, const uint8_t *v, uint32_t len);
-void refute(struct gossip *g, uint64_t accused_inc);
+void gossip__refute(struct gossip *g, uint64_t accused_inc);
 /* Answers the sender of the packet just handled with the newer ALIVE of
  * every member it accused at a stale incarnation (news.c). */
-void correct_sender(struct gossip *g, const struct gossip_wire *w);
+void gossip__correct_sender(struct gossip *g, const struct gossip_wire *w);
 
 /* pushpull.c */
-void pp_send(struct gossip *g, const char *to, uint32_t flags);
-void pp_merge(struct gossip *g, const struct gossip_wire *w,
+void gossip__pp_send(struct gossip *g, const char *to, uint32_t flags);
+void gossip__pp_merge(struct gossip *g, const struct gossip_wire *w,
 	      const struct gmsg *m);
-void pp_tick(struct gossip *g);
-void pp_on_digest(struct gossip *g, const struct gossip_wire *w,
+void gossip__pp_tick(struct gossip *g);
+void gossip__pp_on_digest(struct gossip *g, const struct gossip_wire *w,
 		  const struct gmsg *m);
-void pp_on_want(struct gossip *g, const struct gossip_wire *w,
+void gossip__pp_on_want(struct gossip *g, const struct gossip_wire *w,
 		const struct gmsg *m);
 
 #endif

@@ -10,7 +10,7 @@
 #include "base/err.h"
 #include "gossip/internal.h"
 
-void *ovec_push(struct out_vec *v)
+void *gossip__ovec_push(struct out_vec *v)
 {
 	if (v->n == v->cap) {
 		uint32_t cap = v->cap ? v->cap * 2 : 16;
@@ -24,14 +24,14 @@ void *ovec_push(struct out_vec *v)
 	return (uint8_t *)v->p + (size_t)v->n++ * v->elem;
 }
 
-void ovec_free(struct out_vec *v)
+void gossip__ovec_free(struct out_vec *v)
 {
 	free(v->p);
 	v->p = NULL;
 	v->n = v->cap = 0;
 }
 
-uint32_t mem_name_hash(const char *s, uint32_t len)
+uint32_t gossip__mem_name_hash(const char *s, uint32_t len)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
 
@@ -46,7 +46,7 @@ static void hash_insert(struct gossip *g, int32_t slot)
 {
 	const char *n = g->m[slot].name;
 	uint32_t mask = g->hash_cap - 1;
-	uint32_t i = mem_name_hash(n, (uint32_t)strlen(n)) & mask;
+	uint32_t i = gossip__mem_name_hash(n, (uint32_t)strlen(n)) & mask;
 
 	while (g->hash[i] != NO_SLOT)
 		i = (i + 1) & mask;
@@ -78,10 +78,10 @@ static int hash_rebuild(struct gossip *g, uint32_t slots)
 	return 0;
 }
 
-int32_t mem_find(const struct gossip *g, const char *name, uint32_t len)
+int32_t gossip__mem_find(const struct gossip *g, const char *name, uint32_t len)
 {
 	uint32_t mask = g->hash_cap - 1;
-	uint32_t i = mem_name_hash(name, len) & mask;
+	uint32_t i = gossip__mem_name_hash(name, len) & mask;
 
 	for (uint32_t probes = 0; probes < g->hash_cap; probes++) {
 		int32_t s = g->hash[i];
@@ -126,13 +126,13 @@ static int grow(struct gossip *g)
 	return hash_rebuild(g, cap);
 }
 
-int mem_init(struct gossip *g)
+int gossip__mem_init(struct gossip *g)
 {
 	int32_t self;
 
 	if (grow(g) != 0)
 		return ERR_NOMEM;
-	self = mem_add(g, g->name, (uint32_t)strlen(g->name), g->addr,
+	self = gossip__mem_add(g, g->name, (uint32_t)strlen(g->name), g->addr,
 		       (uint32_t)strlen(g->addr));
 	if (self != 0)
 		return ERR_NOMEM;
@@ -149,7 +149,7 @@ static void kv_free_all(struct member *m)
 	m->n_kv = 0;
 }
 
-void mem_free(struct gossip *g)
+void gossip__mem_free(struct gossip *g)
 {
 	for (uint32_t s = 0; s < g->m_used; s++)
 		if (g->m[s].status != 0)
@@ -174,7 +174,7 @@ static void order_insert(struct gossip *g, int32_t slot)
 	g->order[at] = slot;
 }
 
-int32_t mem_add(struct gossip *g, const char *name, uint32_t name_len,
+int32_t gossip__mem_add(struct gossip *g, const char *name, uint32_t name_len,
 		const char *addr, uint32_t addr_len)
 {
 	struct member *m;
@@ -215,7 +215,7 @@ static void suspects_remove(struct gossip *g, int32_t slot)
 	}
 }
 
-void mem_set_status(struct gossip *g, int32_t slot, uint8_t status,
+void gossip__mem_set_status(struct gossip *g, int32_t slot, uint8_t status,
 		    uint64_t inc)
 {
 	struct member *m = &g->m[slot];
@@ -240,17 +240,17 @@ void mem_set_status(struct gossip *g, int32_t slot, uint8_t status,
 	m->inc = inc;
 }
 
-void mem_remove(struct gossip *g, int32_t slot)
+void gossip__mem_remove(struct gossip *g, int32_t slot)
 {
 	struct member *m = &g->m[slot];
 
 	ASSERT(slot != 0 && m->status != 0);
 	if (m->bcast != NO_SLOT)
-		bcast_drop(g, m->bcast);
+		gossip__bcast_drop(g, m->bcast);
 	for (uint32_t i = 0; i < m->n_kv; i++)
 		if (m->kv[i].bcast != NO_SLOT)
-			bcast_drop(g, m->kv[i].bcast);
-	mem_set_status(g, slot, GOSSIP_DEAD, m->inc);
+			gossip__bcast_drop(g, m->kv[i].bcast);
+	gossip__mem_set_status(g, slot, GOSSIP_DEAD, m->inc);
 	for (uint32_t i = 0; i < g->n_order; i++) {
 		if (g->order[i] == slot) {
 			memmove(&g->order[i], &g->order[i + 1],
@@ -268,7 +268,7 @@ void mem_remove(struct gossip *g, int32_t slot)
 	(void)hash_rebuild(g, g->m_cap);
 }
 
-int mem_kv_set(struct gossip *g, struct member *m, const char *key,
+int gossip__mem_kv_set(struct gossip *g, struct member *m, const char *key,
 	       uint32_t key_len, uint64_t version, const uint8_t *v,
 	       uint32_t len, int32_t *kv_index)
 {
@@ -316,9 +316,9 @@ int mem_kv_set(struct gossip *g, struct member *m, const char *key,
 	return 1;
 }
 
-void mem_report(struct gossip *g, int32_t slot)
+void gossip__mem_report(struct gossip *g, int32_t slot)
 {
-	struct gossip_member_change *c = ovec_push(&g->out_changes);
+	struct gossip_member_change *c = gossip__ovec_push(&g->out_changes);
 	const struct member *m = &g->m[slot];
 
 	if (c == NULL)
@@ -329,7 +329,7 @@ void mem_report(struct gossip *g, int32_t slot)
 	c->incarnation = m->inc;
 }
 
-void mem_report_state(struct gossip *g, int32_t slot, int32_t kvi)
+void gossip__mem_report_state(struct gossip *g, int32_t slot, int32_t kvi)
 {
 	const struct member *m = &g->m[slot];
 	const struct kv *kv = &m->kv[kvi];
@@ -339,7 +339,7 @@ void mem_report_state(struct gossip *g, int32_t slot, int32_t kvi)
 
 	if (kv->len > 0) {
 		copy = malloc(kv->len);
-		keep = ovec_push(&g->out_bufs);
+		keep = gossip__ovec_push(&g->out_bufs);
 		if (copy == NULL || keep == NULL) {
 			free(copy);
 			return;
@@ -347,7 +347,7 @@ void mem_report_state(struct gossip *g, int32_t slot, int32_t kvi)
 		memcpy(copy, kv->value, kv->len);
 		*keep = copy;
 	}
-	c = ovec_push(&g->out_states);
+	c = gossip__ovec_push(&g->out_states);
 	if (c == NULL)
 		return;
 	memcpy(c->name, m->name, sizeof(c->name));
@@ -362,7 +362,7 @@ static int is_live(const struct member *m)
 	return m->status == GOSSIP_ALIVE || m->status == GOSSIP_SUSPECT;
 }
 
-int32_t mem_random_live(struct gossip *g, int32_t ex1, int32_t ex2)
+int32_t gossip__mem_random_live(struct gossip *g, int32_t ex1, int32_t ex2)
 {
 	uint32_t start;
 
@@ -402,7 +402,7 @@ static void order_rebuild(struct gossip *g)
 	g->order_pos = 0;
 }
 
-int32_t mem_next_probe_target(struct gossip *g)
+int32_t gossip__mem_next_probe_target(struct gossip *g)
 {
 	/* Two passes at most: the rest of this round, then a new round. */
 	for (int pass = 0; pass < 2; pass++) {

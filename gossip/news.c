@@ -29,7 +29,7 @@ static void note_stale(struct gossip *g, int32_t slot)
 	g->corr[g->n_corr++] = slot;
 }
 
-void correct_sender(struct gossip *g, const struct gossip_wire *w)
+void gossip__correct_sender(struct gossip *g, const struct gossip_wire *w)
 {
 	const uint8_t *msgs[CORR_MAX];
 	uint32_t lens[CORR_MAX], n = 0;
@@ -54,43 +54,43 @@ void correct_sender(struct gossip *g, const struct gossip_wire *w)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		msgs[i] = mp_writer_data(&g->w) + off[i];
-	gstr_copy(to, w->from_addr);
-	send_packet(g, to, GOSSIP_UNRELIABLE, msgs, lens, n, 0);
+	gossip__gstr_copy(to, w->from_addr);
+	gossip__send_packet(g, to, GOSSIP_UNRELIABLE, msgs, lens, n, 0);
 	mp_writer_reset(&g->w);
 }
 
-void refute(struct gossip *g, uint64_t accused_inc)
+void gossip__refute(struct gossip *g, uint64_t accused_inc)
 {
 	struct member *self = &g->m[0];
 	uint64_t inc = (accused_inc > self->inc ? accused_inc : self->inc) + 1;
 
 	if (g->left)
 		return;
-	mem_set_status(g, 0, GOSSIP_ALIVE, inc);
-	bcast_queue_alive(g, 0);
+	gossip__mem_set_status(g, 0, GOSSIP_ALIVE, inc);
+	gossip__bcast_queue_alive(g, 0);
 	/* Lifeguard 4.3: being suspected hints that we are the slow one. */
-	awareness_add(g, 1);
+	gossip__awareness_add(g, 1);
 	g->st.refutes++;
-	mem_report(g, 0);
+	gossip__mem_report(g, 0);
 	TRACE_D(g->tr, MOD, "%s refutes, incarnation %llu", g->name,
 		(unsigned long long)inc);
 }
 
-void on_alive(struct gossip *g, struct gstr name, struct gstr addr,
+void gossip__on_alive(struct gossip *g, struct gstr name, struct gstr addr,
 	      uint64_t inc)
 {
-	int32_t s = mem_find(g, name.p, name.len);
+	int32_t s = gossip__mem_find(g, name.p, name.len);
 	struct member *m;
 
 	if (s == 0) {
 		/* News of an older life of ours with a higher incarnation:
 		 * outbid it, or the cluster would keep the stale record. */
 		if (inc > g->m[0].inc)
-			refute(g, inc);
+			gossip__refute(g, inc);
 		return;
 	}
 	if (s == NO_SLOT) {
-		s = mem_add(g, name.p, name.len, addr.p, addr.len);
+		s = gossip__mem_add(g, name.p, name.len, addr.p, addr.len);
 		if (s == NO_SLOT)
 			return;
 		g->m[s].inc = inc;
@@ -100,10 +100,10 @@ void on_alive(struct gossip *g, struct gstr name, struct gstr addr,
 			return;
 		memset(m->addr, 0, sizeof(m->addr));
 		memcpy(m->addr, addr.p, addr.len);
-		mem_set_status(g, s, GOSSIP_ALIVE, inc);
+		gossip__mem_set_status(g, s, GOSSIP_ALIVE, inc);
 	}
-	mem_report(g, s);
-	bcast_queue_alive(g, s);
+	gossip__mem_report(g, s);
+	gossip__bcast_queue_alive(g, s);
 }
 
 static void start_suspicion(struct gossip *g, int32_t s, uint64_t inc,
@@ -119,14 +119,14 @@ static void start_suspicion(struct gossip *g, int32_t s, uint64_t inc,
 		k = 0;
 	if (k > SUSP_CONFIRM_MAX - 1)
 		k = SUSP_CONFIRM_MAX - 1;
-	mem_set_status(g, s, GOSSIP_SUSPECT, inc);
+	gossip__mem_set_status(g, s, GOSSIP_SUSPECT, inc);
 	m->susp_start_ms = g->now_ms;
 	m->susp_min_ms = gossip_suspicion_min(g->cfg.suspicion_mult, n,
 					      g->cfg.probe_interval_ms);
 	m->susp_max_ms = m->susp_min_ms * g->cfg.suspicion_max_mult;
 	m->susp_k = k;
 	m->susp_n = 0;
-	m->susp_from[0] = mem_name_hash(from.p, from.len);
+	m->susp_from[0] = gossip__mem_name_hash(from.p, from.len);
 	m->susp_deadline_ms = g->now_ms + gossip_suspicion_timeout(
 		m->susp_min_ms, m->susp_max_ms, k, 0);
 	g->st.suspects_started++;
@@ -137,7 +137,7 @@ static void start_suspicion(struct gossip *g, int32_t s, uint64_t inc,
 static int confirm_suspicion(struct gossip *g, struct member *m,
 			     struct gstr from)
 {
-	uint32_t h = mem_name_hash(from.p, from.len);
+	uint32_t h = gossip__mem_name_hash(from.p, from.len);
 
 	if (m->susp_n >= m->susp_k)
 		return 0;
@@ -160,14 +160,14 @@ static int confirm_suspicion(struct gossip *g, struct member *m,
 static int32_t accused(struct gossip *g, struct gstr name, uint64_t inc,
 		       int self_answers)
 {
-	int32_t s = mem_find(g, name.p, name.len);
+	int32_t s = gossip__mem_find(g, name.p, name.len);
 	struct member *m;
 
 	if (s == NO_SLOT)
 		return NO_SLOT;
 	if (s == 0) {
 		if (self_answers && inc >= g->m[0].inc)
-			refute(g, inc);
+			gossip__refute(g, inc);
 		else if (self_answers)
 			note_stale(g, 0);
 		return NO_SLOT;
@@ -181,7 +181,7 @@ static int32_t accused(struct gossip *g, struct gstr name, uint64_t inc,
 	return s;
 }
 
-void on_suspect(struct gossip *g, struct gstr name, uint64_t inc,
+void gossip__on_suspect(struct gossip *g, struct gstr name, uint64_t inc,
 		struct gstr from)
 {
 	int32_t s = accused(g, name, inc, 1);
@@ -191,20 +191,20 @@ void on_suspect(struct gossip *g, struct gstr name, uint64_t inc,
 	if (s == NO_SLOT)
 		return;
 	m = &g->m[s];
-	gstr_copy(accuser, from);
+	gossip__gstr_copy(accuser, from);
 	if (m->status == GOSSIP_SUSPECT && inc == m->inc) {
 		if (confirm_suspicion(g, m, from))
-			bcast_queue_accuse(g, s, GMSG_SUSPECT, accuser);
+			gossip__bcast_queue_accuse(g, s, GMSG_SUSPECT, accuser);
 		return;
 	}
 	start_suspicion(g, s, inc, from);
-	mem_report(g, s);
-	bcast_queue_accuse(g, s, GMSG_SUSPECT, accuser);
+	gossip__mem_report(g, s);
+	gossip__bcast_queue_accuse(g, s, GMSG_SUSPECT, accuser);
 	TRACE_D(g->tr, MOD, "%s suspects %s (inc %llu, by %s)", g->name,
 		m->name, (unsigned long long)inc, accuser);
 }
 
-void on_dead(struct gossip *g, struct gstr name, uint64_t inc,
+void gossip__on_dead(struct gossip *g, struct gstr name, uint64_t inc,
 	     struct gstr from)
 {
 	/* Once we left, news of our death is true: nothing to refute. */
@@ -215,11 +215,11 @@ void on_dead(struct gossip *g, struct gstr name, uint64_t inc,
 	if (s == NO_SLOT)
 		return;
 	m = &g->m[s];
-	gstr_copy(accuser, from);
-	mem_set_status(g, s, gstr_eq(from, m->name) ? GOSSIP_LEFT : GOSSIP_DEAD,
+	gossip__gstr_copy(accuser, from);
+	gossip__mem_set_status(g, s, gossip__gstr_eq(from, m->name) ? GOSSIP_LEFT : GOSSIP_DEAD,
 		       inc);
-	mem_report(g, s);
-	bcast_queue_accuse(g, s, GMSG_DEAD, accuser);
+	gossip__mem_report(g, s);
+	gossip__bcast_queue_accuse(g, s, GMSG_DEAD, accuser);
 }
 
 /* Someone holds a newer version of one of our own keys than we do (we
@@ -234,24 +234,24 @@ static void own_key_seen(struct gossip *g, struct gstr key, uint64_t version)
 	for (uint32_t i = 0; i < self->n_kv; i++) {
 		struct kv *kv = &self->kv[i];
 
-		if (gstr_eq(key, kv->key) && kv->version < version) {
+		if (gossip__gstr_eq(key, kv->key) && kv->version < version) {
 			uint8_t v[GOSSIP_VALUE_MAX];
 			uint32_t len = kv->len;
 
 			if (len > 0)
 				memcpy(v, kv->value, len);
-			if (mem_kv_set(g, self, kv->key, (uint32_t)strlen(kv->key),
+			if (gossip__mem_kv_set(g, self, kv->key, (uint32_t)strlen(kv->key),
 				       ++g->state_ver, v, len, &kvi) == 1)
-				bcast_queue_state(g, 0, kvi);
+				gossip__bcast_queue_state(g, 0, kvi);
 			return;
 		}
 	}
 }
 
-void on_state(struct gossip *g, struct gstr name, struct gstr key,
+void gossip__on_state(struct gossip *g, struct gstr name, struct gstr key,
 	      uint64_t version, const uint8_t *v, uint32_t len)
 {
-	int32_t s = mem_find(g, name.p, name.len);
+	int32_t s = gossip__mem_find(g, name.p, name.len);
 	int32_t kvi;
 
 	if (s == NO_SLOT)
@@ -260,10 +260,10 @@ void on_state(struct gossip *g, struct gstr name, struct gstr key,
 		own_key_seen(g, key, version);
 		return;
 	}
-	if (mem_kv_set(g, &g->m[s], key.p, key.len, version, v, len, &kvi) != 1)
+	if (gossip__mem_kv_set(g, &g->m[s], key.p, key.len, version, v, len, &kvi) != 1)
 		return;
-	mem_report_state(g, s, kvi);
+	gossip__mem_report_state(g, s, kvi);
 	if (!g->quiet_state)
-		bcast_queue_state(g, s, kvi);
+		gossip__bcast_queue_state(g, s, kvi);
 }
 

@@ -29,7 +29,7 @@
  * probe_interval; with the LAN profile: 500 + 400 < 1000 ms). */
 #define NACK_AT_PERCENT 80
 
-void awareness_add(struct gossip *g, int delta)
+void gossip__awareness_add(struct gossip *g, int delta)
 {
 	int64_t v = (int64_t)g->awareness + delta;
 
@@ -50,7 +50,7 @@ static void start_probe(struct gossip *g)
 	struct probe *p = &g->probe;
 	const uint8_t *msgs[2];
 	uint32_t lens[2], n = 0;
-	int32_t s = mem_next_probe_target(g);
+	int32_t s = gossip__mem_next_probe_target(g);
 	const struct member *m;
 	size_t first;
 
@@ -79,7 +79,7 @@ static void start_probe(struct gossip *g)
 	}
 	msgs[n] = mp_writer_data(&g->w) + first;
 	lens[n++] = (uint32_t)(mp_writer_len(&g->w) - first);
-	send_packet(g, m->addr, GOSSIP_UNRELIABLE, msgs, lens, n, 1);
+	gossip__send_packet(g, m->addr, GOSSIP_UNRELIABLE, msgs, lens, n, 1);
 }
 
 static void send_one_ch(struct gossip *g, const char *to,
@@ -89,7 +89,7 @@ static void send_one_ch(struct gossip *g, const char *to,
 	uint32_t len = (uint32_t)mp_writer_len(&g->w);
 
 	if (mp_writer_error(&g->w) == 0)
-		send_packet(g, to, ch, &msg, &len, 1, piggyback);
+		gossip__send_packet(g, to, ch, &msg, &len, 1, piggyback);
 	mp_writer_reset(&g->w);
 }
 
@@ -113,7 +113,7 @@ static void send_indirect(struct gossip *g)
 	}
 	for (uint32_t tries = 0; tries < k * 4 && p->nacks_expected < k;
 	     tries++) {
-		int32_t s = mem_random_live(g, p->slot, NO_SLOT);
+		int32_t s = gossip__mem_random_live(g, p->slot, NO_SLOT);
 		int dup = 0;
 
 		if (s == NO_SLOT)
@@ -139,9 +139,9 @@ static void finish_probe(struct gossip *g)
 	p->active = 0;
 	g->st.probe_fails++;
 	if (p->nacks_expected > 0)
-		awareness_add(g, (int)(p->nacks_expected - p->nacks));
+		gossip__awareness_add(g, (int)(p->nacks_expected - p->nacks));
 	else
-		awareness_add(g, 1);
+		gossip__awareness_add(g, 1);
 	/* The slot may have been reaped and reused meanwhile. */
 	if (t->status != GOSSIP_ALIVE && t->status != GOSSIP_SUSPECT)
 		return;
@@ -151,10 +151,10 @@ static void finish_probe(struct gossip *g)
 	name.len = (uint32_t)strlen(t->name);
 	self.p = g->name;
 	self.len = (uint32_t)strlen(g->name);
-	on_suspect(g, name, t->inc, self);
+	gossip__on_suspect(g, name, t->inc, self);
 }
 
-void probe_tick(struct gossip *g)
+void gossip__probe_tick(struct gossip *g)
 {
 	struct probe *p = &g->probe;
 
@@ -169,7 +169,7 @@ void probe_tick(struct gossip *g)
 		start_probe(g);
 }
 
-uint64_t probe_deadline(const struct gossip *g)
+uint64_t gossip__probe_deadline(const struct gossip *g)
 {
 	const struct probe *p = &g->probe;
 	uint64_t d = g->left ? UINT64_MAX : g->next_probe_ms;
@@ -191,16 +191,16 @@ uint64_t probe_deadline(const struct gossip *g)
 	return d;
 }
 
-void probe_on_ping(struct gossip *g, const struct gossip_wire *w,
+void gossip__probe_on_ping(struct gossip *g, const struct gossip_wire *w,
 		   const struct gmsg *m)
 {
 	char to[GOSSIP_ADDR_MAX + 1];
 
 	/* A ping meant for an earlier holder of our address is not ours
 	 * to answer (memberlist checks the same). */
-	if (!gstr_eq(m->name, g->name))
+	if (!gossip__gstr_eq(m->name, g->name))
 		return;
-	gstr_copy(to, w->from_addr);
+	gossip__gstr_copy(to, w->from_addr);
 	mp_writer_reset(&g->w);
 	gossip_enc_ack(&g->w, GMSG_ACK, m->seq);
 	/* Answer on the channel asked on: a reliable ping is the fallback
@@ -208,14 +208,14 @@ void probe_on_ping(struct gossip *g, const struct gossip_wire *w,
 	send_one_ch(g, to, g->recv_ch, g->recv_ch == GOSSIP_UNRELIABLE);
 }
 
-void probe_on_ack(struct gossip *g, const struct gmsg *m)
+void gossip__probe_on_ack(struct gossip *g, const struct gmsg *m)
 {
 	struct probe *p = &g->probe;
 
 	if (p->active && !p->acked && m->seq == p->seq) {
 		p->acked = 1;
 		p->active = 0;
-		awareness_add(g, -1);
+		gossip__awareness_add(g, -1);
 		return;
 	}
 	for (uint32_t i = 0; i < g->cfg.relay_max; i++) {
@@ -231,7 +231,7 @@ void probe_on_ack(struct gossip *g, const struct gmsg *m)
 	}
 }
 
-void probe_on_nack(struct gossip *g, const struct gmsg *m)
+void gossip__probe_on_nack(struct gossip *g, const struct gmsg *m)
 {
 	struct probe *p = &g->probe;
 
@@ -240,7 +240,7 @@ void probe_on_nack(struct gossip *g, const struct gmsg *m)
 		p->nacks++;
 }
 
-void probe_on_ping_req(struct gossip *g, const struct gossip_wire *w,
+void gossip__probe_on_ping_req(struct gossip *g, const struct gossip_wire *w,
 		       const struct gmsg *m)
 {
 	struct relay *r = NULL;
@@ -260,15 +260,15 @@ void probe_on_ping_req(struct gossip *g, const struct gossip_wire *w,
 	r->orig_seq = m->seq;
 	r->nack_at_ms = g->now_ms + (uint64_t)g->cfg.probe_timeout_ms *
 					    NACK_AT_PERCENT / 100;
-	gstr_copy(r->req_addr, w->from_addr);
-	gstr_copy(target_addr, m->addr);
-	gstr_copy(target, m->name);
+	gossip__gstr_copy(r->req_addr, w->from_addr);
+	gossip__gstr_copy(target_addr, m->addr);
+	gossip__gstr_copy(target, m->name);
 	mp_writer_reset(&g->w);
 	gossip_enc_ping(&g->w, GMSG_PING, r->my_seq, target, NULL);
 	send_one(g, target_addr, 1);
 }
 
-void relay_tick(struct gossip *g)
+void gossip__relay_tick(struct gossip *g)
 {
 	for (uint32_t i = 0; i < g->cfg.relay_max; i++) {
 		struct relay *r = &g->relays[i];
@@ -283,7 +283,7 @@ void relay_tick(struct gossip *g)
 	}
 }
 
-void susp_tick(struct gossip *g)
+void gossip__susp_tick(struct gossip *g)
 {
 	/* Declaring a death edits the suspects array: restart the scan. */
 	for (uint32_t i = 0; i < g->n_suspects;) {
@@ -294,10 +294,10 @@ void susp_tick(struct gossip *g)
 			i++;
 			continue;
 		}
-		mem_set_status(g, s, GOSSIP_DEAD, m->inc);
+		gossip__mem_set_status(g, s, GOSSIP_DEAD, m->inc);
 		g->st.deaths_declared++;
-		mem_report(g, s);
-		bcast_queue_accuse(g, s, GMSG_DEAD, g->name);
+		gossip__mem_report(g, s);
+		gossip__bcast_queue_accuse(g, s, GMSG_DEAD, g->name);
 		TRACE_I(g->tr, MOD, "%s declares %s dead (inc %llu)", g->name,
 			m->name, (unsigned long long)m->inc);
 		i = 0;

@@ -65,11 +65,11 @@ static void finish_reliable(struct gossip *g, struct mp_writer *w,
 		return;
 	}
 	mp_writer_free(w);
-	send_owned(g, to, GOSSIP_RELIABLE, buf, len);
+	gossip__send_owned(g, to, GOSSIP_RELIABLE, buf, len);
 }
 
 /* Starts an exchange: a digest of every member we know. */
-void pp_send(struct gossip *g, const char *to, uint32_t flags)
+void gossip__pp_send(struct gossip *g, const char *to, uint32_t flags)
 {
 	struct mp_writer w;
 
@@ -122,7 +122,7 @@ static void diff_digest(struct gossip *g, const struct gmsg *m, uint8_t *seen,
 
 		if (gossip_pp_digest(m, i, &d) != 0)
 			continue;
-		s = mem_find(g, d.name.p, d.name.len);
+		s = gossip__mem_find(g, d.name.p, d.name.len);
 		if (s == NO_SLOT) {
 			if (d.status == GOSSIP_ALIVE || d.status == GOSSIP_SUSPECT)
 				want[(*nw)++] = i;
@@ -143,7 +143,7 @@ static void diff_digest(struct gossip *g, const struct gmsg *m, uint8_t *seen,
 			send[(*ns)++] = (int32_t)s;
 }
 
-void pp_on_digest(struct gossip *g, const struct gossip_wire *w,
+void gossip__pp_on_digest(struct gossip *g, const struct gossip_wire *w,
 		  const struct gmsg *m)
 {
 	uint8_t *seen = calloc(g->m_used, 1);
@@ -158,7 +158,7 @@ void pp_on_digest(struct gossip *g, const struct gossip_wire *w,
 	if (seen == NULL || send == NULL || want == NULL)
 		goto err_free;
 	diff_digest(g, m, seen, send, &ns, want, &nw);
-	gstr_copy(to, w->from_addr);
+	gossip__gstr_copy(to, w->from_addr);
 	mp_writer_init(&mw, g->cfg.reliable_max);
 	gossip_enc_header(&mw, g->name, g->addr, nw > 0 ? 2 : 1);
 	gossip_enc_pp_begin(&mw, GOSSIP_PP_REPLY, ns);
@@ -177,7 +177,7 @@ err_free:
 	free(want);
 }
 
-void pp_on_want(struct gossip *g, const struct gossip_wire *w,
+void gossip__pp_on_want(struct gossip *g, const struct gossip_wire *w,
 		const struct gmsg *m)
 {
 	int32_t *slots = malloc((m->n_members + 1) * sizeof(*slots));
@@ -192,11 +192,11 @@ void pp_on_want(struct gossip *g, const struct gossip_wire *w,
 
 		if (gossip_pp_want(m, i, &name) != 0)
 			continue;
-		s = mem_find(g, name.p, name.len);
+		s = gossip__mem_find(g, name.p, name.len);
 		if (s != NO_SLOT)
 			slots[n++] = s;
 	}
-	gstr_copy(to, w->from_addr);
+	gossip__gstr_copy(to, w->from_addr);
 	if (n > 0)
 		send_full(g, to, GOSSIP_PP_REPLY, slots, n);
 	free(slots);
@@ -207,19 +207,19 @@ static void merge_one(struct gossip *g, const struct gpp_member *pm,
 {
 	switch (pm->status) {
 	case GOSSIP_ALIVE:
-		on_alive(g, pm->name, pm->addr, pm->inc);
+		gossip__on_alive(g, pm->name, pm->addr, pm->inc);
 		break;
 	case GOSSIP_SUSPECT:
-		on_suspect(g, pm->name, pm->inc, sender);
+		gossip__on_suspect(g, pm->name, pm->inc, sender);
 		break;
 	case GOSSIP_DEAD:
-		if (gstr_eq(pm->name, g->name))
-			on_dead(g, pm->name, pm->inc, sender);
+		if (gossip__gstr_eq(pm->name, g->name))
+			gossip__on_dead(g, pm->name, pm->inc, sender);
 		else
-			on_suspect(g, pm->name, pm->inc, sender);
+			gossip__on_suspect(g, pm->name, pm->inc, sender);
 		break;
 	case GOSSIP_LEFT:
-		on_dead(g, pm->name, pm->inc, pm->name);
+		gossip__on_dead(g, pm->name, pm->inc, pm->name);
 		break;
 	default:
 		break;
@@ -231,12 +231,12 @@ static void merge_one(struct gossip *g, const struct gpp_member *pm,
 	 * Membership news still is, as memberlist does. */
 	g->quiet_state = 1;
 	for (uint32_t i = 0; i < pm->n_kv; i++)
-		on_state(g, pm->name, pm->kv[i].key, pm->kv[i].version,
+		gossip__on_state(g, pm->name, pm->kv[i].key, pm->kv[i].version,
 			 pm->kv[i].value, pm->kv[i].value_len);
 	g->quiet_state = 0;
 }
 
-void pp_merge(struct gossip *g, const struct gossip_wire *w,
+void gossip__pp_merge(struct gossip *g, const struct gossip_wire *w,
 	      const struct gmsg *m)
 {
 	struct gpp_member *pm = malloc(sizeof(*pm));
@@ -255,8 +255,8 @@ void pp_merge(struct gossip *g, const struct gossip_wire *w,
 	/* A full push-pull that asks for an answer (older peers of this
 	 * format did so) gets our digest, which starts a normal exchange. */
 	if (!(m->flags & GOSSIP_PP_REPLY)) {
-		gstr_copy(from, w->from_addr);
-		pp_send(g, from, 0);
+		gossip__gstr_copy(from, w->from_addr);
+		gossip__pp_send(g, from, 0);
 	}
 }
 
@@ -286,13 +286,13 @@ static void reconnect(struct gossip *g)
 		if (g->m[s].status != GOSSIP_DEAD)
 			continue;
 		if (pick-- == 0) {
-			pp_send(g, g->m[s].addr, 0);
+			gossip__pp_send(g, g->m[s].addr, 0);
 			return;
 		}
 	}
 }
 
-void pp_tick(struct gossip *g)
+void gossip__pp_tick(struct gossip *g)
 {
 	if (g->now_ms >= g->next_pp_ms) {
 		uint64_t iv = pp_interval(g), base = g->cfg.push_pull_interval_ms;
@@ -311,10 +311,10 @@ void pp_tick(struct gossip *g)
 					prng_below(&g->rng, iv - base);
 		g->pp_started = 1;
 		if (!g->left && !skip) {
-			int32_t s = mem_random_live(g, NO_SLOT, NO_SLOT);
+			int32_t s = gossip__mem_random_live(g, NO_SLOT, NO_SLOT);
 
 			if (s != NO_SLOT)
-				pp_send(g, g->m[s].addr, 0);
+				gossip__pp_send(g, g->m[s].addr, 0);
 		}
 	}
 	if (g->now_ms >= g->next_reconnect_ms) {

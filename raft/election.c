@@ -21,7 +21,7 @@
 
 #include "raft/internal.h"
 
-void election_reset_timer(struct raft *r)
+void raft__election_reset_timer(struct raft *r)
 {
 	uint64_t lo = r->cfg.election_timeout_ms_min;
 	uint64_t hi = r->cfg.election_timeout_ms_max;
@@ -29,7 +29,7 @@ void election_reset_timer(struct raft *r)
 	r->election_deadline_ms = r->now_ms + prng_range(&r->prng, lo, hi - 1);
 }
 
-int election_in_lease(const struct raft *r)
+int raft__election_in_lease(const struct raft *r)
 {
 	if (r->role == RAFT_LEADER)
 		return 1;
@@ -46,7 +46,7 @@ static void votes_reset(struct raft *r)
  * whether it was new. */
 static int votes_record(struct raft *r, raft_id id, int granted)
 {
-	if (!conf_is_voter(&r->conf, id))
+	if (!raft__conf_is_voter(&r->conf, id))
 		return 0;
 	for (uint32_t i = 0; i < r->votes_n; i++)
 		if (r->votes_id[i] == id)
@@ -70,7 +70,7 @@ static void votes_count(const struct raft *r, uint32_t *yes, uint32_t *no)
 	}
 }
 
-void become_follower(struct raft *r, raft_term term, raft_id leader)
+void raft__become_follower(struct raft *r, raft_term term, raft_id leader)
 {
 	ASSERT(term >= r->term);
 	if (leader != r->leader || term != r->term) {
@@ -83,7 +83,7 @@ void become_follower(struct raft *r, raft_term term, raft_id leader)
 		r->hs_dirty = 1;
 	}
 	if (r->role == RAFT_LEADER)
-		reads_fail_all(r);
+		raft__reads_fail_all(r);
 	r->role = RAFT_FOLLOWER;
 	r->leader = leader;
 	if (leader != 0)
@@ -91,7 +91,7 @@ void become_follower(struct raft *r, raft_term term, raft_id leader)
 	r->transfer_to = 0;
 	r->prs_n = 0;
 	r->campaign_forced = 0;
-	election_reset_timer(r);
+	raft__election_reset_timer(r);
 }
 
 static void send_vote_requests(struct raft *r, raft_term term, int prevote,
@@ -103,7 +103,7 @@ static void send_vote_requests(struct raft *r, raft_term term, int prevote,
 
 		if (s->id == r->cfg.id || s->role != RAFT_VOTER)
 			continue;
-		m = msg_new(r, s->id, RAFT_MSG_VOTE);
+		m = raft__msg_new(r, s->id, RAFT_MSG_VOTE);
 		if (m == NULL)
 			return;
 		m->term = term;
@@ -126,23 +126,23 @@ static void campaign_real(struct raft *r, int force)
 	r->campaign_forced = force;
 	votes_reset(r);
 	votes_record(r, r->cfg.id, 1);
-	election_reset_timer(r);
+	raft__election_reset_timer(r);
 	TRACE_I(r->tracer, RAFT_MOD, "%llu: campaigning in term %llu%s",
 		(unsigned long long)r->cfg.id, (unsigned long long)r->term,
 		force ? " (transfer)" : "");
 	votes_count(r, &yes, &no);
-	if (yes >= conf_quorum(&r->conf)) {
-		become_leader(r);
+	if (yes >= raft__conf_quorum(&r->conf)) {
+		raft__become_leader(r);
 		return;
 	}
 	send_vote_requests(r, r->term, 0, force);
 }
 
-void campaign(struct raft *r, int force)
+void raft__campaign(struct raft *r, int force)
 {
 	uint32_t yes, no;
 
-	ASSERT(conf_is_voter(&r->conf, r->cfg.id));
+	ASSERT(raft__conf_is_voter(&r->conf, r->cfg.id));
 	if (!r->cfg.prevote || force) {
 		campaign_real(r, force);
 		return;
@@ -151,18 +151,18 @@ void campaign(struct raft *r, int force)
 	r->leader = 0;
 	votes_reset(r);
 	votes_record(r, r->cfg.id, 1);
-	election_reset_timer(r);
+	raft__election_reset_timer(r);
 	TRACE_D(r->tracer, RAFT_MOD, "%llu: pre-vote for term %llu",
 		(unsigned long long)r->cfg.id, (unsigned long long)r->term + 1);
 	votes_count(r, &yes, &no);
-	if (yes >= conf_quorum(&r->conf)) {
+	if (yes >= raft__conf_quorum(&r->conf)) {
 		campaign_real(r, 0);
 		return;
 	}
 	send_vote_requests(r, r->term + 1, 1, 0);
 }
 
-void become_leader(struct raft *r)
+void raft__become_leader(struct raft *r)
 {
 	raft_index last = log_last(r);
 	int rv;
@@ -174,31 +174,31 @@ void become_leader(struct raft *r)
 	r->transfer_to = 0;
 	r->reads_n = 0;
 	r->prs_n = 0;
-	conf_sync_progress(r);
+	raft__conf_sync_progress(r);
 	TRACE_I(r->tracer, RAFT_MOD, "%llu: leader of term %llu",
 		(unsigned long long)r->cfg.id, (unsigned long long)r->term);
 	r->uncommitted_bytes = 0;
 	for (raft_index i = r->commit + 1; i <= last; i++)
-		r->uncommitted_bytes += log_get(r, i)->len;
+		r->uncommitted_bytes += raft__log_get(r, i)->len;
 	/* The barrier commits the previous terms' entries (paper 5.4.2) and
 	 * gives ReadIndex and changes their own-term entry (thesis 6.4). */
-	rv = log_append(r, r->term, RAFT_ENTRY_BARRIER, NULL, 0);
+	rv = raft__log_append(r, r->term, RAFT_ENTRY_BARRIER, NULL, 0);
 	if (rv != 0)
 		TRACE_E(r->tracer, RAFT_MOD, "barrier append: %s", err_name(rv));
 	r->heartbeat_deadline_ms = r->now_ms + r->cfg.heartbeat_ms;
-	replicate_all(r);
-	replicate_maybe_commit(r);
+	raft__replicate_all(r);
+	raft__replicate_maybe_commit(r);
 }
 
-void election_tick(struct raft *r)
+void raft__election_tick(struct raft *r)
 {
 	if (r->now_ms < r->election_deadline_ms)
 		return;
-	if (!conf_is_voter(&r->conf, r->cfg.id) || r->snap_installing) {
-		election_reset_timer(r);
+	if (!raft__conf_is_voter(&r->conf, r->cfg.id) || r->snap_installing) {
+		raft__election_reset_timer(r);
 		return;
 	}
-	campaign(r, 0);
+	raft__campaign(r, 0);
 }
 
 static int log_up_to_date(const struct raft *r, const struct raft_message *m)
@@ -210,7 +210,7 @@ static int log_up_to_date(const struct raft *r, const struct raft_message *m)
 		m->u.vote.last_index >= log_last(r));
 }
 
-void recv_vote(struct raft *r, const struct raft_message *m)
+void raft__recv_vote(struct raft *r, const struct raft_message *m)
 {
 	const struct raft_msg_vote *v = &m->u.vote;
 	struct raft_message *resp;
@@ -232,7 +232,7 @@ void recv_vote(struct raft *r, const struct raft_message *m)
 	if (grant && !v->prevote && r->role != RAFT_CANDIDATE) {
 		r->vote = m->from;
 		r->hs_dirty = 1;
-		election_reset_timer(r);
+		raft__election_reset_timer(r);
 	}
 	/* (A candidate grants only under the planted bug; it then keeps its
 	 * own vote and campaign, so two leaders can win one term.) */
@@ -240,7 +240,7 @@ void recv_vote(struct raft *r, const struct raft_message *m)
 		(unsigned long long)r->cfg.id, grant ? "grants" : "refuses",
 		v->prevote ? "pre-" : "", (unsigned long long)m->from,
 		(unsigned long long)m->term);
-	resp = msg_new(r, m->from, RAFT_MSG_VOTE_RESP);
+	resp = raft__msg_new(r, m->from, RAFT_MSG_VOTE_RESP);
 	if (resp == NULL)
 		return;
 	/* A granted PreVote answers at the term asked about; a refusal
@@ -250,10 +250,10 @@ void recv_vote(struct raft *r, const struct raft_message *m)
 	resp->u.vote_resp.prevote = v->prevote;
 }
 
-void recv_vote_resp(struct raft *r, const struct raft_message *m)
+void raft__recv_vote_resp(struct raft *r, const struct raft_message *m)
 {
 	const struct raft_msg_vote_resp *v = &m->u.vote_resp;
-	uint32_t yes, no, q = conf_quorum(&r->conf);
+	uint32_t yes, no, q = raft__conf_quorum(&r->conf);
 
 	if (v->prevote) {
 		if (r->role != RAFT_PRECANDIDATE || m->term != r->term + 1)
@@ -268,19 +268,19 @@ void recv_vote_resp(struct raft *r, const struct raft_message *m)
 		if (v->prevote)
 			campaign_real(r, 0);
 		else
-			become_leader(r);
+			raft__become_leader(r);
 	} else if (no >= q) {
-		become_follower(r, r->term, 0);
+		raft__become_follower(r, r->term, 0);
 	}
 }
 
-void recv_timeout_now(struct raft *r, const struct raft_message *m)
+void raft__recv_timeout_now(struct raft *r, const struct raft_message *m)
 {
 	if (m->from != r->leader || r->role != RAFT_FOLLOWER)
 		return;
-	if (!conf_is_voter(&r->conf, r->cfg.id))
+	if (!raft__conf_is_voter(&r->conf, r->cfg.id))
 		return;
 	TRACE_I(r->tracer, RAFT_MOD, "%llu: TimeoutNow from %llu",
 		(unsigned long long)r->cfg.id, (unsigned long long)m->from);
-	campaign(r, 1);
+	raft__campaign(r, 1);
 }

@@ -21,7 +21,7 @@
 
 static void send_heartbeat(struct raft *r, struct raft_progress *pr)
 {
-	struct raft_message *m = msg_new(r, pr->id, RAFT_MSG_HEARTBEAT);
+	struct raft_message *m = raft__msg_new(r, pr->id, RAFT_MSG_HEARTBEAT);
 
 	if (m == NULL)
 		return;
@@ -29,7 +29,7 @@ static void send_heartbeat(struct raft *r, struct raft_progress *pr)
 	m->u.heartbeat.read_seq = r->read_seq;
 }
 
-void heartbeat_broadcast(struct raft *r)
+void raft__heartbeat_broadcast(struct raft *r)
 {
 	for (uint32_t i = 0; i < r->prs_n; i++)
 		send_heartbeat(r, &r->prs[i]);
@@ -41,17 +41,17 @@ static int quorum_active(struct raft *r)
 {
 	uint32_t active = 0;
 
-	if (conf_is_voter(&r->conf, r->cfg.id))
+	if (raft__conf_is_voter(&r->conf, r->cfg.id))
 		active++;
 	for (uint32_t i = 0; i < r->prs_n; i++) {
 		const struct raft_progress *pr = &r->prs[i];
 
-		if (conf_is_voter(&r->conf, pr->id) &&
+		if (raft__conf_is_voter(&r->conf, pr->id) &&
 		    r->now_ms - pr->last_heard_ms <
 			    r->cfg.election_timeout_ms_min)
 			active++;
 	}
-	return active >= conf_quorum(&r->conf);
+	return active >= raft__conf_quorum(&r->conf);
 }
 
 /* Resends to followers whose last messages seem lost. */
@@ -61,15 +61,15 @@ static void retransmit(struct raft *r, struct raft_progress *pr)
 
 	if (pr->state == RAFT_SNAPSHOT) {
 		if (r->now_ms - pr->snap_sent_ms >= stale_ms)
-			snapshot_send(r, pr);
+			raft__snapshot_send(r, pr);
 		return;
 	}
 	if (pr->state == RAFT_REPLICATE && pr->inflight_n > 0 &&
 	    r->now_ms - pr->last_progress_ms >= stale_ms)
-		progress_to_probe(r, pr);
+		raft__progress_to_probe(r, pr);
 }
 
-void heartbeat_tick(struct raft *r)
+void raft__heartbeat_tick(struct raft *r)
 {
 	if (r->transfer_to != 0 && r->now_ms >= r->transfer_deadline_ms) {
 		TRACE_I(r->tracer, RAFT_MOD, "%llu: transfer to %llu timed out",
@@ -81,28 +81,28 @@ void heartbeat_tick(struct raft *r)
 		TRACE_I(r->tracer, RAFT_MOD,
 			"%llu: lost contact with a quorum; stepping down",
 			(unsigned long long)r->cfg.id);
-		become_follower(r, r->term, 0);
+		raft__become_follower(r, r->term, 0);
 		return;
 	}
 	if (r->now_ms < r->heartbeat_deadline_ms)
 		return;
-	heartbeat_broadcast(r);
+	raft__heartbeat_broadcast(r);
 	for (uint32_t i = 0; i < r->prs_n; i++) {
 		struct raft_progress *pr = &r->prs[i];
 
 		retransmit(r, pr);
 		if (pr->state == RAFT_PROBE)
 			pr->paused = 0;
-		replicate_to(r, pr);
+		raft__replicate_to(r, pr);
 	}
 }
 
-void recv_heartbeat(struct raft *r, const struct raft_message *m)
+void raft__recv_heartbeat(struct raft *r, const struct raft_message *m)
 {
 	struct raft_message *resp;
 
-	commit_advance(r, u64_min(m->u.heartbeat.commit, log_last(r)));
-	resp = msg_new(r, m->from, RAFT_MSG_HEARTBEAT_RESP);
+	raft__commit_advance(r, u64_min(m->u.heartbeat.commit, log_last(r)));
+	resp = raft__msg_new(r, m->from, RAFT_MSG_HEARTBEAT_RESP);
 	if (resp == NULL)
 		return;
 	resp->u.heartbeat_resp.read_seq = m->u.heartbeat.read_seq;
@@ -112,12 +112,12 @@ void recv_heartbeat(struct raft *r, const struct raft_message *m)
 static uint64_t reads_confirmed(const struct raft *r)
 {
 	uint64_t v[RAFT_NODES_MAX];
-	uint32_t n = 0, q = conf_quorum(&r->conf);
+	uint32_t n = 0, q = raft__conf_quorum(&r->conf);
 
-	if (conf_is_voter(&r->conf, r->cfg.id))
+	if (raft__conf_is_voter(&r->conf, r->cfg.id))
 		v[n++] = r->read_seq;
 	for (uint32_t i = 0; i < r->prs_n; i++)
-		if (conf_is_voter(&r->conf, r->prs[i].id))
+		if (raft__conf_is_voter(&r->conf, r->prs[i].id))
 			v[n++] = r->prs[i].read_seq_acked;
 	if (n < q || q == 0)
 		return 0;
@@ -137,7 +137,7 @@ static void reads_release(struct raft *r)
 	uint32_t done = 0;
 
 	while (done < r->reads_n && r->reads[done].seq <= ok) {
-		read_result(r, r->reads[done].ctx, r->reads[done].index, 0);
+		raft__read_result(r, r->reads[done].ctx, r->reads[done].index, 0);
 		done++;
 	}
 	if (done == 0)
@@ -147,9 +147,9 @@ static void reads_release(struct raft *r)
 	r->reads_n -= done;
 }
 
-void recv_heartbeat_resp(struct raft *r, const struct raft_message *m)
+void raft__recv_heartbeat_resp(struct raft *r, const struct raft_message *m)
 {
-	struct raft_progress *pr = progress_get(r, m->from);
+	struct raft_progress *pr = raft__progress_get(r, m->from);
 
 	if (r->role != RAFT_LEADER || pr == NULL)
 		return;
@@ -161,13 +161,13 @@ void recv_heartbeat_resp(struct raft *r, const struct raft_message *m)
 	if (pr->match < log_last(r)) {
 		if (pr->state == RAFT_PROBE)
 			pr->paused = 0;
-		replicate_to(r, pr);
+		raft__replicate_to(r, pr);
 	}
 }
 
-int read_index_request(struct raft *r, uint64_t ctx)
+int raft__read_index_request(struct raft *r, uint64_t ctx)
 {
-	if (log_term(r, r->commit) != r->term)
+	if (raft__log_term(r, r->commit) != r->term)
 		return ERR_AGAIN;
 	if (r->reads_n == RAFT_READS_MAX ||
 	    r->out_reads_n == RAFT_READS_MAX)
@@ -180,27 +180,27 @@ int read_index_request(struct raft *r, uint64_t ctx)
 	r->reads_n++;
 	reads_release(r); /* a single voter confirms alone */
 	if (r->reads_n > 0)
-		heartbeat_broadcast(r);
+		raft__heartbeat_broadcast(r);
 	return 0;
 }
 
-void reads_fail_all(struct raft *r)
+void raft__reads_fail_all(struct raft *r)
 {
 	for (uint32_t i = 0; i < r->reads_n; i++)
-		read_result(r, r->reads[i].ctx, 0, ERR_NOTLEADER);
+		raft__read_result(r, r->reads[i].ctx, 0, ERR_NOTLEADER);
 	r->reads_n = 0;
 }
 
 static void send_timeout_now(struct raft *r, raft_id to)
 {
-	struct raft_message *m = msg_new(r, to, RAFT_MSG_TIMEOUT_NOW);
+	struct raft_message *m = raft__msg_new(r, to, RAFT_MSG_TIMEOUT_NOW);
 
 	(void)m;
 	TRACE_I(r->tracer, RAFT_MOD, "%llu: TimeoutNow to %llu",
 		(unsigned long long)r->cfg.id, (unsigned long long)to);
 }
 
-void transfer_check(struct raft *r, struct raft_progress *pr)
+void raft__transfer_check(struct raft *r, struct raft_progress *pr)
 {
 	if (r->transfer_to == pr->id && pr->match == log_last(r))
 		send_timeout_now(r, pr->id);
@@ -213,7 +213,7 @@ static raft_id transfer_pick(struct raft *r)
 	for (uint32_t i = 0; i < r->prs_n; i++) {
 		struct raft_progress *pr = &r->prs[i];
 
-		if (!conf_is_voter(&r->conf, pr->id))
+		if (!raft__conf_is_voter(&r->conf, pr->id))
 			continue;
 		if (best == NULL || pr->match > best->match)
 			best = pr;
@@ -221,7 +221,7 @@ static raft_id transfer_pick(struct raft *r)
 	return best != NULL ? best->id : 0;
 }
 
-int transfer_request(struct raft *r, raft_id to)
+int raft__transfer_request(struct raft *r, raft_id to)
 {
 	struct raft_progress *pr;
 
@@ -229,8 +229,8 @@ int transfer_request(struct raft *r, raft_id to)
 		return 0;
 	if (to == 0)
 		to = transfer_pick(r);
-	pr = progress_get(r, to);
-	if (pr == NULL || !conf_is_voter(&r->conf, to))
+	pr = raft__progress_get(r, to);
+	if (pr == NULL || !raft__conf_is_voter(&r->conf, to))
 		return ERR_INVAL;
 	r->transfer_to = to;
 	r->transfer_deadline_ms = r->now_ms + r->cfg.election_timeout_ms_min;
@@ -239,6 +239,6 @@ int transfer_request(struct raft *r, raft_id to)
 	if (pr->match == log_last(r))
 		send_timeout_now(r, to);
 	else
-		replicate_to(r, pr);
+		raft__replicate_to(r, pr);
 	return 0;
 }

@@ -13,24 +13,24 @@
 
 #include "raft/internal.h"
 
-struct raft_entry *log_get(const struct raft *r, raft_index index)
+struct raft_entry *raft__log_get(const struct raft *r, raft_index index)
 {
 	if (index <= r->snap.index || index > log_last(r))
 		return NULL;
 	return &r->log[index - r->snap.index - 1];
 }
 
-raft_term log_term(const struct raft *r, raft_index index)
+raft_term raft__log_term(const struct raft *r, raft_index index)
 {
 	const struct raft_entry *e;
 
 	if (index == r->snap.index)
 		return r->snap.term;
-	e = log_get(r, index);
+	e = raft__log_get(r, index);
 	return e != NULL ? e->term : 0;
 }
 
-raft_index log_durable(const struct raft *r)
+raft_index raft__log_durable(const struct raft *r)
 {
 	if (r->cfg.bugs & RAFT_BUG_SEND_BEFORE_PERSIST)
 		return log_last(r);
@@ -50,7 +50,7 @@ static int log_grow(struct raft *r)
 	return 0;
 }
 
-int log_append(struct raft *r, raft_term term, uint8_t type,
+int raft__log_append(struct raft *r, raft_term term, uint8_t type,
 	       const uint8_t *data, uint32_t len)
 {
 	struct raft_entry *e;
@@ -78,7 +78,7 @@ int log_append(struct raft *r, raft_term term, uint8_t type,
 	e->data = copy;
 	r->log_n++;
 	if (type == RAFT_ENTRY_CONFIG)
-		conf_on_append(r, e);
+		raft__conf_on_append(r, e);
 	return 0;
 }
 
@@ -88,7 +88,7 @@ static void entry_free(struct raft_entry *e)
 	e->data = NULL;
 }
 
-void log_truncate(struct raft *r, raft_index from)
+void raft__log_truncate(struct raft *r, raft_index from)
 {
 	raft_index last = log_last(r);
 	int had_conf = r->conf_index >= from;
@@ -98,7 +98,7 @@ void log_truncate(struct raft *r, raft_index from)
 	if (from > last)
 		return;
 	for (raft_index i = from; i <= last; i++)
-		entry_free(log_get(r, i));
+		entry_free(raft__log_get(r, i));
 	r->log_n = from - r->snap.index - 1;
 	/* Entries already handed to the driver must be deleted from disk. */
 	if (from < r->unstable) {
@@ -109,10 +109,10 @@ void log_truncate(struct raft *r, raft_index from)
 	if (r->persisted >= from)
 		r->persisted = from - 1;
 	if (had_conf)
-		conf_recompute(r);
+		raft__conf_recompute(r);
 }
 
-void log_compact(struct raft *r, raft_index upto)
+void raft__log_compact(struct raft *r, raft_index upto)
 {
 	uint64_t drop;
 
@@ -126,7 +126,7 @@ void log_compact(struct raft *r, raft_index upto)
 	/* The caller updates r->snap; entries keep their absolute indexes. */
 }
 
-void log_clear(struct raft *r)
+void raft__log_clear(struct raft *r)
 {
 	for (uint64_t i = 0; i < r->log_n; i++)
 		entry_free(&r->log[i]);

@@ -41,14 +41,14 @@ uint32_t raft_conf_voters(const struct raft_configuration *c)
 	return n;
 }
 
-int conf_is_voter(const struct raft_configuration *c, raft_id id)
+int raft__conf_is_voter(const struct raft_configuration *c, raft_id id)
 {
 	const struct raft_server *s = raft_conf_get(c, id);
 
 	return s != NULL && s->role == RAFT_VOTER;
 }
 
-uint32_t conf_quorum(const struct raft_configuration *c)
+uint32_t raft__conf_quorum(const struct raft_configuration *c)
 {
 	return raft_conf_voters(c) / 2 + 1;
 }
@@ -137,7 +137,7 @@ static const struct raft_entry *conf_entry_at(const struct raft *r,
 	raft_index i = u64_min(index, log_last(r));
 
 	for (; i > r->snap.index; i--) {
-		const struct raft_entry *e = log_get(r, i);
+		const struct raft_entry *e = raft__log_get(r, i);
 
 		if (e->type == RAFT_ENTRY_CONFIG)
 			return e;
@@ -145,7 +145,7 @@ static const struct raft_entry *conf_entry_at(const struct raft *r,
 	return NULL;
 }
 
-int conf_at(const struct raft *r, raft_index index,
+int raft__conf_at(const struct raft *r, raft_index index,
 	    struct raft_configuration *out)
 {
 	const struct raft_entry *e = conf_entry_at(r, index);
@@ -157,7 +157,7 @@ int conf_at(const struct raft *r, raft_index index,
 	return raft_conf_decode(e->data, e->len, out);
 }
 
-void conf_recompute(struct raft *r)
+void raft__conf_recompute(struct raft *r)
 {
 	const struct raft_entry *e = conf_entry_at(r, log_last(r));
 	int rv;
@@ -171,10 +171,10 @@ void conf_recompute(struct raft *r)
 		ASSERT(rv == 0);
 		r->conf_index = e->index;
 	}
-	conf_sync_progress(r);
+	raft__conf_sync_progress(r);
 }
 
-void conf_on_append(struct raft *r, const struct raft_entry *e)
+void raft__conf_on_append(struct raft *r, const struct raft_entry *e)
 {
 	int rv = raft_conf_decode(e->data, e->len, &r->conf);
 
@@ -184,10 +184,10 @@ void conf_on_append(struct raft *r, const struct raft_entry *e)
 		"%u voters", (unsigned long long)r->cfg.id,
 		(unsigned long long)e->index, r->conf.n,
 		raft_conf_voters(&r->conf));
-	conf_sync_progress(r);
+	raft__conf_sync_progress(r);
 }
 
-void conf_sync_progress(struct raft *r)
+void raft__conf_sync_progress(struct raft *r)
 {
 	struct raft_progress old[RAFT_NODES_MAX];
 	uint32_t old_n = r->prs_n;
@@ -210,7 +210,7 @@ void conf_sync_progress(struct raft *r)
 		} else {
 			memset(pr, 0, sizeof(*pr));
 			pr->id = id;
-			progress_reset(r, pr);
+			raft__progress_reset(r, pr);
 		}
 		r->prs_n++;
 	}
@@ -259,7 +259,7 @@ static int change_apply(const struct raft_configuration *cur, uint8_t op,
 	}
 }
 
-int membership_propose(struct raft *r, uint8_t op, raft_id id)
+int raft__membership_propose(struct raft *r, uint8_t op, raft_id id)
 {
 	struct raft_configuration next;
 	struct mp_writer w;
@@ -269,7 +269,7 @@ int membership_propose(struct raft *r, uint8_t op, raft_id id)
 	if (r->transfer_to != 0)
 		return ERR_AGAIN;
 	/* The 2015 fix: an entry of this term must be committed first. */
-	if (log_term(r, r->commit) != r->term)
+	if (raft__log_term(r, r->commit) != r->term)
 		return ERR_AGAIN;
 	if (r->conf_index > r->commit)
 		return ERR_BUSY;
@@ -282,22 +282,22 @@ int membership_propose(struct raft *r, uint8_t op, raft_id id)
 	if (rv != 0)
 		goto err_free_writer;
 	buf = mp_writer_data(&w);
-	rv = log_append(r, r->term, RAFT_ENTRY_CONFIG, buf,
+	rv = raft__log_append(r, r->term, RAFT_ENTRY_CONFIG, buf,
 			(uint32_t)mp_writer_len(&w));
 err_free_writer:
 	mp_writer_free(&w);
 	return rv;
 }
 
-void membership_after_commit(struct raft *r)
+void raft__membership_after_commit(struct raft *r)
 {
 	if (r->role != RAFT_LEADER || r->conf_index > r->commit)
 		return;
-	if (conf_is_voter(&r->conf, r->cfg.id))
+	if (raft__conf_is_voter(&r->conf, r->cfg.id))
 		return;
 	TRACE_I(r->tracer, RAFT_MOD,
 		"%llu: no longer a voter once %llu committed; stepping down",
 		(unsigned long long)r->cfg.id,
 		(unsigned long long)r->conf_index);
-	become_follower(r, r->term, 0);
+	raft__become_follower(r, r->term, 0);
 }

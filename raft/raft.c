@@ -65,13 +65,13 @@ int raft_init(struct raft *r, const struct raft_config *cfg)
 	prng_seed(&r->prng, cfg->seed);
 	r->role = RAFT_FOLLOWER;
 	r->unstable = 1;
-	election_reset_timer(r);
+	raft__election_reset_timer(r);
 	return 0;
 }
 
 void raft_close(struct raft *r)
 {
-	log_clear(r);
+	raft__log_clear(r);
 	free(r->log);
 	free(r->snap_data);
 	free(r->rcv_snap);
@@ -147,7 +147,7 @@ int raft_restore(struct raft *r, const struct raft_hard_state *hs,
 	for (uint64_t i = 0; i < n; i++) {
 		/* log_append checks term <= r->term: raise it as we go. */
 		r->term = entries[i].term;
-		rv = log_append(r, entries[i].term, entries[i].type,
+		rv = raft__log_append(r, entries[i].term, entries[i].type,
 				entries[i].data, entries[i].len);
 		if (rv != 0)
 			goto err_clear_log;
@@ -160,12 +160,12 @@ int raft_restore(struct raft *r, const struct raft_hard_state *hs,
 	r->unstable = last + 1;
 	r->applied = applied;
 	r->hs_commit = r->commit;
-	conf_recompute(r);
-	election_reset_timer(r);
+	raft__conf_recompute(r);
+	raft__election_reset_timer(r);
 	return 0;
 
 err_clear_log:
-	log_clear(r);
+	raft__log_clear(r);
 	free(r->snap_data);
 	r->snap_data = NULL;
 	memset(&r->snap, 0, sizeof(r->snap));
@@ -173,7 +173,7 @@ err_clear_log:
 	return rv;
 }
 
-struct raft_message *msg_new(struct raft *r, raft_id to, uint8_t type)
+struct raft_message *raft__msg_new(struct raft *r, raft_id to, uint8_t type)
 {
 	struct raft_message *m;
 
@@ -192,7 +192,7 @@ struct raft_message *msg_new(struct raft *r, raft_id to, uint8_t type)
 	return m;
 }
 
-void read_result(struct raft *r, uint64_t ctx, raft_index index, int status)
+void raft__read_result(struct raft *r, uint64_t ctx, raft_index index, int status)
 {
 	struct raft_read *o;
 
@@ -211,9 +211,9 @@ static void answer_stale(struct raft *r, const struct raft_message *m)
 
 	if (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT ||
 	    m->type == RAFT_MSG_SNAPSHOT) {
-		resp = msg_new(r, m->from, RAFT_MSG_APPEND_RESP);
+		resp = raft__msg_new(r, m->from, RAFT_MSG_APPEND_RESP);
 	} else if (m->type == RAFT_MSG_VOTE) {
-		resp = msg_new(r, m->from, RAFT_MSG_VOTE_RESP);
+		resp = raft__msg_new(r, m->from, RAFT_MSG_VOTE_RESP);
 		if (resp != NULL)
 			resp->u.vote_resp.prevote = m->u.vote.prevote;
 	} else {
@@ -228,7 +228,7 @@ static int higher_term(struct raft *r, const struct raft_message *m)
 {
 	switch (m->type) {
 	case RAFT_MSG_VOTE:
-		if (!m->u.vote.force && election_in_lease(r)) {
+		if (!m->u.vote.force && raft__election_in_lease(r)) {
 			TRACE_D(r->tracer, RAFT_MOD, "%llu: ignores %svote "
 				"request from %llu: leader lease",
 				(unsigned long long)r->cfg.id,
@@ -238,21 +238,21 @@ static int higher_term(struct raft *r, const struct raft_message *m)
 		}
 		if (m->u.vote.prevote)
 			return 0;
-		become_follower(r, m->term, 0);
+		raft__become_follower(r, m->term, 0);
 		return 0;
 	case RAFT_MSG_VOTE_RESP:
 		if (m->u.vote_resp.prevote && m->u.vote_resp.granted)
 			return 0;
-		become_follower(r, m->term, 0);
+		raft__become_follower(r, m->term, 0);
 		return 1;
 	case RAFT_MSG_APPEND:
 	case RAFT_MSG_HEARTBEAT:
 	case RAFT_MSG_SNAPSHOT:
 	case RAFT_MSG_TIMEOUT_NOW:
-		become_follower(r, m->term, m->from);
+		raft__become_follower(r, m->term, m->from);
 		return 0;
 	default:
-		become_follower(r, m->term, 0);
+		raft__become_follower(r, m->term, 0);
 		return 0;
 	}
 }
@@ -269,10 +269,10 @@ static int from_leader(struct raft *r, const struct raft_message *m)
 		return 1;
 	}
 	if (r->role != RAFT_FOLLOWER || r->leader != m->from) {
-		become_follower(r, r->term, m->from);
+		raft__become_follower(r, r->term, m->from);
 	} else {
 		r->leader_heard_ms = r->now_ms;
-		election_reset_timer(r);
+		raft__election_reset_timer(r);
 	}
 	return 0;
 }
@@ -293,31 +293,31 @@ static int recv_message(struct raft *r, const struct raft_message *m)
 	}
 	switch (m->type) {
 	case RAFT_MSG_VOTE:
-		recv_vote(r, m);
+		raft__recv_vote(r, m);
 		break;
 	case RAFT_MSG_VOTE_RESP:
-		recv_vote_resp(r, m);
+		raft__recv_vote_resp(r, m);
 		break;
 	case RAFT_MSG_APPEND_RESP:
-		recv_append_resp(r, m);
+		raft__recv_append_resp(r, m);
 		break;
 	case RAFT_MSG_HEARTBEAT_RESP:
-		recv_heartbeat_resp(r, m);
+		raft__recv_heartbeat_resp(r, m);
 		break;
 	case RAFT_MSG_SNAPSHOT_RESP:
-		recv_snapshot_resp(r, m);
+		raft__recv_snapshot_resp(r, m);
 		break;
 	default:
 		if (from_leader(r, m))
 			break;
 		if (m->type == RAFT_MSG_APPEND)
-			recv_append(r, m);
+			raft__recv_append(r, m);
 		else if (m->type == RAFT_MSG_HEARTBEAT)
-			recv_heartbeat(r, m);
+			raft__recv_heartbeat(r, m);
 		else if (m->type == RAFT_MSG_SNAPSHOT)
-			recv_snapshot(r, m);
+			raft__recv_snapshot(r, m);
 		else
-			recv_timeout_now(r, m);
+			raft__recv_timeout_now(r, m);
 	}
 	return 0;
 }
@@ -333,7 +333,7 @@ static int propose(struct raft *r, const struct raft_event *ev,
 	if (r->transfer_to != 0)
 		return ERR_AGAIN;
 	if (ev->u.propose.type == RAFT_ENTRY_CONFIG) {
-		rv = membership_propose(r, ev->u.propose.change.op,
+		rv = raft__membership_propose(r, ev->u.propose.change.op,
 					ev->u.propose.change.id);
 	} else if (ev->u.propose.type == RAFT_ENTRY_NORMAL) {
 		if (len > r->cfg.msg_bytes_max)
@@ -341,7 +341,7 @@ static int propose(struct raft *r, const struct raft_event *ev,
 		if (r->uncommitted_bytes > 0 &&
 		    r->uncommitted_bytes + len > r->cfg.uncommitted_bytes_max)
 			return ERR_AGAIN;
-		rv = log_append(r, r->term, RAFT_ENTRY_NORMAL,
+		rv = raft__log_append(r, r->term, RAFT_ENTRY_NORMAL,
 				ev->u.propose.data, len);
 		if (rv == 0)
 			r->uncommitted_bytes += len;
@@ -352,8 +352,8 @@ static int propose(struct raft *r, const struct raft_event *ev,
 		return rv;
 	up->proposed_index = log_last(r);
 	up->proposed_term = r->term;
-	replicate_all(r);
-	replicate_maybe_commit(r);
+	raft__replicate_all(r);
+	raft__replicate_maybe_commit(r);
 	return 0;
 }
 
@@ -362,21 +362,21 @@ static int persisted(struct raft *r, raft_index index, raft_term term)
 	/* Old news, or a write of entries truncated or replaced by a
 	 * snapshot since (reports arrive after the log moved on). */
 	if (index >= r->unstable || index <= r->persisted ||
-	    log_term(r, index) != term) {
+	    raft__log_term(r, index) != term) {
 		TRACE_D(r->tracer, RAFT_MOD, "%llu: ignores persisted %llu/%llu "
 			"(durable %llu, handed up to %llu, term there %llu)",
 			(unsigned long long)r->cfg.id,
 			(unsigned long long)index, (unsigned long long)term,
 			(unsigned long long)r->persisted,
 			(unsigned long long)r->unstable - 1,
-			(unsigned long long)log_term(r, index));
+			(unsigned long long)raft__log_term(r, index));
 		return 0;
 	}
 	r->persisted = index;
 	if (r->role == RAFT_LEADER)
-		replicate_maybe_commit(r);
+		raft__replicate_maybe_commit(r);
 	else
-		replicate_send_ack(r);
+		raft__replicate_send_ack(r);
 	return 0;
 }
 
@@ -386,9 +386,9 @@ static int dispatch(struct raft *r, const struct raft_event *ev,
 	switch (ev->type) {
 	case RAFT_EV_TICK:
 		if (r->role == RAFT_LEADER)
-			heartbeat_tick(r);
+			raft__heartbeat_tick(r);
 		else
-			election_tick(r);
+			raft__election_tick(r);
 		return 0;
 	case RAFT_EV_RECEIVE:
 		if (ev->u.msg == NULL)
@@ -400,19 +400,19 @@ static int dispatch(struct raft *r, const struct raft_event *ev,
 		return persisted(r, ev->u.persisted.index,
 				 ev->u.persisted.term);
 	case RAFT_EV_SNAPSHOT_TAKEN:
-		return snapshot_taken(r, ev->u.snapshot_taken.index,
+		return raft__snapshot_taken(r, ev->u.snapshot_taken.index,
 				      ev->u.snapshot_taken.data,
 				      ev->u.snapshot_taken.len);
 	case RAFT_EV_SNAPSHOT_APPLIED:
-		return snapshot_applied(r, ev->u.snapshot_applied.index);
+		return raft__snapshot_applied(r, ev->u.snapshot_applied.index);
 	case RAFT_EV_READ_INDEX:
 		if (r->role != RAFT_LEADER)
 			return ERR_NOTLEADER;
-		return read_index_request(r, ev->u.read_index.ctx);
+		return raft__read_index_request(r, ev->u.read_index.ctx);
 	case RAFT_EV_TRANSFER:
 		if (r->role != RAFT_LEADER)
 			return ERR_NOTLEADER;
-		return transfer_request(r, ev->u.transfer.to);
+		return raft__transfer_request(r, ev->u.transfer.to);
 	default:
 		return ERR_INVAL;
 	}
@@ -435,7 +435,7 @@ static void resolve_msgs(struct raft *r)
 			m->u.append.n_entries = 0;
 			continue;
 		}
-		m->u.append.entries = log_get(r, from);
+		m->u.append.entries = raft__log_get(r, from);
 	}
 }
 
@@ -451,7 +451,7 @@ static void finalize_log(struct raft *r, struct raft_update *up)
 	up->truncate_from = r->truncate_from;
 	r->truncate_from = 0;
 	if (r->unstable <= last) {
-		up->entries = log_get(r, r->unstable);
+		up->entries = raft__log_get(r, r->unstable);
 		up->n_entries = last - r->unstable + 1;
 		r->unstable = last + 1;
 	}
@@ -463,7 +463,7 @@ static void finalize_log(struct raft *r, struct raft_update *up)
 		hi = u64_min(r->commit, r->persisted);
 	if (hi > r->applied) {
 		ASSERT(r->applied >= r->snap.index && hi <= last);
-		up->committed = log_get(r, r->applied + 1);
+		up->committed = raft__log_get(r, r->applied + 1);
 		up->n_committed = hi - r->applied;
 		r->applied = hi;
 	}
@@ -520,7 +520,7 @@ int raft_step(struct raft *r, const struct raft_event *ev,
 		 * boots waits a full election timeout from its first event
 		 * before campaigning (paper 5.2). */
 		r->clock_started = 1;
-		election_reset_timer(r);
+		raft__election_reset_timer(r);
 	}
 	r->msgs_n = 0;
 	r->out_reads_n = 0;
@@ -580,12 +580,12 @@ raft_term raft_term_at(const struct raft *r, raft_index index)
 {
 	if (index == 0)
 		return 0;
-	return log_term(r, index);
+	return raft__log_term(r, index);
 }
 
 const struct raft_entry *raft_entry_at(const struct raft *r, raft_index index)
 {
-	return log_get(r, index);
+	return raft__log_get(r, index);
 }
 
 const struct raft_configuration *raft_configuration(const struct raft *r)

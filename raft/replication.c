@@ -19,7 +19,7 @@
 
 #include "raft/internal.h"
 
-struct raft_progress *progress_get(struct raft *r, raft_id id)
+struct raft_progress *raft__progress_get(struct raft *r, raft_id id)
 {
 	for (uint32_t i = 0; i < r->prs_n; i++)
 		if (r->prs[i].id == id)
@@ -27,7 +27,7 @@ struct raft_progress *progress_get(struct raft *r, raft_id id)
 	return NULL;
 }
 
-void progress_reset(struct raft *r, struct raft_progress *pr)
+void raft__progress_reset(struct raft *r, struct raft_progress *pr)
 {
 	pr->match = 0;
 	pr->next = log_last(r) + 1;
@@ -43,7 +43,7 @@ void progress_reset(struct raft *r, struct raft_progress *pr)
 	pr->snap_sent_ms = 0;
 }
 
-void progress_to_probe(struct raft *r, struct raft_progress *pr)
+void raft__progress_to_probe(struct raft *r, struct raft_progress *pr)
 {
 	(void)r;
 	pr->state = RAFT_PROBE;
@@ -54,7 +54,7 @@ void progress_to_probe(struct raft *r, struct raft_progress *pr)
 		pr->next = pr->match + 1;
 }
 
-void progress_to_replicate(struct raft *r, struct raft_progress *pr)
+void raft__progress_to_replicate(struct raft *r, struct raft_progress *pr)
 {
 	pr->state = RAFT_REPLICATE;
 	pr->paused = 0;
@@ -93,7 +93,7 @@ static uint32_t batch_count(const struct raft *r, raft_index from)
 	uint32_t n = 0;
 
 	for (raft_index i = from; i <= last && n < RAFT_BATCH_MAX; i++) {
-		uint64_t sz = log_get(r, i)->len;
+		uint64_t sz = raft__log_get(r, i)->len;
 
 		if (n > 0 && bytes + sz > r->cfg.msg_bytes_max)
 			break;
@@ -115,7 +115,7 @@ static int send_append(struct raft *r, struct raft_progress *pr)
 		 * answered (snapshot.c) or retransmitted (heartbeat.c); only a
 		 * newer snapshot restarts the transfer here. */
 		if (pr->snap_index != r->snap.index)
-			snapshot_send(r, pr);
+			raft__snapshot_send(r, pr);
 		return 0;
 	}
 	if (pr->state == RAFT_PROBE && pr->paused)
@@ -126,17 +126,17 @@ static int send_append(struct raft *r, struct raft_progress *pr)
 		/* What the follower needs is compacted: send the snapshot. */
 		pr->state = RAFT_SNAPSHOT;
 		pr->snap_index = 0;
-		snapshot_send(r, pr);
+		raft__snapshot_send(r, pr);
 		return 0;
 	}
 	n = batch_count(r, pr->next);
 	if (n == 0 && pr->state == RAFT_REPLICATE)
 		return 0;
-	m = msg_new(r, pr->id, RAFT_MSG_APPEND);
+	m = raft__msg_new(r, pr->id, RAFT_MSG_APPEND);
 	if (m == NULL)
 		return 0;
 	m->u.append.prev_index = prev;
-	m->u.append.prev_term = log_term(r, prev);
+	m->u.append.prev_term = raft__log_term(r, prev);
 	m->u.append.commit = r->commit;
 	m->u.append.n_entries = n;
 	r->msgs_from[msg_pos(r, m)] = pr->next;
@@ -149,7 +149,7 @@ static int send_append(struct raft *r, struct raft_progress *pr)
 	return 1;
 }
 
-void replicate_to(struct raft *r, struct raft_progress *pr)
+void raft__replicate_to(struct raft *r, struct raft_progress *pr)
 {
 	/* Bounded by the in-flight window (replicate) or one (probe). */
 	for (uint32_t i = 0; i <= RAFT_INFLIGHT_MAX; i++) {
@@ -158,10 +158,10 @@ void replicate_to(struct raft *r, struct raft_progress *pr)
 	}
 }
 
-void replicate_all(struct raft *r)
+void raft__replicate_all(struct raft *r)
 {
 	for (uint32_t i = 0; i < r->prs_n; i++)
-		replicate_to(r, &r->prs[i]);
+		raft__replicate_to(r, &r->prs[i]);
 }
 
 /* ---- follower side ---- */
@@ -170,7 +170,7 @@ static void send_append_resp(struct raft *r, raft_id to, int success,
 			     raft_index index, raft_term hint_term,
 			     raft_index hint_index)
 {
-	struct raft_message *m = msg_new(r, to, RAFT_MSG_APPEND_RESP);
+	struct raft_message *m = raft__msg_new(r, to, RAFT_MSG_APPEND_RESP);
 
 	if (m == NULL)
 		return;
@@ -181,13 +181,13 @@ static void send_append_resp(struct raft *r, raft_id to, int success,
 	m->u.append_resp.last_index = log_last(r);
 }
 
-void replicate_send_ack(struct raft *r)
+void raft__replicate_send_ack(struct raft *r)
 {
 	raft_index ack;
 
 	if (r->role != RAFT_FOLLOWER || r->leader == 0 || r->snap_installing)
 		return;
-	ack = u64_min(r->ack_match, log_durable(r));
+	ack = u64_min(r->ack_match, raft__log_durable(r));
 	if (ack <= r->ack_sent)
 		return;
 	r->ack_sent = ack;
@@ -205,11 +205,11 @@ static void reject_append(struct raft *r, const struct raft_message *m)
 		send_append_resp(r, m->from, 0, prev, 0, last + 1);
 		return;
 	}
-	t = log_term(r, prev);
+	t = raft__log_term(r, prev);
 	first = prev;
 	/* Walk back to the first index of term t; bounded by the log. */
 	while (first > r->snap.index + 1 && first > r->commit + 1 &&
-	       log_term(r, first - 1) == t)
+	       raft__log_term(r, first - 1) == t)
 		first--;
 	send_append_resp(r, m->from, 0, prev, t, first);
 }
@@ -227,11 +227,11 @@ static int append_entries(struct raft *r, const struct raft_msg_append *a)
 		if (idx <= r->snap.index)
 			continue;
 		if (idx <= log_last(r)) {
-			if (log_term(r, idx) == e->term)
+			if (raft__log_term(r, idx) == e->term)
 				continue;
 			if (idx <= r->commit)
 				return ERR_MALFORMED;
-			log_truncate(r, idx);
+			raft__log_truncate(r, idx);
 		}
 		if (e->type == RAFT_ENTRY_CONFIG) {
 			struct raft_configuration c;
@@ -239,14 +239,14 @@ static int append_entries(struct raft *r, const struct raft_msg_append *a)
 			if (raft_conf_decode(e->data, e->len, &c) != 0)
 				return ERR_MALFORMED;
 		}
-		rv = log_append(r, e->term, e->type, e->data, e->len);
+		rv = raft__log_append(r, e->term, e->type, e->data, e->len);
 		if (rv != 0)
 			return rv;
 	}
 	return 0;
 }
 
-void recv_append(struct raft *r, const struct raft_message *m)
+void raft__recv_append(struct raft *r, const struct raft_message *m)
 {
 	const struct raft_msg_append *a = &m->u.append;
 	raft_index last_new = a->prev_index + a->n_entries;
@@ -256,7 +256,7 @@ void recv_append(struct raft *r, const struct raft_message *m)
 	/* raft.c made us a follower of m->from in m->term. */
 	if (a->prev_index >= r->snap.index &&
 	    (a->prev_index > log_last(r) ||
-	     log_term(r, a->prev_index) != a->prev_term)) {
+	     raft__log_term(r, a->prev_index) != a->prev_term)) {
 		reject_append(r, m);
 		return;
 	}
@@ -282,14 +282,14 @@ void recv_append(struct raft *r, const struct raft_message *m)
 			(unsigned long long)last_new,
 			(unsigned long long)m->from,
 			(unsigned long long)a->commit,
-			(unsigned long long)log_durable(r),
+			(unsigned long long)raft__log_durable(r),
 			(unsigned long long)log_last(r));
 	/* Entries up to last_new now match the leader's log. */
 	r->ack_match = u64_max(r->ack_match, last_new);
-	commit_advance(r, u64_min(a->commit, last_new));
+	raft__commit_advance(r, u64_min(a->commit, last_new));
 	if (r->snap_installing)
 		return;
-	ack = u64_min(r->ack_match, log_durable(r));
+	ack = u64_min(r->ack_match, raft__log_durable(r));
 	if (ack >= last_new) {
 		/* Durable already (or a probe, or a duplicate): answer now. */
 		r->ack_sent = u64_max(r->ack_sent, ack);
@@ -316,23 +316,23 @@ static void handle_reject(struct raft *r, struct raft_progress *pr,
 	} else {
 		raft_index j = a->index;
 
-		while (j > r->snap.index && log_term(r, j) > a->hint_term)
+		while (j > r->snap.index && raft__log_term(r, j) > a->hint_term)
 			j--;
-		next = log_term(r, j) == a->hint_term && j > r->snap.index
+		next = raft__log_term(r, j) == a->hint_term && j > r->snap.index
 			       ? j + 1
 			       : a->hint_index;
 	}
 	next = u64_min(next, a->index);
 	next = u64_max(next, pr->match + 1);
 	pr->next = next;
-	progress_to_probe(r, pr);
-	replicate_to(r, pr);
+	raft__progress_to_probe(r, pr);
+	raft__replicate_to(r, pr);
 }
 
-void recv_append_resp(struct raft *r, const struct raft_message *m)
+void raft__recv_append_resp(struct raft *r, const struct raft_message *m)
 {
 	const struct raft_msg_append_resp *a = &m->u.append_resp;
-	struct raft_progress *pr = progress_get(r, m->from);
+	struct raft_progress *pr = raft__progress_get(r, m->from);
 
 	if (r->role != RAFT_LEADER || pr == NULL)
 		return;
@@ -351,16 +351,16 @@ void recv_append_resp(struct raft *r, const struct raft_message *m)
 		inflight_free_to(pr, pr->match);
 		if (pr->state == RAFT_PROBE ||
 		    (pr->state == RAFT_SNAPSHOT && pr->match >= pr->snap_index))
-			progress_to_replicate(r, pr);
-		replicate_maybe_commit(r);
+			raft__progress_to_replicate(r, pr);
+		raft__replicate_maybe_commit(r);
 		if (r->role != RAFT_LEADER)
 			return;
-		transfer_check(r, pr);
+		raft__transfer_check(r, pr);
 	}
-	replicate_to(r, pr);
+	raft__replicate_to(r, pr);
 }
 
-void commit_advance(struct raft *r, raft_index index)
+void raft__commit_advance(struct raft *r, raft_index index)
 {
 	raft_index old = r->commit;
 
@@ -370,25 +370,25 @@ void commit_advance(struct raft *r, raft_index index)
 	r->commit = index;
 	if (r->role == RAFT_LEADER) {
 		for (raft_index i = old + 1; i <= index; i++) {
-			uint64_t len = log_get(r, i)->len;
+			uint64_t len = raft__log_get(r, i)->len;
 
 			r->uncommitted_bytes -= u64_min(len, r->uncommitted_bytes);
 		}
 	}
 }
 
-void replicate_maybe_commit(struct raft *r)
+void raft__replicate_maybe_commit(struct raft *r)
 {
 	raft_index m[RAFT_NODES_MAX];
-	uint32_t n = 0, q = conf_quorum(&r->conf);
+	uint32_t n = 0, q = raft__conf_quorum(&r->conf);
 	raft_index cand;
 
 	if (r->role != RAFT_LEADER || raft_conf_voters(&r->conf) == 0)
 		return;
-	if (conf_is_voter(&r->conf, r->cfg.id))
-		m[n++] = log_durable(r);
+	if (raft__conf_is_voter(&r->conf, r->cfg.id))
+		m[n++] = raft__log_durable(r);
 	for (uint32_t i = 0; i < r->prs_n; i++)
-		if (conf_is_voter(&r->conf, r->prs[i].id))
+		if (raft__conf_is_voter(&r->conf, r->prs[i].id))
 			m[n++] = r->prs[i].match;
 	if (n < q)
 		return;
@@ -404,9 +404,9 @@ void replicate_maybe_commit(struct raft *r)
 	cand = m[q - 1];
 	if (cand <= r->commit)
 		return;
-	if (log_term(r, cand) != r->term &&
+	if (raft__log_term(r, cand) != r->term &&
 	    !(r->cfg.bugs & RAFT_BUG_COMMIT_OLD_TERM))
 		return;
-	commit_advance(r, cand);
-	membership_after_commit(r);
+	raft__commit_advance(r, cand);
+	raft__membership_after_commit(r);
 }

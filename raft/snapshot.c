@@ -16,7 +16,7 @@
 
 #include "raft/internal.h"
 
-void snapshot_send(struct raft *r, struct raft_progress *pr)
+void raft__snapshot_send(struct raft *r, struct raft_progress *pr)
 {
 	struct raft_message *m;
 	uint64_t left, len;
@@ -25,7 +25,7 @@ void snapshot_send(struct raft *r, struct raft_progress *pr)
 		pr->snap_index = r->snap.index;
 		pr->snap_offset = 0;
 	}
-	m = msg_new(r, pr->id, RAFT_MSG_SNAPSHOT);
+	m = raft__msg_new(r, pr->id, RAFT_MSG_SNAPSHOT);
 	if (m == NULL)
 		return;
 	left = r->snap_len - u64_min(pr->snap_offset, r->snap_len);
@@ -44,10 +44,10 @@ void snapshot_send(struct raft *r, struct raft_progress *pr)
 		(unsigned long long)len, (unsigned long long)r->snap_len);
 }
 
-void recv_snapshot_resp(struct raft *r, const struct raft_message *m)
+void raft__recv_snapshot_resp(struct raft *r, const struct raft_message *m)
 {
 	const struct raft_msg_snapshot_resp *s = &m->u.snapshot_resp;
-	struct raft_progress *pr = progress_get(r, m->from);
+	struct raft_progress *pr = raft__progress_get(r, m->from);
 
 	if (r->role != RAFT_LEADER || pr == NULL)
 		return;
@@ -68,16 +68,16 @@ void recv_snapshot_resp(struct raft *r, const struct raft_message *m)
 				/* It holds the entries but not yet durably:
 				 * its append ack will follow its fsync; until
 				 * then only the retransmit timer resends. */
-				replicate_maybe_commit(r);
+				raft__replicate_maybe_commit(r);
 				return;
 			}
 			pr->next = pr->match + 1;
-			progress_to_probe(r, pr);
+			raft__progress_to_probe(r, pr);
 		}
-		replicate_maybe_commit(r);
+		raft__replicate_maybe_commit(r);
 		if (r->role != RAFT_LEADER)
 			return;
-		replicate_to(r, pr);
+		raft__replicate_to(r, pr);
 		return;
 	}
 	if (pr->state != RAFT_SNAPSHOT || s->index != pr->snap_index)
@@ -89,13 +89,13 @@ void recv_snapshot_resp(struct raft *r, const struct raft_message *m)
 	else
 		return; /* a duplicate answer */
 	if (pr->snap_offset < r->snap_len)
-		snapshot_send(r, pr);
+		raft__snapshot_send(r, pr);
 }
 
 static void send_snapshot_resp(struct raft *r, raft_id to, raft_index index,
 			       uint64_t next_offset, int done, int reject)
 {
-	struct raft_message *m = msg_new(r, to, RAFT_MSG_SNAPSHOT_RESP);
+	struct raft_message *m = raft__msg_new(r, to, RAFT_MSG_SNAPSHOT_RESP);
 
 	if (m == NULL)
 		return;
@@ -130,7 +130,7 @@ static void install(struct raft *r)
 	uint8_t *old = r->snap_data;
 	uint64_t old_cap = r->snap_cap;
 
-	log_clear(r);
+	raft__log_clear(r);
 	r->snap = r->rcv_snap_meta;
 	r->snap_data = r->rcv_snap;
 	r->snap_len = r->rcv_snap_len;
@@ -144,14 +144,14 @@ static void install(struct raft *r)
 	/* Nothing of the new state is durable until SNAPSHOT_APPLIED. */
 	r->persisted = 0;
 	r->applied = u64_max(r->applied, r->snap.index);
-	commit_advance(r, r->snap.index);
+	raft__commit_advance(r, r->snap.index);
 	r->ack_match = u64_max(r->ack_match, r->snap.index);
 	r->snap_installing = 1;
 	r->up_snap.meta = r->snap;
 	r->up_snap.data = r->snap_data;
 	r->up_snap.len = r->snap_len;
 	r->up_snap_ready = 1;
-	conf_recompute(r);
+	raft__conf_recompute(r);
 	TRACE_I(r->tracer, RAFT_MOD, "%llu: installing snapshot at %llu "
 		"(term %llu, %llu bytes)", (unsigned long long)r->cfg.id,
 		(unsigned long long)r->snap.index,
@@ -159,14 +159,14 @@ static void install(struct raft *r)
 		(unsigned long long)r->snap_len);
 }
 
-void recv_snapshot(struct raft *r, const struct raft_message *m)
+void raft__recv_snapshot(struct raft *r, const struct raft_message *m)
 {
 	const struct raft_msg_snapshot *s = &m->u.snapshot;
 
 	if (r->snap_installing)
 		return; /* answered once the driver reports it durable */
 	if (s->meta.index <= r->snap.index || s->meta.index <= r->commit ||
-	    log_term(r, s->meta.index) == s->meta.term) {
+	    raft__log_term(r, s->meta.index) == s->meta.term) {
 		/* We hold this state already: committed entries match the
 		 * leader's, and so does a log holding the snapshot's last
 		 * entry (Log Matching). Installing would throw away entries
@@ -175,19 +175,19 @@ void recv_snapshot(struct raft *r, const struct raft_message *m)
 		 * committed entries, so its index is committed. Claim only
 		 * what is durable. */
 		if (s->meta.index > r->commit && s->meta.index <= log_last(r))
-			commit_advance(r, s->meta.index);
+			raft__commit_advance(r, s->meta.index);
 		TRACE_D(r->tracer, RAFT_MOD, "%llu: holds snapshot %llu "
 			"already (snap %llu commit %llu durable %llu last %llu)",
 			(unsigned long long)r->cfg.id,
 			(unsigned long long)s->meta.index,
 			(unsigned long long)r->snap.index,
 			(unsigned long long)r->commit,
-			(unsigned long long)log_durable(r),
+			(unsigned long long)raft__log_durable(r),
 			(unsigned long long)log_last(r));
 		send_snapshot_resp(r, m->from,
 				   u64_max(r->snap.index,
 					   u64_min(s->meta.index,
-						   log_durable(r))),
+						   raft__log_durable(r))),
 				   s->total_len, 1, 0);
 		return;
 	}
@@ -223,7 +223,7 @@ void recv_snapshot(struct raft *r, const struct raft_message *m)
 	send_snapshot_resp(r, m->from, s->meta.index, r->rcv_snap_len, 0, 0);
 }
 
-int snapshot_applied(struct raft *r, raft_index index)
+int raft__snapshot_applied(struct raft *r, raft_index index)
 {
 	TRACE_D(r->tracer, RAFT_MOD, "%llu: snapshot %llu durable (installing "
 		"%llu: %d)", (unsigned long long)r->cfg.id,
@@ -238,11 +238,11 @@ int snapshot_applied(struct raft *r, raft_index index)
 				   0);
 		r->ack_sent = u64_max(r->ack_sent, r->snap.index);
 	}
-	replicate_send_ack(r);
+	raft__replicate_send_ack(r);
 	return 0;
 }
 
-int snapshot_taken(struct raft *r, raft_index index, const uint8_t *data,
+int raft__snapshot_taken(struct raft *r, raft_index index, const uint8_t *data,
 		   uint64_t len)
 {
 	struct raft_configuration conf;
@@ -255,16 +255,16 @@ int snapshot_taken(struct raft *r, raft_index index, const uint8_t *data,
 		return ERR_INVAL;
 	if (len > r->cfg.snapshot_bytes_max)
 		return ERR_TOOBIG;
-	rv = conf_at(r, index, &conf);
+	rv = raft__conf_at(r, index, &conf);
 	if (rv != 0)
 		return rv;
-	term = log_term(r, index);
+	term = raft__log_term(r, index);
 	copy = malloc((size_t)u64_max(len, 1));
 	if (copy == NULL)
 		return ERR_NOMEM;
 	if (len > 0)
 		memcpy(copy, data, (size_t)len);
-	log_compact(r, index);
+	raft__log_compact(r, index);
 	free(r->snap_data);
 	r->snap_data = copy;
 	r->snap_len = len;

@@ -162,7 +162,8 @@ static void status_error(const struct ctl_target *t, const char *method,
 			 t->url, method, path, r->status, e->valuestring);
 	else
 		snprintf(errmsg, errsz, "node at %s answered %s %s with HTTP %ld: %.200s",
-			 t->url, method, path, r->status, r->body);
+			 t->url, method, path, r->status,
+			 r->len ? r->body : "(empty body)");
 	errmsg[strcspn(errmsg, "\r\n")] = '\0';
 	cJSON_Delete(j);
 }

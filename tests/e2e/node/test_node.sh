@@ -90,8 +90,19 @@ for _ in $(seq 200); do [[ -s $E2E_TMP/deep/er/n2/http.addr ]] && break; sleep 0
 check "a data dir whose parents are missing is created" test -s "$E2E_TMP/deep/er/n2/node-id"
 kill -TERM "$NODE_PID"; wait_exit "$NODE_PID" 10
 
-# A name with a newline or an escape code is refused on the command line;
-# the log escapes control characters (unit_node_config tests the escaping).
+# The log escapes control characters: a data dir named with a newline and
+# an escape code cannot forge a log line or drive the terminal.
+odd=$E2E_TMP/$'odd\n2026-01-01T00:00:00.000Z info  node: forged\e[31m'
+"$BIN/clusterd" run --data-dir "$odd" --http 127.0.0.1:0 2>"$E2E_TMP/odd.log" &
+NODE_PID=$!; E2E_PIDS+=("$NODE_PID")
+for _ in $(seq 200); do [[ -s $odd/http.addr ]] && break; sleep 0.05; done
+kill -TERM "$NODE_PID"; wait_exit "$NODE_PID" 10
+check "the log escapes a newline and an escape code [$(head -c 300 "$E2E_TMP/odd.log")]" \
+  bash -c "grep -qF 'odd\\n2026-01-01T00:00:00.000Z info  node: forged\\x1b[31m' '$E2E_TMP/odd.log' &&
+    ! grep -q '^2026-01-01T00:00:00.000Z info  node: forged' '$E2E_TMP/odd.log' &&
+    ! grep -q \$'\\e' '$E2E_TMP/odd.log'"
+
+# A name with a newline or an escape code is refused on the command line.
 bad_name=$'evil\n2026-01-01T00:00:00.000Z info  node: forged'
 "$BIN/clusterd" run --data-dir "$E2E_TMP/n3" --http 127.0.0.1:0 --node-name "$bad_name" 2>"$E2E_TMP/err"; rc=$?
 check "a node name with a newline is refused (exit $rc)" \

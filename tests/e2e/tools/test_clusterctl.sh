@@ -69,6 +69,8 @@ expect "a body that is not JSON" 1 "a body that is not JSON" --node "$FAKE" stat
 echo '{"error":"on fire"}' >"$E2E_TMP/body"; echo 500 >"$E2E_TMP/status"
 expect "an error status shows the node's message" 1 "HTTP 500: on fire" --node "$FAKE" status
 check "...on one line" test "$(wc -l <"$E2E_TMP/err")" = 1
+: >"$E2E_TMP/body"; echo 503 >"$E2E_TMP/status"
+expect "an error status with no body says so" 1 "HTTP 503: (empty body)" --node "$FAKE" status
 
 start_node n1 || { fail "node starts"; e2e_finish; exit 1; }
 expect "a real node with a trailing slash" 0 "$E2E_TMP/n1" status --node "$NODE_URL/"

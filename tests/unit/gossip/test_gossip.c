@@ -214,7 +214,7 @@ static void suspicion_confirmations(void **state)
 	(void)state;
 	tnet_cfg(&c);
 	t = cluster(5, &c); /* n = 5: k = 2, min 4 s, max 24 s */
-	s = mem_find(t->g[0], "node4", 5);
+	s = gossip__mem_find(t->g[0], "node4", 5);
 	assert_true(s > 0);
 	m = &t->g[0]->m[s];
 	start = t->now;
@@ -259,15 +259,15 @@ static void local_health_multiplier(void **state)
 	before = t->g[0]->probe.end_at_ms - t->now;
 	assert_true(before > 1000 && before <= 2000);
 	/* The score saturates at awareness_max - 1 and at 0. */
-	awareness_add(t->g[0], 100);
+	gossip__awareness_add(t->g[0], 100);
 	assert_int_equal(gossip_health(t->g[0]), c.awareness_max - 1);
 	/* With the member back, each acked probe lowers it by one. */
 	t->down[1] = 0;
 	feed_accuse(t, 1, GMSG_DEAD, "node1", gossip_incarnation(t->g[1]), "x");
 	tnet_run(t, t->now + 2000, 5);
 	assert_int_equal(tnet_status(t, 0, 1), GOSSIP_ALIVE);
-	awareness_add(t->g[0], -100);
-	awareness_add(t->g[0], 3);
+	gossip__awareness_add(t->g[0], -100);
+	gossip__awareness_add(t->g[0], 3);
 	tnet_run(t, t->now + 3 * 8000 + 1000, 5);
 	assert_int_equal(gossip_health(t->g[0]), 0);
 	tnet_free(t);
