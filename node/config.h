@@ -16,10 +16,10 @@
 #define NODE_NAME_MAX 64
 #define NODE_ERRMSG_MAX 512
 
-/* The default HTTP listen address (DESIGN.md: port 8081). Loopback until
+/* The default HTTP listen address (docs/design.md: port 8081). Loopback until
  * API tokens exist, so a fresh node exposes nothing to the network. */
 #define NODE_HTTP_DEFAULT "127.0.0.1:8081"
-/* The default cluster address (DESIGN.md: port 7946, TCP and UDP). Every
+/* The default cluster address (docs/design.md: port 7946, TCP and UDP). Every
  * interface, since the other machines must reach it; the transport lets
  * in only members (docs/design.md, Security). */
 #define NODE_BIND_DEFAULT "0.0.0.0:7946"

@@ -2,7 +2,7 @@
  * core.h: the interface through which the HTTP API (node/api) reaches the
  * node core (node/cluster.c), and nothing else.
  *
- * The API's handlers are thin (STYLE.md rule 12): each parses a request,
+ * The API's handlers are thin (docs/contributing.md: thin handlers): each parses a request,
  * calls ONE operation of this interface and formats the answer. The core
  * is an ops table of function pointers plus a context, so the handlers can
  * be tested against a fake core without Raft, storage or sockets, and so

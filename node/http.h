@@ -1,7 +1,7 @@
 /*
  * http.h: the node's HTTP server, h2o 2.2 on the node's libuv loop.
  *
- * Handlers are thin (STYLE.md rule 12): each gets the request's method,
+ * Handlers are thin (docs/contributing.md: thin handlers): each gets the request's method,
  * path, query, headers and body, fills a struct http_reply (status,
  * content type, headers, body) and returns, or defers the answer until a
  * callback (a Raft commit) completes it; this module turns the reply into

@@ -1,6 +1,6 @@
 /*
  * main.c: the clusterd command line. Parses, calls one function of the
- * node, reports; no logic of its own (STYLE.md rule 12).
+ * node, reports; no logic of its own (docs/contributing.md: thin handlers).
  */
 #include <getopt.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 /*
- * node.h: the clusterd node, the composition root (DESIGN.md).
+ * node.h: the clusterd node, the composition root (docs/design.md).
  *
  * A node owns one libuv loop and everything that runs on it: the HTTP
  * server with the API and /metrics, signal handling, and the cluster

@@ -2,7 +2,7 @@
  * rpc.h: the node-to-node requests that travel on the transport's RPC
  * channel, and the join exchange.
  *
- * Any node serves every request (DESIGN.md, data flow 1): a follower that
+ * Any node serves every request (docs/design.md, "A write, from request to reply"): a follower that
  * receives a write forwards it to the leader, which proposes it and
  * answers after it was applied; a linearizable read on a follower asks the
  * leader for a read index (thesis 6.4: the leader confirms it is still

@@ -39,7 +39,7 @@
  * Nothing here reads a clock, draws randomness or prints: time comes in as
  * arguments, text goes through the tracer.
  *
- * How the node drives it (the Ready contract of DESIGN.md, in order):
+ * How the node drives it (the Ready contract of raft/raft.h, in order):
  *   1. persist: hand the new entries and the hard state to the writer in
  *      one stor_wreq; when its callback reports 0, tell Raft "persisted up
  *      to the last index" and only then send what depends on it;

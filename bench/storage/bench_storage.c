@@ -1,7 +1,7 @@
 /*
  * bench_storage: durable appends per second with group commit, against
- * this disk's own limit measured in the same run (BENCH.md: "the disk
- * itself" as the peer).
+ * this disk's own limit measured in the same run (the disk itself is the
+ * peer).
  *
  * Probe: write one entry's bytes and fdatasync, in a loop, in a file next
  * to the database: the most fsyncs per second this disk gives. In the

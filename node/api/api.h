@@ -4,7 +4,7 @@
  *
  * Design. One file per resource (kv.c, cluster.c, join.c, tokens.c); each
  * handler parses the request, calls ONE operation of the node core through
- * node/core.h and formats the answer (STYLE.md rule 12). This module never
+ * node/core.h and formats the answer (docs/contributing.md: thin handlers). This module never
  * sees Raft or storage (scripts/check-layering enforces it), so the
  * handlers are tested against a fake core.
  *

@@ -39,7 +39,7 @@ struct lua_State;
 
 #define SG_NAME_MAX 64 /* player, item and entity names, with the NUL */
 /* Bounds on the world; Factorio has none this small, but a test world
- * never comes near them and every array needs a limit (STYLE.md 6). */
+ * never comes near them and every array needs a limit (docs/contributing.md: a limit on everything). */
 #define SG_PLAYERS_MAX 4096
 #define SG_ENTITIES_MAX 100000
 #define SG_LIST_MAX 10000   /* admins, bans, whitelist entries each */

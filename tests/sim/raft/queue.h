@@ -8,7 +8,7 @@
  * the run is a pure function of the seed, as in TigerBeetle's VOPR and the
  * fake event loop of Tarantool's SWIM tests.
  *
- * The queue has a fixed capacity (a limit on every queue, STYLE.md rule 6):
+ * The queue has a fixed capacity (a limit on every queue, docs/contributing.md: a limit on every queue):
  * sim_queue_push returns ERR_AGAIN when it is full, and the caller counts
  * the drop. Payloads are owned by whoever pushed them until popped; the
  * popper then owns them. sim_queue_free does not free payloads (the driver

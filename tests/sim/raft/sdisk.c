@@ -41,7 +41,7 @@
 #define SD_KEY_VAL	1 /* [1, key] -> u64le value */
 #define SD_KEY_SESS	2 /* [2, client] -> u64le seq | u64le out */
 #define SD_ENVELOPE_MAX (64u << 10)
-/* The fsync latency model: BENCH.md-style measurements give ~0.3 ms p50
+/* The fsync latency model: measurements on this machine give ~0.3 ms p50
  * for a 4 KiB fdatasync; stretched, with stalls (p_slow). */
 #define SD_FSYNC_SLOW_US   100000
 #define SD_P_SLOW	   0.05
