@@ -415,6 +415,10 @@ static int start_gossip(struct cluster *c, char *errmsg, size_t errsz)
 	gc.gossip.name = c->name;
 	gc.gossip.addr = c->advertise;
 	gc.gossip.incarnation = cl_wall_ms(); /* a restart outranks its past */
+	/* And so do its state keys (a node that left and joined again under
+	 * the same name publishes a new Raft id: the others must not keep
+	 * the old one, or autopilot never finds the new member alive). */
+	gc.gossip.state_version = cl_wall_ms();
 	randombytes_buf(&gc.seed, sizeof(gc.seed));
 	gc.tracer = c->log;
 	rv = gossipd_new(&gc, &env, now, &c->gd);
