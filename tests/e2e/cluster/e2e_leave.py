@@ -17,7 +17,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster_util import (Cluster, Node, check, free_port, log, metric,  # noqa: E402
+from cluster_util import (Cluster, Failed, Node, check, free_port, log, metric,  # noqa: E402
                           run, wait_for)
 
 
@@ -95,7 +95,13 @@ def main():
         # ---- n3 joins again with a token ----
         cl.join(n3, n2)
         wait_for(lambda: n3.get("/api/v1/cluster/raft")[0] == 200, "n3 to accept the admin token")
-        st = cl.wait_voters(3)
+        try:
+            st = cl.wait_voters(3)
+        except Failed:
+            log("raft: %s" % n1.raft()["decisions"])
+            log("n3 members: %s" % n3.members())
+            log("members: %s" % n1.members())
+            raise
         new_ids = [s["id"] for s in st["servers"] if s["name"] == "n3"]
         check(len(new_ids) == 1 and new_ids[0] not in old_raft_ids,
               "n3 re-joined as a new member (raft id %s, was %s)" % (new_ids, old_raft_ids))
