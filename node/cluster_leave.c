@@ -21,8 +21,6 @@
 /* How long the departure is gossiped before the process stops: five
  * gossip rounds at the default 200 ms. */
 #define LEAVE_GOSSIP_MS 1000
-/* How often a running step is looked at (its deadline checked). */
-#define LEAVE_POLL_MS 100
 
 enum leave_phase {
 	LEAVE_TRANSFER = 1,
@@ -134,15 +132,8 @@ void cl_leave_tick(struct cluster *c)
 	struct cl_leave *l = c->leave;
 	uint64_t now;
 
-	if (l == NULL)
+	if (l == NULL || l->op_running)
 		return;
-	if (l->op_running) {
-		/* Keep the kicks coming while a step runs: they expire its
-		 * op at the deadline even when nothing else happens here (a
-		 * node out of the configuration hears from nobody). */
-		cl_kick_later(c, LEAVE_POLL_MS);
-		return;
-	}
 	now = cl_now(c);
 	if (l->phase == LEAVE_TRANSFER && c->role != RAFT_LEADER)
 		l->phase = LEAVE_REMOVE;
