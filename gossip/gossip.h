@@ -67,6 +67,10 @@ struct gossip_config {
 	const char *addr; /* the address others reach it at (copied) */
 	uint64_t incarnation; /* starting incarnation (a restart may pass a
 			       * persisted one; refutation raises it anyway) */
+	uint64_t state_version; /* versions of this member's own state keys
+				 * count up from here: a restart passes the
+				 * wall clock so its keys outrank what the
+				 * others still hold from its past life */
 	uint32_t probe_interval_ms;   /* 1000: one probe per period */
 	uint32_t probe_timeout_ms;    /* 500: direct ack deadline */
 	uint32_t indirect_checks;     /* 3: k members asked to probe */

@@ -137,6 +137,7 @@ int gossip__mem_init(struct gossip *g)
 	if (self != 0)
 		return ERR_NOMEM;
 	g->m[0].inc = g->cfg.incarnation;
+	g->state_ver = g->cfg.state_version;
 	return 0;
 }
 

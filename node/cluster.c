@@ -35,6 +35,9 @@
 #define CL_ELECTION_MS_MIN 250
 #define CL_ELECTION_MS_MAX 500
 #define CL_HEARTBEAT_MS 50
+/* Room in a proposal beside a largest value: namespace (64) and key (512)
+ * bytes, the msgpack envelope, and what later commands add (sessions). */
+#define CL_CMD_SLACK 4096
 
 #define JOIN_MEMBERS_KEY "join_members"
 
@@ -374,6 +377,10 @@ static int start_raft(struct cluster *c, char *errmsg, size_t errsz)
 	rc.raft.election_timeout_ms_min = CL_ELECTION_MS_MIN;
 	rc.raft.election_timeout_ms_max = CL_ELECTION_MS_MAX;
 	rc.raft.heartbeat_ms = CL_HEARTBEAT_MS;
+	/* A proposal is the encoded command, not the bare value: the API
+	 * promises values of up to STOR_KVR_VALUE_MAX (1 MiB), so a command
+	 * holding one (plus namespace, key and envelope) must fit. */
+	rc.raft.msg_bytes_max = STOR_KVR_VALUE_MAX + CL_CMD_SLACK;
 	randombytes_buf(&rc.raft.seed, sizeof(rc.raft.seed));
 	rc.tracer = c->log;
 	rv = raftd_open(c->st, &rc, &env, cl_now(c), &c->rd);
@@ -413,6 +420,10 @@ static int start_gossip(struct cluster *c, char *errmsg, size_t errsz)
 	gc.gossip.name = c->name;
 	gc.gossip.addr = c->advertise;
 	gc.gossip.incarnation = cl_wall_ms(); /* a restart outranks its past */
+	/* And so do its state keys (a node that left and joined again under
+	 * the same name publishes a new Raft id: the others must not keep
+	 * the old one, or autopilot never finds the new member alive). */
+	gc.gossip.state_version = cl_wall_ms();
 	randombytes_buf(&gc.seed, sizeof(gc.seed));
 	gc.tracer = c->log;
 	rv = gossipd_new(&gc, &env, now, &c->gd);

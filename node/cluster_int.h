@@ -64,6 +64,9 @@ struct cl_op {
 	uint8_t kind;         /* enum cl_op_kind */
 	uint8_t state;        /* enum cl_op_state */
 	uint8_t remote;       /* run for another node: answer it */
+	uint8_t no_apply_wait; /* a forwarded write ends at the leader's
+				* answer, without waiting to apply it here
+				* (a leaving node no longer receives the log) */
 	uint8_t change_op;
 	uint64_t change_id;
 	uint64_t deadline_ms;

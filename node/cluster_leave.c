@@ -115,6 +115,9 @@ static int start_op(struct cluster *c, struct cl_leave *l)
 		}
 		op->data = data;
 		op->len = len;
+		/* Removed from Raft in the step before, this node will not
+		 * receive the entry: the leader's answer is the end. */
+		op->no_apply_wait = 1;
 		break;
 	}
 	if (op == NULL)

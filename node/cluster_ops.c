@@ -375,7 +375,8 @@ static void answered(struct cluster *c, const struct rpc_msg *m,
 	}
 	if (op->kind == CL_OP_TRANSFER && status == 0)
 		return; /* started; ends when the leader changes */
-	if (status == 0 && (op->kind == CL_OP_WRITE || op->kind == CL_OP_READ)) {
+	if (status == 0 && !op->no_apply_wait &&
+	    (op->kind == CL_OP_WRITE || op->kind == CL_OP_READ)) {
 		/* Serve what follows from a state that includes it. */
 		op_wait_apply(c, op, m->b, 0, result);
 		return;

@@ -425,6 +425,37 @@ static void feed_state(struct tnet *t, int i, const char *who, const char *key,
 	mp_writer_free(&w);
 }
 
+/* Own keys count up from cfg.state_version: a member restarted with the
+ * wall clock there publishes above what the others kept from its past
+ * (they hold version 5 of its key; it never hears of that version here). */
+static void state_version_start(void **state)
+{
+	struct gossip_config c;
+	struct tnet *t;
+	struct gossip_event ev = {.type = GOSSIP_EV_SET_STATE};
+	const uint8_t *v;
+	size_t len;
+	uint64_t ver;
+
+	(void)state;
+	tnet_cfg(&c);
+	c.state_version = 1000;
+	t = cluster(3, &c);
+	feed_state(t, 0, "node1", "id", 5, "old-id");
+	ev.state.key = "id";
+	ev.state.value = (const uint8_t *)"new-id";
+	ev.state.len = 6;
+	assert_int_equal(tnet_step(t, 1, &ev), 0);
+	tnet_run(t, t->now + 3000, 10);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(gossip_state_get(t->g[i], "node1", "id", &ver, &v, &len), 0);
+		assert_int_equal(ver, 1001);
+		assert_memory_equal(v, "new-id", 6);
+	}
+	tnet_free(t);
+	free(t);
+}
+
 /* Newer version wins; an older or equal one is ignored; state spreads by
  * piggyback; a member outbids a newer version of its own key. */
 static void state_versioning(void **state)
@@ -701,6 +732,7 @@ int main(void)
 		cmocka_unit_test(dissemination_count),
 		cmocka_unit_test(dissemination_order_and_size),
 		cmocka_unit_test(state_versioning),
+		cmocka_unit_test(state_version_start),
 		cmocka_unit_test(leave_and_rejoin),
 		cmocka_unit_test(reap_dead),
 		cmocka_unit_test(bad_config_and_requests),

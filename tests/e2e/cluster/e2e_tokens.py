@@ -1,0 +1,98 @@
+"""Join tokens: a node with a wrong, an expired or a revoked join token is
+refused, each with a clear message and a non-zero exit, and stays
+unjoined; the refusal is counted on the cluster's node; a valid token
+then works.
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cluster_util import Cluster, check, log, metric, run, wait_for  # noqa: E402
+
+
+def refusals(n):
+    """Handshakes n refused, whatever the reason."""
+    m = n.metrics()
+    return (metric(m, "clusterd_transport_rejected_total")
+            + metric(m, "clusterd_transport_handshakes_failed_total"))
+
+
+def refused(cl, joiner, token, what, words):
+    seed = cl.nodes[0]
+    before = refusals(seed)
+    r = joiner.ctl("join", seed.bind, "--token", token, token=None)
+    msg = (r.stdout + r.stderr).strip()
+    log("%s token: exit %d, %r" % (what, r.returncode, msg))
+    check(r.returncode != 0, "join with a %s token exits non-zero (%d)" % (what, r.returncode))
+    check(any(w in msg.lower() for w in words),
+          "join with a %s token says why (%r names one of %s)" % (what, msg, words))
+    st = json.loads(joiner.get("/api/v1/status", token=None)[2])
+    check(st.get("joined") is False, "after the %s token %s is still unjoined" % (what, joiner.name))
+    return before
+
+
+def main():
+    with Cluster("tokens") as cl:
+        seed = cl.bootstrap("n1")
+        joiner = cl.node("n2").start()
+
+        # A wrong token: the real token's id with another secret, and an
+        # id the cluster never issued.
+        tid, secret = cl.join_token.split(".")
+        wrong_secret = tid + "." + ("0" if secret[0] != "0" else "1") + secret[1:]
+        before = refused(cl, joiner, wrong_secret, "wrong-secret",
+                         ["token", "refused", "auth"])
+        other_id = ("f" if tid[0] != "f" else "e") + tid[1:]
+        unknown = other_id + "." + secret
+        refused(cl, joiner, unknown, "unknown", ["token", "refused", "auth"])
+        wait_for(lambda: refusals(seed) >= before + 2,
+                 "the seed to count the two refused handshakes")
+        m = seed.metrics()
+        log("seed: rejected %s, handshakes failed %d" % (
+            dict((dict(ls)["reason"], v) for (nm, ls), v in m.items()
+                 if nm == "clusterd_transport_rejected_total" and v),
+            metric(m, "clusterd_transport_handshakes_failed_total")))
+        check(True, "the seed counted both refused join handshakes")
+        r = joiner.ctl("join", seed.bind, "--token", "not-a-token", token=None)
+        check(r.returncode != 0 and "token" in (r.stdout + r.stderr).lower(),
+              "a malformed token is refused before dialling (%r)" % (r.stdout + r.stderr).strip())
+
+        # An expired token: ttl 1 s; wait until the cluster lists it expired.
+        r = seed.ctl("token", "create", "join", "--ttl", "1", "--json")
+        check(r.returncode == 0, "token create join --ttl 1 (%s)" % r.stderr.strip())
+        exp = json.loads(r.stdout)
+
+        def expired():
+            lst = json.loads(seed.ctl("token", "list", "--json").stdout)
+            toks = lst if isinstance(lst, list) else lst.get("tokens", [])
+            return any(t["id"] == exp["id"] and t.get("expired") for t in toks)
+        wait_for(expired, "the 1 s token to be listed as expired", interval=0.2)
+        refused(cl, joiner, exp["token"], "expired", ["token", "expired", "refused", "auth"])
+
+        # A revoked token.
+        r = seed.ctl("token", "create", "join", "--json")
+        check(r.returncode == 0, "token create join")
+        rev = json.loads(r.stdout)
+        r = seed.ctl("token", "revoke", rev["id"])
+        check(r.returncode == 0, "token revoke %s (%s)" % (rev["id"], r.stderr.strip()))
+        refused(cl, joiner, rev["token"], "revoked", ["token", "revoked", "refused", "auth"])
+
+        # A valid token still works for the same node.
+        r = seed.ctl("token", "create", "join", "--json")
+        good = json.loads(r.stdout)
+        cl.join(joiner, seed, good["token"])
+        wait_for(lambda: "n2" in [s["name"] for s in seed.raft()["servers"]],
+                 "n2 in the Raft configuration")
+        check(True, "a fresh join token lets n2 join after the refusals")
+        # A node that just joined knows the API tokens only once it has
+        # applied the log that holds them (it answers 401 until then).
+        wait_for(lambda: joiner.get("/api/v1/cluster/raft")[0] == 200,
+                 "n2 to accept the admin token")
+        cl.put_ok(joiner, "tok", "k", b"v")
+        st, _, body = seed.kv_get("tok", "k")
+        check(st == 200 and body == b"v", "a write through the joined n2 is read through n1")
+
+
+if __name__ == "__main__":
+    run(main)
