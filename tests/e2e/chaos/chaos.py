@@ -514,10 +514,12 @@ def check_lin(checker, ops, path):
     verdict = {0: "yes", 1: "no", 2: "unknown"}.get(res.returncode)
     if verdict is None:
         raise RuntimeError(f"chaos-check failed (exit {res.returncode}): {res.stderr}")
-    bad = None
+    bad, bad_us = None, None
     if "bad_key=" in line:
         bad = int(line.split("bad_key=")[1].split()[0])
-    return verdict, bad
+    if "first_bad_us=" in line:
+        bad_us = int(line.split("first_bad_us=")[1].split()[0])
+    return verdict, bad, bad_us
 
 
 def barrier(cluster):
@@ -587,6 +589,9 @@ def check_converged(cluster, hist):
         else:
             reasons.append(f"no linearizable read of k{k} after healing")
     reasons += acknowledged_present(hist.ops, ref[0])
+    present = sum(1 for v in ref[0].values() if v is not None)
+    log(f"after the barrier at revision {b}: {len(states)} nodes compared, "
+        f"{present} of {KEYS} keys present, {len(reasons)} problems")
     return not reasons, reasons
 
 
@@ -619,11 +624,21 @@ def acknowledged_present(ops, vals):
     return out
 
 
-def excerpt(ops, key, limit=60):
-    sub = sorted((o for o in ops if o["key"] == key), key=lambda o: o["call_us"])
-    log(f"history of k{key}: {len(sub)} operations; the last {min(limit, len(sub))}:")
-    for o in sub[-limit:]:
-        print("   ", json.dumps(o, sort_keys=True))
+def excerpt(ops, key, bad_us, limit=40):
+    """The operations on key around the point where its history stopped
+    being linearizable (the last `limit` called by then that were still
+    running or had returned within the last second), times relative."""
+    end = bad_us if bad_us is not None else max(o["call_us"] for o in ops)
+    sub = sorted((o for o in ops if o["key"] == key and o["call_us"] <= end
+                  and (o["outcome"] != "ok" or o["ret_us"] >= end - 1_000_000)),
+                 key=lambda o: o["call_us"])[-limit:]
+    log(f"k{key} is not linearizable by t={end}; the operations around then (times in ms before it):")
+    for o in sub:
+        ret = f"{(o['ret_us'] - end) / 1000:+.1f}" if o["outcome"] != "unknown" else "never"
+        what = {"put": f"put {o['value']}", "del": "delete", "get": "get"}[o["kind"]]
+        got = f" -> {o.get('read', '')!r}" if o["kind"] == "get" else ""
+        print(f"    client {o['client']} via {o['node']}: {what}{got} status {o['status']} "
+              f"rev {o['rev']} call {(o['call_us'] - end) / 1000:+.1f} ret {ret}")
 
 
 def main():
@@ -683,14 +698,14 @@ def run(cluster, checker, seconds, min_kills, seed, root, bug):
     with open(os.path.join(root, "history.jsonl"), "w") as f:
         for o in ops:
             f.write(json.dumps(o, sort_keys=True) + "\n")
-    lin, bad = check_lin(checker, ops, os.path.join(root, "history.txt"))
+    lin, bad, bad_us = check_lin(checker, ops, os.path.join(root, "history.txt"))
     anomalies = revision_anomalies(ops)
     for a in anomalies[:20]:
         print("chaos: revision anomaly:", a)
     if anomalies and lin == "yes":
         lin = "no"
     if bad is not None:
-        excerpt(ops, bad)
+        excerpt(ops, bad, bad_us)
     for p in nem.problems:
         print("chaos: note:", p)
 

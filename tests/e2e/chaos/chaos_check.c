@@ -8,9 +8,11 @@
  *   KEY put|get known|unknown ARG OUT CALL_US RET_US
  * a put writes ARG (0 = the key is deleted), a get read OUT (0 = absent).
  * Prints one line "lin: verdict=ok|violation|unknown keys=K ops=N
- * pruned=P states=S [bad_key=K]" and exits 0 (linearizable), 1 (a
- * violation), 2 (the bounded search gave up: unknown, never "yes") or 3
- * (the file could not be read).
+ * pruned=P states=S [bad_key=K [first_bad_us=T]]" (T: the earliest time
+ * at which that key's history is already not linearizable, the return
+ * of the operation that completes the violation) and exits 0
+ * (linearizable), 1 (a violation), 2 (the bounded search gave up:
+ * unknown, never "yes") or 3 (the file could not be read).
  *
  * Before the search, an unknown-outcome put of a value no read ever saw is
  * dropped: values are unique per write, so in any linearization that
@@ -180,9 +182,77 @@ static uint64_t states_for(size_t m, uint64_t states_max)
 	return fit < states_max ? fit : states_max;
 }
 
+/* The key's ops as seen at time t into dst: those called by t; one that
+ * returned after t has an unknown outcome then (a get is left out).
+ * Returns how many. */
+static size_t cut_at(const struct lin_op *src, size_t m, uint64_t t,
+		     struct lin_op *dst)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < m; i++) {
+		struct lin_op o = src[i];
+
+		if (o.call_us > t)
+			continue;
+		if (o.known && o.ret_us > t) {
+			if (o.kind == LIN_GET)
+				continue;
+			o.known = 0;
+		}
+		dst[k++] = o;
+	}
+	return k;
+}
+
+/* For a key found not linearizable: the earliest time t at which the
+ * history cut there (cut_at) is not linearizable either, by bisection
+ * over the event times (a cut of a linearizable history is
+ * linearizable, so the verdict is monotone in t). The operation that
+ * returned at t completes the violation. 0 when it cannot be found
+ * (memory, or the bound). */
+static uint64_t first_bad(const struct lin_op *ops, size_t m,
+			  uint64_t states_max)
+{
+	uint64_t *t = malloc(2 * m * sizeof(*t));
+	struct lin_op *cut = malloc(m * sizeof(*cut));
+	size_t nt = 0, lo = 0, hi;
+	uint64_t bad_us = 0;
+
+	if (t == NULL || cut == NULL)
+		goto out;
+	for (size_t i = 0; i < m; i++) {
+		t[nt++] = ops[i].call_us;
+		if (ops[i].known)
+			t[nt++] = ops[i].ret_us;
+	}
+	qsort(t, nt, sizeof(*t), u64_cmp);
+	/* Invariant: the cut at t[hi - 1] is a violation; below lo none. */
+	hi = nt;
+	while (lo + 1 < hi) {
+		size_t mid = lo + (hi - lo) / 2, k;
+		struct lin_report rep;
+
+		k = cut_at(ops, m, t[mid - 1], cut);
+		if (lin_check(cut, k, states_for(k, states_max), &rep) != 0 ||
+		    rep.verdict == LIN_UNKNOWN)
+			goto out;
+		if (rep.verdict == LIN_VIOLATION)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	if (hi > 0)
+		bad_us = t[hi - 1];
+out:
+	free(cut);
+	free(t);
+	return bad_us;
+}
+
 /* Checks each key alone, so each gets a bound that fits its size. */
 static int check_all(struct hist *h, uint64_t states_max,
-		     struct lin_report *all)
+		     struct lin_report *all, uint64_t *bad_us)
 {
 	memset(all, 0, sizeof(*all));
 	qsort(h->op, h->n, sizeof(*h->op), key_cmp);
@@ -201,6 +271,9 @@ static int check_all(struct hist *h, uint64_t states_max,
 		if (rep.verdict != LIN_OK && all->verdict != LIN_VIOLATION) {
 			all->verdict = rep.verdict;
 			all->bad_key = h->op[i].key;
+			if (rep.verdict == LIN_VIOLATION)
+				*bad_us = first_bad(h->op + i, j - i,
+						    states_max);
 		}
 		i = j;
 	}
@@ -210,7 +283,7 @@ static int check_all(struct hist *h, uint64_t states_max,
 int main(int argc, char **argv)
 {
 	static const char *names[] = {"ok", "violation", "unknown"};
-	uint64_t states_max = CHECK_STATES_MAX_DEFAULT;
+	uint64_t states_max = CHECK_STATES_MAX_DEFAULT, bad_us = 0;
 	struct hist h = {0};
 	struct lin_report rep;
 	long pruned;
@@ -226,7 +299,7 @@ int main(int argc, char **argv)
 	if (states_max == 0 || hist_read(argv[1], &h) != 0)
 		goto out;
 	pruned = prune_unread(&h);
-	if (pruned < 0 || check_all(&h, states_max, &rep) != 0) {
+	if (pruned < 0 || check_all(&h, states_max, &rep, &bad_us) != 0) {
 		fprintf(stderr, "chaos-check: out of memory\n");
 		goto out;
 	}
@@ -235,6 +308,8 @@ int main(int argc, char **argv)
 	       rep.states);
 	if (rep.verdict != LIN_OK)
 		printf(" bad_key=%" PRIu32, rep.bad_key);
+	if (bad_us != 0)
+		printf(" first_bad_us=%" PRIu64, bad_us);
 	printf("\n");
 	rc = (int)rep.verdict;
 out:
