@@ -393,9 +393,11 @@ class Nemesis:
             self.restart(v)
 
     def pause_one(self):
-        v = self.rng.choice(self.c.nodes)
-        secs = self.rng.uniform(1.0, 4.0)
+        """SIGSTOP the leader half the time (a leader that wakes up
+        deposed must not answer reads from its old state), else any node."""
         ld = self.c.leader()
+        v = ld if ld is not None and self.rng.random() < 0.5 else self.rng.choice(self.c.nodes)
+        secs = self.rng.uniform(1.0, 4.0)
         log(f"nemesis: SIGSTOP {v.name}{' (leader)' if v is ld else ''} for {secs:.1f} s")
         v.pause()
         time.sleep(secs)
