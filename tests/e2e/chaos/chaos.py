@@ -37,6 +37,7 @@ linearizable=yes|no|unknown converged=yes|no failover_p50_ms=X
 failover_p99_ms=Y; exits 1 unless linearizable and converged.
 """
 import argparse
+import ctypes
 import http.client
 import json
 import os
@@ -108,6 +109,14 @@ def http_call(port, method, path, token, body=None, timeout=REQUEST_TIMEOUT_S):
         conn.close()
 
 
+def die_with_parent():
+    """In the child before exec: SIGKILL when this script dies, however it
+    dies (ctest's timeout kills it), so no node outlives the test. Every
+    node is started from the main thread, whose exit is what counts."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Node:
     def __init__(self, idx, root, bindir):
         self.name = f"n{idx}"
@@ -126,7 +135,8 @@ class Node:
                      "--http", f"127.0.0.1:{self.http}"]
         self.logf.write(f"=== chaos: start at {time.monotonic() - T0:.1f}s\n".encode())
         self.logf.flush()
-        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf)
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf,
+                                     preexec_fn=die_with_parent)
         self.paused = False
 
     def alive(self):
@@ -230,7 +240,8 @@ class Cluster:
         if len(ids) != 1:
             return False
         ld = self.leader()
-        return ld is not None
+        r = self.raft(ld, 1.0) if ld is not None else None
+        return r is not None and r["id"] in ids
 
     def stop_all(self):
         for n in self.nodes:
