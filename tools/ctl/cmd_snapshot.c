@@ -11,6 +11,7 @@
  *                           offline, into --data-dir.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,7 +187,7 @@ int ctl_cmd_snapshot_save(const struct ctl *c, int argc, char **argv)
 {
 	char part[PATH_MAX];
 	struct save s;
-	int rv;
+	int fd, rv;
 
 	(void)argc;
 	if (strchr(argv[0], '"') != NULL || strchr(argv[0], '\\') != NULL) {
@@ -201,8 +202,12 @@ int ctl_cmd_snapshot_save(const struct ctl *c, int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	s.tty = isatty(2);
 	s.progress = c->progress || s.tty;
-	s.f = fopen(part, "wb");
+	/* The file holds token hashes and every value: owner only. */
+	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	s.f = fd >= 0 ? fdopen(fd, "wb") : NULL;
 	if (s.f == NULL) {
+		if (fd >= 0)
+			close(fd);
 		fprintf(stderr, "clusterctl: cannot create %s: %s\n", part,
 			strerror(errno));
 		return CTL_EXIT_FAIL;
