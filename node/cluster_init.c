@@ -45,6 +45,18 @@ int cl_append_cmd(struct stor *st, uint64_t index, uint64_t term,
 	return rv;
 }
 
+void cl_member_cmd(struct stor_cl_cmd *cmd, const struct node_identity *id,
+		   const char *name, const char *addr, const char *http)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->op = STOR_CL_MEMBER_PUT;
+	cmd->member.id = id->id;
+	snprintf(cmd->member.name, sizeof(cmd->member.name), "%s", name);
+	snprintf(cmd->member.addr, sizeof(cmd->member.addr), "%s", addr);
+	snprintf(cmd->member.http, sizeof(cmd->member.http), "%s", http);
+	memcpy(cmd->member.pk, id->pk, sizeof(cmd->member.pk));
+}
+
 void cl_new_token(struct stor_cl_cmd *cmd, uint8_t kind, const char *name,
 		  uint64_t wall_ms, uint64_t ttl_ms, char *str)
 {
@@ -78,13 +90,7 @@ static int seed_log(struct stor *st, struct cluster_init *in,
 	rv = cl_append_cmd(st, 2, 1, &cmd);
 	if (rv)
 		return rv;
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.op = STOR_CL_MEMBER_PUT;
-	cmd.member.id = id->id;
-	snprintf(cmd.member.name, sizeof(cmd.member.name), "%s", in->name);
-	snprintf(cmd.member.addr, sizeof(cmd.member.addr), "%s", in->bind);
-	snprintf(cmd.member.http, sizeof(cmd.member.http), "%s", in->http_addr);
-	memcpy(cmd.member.pk, id->pk, sizeof(cmd.member.pk));
+	cl_member_cmd(&cmd, id, in->name, in->bind, in->http_addr);
 	rv = cl_append_cmd(st, 3, 1, &cmd);
 	if (rv)
 		return rv;

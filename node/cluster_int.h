@@ -191,10 +191,13 @@ void cl_leave_fail_all(struct cluster *c, int status);
 void cl_join_fail_all(struct cluster *c, int status);
 
 /* cluster_init.c, shared with cluster_restore.c: appends one command of
- * the cluster domain at (index, term); fills a TOKEN_ADD command for a
- * fresh admin token (str: "ID.SECRET", CORE_TOKEN_STR_LEN + 1 bytes). */
+ * the cluster domain at (index, term); fills a MEMBER_PUT command for this
+ * node; fills a TOKEN_ADD command for a fresh token (str: "ID.SECRET",
+ * CORE_TOKEN_STR_LEN + 1 bytes). */
 int cl_append_cmd(struct stor *st, uint64_t index, uint64_t term,
 		  const struct stor_cl_cmd *cmd);
+void cl_member_cmd(struct stor_cl_cmd *cmd, const struct node_identity *id,
+		   const char *name, const char *addr, const char *http);
 void cl_new_token(struct stor_cl_cmd *cmd, uint8_t kind, const char *name,
 		  uint64_t wall_ms, uint64_t ttl_ms, char *str);
 

@@ -164,13 +164,7 @@ static int new_cluster_log(struct stor *st, struct cluster_restore *in,
 	rv = rv ? rv : drop_members(st, t, &next, &in->members_dropped);
 	if (rv != 0)
 		return rv;
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.op = STOR_CL_MEMBER_PUT;
-	cmd.member.id = id->id;
-	snprintf(cmd.member.name, sizeof(cmd.member.name), "%s", in->name);
-	snprintf(cmd.member.addr, sizeof(cmd.member.addr), "%s", in->bind);
-	snprintf(cmd.member.http, sizeof(cmd.member.http), "%s", in->http_addr);
-	memcpy(cmd.member.pk, id->pk, sizeof(cmd.member.pk));
+	cl_member_cmd(&cmd, id, in->name, in->bind, in->http_addr);
 	rv = cl_append_cmd(st, next++, t, &cmd);
 	if (rv != 0)
 		return rv;

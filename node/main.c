@@ -164,6 +164,35 @@ static int write_ctl_config(const struct node_config *cfg,
 	return rv;
 }
 
+/* What init and restore print with --json. */
+static cJSON *new_json(const struct node_config *cfg, const char *cluster_id,
+		       const char *node_id, const char *bind,
+		       const char *admin_token, const char *join_token)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "cluster_id", cluster_id);
+	cJSON_AddStringToObject(o, "node_id", node_id);
+	cJSON_AddStringToObject(o, "name", cfg->node_name);
+	cJSON_AddStringToObject(o, "bind", bind);
+	cJSON_AddStringToObject(o, "http", cfg->http_addr);
+	cJSON_AddStringToObject(o, "admin_token", admin_token);
+	cJSON_AddStringToObject(o, "join_token", join_token);
+	cJSON_AddStringToObject(o, "data_dir", cfg->data_dir);
+	return o;
+}
+
+/* Prints o on one line and frees it. */
+static void print_json(cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+
+	if (text)
+		printf("%s\n", text);
+	cJSON_free(text);
+	cJSON_Delete(o);
+}
+
 static void print_init(const struct node_config *cfg,
 		       const struct cluster_init *in, int json)
 {
@@ -171,22 +200,8 @@ static void print_init(const struct node_config *cfg,
 
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)in->node_id);
 	if (json) {
-		cJSON *o = cJSON_CreateObject();
-		char *text;
-
-		cJSON_AddStringToObject(o, "cluster_id", in->cluster_id);
-		cJSON_AddStringToObject(o, "node_id", id);
-		cJSON_AddStringToObject(o, "name", cfg->node_name);
-		cJSON_AddStringToObject(o, "bind", in->bind);
-		cJSON_AddStringToObject(o, "http", cfg->http_addr);
-		cJSON_AddStringToObject(o, "admin_token", in->admin_token);
-		cJSON_AddStringToObject(o, "join_token", in->join_token);
-		cJSON_AddStringToObject(o, "data_dir", cfg->data_dir);
-		text = cJSON_PrintUnformatted(o);
-		if (text)
-			printf("%s\n", text);
-		cJSON_free(text);
-		cJSON_Delete(o);
+		print_json(new_json(cfg, in->cluster_id, id, in->bind,
+				    in->admin_token, in->join_token));
 		return;
 	}
 	printf("Created cluster %s with node %s (%s) in %s.\n\n"
@@ -281,26 +296,14 @@ static void print_restore(const struct node_config *cfg,
 
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)in->node_id);
 	if (json) {
-		cJSON *o = cJSON_CreateObject();
-		char *text;
+		cJSON *o = new_json(cfg, in->cluster_id, id, in->bind,
+				    in->admin_token, in->join_token);
 
-		cJSON_AddStringToObject(o, "cluster_id", in->cluster_id);
-		cJSON_AddStringToObject(o, "node_id", id);
-		cJSON_AddStringToObject(o, "name", cfg->node_name);
-		cJSON_AddStringToObject(o, "bind", in->bind);
-		cJSON_AddStringToObject(o, "http", cfg->http_addr);
-		cJSON_AddStringToObject(o, "admin_token", in->admin_token);
-		cJSON_AddStringToObject(o, "join_token", in->join_token);
-		cJSON_AddStringToObject(o, "data_dir", cfg->data_dir);
 		cJSON_AddNumberToObject(o, "index", (double)in->index);
 		cJSON_AddNumberToObject(o, "term", (double)in->term);
 		cJSON_AddNumberToObject(o, "members_dropped",
 					(double)in->members_dropped);
-		text = cJSON_PrintUnformatted(o);
-		if (text)
-			printf("%s\n", text);
-		cJSON_free(text);
-		cJSON_Delete(o);
+		print_json(o);
 		return;
 	}
 	printf("Restored the state of cluster %s at index %llu (term %llu) into\n"
