@@ -115,6 +115,10 @@ static int cmd_run(int argc, char **argv)
 	/* SIGHUP is ignored: the node logs to stderr and rereads nothing, so a
 	 * closed terminal or a stray `kill -HUP` must not stop it. */
 	signal(SIGHUP, SIG_IGN);
+	/* A peer that closed its socket (or our own shutdown of one at stop)
+	 * makes a write fail with EPIPE; the default SIGPIPE would kill the
+	 * whole node instead, e.g. in the middle of a streamed backup. */
+	signal(SIGPIPE, SIG_IGN);
 	rv = node_run(&cfg, errmsg, sizeof(errmsg));
 	if (rv) {
 		fprintf(stderr, "clusterd: %s\n", errmsg[0] ? errmsg : err_str(rv));

@@ -2,9 +2,10 @@
 """Helpers of test_snapshot.sh (real clusterd processes on loopback).
 
   snapshot_load.py fixed URLS TOKEN OUT
-      writes namespace "fixed" through the nodes in turn: 200 puts of 4 KiB
-      (so the snapshot spans several chunks), 10 overwrites, 5 deletes; OUT
-      gets the expected state {key: [value, rev]}.
+      writes namespace "fixed" through the nodes in turn: 200 puts of 4 KiB,
+      10 overwrites, 5 deletes, then 1500 puts of 4 KiB from 8 threads (so
+      the snapshot spans many chunks, and a stalled reader stalls the
+      node's stream); OUT gets the expected state {key: [value, rev]}.
   snapshot_load.py load URLS TOKEN OUT STOP
       writes fresh keys "l-N" into namespace "load" through the nodes in
       turn until the file STOP exists; each acknowledged write is a line
@@ -17,7 +18,9 @@ URLS is a comma-separated list of http://IP:PORT.
 """
 import json
 import os
+import socket
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -49,8 +52,43 @@ def fixed(urls, token, out):
         k = f"f{i:03d}"
         req(f"{urls[i % len(urls)]}/api/v1/kv/fixed/{k}", token, "DELETE")
         del state[k]
+    def bulk(t):
+        for i in range(t, 1500, 8):
+            k, v = f"b{i:04d}", f"bulk-{i}-" + "y" * 4096
+            state[k] = [v, put(urls[i % len(urls)], token, "fixed", k, v)]
+    threads = [threading.Thread(target=bulk, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if sum(1 for k in state if k.startswith("b")) != 1500:
+        raise SystemExit("bulk writes failed")
     with open(out, "w") as f:
         json.dump(state, f)
+
+
+def stalled(port, token, hold_s, out):
+    """Starts a backup with a 4 KiB receive buffer and reads it slowly, so
+    the node's stream stays in flight; writes the bytes received to OUT."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", int(port)))
+    s.sendall(f"GET /api/v1/snapshot HTTP/1.1\r\nHost: x\r\n"
+              f"Authorization: Bearer {token}\r\n\r\n".encode())
+    got = s.recv(65536)
+    with open(out + ".started", "w"):
+        pass
+    time.sleep(float(hold_s))
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+    except OSError:
+        pass
+    with open(out, "wb") as f:
+        f.write(got)
 
 
 def load(urls, token, out, stop):
@@ -145,6 +183,8 @@ def main():
         dump(args[0], args[1], args[2], args[3])
     elif cmd == "compare":
         sys.exit(compare(args))
+    elif cmd == "stalled":
+        stalled(args[0], args[1], args[2], args[3])
     elif cmd == "now":
         print(f"{time.monotonic():.6f}")
     else:

@@ -107,7 +107,8 @@ check "flipped byte: the data dir stays empty" test -z "$(ls -A "$T/x2")"
 check "restore exits 0" test $? -eq 0
 cat "$T/restore.json" "$T/restore.err"
 "$BIN/clusterd" run --data-dir "$T/r1" 2>>"$T/r1.log" &
-E2E_PIDS+=("$!")
+R1=$!
+E2E_PIDS+=("$R1")
 wait_url "${URL[r1]}" || fail "r1 serves"
 check "r1 leads a cluster of one voter" \
   wait_raft "${URL[r1]}" "r['role']=='leader' and len(r['servers'])==1 and r['commit_index']>$INDEX" 20
@@ -125,4 +126,19 @@ REV=$(curl -sf -X PUT -H "Authorization: Bearer $ADMIN" --data-binary new "${URL
   python3 -c "import json,sys;print(json.load(sys.stdin)['revision'])")
 check "a write on the restored cluster gets a revision past the snapshot ($REV > $INDEX)" \
   test "${REV:-0}" -gt "$INDEX"
+
+# A backup in flight when the node stops (the client reads nothing for
+# 5 s): the node still stops cleanly (exit 0, not killed by SIGPIPE when
+# its socket is shut), and the client holds a cut stream, not a file.
+$HELP stalled "${HTTPP[r1]}" "$ADMIN" 5 "$T/stalled.out" &
+STALL=$!
+E2E_PIDS+=("$STALL")
+for _ in $(seq 200); do [[ -e $T/stalled.out.started ]] && break; sleep 0.05; done
+kill -TERM "$R1"
+wait_exit "$R1" 30
+check "r1 stops cleanly during a stalled backup (exit $EXIT_CODE)" test "$EXIT_CODE" -eq 0
+wait "$STALL"
+SIZE_STALLED=$(stat -c %s "$T/stalled.out" 2>/dev/null || echo 0)
+check "the stalled client got a cut stream ($SIZE_STALLED bytes of about $SIZE)" \
+  test "$SIZE_STALLED" -lt "$SIZE"
 e2e_finish
