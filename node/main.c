@@ -66,7 +66,14 @@ static const char run_usage_text[] =
 	"(the data dir is in use or unwritable, the port is taken), 2 on a usage\n"
 	"or configuration error (a bad flag or a bad clusterd.json).\n";
 
-static int cmd_run(int argc, char **argv)
+/* Parses the flags `run`, `init` and `restore` share (init and restore
+ * also take --json, restore --from: json and from are NULL for a command
+ * without them) and loads the configuration they select. Returns -1 to go
+ * on, else the exit status (0 after --help, 2 on a usage or configuration
+ * error). */
+static int parse_node_flags(int argc, char **argv, const char *cmd,
+			    const char *usage, struct node_config *cfg,
+			    int *json, const char **from)
 {
 	static const struct option opts[] = {
 		{"data-dir", required_argument, NULL, 'd'},
@@ -76,13 +83,14 @@ static int cmd_run(int argc, char **argv)
 		{"bind", required_argument, NULL, 'b'},
 		{"advertise", required_argument, NULL, 'a'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"json", no_argument, NULL, 'j'},
+		{"from", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, '?' + 256},
 		{NULL, 0, NULL, 0},
 	};
 	struct node_flags flags = {0};
-	struct node_config cfg;
 	char errmsg[NODE_ERRMSG_MAX] = "";
-	int c, rv;
+	int c;
 
 	opterr = 0;
 	optind = 1;
@@ -94,24 +102,52 @@ static int cmd_run(int argc, char **argv)
 		case 'b': flags.bind_addr = optarg; break;
 		case 'a': flags.advertise_addr = optarg; break;
 		case 'l': flags.log_level = optarg; break;
-		case '?' + 256:
-			fputs(run_usage_text, stdout);
-			return 0;
+		case 'j':
+			if (json) {
+				*json = 1;
+				break;
+			}
+			goto bad; /* init's and restore's flag only */
+		case 'f':
+			if (from) {
+				*from = optarg;
+				break;
+			}
+			goto bad; /* restore's flag only */
+		bad:
 		default:
-			fprintf(stderr, "clusterd run: unknown or incomplete option '%s' (see 'clusterd run --help')\n",
-				argv[optind - 1]);
+			/* --from took its argument: name the flag. */
+			fprintf(stderr, "clusterd %s: unknown or incomplete option '%s' (see 'clusterd %s --help')\n",
+				cmd, c == 'f' ? "--from" : argv[optind - 1],
+				cmd);
 			return 2;
+		case '?' + 256:
+			fputs(usage, stdout);
+			return 0;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "clusterd run: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "clusterd %s: unexpected argument '%s'\n", cmd,
+			argv[optind]);
 		return 2;
 	}
-	rv = node_config_load(&cfg, &flags, errmsg, sizeof(errmsg));
-	if (rv) {
-		fprintf(stderr, "clusterd: %s\n", errmsg);
+	if (node_config_load(cfg, &flags, errmsg, sizeof(errmsg))) {
+		fprintf(stderr, "clusterd %s: %s\n", cmd, errmsg);
 		return 2;
 	}
+	return -1;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct node_config cfg;
+	char errmsg[NODE_ERRMSG_MAX] = "";
+	int rv;
+
+	rv = parse_node_flags(argc, argv, "run", run_usage_text, &cfg, NULL,
+			      NULL);
+	if (rv >= 0)
+		return rv;
 	/* SIGHUP is ignored: the node logs to stderr and rereads nothing, so a
 	 * closed terminal or a stray `kill -HUP` must not stop it. */
 	signal(SIGHUP, SIG_IGN);
@@ -359,68 +395,31 @@ out:
 	return rv ? 1 : 0;
 }
 
-/* init and restore: the same flags, restore's --from besides. */
-static int cmd_init(int argc, char **argv, int restore)
+static int cmd_init(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"data-dir", required_argument, NULL, 'd'},
-		{"http", required_argument, NULL, 'h'},
-		{"name", required_argument, NULL, 'n'},
-		{"node-name", required_argument, NULL, 'n'},
-		{"bind", required_argument, NULL, 'b'},
-		{"advertise", required_argument, NULL, 'a'},
-		{"json", no_argument, NULL, 'j'},
-		{"from", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, '?' + 256},
-		{NULL, 0, NULL, 0},
-	};
-	const char *cmd = restore ? "restore" : "init", *from = NULL;
-	struct node_flags flags = {0};
 	struct node_config cfg;
-	char errmsg[NODE_ERRMSG_MAX] = "";
-	int c, json = 0;
+	int json = 0;
+	int rv = parse_node_flags(argc, argv, "init", init_usage_text, &cfg,
+				  &json, NULL);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': flags.data_dir = optarg; break;
-		case 'h': flags.http_addr = optarg; break;
-		case 'n': flags.node_name = optarg; break;
-		case 'b': flags.bind_addr = optarg; break;
-		case 'a': flags.advertise_addr = optarg; break;
-		case 'j': json = 1; break;
-		case 'f':
-			if (!restore)
-				goto bad;
-			from = optarg;
-			break;
-		case '?' + 256:
-			fputs(restore ? restore_usage_text : init_usage_text,
-			      stdout);
-			return 0;
-		default:
-			goto bad;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "clusterd %s: unexpected argument '%s'\n", cmd,
-			argv[optind]);
-		return 2;
-	}
-	if (restore && from == NULL) {
+	return rv >= 0 ? rv : do_init(&cfg, json);
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	struct node_config cfg;
+	const char *from = NULL;
+	int json = 0;
+	int rv = parse_node_flags(argc, argv, "restore", restore_usage_text,
+				  &cfg, &json, &from);
+
+	if (rv >= 0)
+		return rv;
+	if (from == NULL) {
 		fprintf(stderr, "clusterd restore: --from FILE is required\n");
 		return 2;
 	}
-	if (node_config_load(&cfg, &flags, errmsg, sizeof(errmsg))) {
-		fprintf(stderr, "clusterd %s: %s\n", cmd, errmsg);
-		return 2;
-	}
-	return restore ? do_restore(&cfg, from, json) : do_init(&cfg, json);
-bad:
-	fprintf(stderr, "clusterd %s: unknown or incomplete option '%s' (see "
-		"'clusterd %s --help')\n", cmd, argv[optind - 1], cmd);
-	return 2;
+	return do_restore(&cfg, from, json);
 }
 
 int main(int argc, char **argv)
@@ -441,9 +440,9 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "init") == 0)
-		return cmd_init(argc - 1, argv + 1, 0);
+		return cmd_init(argc - 1, argv + 1);
 	if (strcmp(argv[1], "restore") == 0)
-		return cmd_init(argc - 1, argv + 1, 1);
+		return cmd_restore(argc - 1, argv + 1);
 	fprintf(stderr, "clusterd: unknown command '%s' (see 'clusterd --help')\n",
 		argv[1]);
 	return 2;
