@@ -267,6 +267,16 @@ static void advertised(const struct node_config *cfg, char adv[NODE_ADDR_MAX])
 		snprintf(adv, NODE_ADDR_MAX, "%s", cfg->bind_addr);
 }
 
+/* After init or restore: the flags into clusterd.json, the URL and the
+ * admin token into clusterctl.json. */
+static int remember(const struct node_config *cfg, const char *admin_token,
+		    char *err, size_t errsz)
+{
+	if (node_config_remember(cfg, err, errsz) < 0)
+		return ERR_IO;
+	return write_ctl_config(cfg, admin_token, err, errsz);
+}
+
 static uint64_t wall_now_ms(void)
 {
 	struct timespec ts;
@@ -292,10 +302,8 @@ static int do_init(struct node_config *cfg, int json)
 	in.bind = adv;
 	in.http_addr = cfg->http_addr;
 	rv = cluster_init(&in, wall_now_ms(), err, sizeof(err));
-	if (rv == 0 && node_config_remember(cfg, err, sizeof(err)) < 0)
-		rv = ERR_IO;
 	if (rv == 0)
-		rv = write_ctl_config(cfg, in.admin_token, err, sizeof(err));
+		rv = remember(cfg, in.admin_token, err, sizeof(err));
 	node_datadir_close(&dir);
 	if (rv == 0)
 		print_init(cfg, &in, json);
@@ -381,10 +389,8 @@ static int do_restore(struct node_config *cfg, const char *from, int json)
 	in.http_addr = cfg->http_addr;
 	in.from = from;
 	rv = cluster_restore(&in, wall_now_ms(), err, sizeof(err));
-	if (rv == 0 && node_config_remember(cfg, err, sizeof(err)) < 0)
-		rv = ERR_IO;
 	if (rv == 0)
-		rv = write_ctl_config(cfg, in.admin_token, err, sizeof(err));
+		rv = remember(cfg, in.admin_token, err, sizeof(err));
 	node_datadir_close(&dir);
 	if (rv == 0)
 		print_restore(cfg, &in, json);
