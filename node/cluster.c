@@ -643,6 +643,7 @@ void cluster_stop(struct cluster *c, void (*done)(void *arg), void *arg)
 	cl_join_fail_all(c, ERR_SHUTDOWN);
 	cl_leave_fail_all(c, ERR_SHUTDOWN);
 	cl_ops_fail_all(c, ERR_SHUTDOWN);
+	cl_snaps_detach(c);
 	if (c->gd) {
 		gossipd_free(c->gd);
 		c->gd = NULL;

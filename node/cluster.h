@@ -89,4 +89,36 @@ struct cluster_init {
 int cluster_init(struct cluster_init *in, uint64_t wall_ms, char *errmsg,
 		 size_t errsz);
 
+/* ---- `clusterd restore` ---- */
+
+struct cluster_restore {
+	const char *data_dir, *name, *bind, *http_addr;
+	const char *from; /* the snapshot file (node/snapfile.h) */
+	/* Out, as for init, and the point of the log restored. */
+	char admin_token[CORE_TOKEN_STR_LEN + 1];
+	char join_token[CORE_TOKEN_STR_LEN + 1];
+	char cluster_id[40];
+	uint64_t node_id, index, term;
+	uint64_t members_dropped; /* the old cluster's member records */
+};
+
+/* Reads the whole file and checks its framing and checksum; writes
+ * nothing anywhere. 0, or the error (snapfile_read's) with errmsg saying
+ * what is wrong with the file. */
+int cluster_restore_check(const char *from, char *errmsg, size_t errsz);
+
+/* Starts a NEW cluster in an empty data dir from a snapshot file, as
+ * init does from nothing: a new identity and secret; the file's state
+ * (KV data, API tokens: everything replicated) installed at its index;
+ * then, as log entries after it that the first election commits, a
+ * Raft configuration with this node as the one voter, the deletion of
+ * every old member record, this node's record, and a fresh admin and
+ * join token. The old members' keys are refused (no record lists them)
+ * and they cannot reach it anyway (a new secret). The file is checked
+ * again while it is installed; the install becomes current only when the
+ * checksum matched. ERR_EXISTS when the data dir holds a cluster or a
+ * store already. Synchronous, no network. */
+int cluster_restore(struct cluster_restore *in, uint64_t wall_ms,
+		    char *errmsg, size_t errsz);
+
 #endif

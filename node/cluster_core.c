@@ -340,4 +340,7 @@ const struct core_ops cl_core_ops = {
 	.join = core_join,
 	.leave = core_leave,
 	.transfer_leader = core_transfer,
+	.snapshot_open = cl_snap_open,
+	.snapshot_next = cl_snap_next,
+	.snapshot_close = cl_snap_close,
 };

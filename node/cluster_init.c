@@ -31,10 +31,10 @@
 
 #include "base/err.h"
 
-static int append_cmd(struct stor *st, uint64_t index,
-		      const struct stor_cl_cmd *cmd)
+int cl_append_cmd(struct stor *st, uint64_t index, uint64_t term,
+		  const struct stor_cl_cmd *cmd)
 {
-	struct stor_entry e = {.index = index, .term = 1,
+	struct stor_entry e = {.index = index, .term = term,
 			       .type = STOR_ENTRY_COMMAND};
 	int rv = stor_cl_encode(cmd, &e.data, &e.len);
 
@@ -45,8 +45,20 @@ static int append_cmd(struct stor *st, uint64_t index,
 	return rv;
 }
 
-static void new_token(struct stor_cl_cmd *cmd, uint8_t kind, const char *name,
-		      uint64_t wall_ms, uint64_t ttl_ms, char *str)
+void cl_member_cmd(struct stor_cl_cmd *cmd, const struct node_identity *id,
+		   const char *name, const char *addr, const char *http)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->op = STOR_CL_MEMBER_PUT;
+	cmd->member.id = id->id;
+	snprintf(cmd->member.name, sizeof(cmd->member.name), "%s", name);
+	snprintf(cmd->member.addr, sizeof(cmd->member.addr), "%s", addr);
+	snprintf(cmd->member.http, sizeof(cmd->member.http), "%s", http);
+	memcpy(cmd->member.pk, id->pk, sizeof(cmd->member.pk));
+}
+
+void cl_new_token(struct stor_cl_cmd *cmd, uint8_t kind, const char *name,
+		  uint64_t wall_ms, uint64_t ttl_ms, char *str)
 {
 	struct core_token t;
 
@@ -75,27 +87,21 @@ static int seed_log(struct stor *st, struct cluster_init *in,
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.op = STOR_CL_SET_ID;
 	memcpy(cmd.cluster_id, cid, STOR_CL_ID_LEN);
-	rv = append_cmd(st, 2, &cmd);
+	rv = cl_append_cmd(st, 2, 1, &cmd);
 	if (rv)
 		return rv;
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.op = STOR_CL_MEMBER_PUT;
-	cmd.member.id = id->id;
-	snprintf(cmd.member.name, sizeof(cmd.member.name), "%s", in->name);
-	snprintf(cmd.member.addr, sizeof(cmd.member.addr), "%s", in->bind);
-	snprintf(cmd.member.http, sizeof(cmd.member.http), "%s", in->http_addr);
-	memcpy(cmd.member.pk, id->pk, sizeof(cmd.member.pk));
-	rv = append_cmd(st, 3, &cmd);
+	cl_member_cmd(&cmd, id, in->name, in->bind, in->http_addr);
+	rv = cl_append_cmd(st, 3, 1, &cmd);
 	if (rv)
 		return rv;
-	new_token(&cmd, STOR_CL_TOKEN_API, "admin (clusterd init)", wall_ms, 0,
+	cl_new_token(&cmd, STOR_CL_TOKEN_API, "admin (clusterd init)", wall_ms, 0,
 		  in->admin_token);
-	rv = append_cmd(st, 4, &cmd);
+	rv = cl_append_cmd(st, 4, 1, &cmd);
 	if (rv)
 		return rv;
-	new_token(&cmd, STOR_CL_TOKEN_JOIN, "join (clusterd init)", wall_ms,
+	cl_new_token(&cmd, STOR_CL_TOKEN_JOIN, "join (clusterd init)", wall_ms,
 		  CORE_JOIN_TOKEN_TTL_MS, in->join_token);
-	rv = append_cmd(st, 5, &cmd);
+	rv = cl_append_cmd(st, 5, 1, &cmd);
 	if (rv)
 		return rv;
 	return stor_hs_save(st, &hs);

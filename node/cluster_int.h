@@ -145,6 +145,9 @@ struct cluster {
 	void (*stop_done)(void *arg);
 	void *stop_arg;
 
+	/* backups being streamed (cluster_snap.c) */
+	struct core_snap *snaps;
+
 	/* counters for /metrics */
 	uint64_t fwd_sent, fwd_served, rpc_malformed;
 	uint64_t joins_served, joins_refused;
@@ -190,6 +193,17 @@ void cl_leave_tick(struct cluster *c);
 void cl_leave_fail_all(struct cluster *c, int status);
 void cl_join_fail_all(struct cluster *c, int status);
 
+/* cluster_init.c, shared with cluster_restore.c: appends one command of
+ * the cluster domain at (index, term); fills a MEMBER_PUT command for this
+ * node; fills a TOKEN_ADD command for a fresh token (str: "ID.SECRET",
+ * CORE_TOKEN_STR_LEN + 1 bytes). */
+int cl_append_cmd(struct stor *st, uint64_t index, uint64_t term,
+		  const struct stor_cl_cmd *cmd);
+void cl_member_cmd(struct stor_cl_cmd *cmd, const struct node_identity *id,
+		   const char *name, const char *addr, const char *http);
+void cl_new_token(struct stor_cl_cmd *cmd, uint8_t kind, const char *name,
+		  uint64_t wall_ms, uint64_t ttl_ms, char *str);
+
 /* cluster_view.c */
 void cl_autopilot(uv_timer_t *t);
 int cl_members_view(void *ctx, struct core_member *out, size_t max,
@@ -199,5 +213,14 @@ const char *cl_role_word(const struct cluster *c);
 
 /* cluster_core.c */
 extern const struct core_ops cl_core_ops;
+
+/* cluster_snap.c: core.h's snapshot_* ops, and the stop's detach of the
+ * streams still open (before the store closes). */
+int cl_snap_open(void *ctx, int stale, uint64_t deadline_ms, core_snap_cb cb,
+		 void *arg);
+int cl_snap_next(void *ctx, struct core_snap *s, const uint8_t **p,
+		 size_t *len, int *done);
+void cl_snap_close(void *ctx, struct core_snap *s);
+void cl_snaps_detach(struct cluster *c);
 
 #endif

@@ -167,6 +167,16 @@ typedef void (*core_status_cb)(void *arg, int status);
  * NULL. */
 typedef void (*core_done_cb)(void *arg, int status, const char *msg);
 
+/* A backup being streamed (snapshot_open): the bytes of a snapshot file
+ * (node/snapfile.h) of this node's applied state. */
+struct core_snap;
+struct core_snap_info {
+	uint64_t index, term; /* the last entry the state includes */
+};
+/* status 0: s is the caller's until snapshot_close; else s is NULL. */
+typedef void (*core_snap_cb)(void *arg, int status, struct core_snap *s,
+			     const struct core_snap_info *info);
+
 /* A value read locally: value is malloc'd, the caller frees it. */
 struct core_kv_value {
 	uint8_t *value;
@@ -277,6 +287,22 @@ struct core_ops {
 	int (*transfer_leader)(void *ctx, const char *target,
 			       uint64_t deadline_ms, core_done_cb cb,
 			       void *arg);
+
+	/* Backups (may be NULL in a core without them). snapshot_open: a
+	 * read barrier as read_barrier's (stale 0: linearizable, so the
+	 * snapshot holds every write acknowledged before the call), then a
+	 * pinned snapshot of the applied state. ERR_NOTFOUND: this node
+	 * keeps no replica of the state. snapshot_next: the file's next
+	 * bytes, borrowed until the next call or close; *done is 1 with
+	 * the last piece (the checksum). ERR_SHUTDOWN once the node
+	 * stopped; the storage's errors. snapshot_close frees s (also after
+	 * the node stopped: it does not use ctx then). Memory: one chunk of
+	 * the store's stream, whatever the state's size. */
+	int (*snapshot_open)(void *ctx, int stale, uint64_t deadline_ms,
+			     core_snap_cb cb, void *arg);
+	int (*snapshot_next)(void *ctx, struct core_snap *s,
+			     const uint8_t **p, size_t *len, int *done);
+	void (*snapshot_close)(void *ctx, struct core_snap *s);
 };
 
 struct core {

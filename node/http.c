@@ -81,13 +81,11 @@ static const char *reason_of(int status)
 	}
 }
 
-static void send_reply(h2o_req_t *req, struct http_reply *rep)
+/* Status, content type and headers of rep onto req's response. */
+static void set_head(h2o_req_t *req, const struct http_reply *rep)
 {
-	char *copy;
-
 	req->res.status = rep->status;
 	req->res.reason = reason_of(rep->status);
-	req->res.content_length = rep->body.len;
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
 		       NULL, rep->content_type, strlen(rep->content_type));
 	for (unsigned i = 0; i < rep->nheaders; i++) {
@@ -99,6 +97,14 @@ static void send_reply(h2o_req_t *req, struct http_reply *rep)
 						 SIZE_MAX).base,
 				      strlen(hd->value));
 	}
+}
+
+static void send_reply(h2o_req_t *req, struct http_reply *rep)
+{
+	char *copy;
+
+	set_head(req, rep);
+	req->res.content_length = rep->body.len;
 	/* h2o sends from the request's pool; copy the body there so our
 	 * buffer can be freed now. */
 	copy = h2o_mem_alloc_pool(&req->pool, rep->body.len + 1);
@@ -213,6 +219,108 @@ void http_async_finish(struct http_async *a)
 		 * pool, whose hook must not reach this handle then. */
 		a->anchor->a = NULL;
 		send_reply(a->req, &a->rep);
+	}
+	wbuf_free(&a->rep.body);
+	free(a);
+}
+
+/* --- Streamed answers ----------------------------------------------- */
+
+/* Lives in the request's pool: h2o hands the generator back to us, and
+ * the pool's dispose hook runs close however the request ends. */
+struct http_stream {
+	h2o_generator_t gen; /* first: h2o passes it back */
+	h2o_req_t *req;
+	struct http_stream_src src;
+	int closed;
+};
+
+static void stream_close(struct http_stream *st)
+{
+	if (!st->closed) {
+		st->closed = 1;
+		st->src.close(st->src.arg);
+	}
+}
+
+static void stream_dispose(void *p)
+{
+	stream_close(p);
+}
+
+static void stream_send(struct http_stream *st)
+{
+	const uint8_t *p = NULL;
+	size_t len = 0;
+	int done = 0, rv;
+	h2o_iovec_t buf;
+
+	ASSERT(!st->closed);
+	rv = st->src.pull(st->src.arg, &p, &len, &done);
+	if (rv != 0) {
+		/* Cut the connection: the body ends without its last chunk. */
+		h2o_send(st->req, NULL, 0, H2O_SEND_STATE_ERROR);
+		return;
+	}
+	buf = h2o_iovec_init(p, len);
+	h2o_send(st->req, &buf, 1,
+		 done ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void stream_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+	(void)req;
+	stream_send((struct http_stream *)g);
+}
+
+static void stream_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+	(void)req;
+	stream_close((struct http_stream *)g);
+}
+
+static void stream_test(struct http_async *a, const struct http_stream_src *src)
+{
+	const uint8_t *p;
+	size_t len;
+	int done = 0, rv = 0;
+
+	while (rv == 0 && !done) {
+		rv = src->pull(src->arg, &p, &len, &done);
+		if (rv == 0)
+			rv = wbuf_put(&a->rep.body, p, len);
+	}
+	if (rv != 0)
+		a->rep.status = 0; /* the test sees a cut stream */
+	src->close(src->arg);
+	a->test_done(a->test_arg, &a->rep);
+}
+
+static void stream_start(h2o_req_t *req, struct http_reply *rep,
+			 const struct http_stream_src *src)
+{
+	struct http_stream *st;
+
+	set_head(req, rep);
+	st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), stream_dispose);
+	memset(st, 0, sizeof(*st));
+	st->gen.proceed = stream_proceed;
+	st->gen.stop = stream_stop;
+	st->req = req;
+	st->src = *src;
+	h2o_start_response(req, &st->gen);
+	stream_send(st);
+}
+
+void http_async_stream(struct http_async *a, const struct http_stream_src *src)
+{
+	if (a->test_done != NULL) {
+		stream_test(a, src);
+	} else if (a->req != NULL) {
+		a->anchor->a = NULL;
+		stream_start(a->req, &a->rep, src);
+	} else {
+		src->close(src->arg);
 	}
 	wbuf_free(&a->rep.body);
 	free(a);

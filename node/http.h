@@ -101,6 +101,26 @@ struct http_reply *http_async_reply(struct http_async *a);
 int http_async_closed(const struct http_async *a);
 void http_async_finish(struct http_async *a);
 
+/* Streamed answers: a body too large to hold, produced piece by piece.
+ * pull returns 0 with the next piece (*p borrowed until the next pull or
+ * close) and *done set on the last one, or an error: the connection is
+ * then cut, so the client sees a truncated answer, never a complete one.
+ * pull runs only once the previous piece was written to the socket, so
+ * memory stays one piece. close runs exactly once: after the last piece
+ * went out, after an error, or when the client went away. */
+struct http_stream_src {
+	int (*pull)(void *arg, const uint8_t **p, size_t *len, int *done);
+	void (*close)(void *arg);
+	void *arg;
+};
+
+/* Answers a deferred request with a stream: the status, content type and
+ * headers of http_async_reply(a) (its body is ignored), then the pieces
+ * src pulls, in chunked transfer encoding. Frees a. If the client went
+ * away already, src->close runs at once. A test handle pulls every piece
+ * into its reply's body (up to HTTP_BODY_MAX) and then calls done. */
+void http_async_stream(struct http_async *a, const struct http_stream_src *src);
+
 /* Adds a response header (name static); ERR_TOOBIG past the bound. */
 int http_reply_header(struct http_reply *rep, const char *name,
 		      const char *fmt, ...)

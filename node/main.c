@@ -31,6 +31,8 @@ static const char usage_text[] =
 	"             (see 'clusterd init --help')\n"
 	"  run        start a node (see 'clusterd run --help'); a node that\n"
 	"             never ran init waits for 'clusterctl join'\n"
+	"  restore    create a new cluster from a snapshot file, with this\n"
+	"             machine as its first node (see 'clusterd restore --help')\n"
 	"\n"
 	"options:\n"
 	"  --version  print the version and exit\n"
@@ -64,12 +66,14 @@ static const char run_usage_text[] =
 	"(the data dir is in use or unwritable, the port is taken), 2 on a usage\n"
 	"or configuration error (a bad flag or a bad clusterd.json).\n";
 
-/* Parses the flags `run` and `init` share (init also takes --json) and
- * loads the configuration they select. Returns -1 to go on, else the
- * exit status (0 after --help, 2 on a usage or configuration error). */
+/* Parses the flags `run`, `init` and `restore` share (init and restore
+ * also take --json, restore --from: json and from are NULL for a command
+ * without them) and loads the configuration they select. Returns -1 to go
+ * on, else the exit status (0 after --help, 2 on a usage or configuration
+ * error). */
 static int parse_node_flags(int argc, char **argv, const char *cmd,
 			    const char *usage, struct node_config *cfg,
-			    int *json)
+			    int *json, const char **from)
 {
 	static const struct option opts[] = {
 		{"data-dir", required_argument, NULL, 'd'},
@@ -80,6 +84,7 @@ static int parse_node_flags(int argc, char **argv, const char *cmd,
 		{"advertise", required_argument, NULL, 'a'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"json", no_argument, NULL, 'j'},
+		{"from", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, '?' + 256},
 		{NULL, 0, NULL, 0},
 	};
@@ -102,10 +107,19 @@ static int parse_node_flags(int argc, char **argv, const char *cmd,
 				*json = 1;
 				break;
 			}
-			__attribute__((fallthrough)); /* init's flag only */
+			goto bad; /* init's and restore's flag only */
+		case 'f':
+			if (from) {
+				*from = optarg;
+				break;
+			}
+			goto bad; /* restore's flag only */
+		bad:
 		default:
+			/* --from took its argument: name the flag. */
 			fprintf(stderr, "clusterd %s: unknown or incomplete option '%s' (see 'clusterd %s --help')\n",
-				cmd, argv[optind - 1], cmd);
+				cmd, c == 'f' ? "--from" : argv[optind - 1],
+				cmd);
 			return 2;
 		case '?' + 256:
 			fputs(usage, stdout);
@@ -130,12 +144,17 @@ static int cmd_run(int argc, char **argv)
 	char errmsg[NODE_ERRMSG_MAX] = "";
 	int rv;
 
-	rv = parse_node_flags(argc, argv, "run", run_usage_text, &cfg, NULL);
+	rv = parse_node_flags(argc, argv, "run", run_usage_text, &cfg, NULL,
+			      NULL);
 	if (rv >= 0)
 		return rv;
 	/* SIGHUP is ignored: the node logs to stderr and rereads nothing, so a
 	 * closed terminal or a stray `kill -HUP` must not stop it. */
 	signal(SIGHUP, SIG_IGN);
+	/* A peer that closed its socket (or our own shutdown of one at stop)
+	 * makes a write fail with EPIPE; the default SIGPIPE would kill the
+	 * whole node instead, e.g. in the middle of a streamed backup. */
+	signal(SIGPIPE, SIG_IGN);
 	rv = node_run(&cfg, errmsg, sizeof(errmsg));
 	if (rv) {
 		fprintf(stderr, "clusterd: %s\n", errmsg[0] ? errmsg : err_str(rv));
@@ -164,8 +183,7 @@ static const char init_usage_text[] =
 	"usage or configuration error.\n";
 
 static int write_ctl_config(const struct node_config *cfg,
-			    const struct cluster_init *in, char *err,
-			    size_t errsz)
+			    const char *admin_token, char *err, size_t errsz)
 {
 	cJSON *o = cJSON_CreateObject();
 	char url[NODE_ADDR_MAX + 16], *text;
@@ -175,7 +193,7 @@ static int write_ctl_config(const struct node_config *cfg,
 		return ERR_NOMEM;
 	snprintf(url, sizeof(url), "http://%s", cfg->http_addr);
 	cJSON_AddStringToObject(o, "node", url);
-	cJSON_AddStringToObject(o, "token", in->admin_token);
+	cJSON_AddStringToObject(o, "token", admin_token);
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
 	if (!text)
@@ -186,6 +204,35 @@ static int write_ctl_config(const struct node_config *cfg,
 	return rv;
 }
 
+/* What init and restore print with --json. */
+static cJSON *new_json(const struct node_config *cfg, const char *cluster_id,
+		       const char *node_id, const char *bind,
+		       const char *admin_token, const char *join_token)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "cluster_id", cluster_id);
+	cJSON_AddStringToObject(o, "node_id", node_id);
+	cJSON_AddStringToObject(o, "name", cfg->node_name);
+	cJSON_AddStringToObject(o, "bind", bind);
+	cJSON_AddStringToObject(o, "http", cfg->http_addr);
+	cJSON_AddStringToObject(o, "admin_token", admin_token);
+	cJSON_AddStringToObject(o, "join_token", join_token);
+	cJSON_AddStringToObject(o, "data_dir", cfg->data_dir);
+	return o;
+}
+
+/* Prints o on one line and frees it. */
+static void print_json(cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+
+	if (text)
+		printf("%s\n", text);
+	cJSON_free(text);
+	cJSON_Delete(o);
+}
+
 static void print_init(const struct node_config *cfg,
 		       const struct cluster_init *in, int json)
 {
@@ -193,22 +240,8 @@ static void print_init(const struct node_config *cfg,
 
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)in->node_id);
 	if (json) {
-		cJSON *o = cJSON_CreateObject();
-		char *text;
-
-		cJSON_AddStringToObject(o, "cluster_id", in->cluster_id);
-		cJSON_AddStringToObject(o, "node_id", id);
-		cJSON_AddStringToObject(o, "name", cfg->node_name);
-		cJSON_AddStringToObject(o, "bind", in->bind);
-		cJSON_AddStringToObject(o, "http", cfg->http_addr);
-		cJSON_AddStringToObject(o, "admin_token", in->admin_token);
-		cJSON_AddStringToObject(o, "join_token", in->join_token);
-		cJSON_AddStringToObject(o, "data_dir", cfg->data_dir);
-		text = cJSON_PrintUnformatted(o);
-		if (text)
-			printf("%s\n", text);
-		cJSON_free(text);
-		cJSON_Delete(o);
+		print_json(new_json(cfg, in->cluster_id, id, in->bind,
+				    in->admin_token, in->join_token));
 		return;
 	}
 	printf("Created cluster %s with node %s (%s) in %s.\n\n"
@@ -223,37 +256,54 @@ static void print_init(const struct node_config *cfg,
 	       cfg->data_dir, in->admin_token, in->bind, in->join_token);
 }
 
+/* The member record names the address peers dial. */
+static void advertised(const struct node_config *cfg, char adv[NODE_ADDR_MAX])
+{
+	if (cfg->advertise_addr[0])
+		snprintf(adv, NODE_ADDR_MAX, "%s", cfg->advertise_addr);
+	else if (strncmp(cfg->bind_addr, "0.0.0.0:", 8) == 0)
+		snprintf(adv, NODE_ADDR_MAX, "127.0.0.1:%s", cfg->bind_addr + 8);
+	else
+		snprintf(adv, NODE_ADDR_MAX, "%s", cfg->bind_addr);
+}
+
+/* After init or restore: the flags into clusterd.json, the URL and the
+ * admin token into clusterctl.json. */
+static int remember(const struct node_config *cfg, const char *admin_token,
+		    char *err, size_t errsz)
+{
+	if (node_config_remember(cfg, err, errsz) < 0)
+		return ERR_IO;
+	return write_ctl_config(cfg, admin_token, err, errsz);
+}
+
+static uint64_t wall_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static int do_init(struct node_config *cfg, int json)
 {
 	struct cluster_init in;
 	struct node_datadir dir;
 	char err[NODE_ERRMSG_MAX] = "", adv[NODE_ADDR_MAX];
-	struct timespec ts;
 	int rv;
 
 	rv = node_datadir_open(&dir, cfg->data_dir, err, sizeof(err));
 	if (rv)
 		goto out;
-	/* The member record names the address peers dial. */
-	if (cfg->advertise_addr[0])
-		snprintf(adv, sizeof(adv), "%s", cfg->advertise_addr);
-	else if (strncmp(cfg->bind_addr, "0.0.0.0:", 8) == 0)
-		snprintf(adv, sizeof(adv), "127.0.0.1:%s", cfg->bind_addr + 8);
-	else
-		snprintf(adv, sizeof(adv), "%s", cfg->bind_addr);
+	advertised(cfg, adv);
 	memset(&in, 0, sizeof(in));
 	in.data_dir = cfg->data_dir;
 	in.name = cfg->node_name;
 	in.bind = adv;
 	in.http_addr = cfg->http_addr;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	rv = cluster_init(&in, (uint64_t)ts.tv_sec * 1000 +
-				       (uint64_t)ts.tv_nsec / 1000000,
-			  err, sizeof(err));
-	if (rv == 0 && node_config_remember(cfg, err, sizeof(err)) < 0)
-		rv = ERR_IO;
+	rv = cluster_init(&in, wall_now_ms(), err, sizeof(err));
 	if (rv == 0)
-		rv = write_ctl_config(cfg, &in, err, sizeof(err));
+		rv = remember(cfg, in.admin_token, err, sizeof(err));
 	node_datadir_close(&dir);
 	if (rv == 0)
 		print_init(cfg, &in, json);
@@ -263,14 +313,119 @@ out:
 	return rv ? 1 : 0;
 }
 
+static const char restore_usage_text[] =
+	"usage: clusterd restore --data-dir DIR --from FILE [--name NAME]\n"
+	"                        [--bind IP:PORT] [--http IP:PORT]\n"
+	"                        [--advertise IP:PORT] [--json]\n"
+	"\n"
+	"Creates a NEW cluster in an empty data dir from a snapshot file made by\n"
+	"'clusterctl snapshot save', with this node as its only voter. The file's\n"
+	"checksum is checked first: a truncated or damaged file is refused and\n"
+	"nothing is written. The new cluster keeps the file's replicated state\n"
+	"(keys and values with their revisions, API tokens) and its cluster id;\n"
+	"it gets a new secret, this node a new identity, and the member list\n"
+	"holds this node alone (the old nodes cannot join it; new ones join with\n"
+	"the join token printed). Writes DIR/clusterd.json and DIR/clusterctl.json\n"
+	"(with a new admin token) as init does, and exits; start the node with\n"
+	"'clusterd run --data-dir DIR'.\n"
+	"\n"
+	"  --from FILE   the snapshot file (required)\n"
+	"  --json        print one JSON object (as init's, plus index and term of\n"
+	"                the snapshot and members_dropped)\n"
+	"\n"
+	"Other flags as for 'clusterd run'. Exit status: 0 on success, 1 when the\n"
+	"file is refused or the data dir already holds a cluster or a store,\n"
+	"2 on a usage error.\n";
+
+static void print_restore(const struct node_config *cfg,
+			  const struct cluster_restore *in, int json)
+{
+	char id[17];
+
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)in->node_id);
+	if (json) {
+		cJSON *o = new_json(cfg, in->cluster_id, id, in->bind,
+				    in->admin_token, in->join_token);
+
+		cJSON_AddNumberToObject(o, "index", (double)in->index);
+		cJSON_AddNumberToObject(o, "term", (double)in->term);
+		cJSON_AddNumberToObject(o, "members_dropped",
+					(double)in->members_dropped);
+		print_json(o);
+		return;
+	}
+	printf("Restored the state of cluster %s at index %llu (term %llu) into\n"
+	       "a new cluster with node %s (%s) in %s; %llu old member records\n"
+	       "dropped.\n\nStart it:\n  clusterd run --data-dir %s\n\n"
+	       "The API tokens of the snapshot still work. A new admin token is in\n"
+	       "%s/clusterctl.json. Join new machines with (valid 24 h):\n"
+	       "  clusterctl --node http://127.0.0.1:8081 join %s --token %s\n",
+	       in->cluster_id, (unsigned long long)in->index,
+	       (unsigned long long)in->term, cfg->node_name, id, cfg->data_dir,
+	       (unsigned long long)in->members_dropped, cfg->data_dir,
+	       cfg->data_dir, in->bind, in->join_token);
+}
+
+static int do_restore(struct node_config *cfg, const char *from, int json)
+{
+	struct cluster_restore in;
+	struct node_datadir dir;
+	char err[NODE_ERRMSG_MAX] = "", adv[NODE_ADDR_MAX];
+	int rv;
+
+	/* The whole file first: a damaged one must leave no trace, not
+	 * even the data dir. */
+	rv = cluster_restore_check(from, err, sizeof(err));
+	if (rv)
+		goto out;
+	rv = node_datadir_open(&dir, cfg->data_dir, err, sizeof(err));
+	if (rv)
+		goto out;
+	advertised(cfg, adv);
+	memset(&in, 0, sizeof(in));
+	in.data_dir = cfg->data_dir;
+	in.name = cfg->node_name;
+	in.bind = adv;
+	in.http_addr = cfg->http_addr;
+	in.from = from;
+	rv = cluster_restore(&in, wall_now_ms(), err, sizeof(err));
+	if (rv == 0)
+		rv = remember(cfg, in.admin_token, err, sizeof(err));
+	node_datadir_close(&dir);
+	if (rv == 0)
+		print_restore(cfg, &in, json);
+out:
+	if (rv)
+		fprintf(stderr, "clusterd restore: %s\n",
+			err[0] ? err : err_str(rv));
+	return rv ? 1 : 0;
+}
+
 static int cmd_init(int argc, char **argv)
 {
 	struct node_config cfg;
 	int json = 0;
 	int rv = parse_node_flags(argc, argv, "init", init_usage_text, &cfg,
-				  &json);
+				  &json, NULL);
 
 	return rv >= 0 ? rv : do_init(&cfg, json);
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	struct node_config cfg;
+	const char *from = NULL;
+	int json = 0;
+	int rv = parse_node_flags(argc, argv, "restore", restore_usage_text,
+				  &cfg, &json, &from);
+
+	if (rv >= 0)
+		return rv;
+	if (from == NULL) {
+		fprintf(stderr, "clusterd restore: --from FILE is required\n");
+		return 2;
+	}
+	return do_restore(&cfg, from, json);
 }
 
 int main(int argc, char **argv)
@@ -292,6 +447,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0)
+		return cmd_restore(argc - 1, argv + 1);
 	fprintf(stderr, "clusterd: unknown command '%s' (see 'clusterd --help')\n",
 		argv[1]);
 	return 2;

@@ -37,6 +37,7 @@ static const struct api_route routes[] = {
 	{"POST", "/api/v1/tokens", api_tokens_create, 0},
 	{"GET", "/api/v1/tokens", api_tokens_list, 0},
 	{"DELETE", "/api/v1/tokens/", api_tokens_revoke, 0},
+	{"GET", "/api/v1/snapshot", api_snapshot, 0},
 	{NULL, NULL, NULL, 0},
 };
 

@@ -38,6 +38,7 @@ int api_leave(struct api_req *r, struct http_reply *rep);
 int api_tokens_create(struct api_req *r, struct http_reply *rep);
 int api_tokens_list(struct api_req *r, struct http_reply *rep);
 int api_tokens_revoke(struct api_req *r, struct http_reply *rep);
+int api_snapshot(struct api_req *r, struct http_reply *rep);
 
 /* Writes {"error": msg} with status; returns 0 (so a handler may
  * `return api_error(...)`). A 503 gets Retry-After. */

@@ -71,6 +71,7 @@ struct tp_conn *tp_conn_new(struct tp *t, enum tp_conn_kind kind)
 	tpw_framer_init(&c->fr, TPW_HS_MSG_MAX);
 	tpw_hs_init(&c->hs, kind != TP_CONN_IN, t->cfg.static_pk,
 		    t->cfg.static_sk);
+	tpw_hs_set_range(&c->hs, t->cfg.proto_min, t->cfg.proto_max);
 	ASSERT(uv_tcp_init(t->loop, &c->tcp) == 0);
 	ASSERT(uv_timer_init(t->loop, &c->timer) == 0);
 	c->tcp.data = c->timer.data = c;
@@ -339,8 +340,8 @@ static void refuse_version(struct tp_conn *c, const struct tpw_msg1 *m)
 	TRACE_W(t->cfg.tracer, TP_MOD,
 		"refused a peer speaking protocol versions %u..%u; we speak "
 		"%u..%u",
-		m->vmin, m->vmax, TP_PROTO_MIN, TP_PROTO_MAX);
-	tpw_hs_write2_refuse(out, &len);
+		m->vmin, m->vmax, c->hs.vmin, c->hs.vmax);
+	tpw_hs_write2_refuse(&c->hs, out, &len);
 	uv_read_stop((uv_stream_t *)&c->tcp);
 	c->close_after_write = 1;
 	(void)write_hs(c, out, len);
@@ -386,7 +387,7 @@ static void on_msg1(struct tp_conn *c, const uint8_t *p, size_t n)
 		reject(c, TP_REJ_MALFORMED, ERR_MALFORMED, "bad hello");
 		return;
 	}
-	ver = tpw_version_pick(m.vmin, m.vmax);
+	ver = tpw_hs_version_pick(&c->hs, m.vmin, m.vmax);
 	if (ver == 0) {
 		refuse_version(c, &m);
 		return;
@@ -429,7 +430,7 @@ static void on_msg2(struct tp_conn *c, const uint8_t *p, size_t n)
 		TRACE_W(t->cfg.tracer, TP_MOD,
 			"peer %s speaks protocol versions %u..%u; we speak "
 			"%u..%u",
-			conn_who(c), h.ver, h.vmax, TP_PROTO_MIN, TP_PROTO_MAX);
+			conn_who(c), h.ver, h.vmax, c->hs.vmin, c->hs.vmax);
 		reject(c, TP_REJ_VERSION, ERR_VERSION, "no common version");
 		return;
 	}

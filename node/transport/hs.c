@@ -104,6 +104,8 @@ void tpw_hs_init(struct tpw_hs *hs, int initiator,
 	crypto_generichash(hs->h, 32, (const uint8_t *)proto_name,
 			   sizeof(proto_name) - 1, NULL, 0);
 	memcpy(hs->ck, hs->h, 32);
+	hs->vmin = TP_PROTO_MIN;
+	hs->vmax = TP_PROTO_MAX;
 	randombytes_buf(hs->e_sk, 32);
 	ASSERT(crypto_scalarmult_base(hs->e_pk, hs->e_sk) == 0);
 }
@@ -113,12 +115,31 @@ void tpw_hs_wipe(struct tpw_hs *hs)
 	sodium_memzero(hs, sizeof(*hs));
 }
 
-uint16_t tpw_version_pick(uint16_t vmin, uint16_t vmax)
+static uint16_t pick(uint16_t our_min, uint16_t our_max, uint16_t vmin,
+		     uint16_t vmax)
 {
-	uint16_t hi = vmax < TP_PROTO_MAX ? vmax : TP_PROTO_MAX;
-	uint16_t lo = vmin > TP_PROTO_MIN ? vmin : TP_PROTO_MIN;
+	uint16_t hi = vmax < our_max ? vmax : our_max;
+	uint16_t lo = vmin > our_min ? vmin : our_min;
 
 	return lo <= hi ? hi : 0;
+}
+
+uint16_t tpw_version_pick(uint16_t vmin, uint16_t vmax)
+{
+	return pick(TP_PROTO_MIN, TP_PROTO_MAX, vmin, vmax);
+}
+
+void tpw_hs_set_range(struct tpw_hs *hs, uint16_t vmin, uint16_t vmax)
+{
+	ASSERT(vmin >= 1 && vmin <= vmax);
+	hs->vmin = vmin;
+	hs->vmax = vmax;
+}
+
+uint16_t tpw_hs_version_pick(const struct tpw_hs *hs, uint16_t vmin,
+			     uint16_t vmax)
+{
+	return pick(hs->vmin, hs->vmax, vmin, vmax);
 }
 
 void tpw_hs_write1(struct tpw_hs *hs, uint8_t mode, const char *token_id,
@@ -130,10 +151,10 @@ void tpw_hs_write1(struct tpw_hs *hs, uint8_t mode, const char *token_id,
 	hs->mode = mode;
 	memcpy(out, magic, 4);
 	off = 4;
-	out[off++] = TP_PROTO_MIN >> 8;
-	out[off++] = TP_PROTO_MIN & 0xff;
-	out[off++] = TP_PROTO_MAX >> 8;
-	out[off++] = TP_PROTO_MAX & 0xff;
+	out[off++] = (uint8_t)(hs->vmin >> 8);
+	out[off++] = (uint8_t)(hs->vmin & 0xff);
+	out[off++] = (uint8_t)(hs->vmax >> 8);
+	out[off++] = (uint8_t)(hs->vmax & 0xff);
 	out[off++] = mode;
 	out[off++] = (uint8_t)idlen;
 	memcpy(out + off, token_id ? token_id : "", idlen);
@@ -184,9 +205,9 @@ static size_t write2_hdr(uint8_t *out, uint8_t status, uint16_t a, uint16_t b)
 	return 9;
 }
 
-void tpw_hs_write2_refuse(uint8_t *out, size_t *len)
+void tpw_hs_write2_refuse(const struct tpw_hs *hs, uint8_t *out, size_t *len)
 {
-	*len = write2_hdr(out, 1, TP_PROTO_MIN, TP_PROTO_MAX);
+	*len = write2_hdr(out, 1, hs->vmin, hs->vmax);
 }
 
 int tpw_msg2_hdr_parse(const uint8_t *p, size_t n, struct tpw_msg2_hdr *h)
@@ -248,7 +269,7 @@ int tpw_hs_read2(struct tpw_hs *hs, const uint8_t *msg1, size_t msg1_len,
 	ASSERT(hs->initiator);
 	if (tpw_msg2_hdr_parse(p, n, &h) != 0 || h.status != 0)
 		return ERR_MALFORMED;
-	if (h.ver < TP_PROTO_MIN || h.ver > TP_PROTO_MAX)
+	if (h.ver < hs->vmin || h.ver > hs->vmax)
 		return ERR_VERSION;
 	hs->version = h.ver;
 	absorb_msg1(hs, msg1, msg1_len, psk);

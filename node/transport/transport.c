@@ -495,6 +495,10 @@ static void resolve_limits(struct tp_config *c)
 		c->join_ms = TP_JOIN_MS_DEFAULT;
 	if (!c->udp_window_ms)
 		c->udp_window_ms = TP_UDP_WINDOW_MS_DEFAULT;
+	if (!c->proto_min && !c->proto_max) {
+		c->proto_min = TP_PROTO_MIN;
+		c->proto_max = TP_PROTO_MAX;
+	}
 	/* A frame carries 1 channel byte and a tag inside a u32 length. */
 	if (c->frame_max > UINT32_MAX - 64)
 		c->frame_max = UINT32_MAX - 64;
@@ -509,6 +513,9 @@ static int check_config(const struct tp_config *cfg)
 	if (tpw_addr_check(cfg->bind, 1) != 0)
 		return ERR_INVAL;
 	if (cfg->advertise && tpw_addr_check(cfg->advertise, 0) != 0)
+		return ERR_INVAL;
+	if ((cfg->proto_min || cfg->proto_max) &&
+	    (cfg->proto_min < 1 || cfg->proto_min > cfg->proto_max))
 		return ERR_INVAL;
 	return 0;
 }

@@ -133,6 +133,12 @@ struct tp_config {
 	uint32_t join_ms;
 	uint32_t udp_window_ms;
 
+	/* The protocol versions this transport speaks. Both 0: this build's
+	 * TP_PROTO_MIN..TP_PROTO_MAX, which is what the node uses; the rule
+	 * for moving them is in docs/decisions.md ("Rolling upgrades"). The
+	 * tests set other ranges to play an older or a newer build. */
+	uint16_t proto_min, proto_max;
+
 	const struct tracer *tracer; /* borrowed; NULL drops traces */
 
 	/* Owner callbacks; ctx is passed back to each. All run on the loop.

@@ -95,6 +95,9 @@ struct tpw_hs {
 	uint8_t s_pk[32], s_sk[32], rs_pk[32];
 	uint16_t version;
 	uint8_t mode;
+	/* The range this side speaks: TP_PROTO_MIN..TP_PROTO_MAX from
+	 * tpw_hs_init, narrowed or moved by tpw_hs_set_range. */
+	uint16_t vmin, vmax;
 };
 
 struct tpw_msg1 {
@@ -121,6 +124,12 @@ void tpw_hs_write1(struct tpw_hs *hs, uint8_t mode, const char *token_id,
 int tpw_msg1_parse(const uint8_t *p, size_t n, struct tpw_msg1 *m);
 /* Picks the highest version both speak; 0 when none. */
 uint16_t tpw_version_pick(uint16_t vmin, uint16_t vmax);
+/* Sets the range hs speaks (1 <= vmin <= vmax); before the first message.
+ * The transport sets its configured range (tp_config.proto_min/max). */
+void tpw_hs_set_range(struct tpw_hs *hs, uint16_t vmin, uint16_t vmax);
+/* The highest version in both hs's range and [vmin, vmax], 0 if none. */
+uint16_t tpw_hs_version_pick(const struct tpw_hs *hs, uint16_t vmin,
+			     uint16_t vmax);
 
 /* Responder: after tpw_msg1_parse and a version pick, absorbs msg1 and
  * the PSK and writes msg2. 0, or ERR_AUTH for a low-order ephemeral key
@@ -129,7 +138,7 @@ int tpw_hs_write2(struct tpw_hs *hs, const uint8_t *msg1, size_t msg1_len,
 		  const struct tpw_msg1 *m, uint16_t version,
 		  const uint8_t psk[TP_KEY_LEN], uint8_t *out, size_t *len);
 /* Responder: msg2 refusing the version (status 1, our range). */
-void tpw_hs_write2_refuse(uint8_t *out, size_t *len);
+void tpw_hs_write2_refuse(const struct tpw_hs *hs, uint8_t *out, size_t *len);
 /* Decodes msg2's clear header (pure, fuzzed). 0 or ERR_MALFORMED. */
 int tpw_msg2_hdr_parse(const uint8_t *p, size_t n, struct tpw_msg2_hdr *h);
 

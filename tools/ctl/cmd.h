@@ -50,6 +50,9 @@ struct ctl {
 	const char *role; /* --role admin|read */
 	const char *name; /* --name LABEL */
 	long ttl_s;       /* --ttl SECONDS; 0: the node's default */
+	int progress;     /* --progress: snapshot save reports bytes */
+	/* snapshot restore: passed to `clusterd restore` */
+	const char *data_dir, *bind, *http, *advertise;
 };
 
 /* Sets target.url and target.token from the flags (NULL when not given),
@@ -59,7 +62,7 @@ struct ctl {
 int ctl_resolve(struct ctl *ctl, const char *node_flag, const char *token_flag,
 		const char *config_flag, const char *default_url);
 
-/* The commands (cmd_cluster.c, cmd_kv.c, cmd_token.c). */
+/* The commands (cmd_cluster.c, cmd_kv.c, cmd_token.c, cmd_snapshot.c). */
 int ctl_cmd_join(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_leave(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_members(const struct ctl *c, int argc, char **argv);
@@ -72,6 +75,9 @@ int ctl_cmd_kv_list(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_token_create(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_token_list(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_token_revoke(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_snapshot_save(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_snapshot_inspect(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_snapshot_restore(const struct ctl *c, int argc, char **argv);
 
 /* --- Shared by the commands (cmd_common.c) ---------------------------- */
 

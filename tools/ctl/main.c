@@ -59,6 +59,13 @@ static const struct ctl_cmd commands[] = {
 	 "make a token; prints it once", ctl_cmd_token_create},
 	{"token list", "", 0, 0, "list tokens (never their secrets)", ctl_cmd_token_list},
 	{"token revoke", "ID", 1, 1, "revoke a token", ctl_cmd_token_revoke},
+	{"snapshot save", "FILE [--stale] [--progress]", 1, 1,
+	 "stream a backup of the replicated state into FILE", ctl_cmd_snapshot_save},
+	{"snapshot inspect", "FILE", 1, 1, "check a backup's checksum, print its header",
+	 ctl_cmd_snapshot_inspect},
+	{"snapshot restore", "FILE --data-dir DIR [--name N --bind A --http A]", 1, 1,
+	 "a new cluster from FILE, offline (runs 'clusterd restore')",
+	 ctl_cmd_snapshot_restore},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -150,6 +157,10 @@ static void usage(FILE *f)
 	      "  --cas R        kv put/delete only if the key's revision is R (0: absent)\n"
 	      "  --stale        kv get from this node's copy, without a leader round\n"
 	      "  --name N, --role admin|read, --ttl S   for token create\n"
+	      "  --progress     snapshot save: bytes so far on stderr (always on a\n"
+	      "                 terminal)\n"
+	      "  --data-dir D, --name N, --bind A, --http A, --advertise A\n"
+	      "                 snapshot restore: as for 'clusterd restore'\n"
 	      "  --version      print the version and exit\n"
 	      "  --help         print this help and exit\n"
 	      "\n"
@@ -233,6 +244,11 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		{"role", required_argument, NULL, 'r'},
 		{"name", required_argument, NULL, 'N'},
 		{"ttl", required_argument, NULL, 'T'},
+		{"progress", no_argument, NULL, 'P'},
+		{"data-dir", required_argument, NULL, 'D'},
+		{"bind", required_argument, NULL, 'B'},
+		{"http", required_argument, NULL, 'H'},
+		{"advertise", required_argument, NULL, 'A'},
 		{"version", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -251,6 +267,11 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		case 's': ctl->stale = 1; break;
 		case 'r': ctl->role = optarg; break;
 		case 'N': ctl->name = optarg; break;
+		case 'P': ctl->progress = 1; break;
+		case 'D': ctl->data_dir = optarg; break;
+		case 'B': ctl->bind = optarg; break;
+		case 'H': ctl->http = optarg; break;
+		case 'A': ctl->advertise = optarg; break;
 		case 'C':
 		case 'T':
 			if (parse_num(optarg, &v) != 0 || (c == 'T' && v > LONG_MAX)) {

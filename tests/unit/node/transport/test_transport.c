@@ -605,6 +605,94 @@ static void test_version_refused(void **state)
 	env_free(e);
 }
 
+/* Rolling upgrades (docs/decisions.md): transports configured with the
+ * ranges of an older and a newer build. Overlapping ranges connect, on
+ * the highest common version; disjoint ones are refused on both ends,
+ * with a warning that names both ranges. */
+struct seen_trace {
+	char refused[256]; /* responder: "refused a peer speaking ..." */
+	char speaks[256];  /* dialler: "peer ... speaks protocol versions" */
+};
+
+static void capture(void *ctx, enum trace_level level, const char *module,
+		    const char *msg)
+{
+	struct seen_trace *t = ctx;
+
+	(void)module;
+	if (level < TRACE_WARN)
+		return;
+	if (strstr(msg, "refused a peer speaking") != NULL)
+		snprintf(t->refused, sizeof(t->refused), "%s", msg);
+	if (strstr(msg, "speaks protocol versions") != NULL)
+		snprintf(t->speaks, sizeof(t->speaks), "%s", msg);
+}
+
+static void start_range(struct env *e, int k, uint16_t lo, uint16_t hi,
+			const struct tracer *tr)
+{
+	struct tp_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.proto_min = lo;
+	cfg.proto_max = hi;
+	cfg.tracer = tr;
+	node_start(e, k, e->secret, &cfg);
+}
+
+static void test_version_ranges(void **state)
+{
+	struct env *e = env_new();
+	struct node *newer = &e->n[0], *older = &e->n[1], *future = &e->n[2];
+	struct seen_trace tn = {"", ""}, to = {"", ""}, tf = {"", ""};
+	struct tracer trn = {capture, &tn, TRACE_DEBUG};
+	struct tracer tro = {capture, &to, TRACE_DEBUG};
+	struct tracer trf = {capture, &tf, TRACE_DEBUG};
+	struct tp_config bad;
+	int older_frames;
+
+	(void)state;
+	start_range(e, 0, 1, 2, &trn); /* a new build beside ... */
+	start_range(e, 1, 1, 1, &tro); /* ... an old one: they speak 1 */
+	start_range(e, 2, 2, 3, &trf); /* a build that dropped version 1 */
+	send_until_delivered(e, newer, older);
+	send_until_delivered(e, older, newer);
+	assert_int_equal(stats(older).frames_rejected[TP_REJ_VERSION], 0);
+	assert_int_equal(stats(newer).frames_rejected[TP_REJ_VERSION], 0);
+	/* [2,3] and [1,2] overlap on 2. */
+	send_until_delivered(e, future, newer);
+	/* [2,3] and [1,1] do not: refused on both ends, both ranges named. */
+	older_frames = older->frames;
+	send_seq(future, older, TP_CH_RAFT, 0);
+	WAIT_COUNTER(e, older, frames_rejected[TP_REJ_VERSION], 1);
+	WAIT_COUNTER(e, future, frames_rejected[TP_REJ_VERSION], 1);
+	assert_string_equal(to.refused, "refused a peer speaking protocol "
+					"versions 2..3; we speak 1..1");
+	assert_non_null(strstr(tf.speaks, "speaks protocol versions 1..1; "
+					  "we speak 2..3"));
+	send_seq(older, future, TP_CH_RAFT, 0);
+	WAIT_COUNTER(e, future, frames_rejected[TP_REJ_VERSION], 2);
+	WAIT_COUNTER(e, older, frames_rejected[TP_REJ_VERSION], 2);
+	assert_string_equal(tf.refused, "refused a peer speaking protocol "
+					"versions 1..1; we speak 2..3");
+	assert_int_equal(older->frames, older_frames); /* nothing from future */
+	assert_int_equal(future->frames, 0); /* nobody reached it */
+	/* An empty range is a configuration error. */
+	memset(&bad, 0, sizeof(bad));
+	bad.loop = &e->loop;
+	bad.bind = "127.0.0.1:0";
+	bad.check_peer = check_peer;
+	bad.on_frame = on_frame;
+	bad.proto_min = 3;
+	bad.proto_max = 2;
+	{
+		struct tp *t = NULL;
+
+		assert_int_equal(tp_start(&t, &bad), ERR_INVAL);
+	}
+	env_free(e);
+}
+
 static void test_oversized_frame(void **state)
 {
 	struct env *e = env_new();
@@ -818,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_join_wrong_token),
 		cmocka_unit_test(test_garbage_on_tcp),
 		cmocka_unit_test(test_version_refused),
+		cmocka_unit_test(test_version_ranges),
 		cmocka_unit_test(test_oversized_frame),
 		cmocka_unit_test(test_queue_full),
 		cmocka_unit_test(test_reconnect_after_restart),
