@@ -30,7 +30,7 @@ start_node() {
   local dir=$E2E_TMP/$name
   mkdir -p "$dir"
   rm -f "$dir/http.addr"
-  "$BIN/clusterd" run --data-dir "$dir" --http 127.0.0.1:0 "$@" \
+  "$BIN/clusterd" run --data-dir "$dir" --http 127.0.0.1:0 --bind 127.0.0.1:0 "$@" \
     2>>"$E2E_TMP/$name.log" &
   NODE_PID=$!
   E2E_PIDS+=("$NODE_PID")

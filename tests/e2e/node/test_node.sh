@@ -41,7 +41,7 @@ check "unknown path is 404" test "$code" = 404
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$NODE_URL/api/v1/status")
 check "wrong method is 405" test "$code" = 405
 
-"$BIN/clusterd" run --data-dir "$E2E_TMP/n1" --http 127.0.0.1:0 2>"$E2E_TMP/err"; rc=$?
+"$BIN/clusterd" run --data-dir "$E2E_TMP/n1" --http 127.0.0.1:0 --bind 127.0.0.1:0 2>"$E2E_TMP/err"; rc=$?
 check "second node on the same data dir refuses (exit $rc)" test $rc -ne 0
 check "...naming the owner's pid" grep -q "in use by another clusterd (pid $NODE_PID)" "$E2E_TMP/err"
 
@@ -71,7 +71,7 @@ kill -9 "$NODE_PID"; wait "$NODE_PID" 2>/dev/null
 # A killed node leaves http.addr behind; the next start removes it when
 # it takes the lock and writes its own once it listens.
 echo "127.0.0.1:1" >"$E2E_TMP/n1/http.addr"
-"$BIN/clusterd" run --data-dir "$E2E_TMP/n1" --http 127.0.0.1:0 2>>"$E2E_TMP/n1.log" &
+"$BIN/clusterd" run --data-dir "$E2E_TMP/n1" --http 127.0.0.1:0 --bind 127.0.0.1:0 2>>"$E2E_TMP/n1.log" &
 NODE_PID=$!; E2E_PIDS+=("$NODE_PID")
 addr=""
 for _ in $(seq 200); do
@@ -84,7 +84,7 @@ check "node id survives restarts" test "$(cat "$E2E_TMP/n1/node-id")" = "$id"
 kill -TERM "$NODE_PID"; wait_exit "$NODE_PID" 10
 
 # start_node makes the directory itself; here clusterd must.
-"$BIN/clusterd" run --data-dir "$E2E_TMP/deep/er/n2" --http 127.0.0.1:0 2>>"$E2E_TMP/n2.log" &
+"$BIN/clusterd" run --data-dir "$E2E_TMP/deep/er/n2" --http 127.0.0.1:0 --bind 127.0.0.1:0 2>>"$E2E_TMP/n2.log" &
 NODE_PID=$!; E2E_PIDS+=("$NODE_PID")
 for _ in $(seq 200); do [[ -s $E2E_TMP/deep/er/n2/http.addr ]] && break; sleep 0.05; done
 check "a data dir whose parents are missing is created" test -s "$E2E_TMP/deep/er/n2/node-id"
@@ -93,7 +93,7 @@ kill -TERM "$NODE_PID"; wait_exit "$NODE_PID" 10
 # The log escapes control characters: a data dir named with a newline and
 # an escape code cannot forge a log line or drive the terminal.
 odd=$E2E_TMP/$'odd\n2026-01-01T00:00:00.000Z info  node: forged\e[31m'
-"$BIN/clusterd" run --data-dir "$odd" --http 127.0.0.1:0 2>"$E2E_TMP/odd.log" &
+"$BIN/clusterd" run --data-dir "$odd" --http 127.0.0.1:0 --bind 127.0.0.1:0 2>"$E2E_TMP/odd.log" &
 NODE_PID=$!; E2E_PIDS+=("$NODE_PID")
 for _ in $(seq 200); do [[ -s $odd/http.addr ]] && break; sleep 0.05; done
 kill -TERM "$NODE_PID"; wait_exit "$NODE_PID" 10
@@ -104,7 +104,7 @@ check "the log escapes a newline and an escape code [$(head -c 300 "$E2E_TMP/odd
 
 # A name with a newline or an escape code is refused on the command line.
 bad_name=$'evil\n2026-01-01T00:00:00.000Z info  node: forged'
-"$BIN/clusterd" run --data-dir "$E2E_TMP/n3" --http 127.0.0.1:0 --node-name "$bad_name" 2>"$E2E_TMP/err"; rc=$?
+"$BIN/clusterd" run --data-dir "$E2E_TMP/n3" --http 127.0.0.1:0 --bind 127.0.0.1:0 --node-name "$bad_name" 2>"$E2E_TMP/err"; rc=$?
 check "a node name with a newline is refused (exit $rc)" \
   bash -c "[[ $rc == 2 && \$(wc -l <'$E2E_TMP/err') == 1 ]] && grep -q 'character 5 (0x0a) is not allowed; use 1 to 63' '$E2E_TMP/err'"
 
