@@ -18,6 +18,7 @@
 #include "node/cluster.h"
 #include "node/gossipd/gossipd.h"
 #include "node/identity.h"
+#include "node/instances/instances.h"
 #include "node/raftd/raftd.h"
 #include "node/rpc.h"
 #include "node/transport/transport.h"
@@ -141,6 +142,9 @@ struct cluster {
 	unsigned closing; /* handles still closing */
 	void (*stop_done)(void *arg);
 	void *stop_arg;
+
+	/* the instance manager (node.c owns it; NULL when none runs) */
+	struct inst_mgr *im;
 
 	/* counters for /metrics */
 	uint64_t fwd_sent, fwd_served, rpc_malformed;

@@ -35,6 +35,7 @@ struct node {
 	int stop_signal;      /* the signal that asked us to stop, or 0 */
 	struct cluster *cluster; /* the cluster runtime (cluster.h) */
 	struct api api;          /* the HTTP API over the cluster's core */
+	struct inst_mgr *im;     /* the instance manager, or NULL */
 	int stopping;
 	int exit_status;      /* why the cluster asked to stop, or 0 */
 };
