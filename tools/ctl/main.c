@@ -59,6 +59,18 @@ static const struct ctl_cmd commands[] = {
 	 "make a token; prints it once", ctl_cmd_token_create},
 	{"token list", "", 0, 0, "list tokens (never their secrets)", ctl_cmd_token_list},
 	{"token revoke", "ID", 1, 1, "revoke a token", ctl_cmd_token_revoke},
+	{"instance list", "", 0, 0, "instances: node, desired state, status, ports",
+	 ctl_cmd_instance_list},
+	{"instance create", "NAME [NODE]", 1, 2, "create an instance (and assign it to NODE)",
+	 ctl_cmd_instance_create},
+	{"instance show", "NAME", 1, 1, "an instance's record and live status", ctl_cmd_instance_show},
+	{"instance assign", "NAME NODE|-", 2, 2, "place an instance on a node (-: unassign)",
+	 ctl_cmd_instance_assign},
+	{"instance start", "NAME", 1, 1, "make an instance run", ctl_cmd_instance_start},
+	{"instance stop", "NAME", 1, 1, "stop an instance (it saves)", ctl_cmd_instance_stop},
+	{"instance delete", "NAME", 1, 1, "delete an instance (stopping it)", ctl_cmd_instance_delete},
+	{"instance send-rcon", "NAME COMMAND", 2, 2, "run an RCON command; prints the reply",
+	 ctl_cmd_instance_rcon},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
