@@ -146,7 +146,8 @@ struct core_inst_state {
 	uint32_t crashes;           /* since this node started */
 	uint8_t given_up;           /* 5 crashes in 10 minutes */
 	uint32_t saves;             /* "Saving finished" lines seen */
-	uint64_t start_to_running_ms; /* of the last start; 0: not yet */
+	uint64_t start_to_running_ms; /* last start (save creation
+					 included) to InGame; 0: not yet */
 	char cause[CORE_INST_CAUSE_MAX]; /* last failure; "" if none */
 };
 

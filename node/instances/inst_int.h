@@ -34,6 +34,7 @@ struct inst_proc {
 	uint8_t state;       /* enum inst_st */
 	uint8_t stop_wanted; /* an exit now is a stop, not a crash */
 	uint8_t given_up;
+	uint8_t created_save; /* this start began with --create */
 	unsigned handles;    /* open libuv handles of this slot */
 	uv_timer_t kill_timer;
 	uv_process_t proc;
@@ -48,6 +49,7 @@ struct inst_proc {
 	uint32_t crashes, saves;
 	uint64_t crash_at[INST_CRASHES_MAX];
 	uint64_t backoff_ms, next_start_ms;
+	/* From start() (the save creation included) to the InGame line. */
 	uint64_t start_ms, start_to_running_ms;
 	char clash[96]; /* a port clash seen on stdout during this run */
 	char cause[CORE_INST_CAUSE_MAX];

@@ -240,6 +240,8 @@ static void start(struct inst_proc *p)
 		char *c_args[] = {exe, "--config", cfg, "--create", save, NULL};
 
 		p->state = ST_CREATING;
+		p->start_ms = uv_now(m->loop);
+		p->created_save = 1;
 		TRACE_I(m->log, "instances", "%s: creating save %s.zip",
 			p->rec.name, p->rec.save);
 		rv = spawn(p, c_args);
@@ -259,7 +261,10 @@ static void start(struct inst_proc *p)
 		args[10] = p->rec.rcon_pw;
 		args[11] = NULL;
 		p->state = ST_STARTING;
-		p->start_ms = uv_now(m->loop);
+		/* After a save creation, the time counts from its start. */
+		if (!p->created_save)
+			p->start_ms = uv_now(m->loop);
+		p->created_save = 0;
 		p->start_to_running_ms = 0;
 		TRACE_I(m->log, "instances", "%s: starting (game port %u, RCON "
 			"port %u)", p->rec.name, p->rec.game_port,

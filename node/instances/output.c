@@ -81,8 +81,9 @@ static void on_line(struct inst_proc *p, const char *line)
 	struct inst_mgr *m = p->m;
 
 	TRACE_D(m->log, "instances", "%s: %s", p->rec.name, line);
+	/* The game prints the RCON line after the InGame one. */
 	if (strstr(line, "Starting RCON interface at port") != NULL &&
-	    p->state == ST_STARTING) {
+	    (p->state == ST_STARTING || p->state == ST_RUNNING)) {
 		rcon_connect(p);
 	} else if (strstr(line, "changing state from(CreatingGame) "
 				"to(InGame)") != NULL &&
