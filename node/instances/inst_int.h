@@ -62,7 +62,7 @@ struct inst_mgr {
 	char factorio_dir[INST_PATH_MAX];
 	char instances_dir[INST_PATH_MAX];
 	unsigned port_lo, port_hi;
-	uint64_t stop_timeout_ms;
+	uint64_t stop_timeout_ms, backoff_min_ms;
 	uv_timer_t tick, kick;
 	struct inst_proc *procs[INST_LOCAL_MAX];
 	uint8_t ports_pending;

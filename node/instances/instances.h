@@ -57,6 +57,11 @@ struct inst_config {
 	const char *instances_dir;   /* copied */
 	unsigned port_lo, port_hi;   /* inclusive */
 	uint64_t stop_timeout_ms;    /* 0: the default */
+	/* Restart backoff after a crash: the first delay, doubled per crash
+	 * up to 60 s. 0: 1 s (tests make it short). */
+	uint64_t backoff_min_ms;
+	/* How often reconciliation runs without a kick; 0: 1 s. */
+	uint64_t reconcile_ms;
 };
 
 /* Creates the manager and starts its timer. 0, ERR_NOMEM or a libuv

@@ -93,6 +93,8 @@ static void retire(struct inst_proc *p)
 	inst_close_h(p, (uv_handle_t *)&p->kill_timer);
 }
 
+static void on_kick(uv_timer_t *t);
+
 static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 {
 	struct inst_proc *p = proc->data;
@@ -143,10 +145,13 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 		return;
 	}
 	if (p->backoff_ms == 0)
-		p->backoff_ms = BACKOFF_MIN_MS;
-	else if (p->backoff_ms < BACKOFF_MAX_MS)
-		p->backoff_ms *= 2;
+		p->backoff_ms = m->backoff_min_ms;
+	else
+		p->backoff_ms = p->backoff_ms * 2 < BACKOFF_MAX_MS
+					? p->backoff_ms * 2
+					: BACKOFF_MAX_MS;
 	p->next_start_ms = now + p->backoff_ms;
+	uv_timer_start(&m->kick, on_kick, p->backoff_ms, 0);
 	TRACE_W(m->log, "instances", "%s: crashed (%s); restart in %llu ms",
 		p->rec.name, p->cause, (unsigned long long)p->backoff_ms);
 }
@@ -482,7 +487,11 @@ int inst_mgr_new(const struct inst_config *cfg, struct inst_mgr **out)
 	uv_timer_init(m->loop, &m->kick);
 	m->tick.data = m;
 	m->kick.data = m;
-	uv_timer_start(&m->tick, on_tick, RECONCILE_MS, RECONCILE_MS);
+	m->backoff_min_ms = cfg->backoff_min_ms ? cfg->backoff_min_ms
+						: BACKOFF_MIN_MS;
+	uv_timer_start(&m->tick, on_tick,
+		       cfg->reconcile_ms ? cfg->reconcile_ms : RECONCILE_MS,
+		       cfg->reconcile_ms ? cfg->reconcile_ms : RECONCILE_MS);
 	*out = m;
 	return 0;
 }
