@@ -167,4 +167,20 @@ unknown() { [[ $(field "${URL[n1]}" gamma status) == unknown ]]; }
 check "gamma's status is unknown once n3 is dead" wait_for 60 unknown
 out=$("${A[@]}" instance send-rcon gamma '/sc rcon.print(1)' 2>&1)
 check "RCON to an instance on a dead node fails clearly" grep -q "unreachable\|did not answer" <<<"$out"
+
+# A node that stops (SIGTERM) stops its servers first, and exits cleanly
+# (under ASan: without leaks).
+check "create and start delta on n2" bash -c "'$CTL' --node '${URL[n1]}' --token '$ADMIN' instance create delta n2 >/dev/null &&
+  '$CTL' --node '${URL[n1]}' --token '$ADMIN' instance start delta >/dev/null"
+delta_running() { [[ $(field "${URL[n2]}" delta status) == running ]]; }
+check "delta runs on n2" wait_for 60 delta_running
+dpid=$(field "${URL[n2]}" delta pid)
+for n in n2 n1; do
+  kill -TERM "${NPID[$n]}"
+  wait_exit "${NPID[$n]}" 60
+  check "$n exits 0 on SIGTERM" test "$EXIT_CODE" = 0
+done
+check "n2 stopped delta's server" bash -c "! kill -0 $dpid 2>/dev/null"
+check "delta saved on the way out" grep -q "Saving finished" <(grep -a "delta" "$E2E_TMP/n2.log")
+check "no sanitizer report in the node logs" bash -c "! grep -q 'Sanitizer' '$E2E_TMP'/n*.log"
 e2e_finish
