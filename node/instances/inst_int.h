@@ -51,6 +51,7 @@ struct inst_proc {
 	uint64_t backoff_ms, next_start_ms;
 	/* From start() (the save creation included) to the InGame line. */
 	uint64_t start_ms, start_to_running_ms;
+	uint64_t orphan_since_ms; /* stopping a server of an earlier run */
 	char clash[96]; /* a port clash seen on stdout during this run */
 	char cause[CORE_INST_CAUSE_MAX];
 };
@@ -85,6 +86,13 @@ void inst_mgr_maybe_done(struct inst_mgr *m);
 /* files.c: creates the folder and writes the settings files; 0, or an
  * error with p->cause set (and p->given_up: a disk problem). */
 int inst_write_files(struct inst_mgr *m, struct inst_proc *p);
+
+/* orphan.c: DIR/server.pid of the running server; inst_orphan_check
+ * returns 1 while a server of an earlier run of this node still runs in
+ * the instance folder (and stops it), 0 when the way is clear. */
+void inst_pidfile_write(struct inst_proc *p);
+void inst_pidfile_remove(struct inst_proc *p);
+int inst_orphan_check(struct inst_proc *p, uint64_t now);
 
 /* output.c */
 void inst_out_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);

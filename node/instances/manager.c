@@ -103,6 +103,8 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 	int creating = p->state == ST_CREATING;
 	char why[96];
 
+	if (!creating)
+		inst_pidfile_remove(p);
 	p->pid = 0;
 	inst_rcon_drop(p);
 	inst_close_h(p, (uv_handle_t *)&p->proc);
@@ -235,6 +237,11 @@ static void start(struct inst_proc *p)
 			   exe);
 		return;
 	}
+	if (inst_orphan_check(p, uv_now(m->loop)))
+		return; /* the next reconciliation looks again */
+	if (p->orphan_since_ms != 0)
+		p->cause[0] = '\0';
+	p->orphan_since_ms = 0;
 	rv = inst_write_files(m, p);
 	if (rv != 0)
 		return;
@@ -275,6 +282,8 @@ static void start(struct inst_proc *p)
 			"port %u)", p->rec.name, p->rec.game_port,
 			p->rec.rcon_port);
 		rv = spawn(p, args);
+		if (rv == 0)
+			inst_pidfile_write(p);
 	}
 	if (rv != 0) {
 		p->state = ST_STOPPED;
