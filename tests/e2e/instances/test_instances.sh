@@ -4,7 +4,9 @@
 # assigned to C and started, runs; RCON through A reaches it; kill -9 of
 # the server brings it back with the crash counted; stop saves. Bad input
 # gets 404/409/400, and a node without factorio_dir says so in
-# `instance show` without touching the other instance.
+# `instance show` without touching the other instance. kill -9 of the node
+# and its restart bring the instance back; a dead node's instance shows
+# `unknown`; a node stopped with SIGTERM stops its servers.
 source "$(dirname "$0")/../../lib/e2e.sh"
 
 INSTALL=$CLUSTERD_BUILD/factorio-standin
@@ -124,6 +126,11 @@ check "unknown instance: 404" test "$(code "${URL[n1]}/api/v1/instances/nope")" 
 check "unknown instance via clusterctl: exit 3" bash -c "'$CTL' --node '${URL[n2]}' --token '$ADMIN' instance start nope 2>/dev/null; [[ \$? == 3 ]]"
 check "duplicate name: 409" test "$(code -X POST -d '{"name":"alpha"}' "${URL[n2]}/api/v1/instances")" = 409
 check "name with ../: 400" test "$(code -X POST -d '{"name":"../x"}' "${URL[n2]}/api/v1/instances")" = 400
+check "create unassigned 'idle'" "${A[@]}" instance create idle
+check "start of an unassigned instance: 409" test "$(code -X POST "${URL[n2]}/api/v1/instances/idle/start")" = 409
+out=$("${C[@]}" instance list)
+check "instance list shows alpha running on n3 and idle unassigned" \
+  bash -c "grep -qE '^[0-9]+ +alpha +n3 +running +running ' <<<'$out' && grep -qE ' idle +- +stopped +unassigned ' <<<'$out'"
 check "port taken on that node: 409" \
   test "$(code -X POST -d "{\"name\":\"clash\",\"node\":\"n3\",\"game_port\":$(field "${URL[n3]}" alpha game_port),\"rcon_port\":1}" "${URL[n2]}/api/v1/instances")" = 409
 
