@@ -25,6 +25,7 @@
 
 #include "base/assert.h"
 #include "base/err.h"
+#include "storage/idomain.h"
 #include "storage/kvrev.h"
 
 #include <sodium.h>
@@ -212,11 +213,14 @@ static void rd_on_apply(void *ctx, const struct raft_entry *e, int result)
 	struct cluster *c = ctx;
 
 	(void)result;
-	if (e->type == RAFT_ENTRY_CONFIG ||
-	    entry_domain(e) == STOR_DOMAIN_CLUSTER) {
+	int domain = entry_domain(e);
+
+	if (e->type == RAFT_ENTRY_CONFIG || domain == STOR_DOMAIN_CLUSTER) {
 		c->members_dirty = 1;
 		cl_kick(c);
 	}
+	if (domain == STOR_DOMAIN_INSTANCES && c->im != NULL)
+		inst_mgr_kick(c->im);
 	cl_ops_applied(c, e->index);
 }
 
@@ -597,6 +601,11 @@ err_free:
 const struct core *cluster_core(struct cluster *c)
 {
 	return &c->core;
+}
+
+void cluster_set_instances(struct cluster *c, struct inst_mgr *im)
+{
+	c->im = im;
 }
 
 /* ---- stop ---- */

@@ -57,6 +57,12 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out,
 /* The node core for the API (borrowed until cluster_stop). */
 const struct core *cluster_core(struct cluster *c);
 
+/* Tells the runtime about the node's instance manager (borrowed; NULL
+ * detaches it): applied instance entries kick it, and the core's instance
+ * operations reach it. */
+struct inst_mgr;
+void cluster_set_instances(struct cluster *c, struct inst_mgr *im);
+
 /* Appends this node's Raft, gossip and transport metrics to a /metrics
  * reply (Prometheus text). */
 int cluster_metrics(struct cluster *c, struct http_reply *rep);

@@ -325,6 +325,57 @@ static int core_transfer(void *ctx, const char *target, uint64_t deadline_ms,
 	return 0;
 }
 
+static int core_inst_get(void *ctx, const char *name_or_id,
+			 struct core_instance *out)
+{
+	return core_stor_inst_get(C(ctx)->st, name_or_id, out);
+}
+
+static int core_inst_list(void *ctx, struct core_instance *out, size_t max,
+			  size_t *n)
+{
+	return core_stor_inst_list(C(ctx)->st, out, max, n);
+}
+
+static int core_inst_state(void *ctx, uint64_t id,
+			   struct core_inst_state *out)
+{
+	struct cluster *c = ctx;
+
+	return c->im ? inst_mgr_state(c->im, id, out) : ERR_NOTFOUND;
+}
+
+static int core_inst_rcon(void *ctx, uint64_t id, const char *cmd,
+			  size_t len, uint64_t deadline_ms, core_rcon_cb cb,
+			  void *arg)
+{
+	struct cluster *c = ctx;
+	uint64_t now = cl_now(c);
+
+	if (c->im == NULL)
+		return ERR_NOTFOUND;
+	return inst_mgr_rcon(c->im, id, cmd, len,
+			     deadline_ms > now ? deadline_ms - now : 1, cb,
+			     arg);
+}
+
+static int core_http_forward(void *ctx, const char *http_addr,
+			     const char *method, const char *path,
+			     const char *auth, const uint8_t *body,
+			     size_t body_len, uint64_t deadline_ms,
+			     core_http_cb cb, void *arg)
+{
+	struct cluster *c = ctx;
+	uint64_t now = cl_now(c);
+
+	if (c->stopping)
+		return ERR_SHUTDOWN;
+	return inst_http_forward(c->loop, http_addr, method, path, auth, body,
+				 body_len,
+				 deadline_ms > now ? deadline_ms - now : 1, cb,
+				 arg);
+}
+
 const struct core_ops cl_core_ops = {
 	.now_ms = core_now,
 	.wall_ms = core_wall,
@@ -343,4 +394,9 @@ const struct core_ops cl_core_ops = {
 	.snapshot_open = cl_snap_open,
 	.snapshot_next = cl_snap_next,
 	.snapshot_close = cl_snap_close,
+	.inst_get = core_inst_get,
+	.inst_list = core_inst_list,
+	.inst_state = core_inst_state,
+	.inst_rcon = core_inst_rcon,
+	.http_forward = core_http_forward,
 };

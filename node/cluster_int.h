@@ -18,6 +18,7 @@
 #include "node/cluster.h"
 #include "node/gossipd/gossipd.h"
 #include "node/identity.h"
+#include "node/instances/instances.h"
 #include "node/raftd/raftd.h"
 #include "node/rpc.h"
 #include "node/transport/transport.h"
@@ -147,6 +148,8 @@ struct cluster {
 
 	/* backups being streamed (cluster_snap.c) */
 	struct core_snap *snaps;
+	/* the instance manager (node.c owns it; NULL when none runs) */
+	struct inst_mgr *im;
 
 	/* counters for /metrics */
 	uint64_t fwd_sent, fwd_served, rpc_malformed;

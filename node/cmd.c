@@ -12,6 +12,7 @@
 
 #include "base/err.h"
 #include "storage/cdomain.h"
+#include "storage/idomain.h"
 #include "storage/kvrev.h"
 
 /* The two headers must agree on the shapes they share. */
@@ -23,6 +24,9 @@ _Static_assert(CORE_CAS_NONE == STOR_KVR_ANY, "no-CAS marker");
 _Static_assert(CORE_TOKEN_ID_LEN == STOR_CL_TOKEN_ID_LEN, "token id");
 _Static_assert(CORE_HASH_LEN == STOR_CL_HASH_LEN, "token hash");
 _Static_assert(CORE_NAME_MAX == STOR_CL_NAME_MAX, "names");
+_Static_assert(CORE_INST_NAME_MAX == STOR_INST_NAME_MAX, "instance names");
+_Static_assert(CORE_INST_PW_LEN <= STOR_INST_PW_MAX, "rcon password");
+_Static_assert((int)CORE_INST_RUNNING == (int)STOR_INST_RUNNING, "desired states");
 _Static_assert((int)CORE_TOKEN_API == (int)STOR_CL_TOKEN_API &&
 		       (int)CORE_TOKEN_JOIN == (int)STOR_CL_TOKEN_JOIN,
 	       "token kinds");
@@ -39,6 +43,85 @@ static void token_to_stor(const struct core_token *t, struct stor_cl_token *o)
 	memcpy(o->hash, t->hash, sizeof(o->hash));
 	o->created_ms = t->created_ms;
 	o->expires_ms = t->expires_ms;
+}
+
+static void inst_to_stor(const struct core_instance *in, struct stor_inst *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->id = in->id;
+	snprintf(o->name, sizeof(o->name), "%s", in->name);
+	o->node = in->node;
+	o->game_port = in->game_port;
+	o->rcon_port = in->rcon_port;
+	snprintf(o->rcon_pw, sizeof(o->rcon_pw), "%s", in->rcon_pw);
+	o->auto_start = in->auto_start;
+	o->desired = in->desired;
+	snprintf(o->save, sizeof(o->save), "%s", in->save);
+}
+
+static void inst_from_stor(const struct stor_inst *in,
+			   struct core_instance *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->id = in->id;
+	snprintf(o->name, sizeof(o->name), "%s", in->name);
+	o->node = in->node;
+	o->game_port = in->game_port;
+	o->rcon_port = in->rcon_port;
+	memcpy(o->rcon_pw, in->rcon_pw,
+	       strnlen(in->rcon_pw, sizeof(o->rcon_pw) - 1));
+	o->auto_start = in->auto_start;
+	o->desired = in->desired;
+	snprintf(o->save, sizeof(o->save), "%s", in->save);
+}
+
+static int inst_encode(const struct core_cmd *cmd, uint8_t **out,
+		       size_t *len)
+{
+	static const int ops[] = {STOR_INST_CREATE, STOR_INST_ASSIGN,
+				  STOR_INST_DESIRED, STOR_INST_DELETE};
+	struct stor_inst_cmd c;
+
+	c.op = ops[cmd->type - CORE_CMD_INST_CREATE];
+	inst_to_stor(&cmd->u.inst, &c.inst);
+	return stor_inst_encode(&c, out, len);
+}
+
+int core_stor_inst_get(struct stor *s, const char *name_or_id,
+		       struct core_instance *out)
+{
+	struct stor_inst in;
+	uint64_t id = 0;
+	int rc;
+
+	if (name_or_id[0] >= '1' && name_or_id[0] <= '9' &&
+	    strspn(name_or_id, "0123456789") == strlen(name_or_id) &&
+	    strlen(name_or_id) < 20)
+		id = strtoull(name_or_id, NULL, 10);
+	rc = stor_inst_by_name(s, name_or_id, &in);
+	if (rc == ERR_NOTFOUND && id != 0)
+		rc = stor_inst_get(s, id, &in);
+	if (rc == 0)
+		inst_from_stor(&in, out);
+	return rc;
+}
+
+int core_stor_inst_list(struct stor *s, struct core_instance *out,
+			size_t max, size_t *n)
+{
+	struct stor_inst *v;
+	int rc;
+
+	if (max > CORE_INST_MAX)
+		max = CORE_INST_MAX;
+	v = calloc(max ? max : 1, sizeof(*v));
+	if (v == NULL)
+		return ERR_NOMEM;
+	rc = stor_inst_list(s, v, max, n);
+	for (size_t i = 0; rc == 0 && i < *n; i++)
+		inst_from_stor(&v[i], &out[i]);
+	free(v);
+	return rc;
 }
 
 int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len)
@@ -67,6 +150,11 @@ int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len)
 		c.token.id[sizeof(c.token.id) - 1] = '\0';
 		c.now_ms = cmd->u.revoke.now_ms;
 		return stor_cl_encode(&c, out, len);
+	case CORE_CMD_INST_CREATE:
+	case CORE_CMD_INST_ASSIGN:
+	case CORE_CMD_INST_DESIRED:
+	case CORE_CMD_INST_DELETE:
+		return inst_encode(cmd, out, len);
 	default:
 		return ERR_INVAL;
 	}

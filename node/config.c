@@ -20,8 +20,28 @@
 /* A configuration file larger than this is certainly not ours. */
 #define CONFIG_FILE_MAX (1024 * 1024)
 
-static const char *const known_keys[] = {"http", "node_name", "log_level",
-					 "bind", "advertise"};
+static const char *const known_keys[] = {
+	"http", "node_name", "log_level", "bind", "advertise", "factorio_dir",
+	"instances_dir", "instance_ports"};
+
+/* Parses "LO-HI" (1 <= LO < HI <= 65535); ERR_CONFIG otherwise. */
+static int parse_ports(const char *v, unsigned *lo, unsigned *hi)
+{
+	unsigned long a, b;
+	char *end;
+
+	if (!isdigit((unsigned char)v[0]))
+		return ERR_CONFIG;
+	a = strtoul(v, &end, 10);
+	if (*end != '-' || !isdigit((unsigned char)end[1]))
+		return ERR_CONFIG;
+	b = strtoul(end + 1, &end, 10);
+	if (*end != '\0' || a < 1 || b > 65535 || a >= b)
+		return ERR_CONFIG;
+	*lo = (unsigned)a;
+	*hi = (unsigned)b;
+	return 0;
+}
 
 static int copy_str(char *dst, size_t size, const char *src)
 {
@@ -215,6 +235,22 @@ static int apply_key(struct node_config *cfg, const char *key,
 			return ERR_CONFIG;
 		}
 		cfg->log_level = lvl;
+	} else if (strcmp(key, "factorio_dir") == 0) {
+		if (copy_str(cfg->factorio_dir, sizeof(cfg->factorio_dir),
+			     value))
+			limit = sizeof(cfg->factorio_dir) - 1;
+	} else if (strcmp(key, "instances_dir") == 0) {
+		if (copy_str(cfg->instances_dir, sizeof(cfg->instances_dir),
+			     value))
+			limit = sizeof(cfg->instances_dir) - 1;
+	} else if (strcmp(key, "instance_ports") == 0) {
+		if (parse_ports(value, &cfg->instance_port_lo,
+				&cfg->instance_port_hi) != 0) {
+			snprintf(errmsg, errsz,
+				 "%s: \"instance_ports\" must be \"LO-HI\" with 1 <= LO < HI <= 65535 (e.g. \"%s\")",
+				 path, NODE_INSTANCE_PORTS_DEFAULT);
+			return ERR_CONFIG;
+		}
 	}
 	if (limit) {
 		snprintf(errmsg, errsz, "%s: value of \"%s\" is longer than %zu bytes",
@@ -274,7 +310,7 @@ static int check_item(const cJSON *root, const cJSON *item, const char *path,
 {
 	if (!is_known(item->string)) {
 		snprintf(errmsg, errsz,
-			 "%s: unknown key \"%s\" (known: http, node_name, bind, advertise, log_level)",
+			 "%s: unknown key \"%s\" (known: http, node_name, bind, advertise, log_level, factorio_dir, instances_dir, instance_ports)",
 			 path, item->string);
 		return ERR_CONFIG;
 	}
@@ -333,6 +369,8 @@ static void set_defaults(struct node_config *cfg)
 	     node_name_check(cfg->node_name, err, sizeof(err)) != 0))
 		copy_str(cfg->node_name, sizeof(cfg->node_name), "node");
 	cfg->log_level = TRACE_INFO;
+	(void)parse_ports(NODE_INSTANCE_PORTS_DEFAULT, &cfg->instance_port_lo,
+			  &cfg->instance_port_hi);
 }
 
 static int apply_flags(struct node_config *cfg, const struct node_flags *f,
@@ -421,6 +459,15 @@ int node_config_load(struct node_config *cfg, const struct node_flags *flags,
 		snprintf(errmsg, errsz,
 			 "invalid advertised address \"%s\": expected IP:PORT",
 			 cfg->advertise_addr);
+		return ERR_CONFIG;
+	}
+	if (cfg->instances_dir[0] == '\0' &&
+	    snprintf(cfg->instances_dir, sizeof(cfg->instances_dir),
+		     "%s/instances", cfg->data_dir) >=
+		    (int)sizeof(cfg->instances_dir)) {
+		snprintf(errmsg, errsz,
+			 "\"instances_dir\": DATA_DIR/instances is longer than %zu bytes",
+			 sizeof(cfg->instances_dir) - 1);
 		return ERR_CONFIG;
 	}
 	return 0;

@@ -32,7 +32,19 @@ struct node_config {
 	char advertise_addr[NODE_ADDR_MAX]; /* what peers dial; "" derives it
 					     * from bind_addr */
 	int log_level; /* enum trace_level */
+	/* Instances (issue 12): the Factorio install this node runs ("": none
+	 * configured; instances assigned here then report so), where the
+	 * instances' folders go ("": DATA_DIR/instances), and the ports the
+	 * node allocates game and RCON ports from ("LO-HI"). */
+	char factorio_dir[NODE_PATH_MAX];
+	char instances_dir[NODE_PATH_MAX];
+	unsigned instance_port_lo, instance_port_hi;
 };
+
+/* The default instance port range: 100 ports, 50 instances. Factorio's own
+ * default game port is 34197; this range sits just below it. */
+#define NODE_INSTANCE_PORTS_DEFAULT "34100-34199"
+
 
 /* Flags given on the command line; NULL means "not given". Borrowed. */
 struct node_flags {

@@ -6,6 +6,7 @@
  */
 #include "node/core.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,4 +94,26 @@ int core_token_ok(const struct core_token *t, const uint8_t *hash,
 	int same = sodium_memcmp(t->hash, hash, CORE_HASH_LEN) == 0;
 
 	return core_token_live(t, now_ms) && same;
+}
+
+void core_inst_password(char pw[CORE_INST_PW_LEN + 1])
+{
+	uint8_t raw[CORE_INST_PW_LEN / 2];
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(pw, CORE_INST_PW_LEN + 1, raw, sizeof(raw));
+	sodium_memzero(raw, sizeof(raw));
+}
+
+int core_inst_name_ok(const char *s)
+{
+	size_t n = strnlen(s, CORE_INST_NAME_MAX + 1);
+
+	if (n == 0 || n > CORE_INST_NAME_MAX || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
+		    s[i] != '-' && s[i] != '.')
+			return 0;
+	return 1;
 }

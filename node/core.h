@@ -103,7 +103,62 @@ enum core_cmd_type {
 	CORE_CMD_KV_DEL = 2,    /* u.kv (value unused) */
 	CORE_CMD_TOKEN_ADD = 3, /* u.token */
 	CORE_CMD_TOKEN_REVOKE = 4, /* u.revoke */
+	/* Instances (issue 12), u.inst: CREATE the whole record (id
+	 * ignored); ASSIGN id, node, game_port, rcon_port; DESIRED id,
+	 * desired; DELETE id. */
+	CORE_CMD_INST_CREATE = 5,
+	CORE_CMD_INST_ASSIGN = 6,
+	CORE_CMD_INST_DESIRED = 7,
+	CORE_CMD_INST_DELETE = 8,
 };
+
+/* Instances: names (instance and save) match
+ * [A-Za-z0-9_-][A-Za-z0-9_.-]{0,63} (one plain path component); the RCON
+ * password is CORE_INST_PW_LEN hex characters, drawn by the proposer. */
+#define CORE_INST_NAME_MAX 64
+#define CORE_INST_PW_LEN 32
+#define CORE_INST_MAX 1024
+#define CORE_INST_CAUSE_MAX 200
+
+enum core_inst_desired {
+	CORE_INST_STOPPED = 0,
+	CORE_INST_RUNNING = 1,
+};
+
+/* An instance record as the replicated state keeps it. rcon_pw is a
+ * secret: the API never shows it and nothing logs it. */
+struct core_instance {
+	uint64_t id;
+	char name[CORE_INST_NAME_MAX + 1];
+	uint64_t node; /* raft id; 0: unassigned */
+	uint16_t game_port, rcon_port; /* 0: not allocated yet */
+	char rcon_pw[CORE_INST_PW_LEN + 1];
+	uint8_t auto_start;
+	uint8_t desired; /* enum core_inst_desired */
+	char save[CORE_INST_NAME_MAX + 1];
+};
+
+/* What the node an instance is assigned to knows of it (in memory). */
+struct core_inst_state {
+	char status[CORE_WORD_MAX]; /* stopped, creating_save, starting,
+				       running, stopping */
+	int64_t pid;                /* 0: no process */
+	uint32_t crashes;           /* since this node started */
+	uint8_t given_up;           /* 5 crashes in 10 minutes */
+	uint32_t saves;             /* "Saving finished" lines seen */
+	uint64_t start_to_running_ms; /* last start (save creation
+					 included) to InGame; 0: not yet */
+	char cause[CORE_INST_CAUSE_MAX]; /* last failure; "" if none */
+};
+
+/* An RCON reply: status 0 with body[0..len) (borrowed for the call), or an
+ * error (ERR_TIMEOUT, ERR_CLOSED, ...). */
+typedef void (*core_rcon_cb)(void *arg, int status, const char *body,
+			     size_t len);
+/* A forwarded HTTP request's answer: status 0 with the peer's HTTP code
+ * and body (borrowed for the call), or an error (the peer unreachable). */
+typedef void (*core_http_cb)(void *arg, int status, int code,
+			     const char *body, size_t len);
 
 enum core_token_kind {
 	CORE_TOKEN_API = 0,
@@ -148,6 +203,7 @@ struct core_cmd {
 			char id[CORE_TOKEN_ID_LEN + 1];
 			uint64_t now_ms; /* proposer's wall clock */
 		} revoke;
+		struct core_instance inst; /* CORE_CMD_INST_* */
 	} u;
 };
 
@@ -303,7 +359,33 @@ struct core_ops {
 	int (*snapshot_next)(void *ctx, struct core_snap *s,
 			     const uint8_t **p, size_t *len, int *done);
 	void (*snapshot_close)(void *ctx, struct core_snap *s);
+	/* Instances (issue 12). Local reads of the applied state, like
+	 * kv_get: inst_get finds by name, or by id in decimal;
+	 * ERR_NOTFOUND when absent. inst_list: up to max in id order. */
+	int (*inst_get)(void *ctx, const char *name_or_id,
+			struct core_instance *out);
+	int (*inst_list)(void *ctx, struct core_instance *out, size_t max,
+			 size_t *n);
+	/* This node's view of an instance assigned to it: ERR_NOTFOUND when
+	 * this node runs no instance manager or the instance is not here. */
+	int (*inst_state)(void *ctx, uint64_t id, struct core_inst_state *out);
+	/* Sends an RCON command (copied) to an instance running on this
+	 * node. ERR_NOTFOUND: not here; ERR_AGAIN: its RCON is not up. */
+	int (*inst_rcon)(void *ctx, uint64_t id, const char *cmd, size_t len,
+			 uint64_t deadline_ms, core_rcon_cb cb, void *arg);
+	/* Sends an HTTP request to another node's API ("IP:PORT"): method,
+	 * path (with query), body and the caller's Authorization header
+	 * value are copied. The request carries CORE_FORWARDED_HEADER, so
+	 * the peer answers it itself and never forwards it again. */
+	int (*http_forward)(void *ctx, const char *http_addr,
+			    const char *method, const char *path,
+			    const char *auth, const uint8_t *body,
+			    size_t body_len, uint64_t deadline_ms,
+			    core_http_cb cb, void *arg);
 };
+
+/* Marks a request forwarded by another node (see http_forward). */
+#define CORE_FORWARDED_HEADER "x-clusterd-forwarded"
 
 struct core {
 	const struct core_ops *ops; /* borrowed, static */
@@ -335,6 +417,12 @@ int core_token_live(const struct core_token *t, uint64_t now_ms);
 int core_token_ok(const struct core_token *t, const uint8_t *hash,
 		  uint64_t now_ms);
 
+/* Draws an RCON password: CORE_INST_PW_LEN lowercase hex characters and
+ * a NUL into pw (libsodium). */
+void core_inst_password(char pw[CORE_INST_PW_LEN + 1]);
+/* 1 if s is a valid instance or save name (rule above). */
+int core_inst_name_ok(const char *s);
+
 /* --- Encoding for the state machine (node/cmd.c; links storage) -------- */
 
 /* Encodes cmd as a storage command (storage/kvrev.h, storage/cdomain.h).
@@ -357,6 +445,10 @@ int core_stor_token_get(struct stor *s, const char *id,
 			struct core_token *out);
 int core_stor_token_list(struct stor *s, struct core_token *out, size_t max,
 			 size_t *n);
+int core_stor_inst_get(struct stor *s, const char *name_or_id,
+		       struct core_instance *out);
+int core_stor_inst_list(struct stor *s, struct core_instance *out,
+			size_t max, size_t *n);
 /* Fills r->current_rev after a command applied on this store: for a KV
  * command whose result is ERR_CONFLICT or ERR_NOTFOUND, the key's
  * revision now (0 = absent); 0 otherwise. */

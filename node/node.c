@@ -16,6 +16,7 @@
 #include "node/cluster.h"
 #include "node/datadir.h"
 #include "node/http.h"
+#include "node/instances/instances.h"
 #include "node/log.h"
 #include "node/metrics.h"
 
@@ -32,6 +33,7 @@ struct node {
 	int stop_signal;      /* the signal that asked us to stop, or 0 */
 	struct cluster *cluster; /* the cluster runtime (cluster.h) */
 	struct api api;          /* the HTTP API over the cluster's core */
+	struct inst_mgr *im;     /* the instance manager, or NULL */
 	int stopping;
 	int exit_status;      /* why the cluster asked to stop, or 0 */
 };
@@ -154,15 +156,36 @@ static void on_cluster_stopped(void *arg)
 	node_http_stop(&n->http, on_http_stopped);
 }
 
+static void stop_cluster(struct node *n)
+{
+	if (n->cluster)
+		cluster_stop(n->cluster, on_cluster_stopped, n);
+	else
+		node_http_stop(&n->http, on_http_stopped);
+}
+
+/* The instance manager stops first (its servers save and exit), while
+ * the cluster it reads from still runs. */
+static void on_instances_stopped(void *arg)
+{
+	struct node *n = arg;
+
+	n->im = NULL;
+	stop_cluster(n);
+}
+
 static void begin_stop(struct node *n)
 {
 	if (n->stopping)
 		return;
 	n->stopping = 1;
+	if (n->im == NULL) {
+		stop_cluster(n);
+		return;
+	}
 	if (n->cluster)
-		cluster_stop(n->cluster, on_cluster_stopped, n);
-	else
-		node_http_stop(&n->http, on_http_stopped);
+		cluster_set_instances(n->cluster, NULL);
+	inst_mgr_stop(n->im, on_instances_stopped, n);
 }
 
 static void on_cluster_exit(void *arg, int status)
@@ -240,10 +263,28 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		.exit_arg = n,
 	};
 	int rv = cluster_start(&cc, &n->cluster, errmsg, errsz);
+	struct inst_config ic = {
+		.loop = &n->loop,
+		.log = &n->log,
+		.factorio_dir = n->cfg.factorio_dir,
+		.instances_dir = n->cfg.instances_dir,
+		.port_lo = n->cfg.instance_port_lo,
+		.port_hi = n->cfg.instance_port_hi,
+	};
 
 	if (n->cluster)
 		api_init(&n->api, cluster_core(n->cluster));
-	return rv;
+	if (rv != 0 || n->cluster == NULL)
+		return rv;
+	ic.core = cluster_core(n->cluster);
+	rv = inst_mgr_new(&ic, &n->im);
+	if (rv != 0) {
+		snprintf(errmsg, errsz, "cannot start the instance manager: %s",
+			 err_str(rv));
+		return rv;
+	}
+	cluster_set_instances(n->cluster, n->im);
+	return 0;
 }
 
 static int start(struct node *n, char *errmsg, size_t errsz)

@@ -12,6 +12,7 @@
 #include "base/bytes.h"
 #include "base/err.h"
 #include "base/mp.h"
+#include "storage/idomain.h"
 #include "storage/stor_int.h"
 
 /* Defaults: a node's memory budget for RocksDB is a few tens of MB
@@ -235,6 +236,8 @@ int stor_open(const struct stor_options *o, struct stor **out)
 		rc = stor_kvr_register(s);
 	if (rc == 0)
 		rc = stor_cl_register(s);
+	if (rc == 0)
+		rc = stor_inst_register(s);
 	if (rc != 0) {
 		if (o->open_err != NULL && o->open_err_size > 0)
 			stor_last_error(s, o->open_err, o->open_err_size);

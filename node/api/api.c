@@ -38,6 +38,11 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/tokens", api_tokens_list, 0},
 	{"DELETE", "/api/v1/tokens/", api_tokens_revoke, 0},
 	{"GET", "/api/v1/snapshot", api_snapshot, 0},
+	{"GET", "/api/v1/instances", api_instances_list, 0},
+	{"POST", "/api/v1/instances", api_instances_create, 0},
+	{"GET", "/api/v1/instances/", api_instances_show, 0},
+	{"POST", "/api/v1/instances/", api_instances_action, 0},
+	{"DELETE", "/api/v1/instances/", api_instances_delete, 0},
 	{NULL, NULL, NULL, 0},
 };
 

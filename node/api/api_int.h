@@ -39,6 +39,11 @@ int api_tokens_create(struct api_req *r, struct http_reply *rep);
 int api_tokens_list(struct api_req *r, struct http_reply *rep);
 int api_tokens_revoke(struct api_req *r, struct http_reply *rep);
 int api_snapshot(struct api_req *r, struct http_reply *rep);
+int api_instances_list(struct api_req *r, struct http_reply *rep);
+int api_instances_create(struct api_req *r, struct http_reply *rep);
+int api_instances_show(struct api_req *r, struct http_reply *rep);
+int api_instances_action(struct api_req *r, struct http_reply *rep);
+int api_instances_delete(struct api_req *r, struct http_reply *rep);
 
 /* Writes {"error": msg} with status; returns 0 (so a handler may
  * `return api_error(...)`). A 503 gets Retry-After. */

@@ -78,6 +78,15 @@ int ctl_cmd_token_revoke(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_snapshot_save(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_snapshot_inspect(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_snapshot_restore(const struct ctl *c, int argc, char **argv);
+/* cmd_instance.c */
+int ctl_cmd_instance_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_create(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_show(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_assign(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_stop(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv);
 
 /* --- Shared by the commands (cmd_common.c) ---------------------------- */
 

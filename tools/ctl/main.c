@@ -66,6 +66,18 @@ static const struct ctl_cmd commands[] = {
 	{"snapshot restore", "FILE --data-dir DIR [--name N --bind A --http A]", 1, 1,
 	 "a new cluster from FILE, offline (runs 'clusterd restore')",
 	 ctl_cmd_snapshot_restore},
+	{"instance list", "", 0, 0, "instances: node, desired state, status, ports",
+	 ctl_cmd_instance_list},
+	{"instance create", "NAME [NODE]", 1, 2, "create an instance (and assign it to NODE)",
+	 ctl_cmd_instance_create},
+	{"instance show", "NAME", 1, 1, "an instance's record and live status", ctl_cmd_instance_show},
+	{"instance assign", "NAME NODE|-", 2, 2, "place an instance on a node (-: unassign)",
+	 ctl_cmd_instance_assign},
+	{"instance start", "NAME", 1, 1, "make an instance run", ctl_cmd_instance_start},
+	{"instance stop", "NAME", 1, 1, "stop an instance (it saves)", ctl_cmd_instance_stop},
+	{"instance delete", "NAME", 1, 1, "delete an instance (stopping it)", ctl_cmd_instance_delete},
+	{"instance send-rcon", "NAME COMMAND", 2, 2, "run an RCON command; prints the reply",
+	 ctl_cmd_instance_rcon},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

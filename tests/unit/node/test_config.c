@@ -100,6 +100,18 @@ static void defaults_without_file(void **state)
 	assert_string_equal(cfg.http_addr, NODE_HTTP_DEFAULT);
 	assert_int_equal(cfg.log_level, TRACE_INFO);
 	assert_true(strlen(cfg.node_name) > 0);
+	assert_int_equal(cfg.instance_port_lo, 34100);
+	assert_int_equal(cfg.instance_port_hi, 34199);
+	assert_string_equal(cfg.factorio_dir, "");
+	assert_true(strstr(cfg.instances_dir, "/instances") != NULL);
+	write_config("{\"factorio_dir\": \"/opt/f\", \"instances_dir\": \"/srv/i\","
+		     " \"instance_ports\": \"40000-40009\"}");
+	assert_int_equal(node_config_load(&cfg, &flags, err, sizeof(err)), 0);
+	assert_string_equal(cfg.factorio_dir, "/opt/f");
+	assert_string_equal(cfg.instances_dir, "/srv/i");
+	assert_int_equal(cfg.instance_port_lo, 40000);
+	assert_int_equal(cfg.instance_port_hi, 40009);
+	unlink(path);
 }
 
 static void bad_files_name_the_problem(void **state)
@@ -123,6 +135,10 @@ static void bad_files_name_the_problem(void **state)
 		{"{\"node_name\": \"a\\nfake line\"}", "\"node_name\": node name: character 2 (0x0a) is not allowed; use 1 to 63"},
 		{"{\"node_name\": \"\"}", "node name is 0 characters long"},
 		{"{\"node_name\": \"-a\"}", "character 1 (0x2d) is not allowed"},
+		{"{\"instance_ports\": \"100\"}", "\"instance_ports\" must be \"LO-HI\""},
+		{"{\"instance_ports\": \"200-100\"}", "\"instance_ports\" must be \"LO-HI\""},
+		{"{\"instance_ports\": \"1-70000\"}", "\"instance_ports\" must be \"LO-HI\""},
+		{"{\"factorio_dir\": 1}", "\"factorio_dir\" must be a string"},
 	};
 	struct node_config cfg;
 	struct node_flags flags = {.data_dir = dir};
