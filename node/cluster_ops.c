@@ -41,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <sodium.h>
 
 #include "base/assert.h"
@@ -98,12 +100,28 @@ static void op_unlink(struct cluster *c, struct cl_op *op)
 	free(op);
 }
 
+/* A testing hook for the end-to-end test of exactly-once writes: while
+ * the file $CLUSTERD_TEST_DROP_WRITE_ANSWERS names exists, this node (as
+ * leader) applies forwarded writes but never answers them, as if every
+ * answer were lost on the way; the asking node's retries must then be
+ * deduplicated. Unset in production: one getenv per answer. */
+static int test_drop_answer(void)
+{
+	const char *p = getenv("CLUSTERD_TEST_DROP_WRITE_ANSWERS");
+	struct stat st;
+
+	return p != NULL && p[0] != '\0' && stat(p, &st) == 0;
+}
+
 /* A remote operation's end goes back to the node that asked. */
 static void answer_remote(struct cluster *c, struct cl_op *op, int status,
 			  uint64_t index, int result)
 {
 	struct rpc_msg m = {.req_id = op->from_req, .from = c->ident.id,
 			    .a = rpc_status_put(status), .b = index};
+
+	if (op->kind == CL_OP_WRITE && status == 0 && test_drop_answer())
+		return;
 
 	if (op->kind == CL_OP_READ) {
 		m.type = RPC_READ_INDEX;
