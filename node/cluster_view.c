@@ -375,7 +375,7 @@ static int session_metrics(struct cluster *c, struct http_reply *rep)
 	struct stor_sess_stats st;
 
 	stor_sess_stats(c->st, &st);
-	const struct sample s[] = {
+	const struct metric_sample s[] = {
 		{"clusterd_sessions_deduplicated_total", "counter",
 		 "Retried writes this node's state machine answered from the "
 		 "session record instead of applying them again.",
@@ -397,7 +397,7 @@ static int session_metrics(struct cluster *c, struct http_reply *rep)
 		 "entry.",
 		 (double)c->writes_dedup_seen},
 	};
-	return emit(rep, s, sizeof(s) / sizeof(s[0]));
+	return metrics_samples(rep, s, sizeof(s) / sizeof(s[0]));
 }
 
 int cluster_metrics(struct cluster *c, struct http_reply *rep)
