@@ -5,63 +5,13 @@
  * sessions expire through the log; the records survive a snapshot; and
  * the outcome does not depend on how entries are batched. Run on the
  * in-memory store and on RocksDB. */
-#include "tests/unit/storage/util.h"
+#include "tests/unit/storage/fixture.h"
 
 #include "storage/kvrev.h"
 #include "storage/session.h"
 #include "tests/lib/cmocka_all.h"
 
 #define TTL_MS 3600000ull
-
-struct fx {
-	char dir[64];
-	struct stor_memdisk *md;
-	struct stor *s;
-	uint64_t next; /* next log index */
-};
-
-static void fx_open(struct fx *f)
-{
-	struct stor_options o;
-
-	util_small_options(&o, f->md ? NULL : f->dir);
-	o.mem = f->md;
-	assert_int_equal(stor_open(&o, &f->s), 0);
-	f->next = stor_applied_index(f->s) + 1;
-}
-
-static int setup_mem(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_int_equal(stor_memdisk_new(NULL, NULL, &f->md), 0);
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int setup_rocks(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(util_tmpdir(f->dir, "sesstest"));
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	stor_close(f->s);
-	if (f->md)
-		stor_memdisk_free(f->md);
-	else
-		util_rm_rf(f->dir);
-	free(f);
-	return 0;
-}
 
 /* Appends and applies n commands (freed here) in ONE stor_apply call;
  * results in res[]. */
@@ -303,34 +253,19 @@ static void test_deterministic_batches(void **state)
 	assert_int_equal(c1, c2);
 	assert_true(d1 == d2);
 	assert_int_equal(stor_applied_index(g.s), g.next - 1);
-	stor_close(g.s);
-	stor_memdisk_free(g.md);
+	fx_close_mem(&g);
 }
 
 /* Sessions are replicated state: after a snapshot install, a retry on the
  * receiving store is still deduplicated, with the original index. */
 static void test_snapshot_then_retry(void **state)
 {
-	struct fx *f = *state, g = {0};
-	struct stor_snap_reader *r;
-	struct stor_snap_writer *w;
-	const uint8_t *chunk;
+	struct fx *f = *state, g;
 	uint64_t i1, i2, idx = 0;
-	size_t len;
-	int done = 0, res = 99;
+	int res = 99;
 
 	assert_int_equal(put(f, "c", 7, 0, 64, "k", "v", &i1), 0);
-	assert_int_equal(stor_memdisk_new(NULL, NULL, &g.md), 0);
-	fx_open(&g);
-	assert_int_equal(stor_snap_reader_open(f->s, 4096, &r), 0);
-	assert_int_equal(stor_snap_writer_open(g.s, &w), 0);
-	while (!done) {
-		assert_int_equal(stor_snap_reader_next(r, &chunk, &len, &done),
-				 0);
-		assert_int_equal(stor_snap_writer_chunk(w, chunk, len), 0);
-	}
-	stor_snap_reader_close(r);
-	assert_int_equal(stor_snap_writer_finish(w), 0);
+	fx_snapshot_to(f, &g);
 	assert_int_equal(stor_applied_index(g.s), i1);
 	assert_int_equal(stor_log_reset(g.s, i1, 1), 0);
 	g.next = i1 + 1;
@@ -339,8 +274,7 @@ static void test_snapshot_then_retry(void **state)
 	assert_int_equal(rev_of(&g, "k"), i1);
 	assert_int_equal(stor_sess_lookup(g.s, "c", 1, 7, &idx, &res), 0);
 	assert_int_equal(idx, i1);
-	stor_close(g.s);
-	stor_memdisk_free(g.md);
+	fx_close_mem(&g);
 }
 
 static void test_bounds_and_malformed(void **state)
@@ -383,10 +317,6 @@ static void test_bounds_and_malformed(void **state)
 	run_batch(f, &inner, &il, 1, &res);
 	assert_int_equal(res, ERR_NOTFOUND); /* delete of an absent key */
 }
-
-#define BOTH(fn)                                                  \
-	cmocka_unit_test_setup_teardown(fn, setup_mem, teardown), \
-		cmocka_unit_test_setup_teardown(fn, setup_rocks, teardown)
 
 int main(void)
 {
