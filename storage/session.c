@@ -13,9 +13,9 @@
 #include "storage/stor_int.h"
 
 #define REC_VERSION 1
-#define REC_HEAD (1 + 8 + 8 + 2)
-#define REC_ITEM (8 + 8 + 4)
-#define REC_MAX (REC_HEAD + REC_ITEM * (STOR_SESS_WINDOW_MAX + 1))
+#define REC_HEAD    (1 + 8 + 8 + 2)
+#define REC_ITEM    (8 + 8 + 4)
+#define REC_MAX	    (REC_HEAD + REC_ITEM * (STOR_SESS_WINDOW_MAX + 1))
 
 struct sess_item {
 	uint64_t seq, index;
@@ -86,8 +86,7 @@ static size_t rec_encode(const struct sess_rec *r, uint8_t *buf)
 	return (size_t)(p - buf);
 }
 
-static const struct sess_item *rec_find(const struct sess_rec *r,
-					uint64_t seq)
+static const struct sess_item *rec_find(const struct sess_rec *r, uint64_t seq)
 {
 	for (uint32_t i = 0; i < r->n; i++)
 		if (r->items[i].seq == seq)
@@ -111,8 +110,8 @@ static void rec_add(struct sess_rec *r, uint64_t seq, uint64_t index,
 	r->n++;
 	if (ack > 0 && ack - 1 > r->floor)
 		r->floor = ack - 1;
-	while (drop < r->n && (r->items[drop].seq <= r->floor ||
-			       r->n - drop > window)) {
+	while (drop < r->n &&
+	       (r->items[drop].seq <= r->floor || r->n - drop > window)) {
 		if (r->items[drop].seq > r->floor)
 			r->floor = r->items[drop].seq;
 		drop++;
@@ -137,9 +136,9 @@ static int sess_decode(const msgpack_object *body, struct sess_cmd *c)
 		return ERR_MALFORMED;
 	if (c->op == STOR_SESS_EXPIRE)
 		return n == 3 && mp_get_u64(o[1], &c->wall_ms) == 0 &&
-				       mp_get_u64(o[2], &c->ttl_ms) == 0
-			       ? 0
-			       : ERR_MALFORMED;
+			       mp_get_u64(o[2], &c->ttl_ms) == 0
+			   ? 0
+			   : ERR_MALFORMED;
 	if (c->op != STOR_SESS_APPLY || n != 7 ||
 	    mp_get_str(o[1], &c->client, &c->client_len) != 0 ||
 	    mp_get_u64(o[2], &c->seq) != 0 ||
@@ -179,8 +178,8 @@ static int load_rec(struct stor_apply_ctx *ax, const struct sess_cmd *c,
 	return rc != 0 ? rc : rec_decode(v, vl, r);
 }
 
-static int apply_cmd(struct stor *s, struct stor_apply_ctx *ax,
-		     uint64_t index, const struct sess_cmd *c)
+static int apply_cmd(struct stor *s, struct stor_apply_ctx *ax, uint64_t index,
+		     const struct sess_cmd *c)
 {
 	const struct sess_item *hit;
 	struct sess_rec *r;
@@ -234,8 +233,8 @@ struct expire_scan {
 	size_t *lens;
 };
 
-static int expire_one(void *arg, const uint8_t *k, size_t kl,
-		      const uint8_t *v, size_t vl)
+static int expire_one(void *arg, const uint8_t *k, size_t kl, const uint8_t *v,
+		      size_t vl)
 {
 	struct expire_scan *es = arg;
 
@@ -367,8 +366,8 @@ static int read_rec(struct stor *s, const char *client, size_t client_len,
 
 	if (!client_ok(client, client_len))
 		return ERR_INVAL;
-	rc = stor_state_get(s, STOR_DOMAIN_SESSION, client, client_len, &v,
-			    &vl);
+	rc =
+	    stor_state_get(s, STOR_DOMAIN_SESSION, client, client_len, &v, &vl);
 	if (rc == 0)
 		rc = rec_decode(v, vl, r);
 	free(v);

@@ -58,7 +58,7 @@ struct stor;
  * a node's own session passes more, since its ack keeps the record short
  * and the window only bounds a burst of reordered writes. */
 #define STOR_SESS_WINDOW_CLIENT 64
-#define STOR_SESS_WINDOW_MAX 1024
+#define STOR_SESS_WINDOW_MAX	1024
 /* Sessions one expire command removes at most (the leader proposes again
  * at its next period; the bound keeps one apply batch small). */
 #define STOR_SESS_EXPIRE_MAX 4096

@@ -88,8 +88,8 @@ static inline void fx_close_mem(struct fx *g)
 	stor_memdisk_free(g->md);
 }
 
-#define BOTH(fn)                                                  \
-	cmocka_unit_test_setup_teardown(fn, setup_mem, teardown), \
-		cmocka_unit_test_setup_teardown(fn, setup_rocks, teardown)
+#define BOTH(fn)                                                               \
+	cmocka_unit_test_setup_teardown(fn, setup_mem, teardown),              \
+	    cmocka_unit_test_setup_teardown(fn, setup_rocks, teardown)
 
 #endif

@@ -22,9 +22,11 @@ static void run_batch(struct fx *f, uint8_t **data, size_t *len, size_t n,
 
 	assert_true(n <= 8);
 	for (size_t i = 0; i < n; i++)
-		e[i] = (struct stor_entry){.index = f->next + i, .term = 1,
+		e[i] = (struct stor_entry){.index = f->next + i,
+					   .term = 1,
 					   .type = STOR_ENTRY_COMMAND,
-					   .data = data[i], .len = len[i]};
+					   .data = data[i],
+					   .len = len[i]};
 	assert_int_equal(stor_log_append(f->s, e, n), 0);
 	assert_int_equal(stor_apply(f->s, e, n, res, 0), 0);
 	for (size_t i = 0; i < n; i++)
@@ -72,8 +74,8 @@ static uint64_t rev_of(struct fx *f, const char *key)
 	uint64_t rev = 0;
 
 	assert_int_equal(
-		stor_kvr_get(f->s, "app", 3, key, strlen(key), NULL, NULL, &rev),
-		0);
+	    stor_kvr_get(f->s, "app", 3, key, strlen(key), NULL, NULL, &rev),
+	    0);
 	return rev;
 }
 
@@ -125,9 +127,9 @@ static void test_window_of_64(void **state)
 	int res;
 
 	for (uint64_t s = 1; s <= 65; s++)
-		assert_int_equal(put(f, "w", s, 0, STOR_SESS_WINDOW_CLIENT,
-				     "k", "v", NULL),
-				 0);
+		assert_int_equal(
+		    put(f, "w", s, 0, STOR_SESS_WINDOW_CLIENT, "k", "v", NULL),
+		    0);
 	/* seq 1 fell out of the window; 2..65 are remembered. */
 	assert_int_equal(stor_sess_lookup(f->s, "w", 1, 1, &idx, &res),
 			 ERR_NOTFOUND);
@@ -191,8 +193,7 @@ static void test_expiry_through_the_log(void **state)
 		size_t n;
 		int res;
 
-		sess_put("new", 2, 5000, 0, 64, "j", "w", STOR_KVR_ANY, &d,
-			 &n);
+		sess_put("new", 2, 5000, 0, 64, "j", "w", STOR_KVR_ANY, &d, &n);
 		run_batch(f, &d, &n, 1, &res);
 		assert_int_equal(res, 0);
 	}
@@ -217,9 +218,8 @@ static void apply_script(struct fx *f, size_t per_batch, int *res)
 	sess_put("a", 1, 10, 0, 64, "k", "1", STOR_KVR_ANY, &d[0], &n[0]);
 	sess_put("b", 1, 20 + TTL_MS, 0, 64, "k", "2", STOR_KVR_ANY, &d[1],
 		 &n[1]);
-	assert_int_equal(stor_sess_expire_encode(15 + TTL_MS, TTL_MS, &d[2],
-						 &n[2]),
-			 0);
+	assert_int_equal(
+	    stor_sess_expire_encode(15 + TTL_MS, TTL_MS, &d[2], &n[2]), 0);
 	sess_put("a", 1, 30 + TTL_MS, 0, 64, "k", "3", STOR_KVR_ANY, &d[3],
 		 &n[3]);
 	sess_put("b", 1, 40 + TTL_MS, 0, 64, "k", "4", STOR_KVR_ANY, &d[4],
@@ -290,29 +290,27 @@ static void test_bounds_and_malformed(void **state)
 	assert_int_equal(stor_kvr_encode(STOR_KVR_DEL, "app", 3, "k", 1,
 					 STOR_KVR_ANY, NULL, 0, &inner, &il),
 			 0);
-	assert_int_equal(stor_sess_encode(big, strlen(big), 1, 0, 0, 64,
-					  inner, il, &d, &n),
-			 ERR_INVAL);
-	assert_int_equal(stor_sess_encode("c", 1, 0, 0, 0, 64, inner, il, &d,
-					  &n),
-			 ERR_INVAL);
-	assert_int_equal(stor_sess_encode("c", 1, 1, 0, 0, 0, inner, il, &d,
-					  &n),
-			 ERR_INVAL);
+	assert_int_equal(
+	    stor_sess_encode(big, strlen(big), 1, 0, 0, 64, inner, il, &d, &n),
+	    ERR_INVAL);
+	assert_int_equal(
+	    stor_sess_encode("c", 1, 0, 0, 0, 64, inner, il, &d, &n),
+	    ERR_INVAL);
+	assert_int_equal(
+	    stor_sess_encode("c", 1, 1, 0, 0, 0, inner, il, &d, &n), ERR_INVAL);
 	assert_int_equal(stor_sess_encode("c", 1, 1, 0, 0,
 					  STOR_SESS_WINDOW_MAX + 1, inner, il,
 					  &d, &n),
 			 ERR_INVAL);
 	/* A session inside a session is refused when encoding... */
-	assert_int_equal(stor_sess_encode("c", 1, 1, 0, 0, 64, inner, il, &d,
-					  &n),
-			 0);
+	assert_int_equal(
+	    stor_sess_encode("c", 1, 1, 0, 0, 64, inner, il, &d, &n), 0);
 	free(inner);
 	inner = d;
 	il = n;
-	assert_int_equal(stor_sess_encode("c", 1, 2, 0, 0, 64, inner, il, &d,
-					  &n),
-			 ERR_INVAL);
+	assert_int_equal(
+	    stor_sess_encode("c", 1, 2, 0, 0, 64, inner, il, &d, &n),
+	    ERR_INVAL);
 	/* The valid one applies its inner delete. */
 	run_batch(f, &inner, &il, 1, &res);
 	assert_int_equal(res, ERR_NOTFOUND); /* delete of an absent key */
@@ -321,14 +319,14 @@ static void test_bounds_and_malformed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(test_dedup_keeps_first_index),
-		BOTH(test_dedup_keeps_result),
-		BOTH(test_window_of_64),
-		BOTH(test_ack_trims),
-		BOTH(test_expiry_through_the_log),
-		BOTH(test_deterministic_batches),
-		BOTH(test_snapshot_then_retry),
-		BOTH(test_bounds_and_malformed),
+	    BOTH(test_dedup_keeps_first_index),
+	    BOTH(test_dedup_keeps_result),
+	    BOTH(test_window_of_64),
+	    BOTH(test_ack_trims),
+	    BOTH(test_expiry_through_the_log),
+	    BOTH(test_deterministic_batches),
+	    BOTH(test_snapshot_then_retry),
+	    BOTH(test_bounds_and_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
