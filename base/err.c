@@ -34,6 +34,7 @@ static const struct err_entry table[] = {
 	{"ERR_AUTH", "authentication failed"},
 	{"ERR_CONFLICT", "conflict"},
 	{"ERR_CANCELED", "canceled"},
+	{"ERR_EXPIRED", "expired: not applied, earlier outcome unknown"},
 };
 
 _Static_assert(sizeof(table) / sizeof(table[0]) == (unsigned)(ERR_NOMEM - ERR_LAST_),

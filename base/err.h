@@ -32,7 +32,9 @@ enum {
 	ERR_AUTH = -10018,      /* authentication failed */
 	ERR_CONFLICT = -10019,  /* a compare-and-set or term check failed */
 	ERR_CANCELED = -10020,  /* the operation was canceled */
-	ERR_LAST_ = -10021,
+	ERR_EXPIRED = -10021,   /* too old to answer: not applied now, and the
+				   first attempt's outcome is forgotten */
+	ERR_LAST_ = -10022,
 };
 
 /* Symbolic name of an error code ("ERR_MALFORMED", "ENOENT"). Never NULL;

@@ -27,6 +27,7 @@
 #include "base/err.h"
 #include "storage/idomain.h"
 #include "storage/kvrev.h"
+#include "storage/session.h"
 
 #include <sodium.h>
 
@@ -194,16 +195,33 @@ static void rd_set_timer(void *ctx, uint64_t deadline_ms)
 
 /* Which domain a command belongs to: the envelope is msgpack
  * [version, domain, body] (storage.h). */
+/* The domain an entry's command belongs to: the envelope is msgpack
+ * [version, domain, body] (storage.h). A session command (storage/
+ * session.h) wraps another envelope as its last field: the domain that
+ * matters to the node's observers is the wrapped one. */
 static int entry_domain(const struct raft_entry *e)
 {
-	struct mp_doc doc;
-	const msgpack_object *body;
-	uint8_t type = 0;
+	const msgpack_object *body, *op, *inner;
+	const uint8_t *ib;
+	struct mp_doc doc, idoc;
+	uint8_t type = 0, itype = 0;
+	uint64_t opv;
+	size_t il;
+	uint32_t n;
 
 	if (e->type != RAFT_ENTRY_NORMAL || e->len == 0)
 		return -1;
 	if (stor_cmd_decode(&doc, e->data, e->len, &type, &body) != 0)
 		return -1;
+	if (type == STOR_DOMAIN_SESSION && mp_get_array(body, &n) == 0 &&
+	    n == 7 && mp_array_at(body, 0, &op) == 0 &&
+	    mp_get_u64(op, &opv) == 0 && opv == 0 &&
+	    mp_array_at(body, 6, &inner) == 0 &&
+	    mp_get_bin(inner, &ib, &il) == 0 &&
+	    stor_cmd_decode(&idoc, ib, il, &itype, &body) == 0) {
+		type = itype;
+		mp_doc_free(&idoc);
+	}
 	mp_doc_free(&doc);
 	return type;
 }

@@ -100,6 +100,14 @@ static int core_write(void *ctx, const struct core_cmd *cmd,
 	}
 	op->data = data;
 	op->len = len;
+	if (cmd->idem.client_len > 0) {
+		/* Wrapped by core_cmd_encode in the client's own session. */
+		memcpy(op->sess_client, cmd->idem.client, cmd->idem.client_len);
+		op->sess_client[cmd->idem.client_len] = '\0';
+		op->sess_client_len = (uint8_t)cmd->idem.client_len;
+		op->sess_seq = cmd->idem.seq;
+		op->sess_wrapped = 1;
+	}
 	cl_op_drive(c, op);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include "node/rpc.h"
 #include "node/transport/transport.h"
 #include "storage/cdomain.h"
+#include "storage/session.h"
 #include "storage/storage.h"
 
 /* Operations in flight on this node: its own and those it runs for other
@@ -38,6 +39,21 @@
 #define CL_AUTOPILOT_MS 1000
 /* While a write waits for a leader it is retried at this pace. */
 #define CL_RETRY_MS 50
+/* A forwarded write the leader has not answered after this long is sent
+ * again with the same session and seq (safe: the session deduplicates).
+ * A healthy forward is answered in milliseconds; a second is far above
+ * that and well inside the API's 10 s deadline. */
+#define CL_FWD_RESEND_MS 1000
+/* Client sessions idle this long expire through the log (issue 11: an
+ * hour; a constant for now, carried in the expire command, so making it a
+ * setting changes only the proposer). The leader proposes the expiry at
+ * this period. Expiry compares proposer wall clocks: a leader whose clock
+ * runs ahead by D expires sessions D early, so the TTL must dwarf any
+ * plausible drift (NTP keeps it under a second). */
+#define CL_SESS_TTL_MS (3600ull * 1000)
+#define CL_SESS_EXPIRE_EVERY_MS (60ull * 1000)
+/* The cookie of proposals nobody waits for (the expiry). */
+#define CL_COOKIE_NONE UINT64_MAX
 
 enum cl_op_kind {
 	CL_OP_WRITE = 1,  /* propose data */
@@ -78,6 +94,17 @@ struct cl_op {
 	uint64_t from, from_req;
 	uint8_t *data;        /* owned: the command (writes) */
 	size_t len;
+	/* Writes: the session the command carries (Raft thesis 6.3). An
+	 * HTTP client's (Idempotency-Key) is set before the first drive;
+	 * otherwise the node's own session is used. The command is wrapped
+	 * once, so every retry carries the same (client, seq). */
+	char sess_client[STOR_SESS_CLIENT_MAX + 1];
+	uint8_t sess_client_len;
+	uint8_t sess_own;     /* the node's own session: counts in its ack */
+	uint8_t sess_wrapped;
+	uint32_t sess_epoch;  /* which node session (sess_own) */
+	uint64_t sess_seq;
+	uint64_t sent_ms;     /* CL_OP_SENT: when it was forwarded */
 	cl_op_cb cb;          /* local ops */
 	void *arg;
 	void *arg2;
@@ -150,9 +177,16 @@ struct cluster {
 	struct core_snap *snaps;
 	/* the instance manager (node.c owns it; NULL when none runs) */
 	struct inst_mgr *im;
+	/* this node's own session: "node:<raft id>:<boot nonce>" */
+	char sess_node[STOR_SESS_CLIENT_MAX + 1];
+	uint8_t sess_node_len;
+	uint32_t sess_epoch;
+	uint64_t sess_next;      /* the next seq */
+	uint64_t sess_expire_ms; /* leader: when to propose the next expiry */
 
 	/* counters for /metrics */
 	uint64_t fwd_sent, fwd_served, rpc_malformed;
+	uint64_t writes_retried, writes_resent, writes_dedup_seen;
 	uint64_t joins_served, joins_refused;
 };
 
@@ -182,6 +216,9 @@ void cl_on_read(void *ctx, uint64_t cookie, int status, raft_index index);
 void cl_on_rpc(struct cluster *c, const struct tp_peer *from,
 	       const uint8_t *buf, size_t len);
 void cl_role_changed(struct cluster *c);
+/* Once a second (the autopilot timer): re-sends forwarded writes left
+ * unanswered, and on the leader proposes the session expiry. */
+void cl_sessions_tick(struct cluster *c, uint64_t now);
 
 /* cluster_join.c */
 void cl_on_join(void *ctx, struct tp_join_req *jr, const uint8_t *buf,

@@ -9,14 +9,25 @@
  * operation whose end is sent back; with no leader known it waits, and is
  * driven again when one is (cl_role_changed) or every CL_RETRY_MS.
  *
- * What is retried, and what is not: an operation is sent again only while
- * it is certain that it was not applied: the leader answered
- * ERR_NOTLEADER before proposing, or raftd reported that another entry
- * took its index. Once a write was handed to a leader that then went
- * silent, nobody can tell whether it will commit, so it ends with
- * ERR_TIMEOUT as soon as another leader is known (or at its deadline), which the API turns into a 503 that says
- * "may or may not have been applied". (Exactly-once retries need client
- * sessions in the state machine, the next step.)
+ * Writes are retried until their deadline, because every write carries a
+ * client session (storage/session.h, Raft thesis 6.3): the command is
+ * wrapped once with a (client, seq), the node's own session or an HTTP
+ * client's Idempotency-Key, and every retry proposes the same bytes. If
+ * an earlier attempt did commit, the state machine answers the retry from
+ * the session record and does not apply it again. So a write forwarded to
+ * a leader that fell is sent again to the next leader (cl_role_changed),
+ * a forward left unanswered for CL_FWD_RESEND_MS is sent again
+ * (cl_sessions_tick), and ERR_NOTLEADER, ERR_AGAIN or ERR_TIMEOUT from
+ * the leader send it again. The answer's index and result are read back
+ * from the session record on this node (the ORIGINAL entry's, for a
+ * deduplicated retry), so a repeated write reports the revision of the
+ * attempt that applied.
+ *
+ * The node's session acknowledges results it holds (ack = its lowest seq
+ * still in flight), so its record stays about as long as its writes in
+ * flight; if a write stays in flight while STOR_SESS_WINDOW_MAX newer ones
+ * pass it, the node starts a new session (a new nonce) rather than let the
+ * record forget a seq that may still be retried.
  *
  * A read forwarded to the leader comes back with a read index; the
  * operation then waits until this node has applied that index
@@ -25,8 +36,14 @@
  */
 #include "node/cluster_int.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/stat.h>
+
+#include <sodium.h>
 
 #include "base/assert.h"
 #include "base/err.h"
@@ -83,12 +100,28 @@ static void op_unlink(struct cluster *c, struct cl_op *op)
 	free(op);
 }
 
+/* A testing hook for the end-to-end test of exactly-once writes: while
+ * the file $CLUSTERD_TEST_DROP_WRITE_ANSWERS names exists, this node (as
+ * leader) applies forwarded writes but never answers them, as if every
+ * answer were lost on the way; the asking node's retries must then be
+ * deduplicated. Unset in production: one getenv per answer. */
+static int test_drop_answer(void)
+{
+	const char *p = getenv("CLUSTERD_TEST_DROP_WRITE_ANSWERS");
+	struct stat st;
+
+	return p != NULL && p[0] != '\0' && stat(p, &st) == 0;
+}
+
 /* A remote operation's end goes back to the node that asked. */
 static void answer_remote(struct cluster *c, struct cl_op *op, int status,
 			  uint64_t index, int result)
 {
 	struct rpc_msg m = {.req_id = op->from_req, .from = c->ident.id,
 			    .a = rpc_status_put(status), .b = index};
+
+	if (op->kind == CL_OP_WRITE && status == 0 && test_drop_answer())
+		return;
 
 	if (op->kind == CL_OP_READ) {
 		m.type = RPC_READ_INDEX;
@@ -100,10 +133,38 @@ static void answer_remote(struct cluster *c, struct cl_op *op, int status,
 	c->fwd_served++;
 }
 
+/* A write that applied: the session record on this node says which entry
+ * applied it and what it answered (the original one for a retry that was
+ * deduplicated). The record is there: this node applied index, and the
+ * node's ack moves past seq only after this op ends. (An HTTP client that
+ * pushed 64 newer seqs through meanwhile evicted it: then the entry's own
+ * answer stands.) */
+static void session_answer(struct cluster *c, struct cl_op *op,
+			   uint64_t *index, int *result)
+{
+	uint64_t idx = 0;
+	int res = 0;
+
+	if (!op->sess_wrapped ||
+	    stor_sess_lookup(c->st, op->sess_client, op->sess_client_len,
+			     op->sess_seq, &idx, &res) != 0)
+		return;
+	/* A later entry: the session expired (leaders' clocks far apart)
+	 * and a stale copy applied anew; this attempt's own answer holds. */
+	if (idx > *index)
+		return;
+	if (idx != *index)
+		c->writes_dedup_seen++;
+	*index = idx;
+	*result = res;
+}
+
 /* Ends an operation: answers its origin and frees it. */
 static void op_end(struct cluster *c, struct cl_op *op, int status,
 		   uint64_t index, int result)
 {
+	if (status == 0 && op->kind == CL_OP_WRITE && !op->remote)
+		session_answer(c, op, &index, &result);
 	if (op->remote)
 		answer_remote(c, op, status, index, result);
 	else if (op->cb)
@@ -125,6 +186,77 @@ static void op_wait_apply(struct cluster *c, struct cl_op *op, uint64_t index,
 	op->wait_index = index;
 	op->wait_status = status;
 	op->wait_result = result;
+}
+
+/* The lowest seq of the node's current session still in flight, or seq
+ * when none is older. */
+static uint64_t own_ack(const struct cluster *c, uint64_t seq)
+{
+	uint64_t ack = seq;
+
+	for (const struct cl_op *op = c->ops; op; op = op->next)
+		if (op->kind == CL_OP_WRITE && op->sess_own &&
+		    op->sess_wrapped && op->sess_epoch == c->sess_epoch &&
+		    op->sess_seq < ack)
+			ack = op->sess_seq;
+	return ack;
+}
+
+static void new_node_session(struct cluster *c)
+{
+	uint64_t nonce;
+	int n;
+
+	randombytes_buf(&nonce, sizeof(nonce));
+	n = snprintf(c->sess_node, sizeof(c->sess_node),
+		     "node:%016" PRIx64 ":%016" PRIx64, c->ident.id, nonce);
+	ASSERT(n > 0 && (size_t)n < sizeof(c->sess_node));
+	c->sess_node_len = (uint8_t)n;
+	c->sess_epoch++;
+	c->sess_next = 1;
+}
+
+/* Wraps a write's command in the node's own session, once (a command
+ * with an HTTP client's Idempotency-Key arrives wrapped already). */
+static int session_wrap(struct cluster *c, struct cl_op *op)
+{
+	uint64_t seq, ack;
+	uint8_t *out;
+	size_t len;
+	int rv;
+
+	ASSERT(op->sess_client_len == 0);
+	if (c->sess_node_len == 0 ||
+	    c->sess_next - own_ack(c, c->sess_next) >= STOR_SESS_WINDOW_MAX)
+		new_node_session(c);
+	seq = c->sess_next;
+	ack = own_ack(c, seq);
+	rv = stor_sess_encode(c->sess_node, c->sess_node_len, seq,
+			      cl_wall_ms(), ack, STOR_SESS_WINDOW_MAX,
+			      op->data, op->len, &out, &len);
+	if (rv != 0)
+		return rv;
+	c->sess_next++;
+	free(op->data);
+	op->data = out;
+	op->len = len;
+	memcpy(op->sess_client, c->sess_node, c->sess_node_len + 1u);
+	op->sess_client_len = c->sess_node_len;
+	op->sess_own = 1;
+	op->sess_epoch = c->sess_epoch;
+	op->sess_seq = seq;
+	op->sess_wrapped = 1;
+	return 0;
+}
+
+/* A write whose attempt may or may not have applied goes again, with the
+ * same session and seq. */
+static void retry_write(struct cluster *c, struct cl_op *op)
+{
+	ASSERT(op->kind == CL_OP_WRITE && op->sess_wrapped && !op->remote);
+	op->state = CL_OP_WAIT_LEADER;
+	c->writes_retried++;
+	cl_kick_later(c, CL_RETRY_MS);
 }
 
 static int propose_local(struct cluster *c, struct cl_op *op)
@@ -175,6 +307,7 @@ static void forward(struct cluster *c, struct cl_op *op)
 	if (cl_send_rpc(c, c->leader, &m) == 0) {
 		op->state = CL_OP_SENT;
 		op->sent_to = c->leader;
+		op->sent_ms = now;
 		c->fwd_sent++;
 	}
 }
@@ -185,6 +318,11 @@ void cl_op_drive(struct cluster *c, struct cl_op *op)
 
 	if (c->rd == NULL || c->failed) {
 		op_end(c, op, c->failed ? c->failed : ERR_NOTLEADER, 0, 0);
+		return;
+	}
+	if (op->kind == CL_OP_WRITE && !op->remote && !op->sess_wrapped &&
+	    (rv = session_wrap(c, op)) != 0) {
+		op_end(c, op, rv, 0, 0);
 		return;
 	}
 	if (c->role == RAFT_LEADER) {
@@ -293,6 +431,12 @@ void cl_on_result(void *ctx, uint64_t cookie, int status, raft_index index,
 		cl_kick(c);
 		return;
 	}
+	if (status == ERR_TIMEOUT && op->kind == CL_OP_WRITE && !op->remote) {
+		/* A snapshot replaced the log: maybe applied; the session
+		 * makes asking again safe. */
+		retry_write(c, op);
+		return;
+	}
 	op_end(c, op, status, index, result);
 }
 
@@ -373,6 +517,11 @@ static void answered(struct cluster *c, const struct rpc_msg *m,
 		cl_kick_later(c, CL_RETRY_MS);
 		return;
 	}
+	if (op->kind == CL_OP_WRITE &&
+	    (status == ERR_TIMEOUT || status == ERR_SHUTDOWN)) {
+		retry_write(c, op); /* maybe applied: the session decides */
+		return;
+	}
 	if (op->kind == CL_OP_TRANSFER && status == 0)
 		return; /* started; ends when the leader changes */
 	if (status == 0 && !op->no_apply_wait &&
@@ -425,14 +574,54 @@ void cl_role_changed(struct cluster *c)
 		}
 		/* A read or a membership change may go again (a change
 		 * that did commit is refused as a repeat, ERR_INVAL). A
-		 * write's fate is unknown: the old leader may have
-		 * replicated it before it fell. Waiting out the deadline
-		 * would tell the client nothing more, so it ends now, and
-		 * the API answers 503 "may or may not have been applied";
-		 * the client retries against the new leader at once. */
-		if (op->kind != CL_OP_WRITE)
+		 * write may have been replicated before the leader fell;
+		 * its session makes the retry safe: applied at most once,
+		 * answered with the first outcome. */
+		if (op->kind == CL_OP_WRITE)
+			retry_write(c, op);
+		else
 			op->state = CL_OP_WAIT_LEADER;
-		else if (c->leader != 0)
-			op_end(c, op, ERR_TIMEOUT, 0, 0);
 	}
+}
+
+/* The leader proposes "expire sessions idle for CL_SESS_TTL_MS" with its
+ * wall clock; nobody waits for the answer. */
+static void propose_expiry(struct cluster *c, uint64_t now)
+{
+	uint8_t *d;
+	size_t n;
+
+	if (c->sess_expire_ms == 0)
+		c->sess_expire_ms = now + CL_SESS_EXPIRE_EVERY_MS;
+	if (now < c->sess_expire_ms)
+		return;
+	c->sess_expire_ms = now + CL_SESS_EXPIRE_EVERY_MS;
+	if (stor_sess_expire_encode(cl_wall_ms(), CL_SESS_TTL_MS, &d, &n) != 0)
+		return;
+	/* Refused (back-pressure, lost leadership): the next period tries
+	 * again; expiry is housekeeping. */
+	(void)raftd_propose(c->rd, now, d, n, CL_COOKIE_NONE);
+	free(d);
+}
+
+void cl_sessions_tick(struct cluster *c, uint64_t now)
+{
+	struct cl_op *op;
+	int resent = 0;
+
+	for (op = c->ops; op; op = op->next) {
+		if (op->kind != CL_OP_WRITE || op->remote ||
+		    op->state != CL_OP_SENT ||
+		    now < op->sent_ms + CL_FWD_RESEND_MS)
+			continue;
+		c->writes_resent++;
+		op->state = CL_OP_WAIT_LEADER;
+		resent = 1;
+	}
+	if (resent)
+		cl_kick(c);
+	if (c->role == RAFT_LEADER && c->rd != NULL)
+		propose_expiry(c, now);
+	else
+		c->sess_expire_ms = 0;
 }

@@ -229,6 +229,7 @@ void cl_autopilot(uv_timer_t *t)
 		return;
 	now = cl_now(c);
 	(void)gossipd_publish(c->gd, now, GOSSIPD_KEY_ROLE, cl_role_word(c));
+	cl_sessions_tick(c, now);
 	if (c->role != RAFT_LEADER)
 		return;
 	fill_input(c, &in, now);
@@ -377,11 +378,43 @@ static int transport_metrics(struct cluster *c, struct http_reply *rep)
 	return rv;
 }
 
+static int session_metrics(struct cluster *c, struct http_reply *rep)
+{
+	struct stor_sess_stats st;
+
+	stor_sess_stats(c->st, &st);
+	const struct metric_sample s[] = {
+		{"clusterd_sessions_deduplicated_total", "counter",
+		 "Retried writes this node's state machine answered from the "
+		 "session record instead of applying them again.",
+		 (double)st.deduplicated},
+		{"clusterd_sessions_too_old_total", "counter",
+		 "Writes refused as older than their session remembers.",
+		 (double)st.expired},
+		{"clusterd_sessions_expired_total", "counter",
+		 "Idle sessions removed through the log.",
+		 (double)st.sessions_expired},
+		{"clusterd_writes_retried_total", "counter",
+		 "Writes this node sent again after losing the leader.",
+		 (double)c->writes_retried},
+		{"clusterd_writes_resent_total", "counter",
+		 "Forwarded writes sent again after no answer.",
+		 (double)c->writes_resent},
+		{"clusterd_writes_deduplicated_total", "counter",
+		 "Writes of this node answered with an earlier attempt's "
+		 "entry.",
+		 (double)c->writes_dedup_seen},
+	};
+	return metrics_samples(rep, s, sizeof(s) / sizeof(s[0]));
+}
+
 int cluster_metrics(struct cluster *c, struct http_reply *rep)
 {
 	int rv = 0;
 
-	if (c->tp)
+	if (c->st)
+		rv = session_metrics(c, rep);
+	if (rv == 0 && c->tp)
 		rv = transport_metrics(c, rep);
 	if (rv == 0 && c->rd)
 		rv = raft_metrics(c, rep);

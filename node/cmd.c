@@ -14,9 +14,12 @@
 #include "storage/cdomain.h"
 #include "storage/idomain.h"
 #include "storage/kvrev.h"
+#include "storage/session.h"
 
 /* The two headers must agree on the shapes they share. */
 _Static_assert(CORE_NS_MAX == STOR_KVR_NS_MAX, "namespace bound");
+_Static_assert(CORE_IDEM_CLIENT_MAX <= STOR_SESS_CLIENT_MAX, "client id");
+_Static_assert(CORE_IDEM_WINDOW == STOR_SESS_WINDOW_CLIENT, "window");
 _Static_assert(CORE_KEY_MAX == STOR_KVR_KEY_MAX, "key bound");
 _Static_assert(CORE_VALUE_MAX == STOR_KVR_VALUE_MAX, "value bound");
 _Static_assert(CORE_LIST_MAX == STOR_KVR_LIST_MAX, "list bound");
@@ -124,7 +127,8 @@ int core_stor_inst_list(struct stor *s, struct core_instance *out,
 	return rc;
 }
 
-int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len)
+static int encode_inner(const struct core_cmd *cmd, uint8_t **out,
+			size_t *len)
 {
 	struct stor_cl_cmd c;
 
@@ -158,6 +162,42 @@ int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len)
 	default:
 		return ERR_INVAL;
 	}
+}
+
+int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len)
+{
+	uint8_t *inner;
+	size_t il;
+	int rc;
+
+	if (cmd->idem.client_len == 0)
+		return encode_inner(cmd, out, len);
+	if (cmd->idem.client_len > CORE_IDEM_CLIENT_MAX || cmd->idem.seq == 0)
+		return ERR_INVAL;
+	rc = encode_inner(cmd, &inner, &il);
+	if (rc != 0)
+		return rc;
+	rc = stor_sess_encode(cmd->idem.client, cmd->idem.client_len,
+			      cmd->idem.seq, cmd->idem.wall_ms, 0,
+			      CORE_IDEM_WINDOW, inner, il, out, len);
+	free(inner);
+	return rc;
+}
+
+int core_stor_session_answer(struct stor *s, const struct core_cmd *cmd,
+			     struct core_write_result *r)
+{
+	uint64_t index = 0;
+	int result = 0, dedup;
+
+	if (cmd->idem.client_len == 0 ||
+	    stor_sess_lookup(s, cmd->idem.client, cmd->idem.client_len,
+			     cmd->idem.seq, &index, &result) != 0)
+		return 0;
+	dedup = index != r->index;
+	r->index = index;
+	r->result = result;
+	return dedup;
 }
 
 static void token_from_stor(const struct stor_cl_token *t,

@@ -95,6 +95,11 @@
 
 #define CORE_CTL_CONFIG_NAME "clusterctl.json"
 
+/* An Idempotency-Key's client: 1..64 bytes of [A-Za-z0-9_.-]. The state
+ * machine remembers each client's results for its last
+ * CORE_IDEM_WINDOW sequence numbers. */
+#define CORE_IDEM_CLIENT_MAX 64
+#define CORE_IDEM_WINDOW 64
 /* "No compare-and-set" for core_cmd.u.kv.cas; 0 means "only if absent". */
 #define CORE_CAS_NONE UINT64_MAX
 
@@ -205,6 +210,19 @@ struct core_cmd {
 		} revoke;
 		struct core_instance inst; /* CORE_CMD_INST_* */
 	} u;
+	/* An HTTP client's Idempotency-Key (client_len 0: none). With one,
+	 * the command is applied at most once per (client, seq): a repeat
+	 * is answered with the first attempt's result and index, and a seq
+	 * older than the client's last CORE_IDEM_WINDOW gets the result
+	 * ERR_EXPIRED (not applied; the first outcome is no longer known).
+	 * Without one, the core still proposes the write in a session of
+	 * its own, so its retries across a failover apply once. */
+	struct {
+		char client[CORE_IDEM_CLIENT_MAX + 1];
+		size_t client_len;
+		uint64_t seq;     /* > 0 */
+		uint64_t wall_ms; /* the proposer's wall clock */
+	} idem;
 };
 
 struct core_write_result {
@@ -425,9 +443,11 @@ int core_inst_name_ok(const char *s);
 
 /* --- Encoding for the state machine (node/cmd.c; links storage) -------- */
 
-/* Encodes cmd as a storage command (storage/kvrev.h, storage/cdomain.h).
- * On success the caller frees *out. ERR_INVAL for a command out of
- * bounds. The core's `write` uses it; so does the fake core in tests. */
+/* Encodes cmd as a storage command (storage/kvrev.h, storage/cdomain.h),
+ * wrapped in its client's session (storage/session.h) when it carries an
+ * Idempotency-Key. On success the caller frees *out. ERR_INVAL for a
+ * command out of bounds. The core's `write` uses it; so does the fake
+ * core in tests. */
 int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len);
 
 /* The local reads of core_ops over a store (the owner thread), for the
@@ -454,5 +474,11 @@ int core_stor_inst_list(struct stor *s, struct core_instance *out,
  * revision now (0 = absent); 0 otherwise. */
 void core_stor_fill_rev(struct stor *s, const struct core_cmd *cmd,
 			struct core_write_result *r);
+/* After a command with an Idempotency-Key applied on this store: replaces
+ * r->index and r->result with what the session record says for (client,
+ * seq), the first attempt's, so a repeat answers like the first. Returns
+ * 1 when the record names an earlier entry than r->index (deduplicated). */
+int core_stor_session_answer(struct stor *s, const struct core_cmd *cmd,
+			     struct core_write_result *r);
 
 #endif

@@ -24,6 +24,8 @@ struct stor_apply_ctx {
 	struct kv_batch *b;
 	uint8_t domain;
 	int err;         /* first failure of a put/delete: aborts the call */
+	uint64_t done_index, done_term; /* the last entry applied in b */
+	int depth;       /* stor_ax_dispatch nesting */
 	uint8_t *got;    /* the last value stor_ax_get returned */
 	uint8_t key[STATE_PREFIX + STOR_KEY_MAX];
 };
@@ -282,6 +284,72 @@ static const struct stor_domain *find_domain(struct stor *s, uint8_t type)
 	return NULL;
 }
 
+int stor_ax_dispatch(struct stor_apply_ctx *ax, uint64_t index,
+		     const uint8_t *cmd, size_t len, uint8_t refuse_type)
+{
+	const struct stor_domain *d;
+	const msgpack_object *body;
+	struct mp_doc doc;
+	uint8_t type, outer = ax->domain;
+	int rc;
+
+	ASSERT(ax->depth == 0);
+	rc = stor_cmd_decode(&doc, cmd, len, &type, &body);
+	if (rc != 0)
+		return rc;
+	d = find_domain(ax->s, type);
+	if (d == NULL) {
+		rc = ERR_NOTFOUND;
+	} else if (type == refuse_type) {
+		rc = ERR_MALFORMED;
+	} else {
+		ax->domain = type;
+		ax->depth++;
+		rc = d->fn(d->ctx, ax, index, body);
+		ax->depth--;
+		ax->domain = outer;
+	}
+	mp_doc_free(&doc);
+	return rc;
+}
+
+/* Writes the batch so far with the applied index of its last entry, and
+ * starts an empty one: a state both before and after any crash. */
+static int ax_flush(struct stor_apply_ctx *ax)
+{
+	uint64_t v[2] = {ax->done_index, ax->done_term};
+	int rc;
+
+	if (ax->b->buf.len == 0)
+		return 0;
+	ASSERT(ax->done_index >= ax->s->applied);
+	rc = stor_batch_meta(ax->b, META_APPLIED, v, 2);
+	if (rc == 0)
+		rc = stor_write(ax->s, ax->b, 0, "apply");
+	if (rc != 0)
+		return rc;
+	ax->s->applied = v[0];
+	ax->s->applied_term = v[1];
+	kv_batch_free(ax->b);
+	kv_batch_init(ax->b);
+	return 0;
+}
+
+int stor_ax_scan(struct stor_apply_ctx *ax, stor_scan_fn fn, void *arg)
+{
+	int rc;
+
+	free(ax->got);
+	ax->got = NULL;
+	rc = ax_flush(ax);
+	if (rc == 0)
+		rc = stor_state_scan(ax->s, ax->domain, NULL, 0, NULL, 0, fn,
+				     arg);
+	if (rc != 0 && rc != ERR_NOMEM && ax->err == 0)
+		ax->err = rc;
+	return rc;
+}
+
 static int apply_one(struct stor_apply_ctx *ax, const struct stor_entry *e)
 {
 	const struct stor_domain *d;
@@ -327,6 +395,8 @@ int stor_apply(struct stor *s, const struct stor_entry *e, size_t n,
 	memset(&ax, 0, sizeof(ax));
 	ax.s = s;
 	ax.b = &b;
+	ax.done_index = s->applied;
+	ax.done_term = s->applied_term;
 	for (size_t i = 0; i < n; i++) {
 		res = apply_one(&ax, &e[i]);
 		if (ax.err != 0) {
@@ -335,6 +405,8 @@ int stor_apply(struct stor *s, const struct stor_entry *e, size_t n,
 		}
 		if (results != NULL)
 			results[i] = res;
+		ax.done_index = e[i].index;
+		ax.done_term = e[i].term;
 	}
 	v[0] = e[n - 1].index;
 	v[1] = e[n - 1].term;

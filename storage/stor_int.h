@@ -10,6 +10,7 @@
 #include "storage/cdomain.h"
 #include "storage/kv.h"
 #include "storage/kvrev.h"
+#include "storage/session.h"
 #include "storage/storage.h"
 
 #define STOR_ERRTEXT_MAX (KV_ERRMSG_MAX + 128)
@@ -43,6 +44,7 @@ struct stor {
 	int writer_running; /* a stor_writer must stop before stor_close */
 	struct stor_domain domains[STOR_DOMAINS_MAX];
 	size_t ndomains;
+	struct stor_sess_stats sess; /* session.c's counters */
 };
 
 /* Records an error: sets the sticky state for corruption, I/O and a full
@@ -115,6 +117,20 @@ typedef int (*stor_scan_fn)(void *arg, const uint8_t *k, size_t kl,
 int stor_state_scan(struct stor *s, uint8_t domain, const void *lo,
 		    size_t lol, const void *hi, size_t hil, stor_scan_fn fn,
 		    void *arg);
+/* Inside an apply function (a wrapper domain such as session.c): applies
+ * the command envelope cmd[0..len) as part of the current entry, with the
+ * domain its envelope names, and returns that domain's result. A nested
+ * session command is refused (ERR_MALFORMED). */
+int stor_ax_dispatch(struct stor_apply_ctx *ax, uint64_t index,
+		     const uint8_t *cmd, size_t len, uint8_t refuse_type);
+/* Inside an apply function: visits the current domain's state like
+ * stor_state_scan. The entries of this batch before the current one are
+ * written first (with their applied index), so the scan sees exactly the
+ * state every node sees at this entry, whatever its batch boundaries.
+ * Values stor_ax_get returned earlier are invalid afterwards. */
+int stor_ax_scan(struct stor_apply_ctx *ax, stor_scan_fn fn, void *arg);
+/* session.c: registered by stor_open. */
+int stor_sess_register(struct stor *s);
 /* The state digest: FNV-1a over (key length, key, value length, value) of
  * each record in key order, keys without their generation. */
 #define STOR_DIGEST_SEED 0xcbf29ce484222325ull

@@ -238,6 +238,8 @@ int stor_open(const struct stor_options *o, struct stor **out)
 		rc = stor_cl_register(s);
 	if (rc == 0)
 		rc = stor_inst_register(s);
+	if (rc == 0)
+		rc = stor_sess_register(s);
 	if (rc != 0) {
 		if (o->open_err != NULL && o->open_err_size > 0)
 			stor_last_error(s, o->open_err, o->open_err_size);

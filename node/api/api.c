@@ -148,6 +148,9 @@ int api_write_failed(struct http_reply *rep,
 		api_error(rep, 400, "%s: the state machine refused the command",
 			  what);
 		break;
+	case ERR_EXPIRED:
+		api_error(rep, 409, API_EXPIRED_TEXT, what, CORE_IDEM_WINDOW);
+		break;
 	case ERR_TOOBIG:
 		api_error(rep, 413, "%s: too large", what);
 		break;

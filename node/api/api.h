@@ -37,10 +37,12 @@
 #include "node/core.h"
 #include "node/http.h"
 
-/* How long a request waits for Raft by default: above an election
- * (a few hundred ms with our timings) plus a forward, and below
- * clusterctl's 10 s total so the client sees our 503, not its timeout. */
-#define API_DEADLINE_MS 5000
+/* How long a request waits for Raft by default (issue 11: a write in
+ * flight during a failover is retried within this window): many
+ * elections (a few hundred ms each with our timings) plus forwards, and
+ * below clusterctl's 15 s total so the client sees our 503, not its
+ * timeout. */
+#define API_DEADLINE_MS 10000
 /* Retry-After on a 503, in seconds (HTTP allows whole seconds only). */
 #define API_RETRY_AFTER_S 1
 /* Largest JSON request body (join, tokens, transfer). */

@@ -75,6 +75,17 @@ int api_pct_decode(const char *src, size_t n, uint8_t *dst, size_t dst_size,
 		   size_t *out_len);
 /* Parses a decimal u64 (no sign, no spaces). */
 int api_parse_u64(const char *s, size_t n, uint64_t *out);
+/* The 409 of a write whose Idempotency-Key is too old (ERR_EXPIRED);
+ * arguments: what, the window. */
+#define API_EXPIRED_TEXT                                                    \
+	"%s: this attempt was not applied: its Idempotency-Key sequence "  \
+	"number is older than the last %d the cluster remembers for this " \
+	"client, so the first attempt's outcome is no longer known"
+/* Reads the optional `Idempotency-Key: CLIENT:SEQ` header into cmd->idem
+ * (CLIENT: 1..64 bytes of [A-Za-z0-9_.-]; SEQ: a positive integer). 0
+ * when absent or valid; 1 with a 400 written otherwise. */
+int api_idem_parse(struct api_req *r, struct http_reply *rep,
+		   struct core_cmd *cmd);
 /* Parses a JSON request body (bounded by API_JSON_BODY_MAX). NULL with
  * the answer already in rep (400 or 413). An empty body gives {}. */
 cJSON *api_body_json(const struct http_request *req, struct http_reply *rep);

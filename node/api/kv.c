@@ -4,6 +4,9 @@
  *   GET    /api/v1/kv/NS/KEY[?stale=1] raw value + X-Clusterd-Revision
  *   DELETE /api/v1/kv/NS/KEY[?cas=R]
  *   GET    /api/v1/kv/NS?prefix=P[&after=K][&limit=N][&stale=1]
+ * PUT and DELETE take an optional `Idempotency-Key: CLIENT:SEQ` (see
+ * api_idem_parse): a repeat is answered with the first attempt's status
+ * and body, and never applied twice.
  * NS matches [A-Za-z0-9_.-]{1,64}; KEY is 1..512 bytes once
  * percent-decoded (it may contain '/'). Writes answer after commit and
  * apply; reads pass a read barrier first (ReadIndex unless stale=1).
@@ -115,6 +118,36 @@ static int parse_stale(struct api_req *r, struct http_reply *rep, int *stale)
 
 /* --- Writes ---------------------------------------------------------- */
 
+int api_idem_parse(struct api_req *r, struct http_reply *rep,
+		   struct core_cmd *cmd)
+{
+	size_t n = 0, cl;
+	const char *v = http_req_header(r->http, "idempotency-key", &n);
+	const char *colon;
+	uint64_t seq = 0;
+
+	memset(&cmd->idem, 0, sizeof(cmd->idem));
+	if (v == NULL)
+		return 0;
+	colon = memchr(v, ':', n);
+	cl = colon ? (size_t)(colon - v) : 0;
+	if (colon == NULL || !ns_ok(v, cl) ||
+	    api_parse_u64(colon + 1, n - cl - 1, &seq) != 0 || seq == 0) {
+		api_error(rep, 400,
+			  "bad Idempotency-Key: want CLIENT:SEQ, CLIENT "
+			  "1..%d bytes of [A-Za-z0-9_.-], SEQ a positive "
+			  "integer",
+			  CORE_IDEM_CLIENT_MAX);
+		return 1;
+	}
+	memcpy(cmd->idem.client, v, cl);
+	cmd->idem.client[cl] = '\0';
+	cmd->idem.client_len = cl;
+	cmd->idem.seq = seq;
+	cmd->idem.wall_ms = r->api->core.ops->wall_ms(r->api->core.ctx);
+	return 0;
+}
+
 static void on_written(void *arg, const struct core_write_result *res)
 {
 	struct api_op *op = arg;
@@ -157,6 +190,8 @@ static int kv_write(struct api_req *r, struct http_reply *rep, int type)
 		return api_error(rep, 413, "value over %u bytes",
 				 CORE_VALUE_MAX);
 	memset(&cmd, 0, sizeof(cmd));
+	if (api_idem_parse(r, rep, &cmd))
+		return 0;
 	cmd.type = type;
 	cmd.u.kv.ns = t.ns;
 	cmd.u.kv.ns_len = t.ns_len;

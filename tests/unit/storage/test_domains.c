@@ -3,61 +3,11 @@
  * prefix, token and member records, join checks against the time carried
  * in the command, and that both domains survive a snapshot transfer. Run
  * on the in-memory store and on RocksDB. */
-#include "tests/unit/storage/util.h"
+#include "tests/unit/storage/fixture.h"
 
 #include "storage/cdomain.h"
 #include "storage/kvrev.h"
 #include "tests/lib/cmocka_all.h"
-
-struct fx {
-	char dir[64];
-	struct stor_memdisk *md;
-	struct stor *s;
-	uint64_t next; /* next log index */
-};
-
-static void fx_open(struct fx *f)
-{
-	struct stor_options o;
-
-	util_small_options(&o, f->md ? NULL : f->dir);
-	o.mem = f->md;
-	assert_int_equal(stor_open(&o, &f->s), 0);
-	f->next = stor_applied_index(f->s) + 1;
-}
-
-static int setup_mem(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_int_equal(stor_memdisk_new(NULL, NULL, &f->md), 0);
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int setup_rocks(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(util_tmpdir(f->dir, "domtest"));
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	stor_close(f->s);
-	if (f->md)
-		stor_memdisk_free(f->md);
-	else
-		util_rm_rf(f->dir);
-	free(f);
-	return 0;
-}
 
 /* Appends and applies one command (freed here); returns its result and
  * its index in *index. */
@@ -394,39 +344,19 @@ static void test_malformed(void **state)
 /* Both domains travel in a snapshot like any other state. */
 static void test_snapshot_carries_domains(void **state)
 {
-	struct fx *f = *state, g = {0};
-	struct stor_snap_reader *r;
-	struct stor_snap_writer *w;
+	struct fx *f = *state, g;
 	struct stor_cl_cmd c = {.op = STOR_CL_TOKEN_ADD};
 	struct stor_cl_token t;
-	const uint8_t *chunk;
-	size_t len;
 	uint64_t i1;
-	int done = 0;
 
 	assert_int_equal(kv(f, STOR_KVR_PUT, "k", STOR_KVR_ANY, "v", &i1), 0);
 	make_token(&c.token, "0123456789abcdef", STOR_CL_TOKEN_API, 0);
 	assert_int_equal(cl_run(f, &c), 0);
-	assert_int_equal(stor_memdisk_new(NULL, NULL, &g.md), 0);
-	fx_open(&g);
-	assert_int_equal(stor_snap_reader_open(f->s, 4096, &r), 0);
-	assert_int_equal(stor_snap_writer_open(g.s, &w), 0);
-	while (!done) {
-		assert_int_equal(stor_snap_reader_next(r, &chunk, &len, &done),
-				 0);
-		assert_int_equal(stor_snap_writer_chunk(w, chunk, len), 0);
-	}
-	stor_snap_reader_close(r);
-	assert_int_equal(stor_snap_writer_finish(w), 0);
+	fx_snapshot_to(f, &g);
 	expect(&g, "k", "v", i1);
 	assert_int_equal(stor_cl_token_get(g.s, "0123456789abcdef", &t), 0);
-	stor_close(g.s);
-	stor_memdisk_free(g.md);
+	fx_close_mem(&g);
 }
-
-#define BOTH(fn)                                                  \
-	cmocka_unit_test_setup_teardown(fn, setup_mem, teardown), \
-		cmocka_unit_test_setup_teardown(fn, setup_rocks, teardown)
 
 int main(void)
 {

@@ -1,7 +1,7 @@
 /* Unit tests of storage/: the log, metadata, the state machine and the
  * kv domain, snapshots, the writer thread, on RocksDB and on the
  * in-memory variant alike. */
-#include "tests/unit/storage/util.h"
+#include "tests/unit/storage/fixture.h"
 
 #include <dirent.h>
 #include <poll.h>
@@ -13,58 +13,10 @@
 #include "base/assert.h"
 #include "tests/lib/cmocka_all.h"
 
-struct fx {
-	char dir[64];
-	struct stor_memdisk *md;
-	struct stor *s;
-};
-
-static void fx_open(struct fx *f)
-{
-	struct stor_options o;
-
-	util_small_options(&o, f->md ? NULL : f->dir);
-	o.mem = f->md;
-	assert_int_equal(stor_open(&o, &f->s), 0);
-}
-
 static void fx_reopen(struct fx *f)
 {
 	stor_close(f->s);
 	fx_open(f);
-}
-
-static int setup_rocks(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(util_tmpdir(f->dir, "stortest"));
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int setup_mem(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_int_equal(stor_memdisk_new(NULL, NULL, &f->md), 0);
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	stor_close(f->s);
-	if (f->md)
-		stor_memdisk_free(f->md);
-	else
-		util_rm_rf(f->dir);
-	free(f);
-	return 0;
 }
 
 /* Appends entries lo..hi (inclusive) of term t, data "e<index>". */
@@ -955,9 +907,6 @@ static void test_wal_scan(void **state)
 
 int main(void)
 {
-#define BOTH(t)                                                               \
-	cmocka_unit_test_setup_teardown(t, setup_rocks, teardown),            \
-		cmocka_unit_test_setup_teardown(t, setup_mem, teardown)
 	const struct CMUnitTest tests[] = {
 		BOTH(test_log_append_read),
 		BOTH(test_log_truncate_compact),

@@ -99,6 +99,8 @@ static int f_write(void *ctx, const struct core_cmd *cmd, uint64_t deadline,
 		p.res.status = f->cb_status;
 	} else {
 		p.res.result = apply(f, data, len, &p.res.index);
+		f->deduplicated += (unsigned)core_stor_session_answer(
+			f->s, cmd, &p.res);
 		core_stor_fill_rev(f->s, cmd, &p.res);
 	}
 	free(data);

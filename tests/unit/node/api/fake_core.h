@@ -37,6 +37,7 @@ struct fake_core {
 	int deferred;    /* 1: callbacks wait for fake_flush */
 	/* What the API asked. */
 	unsigned writes, barriers, stale_barriers;
+	unsigned deduplicated; /* writes answered from a session record */
 	char join_peer[CORE_ADDR_MAX + 1];
 	char join_token[CORE_TOKEN_STR_LEN + 1];
 	char transfer_target[CORE_NAME_MAX + 1];

@@ -21,6 +21,7 @@ struct fx {
 	char reader[CORE_TOKEN_STR_LEN + 1];
 	int closed;     /* the "client" went away before the answer */
 	int loopback;
+	const char *idem; /* Idempotency-Key of the next calls (NULL: none) */
 };
 
 /* What came back. */
@@ -47,6 +48,10 @@ static const char *get_header(const struct http_request *r, const char *name,
 {
 	const struct treq *t = (const struct treq *)r;
 
+	if (strcmp(name, "idempotency-key") == 0 && t->fx->idem != NULL) {
+		*len = strlen(t->fx->idem);
+		return t->fx->idem;
+	}
 	if (strcmp(name, "authorization") != 0 || t->auth == NULL)
 		return NULL;
 	*len = strlen(t->auth);
@@ -658,6 +663,106 @@ static void test_client_gone(void **state)
 			    "v");
 }
 
+/* Idempotency-Key: a repeat answers like the first attempt and is not
+ * applied again; a seq older than the last 64 is a 409 that says the
+ * attempt was not applied; a malformed key is a 400 before anything is
+ * proposed. */
+static void test_idempotency_key(void **state)
+{
+	struct fx *f = *state;
+	char body[4096], key[96];
+	struct resp *r;
+	uint64_t r1, head;
+	unsigned writes;
+	int status;
+
+	f->idem = "client-1.a_b:1";
+	r = as_admin(f, "PUT", "/api/v1/kv/app/k?cas=0", "v1");
+	assert_int_equal(r->status, 200);
+	r1 = (uint64_t)num(r, "revision");
+	snprintf(body, sizeof(body), "%s", r->body);
+	/* The repeat would fail its condition if it were applied again. */
+	r = as_admin(f, "PUT", "/api/v1/kv/app/k?cas=0", "v1");
+	assert_int_equal(r->status, 200);
+	assert_string_equal(r->body, body);
+	assert_int_equal(strtoull(r->revision, NULL, 10), r1);
+	assert_int_equal(f->core.deduplicated, 1);
+	f->idem = NULL;
+	r = as_admin(f, "GET", "/api/v1/kv/app/k", NULL);
+	assert_string_equal(r->body, "v1");
+	assert_int_equal(strtoull(r->revision, NULL, 10), r1);
+
+	/* A failed first attempt is repeated as the same failure. */
+	f->idem = "c2:5";
+	r = as_admin(f, "DELETE", "/api/v1/kv/app/absent", NULL);
+	expect_error(r, 404);
+	status = r->status;
+	snprintf(body, sizeof(body), "%s", r->body);
+	f->idem = NULL;
+	assert_int_equal(
+		as_admin(f, "PUT", "/api/v1/kv/app/absent", "here")->status,
+		200);
+	/* Now the key exists, yet the repeat is the first answer, and the
+	 * key stays. */
+	f->idem = "c2:5";
+	r = as_admin(f, "DELETE", "/api/v1/kv/app/absent", NULL);
+	assert_int_equal(r->status, status);
+	assert_string_equal(r->body, body);
+	f->idem = NULL;
+	assert_string_equal(
+		as_admin(f, "GET", "/api/v1/kv/app/absent", NULL)->body,
+		"here");
+
+	/* 64 newer seqs push seq 1 of c3 out: 409, and nothing applied. */
+	for (int s = 1; s <= 65; s++) {
+		snprintf(key, sizeof(key), "c3:%d", s);
+		f->idem = key;
+		assert_int_equal(as_admin(f, "PUT", "/api/v1/kv/app/w", "x")
+					 ->status,
+				 200);
+	}
+	f->idem = NULL;
+	head = strtoull(as_admin(f, "GET", "/api/v1/kv/app/w", NULL)->revision,
+			NULL, 10);
+	f->idem = "c3:1";
+	r = as_admin(f, "PUT", "/api/v1/kv/app/w", "y");
+	expect_error(r, 409);
+	assert_non_null(strstr(str(r, "error"), "was not applied"));
+	assert_non_null(strstr(str(r, "error"), "no longer known"));
+	f->idem = NULL;
+	r = as_admin(f, "GET", "/api/v1/kv/app/w", NULL);
+	assert_string_equal(r->body, "x");
+	assert_int_equal(strtoull(r->revision, NULL, 10), head);
+
+	/* Malformed keys: 400, and the core never sees a write. */
+	writes = f->core.writes;
+	{
+		static const char *bad[] = {
+			"", "nocolon", ":5", "c:", "c:0", "c:-1", "c:1x",
+			"c d:1", "c/x:1", "c:99999999999999999999999",
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			"aaaaaaaaaaaa:1", /* 65 bytes */
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			f->idem = bad[i];
+			expect_error(as_admin(f, "PUT", "/api/v1/kv/app/z",
+					      "v"),
+				     400);
+			expect_error(as_admin(f, "DELETE", "/api/v1/kv/app/z",
+					      NULL),
+				     400);
+		}
+	}
+	assert_int_equal(f->core.writes, writes);
+	/* 64 bytes is the longest client accepted. */
+	f->idem = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  ":1";
+	assert_int_equal(as_admin(f, "PUT", "/api/v1/kv/app/z", "v")->status,
+			 200);
+	f->idem = NULL;
+}
+
 #define BOTH(fn)                                                      \
 	cmocka_unit_test_setup_teardown(fn, setup_sync, teardown),    \
 		cmocka_unit_test_setup_teardown(fn, setup_deferred,   \
@@ -677,6 +782,7 @@ int main(void)
 		BOTH(test_cluster_views),
 		BOTH(test_unjoined_node),
 		BOTH(test_routes),
+		BOTH(test_idempotency_key),
 		cmocka_unit_test_setup_teardown(test_client_gone, setup_sync,
 						teardown),
 	};
