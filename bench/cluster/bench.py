@@ -86,11 +86,11 @@ def wait_for(what, cond, timeout_s, every_s=0.2):
     raise Fail(f"{what}: not within {timeout_s:.0f} s" + (f" (last error: {last})" if last else ""))
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS:"):
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -174,12 +174,14 @@ class Clusterd(System):
 
     def run_member(self, i, first):
         cmd = [os.path.join(self.a.bin, "clusterd"), "run", "--data-dir", self.ddir(i)]
+        if self.a.callgrind and i == 0:
+            cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.a.callgrind}"] + cmd
         if first:
             cmd += ["--name", self.names[i], "--bind", f"127.0.0.1:{self.cport[i]}",
                     "--http", f"127.0.0.1:{self.hport[i]}"]
         self.spawn(i, cmd)
         wait_for(f"clusterd {self.names[i]} answering", lambda: self.alive(i) and
-                 http("GET", self.url(i, "/api/v1/status"))[0] == 200, 30)
+                 http("GET", self.url(i, "/api/v1/status"))[0] == 200, 120)
 
     def start(self):
         p = subprocess.run([os.path.join(self.a.bin, "clusterd"), "init", "--data-dir", self.ddir(0),
@@ -384,6 +386,8 @@ def steady_round(a, cls, rep, res):
             idle.append(sum(s.rss_mib()) / 3)
             time.sleep(0.2)
         res.setdefault("rss_idle", []).append(statistics.mean(idle))
+        res.setdefault("rss_idle_anon", []).append(
+            statistics.mean(rss_kib(s.pid(i), "RssAnon:") / 1024 for i in range(3)))
         li = s.leader()
         r1 = kvload(a, s, li, 1, a.lat_s, f"l{rep}")
         res.setdefault("latency1", []).append(float(r1["p50_ms"]))
@@ -529,6 +533,73 @@ def report(a, C, E):
     if "rss_idle" in C:
         line("rss_idle", "rss_idle", "MiB", "{:.1f}")
         line("rss_loaded", "rss_loaded", "MiB", "{:.1f}")
+        print(f"# idle RssAnon (private heap, stacks; the rest of RSS is mapped file pages, mostly "
+              f"shared libraries): clusterd {statistics.median(C['rss_idle_anon']):.1f} MiB, "
+              f"etcd {statistics.median(E['rss_idle_anon']):.1f} MiB", flush=True)
+
+
+def thread_cpu(pid):
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, _, rest = f.read().rpartition(")")
+            w = rest.split()
+            out[tid] = (head.split("(", 1)[1], int(w[11]) + int(w[12]))
+        except OSError:
+            pass
+    return out
+
+
+def state_sampler(pid, tid, counts, stop):
+    """The leader's loop thread: its scheduler state sampled every 10 ms."""
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                st = f.read().rpartition(")")[2].split()[0]
+            counts[st] = counts.get(st, 0) + 1
+        except OSError:
+            pass
+        stop.wait(0.01)
+
+
+def profile(a):
+    """Where the leader's time goes at 64 clients: per-thread CPU, the loop
+    thread's scheduler states, and the Raft/storage counters (fsyncs per
+    write). With --callgrind FILE, n1 runs under valgrind's callgrind."""
+    s = Clusterd(a)
+    try:
+        s.start()
+        wait_for("clusterd: caught up", s.caught_up, 120, 0.5)
+        li = s.leader()
+        pid = s.pid(li)
+        log(f"leader {s.names[li]} pid {pid}; load {loadavg()}")
+        m0, c0, t0 = s.metrics(li), thread_cpu(pid), time.monotonic()
+        counts, stop = {}, threading.Event()
+        th = threading.Thread(target=state_sampler, args=(pid, str(pid), counts, stop), daemon=True)
+        th.start()
+        r = kvload(a, s, li, 64, a.write_s, "p")
+        stop.set()
+        th.join(5)
+        m1, c1, el = s.metrics(li), thread_cpu(pid), time.monotonic() - t0
+        hz = os.sysconf("SC_CLK_TCK")
+        print(f"# profile: {r['rps']} writes/s p50={r['p50_ms']} ms at 64 clients; load {loadavg()}")
+        for tid, (name, j) in sorted(c1.items()):
+            d = j - c0.get(tid, (name, 0))[1]
+            print(f"#   thread {tid} {name}: {100 * d / hz / el:.0f}% of a core")
+        tot = sum(counts.values()) or 1
+        print("#   loop thread states: " + " ".join(f"{k}={100 * v / tot:.0f}%" for k, v in sorted(counts.items())))
+        def d(k):
+            return m1.get(k, 0) - m0.get(k, 0)
+        props = d("clusterd_raft_proposals_total")
+        appends = d("clusterd_raft_append_seconds_count")
+        asum = d("clusterd_raft_append_seconds_sum")
+        print(f"#   proposals {props:.0f}, log appends (fsync) {appends:.0f} = {props / max(appends, 1):.1f} "
+              f"entries per fsync, mean append {1000 * asum / max(appends, 1):.2f} ms, "
+              f"disk busy {100 * asum / el:.0f}% of the time; frames sent "
+              f"{d('clusterd_transport_frames_sent_total'):.0f}, bytes sent {d('clusterd_transport_bytes_sent_total'):.0f}")
+    finally:
+        s.stop()
 
 
 def spurious(a, cls):
@@ -564,7 +635,7 @@ def spurious(a, cls):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["all", "steady", "failover", "spurious"])
+    p.add_argument("mode", choices=["all", "steady", "failover", "spurious", "profile"])
     p.add_argument("--bin", required=True)
     p.add_argument("--kvload", required=True)
     p.add_argument("--etcd", default="/usr/bin/etcd")
@@ -583,11 +654,15 @@ def main():
     p.add_argument("--idle-spurious-s", type=float, default=120)
     p.add_argument("--no-peer", action="store_true")
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--callgrind", default=None, help="profile mode: run n1 under callgrind, output here")
     a = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"# load average at start: {loadavg()} (2 cores shared with other work)", flush=True)
     C, E = {}, {}
     try:
+        if a.mode == "profile":
+            profile(a)
+            return 0
         if a.mode == "spurious":
             spurious(a, Clusterd)
             if not a.no_peer:

@@ -21,7 +21,12 @@ fail() { echo "bench cluster: FAILED: $*"; exit 1; }
 for b in bin/clusterd bin/clusterctl bench/cluster/kvload; do
 	[ -x "$BUILD/$b" ] || fail "no $BUILD/$b; build first (cmake --build $BUILD)"
 done
-if [ "$MODE" != spurious ] || ! printf '%s\n' "$@" | grep -qx -- --no-peer; then
+need_peer=1
+case $MODE in
+profile) need_peer=0 ;;
+spurious) printf '%s\n' "$@" | grep -qx -- --no-peer && need_peer=0 ;;
+esac
+if [ $need_peer = 1 ]; then
 	[ -x "$ETCD" ] || fail "the peer cannot run: no $ETCD (scripts/setup --bench installs etcd-server)"
 	"$ETCD" --version 2>/dev/null | grep -q '^etcd Version: 3\.4\.' ||
 		fail "the peer cannot run: $ETCD is not etcd 3.4"

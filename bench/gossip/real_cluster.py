@@ -103,6 +103,7 @@ class Cluster:
         self.hport = ports[a.nodes:]
         self.token = None
         self.join_token = None
+        self.join_retries = 0
 
     def name(self, i):
         return f"g{i}"
@@ -143,6 +144,13 @@ class Cluster:
             raise Fail(f"`clusterd init --json` printed no admin_token/join_token: {e}")
         self.start(0, [])
         self.wait_up(0)
+        # The first node answers status before its replicated state (with
+        # the join token) is applied; a join sent then is refused as a bad
+        # token (403). Wait until it leads its one-voter cluster.
+        def leads():
+            j = json.loads(http_get(self.url(0, "/api/v1/cluster/raft"), self.token))
+            return j.get("leader") is not None
+        wait_for(f"{self.name(0)} electing itself leader", leads, 30)
 
     def join(self, i):
         self.start(i, ["--name", self.name(i), "--bind",
@@ -152,7 +160,15 @@ class Cluster:
         cmd = [os.path.join(self.bin, "clusterctl"), "--node",
                self.url(i, ""), "join", f"127.0.0.1:{self.cport[0]}",
                "--token", self.join_token]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        # A join that timed out (503, "try again") is retried, as its
+        # message asks, a few times; any other failure ends the run.
+        for attempt in range(4):
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            if p.returncode == 0 or "(HTTP 503)" not in (p.stderr + p.stdout):
+                break
+            self.join_retries += 1
+            log(f"join of {self.name(i)} timed out (attempt {attempt + 1}); retrying")
+            time.sleep(1)
         if p.returncode != 0:
             raise Fail(f"`clusterctl join` of {self.name(i)} failed (exit "
                        f"{p.returncode}): {(p.stderr or p.stdout).strip()[:300]}")
@@ -340,6 +356,7 @@ def run(a, out):
         for i in range(1, a.nodes):
             c.join(i)
         log(f"{a.nodes} nodes joined in {time.monotonic() - t0:.1f} s")
+        out["join_retries"] = c.join_retries
         tj = time.monotonic()
         wait_for(f"every node listing {a.nodes} alive members", c.all_alive,
                  a.timeout, 0.5)
