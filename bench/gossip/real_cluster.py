@@ -9,9 +9,9 @@ free on 127.0.0.1), waits until every node lists all N members alive, then:
      quiet window and reports the gossip payload bytes sent per node per
      second (the counter family --metric, summed over its labels);
   2. detection: kill -9 of one node (never the first, as the memberlist
-     peer never kills its seed) and polls every survivor's
-     GET /api/v1/cluster/members until each shows it dead; reports the time
-     to the first and to the last.
+     peer never kills its seed) and polls every survivor's /metrics
+     (clusterd_gossip_members by state) until each counts a dead member;
+     reports the time to the first and to the last.
 
 With --gnode PATH it runs bench/gossip's gnode processes instead (the
 node's gossip driver alone on plain UDP and TCP, no encryption, no Raft):
@@ -173,17 +173,25 @@ class Cluster:
             raise Fail(f"`clusterctl join` of {self.name(i)} failed (exit "
                        f"{p.returncode}): {(p.stderr or p.stdout).strip()[:300]}")
 
-    def members(self, i):
-        j = json.loads(http_get(self.url(i, "/api/v1/cluster/members"),
-                                self.token))
-        ms = j["members"] if isinstance(j, dict) else j
-        return {m["name"]: m.get("state", m.get("status")) for m in ms}
+    def states(self, i):
+        """Members by gossip state as node i counts them, from its /metrics
+        (clusterd_gossip_members{state=...}). /metrics needs no token, so
+        this also reads the nodes past RAFT_NODES_MAX, which hold no
+        replicated state and refuse the token on /api/v1/cluster/members."""
+        text = http_get(self.url(i, "/metrics")).decode()
+        out = {}
+        for line in text.splitlines():
+            if line.startswith('clusterd_gossip_members{state="'):
+                st = line.split('"', 2)[1]
+                out[st] = int(float(line.rsplit(" ", 1)[1]))
+        if "alive" not in out:
+            raise Fail(f"{self.name(i)}'s /metrics has no clusterd_gossip_members")
+        return out
 
     def all_alive(self):
         want = self.a.nodes
         for i in range(want):
-            ms = self.members(i)
-            if sum(1 for s in ms.values() if s == "alive") != want:
+            if self.states(i).get("alive") != want:
                 return False
         return True
 
@@ -327,10 +335,13 @@ def detect(c, victim, pool):
     c.procs[victim].wait()
     round_max = 0.0
 
+    # Every survivor counted all N alive and none dead just before the
+    # kill (all_alive), so its first dead or left member is the victim.
     def check(i):
         try:
-            return i, c.members(i).get(c.name(victim))
-        except (OSError, urllib.error.URLError, ValueError):
+            st = c.states(i)
+            return i, "dead" if st.get("dead", 0) + st.get("left", 0) > 0 else "alive"
+        except (OSError, urllib.error.URLError, ValueError, Fail):
             return i, None
 
     while len(seen) < len(survivors):
@@ -371,6 +382,8 @@ def run(a, out):
             out["bytes_per_node_s"] = round((b1 - b0) / a.nodes / el, 1)
             out["window_s"] = round(el, 1)
             victim = random.Random(a.seed).randrange(1, a.nodes)
+            if not c.all_alive():
+                raise Fail("not every node counted all members alive just before the kill")
             log(f"kill -9 {c.name(victim)} (pid {c.procs[victim].pid})")
             times, rmax = detect(c, victim, pool)
         out["first_dead_ms"] = round(times[0] * 1000)
