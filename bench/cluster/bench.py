@@ -545,7 +545,9 @@ def thread_cpu(pid):
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
                 head, _, rest = f.read().rpartition(")")
             w = rest.split()
-            out[tid] = (head.split("(", 1)[1], int(w[11]) + int(w[12]))
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                run_ns, wait_ns, _ = (int(x) for x in f.read().split())
+            out[tid] = (head.split("(", 1)[1], int(w[11]) + int(w[12]), run_ns, wait_ns)
         except OSError:
             pass
     return out
@@ -582,11 +584,15 @@ def profile(a):
         stop.set()
         th.join(5)
         m1, c1, el = s.metrics(li), thread_cpu(pid), time.monotonic() - t0
+        print(f"# leader memory after the load: VmRSS {rss_kib(pid) / 1024:.1f} MiB, RssAnon "
+              f"{rss_kib(pid, 'RssAnon:') / 1024:.1f} MiB, RssFile {rss_kib(pid, 'RssFile:') / 1024:.1f} MiB")
         hz = os.sysconf("SC_CLK_TCK")
         print(f"# profile: {r['rps']} writes/s p50={r['p50_ms']} ms at 64 clients; load {loadavg()}")
-        for tid, (name, j) in sorted(c1.items()):
-            d = j - c0.get(tid, (name, 0))[1]
-            print(f"#   thread {tid} {name}: {100 * d / hz / el:.0f}% of a core")
+        for tid, (name, j, run_ns, wait_ns) in sorted(c1.items()):
+            b = c0.get(tid, (name, 0, 0, 0))
+            print(f"#   thread {tid} {name}: {100 * (j - b[1]) / hz / el:.0f}% of a core; on cpu "
+                  f"{100 * (run_ns - b[2]) / 1e9 / el:.0f}% of the time, runnable but waiting for a cpu "
+                  f"{100 * (wait_ns - b[3]) / 1e9 / el:.0f}%")
         tot = sum(counts.values()) or 1
         print("#   loop thread states: " + " ".join(f"{k}={100 * v / tot:.0f}%" for k, v in sorted(counts.items())))
         def d(k):
