@@ -128,6 +128,11 @@ static void on_kick(uv_timer_t *t)
 	cl_ops_drive_waiting(c);
 	cl_join_tick(c);
 	cl_leave_tick(c);
+	/* While operations are pending, look at their deadlines at least
+	 * every 100 ms: an answer that never comes (a frame lost with a
+	 * connection) must still end the request on time. */
+	if (c->ops_n > 0)
+		cl_kick_later(c, 100);
 }
 
 void cl_kick(struct cluster *c)

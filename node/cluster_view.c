@@ -242,23 +242,6 @@ void cl_autopilot(uv_timer_t *t)
 
 /* ---- metrics ---- */
 
-struct sample {
-	const char *name, *type, *help;
-	double v;
-};
-
-static int emit(struct http_reply *rep, const struct sample *s, size_t n)
-{
-	int rv = 0;
-
-	for (size_t i = 0; i < n && rv == 0; i++) {
-		rv = metrics_family(rep, s[i].name, s[i].type, s[i].help);
-		if (rv == 0)
-			rv = http_printf(rep, "%s %.17g\n", s[i].name, s[i].v);
-	}
-	return rv;
-}
-
 static int raft_metrics(struct cluster *c, struct http_reply *rep)
 {
 	struct raftd_metrics m;
@@ -268,7 +251,7 @@ static int raft_metrics(struct cluster *c, struct http_reply *rep)
 
 	raftd_status(c->rd, &st);
 	raftd_metrics(c->rd, &m);
-	const struct sample s[] = {
+	const struct metric_sample s[] = {
 		{"clusterd_raft_term", "gauge", "Current Raft term.",
 		 (double)st.term},
 		{"clusterd_raft_leader", "gauge",
@@ -299,7 +282,7 @@ static int raft_metrics(struct cluster *c, struct http_reply *rep)
 		 "Raft messages that did not decode.",
 		 (double)m.msgs_malformed},
 	};
-	rv = emit(rep, s, sizeof(s) / sizeof(s[0]));
+	rv = metrics_samples(rep, s, sizeof(s) / sizeof(s[0]));
 	if (rv == 0)
 		rv = metrics_family(rep, "clusterd_raft_append_seconds",
 				    "histogram",
@@ -349,7 +332,7 @@ static int transport_metrics(struct cluster *c, struct http_reply *rep)
 	int rv;
 
 	tp_stats(c->tp, &t);
-	const struct sample s[] = {
+	const struct metric_sample s[] = {
 		{"clusterd_transport_bytes_received_total", "counter",
 		 "Bytes received on the cluster port.", (double)t.bytes_in},
 		{"clusterd_transport_bytes_sent_total", "counter",
@@ -368,7 +351,7 @@ static int transport_metrics(struct cluster *c, struct http_reply *rep)
 		 "Requests this node forwarded to the leader.",
 		 (double)c->fwd_sent},
 	};
-	rv = emit(rep, s, sizeof(s) / sizeof(s[0]));
+	rv = metrics_samples(rep, s, sizeof(s) / sizeof(s[0]));
 	if (rv == 0)
 		rv = metrics_family(rep, "clusterd_transport_rejected_total",
 				    "counter",

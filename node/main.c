@@ -64,7 +64,12 @@ static const char run_usage_text[] =
 	"(the data dir is in use or unwritable, the port is taken), 2 on a usage\n"
 	"or configuration error (a bad flag or a bad clusterd.json).\n";
 
-static int cmd_run(int argc, char **argv)
+/* Parses the flags `run` and `init` share (init also takes --json) and
+ * loads the configuration they select. Returns -1 to go on, else the
+ * exit status (0 after --help, 2 on a usage or configuration error). */
+static int parse_node_flags(int argc, char **argv, const char *cmd,
+			    const char *usage, struct node_config *cfg,
+			    int *json)
 {
 	static const struct option opts[] = {
 		{"data-dir", required_argument, NULL, 'd'},
@@ -74,13 +79,13 @@ static int cmd_run(int argc, char **argv)
 		{"bind", required_argument, NULL, 'b'},
 		{"advertise", required_argument, NULL, 'a'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, '?' + 256},
 		{NULL, 0, NULL, 0},
 	};
 	struct node_flags flags = {0};
-	struct node_config cfg;
 	char errmsg[NODE_ERRMSG_MAX] = "";
-	int c, rv;
+	int c;
 
 	opterr = 0;
 	optind = 1;
@@ -92,24 +97,42 @@ static int cmd_run(int argc, char **argv)
 		case 'b': flags.bind_addr = optarg; break;
 		case 'a': flags.advertise_addr = optarg; break;
 		case 'l': flags.log_level = optarg; break;
-		case '?' + 256:
-			fputs(run_usage_text, stdout);
-			return 0;
+		case 'j':
+			if (json) {
+				*json = 1;
+				break;
+			}
+			__attribute__((fallthrough)); /* init's flag only */
 		default:
-			fprintf(stderr, "clusterd run: unknown or incomplete option '%s' (see 'clusterd run --help')\n",
-				argv[optind - 1]);
+			fprintf(stderr, "clusterd %s: unknown or incomplete option '%s' (see 'clusterd %s --help')\n",
+				cmd, argv[optind - 1], cmd);
 			return 2;
+		case '?' + 256:
+			fputs(usage, stdout);
+			return 0;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "clusterd run: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "clusterd %s: unexpected argument '%s'\n", cmd,
+			argv[optind]);
 		return 2;
 	}
-	rv = node_config_load(&cfg, &flags, errmsg, sizeof(errmsg));
-	if (rv) {
-		fprintf(stderr, "clusterd: %s\n", errmsg);
+	if (node_config_load(cfg, &flags, errmsg, sizeof(errmsg))) {
+		fprintf(stderr, "clusterd %s: %s\n", cmd, errmsg);
 		return 2;
 	}
+	return -1;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct node_config cfg;
+	char errmsg[NODE_ERRMSG_MAX] = "";
+	int rv;
+
+	rv = parse_node_flags(argc, argv, "run", run_usage_text, &cfg, NULL);
+	if (rv >= 0)
+		return rv;
 	/* SIGHUP is ignored: the node logs to stderr and rereads nothing, so a
 	 * closed terminal or a stray `kill -HUP` must not stop it. */
 	signal(SIGHUP, SIG_IGN);
@@ -242,50 +265,12 @@ out:
 
 static int cmd_init(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"data-dir", required_argument, NULL, 'd'},
-		{"http", required_argument, NULL, 'h'},
-		{"name", required_argument, NULL, 'n'},
-		{"node-name", required_argument, NULL, 'n'},
-		{"bind", required_argument, NULL, 'b'},
-		{"advertise", required_argument, NULL, 'a'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, '?' + 256},
-		{NULL, 0, NULL, 0},
-	};
-	struct node_flags flags = {0};
 	struct node_config cfg;
-	char errmsg[NODE_ERRMSG_MAX] = "";
-	int c, json = 0;
+	int json = 0;
+	int rv = parse_node_flags(argc, argv, "init", init_usage_text, &cfg,
+				  &json);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': flags.data_dir = optarg; break;
-		case 'h': flags.http_addr = optarg; break;
-		case 'n': flags.node_name = optarg; break;
-		case 'b': flags.bind_addr = optarg; break;
-		case 'a': flags.advertise_addr = optarg; break;
-		case 'j': json = 1; break;
-		case '?' + 256:
-			fputs(init_usage_text, stdout);
-			return 0;
-		default:
-			fprintf(stderr, "clusterd init: unknown or incomplete option '%s' (see 'clusterd init --help')\n",
-				argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "clusterd init: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (node_config_load(&cfg, &flags, errmsg, sizeof(errmsg))) {
-		fprintf(stderr, "clusterd init: %s\n", errmsg);
-		return 2;
-	}
-	return do_init(&cfg, json);
+	return rv >= 0 ? rv : do_init(&cfg, json);
 }
 
 int main(int argc, char **argv)

@@ -58,3 +58,16 @@ int metrics_family(struct http_reply *rep, const char *name, const char *type,
 	return http_printf(rep, "# HELP %s %s\n# TYPE %s %s\n", name, help,
 			   name, type);
 }
+
+int metrics_samples(struct http_reply *rep, const struct metric_sample *s,
+		    size_t n)
+{
+	int rv = 0;
+
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		rv = metrics_family(rep, s[i].name, s[i].type, s[i].help);
+		if (rv == 0)
+			rv = http_printf(rep, "%s %.17g\n", s[i].name, s[i].value);
+	}
+	return rv;
+}

@@ -29,4 +29,16 @@ void node_process_stats_read(struct node_process_stats *s);
 int metrics_family(struct http_reply *rep, const char *name, const char *type,
 		   const char *help);
 
+/* One unlabelled sample with its HELP and TYPE lines. */
+struct metric_sample {
+	const char *name;
+	const char *type; /* "counter", "gauge" */
+	const char *help;
+	double value;
+};
+
+/* Writes each sample as its own family. 0 or ERR_TOOBIG. */
+int metrics_samples(struct http_reply *rep, const struct metric_sample *s,
+		    size_t n);
+
 #endif

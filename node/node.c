@@ -12,9 +12,29 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
+#include "node/api/api.h"
 #include "node/cluster.h"
+#include "node/datadir.h"
+#include "node/http.h"
 #include "node/log.h"
 #include "node/metrics.h"
+
+struct node {
+	uv_loop_t loop;
+	struct node_config cfg;
+	struct node_datadir dir;
+	struct node_http http;
+	uv_signal_t sigint;
+	uv_signal_t sigterm;
+	struct tracer log;
+	double start_time_s;  /* wall clock at start, seconds since epoch */
+	uint64_t start_ms;    /* loop time at start */
+	int stop_signal;      /* the signal that asked us to stop, or 0 */
+	struct cluster *cluster; /* the cluster runtime (cluster.h) */
+	struct api api;          /* the HTTP API over the cluster's core */
+	int stopping;
+	int exit_status;      /* why the cluster asked to stop, or 0 */
+};
 
 static double uptime_s(const struct node *n)
 {
@@ -50,27 +70,6 @@ static int handle_status(void *ctx, const struct http_request *req,
 	return rv;
 }
 
-/* One unlabelled sample with its HELP and TYPE lines. */
-struct metric {
-	const char *name;
-	const char *type;
-	const char *help;
-	double value;
-};
-
-static int write_metrics(struct http_reply *rep, const struct metric *m,
-			 size_t n)
-{
-	int rv = 0;
-
-	for (size_t i = 0; i < n && rv == 0; i++) {
-		rv = metrics_family(rep, m[i].name, m[i].type, m[i].help);
-		if (rv == 0)
-			rv = http_printf(rep, "%s %.15g\n", m[i].name, m[i].value);
-	}
-	return rv;
-}
-
 static int handle_metrics(void *ctx, const struct http_request *req,
 			  struct http_reply *rep)
 {
@@ -80,7 +79,7 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 
 	(void)req;
 	node_process_stats_read(&s);
-	const struct metric process[] = {
+	const struct metric_sample process[] = {
 		{"process_cpu_seconds_total", "counter",
 		 "Total user and system CPU time spent in seconds.", s.cpu_seconds},
 		{"process_resident_memory_bytes", "gauge",
@@ -99,7 +98,7 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 	};
 
 	rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
-	rv = write_metrics(rep, process, sizeof(process) / sizeof(process[0]));
+	rv = metrics_samples(rep, process, sizeof(process) / sizeof(process[0]));
 	if (rv == 0)
 		rv = metrics_family(rep, "clusterd_build_info", "gauge",
 				    "Version of this clusterd node; always 1.");

@@ -224,11 +224,12 @@ static int run_one(struct sim_opts o)
 	if (sim_run(&o, &r) != 0)
 		return 3;
 	printf("seed %" PRIu64 ": %s ops=%" PRIu64 " ok=%" PRIu64
-	       " unknown=%" PRIu64 " committed=%" PRIu64 " elections=%" PRIu64
+	       " unknown=%" PRIu64 " calm=%.1f/s floor=%.1f/s"
+	       " committed=%" PRIu64 " elections=%" PRIu64
 	       " crashes=%" PRIu64 " torn=%" PRIu64 " snapshots=%" PRIu64
 	       " lin=%s%s%s\n",
 	       o.seed, r.violation ? "VIOLATION" : "ok", r.ops, r.ops_ok,
-	       r.ops_unknown, r.committed, r.elections, r.crashes, r.torn,
+	       r.ops_unknown, r.calm_rate, r.calm_floor, r.committed, r.elections, r.crashes, r.torn,
 	       r.snapshots,
 	       r.lin == LIN_OK	      ? "ok"
 	       : r.lin == LIN_UNKNOWN ? "unknown"

@@ -179,6 +179,31 @@ static int apply_check(struct sim *s, struct sim_node *nd,
 	return 0;
 }
 
+/* Whether a majority of the voters in leader l's configuration hold
+ * l's entry at index i (or a snapshot past it). Raft asks for more,
+ * that they hold it durably; the mirrors know what each node was handed,
+ * so this is the weaker rule, and a leader that breaks it commits an
+ * entry most voters never saw. */
+static int quorum_holds(struct sim *s, const struct sim_node *l, raft_index i)
+{
+	const struct raft_configuration *c = raft_configuration(sim_raft(l));
+	uint64_t want = l->chain[i - l->chain_base];
+	uint32_t voters = 0, hold = 0;
+
+	for (uint32_t k = 0; k < c->n; k++) {
+		int slot = slot_of(s, c->servers[k].id);
+		const struct sim_node *v;
+
+		if (c->servers[k].role != RAFT_VOTER || slot < 0)
+			continue;
+		v = &s->node[slot];
+		voters++;
+		hold += v->chain_base >= i ||
+			(mirror_has(v, i) && v->chain[i - v->chain_base] == want);
+	}
+	return hold >= voters / 2 + 1;
+}
+
 static void check_commit(struct sim *s, struct sim_node *nd,
 			 const struct raft_update *up)
 {
@@ -201,6 +226,15 @@ static void check_commit(struct sim *s, struct sim_node *nd,
 			      " by counting replicas (paper 5.4.2)",
 			      nd->slot, up->term, up->commit,
 			      nd->terms[up->commit - nd->chain_base]);
+		return;
+	}
+	if (!s->o->end_to_end_only && up->role == RAFT_LEADER &&
+	    up->commit > nd->last_commit && mirror_has(nd, up->commit) &&
+	    !quorum_holds(s, nd, up->commit)) {
+		sim_violation(s,
+			      "n%d commits index %" PRIu64 " that most voters "
+			      "of its configuration do not hold",
+			      nd->slot, up->commit);
 		return;
 	}
 	for (raft_index i = nd->last_commit + 1; i <= up->commit; i++) {
@@ -275,8 +309,11 @@ static void env_send(void *ctx, raft_id to_id, const uint8_t *buf, size_t len)
 	uint64_t when[2];
 	int k;
 
-	if (to < 0)
+	if (to < 0) { /* the simulated servers are ids 1..n */
+		sim_violation(s, "n%d sends a message to id %" PRIu64,
+			      nd->slot, to_id);
 		return;
+	}
 	k = sim_net_route(&s->net, s->now_us, nd->slot, to, when);
 	for (int i = 0; i < k; i++) {
 		uint8_t *copy = malloc(len);
@@ -458,6 +495,11 @@ static void env_on_done(void *ctx, const struct raft_update *up)
 
 	if (up->term < nd->last_term)
 		sim_violation(s, "n%d term moved back", nd->slot);
+	if (up->role_changed != (up->role != nd->last_role ||
+				 up->leader != nd->last_leader ||
+				 up->term != nd->last_term))
+		sim_violation(s, "n%d: role_changed says %d, wrongly", nd->slot,
+			      up->role_changed);
 	check_commit(s, nd, up);
 	if (up->role == RAFT_LEADER)
 		check_new_leader(s, nd, up);
@@ -466,6 +508,7 @@ static void env_on_done(void *ctx, const struct raft_update *up)
 			  nd->slot, raft_role_name(up->role), up->term,
 			  up->leader);
 	nd->last_role = up->role;
+	nd->last_leader = up->leader;
 	nd->last_term = up->term;
 	sdisk_schedule(s, nd);
 }
@@ -533,6 +576,7 @@ static void note_restored(struct sim *s, struct sim_node *nd)
 	nd->hs_vote = r->vote;
 	nd->last_commit = st.commit;
 	nd->last_role = st.role;
+	nd->last_leader = raft_leader(r);
 	nd->last_term = st.term;
 }
 
@@ -667,6 +711,28 @@ void sim_node_deliver(struct sim *s, struct sim_node *nd, int from,
 		      nd->slot, from, err_name(rv), len, hex);
 }
 
+/* A proposal raft accepted is its last entry, of the type proposed (and
+ * for a command, with its bytes), unless the node stopped on its disk
+ * in the same call. */
+static void check_proposed(struct sim *s, struct sim_node *nd, uint8_t type,
+			   const uint8_t *data, size_t len)
+{
+	const struct raft *r;
+	const struct raft_entry *e;
+
+	if (!live(nd))
+		return;
+	r = sim_raft(nd);
+	e = raft_entry_at(r, raft_last_index(r));
+	if (e == NULL || e->type != type || e->term != raft_current_term(r) ||
+	    (data != NULL &&
+	     (e->len != len || memcmp(e->data, data, len) != 0)))
+		sim_violation(s,
+			      "n%d accepted a proposal (type %u) that is not "
+			      "its last entry %" PRIu64,
+			      nd->slot, type, raft_last_index(r));
+}
+
 void sim_node_request(struct sim *s, struct sim_node *nd, int ci,
 		      uint64_t seq)
 {
@@ -693,6 +759,8 @@ void sim_node_request(struct sim *s, struct sim_node *nd, int ci,
 		rv = sdisk_envelope(&c->cmd, &buf, &len);
 		ASSERT(rv == 0);
 		rv = raftd_propose(nd->d, now_ms(s, nd), buf, len, w->cookie);
+		if (rv == 0)
+			check_proposed(s, nd, RAFT_ENTRY_NORMAL, buf, len);
 		free(buf);
 	}
 	called(s, nd, rv);
@@ -717,11 +785,16 @@ int sim_node_transfer(struct sim *s, struct sim_node *nd, raft_id to)
 int sim_node_change(struct sim *s, struct sim_node *nd, uint8_t op,
 		    raft_id id)
 {
+	int rv;
+
 	if (!live(nd))
 		return ERR_SHUTDOWN;
 	s->cur_node = nd->slot;
 	/* The result is not awaited: cookie 0 matches no waiter. */
-	return called(s, nd, raftd_change(nd->d, now_ms(s, nd), op, id, 0));
+	rv = called(s, nd, raftd_change(nd->d, now_ms(s, nd), op, id, 0));
+	if (rv == 0)
+		check_proposed(s, nd, RAFT_ENTRY_CONFIG, NULL, 0);
+	return rv;
 }
 
 void sim_node_fsync_done(struct sim *s, struct sim_node *nd, uint32_t epoch)

@@ -17,10 +17,12 @@ for s in 1 20394 31127; do
     echo "regression: seed $s FAILS: $out"; fail=1
   fi
 done
-# 787: the configuration meta record is repaired after a crash between an
-# apply and its stor_conf_save; 1245: the log is reset to the applied
-# index after a crash between a snapshot install and its log reset.
-for run in "787:meta record repaired" "1245:log reset to the applied"; do
+# 335: the configuration meta record is repaired after a crash between an
+# apply and its stor_conf_save (787 until the clients' routing changed
+# with the oracles of issue 18); 1245: the log is reset to the applied
+# index after a crash between a snapshot install and its log reset (no
+# seed of 1-2600 reaches it since that change: the note below says so).
+for run in "335:meta record repaired" "1245:log reset to the applied"; do
   s=${run%%:*}; what=${run#*:}
   if ! out=$("$sim" --seed "$s" --quiet); then
     echo "regression: seed $s FAILS: $out"; fail=1

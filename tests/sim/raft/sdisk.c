@@ -43,8 +43,6 @@
 #define SD_ENVELOPE_MAX (64u << 10)
 /* The fsync latency model: BENCH.md-style measurements give ~0.3 ms p50
  * for a 4 KiB fdatasync; stretched, with stalls (p_slow). */
-#define SD_FSYNC_MIN_US	   300
-#define SD_FSYNC_JITTER_US 5000
 #define SD_FSYNC_SLOW_US   100000
 #define SD_P_SLOW	   0.05
 
@@ -90,10 +88,11 @@ void sdisk_inject(struct sim_node *nd, int code)
 /* How long a synced write issued now takes. */
 static uint64_t fsync_us(struct sim_node *nd)
 {
-	uint64_t t = SD_FSYNC_MIN_US + prng_below(&nd->lat_rng,
-						  SD_FSYNC_JITTER_US + 1ULL);
+	uint64_t t = SIM_FSYNC_MIN_US + prng_below(&nd->lat_rng,
+						  SIM_FSYNC_JITTER_US + 1ULL);
 
-	if (prng_chance(&nd->lat_rng, SD_P_SLOW))
+	/* No stalls after the heal (the progress oracle's model). */
+	if (prng_chance(&nd->lat_rng, SD_P_SLOW) && !nd->s->healed)
 		t += prng_below(&nd->lat_rng, SD_FSYNC_SLOW_US + 1ULL);
 	return t;
 }

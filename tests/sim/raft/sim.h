@@ -73,6 +73,10 @@ struct sim_result {
 	int violation;	/* 1 if any checker failed */
 	char what[600]; /* the first failure */
 	uint64_t ops, ops_ok, ops_unknown;
+	/* The progress oracle: operations completed in the calm window after
+	 * the heal, its length, and the model's floor (0: not judged). */
+	uint64_t calm_ops, calm_ms;
+	double calm_rate, calm_floor; /* operations per simulated second */
 	enum lin_verdict lin;
 	uint64_t lin_states;
 	uint64_t sim_ms;

@@ -19,6 +19,19 @@
 #define CLIENT_ATTEMPT_US  300000
 #define CLIENT_DEADLINE_US 4000000
 #define LIN_STATES_MAX	   500000
+/* The clients' timing, which the progress oracle's model uses: a think
+ * time between operations, and a hop each way between a client and a
+ * node (no loss: the clients sit next to the nodes). */
+#define CLIENT_THINK_MIN_US  2000
+#define CLIENT_THINK_SPAN_US 80000
+#define CLIENT_HOP_MIN_US    100
+#define CLIENT_HOP_SPAN_US   900
+/* The progress oracle (progress_check): its window opens this long after
+ * the first leader after the heal, and is only judged if it is at least
+ * PROGRESS_WINDOW_MIN_US long. */
+#define PROGRESS_SETTLE_US     1000000
+#define PROGRESS_WINDOW_MIN_US 2000000
+#define PROGRESS_MARGIN	       0.9
 
 /* The assertion hook has no context argument: the run in progress. */
 static struct sim *assert_sim;
@@ -89,10 +102,23 @@ static void client_send(struct sim *s, int ci)
 {
 	struct client *c = &s->cl[ci];
 
-	sim_push(s, s->now_us + 100 + prng_below(&s->rng, 900), EV_CLIENT_REQ,
-		 c->target, (uint64_t)ci, c->seq, NULL, 0);
+	sim_push(s,
+		 s->now_us + CLIENT_HOP_MIN_US +
+		     prng_below(&s->rng, CLIENT_HOP_SPAN_US),
+		 EV_CLIENT_REQ, c->target, (uint64_t)ci, c->seq, NULL, 0);
 	sim_push(s, s->now_us + CLIENT_ATTEMPT_US, EV_CLIENT_TIMER, -1,
 		 (uint64_t)ci, c->attempt, NULL, 0);
+}
+
+/* The last time a client starts an operation: each may take up to
+ * SIM_LIVE_OP_MS, and then the cluster has at least a second of quiet
+ * before the end-of-run checks (check_converged). */
+static uint64_t clients_stop_us(const struct sim *s)
+{
+	uint64_t tail = SIM_LIVE_OP_MS * 1000ULL + 1000000;
+
+	return s->o->duration_ms * 1000 > tail ? s->o->duration_ms * 1000 - tail
+						: 0;
 }
 
 static void client_start(struct sim *s, int ci)
@@ -101,9 +127,7 @@ static void client_start(struct sim *s, int ci)
 	struct lin_op *h;
 	uint64_t r = prng_below(&s->rng, 100);
 
-	if (s->hist_n == SIM_HIST_MAX ||
-	    s->now_us + SIM_LIVE_OP_MS * 1000ULL + 1000000 >
-		s->o->duration_ms * 1000)
+	if (s->hist_n == SIM_HIST_MAX || s->now_us > clients_stop_us(s))
 		return; /* the run is ending: no new operations */
 	memset(&c->cmd, 0, sizeof(c->cmd));
 	c->cmd.client = (uint32_t)ci;
@@ -145,8 +169,38 @@ static void client_start(struct sim *s, int ci)
 static void client_next(struct sim *s, int ci)
 {
 	s->cl[ci].busy = 0;
-	sim_push(s, s->now_us + 2000 + prng_below(&s->rng, 80000),
+	sim_push(s,
+		 s->now_us + CLIENT_THINK_MIN_US +
+		     prng_below(&s->rng, CLIENT_THINK_SPAN_US),
 		 EV_CLIENT_NEXT, -1, (uint64_t)ci, 0, NULL, 0);
+}
+
+/* Where a client tries next without a hint: a cursor of its own that
+ * goes round every node. (Trying the node after the one that failed
+ * would let two stale nodes, each naming the other or nobody as leader,
+ * hold a client forever.) */
+static int client_next_node(struct sim *s, struct client *c)
+{
+	c->cursor = (c->cursor + 1) % s->n;
+	return c->cursor;
+}
+
+/* The operation's deadline passed without a success (no answer, or only
+ * errors): its outcome is unknown, and after the heal that is a liveness
+ * failure. */
+static void client_give_up(struct sim *s, int ci, const char *last)
+{
+	struct client *c = &s->cl[ci];
+
+	s->res->ops_unknown++;
+	sim_trace(s, "c%d seq=%" PRIu64 " gives up (outcome unknown, %s)", ci,
+		  c->seq, last);
+	if (s->healed)
+		sim_violation(s,
+			      "liveness: client %d op seq %" PRIu64
+			      " not done %d ms after the heal (last: %s)",
+			      ci, c->seq, SIM_LIVE_OP_MS, last);
+	client_next(s, ci);
 }
 
 static void client_resp(struct sim *s, int ci, uint64_t seq,
@@ -158,9 +212,15 @@ static void client_resp(struct sim *s, int ci, uint64_t seq,
 	if (!c->busy || c->seq != seq)
 		return; /* an answer to an earlier attempt's duplicate */
 	if (r->status != 0) {
+		/* An error is not progress: past its deadline the operation
+		 * fails as if it had never been answered. */
+		if (s->now_us >= c->deadline_us) {
+			client_give_up(s, ci, err_name(r->status));
+			return;
+		}
 		c->attempt++;
 		c->target = r->leader_hint >= 0 ? r->leader_hint
-						: (c->target + 1) % s->n;
+						: client_next_node(s, c);
 		sim_push(s, s->now_us + 2000 + prng_below(&s->rng, 20000),
 			 EV_CLIENT_RETRY, -1, (uint64_t)ci, c->attempt, NULL,
 			 0);
@@ -170,6 +230,8 @@ static void client_resp(struct sim *s, int ci, uint64_t seq,
 	h->ret_us = s->now_us;
 	h->out = r->out;
 	s->res->ops_ok++;
+	if (s->now_us >= s->calm_from_us && s->now_us < s->calm_to_us)
+		s->res->calm_ops++;
 	sim_trace(s,
 		  "c%d seq=%" PRIu64 " %s k=%u a=%" PRIu64 " b=%" PRIu64
 		  " -> %" PRIu64,
@@ -188,19 +250,11 @@ static void client_timer(struct sim *s, int ci, uint64_t attempt)
 	if (!c->busy || c->attempt != attempt)
 		return;
 	if (s->now_us >= c->deadline_us) {
-		s->res->ops_unknown++;
-		sim_trace(s, "c%d seq=%" PRIu64 " gives up (outcome unknown)",
-			  ci, c->seq);
-		if (s->healed)
-			sim_violation(s,
-				      "liveness: client %d op seq %" PRIu64
-				      " not done %d ms after the heal",
-				      ci, c->seq, SIM_LIVE_OP_MS);
-		client_next(s, ci);
+		client_give_up(s, ci, "no answer");
 		return;
 	}
 	c->attempt++;
-	c->target = (c->target + 1) % s->n;
+	c->target = client_next_node(s, c);
 	client_send(s, ci);
 }
 
@@ -213,8 +267,10 @@ void sim_respond(struct sim *s, int ci, uint64_t seq, int status,
 	r->status = status;
 	r->out = out;
 	r->leader_hint = hint;
-	sim_push(s, s->now_us + 100 + prng_below(&s->rng, 900), EV_CLIENT_RESP,
-		 -1, (uint64_t)ci, seq, r, sizeof(*r));
+	sim_push(s,
+		 s->now_us + CLIENT_HOP_MIN_US +
+		     prng_below(&s->rng, CLIENT_HOP_SPAN_US),
+		 EV_CLIENT_RESP, -1, (uint64_t)ci, seq, r, sizeof(*r));
 }
 
 /* ---- faults ---- */
@@ -603,8 +659,10 @@ static void run_loop(struct sim *s)
 		}
 		s->now_us = ev.time_us;
 		dispatch(s, &ev);
-		if (s->healed && s->leader_seen_us == 0 && find_leader(s))
+		if (s->healed && s->leader_seen_us == 0 && find_leader(s)) {
 			s->leader_seen_us = s->now_us;
+			s->calm_from_us = s->now_us + PROGRESS_SETTLE_US;
+		}
 	}
 }
 
@@ -731,19 +789,69 @@ static int store_same(struct sim *s, struct sim_node *nd, struct sim_node *l)
 	return 0;
 }
 
+/* The progress oracle's floor, in operations per simulated second, from
+ * the model of the calm phase (README.md, "The progress oracle"): each
+ * client's cycle is its mean think time, two hops, and an operation's
+ * service time bounded by the slowest round to a follower (a message
+ * each way at the network's longest untailed latency and the longest
+ * fsync, which stalls no more after the heal: sdisk.c), twice over when
+ * the window of appends in flight is one (an entry proposed while an
+ * append is out waits for its answer). */
+static double progress_floor(const struct sim *s)
+{
+	const struct sim_net_params *np = &s->net.p;
+	double think = CLIENT_THINK_MIN_US + (CLIENT_THINK_SPAN_US - 1) / 2.0;
+	double hops = 2 * (CLIENT_HOP_MIN_US + (CLIENT_HOP_SPAN_US - 1) / 2.0);
+	double fsync = SIM_FSYNC_MIN_US + SIM_FSYNC_JITTER_US;
+	double round = 2.0 * (np->lat_min_us + np->lat_jitter_us) + fsync;
+	double service = (s->tune.inflight_max == 1 ? 2 : 1) * round;
+
+	return PROGRESS_MARGIN * SIM_CLIENTS * 1e6 / (think + hops + service);
+}
+
+/* In the calm window after the heal (from PROGRESS_SETTLE_US after the
+ * first leader to the last operation's start), the operations that
+ * succeeded per simulated second must reach the model's floor: a
+ * cluster that answers but slows down (a lost message waited out, a
+ * pipeline that stalls) fails here although every operation completes. */
+static void progress_check(struct sim *s)
+{
+	uint64_t len;
+
+	if (!s->healed || s->calm_from_us >= s->calm_to_us ||
+	    s->calm_to_us - s->calm_from_us < PROGRESS_WINDOW_MIN_US)
+		return;
+	len = s->calm_to_us - s->calm_from_us;
+	s->res->calm_ms = len / 1000;
+	s->res->calm_rate = (double)s->res->calm_ops * 1e6 / (double)len;
+	s->res->calm_floor = progress_floor(s);
+	sim_trace(s, "progress: %" PRIu64 " ops in %.2f s after the heal: "
+		  "%.1f/s, floor %.1f/s", s->res->calm_ops, (double)len / 1e6,
+		  s->res->calm_rate, s->res->calm_floor);
+	if (s->res->calm_rate < s->res->calm_floor)
+		sim_violation(s,
+			      "progress: %.1f operations/s in the %.2f s after "
+			      "the heal, below the model's floor of %.1f/s",
+			      s->res->calm_rate, (double)len / 1e6,
+			      s->res->calm_floor);
+}
+
 /* At the end, long after the heal and the last client operation, every
- * member must have caught up with the leader (by log or by snapshot) and
- * hold the same state. */
+ * member must have applied the leader's last index (so every entry the
+ * leader holds is committed and has reached everyone, by log or by
+ * snapshot) and hold the same state. */
 static void check_converged(struct sim *s)
 {
 	struct sim_node *l = find_leader(s);
 	const struct raft_configuration *c;
+	raft_index last;
 
 	if (l == NULL) {
 		sim_violation(s, "liveness: no leader at the end of the run");
 		return;
 	}
 	c = raft_configuration(sim_raft(l));
+	last = raft_last_index(sim_raft(l));
 	for (uint32_t i = 0; i < c->n; i++) {
 		int slot = (int)c->servers[i].id - 1;
 		struct sim_node *nd;
@@ -753,21 +861,21 @@ static void check_converged(struct sim *s)
 		nd = &s->node[slot];
 		if (!store_same(s, nd, l))
 			return;
-		if (nd->applied != l->applied ||
+		if (nd->applied != last ||
 		    kv_digest(&nd->kv) != kv_digest(&l->kv)) {
 			sim_violation(s,
 				      "convergence: n%d applied %" PRIu64
 				      " (digest %016" PRIx64 "), leader n%d "
-				      "applied %" PRIu64 " (digest %016" PRIx64
+				      "holds up to %" PRIu64 " (digest %016" PRIx64
 				      ")",
 				      slot, nd->applied, kv_digest(&nd->kv),
-				      l->slot, l->applied, kv_digest(&l->kv));
+				      l->slot, last, kv_digest(&l->kv));
 			return;
 		}
 	}
 	sim_trace(
 	    s, "converged: %u members at index %" PRIu64 ", digest %016" PRIx64,
-	    c->n, l->applied, kv_digest(&l->kv));
+	    c->n, last, kv_digest(&l->kv));
 }
 
 static void check_history(struct sim *s)
@@ -805,6 +913,8 @@ int sim_run(const struct sim_opts *opts, struct sim_result *res)
 	s->o = opts;
 	s->res = res;
 	s->heal_us = opts->heal_ms * 1000;
+	s->calm_from_us = UINT64_MAX; /* set once a leader is seen */
+	s->calm_to_us = clients_stop_us(s);
 	prng_seed(&s->rng, opts->seed);
 	assert_sim = s;
 	base_assert_set_hook(on_assert);
@@ -822,6 +932,8 @@ int sim_run(const struct sim_opts *opts, struct sim_result *res)
 	}
 	world_start(s);
 	run_loop(s);
+	if (!s->failed)
+		progress_check(s);
 	if (!s->failed)
 		check_converged(s);
 	if (!s->failed)

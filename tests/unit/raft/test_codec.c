@@ -216,6 +216,57 @@ static void codec_rejects_bad_envelopes(void **state)
 	mp_writer_free(&w);
 }
 
+/* An append of one entry, by hand: its data as bytes, or (bad) as an
+ * integer. */
+static void write_append(struct mp_writer *w, int bad)
+{
+	static const uint64_t head[] = {RAFT_WIRE_VERSION, RAFT_MSG_APPEND,
+					2, 1, 3, 0, 0, 0};
+
+	mp_writer_reset(w);
+	mp_w_array(w, 9);
+	for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+		mp_w_uint(w, head[i]);
+	mp_w_array(w, 1);
+	mp_w_array(w, 3);
+	mp_w_uint(w, 3);
+	mp_w_uint(w, RAFT_ENTRY_NORMAL);
+	if (bad)
+		mp_w_uint(w, 7);
+	else
+		mp_w_bin(w, (const uint8_t *)"ok", 2);
+}
+
+/* Fields of the wrong msgpack type are refused: an entry whose data is
+ * an integer instead of bytes; and raft_message_check refuses entry types
+ * outside NORMAL..BARRIER. */
+static void codec_rejects_wrong_field_types(void **state)
+{
+	struct raft_entry ents[4], e[3];
+	struct raft_message m, d;
+	struct mp_writer w;
+
+	(void)state;
+	mp_writer_init(&w, 1024);
+	write_append(&w, 0); /* the control */
+	assert_int_equal(raft_decode(mp_writer_data(&w), mp_writer_len(&w), &d,
+				     ents, 4),
+			 0);
+	write_append(&w, 1);
+	assert_int_equal(raft_decode(mp_writer_data(&w), mp_writer_len(&w), &d,
+				     ents, 4),
+			 ERR_MALFORMED);
+	mp_writer_free(&w);
+	sample(RAFT_MSG_APPEND, &m);
+	memcpy(e, sample_ents, sizeof(e));
+	m.u.append.entries = e;
+	assert_int_equal(raft_message_check(&m), 0);
+	e[0].type = RAFT_ENTRY_BARRIER + 1;
+	assert_int_equal(raft_message_check(&m), ERR_MALFORMED);
+	e[0].type = RAFT_ENTRY_NORMAL - 1;
+	assert_int_equal(raft_message_check(&m), ERR_MALFORMED);
+}
+
 static void codec_check_catches_inconsistency(void **state)
 {
 	struct raft_message m;
@@ -244,6 +295,73 @@ static void codec_check_catches_inconsistency(void **state)
 	sample(RAFT_MSG_VOTE, &m);
 	m.from = 0;
 	assert_int_equal(raft_message_check(&m), ERR_MALFORMED);
+}
+
+/* A snapshot message whose term is 0, or whose snapshot term is above the
+ * message's own term, cannot come from a leader: raft_message_check must
+ * refuse it (a snapshot term equal to the message term is fine). */
+static void codec_check_snapshot_terms(void **state)
+{
+	struct raft_message m;
+
+	(void)state;
+	sample(RAFT_MSG_SNAPSHOT, &m); /* term 5, snapshot term 4 */
+	assert_int_equal(raft_message_check(&m), 0);
+	m.u.snapshot.meta.term = 5;
+	assert_int_equal(raft_message_check(&m), 0);
+	m.u.snapshot.meta.term = 6;
+	assert_int_equal(raft_message_check(&m), ERR_MALFORMED);
+	m.u.snapshot.meta.term = 0;
+	assert_int_equal(raft_message_check(&m), ERR_MALFORMED);
+	sample(RAFT_MSG_SNAPSHOT, &m);
+	m.term = 0;
+	assert_int_equal(raft_message_check(&m), ERR_MALFORMED);
+	m.u.snapshot.meta.term = 0;
+	assert_int_equal(raft_message_check(&m), ERR_MALFORMED);
+}
+
+static struct raft_entry batch[RAFT_BATCH_MAX + 1];
+static struct raft_entry batch_rx[RAFT_BATCH_MAX + 1];
+static uint8_t batch_buf[16 * (RAFT_BATCH_MAX + 1) + 64];
+
+/* A full batch, exactly RAFT_BATCH_MAX entries, decodes into an array of
+ * RAFT_BATCH_MAX; one entry more is refused by the decoder and by
+ * raft_message_check, even with room to hold it. */
+static void codec_full_batch_decodes(void **state)
+{
+	static uint8_t one = 'x';
+	struct raft_message m, out;
+	size_t n;
+
+	(void)state;
+	for (uint32_t i = 0; i <= RAFT_BATCH_MAX; i++) {
+		batch[i].index = (raft_index)i + 1;
+		batch[i].term = 1;
+		batch[i].type = RAFT_ENTRY_NORMAL;
+		batch[i].len = 1;
+		batch[i].data = &one;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_APPEND;
+	m.from = 2;
+	m.to = 1;
+	m.term = 1;
+	m.u.append.n_entries = RAFT_BATCH_MAX;
+	m.u.append.entries = batch;
+	assert_int_equal(raft_message_check(&m), 0);
+	n = encode(&m, batch_buf, sizeof(batch_buf));
+	assert_int_equal(raft_decode(batch_buf, n, &out, batch_rx,
+				     RAFT_BATCH_MAX),
+			 0);
+	assert_int_equal(out.u.append.n_entries, RAFT_BATCH_MAX);
+	assert_int_equal(out.u.append.entries[RAFT_BATCH_MAX - 1].index,
+			 RAFT_BATCH_MAX);
+	m.u.append.n_entries = RAFT_BATCH_MAX + 1;
+	assert_int_equal(raft_message_check(&m), ERR_MALFORMED);
+	n = encode(&m, batch_buf, sizeof(batch_buf));
+	assert_int_equal(raft_decode(batch_buf, n, &out, batch_rx,
+				     RAFT_BATCH_MAX + 1),
+			 ERR_MALFORMED);
 }
 
 /* Mutated encodings: each either fails to decode or passes the checks and
@@ -297,6 +415,9 @@ int main(void)
 		cmocka_unit_test(codec_roundtrip_every_type),
 		cmocka_unit_test(codec_rejects_bad_envelopes),
 		cmocka_unit_test(codec_check_catches_inconsistency),
+		cmocka_unit_test(codec_check_snapshot_terms),
+		cmocka_unit_test(codec_rejects_wrong_field_types),
+		cmocka_unit_test(codec_full_batch_decodes),
 		cmocka_unit_test(codec_mutations_never_trip_raft),
 	};
 

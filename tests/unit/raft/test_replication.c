@@ -519,6 +519,200 @@ static void hard_state_commit_bounded_by_durable_log(void **state)
 	raft_close(&r);
 }
 
+static void large_messages(struct raft_config *c, void *arg)
+{
+	(void)arg;
+	c->msg_bytes_max = 1u << 20; /* the batch limit is the entry count */
+}
+
+/* A follower cut off while the leader appends more than RAFT_BATCH_MAX
+ * entries catches up once it is back, through appends that carry exactly
+ * RAFT_BATCH_MAX entries (the largest batch a receiver decodes). */
+static void batch_max_follower_catches_up(void **state)
+{
+	struct h h;
+	int l, f;
+
+	(void)state;
+	h_init(&h, 3, 3, large_messages, NULL);
+	l = h_elect(&h, 50);
+	f = other(l, 1);
+	h_isolate(&h, f, 1);
+	for (int i = 0; i < RAFT_BATCH_MAX + 100; i++) {
+		assert_int_equal(h_propose(&h, l, "x"), 0);
+		if (i % 512 == 0)
+			h_run(&h, 5); /* the other follower keeps up */
+	}
+	h_run(&h, 300);
+	assert_true(raft_commit_index(&h.nodes[l].r) > RAFT_BATCH_MAX + 100);
+	assert_true(raft_last_index(&h.nodes[f].r) < 10);
+	h.nodes[l].max_append_entries = 0;
+	h_isolate(&h, f, 0);
+	h_run(&h, 500);
+	assert_int_equal(h_leader(&h), l);
+	assert_int_equal(raft_last_index(&h.nodes[f].r),
+			 raft_last_index(&h.nodes[l].r));
+	assert_int_equal(h.nodes[f].applied, h.nodes[l].applied);
+	assert_int_equal(h.nodes[l].max_append_entries, RAFT_BATCH_MAX);
+	h_check_applied(&h);
+	h_free(&h);
+}
+
+/* raft_restore takes the entries after the snapshot as they are stored;
+ * a gap (or a repeat) in their indexes means storage lost or garbled
+ * something, and must be refused rather than renumbered. */
+static void restore_rejects_index_gap(void **state)
+{
+	struct raft r;
+	struct raft_config c;
+	struct raft_hard_state hs = {.term = 2};
+	struct raft_snapshot_meta snap = {.index = 10, .term = 1};
+	uint8_t sdata[1] = {0};
+	struct raft_entry e[3];
+
+	(void)state;
+	h_config(&c, 1);
+	memset(e, 0, sizeof(e));
+	for (int i = 0; i < 3; i++) {
+		e[i].index = (raft_index)i + 1;
+		e[i].term = 1;
+		e[i].type = RAFT_ENTRY_NORMAL;
+	}
+	/* Contiguous: accepted (the control). */
+	assert_int_equal(raft_init(&r, &c), 0);
+	assert_int_equal(raft_restore(&r, &hs, NULL, NULL, 0, e, 3, 0), 0);
+	assert_int_equal(raft_last_index(&r), 3);
+	raft_close(&r);
+	/* 1, 2, 4: a gap. */
+	e[2].index = 4;
+	assert_int_equal(raft_init(&r, &c), 0);
+	assert_int_equal(raft_restore(&r, &hs, NULL, NULL, 0, e, 3, 0),
+			 ERR_INVAL);
+	assert_int_equal(raft_last_index(&r), 0);
+	raft_close(&r);
+	/* 1, 2, 2: a repeat. */
+	e[2].index = 2;
+	assert_int_equal(raft_init(&r, &c), 0);
+	assert_int_equal(raft_restore(&r, &hs, NULL, NULL, 0, e, 3, 0),
+			 ERR_INVAL);
+	raft_close(&r);
+	/* After a snapshot at 10 the entries must start at 11: 12.. is a
+	 * gap, 11.. is accepted. */
+	for (int i = 0; i < 3; i++)
+		e[i].index = (raft_index)i + 12;
+	assert_int_equal(raft_init(&r, &c), 0);
+	assert_int_equal(raft_restore(&r, &hs, &snap, sdata, 1, e, 3, 10),
+			 ERR_INVAL);
+	raft_close(&r);
+	for (int i = 0; i < 3; i++)
+		e[i].index = (raft_index)i + 11;
+	assert_int_equal(raft_init(&r, &c), 0);
+	assert_int_equal(raft_restore(&r, &hs, &snap, sdata, 1, e, 3, 10), 0);
+	assert_int_equal(raft_last_index(&r), 13);
+	raft_close(&r);
+}
+
+/* Counts the appends to `to` in an update, and the first one's prev. */
+static int appends_in(const struct raft_update *up, raft_id to,
+		      raft_index *first_prev)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < up->n_msgs; i++) {
+		const struct raft_message *m = &up->msgs[i];
+
+		if (m->type != RAFT_MSG_APPEND || m->to != to)
+			continue;
+		if (n++ == 0 && first_prev != NULL)
+			*first_prev = m->u.append.prev_index;
+	}
+	return n;
+}
+
+/* Pipelining (replication.c's flow control): with a window of 4 and one
+ * entry per append, a backlog leaves as a burst of 4 appends as soon as
+ * an answer frees the window, without waiting for more answers or the
+ * heartbeat; and when the follower rejects a pipelined append (one
+ * before it was lost), the leader backtracks at once, in the same step,
+ * rather than waiting for the retransmission timer. */
+static void pipeline_burst_and_reject_backtracks_at_once(void **state)
+{
+	struct raft r;
+	struct raft_update up;
+	struct raft_event ev = {.type = RAFT_EV_PROPOSE, .now_ms = 1000};
+	struct raft_message m;
+	raft_index prev = 0;
+	int sent = 0;
+
+	(void)state;
+	figure8_leader(&r, 0);
+	r.cfg.inflight_max = 4;
+	r.cfg.msg_bytes_max = 10; /* one 10-byte entry per append */
+	persist(&r, 3, 3);
+	ack(&r, 2, 3, &up); /* 2 matches the barrier: pipelined from now */
+	assert_int_equal(raft_progress_of(&r, 2)->state, RAFT_REPLICATE);
+	/* Entries 4..13: the first 4 fill the window, 6 wait. */
+	ev.u.propose.type = RAFT_ENTRY_NORMAL;
+	ev.u.propose.data = (const uint8_t *)"0123456789";
+	ev.u.propose.len = 10;
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(raft_step(&r, &ev, &up), 0);
+		sent += appends_in(&up, 2, NULL);
+	}
+	assert_int_equal(sent, 4);
+	assert_int_equal(raft_progress_of(&r, 2)->inflight_n, 4);
+	persist(&r, 13, 3);
+	/* One answer for all four: the backlog leaves as 4 appends, 8..11. */
+	ack(&r, 2, 7, &up);
+	assert_int_equal(appends_in(&up, 2, &prev), 4);
+	assert_int_equal(prev, 7);
+	assert_int_equal(raft_progress_of(&r, 2)->next, 12);
+	/* The append of 8 is lost; 2 (last 7) rejects the one after it. */
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_APPEND_RESP;
+	m.from = 2;
+	m.to = 1;
+	m.term = 3;
+	m.u.append_resp.success = 0;
+	m.u.append_resp.index = 8;
+	m.u.append_resp.hint_index = 8;
+	m.u.append_resp.last_index = 7;
+	assert_int_equal(h_bare_recv(&r, 1000, &m, &up), 0);
+	assert_int_equal(appends_in(&up, 2, &prev), 1);
+	assert_int_equal(prev, 7);
+	raft_close(&r);
+}
+
+/* raft_init refuses a configuration with a zero message size or window,
+ * or a window past RAFT_INFLIGHT_MAX, and takes RAFT_INFLIGHT_MAX itself;
+ * raft_conf_get looks only at the configuration's n servers. */
+static void config_bounds(void **state)
+{
+	struct raft r;
+	struct raft_config c;
+	struct raft_configuration conf;
+
+	(void)state;
+	h_config(&c, 1);
+	c.msg_bytes_max = 0;
+	assert_int_equal(raft_init(&r, &c), ERR_INVAL);
+	h_config(&c, 1);
+	c.inflight_max = 0;
+	assert_int_equal(raft_init(&r, &c), ERR_INVAL);
+	c.inflight_max = RAFT_INFLIGHT_MAX + 1;
+	assert_int_equal(raft_init(&r, &c), ERR_INVAL);
+	c.inflight_max = RAFT_INFLIGHT_MAX;
+	assert_int_equal(raft_init(&r, &c), 0);
+	raft_close(&r);
+	memset(&conf, 0, sizeof(conf));
+	conf.n = 2;
+	conf.servers[0] = (struct raft_server){1, RAFT_VOTER};
+	conf.servers[1] = (struct raft_server){2, RAFT_VOTER};
+	conf.servers[2] = (struct raft_server){9, RAFT_VOTER}; /* past n */
+	assert_non_null(raft_conf_get(&conf, 2));
+	assert_null(raft_conf_get(&conf, 9));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +729,10 @@ int main(void)
 		cmocka_unit_test(sec5_3_follower_restart_catches_up),
 		cmocka_unit_test(persisted_after_truncation_is_ignored),
 		cmocka_unit_test(hard_state_commit_bounded_by_durable_log),
+		cmocka_unit_test(batch_max_follower_catches_up),
+		cmocka_unit_test(restore_rejects_index_gap),
+		cmocka_unit_test(pipeline_burst_and_reject_backtracks_at_once),
+		cmocka_unit_test(config_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
