@@ -600,10 +600,9 @@ def profile(a):
         props = d("clusterd_raft_proposals_total")
         appends = d("clusterd_raft_append_seconds_count")
         asum = d("clusterd_raft_append_seconds_sum")
-        print(f"#   proposals {props:.0f}, log appends (fsync) {appends:.0f} = {props / max(appends, 1):.1f} "
-              f"entries per fsync, mean append {1000 * asum / max(appends, 1):.2f} ms, "
-              f"disk busy {100 * asum / el:.0f}% of the time; frames sent "
-              f"{d('clusterd_transport_frames_sent_total'):.0f}, bytes sent {d('clusterd_transport_bytes_sent_total'):.0f}")
+        print(f"#   proposals {props:.0f}; append_seconds: {appends:.0f} entries, mean {1000 * asum / max(appends, 1):.2f} ms "
+              f"from an entry's write to its fsync; frames sent {d('clusterd_transport_frames_sent_total'):.0f}, "
+              f"bytes sent {d('clusterd_transport_bytes_sent_total'):.0f}")
     finally:
         s.stop()
 
@@ -615,7 +614,7 @@ def spurious(a, cls):
         s.start()
         wait_for(f"{s.label}: caught up", s.caught_up, 60, 0.3)
         time.sleep(a.settle_s)
-        keys = (["clusterd_raft_elections_total", "clusterd_raft_leader_changes_total"]
+        keys = (["clusterd_raft_elections_total", "clusterd_raft_leader_changes_total", "clusterd_raft_term"]
                 if cls is Clusterd else ["etcd_server_leader_changes_seen_total"])
         before = [s.metrics(i) for i in range(3)]
         for _ in range(a.busy):
