@@ -30,6 +30,10 @@ import time
 import urllib.error
 import urllib.request
 
+# Free loopback ports (TCP and UDP): the gossip harness's helper.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gossip"))
+from real_cluster import free_ports, stop_procs  # noqa: E402
+
 
 class Fail(Exception):
     pass
@@ -42,26 +46,6 @@ def log(msg):
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
-
-
-def free_ports(n):
-    held, ports = [], []
-    while len(ports) < n:
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-        except OSError:
-            t.close()
-            u.close()
-            continue
-        held += [t, u]
-        ports.append(port)
-    for s in held:
-        s.close()
-    return ports
 
 
 def http(method, url, body=None, headers=None, timeout=3.0):
@@ -137,20 +121,37 @@ class System:
         self.procs[i].wait()
 
     def stop(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        end = time.monotonic() + 10
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=max(0.1, end - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_procs(list(self.procs.values()))
         if self.a.keep:
             log(f"kept {self.dir}")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def metrics(self, i):
+        """/metrics of member i as {sample with labels: value}."""
+        st, body = http("GET", self.url(i, "/metrics"))
+        out = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                k, _, v = line.rpartition(" ")
+                try:
+                    out[k] = float(v)
+                except ValueError:
+                    pass
+        return out
+
+    def leader(self):
+        """Index of the leader as the first member that answers knows it, or None."""
+        for i in range(3):
+            if not self.alive(i):
+                continue
+            try:
+                li = self.leader_seen_by(i)
+            except (OSError, urllib.error.URLError, ValueError):
+                continue
+            if li is not None:
+                return li
+        return None
 
     def rss_mib(self):
         return [rss_kib(self.pid(i)) / 1024 for i in range(3)]
@@ -211,17 +212,9 @@ class Clusterd(System):
         r = self.raft(0)
         return r and r["leader"] and sum(s["suffrage"] == "voter" for s in r["servers"]) == 3
 
-    def leader(self):
-        for i in range(3):
-            if not self.alive(i):
-                continue
-            try:
-                r = self.raft(i)
-            except (OSError, urllib.error.URLError, ValueError):
-                continue
-            if r and r["leader"]:
-                return self.names.index(r["leader"]["name"])
-        return None
+    def leader_seen_by(self, i):
+        r = self.raft(i)
+        return self.names.index(r["leader"]["name"]) if r and r["leader"] else None
 
     def caught_up(self):
         li = self.leader()
@@ -241,18 +234,6 @@ class Clusterd(System):
     def put_request(self, key, value):
         return ("PUT", f"/api/v1/kv/bench/{key}", value.encode(),
                 {"Authorization": f"Bearer {self.token}"})
-
-    def metrics(self, i):
-        st, body = http("GET", self.url(i, "/metrics"))
-        out = {}
-        for line in body.decode().splitlines():
-            if line and not line.startswith("#"):
-                k, _, v = line.rpartition(" ")
-                try:
-                    out[k] = float(v)
-                except ValueError:
-                    pass
-        return out
 
     def kvload_args(self, i):
         return ["--kind", "clusterd", "--target", self.addr(i), "--token", self.token]
@@ -299,17 +280,9 @@ class Etcd(System):
             self.ids[s["header"]["member_id"]] = i
         return len(self.ids) == 3
 
-    def leader(self):
-        for i in range(3):
-            if not self.alive(i):
-                continue
-            try:
-                s = self.status(i)
-            except (OSError, urllib.error.URLError, ValueError):
-                continue
-            if s and s.get("leader") in self.ids:
-                return self.ids[s["leader"]]
-        return None
+    def leader_seen_by(self, i):
+        s = self.status(i)
+        return self.ids[s["leader"]] if s and s.get("leader") in self.ids else None
 
     def caught_up(self):
         if not all(self.alive(i) for i in range(3)):
@@ -325,18 +298,6 @@ class Etcd(System):
     def put_request(self, key, value):
         body = json.dumps({"key": b64(key), "value": b64(value)}).encode()
         return ("POST", "/v3/kv/put", body, {"Content-Type": "application/json"})
-
-    def metrics(self, i):
-        st, body = http("GET", self.url(i, "/metrics"))
-        out = {}
-        for line in body.decode().splitlines():
-            if line and not line.startswith("#"):
-                k, _, v = line.rpartition(" ")
-                try:
-                    out[k] = float(v)
-                except ValueError:
-                    pass
-        return out
 
     def kvload_args(self, i):
         return ["--kind", "etcd", "--target", self.addr(i)]

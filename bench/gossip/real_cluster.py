@@ -70,6 +70,21 @@ def free_ports(n):
     return ports
 
 
+def stop_procs(procs, grace_s=10):
+    """SIGTERM to each process still running, then SIGKILL to any that has
+    not exited after grace_s in all."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    end = time.monotonic() + grace_s
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def http_get(url, token=None, timeout=2.0):
     req = urllib.request.Request(url)
     if token:
@@ -210,16 +225,7 @@ class Cluster:
         return total
 
     def stop(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        end = time.monotonic() + 10
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=max(0.1, end - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_procs(self.procs.values())
         if not self.a.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
         else:
