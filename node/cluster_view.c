@@ -36,6 +36,16 @@ const char *cl_role_word(const struct cluster *c)
 	}
 }
 
+/* Copies a string, cut to fit: the views hold short fields, and a longer
+ * value (a peer's published word) is shown cut rather than refused. */
+static void set_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static const char *status_word(enum gossip_status s)
 {
 	switch (s) {
@@ -74,19 +84,17 @@ int cl_members_view(void *ctx, struct core_member *out, size_t max,
 		struct core_member *o = &out[i];
 
 		memset(o, 0, sizeof(*o));
-		snprintf(o->name, sizeof(o->name), "%s", m[i].name);
-		snprintf(o->addr, sizeof(o->addr), "%s", m[i].addr);
-		snprintf(o->http, sizeof(o->http), "%s",
-			 m[i].values[GOSSIPD_KEY_HTTP]);
-		snprintf(o->state, sizeof(o->state), "%s",
-			 status_word(m[i].status));
-		snprintf(o->role, sizeof(o->role), "%s",
-			 m[i].self ? cl_role_word(c)
-			 : m[i].values[GOSSIPD_KEY_ROLE][0]
-				 ? m[i].values[GOSSIPD_KEY_ROLE]
-				 : "none");
-		snprintf(o->version, sizeof(o->version), "%s",
-			 m[i].values[GOSSIPD_KEY_VER]);
+		set_str(o->name, sizeof(o->name), m[i].name);
+		set_str(o->addr, sizeof(o->addr), m[i].addr);
+		set_str(o->http, sizeof(o->http), m[i].values[GOSSIPD_KEY_HTTP]);
+		set_str(o->state, sizeof(o->state), status_word(m[i].status));
+		set_str(o->role, sizeof(o->role),
+			m[i].self ? cl_role_word(c)
+			: m[i].values[GOSSIPD_KEY_ROLE][0]
+				? m[i].values[GOSSIPD_KEY_ROLE]
+				: "none");
+		set_str(o->version, sizeof(o->version),
+			m[i].values[GOSSIPD_KEY_VER]);
 		o->raft_id = m[i].raft_id;
 		*n = i + 1;
 	}
