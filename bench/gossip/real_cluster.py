@@ -9,9 +9,9 @@ free on 127.0.0.1), waits until every node lists all N members alive, then:
      quiet window and reports the gossip payload bytes sent per node per
      second (the counter family --metric, summed over its labels);
   2. detection: kill -9 of one node (never the first, as the memberlist
-     peer never kills its seed) and polls every survivor's
-     GET /api/v1/cluster/members until each shows it dead; reports the time
-     to the first and to the last.
+     peer never kills its seed) and polls every survivor's /metrics
+     (clusterd_gossip_members by state) until each counts a dead member;
+     reports the time to the first and to the last.
 
 With --gnode PATH it runs bench/gossip's gnode processes instead (the
 node's gossip driver alone on plain UDP and TCP, no encryption, no Raft):
@@ -70,6 +70,21 @@ def free_ports(n):
     return ports
 
 
+def stop_procs(procs, grace_s=10):
+    """SIGTERM to each process still running, then SIGKILL to any that has
+    not exited after grace_s in all."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    end = time.monotonic() + grace_s
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def http_get(url, token=None, timeout=2.0):
     req = urllib.request.Request(url)
     if token:
@@ -103,6 +118,7 @@ class Cluster:
         self.hport = ports[a.nodes:]
         self.token = None
         self.join_token = None
+        self.join_retries = 0
 
     def name(self, i):
         return f"g{i}"
@@ -143,6 +159,13 @@ class Cluster:
             raise Fail(f"`clusterd init --json` printed no admin_token/join_token: {e}")
         self.start(0, [])
         self.wait_up(0)
+        # The first node answers status before its replicated state (with
+        # the join token) is applied; a join sent then is refused as a bad
+        # token (403). Wait until it leads its one-voter cluster.
+        def leads():
+            j = json.loads(http_get(self.url(0, "/api/v1/cluster/raft"), self.token))
+            return j.get("leader") is not None
+        wait_for(f"{self.name(0)} electing itself leader", leads, 30)
 
     def join(self, i):
         self.start(i, ["--name", self.name(i), "--bind",
@@ -152,22 +175,38 @@ class Cluster:
         cmd = [os.path.join(self.bin, "clusterctl"), "--node",
                self.url(i, ""), "join", f"127.0.0.1:{self.cport[0]}",
                "--token", self.join_token]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        # A join that timed out (503, "try again") is retried, as its
+        # message asks, a few times; any other failure ends the run.
+        for attempt in range(4):
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            if p.returncode == 0 or "(HTTP 503)" not in (p.stderr + p.stdout):
+                break
+            self.join_retries += 1
+            log(f"join of {self.name(i)} timed out (attempt {attempt + 1}); retrying")
+            time.sleep(1)
         if p.returncode != 0:
             raise Fail(f"`clusterctl join` of {self.name(i)} failed (exit "
                        f"{p.returncode}): {(p.stderr or p.stdout).strip()[:300]}")
 
-    def members(self, i):
-        j = json.loads(http_get(self.url(i, "/api/v1/cluster/members"),
-                                self.token))
-        ms = j["members"] if isinstance(j, dict) else j
-        return {m["name"]: m.get("state", m.get("status")) for m in ms}
+    def states(self, i):
+        """Members by gossip state as node i counts them, from its /metrics
+        (clusterd_gossip_members{state=...}). /metrics needs no token, so
+        this also reads the nodes past RAFT_NODES_MAX, which hold no
+        replicated state and refuse the token on /api/v1/cluster/members."""
+        text = http_get(self.url(i, "/metrics")).decode()
+        out = {}
+        for line in text.splitlines():
+            if line.startswith('clusterd_gossip_members{state="'):
+                st = line.split('"', 2)[1]
+                out[st] = int(float(line.rsplit(" ", 1)[1]))
+        if "alive" not in out:
+            raise Fail(f"{self.name(i)}'s /metrics has no clusterd_gossip_members")
+        return out
 
     def all_alive(self):
         want = self.a.nodes
         for i in range(want):
-            ms = self.members(i)
-            if sum(1 for s in ms.values() if s == "alive") != want:
+            if self.states(i).get("alive") != want:
                 return False
         return True
 
@@ -186,16 +225,7 @@ class Cluster:
         return total
 
     def stop(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        end = time.monotonic() + 10
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=max(0.1, end - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_procs(self.procs.values())
         if not self.a.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
         else:
@@ -311,10 +341,13 @@ def detect(c, victim, pool):
     c.procs[victim].wait()
     round_max = 0.0
 
+    # Every survivor counted all N alive and none dead just before the
+    # kill (all_alive), so its first dead or left member is the victim.
     def check(i):
         try:
-            return i, c.members(i).get(c.name(victim))
-        except (OSError, urllib.error.URLError, ValueError):
+            st = c.states(i)
+            return i, "dead" if st.get("dead", 0) + st.get("left", 0) > 0 else "alive"
+        except (OSError, urllib.error.URLError, ValueError, Fail):
             return i, None
 
     while len(seen) < len(survivors):
@@ -340,6 +373,7 @@ def run(a, out):
         for i in range(1, a.nodes):
             c.join(i)
         log(f"{a.nodes} nodes joined in {time.monotonic() - t0:.1f} s")
+        out["join_retries"] = c.join_retries
         tj = time.monotonic()
         wait_for(f"every node listing {a.nodes} alive members", c.all_alive,
                  a.timeout, 0.5)
@@ -354,6 +388,8 @@ def run(a, out):
             out["bytes_per_node_s"] = round((b1 - b0) / a.nodes / el, 1)
             out["window_s"] = round(el, 1)
             victim = random.Random(a.seed).randrange(1, a.nodes)
+            if not c.all_alive():
+                raise Fail("not every node counted all members alive just before the kill")
             log(f"kill -9 {c.name(victim)} (pid {c.procs[victim].pid})")
             times, rmax = detect(c, victim, pool)
         out["first_dead_ms"] = round(times[0] * 1000)

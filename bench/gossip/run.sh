@@ -4,7 +4,7 @@
 #
 #  real  N_REAL (50) clusterd processes on loopback, real UDP and TCP
 #        (real_cluster.py: init + join, kill -9 of one node, every survivor's
-#        GET /api/v1/cluster/members polled until it shows the node dead;
+#        /metrics (clusterd_gossip_members by state) polled until it counts it dead;
 #        gossip bytes from every node's /metrics over a quiet window),
 #        against memberlist with as many nodes on loopback (peer/ml_bench.go,
 #        one Go process, one port pair per node).
