@@ -89,30 +89,42 @@ def serve(d):
             self.end_headers()
             self.wfile.write(b)
 
+        def members(self):
+            ms = []
+            for sib in sorted(os.listdir(parent)):
+                try:
+                    sc = load(os.path.join(parent, sib))
+                except (OSError, ValueError):
+                    continue
+                if sc.get("joined"):
+                    ms.append({"name": sc["name"], "addr": sc["bind"],
+                               "state": "dead" if sc["name"] in dead else "alive"})
+            return ms
+
         def do_GET(self):
+            authorized = self.headers.get("Authorization") == "Bearer admintok"
             if self.path == "/api/v1/status":
                 return self.reply("{}")
             if self.path == "/metrics":
                 n = int((time.monotonic() - t0) * 100)
+                states = {"alive": 0, "suspect": 0, "dead": 0, "left": 0}
+                for m in self.members():
+                    states[m["state"]] += 1
                 return self.reply("# TYPE clusterd_gossip_sent_bytes_total counter\n"
                                   f'clusterd_gossip_sent_bytes_total{{channel="udp"}} {n}\n'
-                                  f'clusterd_gossip_sent_bytes_total{{channel="tcp"}} {n // 10}\n',
+                                  f'clusterd_gossip_sent_bytes_total{{channel="tcp"}} {n // 10}\n'
+                                  "# TYPE clusterd_gossip_members gauge\n" +
+                                  "".join(f'clusterd_gossip_members{{state="{k}"}} {v}\n'
+                                          for k, v in states.items()),
                                   "text/plain")
+            if not authorized and self.path.startswith("/api/v1/cluster/"):
+                self.send_response(401)
+                self.end_headers()
+                return
+            if self.path == "/api/v1/cluster/raft":
+                return self.reply(json.dumps({"leader": {"id": "1", "name": c["name"]}}))
             if self.path == "/api/v1/cluster/members":
-                if self.headers.get("Authorization") != "Bearer admintok":
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                ms = []
-                for sib in sorted(os.listdir(parent)):
-                    try:
-                        sc = load(os.path.join(parent, sib))
-                    except (OSError, ValueError):
-                        continue
-                    if sc.get("joined"):
-                        ms.append({"name": sc["name"], "addr": sc["bind"],
-                                   "state": "dead" if sc["name"] in dead else "alive"})
-                return self.reply(json.dumps({"members": ms}))
+                return self.reply(json.dumps({"members": self.members()}))
             self.send_response(404)
             self.end_headers()
 

@@ -324,7 +324,7 @@ static void test_apply_kv(void **state)
 	expect_kv(f->s, "plug", "a", NULL);
 	/* Undecodable and unknown commands are results, and still count. */
 	e = (struct stor_entry){.index = next++, .term = 1,
-				.data = (uint8_t *)strdup("\x93\x01\x05\x90"),
+				.data = (uint8_t *)strdup("\x93\x01\x63\x90"),
 				.len = 4};
 	apply_one(f->s, e, ERR_NOTFOUND);
 	e = (struct stor_entry){.index = next++, .term = 1,
