@@ -57,7 +57,7 @@ kill -TERM "$demo_pid"
 wait_exit "$demo_pid" 60
 check "SIGTERM stops the demo with status 143 (status $EXIT_CODE)" test "$EXIT_CODE" = 143
 if [[ -n $dir ]]; then
-  for _ in $(seq 100); do nothing_left "$dir" && break; sleep 0.1; done
+  for _ in $(seq 600); do nothing_left "$dir" && break; sleep 0.1; done
   check "after SIGTERM nothing is left behind (processes, $dir)" nothing_left "$dir"
 fi
 e2e_finish
