@@ -250,6 +250,12 @@ int cl_members_view(void *ctx, struct core_member *out, size_t max,
 		    size_t *n);
 int cl_raft_view(void *ctx, struct core_raft_status *out);
 const char *cl_role_word(const struct cluster *c);
+/* 1 when this node's local state is as recent as it knows it should be:
+ * Raft runs, a leader is known, an entry of the current term is committed
+ * (so the commit index covers every earlier term) and every committed
+ * entry is applied. A record missing while this is 0 may only not have
+ * arrived yet. */
+int cl_caught_up(const struct cluster *c);
 
 /* cluster_core.c */
 extern const struct core_ops cl_core_ops;

@@ -26,6 +26,7 @@
 
 #include <sodium.h>
 
+#include "base/assert.h"
 #include "base/err.h"
 
 /* ---- the serving side (P) ---- */
@@ -231,8 +232,19 @@ int cl_join_psk(void *ctx, const char *token_id, uint8_t psk[TP_KEY_LEN])
 	struct cluster *c = ctx;
 	struct stor_cl_token t;
 
-	if (!c->joined || stor_cl_token_get(c->st, token_id, &t) != 0)
+	if (!c->joined)
 		return ERR_NOTFOUND;
+	if (stor_cl_token_get(c->st, token_id, &t) != 0) {
+		/* Just started (no leader yet) or still applying its log, the
+		 * node may not have the token's record yet: the joiner is told
+		 * to try again rather than that its token is wrong. */
+		if (!cl_caught_up(c)) {
+			TRACE_I(c->log, "join", "join token %s not known yet: "
+				"this node is catching up", token_id);
+			return ERR_AGAIN;
+		}
+		return ERR_NOTFOUND;
+	}
 	if (t.kind != STOR_CL_TOKEN_JOIN || t.revoked ||
 	    (t.expires_ms != 0 && t.expires_ms <= cl_wall_ms()))
 		return ERR_AUTH;
@@ -242,12 +254,24 @@ int cl_join_psk(void *ctx, const char *token_id, uint8_t psk[TP_KEY_LEN])
 
 /* ---- the joining side (J) ---- */
 
+/* A join dialled again after the peer said it cannot check the token
+ * yet waits this long first: a few Raft heartbeats (50 ms), enough for a
+ * just-started peer to elect itself (250-500 ms) within a few tries. */
+#define JOIN_RETRY_MS 200
+
 struct cl_join {
 	core_done_cb cb;
 	void *arg;
 	uint64_t deadline_ms;
+	char peer[TP_ADDR_MAX];
+	char token_id[CORE_TOKEN_ID_LEN + 1];
+	uint8_t token_hash[CORE_HASH_LEN];
+	uint64_t retry_at_ms; /* 0: no retry pending */
+	uint32_t retries;     /* ERR_AGAIN answers so far */
 	int started; /* the reply came; waiting to see a live peer */
 };
+
+static int join_dial(struct cluster *c);
 
 static void join_done(struct cluster *c, int status, const char *msg)
 {
@@ -257,6 +281,7 @@ static void join_done(struct cluster *c, int status, const char *msg)
 		return;
 	c->join = NULL;
 	j->cb(j->arg, status, msg);
+	sodium_memzero(j->token_hash, sizeof(j->token_hash));
 	free(j);
 }
 
@@ -303,9 +328,21 @@ static void on_join_reply(void *arg, int status, const uint8_t *reply,
 
 	if (c->join == NULL || c->stopping)
 		return;
+	if (status == ERR_AGAIN && cl_now(c) + JOIN_RETRY_MS <
+					   c->join->deadline_ms) {
+		c->join->retries++;
+		c->join->retry_at_ms = cl_now(c) + JOIN_RETRY_MS;
+		TRACE_I(c->log, "join", "the peer is catching up; joining again "
+			"in %d ms", JOIN_RETRY_MS);
+		cl_kick_later(c, JOIN_RETRY_MS);
+		return;
+	}
 	if (status != 0) {
 		join_done(c, status,
-			  status == ERR_AUTH
+			  status == ERR_AGAIN
+				  ? "the peer was still catching up with its "
+				    "cluster; try again"
+			  : status == ERR_AUTH
 				  ? "the peer refused the join token (wrong, "
 				    "expired or revoked)"
 				  : "the join handshake failed");
@@ -339,27 +376,17 @@ static void on_join_reply(void *arg, int status, const uint8_t *reply,
 	cl_kick(c);
 }
 
-int cl_join_start(struct cluster *c, const char *peer, const char *token,
-		  uint64_t deadline_ms, core_done_cb cb, void *arg)
+/* Dials c->join's peer with its join request; 0 or an error (then no
+ * reply comes). */
+static int join_dial(struct cluster *c)
 {
+	struct cl_join *j = c->join;
 	struct rpc_join_req req;
-	char id[CORE_TOKEN_ID_LEN + 1];
-	uint8_t hash[CORE_HASH_LEN];
 	struct mp_writer w;
 	int rv;
 
-	if (c->joined)
-		return ERR_EXISTS;
-	if (c->join)
-		return ERR_BUSY;
-	if (core_token_parse(token, strlen(token), id, hash) != 0)
-		return ERR_INVAL;
-	c->join = calloc(1, sizeof(*c->join));
-	if (c->join == NULL)
-		return ERR_NOMEM;
-	c->join->cb = cb;
-	c->join->arg = arg;
-	c->join->deadline_ms = deadline_ms;
+	ASSERT(j != NULL && !j->started);
+	j->retry_at_ms = 0;
 	memset(&req, 0, sizeof(req));
 	req.self.id = c->ident.id;
 	snprintf(req.self.name, sizeof(req.self.name), "%s", c->name);
@@ -370,12 +397,44 @@ int cl_join_start(struct cluster *c, const char *peer, const char *token,
 	rpc_join_req_encode(&req, &w);
 	rv = mp_writer_error(&w);
 	if (rv == 0)
-		rv = tp_join_hashed(c->tp, peer, id, hash, mp_writer_data(&w),
-			     mp_writer_len(&w), on_join_reply, c);
+		rv = tp_join_hashed(c->tp, j->peer, j->token_id, j->token_hash,
+				    mp_writer_data(&w), mp_writer_len(&w),
+				    on_join_reply, c);
 	mp_writer_free(&w);
+	return rv;
+}
+
+int cl_join_start(struct cluster *c, const char *peer, const char *token,
+		  uint64_t deadline_ms, core_done_cb cb, void *arg)
+{
+	struct cl_join *j;
+	int rv;
+
+	if (c->joined)
+		return ERR_EXISTS;
+	if (c->join)
+		return ERR_BUSY;
+	if (strlen(peer) >= sizeof(j->peer))
+		return ERR_INVAL;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return ERR_NOMEM;
+	if (core_token_parse(token, strlen(token), j->token_id,
+			     j->token_hash) != 0) {
+		sodium_memzero(j->token_hash, sizeof(j->token_hash));
+		free(j);
+		return ERR_INVAL;
+	}
+	snprintf(j->peer, sizeof(j->peer), "%s", peer);
+	j->cb = cb;
+	j->arg = arg;
+	j->deadline_ms = deadline_ms;
+	c->join = j;
+	rv = join_dial(c);
 	if (rv != 0) {
-		free(c->join);
 		c->join = NULL;
+		sodium_memzero(j->token_hash, sizeof(j->token_hash));
+		free(j);
 	}
 	return rv;
 }
@@ -406,8 +465,19 @@ void cl_join_tick(struct cluster *c)
 			  c->join->started
 				  ? "joined, but no other member is alive in "
 				    "gossip yet"
+			  : c->join->retries > 0
+				  ? "the peer was still catching up with its "
+				    "cluster at the deadline"
 				  : "the peer did not answer in time");
 		return;
+	}
+	if (c->join->retry_at_ms != 0 && cl_now(c) >= c->join->retry_at_ms) {
+		int rv = join_dial(c);
+
+		if (rv != 0) {
+			join_done(c, rv, "the join could not be sent again");
+			return;
+		}
 	}
 	cl_kick_later(c, 100);
 }

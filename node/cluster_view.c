@@ -102,6 +102,19 @@ int cl_members_view(void *ctx, struct core_member *out, size_t max,
 	return rv;
 }
 
+int cl_caught_up(const struct cluster *c)
+{
+	struct raftd_status st;
+
+	if (c->rd == NULL)
+		return 0;
+	raftd_status(c->rd, &st);
+	/* A commit index of an older term may still grow (a leader just
+	 * elected has not committed its barrier): not caught up yet. */
+	return st.failed == 0 && st.leader != 0 && st.term != 0 &&
+	       st.commit_term == st.term && st.applied >= st.commit;
+}
+
 int cl_raft_view(void *ctx, struct core_raft_status *out)
 {
 	struct cluster *c = ctx;

@@ -639,6 +639,7 @@ void raftd_status(const struct raftd *d, struct raftd_status *st)
 	st->leader = raft_leader(&d->r);
 	st->term = raft_current_term(&d->r);
 	st->commit = raft_commit_index(&d->r);
+	st->commit_term = raft_term_at(&d->r, st->commit);
 	st->applied = d->applied;
 	st->last_index = raft_last_index(&d->r);
 	st->snapshot_index = d->snap_index;

@@ -295,6 +295,10 @@ struct raftd_status {
 	raft_id leader; /* 0: unknown */
 	raft_term term;
 	raft_index commit, applied, last_index, snapshot_index;
+	/* The term of the entry at commit. Below term, the commit index is
+	 * not known to be current yet: a new leader learns it when its
+	 * barrier commits, a follower when that commit reaches it. */
+	raft_term commit_term;
 	int failed; /* the sticky error, 0 if none */
 };
 void raftd_status(const struct raftd *d, struct raftd_status *st);

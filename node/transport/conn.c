@@ -329,26 +329,35 @@ static int accept_peer(struct tp_conn *c)
 	return 0;
 }
 
-static void refuse_version(struct tp_conn *c, const struct tpw_msg1 *m)
+/* Responder: answers msg1 with a refusal (status TPW_HS2_*) and closes
+ * once it is written. */
+static void refuse_hello(struct tp_conn *c, uint8_t status)
 {
-	struct tp *t = c->t;
 	uint8_t out[TPW_HS_MSG_MAX];
 	size_t len;
 
-	tp_count_reject(t, TP_REJ_VERSION);
-	t->st.handshakes_failed++;
-	TRACE_W(t->cfg.tracer, TP_MOD,
-		"refused a peer speaking protocol versions %u..%u; we speak "
-		"%u..%u",
-		m->vmin, m->vmax, c->hs.vmin, c->hs.vmax);
-	tpw_hs_write2_refuse(&c->hs, out, &len);
+	c->t->st.handshakes_failed++;
+	tpw_hs_write2_refuse(&c->hs, status, out, &len);
 	uv_read_stop((uv_stream_t *)&c->tcp);
 	c->close_after_write = 1;
 	(void)write_hs(c, out, len);
 }
 
+static void refuse_version(struct tp_conn *c, const struct tpw_msg1 *m)
+{
+	struct tp *t = c->t;
+
+	tp_count_reject(t, TP_REJ_VERSION);
+	TRACE_W(t->cfg.tracer, TP_MOD,
+		"refused a peer speaking protocol versions %u..%u; we speak "
+		"%u..%u",
+		m->vmin, m->vmax, c->hs.vmin, c->hs.vmax);
+	refuse_hello(c, TPW_HS2_VERSION);
+}
+
 /* Responder: the PSK msg1 asks for, or a refusal (then returns error
- * with the connection closed). */
+ * with the connection closed, or closing once the retry answer is
+ * written). */
 static int pick_psk(struct tp_conn *c, const struct tpw_msg1 *m,
 		    uint8_t psk[TP_KEY_LEN])
 {
@@ -366,6 +375,15 @@ static int pick_psk(struct tp_conn *c, const struct tpw_msg1 *m,
 	}
 	rv = t->cfg.join_psk ? t->cfg.join_psk(t->cfg.ctx, m->token_id, psk)
 			     : ERR_NOTFOUND;
+	if (rv == ERR_AGAIN) {
+		/* The owner cannot tell yet whether the token exists (its
+		 * state is catching up): the joiner may dial again. */
+		TRACE_I(t->cfg.tracer, TP_MOD,
+			"join token %s not checkable yet; joiner told to retry",
+			m->token_id);
+		refuse_hello(c, TPW_HS2_AGAIN);
+		return ERR_AGAIN;
+	}
 	if (rv != 0) {
 		TRACE_W(t->cfg.tracer, TP_MOD, "join token %s refused: %s",
 			m->token_id, err_name(rv));
@@ -426,7 +444,19 @@ static void on_msg2(struct tp_conn *c, const uint8_t *p, size_t n)
 		reject(c, TP_REJ_MALFORMED, ERR_MALFORMED, "bad hello reply");
 		return;
 	}
-	if (h.status == 1) {
+	if (h.status == TPW_HS2_AGAIN) {
+		if (c->kind != TP_CONN_JOIN) {
+			reject(c, TP_REJ_MALFORMED, ERR_AUTH,
+			       "retry answer to a cluster hello");
+			return;
+		}
+		TRACE_I(t->cfg.tracer, TP_MOD,
+			"peer %s cannot check the join token yet", conn_who(c));
+		t->st.handshakes_failed++;
+		tp_conn_close(c, ERR_AGAIN);
+		return;
+	}
+	if (h.status == TPW_HS2_VERSION) {
 		TRACE_W(t->cfg.tracer, TP_MOD,
 			"peer %s speaks protocol versions %u..%u; we speak "
 			"%u..%u",

@@ -205,14 +205,16 @@ static size_t write2_hdr(uint8_t *out, uint8_t status, uint16_t a, uint16_t b)
 	return 9;
 }
 
-void tpw_hs_write2_refuse(const struct tpw_hs *hs, uint8_t *out, size_t *len)
+void tpw_hs_write2_refuse(const struct tpw_hs *hs, uint8_t status,
+			  uint8_t *out, size_t *len)
 {
-	*len = write2_hdr(out, 1, hs->vmin, hs->vmax);
+	ASSERT(status == TPW_HS2_VERSION || status == TPW_HS2_AGAIN);
+	*len = write2_hdr(out, status, hs->vmin, hs->vmax);
 }
 
 int tpw_msg2_hdr_parse(const uint8_t *p, size_t n, struct tpw_msg2_hdr *h)
 {
-	if (n < 9 || memcmp(p, magic, 4) != 0 || p[4] > 1)
+	if (n < 9 || memcmp(p, magic, 4) != 0 || p[4] > TPW_HS2_AGAIN)
 		return ERR_MALFORMED;
 	h->status = p[4];
 	h->ver = (uint16_t)(p[5] << 8 | p[6]);

@@ -167,7 +167,9 @@ struct tp_config {
 
 	/* Join mode, server side: the PSK for the token with this id
 	 * (tp_token_psk over the stored hash), or an error to refuse
-	 * (ERR_NOTFOUND: unknown, ERR_AUTH: expired or revoked). token_id is
+	 * (ERR_NOTFOUND: unknown, ERR_AUTH: expired or revoked; ERR_AGAIN:
+	 * cannot tell yet, the joiner's callback gets ERR_AGAIN and may
+	 * dial again, where every other error gives it ERR_AUTH). token_id is
 	 * TP_TOKEN_ID_HEX hex characters, NUL-terminated, already checked to
 	 * be lower-case hex. NULL: this node answers no joins. */
 	int (*join_psk)(void *ctx, const char *token_id,
@@ -263,7 +265,9 @@ void tp_close_peer(struct tp *t, const uint8_t static_pk[TP_KEY_LEN]);
  * one reply frame (up to join_ms), and calls cb exactly once:
  * cb(arg, 0, reply, len) with the reply borrowed for the call, or
  * cb(arg, err, NULL, 0) with ERR_AUTH
- * (handshake failed: wrong token or not a cluster member), ERR_VERSION,
+ * (handshake failed: wrong token or not a cluster member), ERR_AGAIN
+ * (the server cannot check the token yet: join_psk said ERR_AGAIN; a
+ * later tp_join may succeed), ERR_VERSION,
  * ERR_TIMEOUT, ERR_CLOSED, ERR_SHUTDOWN (tp_stop ran), or the refusal
  * status the server sent (tp_join_refuse). tp_join returns 0 (cb will
  * run, never before tp_join returns), or ERR_INVAL (bad token or

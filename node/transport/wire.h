@@ -82,7 +82,9 @@ int tpw_frame_open(const uint8_t key[TP_KEY_LEN], uint64_t seq,
  * msg1 I->R: "CLTP" min:u16 max:u16 mode:u8 idlen:u8 id[idlen] e_i[32]
  * msg2 R->I: "CLTP" status:u8 ver:u16 max:u16, then on status 0:
  *            e_r[32] seal(s_r)[48] seal("")[16]
- *            (status 1: no common version; ver..max is R's range)
+ *            (status 1: no common version; ver..max is R's range;
+ *             status 2, join mode only: R cannot check the token yet,
+ *             try again shortly; ver..max is R's range)
  * msg3 I->R: seal(s_i)[48] seal(alen:u8 addr[alen])[17 + alen]
  * Symmetric state as in Noise: h hashes the transcript, ck chains the
  * keys; the PSK is mixed right after msg1, then ee, es, se. */
@@ -108,7 +110,7 @@ struct tpw_msg1 {
 };
 
 struct tpw_msg2_hdr {
-	uint8_t status; /* 0 ok, 1 version refused */
+	uint8_t status; /* TPW_HS2_OK, _VERSION or _AGAIN */
 	uint16_t ver, vmax;
 };
 
@@ -137,8 +139,19 @@ uint16_t tpw_hs_version_pick(const struct tpw_hs *hs, uint16_t vmin,
 int tpw_hs_write2(struct tpw_hs *hs, const uint8_t *msg1, size_t msg1_len,
 		  const struct tpw_msg1 *m, uint16_t version,
 		  const uint8_t psk[TP_KEY_LEN], uint8_t *out, size_t *len);
-/* Responder: msg2 refusing the version (status 1, our range). */
-void tpw_hs_write2_refuse(const struct tpw_hs *hs, uint8_t *out, size_t *len);
+/* msg2 statuses. TPW_HS2_AGAIN carries no secret and is not
+ * authenticated: the joiner only waits and dials again on it, which a
+ * man in the middle could make it do anyway by dropping the connection. */
+enum {
+	TPW_HS2_OK = 0,
+	TPW_HS2_VERSION = 1, /* no common version */
+	TPW_HS2_AGAIN = 2,   /* join token not checkable yet: retry */
+};
+
+/* Responder: msg2 refusing the handshake with status (TPW_HS2_VERSION or
+ * TPW_HS2_AGAIN) and our range. */
+void tpw_hs_write2_refuse(const struct tpw_hs *hs, uint8_t status,
+			  uint8_t *out, size_t *len);
 /* Decodes msg2's clear header (pure, fuzzed). 0 or ERR_MALFORMED. */
 int tpw_msg2_hdr_parse(const uint8_t *p, size_t n, struct tpw_msg2_hdr *h);
 

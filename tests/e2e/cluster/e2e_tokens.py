@@ -1,4 +1,6 @@
-"""Join tokens: a node with a wrong, an expired or a revoked join token is
+"""Join tokens: a join sent the moment the first node starts (before it
+has elected itself and applied the log holding the token) waits for it and
+succeeds; a node with a wrong, an expired or a revoked join token is
 refused, each with a clear message and a non-zero exit, and stays
 unjoined; the refusal is counted on the cluster's node; a valid token
 then works.
@@ -18,8 +20,7 @@ def refusals(n):
             + metric(m, "clusterd_transport_handshakes_failed_total"))
 
 
-def refused(cl, joiner, token, what, words):
-    seed = cl.nodes[0]
+def refused(seed, joiner, token, what, words):
     before = refusals(seed)
     r = joiner.ctl("join", seed.bind, "--token", token, token=None)
     msg = (r.stdout + r.stderr).strip()
@@ -27,25 +28,49 @@ def refused(cl, joiner, token, what, words):
     check(r.returncode != 0, "join with a %s token exits non-zero (%d)" % (what, r.returncode))
     check(any(w in msg.lower() for w in words),
           "join with a %s token says why (%r names one of %s)" % (what, msg, words))
+    # A refusal is final at once: not retried until the deadline.
+    check("catching up" not in msg.lower() and "time" not in msg.lower(),
+          "join with a %s token is refused, not retried (%r)" % (what, msg))
     st = json.loads(joiner.get("/api/v1/status", token=None)[2])
     check(st.get("joined") is False, "after the %s token %s is still unjoined" % (what, joiner.name))
     return before
 
 
+def early_join(cl):
+    """Starts n1 from init and joins n3 through it at once, without
+    waiting for n1 to lead: n1 does not know the token yet and tells n3 to
+    try again, which n3 does until n1 has caught up."""
+    early = cl.node("n3").start()
+    seed = cl.node("n1")
+    j = seed.init()
+    cl.admin_token = j["admin_token"]
+    cl.join_token = j["join_token"]
+    seed.start(flags=False)
+    r = early.ctl("join", seed.bind, "--token", cl.join_token, token=None)
+    msg = (r.stdout + r.stderr).strip()
+    retried = "this node is catching up" in seed.log_text()
+    log("join right after start: exit %d, %r; n1 told n3 to retry: %s"
+        % (r.returncode, msg, retried))
+    check(r.returncode == 0, "a join sent as n1 starts succeeds (%r)" % msg)
+    wait_for(lambda: (seed.raft().get("leader") or {}).get("name") == "n1",
+             "n1 to lead")
+    return seed
+
+
 def main():
     with Cluster("tokens") as cl:
-        seed = cl.bootstrap("n1")
+        seed = early_join(cl)
         joiner = cl.node("n2").start()
 
         # A wrong token: the real token's id with another secret, and an
         # id the cluster never issued.
         tid, secret = cl.join_token.split(".")
         wrong_secret = tid + "." + ("0" if secret[0] != "0" else "1") + secret[1:]
-        before = refused(cl, joiner, wrong_secret, "wrong-secret",
+        before = refused(seed, joiner, wrong_secret, "wrong-secret",
                          ["token", "refused", "auth"])
         other_id = ("f" if tid[0] != "f" else "e") + tid[1:]
         unknown = other_id + "." + secret
-        refused(cl, joiner, unknown, "unknown", ["token", "refused", "auth"])
+        refused(seed, joiner, unknown, "unknown", ["token", "refused", "auth"])
         wait_for(lambda: refusals(seed) >= before + 2,
                  "the seed to count the two refused handshakes")
         m = seed.metrics()
@@ -68,7 +93,7 @@ def main():
             toks = lst if isinstance(lst, list) else lst.get("tokens", [])
             return any(t["id"] == exp["id"] and t.get("expired") for t in toks)
         wait_for(expired, "the 1 s token to be listed as expired", interval=0.2)
-        refused(cl, joiner, exp["token"], "expired", ["token", "expired", "refused", "auth"])
+        refused(seed, joiner, exp["token"], "expired", ["token", "expired", "refused", "auth"])
 
         # A revoked token.
         r = seed.ctl("token", "create", "join", "--json")
@@ -76,7 +101,7 @@ def main():
         rev = json.loads(r.stdout)
         r = seed.ctl("token", "revoke", rev["id"])
         check(r.returncode == 0, "token revoke %s (%s)" % (rev["id"], r.stderr.strip()))
-        refused(cl, joiner, rev["token"], "revoked", ["token", "revoked", "refused", "auth"])
+        refused(seed, joiner, rev["token"], "revoked", ["token", "revoked", "refused", "auth"])
 
         # A valid token still works for the same node.
         r = seed.ctl("token", "create", "join", "--json")

@@ -42,6 +42,7 @@ struct node {
 	char dgram_from[TP_ADDR_MAX];
 	char dgram[64];
 	int join_action; /* 0 reply later, 1 refuse with ERR_PERM */
+	int psk_again;   /* join_psk answers ERR_AGAIN this many times */
 	struct tp_join_req *jr;
 	char jr_addr[TP_ADDR_MAX];
 	uint8_t jr_pk[32];
@@ -108,6 +109,10 @@ static int join_psk(void *ctx, const char *id, uint8_t psk[32])
 {
 	struct node *n = ctx;
 
+	if (n->psk_again > 0) {
+		n->psk_again--;
+		return ERR_AGAIN;
+	}
 	if (strcmp(id, n->e->token_id) != 0)
 		return ERR_NOTFOUND;
 	tp_token_psk(id, n->e->token_hash, psk);
@@ -498,6 +503,25 @@ static void test_join_wrong_token(void **state)
 	assert_int_equal(tp_join(j->t, s->addr, "nope", "r", 1, on_joined, e),
 			 ERR_INVAL);
 	assert_string_equal(s->jreq, "r");
+	env_free(e);
+}
+
+/* A server that cannot check tokens yet says so, and the joiner can tell
+ * that apart from a wrong token and succeed by dialling again. */
+static void test_join_again(void **state)
+{
+	struct env *e = env_new();
+	struct node *s = &e->n[0], *j = &e->n[1];
+
+	(void)state;
+	node_start(e, 0, e->secret, NULL);
+	node_start(e, 1, NULL, NULL);
+	s->psk_again = 1;
+	join_expect(e, j, s, e->token, ERR_AGAIN);
+	assert_int_equal(s->psk_again, 0);
+	assert_int_equal(stats(s).frames_rejected[TP_REJ_UNKNOWN_PEER], 0);
+	join_expect(e, j, s, e->token, 0);
+	assert_string_equal(e->join_reply, "welcome");
 	env_free(e);
 }
 
@@ -904,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_removed_member_refused),
 		cmocka_unit_test(test_join_right_token),
 		cmocka_unit_test(test_join_wrong_token),
+		cmocka_unit_test(test_join_again),
 		cmocka_unit_test(test_garbage_on_tcp),
 		cmocka_unit_test(test_version_refused),
 		cmocka_unit_test(test_version_ranges),
