@@ -33,6 +33,11 @@ static int core_joined(void *ctx)
 	return C(ctx)->joined;
 }
 
+static int core_caught_up(void *ctx)
+{
+	return cl_caught_up(C(ctx));
+}
+
 /* What a write's callback needs besides the caller's: for a KV command,
  * the key, to read its current revision after a failed condition. */
 struct cw {
@@ -388,6 +393,7 @@ const struct core_ops cl_core_ops = {
 	.now_ms = core_now,
 	.wall_ms = core_wall,
 	.joined = core_joined,
+	.caught_up = core_caught_up,
 	.write = core_write,
 	.read_barrier = core_read_barrier,
 	.kv_get = core_kv_get,

@@ -313,6 +313,11 @@ struct core_ops {
 	/* 1 when the node belongs to a cluster (initialised or joined);
 	 * 0 on an unjoined node, which serves only status and join. */
 	int (*joined)(void *ctx);
+	/* 1 when this node's applied state is as recent as it can know
+	 * (a leader is known and every committed entry is applied), so a
+	 * record it lacks is really absent; 0 while it is still catching up
+	 * (just started or just joined). NULL: always 1. */
+	int (*caught_up)(void *ctx);
 
 	/* Proposes cmd (copied before return) and calls cb once it was
 	 * applied, failed, or the deadline passed. */

@@ -328,7 +328,8 @@ int api_op_fail(struct api_op *op, int status, const char *what)
 }
 
 /* Checks "Authorization: Bearer ID.SECRET" against the token records.
- * 0 with *role, or the answer (401) already written and 1 returned. */
+ * 0 with *role, or the answer (401; 503 for a token unknown while the
+ * node catches up) already written and 1 returned. */
 static int authenticate(struct api *a, const struct http_request *req,
 			struct http_reply *rep, int *role)
 {
@@ -354,6 +355,15 @@ static int authenticate(struct api *a, const struct http_request *req,
 	rc = a->core.ops->token_get(a->core.ctx, id, &t);
 	if (rc != 0 && rc != ERR_NOTFOUND)
 		return api_core_error(rep, rc, "token check"), 1;
+	if (rc == ERR_NOTFOUND && a->core.ops->caught_up &&
+	    !a->core.ops->caught_up(a->core.ctx)) {
+		/* The token's record may be in entries not applied here yet
+		 * (a node that just started or joined): not a refusal. */
+		api_error(rep, 503, "this node is catching up with the "
+				    "cluster and does not know this token yet; "
+				    "try again");
+		return 1;
+	}
 	if (rc != 0 || t.kind != CORE_TOKEN_API ||
 	    !core_token_ok(&t, hash, a->core.ops->wall_ms(a->core.ctx))) {
 		api_error(rep, 401, "invalid, revoked or expired token");
@@ -422,6 +432,8 @@ int api_handle(struct api *a, const struct http_request *req,
 	} else if (authenticate(a, req, rep, &role) != 0) {
 		if (rep->status == 401)
 			a->stats.unauthorized++;
+		else if (rep->status == 503)
+			a->stats.unavailable++;
 		return 0;
 	}
 	if (role != CORE_ROLE_ADMIN && strcmp(rt->method, "GET") != 0)

@@ -28,6 +28,11 @@ static int f_joined(void *ctx)
 	return F(ctx)->joined;
 }
 
+static int f_caught_up(void *ctx)
+{
+	return !F(ctx)->lagging;
+}
+
 static int take_call_status(struct fake_core *f)
 {
 	int rc = f->call_status;
@@ -215,6 +220,7 @@ const struct core_ops fake_core_ops = {
 	.now_ms = f_now,
 	.wall_ms = f_wall,
 	.joined = f_joined,
+	.caught_up = f_caught_up,
 	.write = f_write,
 	.read_barrier = f_barrier,
 	.kv_get = f_kv_get,

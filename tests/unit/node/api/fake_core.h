@@ -29,6 +29,7 @@ struct fake_core {
 	struct stor *s;
 	uint64_t next_index;
 	int joined;
+	int lagging; /* 1: caught_up answers 0 */
 	uint64_t now_ms, wall_ms;
 	/* Knobs. */
 	int call_status; /* returned by the next async call (then reset) */
