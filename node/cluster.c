@@ -424,6 +424,23 @@ static int start_raft(struct cluster *c, char *errmsg, size_t errsz)
 	return raftd_tick(c->rd, cl_now(c));
 }
 
+/* Whether gossip may seed with member m. Once the log holds a Raft
+ * configuration, only its servers: after `clusterd restore` the member
+ * records still list the old cluster until the MEMBER_DEL entries after
+ * that configuration apply, and those nodes must not be dialled. Members
+ * outside Raft (it was full) are found through the seeded ones. With no
+ * configuration yet (a node that just joined), every member is a seed. */
+static int seed_ok(const struct cluster *c, const struct stor_cl_member *m)
+{
+	const struct raft_configuration *conf =
+		c->rd ? raftd_configuration(c->rd) : NULL;
+
+	if (m->id == c->ident.id)
+		return 0;
+	return conf == NULL || conf->n == 0 ||
+	       raft_conf_get(conf, m->id) != NULL;
+}
+
 static int start_gossip(struct cluster *c, char *errmsg, size_t errsz)
 {
 	struct gossipd_config gc;
@@ -458,7 +475,7 @@ static int start_gossip(struct cluster *c, char *errmsg, size_t errsz)
 	gossipd_publish(c->gd, now, GOSSIPD_KEY_VER, CLUSTERD_VERSION);
 	gossipd_publish(c->gd, now, GOSSIPD_KEY_ROLE, "none");
 	for (size_t i = 0; i < c->members_n && n < GOSSIP_SEEDS_MAX; i++)
-		if (c->members[i].id != c->ident.id)
+		if (seed_ok(c, &c->members[i]))
 			seeds[n++] = c->members[i].addr;
 	return gossipd_join(c->gd, now, seeds, n);
 }

@@ -106,6 +106,19 @@ check "flipped byte: the data dir stays empty" test -z "$(ls -A "$T/x2")"
   --bind "127.0.0.1:${BINDP[r1]}" --http "127.0.0.1:${HTTPP[r1]}" >"$T/restore.json" 2>"$T/restore.err"
 check "restore exits 0" test $? -eq 0
 cat "$T/restore.json" "$T/restore.err"
+# What the old members refused (datagrams and handshakes): r1 must not
+# dial them, even before the entries that delete their records apply.
+old_refusals() {
+  local sum=0 v n
+  for n in n1 n2 n3; do
+    v=$(curl -sf "${URL[$n]}/metrics" | awk '
+      /^clusterd_transport_rejected_total\{kind="datagram"/ || /^clusterd_transport_handshakes_failed_total / { s += $2 }
+      END { printf "%d", s }')
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+REFUSED_BEFORE=$(old_refusals)
 "$BIN/clusterd" run --data-dir "$T/r1" 2>>"$T/r1.log" &
 R1=$!
 E2E_PIDS+=("$R1")
@@ -119,6 +132,9 @@ if ! $HELP compare "$INDEX" "$T_SAVE" "$T/fixed.json" "$T/load.log" "$T/live_loa
   "$T/r_fixed.json" "$T/r_load.json"; then
   fail "restored state equals the saved one"
 fi
+REFUSED_AFTER=$(old_refusals)
+check "r1 never dialled the old members (their refusals: $REFUSED_BEFORE before r1 ran, $REFUSED_AFTER after)" \
+  test "$REFUSED_AFTER" -eq "$REFUSED_BEFORE"
 MEMBERS=$(curl -sf -H "Authorization: Bearer $ADMIN" "${URL[r1]}/api/v1/cluster/members")
 check "members: r1 alone ($MEMBERS)" python3 -c "
 import json,sys; m=json.loads(sys.argv[1])['members']; sys.exit(0 if [x['name'] for x in m]==['r1'] else 1)" "$MEMBERS"
