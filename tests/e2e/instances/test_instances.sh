@@ -32,9 +32,12 @@ PY
 }
 
 # wait_for SECONDS COMMAND...: polls until the command succeeds.
+# wait_for SECS CMD...: polls CMD until it succeeds or SECS of wall time
+# have passed (each poll may itself take a while on a loaded machine, so
+# the limit is on time, not on the number of polls).
 wait_for() {
-  local secs=$1; shift
-  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
+  local end=$((SECONDS + $1)); shift
+  while ((SECONDS < end)); do "$@" && return 0; sleep 0.1; done
   return 1
 }
 declare -A BIND HTTP URL NPID
