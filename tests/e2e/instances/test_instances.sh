@@ -92,6 +92,13 @@ members_alive() {
 import json,sys; print(sum(1 for m in json.load(sys.stdin)["members"] if m["state"]=="alive" and m["http"]))') == 3 ]]
 }
 check "three members alive with HTTP addresses" wait_for 30 members_alive
+# The node kills below need a quorum that survives losing any one node:
+# wait for autopilot's third voter (its stabilisation time is 10 s).
+three_voters() {
+  [[ $("${A[@]}" --json raft status | python3 -c '
+import json,sys; print(sum(1 for s in json.load(sys.stdin)["servers"] if s["suffrage"]=="voter"))') == 3 ]]
+}
+check "autopilot made three voters" wait_for 90 three_voters
 
 check "create through B" "${B[@]}" instance create alpha
 check "assign to n3 through B" "${B[@]}" instance assign alpha n3
