@@ -3,7 +3,7 @@
  * reloaded unchanged, files are private (0600), damage is reported as
  * ERR_CORRUPT naming the file, and forget removes both files.
  */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdio.h>
 #include <stdlib.h>

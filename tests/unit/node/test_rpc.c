@@ -3,7 +3,7 @@
  * decoders refuse what does not fit (wrong version, unknown type, fields
  * of the wrong type, data over the limit, too many members).
  */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdlib.h>
 #include <string.h>

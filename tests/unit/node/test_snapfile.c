@@ -6,7 +6,7 @@
  * a future format version and a frame length past the bound are refused
  * with a message naming the problem. Files live in memory (fmemopen).
  */
-#include "tests/unit/base/cmocka_all.h"
+#include "tests/lib/cmocka_all.h"
 
 #include <stdio.h>
 #include <stdlib.h>
