@@ -21,29 +21,33 @@ struct api_route {
 	const char *path; /* a prefix when it ends in '/' */
 	api_fn fn;
 	int unjoined; /* served on an unjoined node (loopback, no token) */
+	/* The permission a caller needs: "<resource>.<verb>" (docs/api.md
+	 * lists them). A verb "read" is granted to read-only tokens too;
+	 * every other verb to admin tokens only. NULL: admin only. */
+	const char *perm;
 };
 
 /* Paths are matched on the raw path (not decoded, not normalised), so a
  * key may hold "..", "%2F" or anything else without being rewritten. */
 static const struct api_route routes[] = {
-	{"GET", "/api/v1/kv/", api_kv_get, 0},
-	{"PUT", "/api/v1/kv/", api_kv_put, 0},
-	{"DELETE", "/api/v1/kv/", api_kv_delete, 0},
-	{"GET", "/api/v1/cluster/members", api_cluster_members, 0},
-	{"GET", "/api/v1/cluster/raft", api_cluster_raft, 0},
-	{"POST", "/api/v1/cluster/transfer-leader", api_cluster_transfer, 0},
-	{"POST", "/api/v1/cluster/join", api_join, 1},
-	{"POST", "/api/v1/cluster/leave", api_leave, 0},
-	{"POST", "/api/v1/tokens", api_tokens_create, 0},
-	{"GET", "/api/v1/tokens", api_tokens_list, 0},
-	{"DELETE", "/api/v1/tokens/", api_tokens_revoke, 0},
-	{"GET", "/api/v1/snapshot", api_snapshot, 0},
-	{"GET", "/api/v1/instances", api_instances_list, 0},
-	{"POST", "/api/v1/instances", api_instances_create, 0},
-	{"GET", "/api/v1/instances/", api_instances_show, 0},
-	{"POST", "/api/v1/instances/", api_instances_action, 0},
-	{"DELETE", "/api/v1/instances/", api_instances_delete, 0},
-	{NULL, NULL, NULL, 0},
+	{"GET", "/api/v1/kv/", api_kv_get, 0, "kv.read"},
+	{"PUT", "/api/v1/kv/", api_kv_put, 0, "kv.write"},
+	{"DELETE", "/api/v1/kv/", api_kv_delete, 0, "kv.write"},
+	{"GET", "/api/v1/cluster/members", api_cluster_members, 0, "cluster.read"},
+	{"GET", "/api/v1/cluster/raft", api_cluster_raft, 0, "cluster.read"},
+	{"POST", "/api/v1/cluster/transfer-leader", api_cluster_transfer, 0, "cluster.admin"},
+	{"POST", "/api/v1/cluster/join", api_join, 1, "cluster.admin"},
+	{"POST", "/api/v1/cluster/leave", api_leave, 0, "cluster.admin"},
+	{"POST", "/api/v1/tokens", api_tokens_create, 0, "token.write"},
+	{"GET", "/api/v1/tokens", api_tokens_list, 0, "token.read"},
+	{"DELETE", "/api/v1/tokens/", api_tokens_revoke, 0, "token.write"},
+	{"GET", "/api/v1/snapshot", api_snapshot, 0, "cluster.admin"},
+	{"GET", "/api/v1/instances", api_instances_list, 0, "instance.read"},
+	{"POST", "/api/v1/instances", api_instances_create, 0, "instance.write"},
+	{"GET", "/api/v1/instances/", api_instances_show, 0, "instance.read"},
+	{"POST", "/api/v1/instances/", api_instances_action, 0, "instance.write"},
+	{"DELETE", "/api/v1/instances/", api_instances_delete, 0, "instance.write"},
+	{NULL, NULL, NULL, 0, NULL},
 };
 
 void api_init(struct api *a, const struct core *core)
@@ -373,6 +377,20 @@ static int authenticate(struct api *a, const struct http_request *req,
 	return 0;
 }
 
+/* Whether a token of role may use a route needing perm (see struct
+ * api_route). */
+static int perm_allowed(int role, const char *perm)
+{
+	size_t n;
+
+	if (role == CORE_ROLE_ADMIN)
+		return 1;
+	if (perm == NULL)
+		return 0;
+	n = strlen(perm);
+	return n > 5 && strcmp(perm + n - 5, ".read") == 0;
+}
+
 static int path_is(const char *p, size_t pl, const char *route)
 {
 	size_t n = strlen(route);
@@ -436,8 +454,11 @@ int api_handle(struct api *a, const struct http_request *req,
 			a->stats.unavailable++;
 		return 0;
 	}
-	if (role != CORE_ROLE_ADMIN && strcmp(rt->method, "GET") != 0)
-		return api_error(rep, 403, "this token may only read");
+	if (!perm_allowed(role, rt->perm)) {
+		a->stats.forbidden++;
+		return api_error(rep, 403, "this token lacks the permission "
+					   "'%s'", rt->perm ? rt->perm : "admin");
+	}
 	memset(&r, 0, sizeof(r));
 	r.api = a;
 	r.http = req;
@@ -462,6 +483,9 @@ int api_metrics(const struct api *a, struct http_reply *rep)
 		{"clusterd_api_unauthorized_total",
 		 "API requests refused with 401.",
 		 offsetof(struct api_stats, unauthorized)},
+		{"clusterd_api_forbidden_total",
+		 "API requests refused with 403 (a permission missing).",
+		 offsetof(struct api_stats, forbidden)},
 		{"clusterd_api_deferred_total",
 		 "API answers that waited for the cluster.",
 		 offsetof(struct api_stats, deferred)},

@@ -51,6 +51,7 @@
 struct api_stats {
 	uint64_t requests;
 	uint64_t unauthorized; /* 401s */
+	uint64_t forbidden;    /* 403s: a token without the permission */
 	uint64_t deferred;     /* answers that waited for the core */
 	uint64_t unavailable;  /* 503s */
 };
@@ -73,8 +74,8 @@ int api_handle(struct api *a, const struct http_request *req,
 	       struct http_reply *rep);
 
 /* Appends the API's counters to a /metrics answer (Prometheus text):
- * clusterd_api_requests_total, _unauthorized_total, _deferred_total,
- * _unavailable_total. */
+ * clusterd_api_requests_total, _unauthorized_total, _forbidden_total,
+ * _deferred_total, _unavailable_total. */
 int api_metrics(const struct api *a, struct http_reply *rep);
 
 #endif

@@ -73,8 +73,8 @@ expect "delete again: 3" 3 "no such key" "${A[@]}" kv delete app greeting
 expect "token create api --role read" 0 "." "${A[@]}" token create api --role read --name ci
 RO=$(head -1 "$E2E_TMP/out")
 expect "the new read token reads" 3 "no such key" --node "$URL" --token "$RO" kv get app greeting
-expect "...and may not write: 5" 5 "may only read" --node "$URL" --token "$RO" kv put app k v
-CLUSTERD_TOKEN=$RO expect "\$CLUSTERD_TOKEN is used" 5 "may only read" --node "$URL" kv put app k v
+expect "...and may not write: 5" 5 "lacks the permission 'kv.write'" --node "$URL" --token "$RO" kv put app k v
+CLUSTERD_TOKEN=$RO expect "\$CLUSTERD_TOKEN is used" 5 "lacks the permission 'kv.write'" --node "$URL" kv put app k v
 expect "token list" 0 "ci" "${A[@]}" token list
 check "...shows no secret" bash -c "! grep -qF '${RO#*.}' '$E2E_TMP/out'"
 expect "token list --json" 0 '"tokens":[' "${A[@]}" token list --json
