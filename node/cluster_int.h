@@ -156,6 +156,7 @@ struct cl_mx {
 	uint8_t *text;        /* this node's snapshot text, owned */
 	size_t len;
 	uint64_t next_sample_ms, scraped_ms;
+	uint64_t next_publish_ms; /* the digest's next version in gossip */
 	int share;            /* gossip the version, pull and answer pulls */
 	struct {
 		enum cluster_metrics_scope scope;
@@ -328,6 +329,7 @@ struct cl_mx *cl_mx_get(struct cluster *c);
 void cl_metrics_tick(struct cluster *c, uint64_t now);
 void cl_metrics_rpc(struct cluster *c, const struct rpc_msg *m);
 void cl_metrics_free(struct cluster *c);
+
 /* cluster_minst.c: the instances' figures into a snapshot, the RCON
  * sampling of the instances' games, the release of their slots. */
 int cl_minst_render(struct cluster *c, struct cl_mx *mx, struct http_reply *rep,

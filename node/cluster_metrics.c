@@ -160,7 +160,8 @@ static void sample(struct cluster *c, struct cl_mx *mx, uint64_t now)
 	clm_free_text(mx);
 	mx->text = wbuf_take(&rep.body, &mx->len);
 	cm_cache_set_self(&mx->cache, mx->version, snap, now);
-	if (mx->share && c->gd) {
+	if (mx->share && c->gd && now >= mx->next_publish_ms) {
+		mx->next_publish_ms = now + cm_publish_ms(gossipd_count(c->gd), CLM_SAMPLE_MS);
 		snprintf(hex, sizeof(hex), "%" PRIx64, mx->version);
 		(void)gossipd_publish(c->gd, now, GOSSIPD_KEY_METRICS, hex);
 	}

@@ -220,3 +220,14 @@ int cm_cache_answer(struct cm_cache *c, uint64_t id, uint64_t req, int status,
 	p->got_ms = now_ms;
 	return 0;
 }
+
+uint64_t cm_publish_ms(uint32_t members, uint64_t min_ms)
+{
+	uint64_t e = 0, t;
+
+	/* 4 * ceil(log10(members + 1)), as gossip_retransmit_limit. */
+	for (uint64_t p = 1; p < (uint64_t)members + 1; p *= 10)
+		e += 4;
+	t = (uint64_t)members * e * CM_DIGEST_MSG_BYTES * 1000 / CM_DIGEST_BUDGET_BPS;
+	return t < min_ms ? min_ms : t;
+}

@@ -62,6 +62,26 @@
 /* After a failed pull, this long before the next try of that member. */
 #define CM_RETRY_MS 2000
 
+/* ---- the digest's share of gossip ---- */
+
+/* Every member relays each published version E = 4*ceil(log10(N+1))
+ * times (gossip.h's retransmit limit with the default multiplier) in a
+ * state message of about CM_DIGEST_MSG_BYTES, so N members publishing
+ * every T ms cost each member about N*E*40*1000/T bytes per second. */
+#define CM_DIGEST_MSG_BYTES 40
+/* What the digest may cost each member, bytes per second. The simulator
+ * measured 1,000 members publishing every 5 s: 23.7 kB per member per
+ * second, the piggyback capacity saturated, and a Raft role change took
+ * 139 s instead of 1.3 s to spread (docs/metrics.md). 500 B/s is about
+ * what gossip itself costs a member at that size (383 B/s). */
+#define CM_DIGEST_BUDGET_BPS 500
+
+/* The period at which a member of a cluster of `members` publishes its
+ * version: the budget's, and never below min_ms (the sampling period).
+ * 5 s (min_ms) up to 9 members, 6.4 s at 10, 32 s at 50, 96 s at 100,
+ * 21 min at 1,000. */
+uint64_t cm_publish_ms(uint32_t members, uint64_t min_ms);
+
 /* ---- snapshots ---- */
 
 struct cm_sample {

@@ -338,6 +338,17 @@ static void test_render_type_conflict(void **state)
 	free_cache(c);
 }
 
+static void test_publish_interval(void **state)
+{
+	(void)state;
+	assert_int_equal(cm_publish_ms(3, 5000), 5000);
+	assert_int_equal(cm_publish_ms(9, 5000), 5000);
+	assert_int_equal(cm_publish_ms(10, 5000), 6400);
+	assert_int_equal(cm_publish_ms(50, 5000), 32000);
+	assert_int_equal(cm_publish_ms(100, 5000), 96000);
+	assert_int_equal(cm_publish_ms(1000, 5000), 1280000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_cache_down_and_gone),
 		cmocka_unit_test(test_render_merges),
 		cmocka_unit_test(test_render_type_conflict),
+		cmocka_unit_test(test_publish_interval),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
