@@ -16,7 +16,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster"))
 from cluster_util import (BUILD, Failed, free_port, log, wait_for)  # noqa: E402
 
-STANDIN = os.path.join(BUILD, "factorio-standin")
+STANDIN = os.path.abspath(os.path.join(BUILD, "factorio-standin"))
 
 
 def free_port_block(n):
