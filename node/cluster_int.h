@@ -329,6 +329,8 @@ struct cl_mx *cl_mx_get(struct cluster *c);
 void cl_metrics_tick(struct cluster *c, uint64_t now);
 void cl_metrics_rpc(struct cluster *c, const struct rpc_msg *m);
 void cl_metrics_free(struct cluster *c);
+/* The clusterd_metrics_* figures of this node (for cluster_metrics). */
+int cl_metrics_own(struct cluster *c, struct http_reply *rep);
 
 /* cluster_minst.c: the instances' figures into a snapshot, the RCON
  * sampling of the instances' games, the release of their slots. */

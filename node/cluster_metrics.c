@@ -84,10 +84,16 @@ void cluster_metrics_share(struct cluster *c, int on)
 		mx->share = on != 0;
 }
 
-/* The figures of the metrics machinery itself, in every snapshot. */
-static int own_figures(struct cl_mx *mx, struct http_reply *rep)
+/* The figures of the metrics machinery itself (cluster_metrics appends
+ * them, so they are in every snapshot and in /metrics?scope=node). */
+int cl_metrics_own(struct cluster *c, struct http_reply *rep)
 {
-	const struct cm_cache_stats *s = &mx->cache.st;
+	struct cl_mx *mx = cl_mx_get(c);
+	const struct cm_cache_stats *s;
+
+	if (mx == NULL)
+		return 0;
+	s = &mx->cache.st;
 	const struct metric_sample m[] = {
 		{"clusterd_metrics_snapshot_bytes", "gauge",
 		 "Size of this node's last metrics snapshot.", (double)mx->len},
@@ -143,9 +149,7 @@ static void sample(struct cluster *c, struct cl_mx *mx, uint64_t now)
 	memset(&rep, 0, sizeof(rep));
 	wbuf_init(&rep.body, CM_TEXT_MAX);
 	run_hooks(mx, CLUSTER_METRICS_NODE, &rep);
-	rv = own_figures(mx, &rep);
-	if (rv == 0)
-		rv = cl_minst_render(c, mx, &rep, now);
+	rv = cl_minst_render(c, mx, &rep, now);
 	if (rv == 0)
 		rv = cm_snap_parse((const char *)rep.body.p, rep.body.len, &snap,
 				   NULL);

@@ -434,5 +434,7 @@ int cluster_metrics(struct cluster *c, struct http_reply *rep)
 		rv = raft_metrics(c, rep);
 	if (rv == 0 && c->gd)
 		rv = gossip_metrics(c, rep);
+	if (rv == 0 && c->joined)
+		rv = cl_metrics_own(c, rep);
 	return rv;
 }
