@@ -51,6 +51,7 @@ static const struct api_route routes[] = {
 	{"POST", "/api/v1/plugins", api_plugins_create, 0, "plugin.write"},
 	{"POST", "/api/v1/plugins/", api_plugins_action, 0, "plugin.write"},
 	{"DELETE", "/api/v1/plugins/", api_plugins_delete, 0, "plugin.write"},
+	{"GET", "/api/v1/players", api_players_list, 0, "instance.read"},
 	{NULL, NULL, NULL, 0, NULL},
 };
 
