@@ -71,7 +71,12 @@ struct inst_mgr {
 	unsigned mgr_handles;
 	void (*done)(void *arg);
 	void *done_arg;
+	struct ev_bus *events; /* borrowed; may be NULL */
 };
+
+/* Sets a slot's state (enum inst_st) and publishes the change on the
+ * node's event stream (node/events.h). */
+void inst_set_state(struct inst_proc *p, uint8_t st);
 
 /* snprintf that says whether it cut: 0, or ERR_TOOBIG (dst then holds
  * the cut text). Paths are checked; messages may be cut. */

@@ -49,6 +49,7 @@
 
 struct inst_mgr;
 
+struct ev_bus;
 struct inst_config {
 	uv_loop_t *loop;             /* borrowed */
 	const struct tracer *log;    /* borrowed */
@@ -62,6 +63,9 @@ struct inst_config {
 	uint64_t backoff_min_ms;
 	/* How often reconciliation runs without a kick; 0: 1 s. */
 	uint64_t reconcile_ms;
+	/* The node's event bus (node/events.h), borrowed; NULL: none. Local
+	 * status changes are published on it. */
+	struct ev_bus *events;
 };
 
 /* Creates the manager and starts its timer. 0, ERR_NOMEM or a libuv
