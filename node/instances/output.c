@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "node/events.h"
 
 /* Factorio answers the first Lua command of a save with the achievements
  * warning instead of running it; Clusterio sends this one first. */
@@ -83,6 +84,9 @@ static void on_line(struct inst_proc *p, const char *line)
 
 	if (line[0] == '\f' && inst_ipc_on_line(p, line, strlen(line)))
 		return; /* ipc.c */
+	if (line[0] != '\f') /* IPC lines are not the server's log */
+		ev_publish_log(m->events, p->id, p->rec.name, line, strlen(line));
+
 	TRACE_D(m->log, "instances", "%s: %s", p->rec.name, line);
 	/* The game prints the RCON line after the InGame one. */
 	if (strstr(line, "Starting RCON interface at port") != NULL &&
@@ -91,7 +95,7 @@ static void on_line(struct inst_proc *p, const char *line)
 	} else if (strstr(line, "changing state from(CreatingGame) "
 				"to(InGame)") != NULL &&
 		   p->state == ST_STARTING) {
-		p->state = ST_RUNNING;
+		inst_set_state(p, ST_RUNNING);
 		p->start_to_running_ms = uv_now(m->loop) - p->start_ms;
 		p->backoff_ms = 0;
 		p->cause[0] = '\0';
