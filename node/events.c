@@ -592,3 +592,29 @@ void ev_publish_log(struct ev_bus *b, uint64_t instance, const char *name,
 	cJSON_AddStringToObject(o, "line", cut);
 	publish_obj(b, EV_F_LOG, o);
 }
+
+void ev_publish_chat(struct ev_bus *b, uint64_t instance, const char *name,
+		     const char *player, size_t player_len,
+		     const char *message, size_t message_len)
+{
+	char who[65], text[EV_LOG_LINE_MAX + 1];
+	cJSON *o;
+
+	if (b == NULL || b->stopped)
+		return;
+	if (player_len >= sizeof(who))
+		player_len = sizeof(who) - 1;
+	if (message_len > EV_LOG_LINE_MAX)
+		message_len = EV_LOG_LINE_MAX;
+	memcpy(who, player, player_len);
+	who[player_len] = '\0';
+	memcpy(text, message, message_len);
+	text[message_len] = '\0';
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", "chat");
+	cJSON_AddNumberToObject(o, "instance", (double)instance);
+	cJSON_AddStringToObject(o, "instance_name", name ? name : "");
+	cJSON_AddStringToObject(o, "player", who);
+	cJSON_AddStringToObject(o, "message", text);
+	publish_obj(b, 0, o);
+}

@@ -112,6 +112,12 @@ void ev_publish_instance(struct ev_bus *b, uint64_t id, const char *name,
 /* {"type":"member","name":..,"state":..} (gossip's view changed) */
 void ev_publish_member(struct ev_bus *b, const char *name,
 		       const char *state);
+/* {"type":"chat","instance":N,"instance_name":..,"player":..,
+ * "message":..}: a chat line of a local instance (the game's
+ * "[CHAT] player: message"; console chat has player "<server>"). */
+void ev_publish_chat(struct ev_bus *b, uint64_t instance, const char *name,
+		     const char *player, size_t player_len,
+		     const char *message, size_t message_len);
 /* {"type":"log","instance":N,"name":..,"line":..} (EV_F_LOG) */
 void ev_publish_log(struct ev_bus *b, uint64_t instance, const char *name,
 		    const char *line, size_t len);
