@@ -39,6 +39,9 @@ struct node_config {
 	char factorio_dir[NODE_PATH_MAX];
 	char instances_dir[NODE_PATH_MAX];
 	unsigned instance_port_lo, instance_port_hi;
+	/* The Lua modules patched into saves (issue 12): "" is the install's
+	 * <bin>/../share/clusterd/lua. */
+	char lua_dir[NODE_PATH_MAX];
 	/* "cluster_metrics": "off" keeps this node out of the cluster-wide
 	 * /metrics (no version in gossip, no pulls); "on" is the default. */
 	int cluster_metrics_off;
