@@ -158,6 +158,7 @@ struct cl_mx {
 	uint64_t next_sample_ms, scraped_ms;
 	uint64_t next_publish_ms; /* the digest's next version in gossip */
 	int share;            /* gossip the version, pull and answer pulls */
+	int ipc_subscribed;   /* to the games' channel `metrics` */
 	struct {
 		enum cluster_metrics_scope scope;
 		cluster_metrics_fn fn;
@@ -340,6 +341,8 @@ int cl_minst_render(struct cluster *c, struct cl_mx *mx, struct http_reply *rep,
 		    uint64_t now);
 void cl_minst_poll(struct cluster *c, struct cl_mx *mx, uint64_t now);
 void cl_minst_free(struct cl_mx *mx);
+/* Subscribes to the games' channel `metrics` once the manager exists. */
+void cl_minst_subscribe(struct cluster *c, struct cl_mx *mx);
 
 /* cluster_snap.c: core.h's snapshot_* ops, and the stop's detach of the
  * streams still open (before the store closes). */

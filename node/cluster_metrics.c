@@ -254,6 +254,7 @@ void cl_metrics_tick(struct cluster *c, uint64_t now)
 		mx->next_sample_ms = now + CLM_SAMPLE_MS;
 		sample(c, mx, now);
 	}
+	cl_minst_subscribe(c, mx);
 	cl_minst_poll(c, mx, now);
 	sync_members(c, mx);
 	if (mx->share && interested(mx, now))

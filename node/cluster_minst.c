@@ -215,6 +215,35 @@ void cl_minst_poll(struct cluster *c, struct cl_mx *mx, uint64_t now)
 	}
 }
 
+/* The instance manager's dispatch of channel `metrics`. A report is
+ * acknowledged whatever it held: sending it again would not make a bad
+ * one good, and the next report replaces it anyway. */
+static void on_ipc(void *arg, uint64_t instance, const char *channel,
+		   uint64_t msg_id, const struct cJSON *msg)
+{
+	struct cluster *c = arg;
+
+	(void)channel;
+	if (cluster_metrics_ipc(c, instance, msg) == ERR_MALFORMED)
+		TRACE_D(c->log, "metrics", "instance %" PRIu64 ": malformed report %" PRIu64,
+			instance, msg_id);
+	if (c->im)
+		inst_mgr_ipc_done(c->im, instance, msg_id, 0);
+}
+
+void cl_minst_subscribe(struct cluster *c, struct cl_mx *mx)
+{
+	int rv;
+
+	if (mx->ipc_subscribed || c->im == NULL)
+		return;
+	rv = inst_mgr_ipc_subscribe(c->im, "metrics", on_ipc, c);
+	mx->ipc_subscribed = 1;
+	if (rv != 0)
+		TRACE_W(c->log, "metrics", "cannot subscribe to the games' metrics: %s",
+			err_str(rv));
+}
+
 int cluster_metrics_ipc(struct cluster *c, uint64_t instance,
 			const cJSON *msg)
 {
@@ -268,10 +297,14 @@ static int label_inst(struct http_reply *rep, const char *family,
 }
 
 static int put(struct http_reply *rep, const char *family,
-	       const struct minst *m, double v)
+	       const struct minst *m, double v, uint64_t now)
 {
 	int rv = label_inst(rep, family, m);
 
+	if (rv == 0 && strcmp(family, "clusterd_instance_figures_age_seconds") == 0)
+		rv = http_printf(rep, "\",source=\"%s",
+				 m->s->ipc_ms != 0 && now - m->s->ipc_ms < 2 * CLM_SAMPLE_MS
+					 ? "ipc" : "rcon");
 	return rv ? rv : http_printf(rep, "\"} %.17g\n", v);
 }
 
@@ -296,7 +329,8 @@ static const struct {
 	[F_PLAYERS] = {"clusterd_instance_players_online", "gauge",
 		       "Players connected to the instance.", 1},
 	[F_AGE] = {"clusterd_instance_figures_age_seconds", "gauge",
-		   "How old the game's figures in this snapshot are.", 1},
+		   "How old the game's figures in this snapshot are; source: ipc "
+		   "(the game's module reported them) or rcon (read by the node).", 1},
 };
 
 static int fig_value(enum fig f, const struct minst *m, uint64_t now, double *v)
@@ -382,7 +416,7 @@ static int render(struct http_reply *rep, const struct minst *m, size_t n,
 			double v;
 
 			if (fig_value((enum fig)f, &m[i], now, &v))
-				rv = put(rep, figs[f].name, &m[i], v);
+				rv = put(rep, figs[f].name, &m[i], v, now);
 		}
 	}
 	if (rv == 0)

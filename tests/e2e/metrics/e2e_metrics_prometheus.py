@@ -6,6 +6,9 @@ cluster.
   all three nodes (label node), and status, tick, UPS and players series
   for every instance (labels instance, node); a player joining one
   instance shows in clusterd_instance_players_online.
+- The game figures come from the game's module lua/metrics over IPC where
+  it is installed, and from the node's RCON reading where it is not (n2's
+  lua_dir holds only the framework): source="ipc" / "rcon".
 - The target is healthy (up == 1, no scrape error) and the scrape passes
   promtool; every family has one HELP and one TYPE.
 - kill -9 of n3: clusterd_up{node="n3"} goes 0 and n3's instance series
@@ -24,7 +27,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from metrics_util import (Prometheus, form_with_standin, start_instances)  # noqa: E402
-from cluster_util import (Cluster, check, log, run, wait_for)  # noqa: E402
+from cluster_util import (BUILD, Cluster, check, log, run, wait_for)  # noqa: E402
 
 PLACEMENT = {"alpha": "n1", "beta": "n2", "gamma": "n3", "delta": "n3"}
 
@@ -65,7 +68,11 @@ def check_exposition(n1):
 
 def main():
     with Cluster("metrics") as cl:
-        n1, n2, n3 = form_with_standin(cl, 3)
+        # n2's saves get the framework but not lua/metrics.
+        lua = os.path.join(BUILD, "share", "clusterd", "lua")
+        bare = os.path.join(cl.tmp, "lua-bare")
+        shutil.copytree(os.path.join(lua, "clusterd"), os.path.join(bare, "clusterd"))
+        n1, n2, n3 = form_with_standin(cl, 3, extra={"n2": {"lua_dir": os.path.abspath(bare)}})
         start_instances(cl, n2, PLACEMENT)
         r = n2.ctl("instance", "send-rcon", "alpha", "/standin join alice")
         check(r.returncode == 0, "alice joins alpha (%s)" % r.stdout.strip())
@@ -105,6 +112,12 @@ def everything(cl, prom, n1, n3):
     wait_for(lambda: series(prom, "clusterd_instance_players_online == 1") ==
              {("n1", "alpha"): 1.0}, "alice online on alpha, nobody elsewhere")
     check(set(series(prom, "clusterd_instance_crashes_total")) == want, "crash counters for all")
+    srcs = {i: m.get("source") for m, _ in prom.query("clusterd_instance_figures_age_seconds")
+            for i in [m.get("instance")]}
+    wait_for(lambda: {m.get("instance"): m.get("source") for m, _ in
+                      prom.query("clusterd_instance_figures_age_seconds")} ==
+             {"alpha": "ipc", "beta": "rcon", "gamma": "ipc", "delta": "ipc"},
+             "figures from lua/metrics over IPC, beta's (no module) over RCON (now %s)" % srcs)
     ups = series(prom, "clusterd_instance_updates_per_second")
     log("UPS as scraped: %s" % {k[1]: round(v, 1) for k, v in ups.items()})
     check(any(v > 0 for v in ups.values()), "some instance advances (UPS > 0)")

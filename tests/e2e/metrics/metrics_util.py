@@ -40,30 +40,34 @@ def free_port_block(n):
     raise Failed("no block of %d free ports" % n)
 
 
-def configure(node, ports):
+def configure(node, ports, extra=None):
     """Writes the node's clusterd.json before its first start: the stand-in
-    as its Factorio install and `ports` instance ports of its own."""
+    as its Factorio install, `ports` instance ports of its own, and the
+    keys of `extra`."""
     os.makedirs(node.dir, exist_ok=True)
     base = free_port_block(ports)
     cfg = {"node_name": node.name, "bind": node.bind, "http": node.http,
            "factorio_dir": STANDIN,
            "instance_ports": "%d-%d" % (base, base + ports - 1)}
+    cfg.update(extra or {})
     with open(os.path.join(node.dir, "clusterd.json"), "w") as f:
         json.dump(cfg, f)
 
 
-def form_with_standin(cl, count, ports=20):
-    """A cluster of count nodes (n1..nN), each with the stand-in install;
-    waits for min(count, 3..5) voters as Cluster.form does."""
+def form_with_standin(cl, count, ports=20, extra=None):
+    """A cluster of count nodes (n1..nN), each with the stand-in install
+    (and extra[name]'s keys in its config); waits for min(count, 3..5)
+    voters as Cluster.form does."""
+    extra = extra or {}
     n1 = cl.node("n1")
-    configure(n1, ports)
+    configure(n1, ports, extra.get("n1"))
     j = n1.init()
     cl.admin_token, cl.join_token = j["admin_token"], j["join_token"]
     n1.start(flags=False)
     wait_for(lambda: (n1.raft().get("leader") or {}).get("name") == "n1", "n1 to lead")
     for i in range(2, count + 1):
         n = cl.node("n%d" % i)
-        configure(n, ports)
+        configure(n, ports, extra.get(n.name))
         n.start()
         cl.join(n, n1)
     cl.wait_voters(5 if count >= 5 else min(count, 3))
