@@ -28,6 +28,7 @@
 #include "storage/idomain.h"
 #include "storage/kvrev.h"
 #include "storage/session.h"
+#include "storage/udomain.h"
 
 #include <sodium.h>
 
@@ -239,6 +240,8 @@ static void rd_on_apply(void *ctx, const struct raft_entry *e, int result)
 	}
 	if (domain == STOR_DOMAIN_INSTANCES && c->im != NULL)
 		inst_mgr_kick(c->im);
+	if (domain == STOR_DOMAIN_USERS && c->users != NULL)
+		users_kick(c->users);
 	cl_ops_applied(c, e->index);
 }
 
@@ -640,7 +643,12 @@ const struct core *cluster_core(struct cluster *c)
 
 void cluster_set_instances(struct cluster *c, struct inst_mgr *im)
 {
+	struct users_config uc = {c->loop, c->log, &c->core, im,
+				  c->ident.id};
+
 	c->im = im;
+	if (c->users == NULL && users_new(&uc, &c->users) != 0)
+		TRACE_E(c->log, "users", "cannot start the user list sync");
 }
 
 /* ---- stop ---- */
@@ -682,6 +690,8 @@ static void on_tp_stopped(void *arg)
 void cluster_stop(struct cluster *c, void (*done)(void *arg), void *arg)
 {
 	c->stopping = 1;
+	users_close(c->users);
+	c->users = NULL;
 	c->stop_done = done;
 	c->stop_arg = arg;
 	cl_join_fail_all(c, ERR_SHUTDOWN);

@@ -1,0 +1,608 @@
+/*
+ * users.c: the cluster's player lists on this node's game servers, both
+ * ways, with echo suppression. See users.h for the design.
+ */
+#include "node/users.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/assert.h"
+#include "base/err.h"
+#include "node/instances/instances.h"
+#include "storage/udomain.h"
+
+#define MOD "users"
+/* An RCON command: "/ban " + name + " " + reason, with room. */
+#define CMD_MAX (16 + CORE_USER_NAME_MAX + CORE_USER_REASON_MAX)
+
+struct pending {
+	uint64_t inst;
+	uint64_t expires_ms;
+	int action;
+	char name[CORE_USER_NAME_MAX + 1]; /* lowercase */
+};
+
+struct users {
+	uv_loop_t *loop;
+	const struct tracer *log;
+	const struct core *core;
+	struct inst_mgr *im;
+	uint64_t self_id;
+	uv_timer_t kick;
+	/* What the last pass saw, in key order (lowercase name). */
+	struct core_user *cache;
+	size_t ncache;
+	struct pending pending[USERS_PENDING_MAX];
+	size_t npending;
+	struct users_stats stats;
+};
+
+/* --- action lines --------------------------------------------------------- */
+
+static const struct {
+	const char *tag, *verb;
+	int action;
+} actions[] = {
+	{"[BAN] ", " was banned by ", USERS_ACT_BAN},
+	{"[UNBANNED] ", " was unbanned by ", USERS_ACT_UNBAN},
+	{"[PROMOTE] ", " was promoted to admin by ", USERS_ACT_PROMOTE},
+	{"[DEMOTE] ", " was demoted from admin by ", USERS_ACT_DEMOTE},
+};
+
+/* The reason of "... by alice. Reason: griefing." without its last dot. */
+static void ban_reason(const char *after_verb, char *out, size_t size)
+{
+	const char *r = strstr(after_verb, ". Reason: ");
+	size_t n;
+
+	out[0] = '\0';
+	if (r == NULL)
+		return;
+	r += strlen(". Reason: ");
+	n = strlen(r);
+	if (n > 0 && r[n - 1] == '.')
+		n--;
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, r, n);
+	out[n] = '\0';
+	if (!stor_user_reason_ok(out))
+		out[0] = '\0';
+}
+
+int users_parse_line(const char *line, struct users_event *ev)
+{
+	const char *tag = strchr(line, '[');
+	size_t pre = tag ? (size_t)(tag - line) : 0;
+
+	memset(ev, 0, sizeof(*ev));
+	/* An action line starts with its date and time: only digits, '-',
+	 * ':' and spaces come before the tag. */
+	if (tag == NULL || pre == 0 || strspn(line, "0123456789-: ") != pre)
+		return 0;
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		size_t tl = strlen(actions[i].tag);
+		const char *name = tag + tl, *verb;
+		size_t nl;
+
+		if (strncmp(tag, actions[i].tag, tl) != 0)
+			continue;
+		verb = strstr(name, actions[i].verb);
+		nl = verb ? (size_t)(verb - name) : 0;
+		if (verb == NULL || nl == 0 || nl > CORE_USER_NAME_MAX)
+			return 0;
+		memcpy(ev->name, name, nl);
+		ev->name[nl] = '\0';
+		if (!stor_user_name_ok(ev->name))
+			return 0;
+		ev->action = actions[i].action;
+		if (ev->action == USERS_ACT_BAN)
+			ban_reason(verb + strlen(actions[i].verb), ev->reason,
+				   sizeof(ev->reason));
+		return 1;
+	}
+	return 0;
+}
+
+/* --- the pending set ---------------------------------------------------- */
+
+static void lower(char *dst, const char *src, size_t size)
+{
+	size_t i = 0;
+
+	for (; src[i] != '\0' && i + 1 < size; i++)
+		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] + 32
+							       : src[i]);
+	dst[i] = '\0';
+}
+
+static void pending_expire(struct users *u, uint64_t now)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < u->npending; i++)
+		if (u->pending[i].expires_ms > now)
+			u->pending[j++] = u->pending[i];
+	u->npending = j;
+}
+
+static void pending_add(struct users *u, uint64_t inst, int action,
+			const char *name)
+{
+	uint64_t now = uv_now(u->loop);
+	struct pending *p;
+
+	pending_expire(u, now);
+	if (u->npending == USERS_PENDING_MAX) {
+		/* Full: the oldest entry goes (its echo, if it still comes,
+		 * meets the already-held check instead). */
+		memmove(&u->pending[0], &u->pending[1],
+			(USERS_PENDING_MAX - 1) * sizeof(u->pending[0]));
+		u->npending--;
+		u->stats.pending_dropped++;
+	}
+	p = &u->pending[u->npending++];
+	p->inst = inst;
+	p->action = action;
+	p->expires_ms = now + USERS_PENDING_TTL_MS;
+	lower(p->name, name, sizeof(p->name));
+}
+
+/* 1 if (inst, action, name) was pending (the entry is consumed). */
+static int pending_take(struct users *u, uint64_t inst, int action,
+			const char *name)
+{
+	char low[CORE_USER_NAME_MAX + 1];
+
+	pending_expire(u, uv_now(u->loop));
+	lower(low, name, sizeof(low));
+	for (size_t i = 0; i < u->npending; i++) {
+		struct pending *p = &u->pending[i];
+
+		if (p->inst != inst || p->action != action ||
+		    strcmp(p->name, low) != 0)
+			continue;
+		memmove(p, p + 1, (u->npending - i - 1) * sizeof(*p));
+		u->npending--;
+		return 1;
+	}
+	return 0;
+}
+
+/* --- cluster -> game ------------------------------------------------------ */
+
+struct push {
+	const struct tracer *log;
+	uint64_t inst;
+	char cmd[CMD_MAX];
+};
+
+static void on_pushed(void *arg, int status, const char *body, size_t len)
+{
+	struct push *p = arg;
+
+	if (status != 0)
+		TRACE_W(p->log, MOD, "instance %llu: %s: %s",
+			(unsigned long long)p->inst, p->cmd, err_str(status));
+	else
+		TRACE_D(p->log, MOD, "instance %llu: %s: %.*s",
+			(unsigned long long)p->inst, p->cmd, (int)len, body);
+	free(p);
+}
+
+/* Sends one list command to every local instance but skip; action is
+ * the echo it causes (USERS_ACT_NONE: none). */
+static void push(struct users *u, const uint64_t *inst, size_t ninst,
+		 uint64_t skip, int action, const char *name, const char *fmt,
+		 const char *arg)
+{
+	for (size_t i = 0; i < ninst; i++) {
+		struct push *p;
+		int rc;
+
+		if (inst[i] == skip)
+			continue;
+		p = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			u->stats.push_failed++;
+			continue;
+		}
+		p->log = u->log;
+		p->inst = inst[i];
+		snprintf(p->cmd, sizeof(p->cmd), fmt, name, arg);
+		if (action != USERS_ACT_NONE)
+			pending_add(u, inst[i], action, name);
+		rc = inst_mgr_rcon(u->im, inst[i], p->cmd, strlen(p->cmd),
+				   USERS_RCON_TIMEOUT_MS, on_pushed, p);
+		if (rc != 0) {
+			/* Not running (yet): its list files, written at
+			 * start, carry the change. */
+			if (action != USERS_ACT_NONE)
+				(void)pending_take(u, inst[i], action, name);
+			free(p);
+			if (rc != ERR_NOTFOUND && rc != ERR_AGAIN)
+				u->stats.push_failed++;
+			continue;
+		}
+		u->stats.pushed++;
+	}
+}
+
+/* Sends what differs between o (before) and n (now) for one user; a
+ * user absent on one side is passed as a blank record of the same
+ * name. */
+static void push_diff(struct users *u, const struct core_user *o,
+		      const struct core_user *n, const uint64_t *inst,
+		      size_t ninst)
+{
+	/* The game the change came from has it already. */
+	uint64_t skip = n->updated != o->updated ? n->origin : 0;
+	const char *name = n->name;
+
+	if (o->admin != n->admin)
+		push(u, inst, ninst, skip,
+		     n->admin ? USERS_ACT_PROMOTE : USERS_ACT_DEMOTE, name,
+		     n->admin ? "/promote %s%s" : "/demote %s%s", "");
+	if (o->banned && (!n->banned || strcmp(o->reason, n->reason) != 0))
+		push(u, inst, ninst, skip, USERS_ACT_UNBAN, name, "/unban %s%s",
+		     "");
+	if (n->banned && (!o->banned || strcmp(o->reason, n->reason) != 0))
+		push(u, inst, ninst, skip, USERS_ACT_BAN, name,
+		     n->reason[0] ? "/ban %s %s" : "/ban %s%s", n->reason);
+	if (o->whitelisted != n->whitelisted)
+		push(u, inst, ninst, skip, USERS_ACT_NONE, name,
+		     n->whitelisted ? "/whitelist add %s%s"
+				    : "/whitelist remove %s%s",
+		     "");
+}
+
+/* The instances assigned to this node (the manager tells which run). */
+static size_t local_instances(struct users *u, uint64_t *ids, size_t max)
+{
+	struct core_instance *v;
+	size_t n = 0, k = 0;
+
+	if (u->core->ops->inst_list == NULL)
+		return 0;
+	if (u->self_id == 0) { /* a node that joined after it started */
+		struct core_raft_status *st = calloc(1, sizeof(*st));
+
+		if (st != NULL &&
+		    u->core->ops->raft_status(u->core->ctx, st) == 0)
+			u->self_id = st->id;
+		free(st);
+		if (u->self_id == 0)
+			return 0;
+	}
+	v = calloc(CORE_INST_MAX, sizeof(*v));
+	if (v == NULL)
+		return 0;
+	if (u->core->ops->inst_list(u->core->ctx, v, CORE_INST_MAX, &n) != 0)
+		n = 0;
+	for (size_t i = 0; i < n && k < max; i++)
+		if (v[i].node == u->self_id)
+			ids[k++] = v[i].id;
+	free(v);
+	return k;
+}
+
+/* Reads every user; *out is the caller's (free). */
+static int load(struct users *u, struct core_user **out, size_t *n)
+{
+	struct core_user *v, *shrunk;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (u->core->ops->user_list == NULL)
+		return ERR_NOTFOUND;
+	v = calloc(CORE_USERS_MAX, sizeof(*v));
+	if (v == NULL)
+		return ERR_NOMEM;
+	rc = u->core->ops->user_list(u->core->ctx, v, CORE_USERS_MAX, n);
+	if (rc != 0) {
+		free(v);
+		return rc;
+	}
+	shrunk = realloc(v, (*n ? *n : 1) * sizeof(*v));
+	*out = shrunk ? shrunk : v;
+	return 0;
+}
+
+static void blank(struct core_user *b, const char *name)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->name, sizeof(b->name), "%s", name);
+}
+
+/* Compares the domain with the cache, pushes the differences, and makes
+ * the domain the cache. Both lists are in lowercase-name order. */
+static void pass(struct users *u)
+{
+	uint64_t inst[INST_LOCAL_MAX];
+	struct core_user *now, b;
+	size_t n, ninst, i = 0, j = 0;
+	int rc = load(u, &now, &n);
+
+	if (rc != 0) {
+		TRACE_W(u->log, MOD, "cannot read the users: %s", err_str(rc));
+		return;
+	}
+	u->stats.passes++;
+	ninst = local_instances(u, inst, INST_LOCAL_MAX);
+	while (ninst > 0 && (i < u->ncache || j < n)) {
+		int c = i == u->ncache ? 1
+			: j == n       ? -1
+				       : strcasecmp(u->cache[i].name,
+						    now[j].name);
+
+		if (c < 0) { /* deleted */
+			blank(&b, u->cache[i].name);
+			push_diff(u, &u->cache[i++], &b, inst, ninst);
+		} else if (c > 0) { /* new */
+			blank(&b, now[j].name);
+			push_diff(u, &b, &now[j++], inst, ninst);
+		} else {
+			push_diff(u, &u->cache[i++], &now[j++], inst, ninst);
+		}
+	}
+	free(u->cache);
+	u->cache = now;
+	u->ncache = n;
+}
+
+static void on_kick(uv_timer_t *t)
+{
+	pass(t->data);
+}
+
+void users_kick(struct users *u)
+{
+	if (!uv_is_active((uv_handle_t *)&u->kick))
+		uv_timer_start(&u->kick, on_kick, 0, 0);
+}
+
+/* --- game -> cluster ------------------------------------------------------ */
+
+struct game_write {
+	const struct tracer *log;
+	struct core_user_upd upd;
+	uint64_t inst;
+};
+
+static void on_game_written(void *arg, const struct core_write_result *r)
+{
+	struct game_write *w = arg;
+
+	if (r->status != 0 || r->result != 0)
+		TRACE_W(w->log, MOD,
+			"instance %llu: the change to %s was not written: %s",
+			(unsigned long long)w->inst, w->upd.u.name,
+			err_str(r->status != 0 ? r->status : r->result));
+	else
+		TRACE_I(w->log, MOD, "instance %llu: %s: written at index %llu",
+			(unsigned long long)w->inst, w->upd.u.name,
+			(unsigned long long)r->index);
+	free(w);
+}
+
+/* 1 if the domain already holds what ev says. */
+static int already_held(struct users *u, const struct users_event *ev)
+{
+	struct core_user cur;
+
+	if (u->core->ops->user_get == NULL ||
+	    u->core->ops->user_get(u->core->ctx, ev->name, &cur) != 0)
+		return ev->action == USERS_ACT_UNBAN ||
+		       ev->action == USERS_ACT_DEMOTE;
+	switch (ev->action) {
+	case USERS_ACT_BAN:
+		return cur.banned && strcmp(cur.reason, ev->reason) == 0;
+	case USERS_ACT_UNBAN:
+		return !cur.banned;
+	case USERS_ACT_PROMOTE:
+		return cur.admin;
+	default:
+		return !cur.admin;
+	}
+}
+
+static void propose(struct users *u, uint64_t inst,
+		    const struct users_event *ev)
+{
+	struct game_write *w = calloc(1, sizeof(*w));
+	const struct core *c = u->core;
+	struct core_cmd cmd;
+	int rc;
+
+	if (w == NULL)
+		return;
+	w->log = u->log;
+	w->inst = inst;
+	memcpy(w->upd.u.name, ev->name, sizeof(w->upd.u.name));
+	if (ev->action == USERS_ACT_BAN || ev->action == USERS_ACT_UNBAN) {
+		w->upd.mask = CORE_USER_F_BAN;
+		w->upd.u.banned = ev->action == USERS_ACT_BAN;
+		memcpy(w->upd.u.reason, ev->reason, sizeof(w->upd.u.reason));
+	} else {
+		w->upd.mask = CORE_USER_F_ADMIN;
+		w->upd.u.admin = ev->action == USERS_ACT_PROMOTE;
+	}
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = CORE_CMD_USER_UPDATE;
+	cmd.u.users.upd = &w->upd;
+	cmd.u.users.n = 1;
+	cmd.u.users.upsert = 1;
+	cmd.u.users.origin = inst;
+	rc = c->ops->write(c->ctx, &cmd,
+			   c->ops->now_ms(c->ctx) + USERS_WRITE_DEADLINE_MS,
+			   on_game_written, w);
+	if (rc != 0) {
+		TRACE_W(u->log, MOD, "instance %llu: cannot write %s: %s",
+			(unsigned long long)inst, ev->name, err_str(rc));
+		free(w);
+		return;
+	}
+	u->stats.proposed++;
+}
+
+void users_game_line(struct users *u, uint64_t instance, const char *line)
+{
+	struct users_event ev;
+
+	if (u == NULL || !users_parse_line(line, &ev))
+		return;
+	u->stats.game_events++;
+	if (pending_take(u, instance, ev.action, ev.name)) {
+		u->stats.echo_suppressed++;
+		TRACE_I(u->log, MOD, "instance %llu: echo of our command "
+				     "dropped: %s",
+			(unsigned long long)instance, line);
+		return;
+	}
+	if (already_held(u, &ev)) {
+		u->stats.already++;
+		TRACE_I(u->log, MOD, "instance %llu: the cluster holds it "
+				     "already: %s",
+			(unsigned long long)instance, line);
+		return;
+	}
+	TRACE_I(u->log, MOD, "instance %llu: change from the game: %s",
+		(unsigned long long)instance, line);
+	propose(u, instance, &ev);
+}
+
+/* --- list files --------------------------------------------------------- */
+
+static int write_file(const char *dir, const char *name, cJSON *j)
+{
+	char path[1200], tmp[1210];
+	char *text = cJSON_Print(j);
+	size_t len;
+	FILE *f;
+	int ok;
+
+	if (text == NULL)
+		return ERR_NOMEM;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		cJSON_free(text);
+		return -errno;
+	}
+	len = strlen(text);
+	ok = fwrite(text, 1, len, f) == len && fputc('\n', f) != EOF;
+	ok = fflush(f) == 0 && ok;
+	ok = fsync(fileno(f)) == 0 && ok;
+	ok = fclose(f) == 0 && ok;
+	cJSON_free(text);
+	if (!ok || rename(tmp, path) != 0) {
+		(void)unlink(tmp);
+		return ERR_IO;
+	}
+	return 0;
+}
+
+int users_write_files(struct users *u, uint64_t instance, const char *dir)
+{
+	cJSON *admins = cJSON_CreateArray(), *bans = cJSON_CreateArray(),
+	      *white = cJSON_CreateArray();
+	struct core_user *v = NULL;
+	size_t n = 0;
+	int rc = admins && bans && white ? load(u, &v, &n) : ERR_NOMEM;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		cJSON *b;
+
+		if (v[i].admin)
+			cJSON_AddItemToArray(admins,
+					     cJSON_CreateString(v[i].name));
+		if (v[i].whitelisted)
+			cJSON_AddItemToArray(white,
+					     cJSON_CreateString(v[i].name));
+		if (!v[i].banned)
+			continue;
+		b = cJSON_CreateObject();
+		cJSON_AddStringToObject(b, "username", v[i].name);
+		cJSON_AddStringToObject(b, "reason", v[i].reason);
+		cJSON_AddItemToArray(bans, b);
+	}
+	if (rc == 0)
+		rc = write_file(dir, "server-adminlist.json", admins);
+	if (rc == 0)
+		rc = write_file(dir, "server-banlist.json", bans);
+	if (rc == 0)
+		rc = write_file(dir, "server-whitelist.json", white);
+	if (rc != 0)
+		TRACE_E(u->log, MOD, "instance %llu: cannot write the user "
+				     "lists into %s: %s",
+			(unsigned long long)instance, dir, err_str(rc));
+	else
+		TRACE_I(u->log, MOD, "instance %llu: user lists written "
+				     "(%zu users)",
+			(unsigned long long)instance, n);
+	free(v);
+	cJSON_Delete(admins);
+	cJSON_Delete(bans);
+	cJSON_Delete(white);
+	return rc;
+}
+
+/* --- life cycle ----------------------------------------------------------- */
+
+int users_new(const struct users_config *cfg, struct users **out)
+{
+	struct users *u = calloc(1, sizeof(*u));
+	int rc;
+
+	ASSERT(cfg->loop != NULL && cfg->core != NULL);
+	if (u == NULL)
+		return ERR_NOMEM;
+	u->loop = cfg->loop;
+	u->log = cfg->log;
+	u->core = cfg->core;
+	u->im = cfg->im;
+	u->self_id = cfg->self_id;
+	rc = uv_timer_init(u->loop, &u->kick);
+	if (rc != 0) {
+		free(u);
+		return rc;
+	}
+	u->kick.data = u;
+	/* What is there already is in the files of every server started
+	 * from now on; only later changes are pushed. */
+	if (load(u, &u->cache, &u->ncache) != 0) {
+		u->cache = NULL;
+		u->ncache = 0;
+	}
+	*out = u;
+	return 0;
+}
+
+void users_get_stats(const struct users *u, struct users_stats *out)
+{
+	*out = u->stats;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct users *u = h->data;
+
+	free(u->cache);
+	free(u);
+}
+
+void users_close(struct users *u)
+{
+	if (u == NULL)
+		return;
+	uv_close((uv_handle_t *)&u->kick, on_closed);
+}
