@@ -217,6 +217,7 @@ static void token_from_stor(const struct stor_cl_token *s,
 	memcpy(t->hash, s->hash, sizeof(t->hash));
 	t->created_ms = s->created_ms;
 	t->expires_ms = s->expires_ms;
+	core_token_roles_from_stor(s, t); /* issue 13 */
 }
 
 static int core_token_get(void *ctx, const char *id, struct core_token *out)
