@@ -53,6 +53,9 @@ struct ctl {
 	int progress;     /* --progress: snapshot save reports bytes */
 	/* snapshot restore: passed to `clusterd restore` */
 	const char *data_dir, *bind, *http, *advertise;
+	/* Issue 13: --reason (user set-banned), --roles and --user (token
+	 * create), --description (role set). */
+	const char *reason, *roles, *user, *description;
 };
 
 /* Sets target.url and target.token from the flags (NULL when not given),
@@ -87,6 +90,24 @@ int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_stop(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv);
+
+/* cmd_user.c (issue 13) */
+int ctl_cmd_user_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_show(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_create(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_delete(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_set_admin(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_set_whitelisted(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_set_banned(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_set_roles(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_import(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_export(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_role_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_role_show(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_role_set(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_role_delete(const struct ctl *c, int argc, char **argv);
+/* "a,b,c" as a JSON array of strings ("" or "-": empty); caller frees. */
+cJSON *ctl_split_list(const char *s);
 
 /* --- Shared by the commands (cmd_common.c) ---------------------------- */
 
