@@ -643,8 +643,9 @@ const struct core *cluster_core(struct cluster *c)
 
 void cluster_set_instances(struct cluster *c, struct inst_mgr *im)
 {
-	struct users_config uc = {c->loop, c->log, &c->core, im,
-				  c->ident.id};
+	struct users_config uc = {.loop = c->loop, .log = c->log,
+				  .core = &c->core, .im = im,
+				  .self_id = c->ident.id};
 
 	c->im = im;
 	if (c->users == NULL && users_new(&uc, &c->users) != 0)

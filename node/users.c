@@ -29,13 +29,39 @@ struct pending {
 	char name[CORE_USER_NAME_MAX + 1]; /* lowercase */
 };
 
+/* A command waiting for its instance's RCON. */
+struct queued {
+	uint64_t inst;
+	uint64_t since_ms;
+	int action;
+	char name[CORE_USER_NAME_MAX + 1];
+	char cmd[CMD_MAX];
+};
+
+/* A change from a game, until it is written. */
+struct game_write {
+	struct users *u;
+	struct core_user_upd upd;
+	uint64_t inst;
+	uint64_t since_ms;
+	int action;
+	uint8_t waiting; /* 1: in flight; 0: due for another try */
+};
+
 struct users {
 	uv_loop_t *loop;
 	const struct tracer *log;
 	const struct core *core;
 	struct inst_mgr *im;
 	uint64_t self_id;
-	uv_timer_t kick;
+	users_rcon_fn rcon;
+	void *rcon_arg;
+	uint8_t closing;
+	uv_timer_t kick, retry;
+	struct queued *queue; /* FIFO of nqueue, USERS_QUEUE_MAX slots */
+	size_t nqueue;
+	struct game_write *writes[USERS_WRITES_MAX];
+	size_t nwrites;
 	/* What the last pass saw, in key order (lowercase name). */
 	struct core_user *cache;
 	size_t ncache;
@@ -178,6 +204,8 @@ static int pending_take(struct users *u, uint64_t inst, int action,
 
 /* --- cluster -> game ------------------------------------------------------ */
 
+static void on_retry(uv_timer_t *t);
+
 struct push {
 	const struct tracer *log;
 	uint64_t inst;
@@ -197,42 +225,124 @@ static void on_pushed(void *arg, int status, const char *body, size_t len)
 	free(p);
 }
 
+static void retry_arm(struct users *u)
+{
+	if (!u->closing && !uv_is_active((uv_handle_t *)&u->retry))
+		uv_timer_start(&u->retry, on_retry, USERS_RETRY_MS, 0);
+}
+
+/* Sends one command now: 0, or the error (ERR_AGAIN: RCON not up). */
+static int send_now(struct users *u, uint64_t inst, int action,
+		    const char *name, const char *cmd)
+{
+	struct push *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (p == NULL)
+		return ERR_NOMEM;
+	p->log = u->log;
+	p->inst = inst;
+	snprintf(p->cmd, sizeof(p->cmd), "%s", cmd);
+	if (action != USERS_ACT_NONE)
+		pending_add(u, inst, action, name);
+	rc = u->rcon(u->rcon_arg, inst, p->cmd, strlen(p->cmd),
+		     USERS_RCON_TIMEOUT_MS, on_pushed, p);
+	if (rc != 0) {
+		if (action != USERS_ACT_NONE)
+			(void)pending_take(u, inst, action, name);
+		free(p);
+		return rc;
+	}
+	u->stats.pushed++;
+	return 0;
+}
+
+static int queued_for(const struct users *u, uint64_t inst)
+{
+	for (size_t i = 0; i < u->nqueue; i++)
+		if (u->queue[i].inst == inst)
+			return 1;
+	return 0;
+}
+
+static void enqueue(struct users *u, uint64_t inst, int action,
+		    const char *name, const char *cmd)
+{
+	struct queued *q;
+
+	if (u->nqueue == USERS_QUEUE_MAX) {
+		u->stats.dropped++;
+		TRACE_W(u->log, MOD, "instance %llu: command queue full, "
+				     "dropped: %s",
+			(unsigned long long)inst, cmd);
+		return;
+	}
+	q = &u->queue[u->nqueue++];
+	q->inst = inst;
+	q->since_ms = uv_now(u->loop);
+	q->action = action;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	snprintf(q->cmd, sizeof(q->cmd), "%s", cmd);
+	u->stats.queued++;
+	retry_arm(u);
+}
+
 /* Sends one list command to every local instance but skip; action is
- * the echo it causes (USERS_ACT_NONE: none). */
+ * the echo it causes (USERS_ACT_NONE: none). An instance with commands
+ * queued gets this one queued behind them, so its order holds. */
 static void push(struct users *u, const uint64_t *inst, size_t ninst,
 		 uint64_t skip, int action, const char *name, const char *fmt,
 		 const char *arg)
 {
+	char cmd[CMD_MAX];
+
+	snprintf(cmd, sizeof(cmd), fmt, name, arg);
 	for (size_t i = 0; i < ninst; i++) {
-		struct push *p;
 		int rc;
 
 		if (inst[i] == skip)
 			continue;
-		p = calloc(1, sizeof(*p));
-		if (p == NULL) {
+		rc = queued_for(u, inst[i]) ? ERR_AGAIN
+					    : send_now(u, inst[i], action, name,
+						       cmd);
+		if (rc == ERR_AGAIN)
+			enqueue(u, inst[i], action, name, cmd);
+		else if (rc != 0 && rc != ERR_NOTFOUND)
 			u->stats.push_failed++;
-			continue;
-		}
-		p->log = u->log;
-		p->inst = inst[i];
-		snprintf(p->cmd, sizeof(p->cmd), fmt, name, arg);
-		if (action != USERS_ACT_NONE)
-			pending_add(u, inst[i], action, name);
-		rc = inst_mgr_rcon(u->im, inst[i], p->cmd, strlen(p->cmd),
-				   USERS_RCON_TIMEOUT_MS, on_pushed, p);
-		if (rc != 0) {
-			/* Not running (yet): its list files, written at
-			 * start, carry the change. */
-			if (action != USERS_ACT_NONE)
-				(void)pending_take(u, inst[i], action, name);
-			free(p);
-			if (rc != ERR_NOTFOUND && rc != ERR_AGAIN)
-				u->stats.push_failed++;
-			continue;
-		}
-		u->stats.pushed++;
+		/* ERR_NOTFOUND: not running here; its files, written at
+		 * its next start, carry the change. */
 	}
+}
+
+/* Sends what waits, in order per instance: an instance still not ready
+ * keeps its commands (and blocks its later ones); one that went away, or
+ * waited too long, loses them. */
+static void drain_queue(struct users *u, uint64_t now)
+{
+	uint64_t blocked[INST_LOCAL_MAX];
+	size_t nblocked = 0, j = 0;
+
+	for (size_t i = 0; i < u->nqueue; i++) {
+		struct queued *q = &u->queue[i];
+		int rc = ERR_AGAIN, skip = 0;
+
+		for (size_t k = 0; k < nblocked; k++)
+			skip |= blocked[k] == q->inst;
+		if (!skip)
+			rc = send_now(u, q->inst, q->action, q->name, q->cmd);
+		if (rc == ERR_AGAIN && now - q->since_ms < USERS_RETRY_FOR_MS) {
+			if (!skip && nblocked < INST_LOCAL_MAX)
+				blocked[nblocked++] = q->inst;
+			u->queue[j++] = *q;
+			continue;
+		}
+		if (rc != 0 && rc != ERR_NOTFOUND) {
+			u->stats.dropped++;
+			TRACE_W(u->log, MOD, "instance %llu: gave up on: %s",
+				(unsigned long long)q->inst, q->cmd);
+		}
+	}
+	u->nqueue = j;
 }
 
 /* Sends what differs between o (before) and n (now) for one user; a
@@ -371,28 +481,6 @@ void users_kick(struct users *u)
 
 /* --- game -> cluster ------------------------------------------------------ */
 
-struct game_write {
-	const struct tracer *log;
-	struct core_user_upd upd;
-	uint64_t inst;
-};
-
-static void on_game_written(void *arg, const struct core_write_result *r)
-{
-	struct game_write *w = arg;
-
-	if (r->status != 0 || r->result != 0)
-		TRACE_W(w->log, MOD,
-			"instance %llu: the change to %s was not written: %s",
-			(unsigned long long)w->inst, w->upd.u.name,
-			err_str(r->status != 0 ? r->status : r->result));
-	else
-		TRACE_I(w->log, MOD, "instance %llu: %s: written at index %llu",
-			(unsigned long long)w->inst, w->upd.u.name,
-			(unsigned long long)r->index);
-	free(w);
-}
-
 /* 1 if the domain already holds what ev says. */
 static int already_held(struct users *u, const struct users_event *ev)
 {
@@ -414,18 +502,80 @@ static int already_held(struct users *u, const struct users_event *ev)
 	}
 }
 
+static void writes_remove(struct users *u, struct game_write *w)
+{
+	for (size_t i = 0; i < u->nwrites; i++)
+		if (u->writes[i] == w) {
+			u->writes[i] = u->writes[--u->nwrites];
+			break;
+		}
+	free(w);
+}
+
+static void on_game_written(void *arg, const struct core_write_result *r)
+{
+	struct game_write *w = arg;
+	struct users *u = w->u;
+	int rc = r->status != 0 ? r->status : r->result;
+
+	w->waiting = 0;
+	if (rc == 0) {
+		TRACE_I(u->log, MOD, "instance %llu: %s: written at index %llu",
+			(unsigned long long)w->inst, w->upd.u.name,
+			(unsigned long long)r->index);
+	} else if (!u->closing && r->status != 0 && r->status != ERR_SHUTDOWN &&
+		   uv_now(u->loop) - w->since_ms < USERS_RETRY_FOR_MS) {
+		/* No leader, a timeout, back-pressure: try again. */
+		TRACE_I(u->log, MOD, "instance %llu: %s: not written yet (%s); "
+				     "trying again",
+			(unsigned long long)w->inst, w->upd.u.name,
+			err_str(rc));
+		retry_arm(u);
+		return;
+	} else {
+		u->stats.dropped++;
+		TRACE_W(u->log, MOD,
+			"instance %llu: the change to %s was not written: %s",
+			(unsigned long long)w->inst, w->upd.u.name, err_str(rc));
+	}
+	writes_remove(u, w);
+}
+
+static int propose_one(struct users *u, struct game_write *w)
+{
+	const struct core *c = u->core;
+	struct core_cmd cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = CORE_CMD_USER_UPDATE;
+	cmd.u.users.upd = &w->upd;
+	cmd.u.users.n = 1;
+	cmd.u.users.upsert = 1;
+	cmd.u.users.origin = w->inst;
+	w->waiting = 1;
+	return c->ops->write(c->ctx, &cmd,
+			     c->ops->now_ms(c->ctx) + USERS_WRITE_DEADLINE_MS,
+			     on_game_written, w);
+}
+
 static void propose(struct users *u, uint64_t inst,
 		    const struct users_event *ev)
 {
-	struct game_write *w = calloc(1, sizeof(*w));
-	const struct core *c = u->core;
-	struct core_cmd cmd;
+	struct game_write *w;
 	int rc;
 
-	if (w == NULL)
+	if (u->nwrites == USERS_WRITES_MAX ||
+	    (w = calloc(1, sizeof(*w))) == NULL) {
+		u->stats.dropped++;
+		TRACE_W(u->log, MOD, "instance %llu: too many changes waiting; "
+				     "dropped the one to %s",
+			(unsigned long long)inst, ev->name);
 		return;
-	w->log = u->log;
+	}
+	w->u = u;
 	w->inst = inst;
+	w->action = ev->action;
+	w->since_ms = uv_now(u->loop);
 	memcpy(w->upd.u.name, ev->name, sizeof(w->upd.u.name));
 	if (ev->action == USERS_ACT_BAN || ev->action == USERS_ACT_UNBAN) {
 		w->upd.mask = CORE_USER_F_BAN;
@@ -435,22 +585,57 @@ static void propose(struct users *u, uint64_t inst,
 		w->upd.mask = CORE_USER_F_ADMIN;
 		w->upd.u.admin = ev->action == USERS_ACT_PROMOTE;
 	}
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.type = CORE_CMD_USER_UPDATE;
-	cmd.u.users.upd = &w->upd;
-	cmd.u.users.n = 1;
-	cmd.u.users.upsert = 1;
-	cmd.u.users.origin = inst;
-	rc = c->ops->write(c->ctx, &cmd,
-			   c->ops->now_ms(c->ctx) + USERS_WRITE_DEADLINE_MS,
-			   on_game_written, w);
-	if (rc != 0) {
-		TRACE_W(u->log, MOD, "instance %llu: cannot write %s: %s",
-			(unsigned long long)inst, ev->name, err_str(rc));
-		free(w);
-		return;
-	}
+	u->writes[u->nwrites++] = w;
 	u->stats.proposed++;
+	rc = propose_one(u, w);
+	if (rc != 0) {
+		w->waiting = 0;
+		TRACE_I(u->log, MOD, "instance %llu: cannot write %s yet: %s",
+			(unsigned long long)inst, ev->name, err_str(rc));
+		retry_arm(u);
+	}
+}
+
+/* Proposes again the changes whose last try failed; a change the domain
+ * holds by now (the try that timed out was applied after all) is done. */
+static void retry_writes(struct users *u, uint64_t now)
+{
+	for (size_t i = 0; i < u->nwrites;) {
+		struct game_write *w = u->writes[i];
+		struct users_event ev = {.action = w->action};
+
+		if (w->waiting) {
+			i++;
+			continue;
+		}
+		memcpy(ev.name, w->upd.u.name, sizeof(ev.name));
+		memcpy(ev.reason, w->upd.u.reason, sizeof(ev.reason));
+		if (already_held(u, &ev) || now - w->since_ms >=
+						    USERS_RETRY_FOR_MS) {
+			if (!already_held(u, &ev))
+				u->stats.dropped++;
+			writes_remove(u, w); /* moved the last one here */
+			continue;
+		}
+		if (propose_one(u, w) != 0)
+			w->waiting = 0;
+		i++;
+	}
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	struct users *u = t->data;
+	uint64_t now = uv_now(u->loop);
+	int again;
+
+	drain_queue(u, now);
+	retry_writes(u, now);
+	again = u->nqueue > 0;
+	for (size_t i = 0; i < u->nwrites; i++)
+		again |= !u->writes[i]->waiting;
+	if (again)
+		retry_arm(u);
 }
 
 void users_game_line(struct users *u, uint64_t instance, const char *line)
@@ -558,6 +743,14 @@ int users_write_files(struct users *u, uint64_t instance, const char *dir)
 
 /* --- life cycle ----------------------------------------------------------- */
 
+static int mgr_rcon(void *arg, uint64_t inst, const char *cmd, size_t len,
+		    uint64_t timeout_ms, core_rcon_cb cb, void *cb_arg)
+{
+	if (arg == NULL)
+		return ERR_NOTFOUND;
+	return inst_mgr_rcon(arg, inst, cmd, len, timeout_ms, cb, cb_arg);
+}
+
 int users_new(const struct users_config *cfg, struct users **out)
 {
 	struct users *u = calloc(1, sizeof(*u));
@@ -566,17 +759,25 @@ int users_new(const struct users_config *cfg, struct users **out)
 	ASSERT(cfg->loop != NULL && cfg->core != NULL);
 	if (u == NULL)
 		return ERR_NOMEM;
+	u->queue = calloc(USERS_QUEUE_MAX, sizeof(*u->queue));
+	if (u->queue == NULL) {
+		free(u);
+		return ERR_NOMEM;
+	}
 	u->loop = cfg->loop;
 	u->log = cfg->log;
 	u->core = cfg->core;
 	u->im = cfg->im;
 	u->self_id = cfg->self_id;
+	u->rcon = cfg->rcon ? cfg->rcon : mgr_rcon;
+	u->rcon_arg = cfg->rcon ? cfg->rcon_arg : (void *)cfg->im;
+	/* libuv's uv_timer_init only fills the handle in: it returns 0. */
 	rc = uv_timer_init(u->loop, &u->kick);
-	if (rc != 0) {
-		free(u);
-		return rc;
-	}
+	ASSERT(rc == 0);
+	rc = uv_timer_init(u->loop, &u->retry);
+	ASSERT(rc == 0);
 	u->kick.data = u;
+	u->retry.data = u;
 	/* What is there already is in the files of every server started
 	 * from now on; only later changes are pushed. */
 	if (load(u, &u->cache, &u->ncache) != 0) {
@@ -596,6 +797,11 @@ static void on_closed(uv_handle_t *h)
 {
 	struct users *u = h->data;
 
+	if (++u->closing < 3) /* closing counts 1 + the two timers */
+		return;
+	for (size_t i = 0; i < u->nwrites; i++)
+		free(u->writes[i]);
+	free(u->queue);
 	free(u->cache);
 	free(u);
 }
@@ -604,5 +810,8 @@ void users_close(struct users *u)
 {
 	if (u == NULL)
 		return;
+	ASSERT(!u->closing);
+	u->closing = 1;
 	uv_close((uv_handle_t *)&u->kick, on_closed);
+	uv_close((uv_handle_t *)&u->retry, on_closed);
 }

@@ -27,9 +27,18 @@
  * dropped too, so a line that outlives its entry still writes nothing.
  * Only a real change from the game becomes a write.
  *
+ * Retries. A command for an instance whose RCON is not up yet (it is
+ * starting: its list files were written before the change) waits in a
+ * queue and is sent, in order, once RCON answers; an instance that goes
+ * away drops its commands (its next start writes the files). A change from
+ * a game that could not be written (no leader during an election) is
+ * proposed again until it is written or USERS_RETRY_FOR_MS passed.
+ *
  * Everything runs on the loop thread. Memory is bounded: the pending set
  * holds USERS_PENDING_MAX entries (the oldest is dropped, and counted,
- * when full), the cache at most CORE_USERS_MAX users.
+ * when full), the command queue USERS_QUEUE_MAX, the write retries
+ * USERS_WRITES_MAX (a change beyond either is dropped and counted), the
+ * cache at most CORE_USERS_MAX users.
  */
 #ifndef CLUSTERD_NODE_USERS_H
 #define CLUSTERD_NODE_USERS_H
@@ -55,6 +64,13 @@ struct inst_mgr;
 #define USERS_RCON_TIMEOUT_MS 5000
 /* Deadline of a write caused by a game line. */
 #define USERS_WRITE_DEADLINE_MS 10000
+/* Commands waiting for an instance's RCON, and game changes waiting to be
+ * written again; both retried every USERS_RETRY_MS for USERS_RETRY_FOR_MS
+ * (a server takes seconds to start; an election takes under one). */
+#define USERS_QUEUE_MAX 4096
+#define USERS_WRITES_MAX 256
+#define USERS_RETRY_MS 250
+#define USERS_RETRY_FOR_MS 60000
 
 struct users_stats {
 	uint64_t passes;         /* comparison passes */
@@ -66,7 +82,15 @@ struct users_stats {
 	uint64_t echo_suppressed; /* lines our own commands caused */
 	uint64_t already;        /* lines the domain already held */
 	uint64_t pending_dropped; /* pending entries pushed out when full */
+	uint64_t queued;         /* commands that waited for RCON */
+	uint64_t dropped;        /* commands or changes given up */
 };
+
+/* Sends an RCON command to an instance of this node: inst_mgr_rcon's
+ * contract (ERR_NOTFOUND not here, ERR_AGAIN RCON not up). */
+typedef int (*users_rcon_fn)(void *arg, uint64_t instance, const char *cmd,
+			     size_t len, uint64_t timeout_ms, core_rcon_cb cb,
+			     void *cb_arg);
 
 /* What an action line says (users_parse_line). */
 enum users_action {
@@ -96,6 +120,9 @@ struct users_config {
 	const struct core *core;  /* borrowed until users_close */
 	struct inst_mgr *im;      /* borrowed until users_close */
 	uint64_t self_id;         /* this node's raft id; 0: ask the core */
+	/* NULL: inst_mgr_rcon on im. Tests give their own. */
+	users_rcon_fn rcon;
+	void *rcon_arg;
 };
 
 /* Creates the module and reads the current lists (no commands are sent

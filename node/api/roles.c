@@ -8,7 +8,8 @@
  * role = {"name", "description", "permissions", "builtin"}. A permission
  * is "resource.verb" (docs/api.md lists them) where "*" stands for a
  * whole part. The built-in roles admin ("*") and read ("*.read") cannot
- * be changed (409). A caller may define only permissions it holds.
+ * be changed or deleted (409). A caller may define only permissions it
+ * holds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,9 +156,17 @@ static void on_role_written(void *arg, const struct core_write_result *res)
 static int role_write(struct api_req *r, struct http_reply *rep,
 		      const struct core_cmd *cmd, int deleted)
 {
+	const struct core *c = &r->api->core;
+	struct core_role_def cur;
 	struct roleop *o;
 	int rc;
 
+	if (c->ops->role_get != NULL &&
+	    c->ops->role_get(c->ctx, cmd->u.role.name, &cur) == 0 &&
+	    cur.builtin)
+		return api_error(rep, 409, "the role '%s' is built in and "
+					   "cannot be changed",
+				 cmd->u.role.name);
 	if (!deleted && !api_token_may_define(r->api, r->token, &cmd->u.role))
 		return api_error(rep, 403, "this token may not define a role "
 					   "with permissions it lacks");

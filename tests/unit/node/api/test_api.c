@@ -896,7 +896,8 @@ static void test_role_permissions(void **state)
 		     400);
 	expect_error(as_admin(f, "PUT", "/api/v1/roles/admin",
 			      "{\"permissions\": []}"),
-		     400);
+		     409);
+	expect_error(as_admin(f, "DELETE", "/api/v1/roles/read", NULL), 409);
 	expect_error(as_admin(f, "PUT", "/api/v1/roles/x",
 			      "{\"permissions\": [\"bad perm\"]}"),
 		     400);
