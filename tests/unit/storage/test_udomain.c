@@ -2,43 +2,12 @@
  * to case, updates by mask and in batches (all or nothing), upserts with
  * their origin, roles (built-in ones protected), bad input refused at
  * encode and at decode, and token records with roles next to the records
- * written before roles existed. In-memory store. */
-#include "tests/unit/storage/util.h"
+ * written before roles existed. On RocksDB and on the simulated disk. */
+#include "tests/unit/storage/fixture.h"
 
 #include "base/mp.h"
 #include "storage/cdomain.h"
 #include "storage/udomain.h"
-#include "tests/lib/cmocka_all.h"
-
-struct fx {
-	struct stor_memdisk *md;
-	struct stor *s;
-	uint64_t next;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct stor_options o;
-
-	assert_int_equal(stor_memdisk_new(NULL, NULL, &f->md), 0);
-	util_small_options(&o, NULL);
-	o.mem = f->md;
-	assert_int_equal(stor_open(&o, &f->s), 0);
-	f->next = stor_applied_index(f->s) + 1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	stor_close(f->s);
-	stor_memdisk_free(f->md);
-	free(f);
-	return 0;
-}
 
 /* Appends and applies an encoded command; returns the domain's result. */
 static int run_raw(struct fx *f, uint8_t *data, size_t len)
@@ -403,18 +372,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_syntax),
-		cmocka_unit_test_setup_teardown(test_case_insensitive, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_update_mask_and_origin,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_all_or_nothing,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_input, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_token_roles, setup,
-						teardown),
+		BOTH(test_case_insensitive),
+		BOTH(test_update_mask_and_origin),
+		BOTH(test_batch_all_or_nothing),
+		BOTH(test_delete),
+		BOTH(test_roles),
+		BOTH(test_bad_input),
+		BOTH(test_token_roles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
