@@ -433,5 +433,7 @@ int cluster_metrics(struct cluster *c, struct http_reply *rep)
 		rv = raft_metrics(c, rep);
 	if (rv == 0 && c->gd)
 		rv = gossip_metrics(c, rep);
+	if (rv == 0 && c->users) /* issue 13 */
+		rv = users_metrics(c->users, rep);
 	return rv;
 }

@@ -16,6 +16,7 @@
 #include "base/assert.h"
 #include "base/err.h"
 #include "node/instances/instances.h"
+#include "node/metrics.h"
 #include "storage/udomain.h"
 
 #define MOD "users"
@@ -791,6 +792,32 @@ int users_new(const struct users_config *cfg, struct users **out)
 void users_get_stats(const struct users *u, struct users_stats *out)
 {
 	*out = u->stats;
+}
+
+int users_metrics(const struct users *u, struct http_reply *rep)
+{
+	const struct users_stats *st = &u->stats;
+	const struct metric_sample s[] = {
+		{"clusterd_users_commands_total", "counter",
+		 "List commands sent to this node's game servers.",
+		 (double)st->pushed},
+		{"clusterd_users_echoes_dropped_total", "counter",
+		 "Action lines of game servers caused by our own commands.",
+		 (double)st->echo_suppressed},
+		{"clusterd_users_game_changes_total", "counter",
+		 "Bans, unbans, promotions and demotions made in a game and "
+		 "proposed to the cluster.",
+		 (double)st->proposed},
+		{"clusterd_users_already_held_total", "counter",
+		 "Action lines whose change the cluster already held.",
+		 (double)st->already},
+		{"clusterd_users_dropped_total", "counter",
+		 "List commands or game changes given up (queue full, too old, "
+		 "refused).",
+		 (double)(st->dropped + st->push_failed + st->pending_dropped)},
+	};
+
+	return metrics_samples(rep, s, sizeof(s) / sizeof(s[0]));
 }
 
 static void on_closed(uv_handle_t *h)

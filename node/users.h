@@ -136,6 +136,11 @@ void users_game_line(struct users *u, uint64_t instance, const char *line);
  * folder), each atomically. 0 or an error. */
 int users_write_files(struct users *u, uint64_t instance, const char *dir);
 void users_get_stats(const struct users *u, struct users_stats *out);
+/* Appends the counters to a /metrics answer (Prometheus text):
+ * clusterd_users_commands_total, _echoes_dropped_total,
+ * _game_changes_total, _already_held_total, _dropped_total. */
+struct http_reply;
+int users_metrics(const struct users *u, struct http_reply *rep);
 /* Closes the timer and frees u on the loop (commands in flight complete
  * without it). */
 void users_close(struct users *u);

@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "cluster"))
 from cluster_util import (BUILD, Cluster, Failed, check, free_port, log,  # noqa: E402
-                          run, wait_for)
+                          metric, run, wait_for)
 
 INSTALL = os.path.join(BUILD, "factorio-standin")
 NODES = ["n1", "n2", "n3"]
@@ -187,6 +187,11 @@ def test_ban_from_game(cl, nodes):
     check(changes == 1, "exactly one change from a game for bob (%d)" % changes)
     check(not re.search(r"echo of our command dropped: .*\[BAN\] bob ", n1.log_text()),
           "A was not sent its own ban back")
+    got = {n.name: (metric(n.metrics(), "clusterd_users_game_changes_total"),
+                    metric(n.metrics(), "clusterd_users_echoes_dropped_total"))
+           for n in nodes}
+    check(got["n1"][0] == 1 and got["n2"] == (0, 1) and got["n3"] == (0, 1),
+          "metrics: one game change on A's node, one echo dropped on B's and C's (%s)" % got)
 
 
 def test_cluster_to_game(cl, nodes):
