@@ -194,6 +194,33 @@ def test_ban_from_game(cl, nodes):
           "metrics: one game change on A's node, one echo dropped on B's and C's (%s)" % got)
 
 
+def test_ban_latency(cl, nodes, rounds=12):
+    """Bans typed in each game in turn: the time until both other
+    instances' ban lists hold the name."""
+    times = []
+    for i in range(rounds):
+        src = nodes[i % 3]
+        others = [n for n in nodes if n is not src]
+        name = "spammer%d" % i
+        t0 = time.monotonic()
+        rcon(src, INST[src.name], "/ban %s round %d" % (name, i))
+        seen = wait_lists(others, "banlist", name, True,
+                          "%s banned on the other servers" % name, t0)
+        times.append(max(seen.values()))
+    times.sort()
+    log("measure: ban typed in a game -> both other servers' ban lists, %d bans: "
+        "p50 %.0f ms, max %.0f ms" % (rounds, times[len(times) // 2] * 1000,
+                                      times[-1] * 1000))
+    for n in nodes:
+        bans = read_list(n, "banlist")
+        check(all((bans.get("spammer%d" % i) or {}).get("reason") == "round %d" % i
+                  for i in range(rounds)),
+              "%s holds every spammer with its reason" % INST[n.name])
+    changes = sum(len(re.findall(r"change from the game: .*\] spammer", n.log_text()))
+                  for n in nodes)
+    check(changes == rounds, "one change from a game per ban (%d)" % changes)
+
+
 def test_cluster_to_game(cl, nodes):
     n1, n2, n3 = nodes
     t0 = time.monotonic()
@@ -255,6 +282,7 @@ def main():
                   read_list(n, "banlist").get("mallory", {}).get("reason") == "known griefer",
                   "%s started with the cluster's lists in its files" % INST[n.name])
         test_ban_from_game(cl, nodes)
+        test_ban_latency(cl, nodes)
         test_cluster_to_game(cl, nodes)
         test_import_export(cl, nodes)
 
