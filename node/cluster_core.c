@@ -434,6 +434,12 @@ static void core_users_line(void *ctx, uint64_t instance, const char *line)
 	users_game_line(C(ctx)->users, instance, line);
 }
 
+static int core_users_event(void *ctx, uint64_t instance, uint64_t msg_id,
+			    const struct cJSON *msg)
+{
+	return users_game_event(C(ctx)->users, instance, msg_id, msg);
+}
+
 static int core_users_files(void *ctx, uint64_t instance, const char *dir)
 {
 	struct cluster *c = ctx;
@@ -473,4 +479,5 @@ const struct core_ops cl_core_ops = {
 	.role_list = core_role_list,
 	.users_game_line = core_users_line,
 	.users_write_files = core_users_files,
+	.users_game_event = core_users_event,
 };

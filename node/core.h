@@ -103,6 +103,8 @@
 /* "No compare-and-set" for core_cmd.u.kv.cas; 0 means "only if absent". */
 #define CORE_CAS_NONE UINT64_MAX
 
+struct cJSON; /* cjson/cJSON.h: the Lua module's events (issue 13) */
+
 enum core_cmd_type {
 	CORE_CMD_KV_PUT = 1,    /* u.kv */
 	CORE_CMD_KV_DEL = 2,    /* u.kv (value unused) */
@@ -551,6 +553,11 @@ struct core_ops {
 				const char *line);
 	int (*users_write_files)(void *ctx, uint64_t instance,
 				 const char *dir);
+	/* An event of the clusterd Lua module (node/users.h's
+	 * users_game_event): 1 if taken (a ban, unban, promote or demote,
+	 * acknowledged by node/users.c), 0 to handle it yourself. */
+	int (*users_game_event)(void *ctx, uint64_t instance, uint64_t msg_id,
+				const struct cJSON *msg);
 };
 
 /* Marks a request forwarded by another node (see http_forward). */
@@ -567,6 +574,8 @@ void core_users_game_line(const struct core *c, uint64_t instance,
 			  const char *line);
 int core_users_write_files(const struct core *c, uint64_t instance,
 			   const char *dir);
+int core_users_game_event(const struct core *c, uint64_t instance,
+			  uint64_t msg_id, const struct cJSON *msg);
 /* 1 if the permission pattern (a role's entry) grants perm. */
 int core_perm_match(const char *pattern, const char *perm);
 

@@ -23,12 +23,20 @@
 /* An RCON command: "/ban " + name + " " + reason, with room. */
 #define CMD_MAX (16 + CORE_USER_NAME_MAX + CORE_USER_REASON_MAX)
 
+/* Where a game reported an action: its stdout line, or the clusterd Lua
+ * module's event (instances running the module report both). */
+enum { SRC_LINE = 1, SRC_IPC = 2, SRC_BOTH = 3 };
+
 struct pending {
 	uint64_t inst;
 	uint64_t expires_ms;
 	int action;
+	uint8_t seen; /* SRC_* already matched */
 	char name[CORE_USER_NAME_MAX + 1]; /* lowercase */
 };
+
+/* IPC messages one change may answer (its line and event, repeats). */
+#define GW_IPC_MAX 4
 
 /* A command waiting for its instance's RCON. */
 struct queued {
@@ -39,14 +47,20 @@ struct queued {
 	char cmd[CMD_MAX];
 };
 
-/* A change from a game, until it is written. */
+/* A change from a game, until it is written, and for
+ * USERS_PENDING_TTL_MS after (so the other report of the same action,
+ * line or event, is known as the same change). */
 struct game_write {
 	struct users *u;
 	struct core_user_upd upd;
 	uint64_t inst;
-	uint64_t since_ms;
+	uint64_t since_ms, done_ms;
 	int action;
 	uint8_t waiting; /* 1: in flight; 0: due for another try */
+	uint8_t done;    /* written */
+	uint8_t seen;    /* SRC_* that reported it */
+	uint8_t nipc;
+	uint64_t ipc[GW_IPC_MAX]; /* message ids to acknowledge once written */
 };
 
 struct users {
@@ -57,6 +71,8 @@ struct users {
 	uint64_t self_id;
 	users_rcon_fn rcon;
 	void *rcon_arg;
+	users_ipc_done_fn ipc_done;
+	void *ipc_arg;
 	uint8_t closing;
 	uv_timer_t kick, retry;
 	struct queued *queue; /* FIFO of nqueue, USERS_QUEUE_MAX slots */
@@ -179,12 +195,14 @@ static void pending_add(struct users *u, uint64_t inst, int action,
 	p->inst = inst;
 	p->action = action;
 	p->expires_ms = now + USERS_PENDING_TTL_MS;
+	p->seen = 0;
 	lower(p->name, name, sizeof(p->name));
 }
 
-/* 1 if (inst, action, name) was pending (the entry is consumed). */
+/* 1 if (inst, action, name) was pending and src had not matched it yet;
+ * an entry matched by both sources goes. */
 static int pending_take(struct users *u, uint64_t inst, int action,
-			const char *name)
+			const char *name, int src)
 {
 	char low[CORE_USER_NAME_MAX + 1];
 
@@ -194,13 +212,36 @@ static int pending_take(struct users *u, uint64_t inst, int action,
 		struct pending *p = &u->pending[i];
 
 		if (p->inst != inst || p->action != action ||
-		    strcmp(p->name, low) != 0)
+		    (p->seen & src) || strcmp(p->name, low) != 0)
 			continue;
-		memmove(p, p + 1, (u->npending - i - 1) * sizeof(*p));
-		u->npending--;
+		p->seen |= (uint8_t)src;
+		if (p->seen == SRC_BOTH) {
+			memmove(p, p + 1, (u->npending - i - 1) * sizeof(*p));
+			u->npending--;
+		}
 		return 1;
 	}
 	return 0;
+}
+
+/* Undoes the last pending_add of (inst, action, name): the command was
+ * not sent. */
+static void pending_drop(struct users *u, uint64_t inst, int action,
+			 const char *name)
+{
+	char low[CORE_USER_NAME_MAX + 1];
+
+	lower(low, name, sizeof(low));
+	for (size_t i = u->npending; i-- > 0;) {
+		struct pending *p = &u->pending[i];
+
+		if (p->inst == inst && p->action == action && p->seen == 0 &&
+		    strcmp(p->name, low) == 0) {
+			memmove(p, p + 1, (u->npending - i - 1) * sizeof(*p));
+			u->npending--;
+			return;
+		}
+	}
 }
 
 /* --- cluster -> game ------------------------------------------------------ */
@@ -250,7 +291,7 @@ static int send_now(struct users *u, uint64_t inst, int action,
 		     USERS_RCON_TIMEOUT_MS, on_pushed, p);
 	if (rc != 0) {
 		if (action != USERS_ACT_NONE)
-			(void)pending_take(u, inst, action, name);
+			pending_drop(u, inst, action, name);
 		free(p);
 		return rc;
 	}
@@ -503,6 +544,21 @@ static int already_held(struct users *u, const struct users_event *ev)
 	}
 }
 
+static void ack(struct users *u, int src, uint64_t inst, uint64_t msg_id,
+		int status)
+{
+	if (src == SRC_IPC)
+		u->ipc_done(u->ipc_arg, inst, msg_id, status);
+}
+
+/* Acknowledges every event the change answers (status 0: handled). */
+static void ack_all(struct users *u, struct game_write *w, int status)
+{
+	for (size_t i = 0; i < w->nipc; i++)
+		ack(u, SRC_IPC, w->inst, w->ipc[i], status);
+	w->nipc = 0;
+}
+
 static void writes_remove(struct users *u, struct game_write *w)
 {
 	for (size_t i = 0; i < u->nwrites; i++)
@@ -511,6 +567,39 @@ static void writes_remove(struct users *u, struct game_write *w)
 			break;
 		}
 	free(w);
+}
+
+/* Forgets written changes older than the echo window. */
+static void writes_expire(struct users *u, uint64_t now)
+{
+	for (size_t i = 0; i < u->nwrites;) {
+		struct game_write *w = u->writes[i];
+
+		if (w->done && now - w->done_ms >= USERS_PENDING_TTL_MS)
+			writes_remove(u, w); /* moved the last one here */
+		else
+			i++;
+	}
+}
+
+static void write_done(struct users *u, struct game_write *w)
+{
+	w->done = 1;
+	w->waiting = 0;
+	w->done_ms = uv_now(u->loop);
+	ack_all(u, w, 0);
+}
+
+/* Gives up on a change: its events stay unacknowledged, so the game
+ * sends them again later and they are handled afresh. */
+static void write_give_up(struct users *u, struct game_write *w, int rc)
+{
+	u->stats.dropped++;
+	TRACE_W(u->log, MOD, "instance %llu: the change to %s was not "
+			     "written: %s",
+		(unsigned long long)w->inst, w->upd.u.name, err_str(rc));
+	ack_all(u, w, rc != 0 ? rc : ERR_TIMEOUT);
+	writes_remove(u, w);
 }
 
 static void on_game_written(void *arg, const struct core_write_result *r)
@@ -524,6 +613,7 @@ static void on_game_written(void *arg, const struct core_write_result *r)
 		TRACE_I(u->log, MOD, "instance %llu: %s: written at index %llu",
 			(unsigned long long)w->inst, w->upd.u.name,
 			(unsigned long long)r->index);
+		write_done(u, w);
 	} else if (!u->closing && r->status != 0 && r->status != ERR_SHUTDOWN &&
 		   uv_now(u->loop) - w->since_ms < USERS_RETRY_FOR_MS) {
 		/* No leader, a timeout, back-pressure: try again. */
@@ -532,14 +622,9 @@ static void on_game_written(void *arg, const struct core_write_result *r)
 			(unsigned long long)w->inst, w->upd.u.name,
 			err_str(rc));
 		retry_arm(u);
-		return;
 	} else {
-		u->stats.dropped++;
-		TRACE_W(u->log, MOD,
-			"instance %llu: the change to %s was not written: %s",
-			(unsigned long long)w->inst, w->upd.u.name, err_str(rc));
+		write_give_up(u, w, rc);
 	}
-	writes_remove(u, w);
 }
 
 static int propose_one(struct users *u, struct game_write *w)
@@ -559,24 +644,40 @@ static int propose_one(struct users *u, struct game_write *w)
 			     on_game_written, w);
 }
 
+/* A slot for a new change: written changes make room first. */
+static int writes_room(struct users *u)
+{
+	if (u->nwrites < USERS_WRITES_MAX)
+		return 1;
+	for (size_t i = 0; i < u->nwrites; i++)
+		if (u->writes[i]->done) {
+			writes_remove(u, u->writes[i]);
+			return 1;
+		}
+	return 0;
+}
+
 static void propose(struct users *u, uint64_t inst,
-		    const struct users_event *ev)
+		    const struct users_event *ev, int src, uint64_t msg_id)
 {
 	struct game_write *w;
 	int rc;
 
-	if (u->nwrites == USERS_WRITES_MAX ||
-	    (w = calloc(1, sizeof(*w))) == NULL) {
+	if (!writes_room(u) || (w = calloc(1, sizeof(*w))) == NULL) {
 		u->stats.dropped++;
 		TRACE_W(u->log, MOD, "instance %llu: too many changes waiting; "
 				     "dropped the one to %s",
 			(unsigned long long)inst, ev->name);
+		ack(u, src, inst, msg_id, ERR_AGAIN);
 		return;
 	}
 	w->u = u;
 	w->inst = inst;
 	w->action = ev->action;
+	w->seen = (uint8_t)src;
 	w->since_ms = uv_now(u->loop);
+	if (src == SRC_IPC)
+		w->ipc[w->nipc++] = msg_id;
 	memcpy(w->upd.u.name, ev->name, sizeof(w->upd.u.name));
 	if (ev->action == USERS_ACT_BAN || ev->action == USERS_ACT_UNBAN) {
 		w->upd.mask = CORE_USER_F_BAN;
@@ -605,17 +706,19 @@ static void retry_writes(struct users *u, uint64_t now)
 		struct game_write *w = u->writes[i];
 		struct users_event ev = {.action = w->action};
 
-		if (w->waiting) {
+		if (w->waiting || w->done) {
 			i++;
 			continue;
 		}
 		memcpy(ev.name, w->upd.u.name, sizeof(ev.name));
 		memcpy(ev.reason, w->upd.u.reason, sizeof(ev.reason));
-		if (already_held(u, &ev) || now - w->since_ms >=
-						    USERS_RETRY_FOR_MS) {
-			if (!already_held(u, &ev))
-				u->stats.dropped++;
-			writes_remove(u, w); /* moved the last one here */
+		if (already_held(u, &ev)) {
+			write_done(u, w);
+			i++;
+			continue;
+		}
+		if (now - w->since_ms >= USERS_RETRY_FOR_MS) {
+			write_give_up(u, w, ERR_TIMEOUT); /* moved the last */
 			continue;
 		}
 		if (propose_one(u, w) != 0)
@@ -632,37 +735,140 @@ static void on_retry(uv_timer_t *t)
 
 	drain_queue(u, now);
 	retry_writes(u, now);
+	writes_expire(u, now);
 	again = u->nqueue > 0;
 	for (size_t i = 0; i < u->nwrites; i++)
-		again |= !u->writes[i]->waiting;
+		again |= !u->writes[i]->waiting && !u->writes[i]->done;
 	if (again)
 		retry_arm(u);
+}
+
+/* The change a game already reported through its other source. */
+static struct game_write *write_find(struct users *u, uint64_t inst,
+				     const struct users_event *ev, int src)
+{
+	for (size_t i = 0; i < u->nwrites; i++) {
+		struct game_write *w = u->writes[i];
+
+		if (w->inst == inst && w->action == ev->action &&
+		    !(w->seen & src) &&
+		    strcasecmp(w->upd.u.name, ev->name) == 0 &&
+		    (ev->action != USERS_ACT_BAN ||
+		     strcmp(w->upd.u.reason, ev->reason) == 0))
+			return w;
+	}
+	return NULL;
+}
+
+/* One action reported by a game, from either source: an echo of our own
+ * command, the other report of a change already under way, something
+ * the cluster holds, or a change to write. src SRC_IPC: msg_id is
+ * acknowledged here or once the change is written. */
+static void handle(struct users *u, uint64_t inst,
+		   const struct users_event *ev, int src, uint64_t msg_id,
+		   const char *what)
+{
+	struct game_write *w;
+
+	u->stats.game_events++;
+	writes_expire(u, uv_now(u->loop));
+	if (pending_take(u, inst, ev->action, ev->name, src)) {
+		u->stats.echo_suppressed++;
+		TRACE_I(u->log, MOD, "instance %llu: echo of our command "
+				     "dropped: %s",
+			(unsigned long long)inst, what);
+		ack(u, src, inst, msg_id, 0);
+		return;
+	}
+	w = write_find(u, inst, ev, src);
+	if (w != NULL) {
+		w->seen |= (uint8_t)src;
+		TRACE_I(u->log, MOD, "instance %llu: the same change again: %s",
+			(unsigned long long)inst, what);
+		if (src == SRC_IPC && !w->done && w->nipc < GW_IPC_MAX)
+			w->ipc[w->nipc++] = msg_id;
+		else
+			ack(u, src, inst, msg_id, 0);
+		return;
+	}
+	if (already_held(u, ev)) {
+		u->stats.already++;
+		TRACE_I(u->log, MOD, "instance %llu: the cluster holds it "
+				     "already: %s",
+			(unsigned long long)inst, what);
+		ack(u, src, inst, msg_id, 0);
+		return;
+	}
+	TRACE_I(u->log, MOD, "instance %llu: change from the game: %s",
+		(unsigned long long)inst, what);
+	propose(u, inst, ev, src, msg_id);
 }
 
 void users_game_line(struct users *u, uint64_t instance, const char *line)
 {
 	struct users_event ev;
 
-	if (u == NULL || !users_parse_line(line, &ev))
-		return;
-	u->stats.game_events++;
-	if (pending_take(u, instance, ev.action, ev.name)) {
-		u->stats.echo_suppressed++;
-		TRACE_I(u->log, MOD, "instance %llu: echo of our command "
-				     "dropped: %s",
-			(unsigned long long)instance, line);
-		return;
+	if (u != NULL && users_parse_line(line, &ev))
+		handle(u, instance, &ev, SRC_LINE, 0, line);
+}
+
+int users_parse_event(const cJSON *msg, struct users_event *ev)
+{
+	static const struct {
+		const char *type;
+		int action;
+	} types[] = {
+		{"ban", USERS_ACT_BAN},
+		{"unban", USERS_ACT_UNBAN},
+		{"promote", USERS_ACT_PROMOTE},
+		{"demote", USERS_ACT_DEMOTE},
+	};
+	const char *type = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(msg, "type"));
+	const char *player = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(msg, "player"));
+	const char *reason = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(msg, "reason"));
+
+	memset(ev, 0, sizeof(*ev));
+	for (size_t i = 0; type != NULL && i < sizeof(types) / sizeof(types[0]);
+	     i++)
+		if (strcmp(type, types[i].type) == 0)
+			ev->action = types[i].action;
+	if (ev->action == USERS_ACT_NONE)
+		return 0;
+	if (player == NULL || strlen(player) > CORE_USER_NAME_MAX ||
+	    !stor_user_name_ok(player))
+		return -1;
+	memcpy(ev->name, player, strlen(player) + 1);
+	if (ev->action == USERS_ACT_BAN && reason != NULL &&
+	    strlen(reason) <= CORE_USER_REASON_MAX &&
+	    stor_user_reason_ok(reason))
+		memcpy(ev->reason, reason, strlen(reason) + 1);
+	return 1;
+}
+
+int users_game_event(struct users *u, uint64_t instance, uint64_t msg_id,
+		     const cJSON *msg)
+{
+	struct users_event ev;
+	char what[64 + CORE_USER_NAME_MAX];
+	int rc;
+
+	if (u == NULL)
+		return 0;
+	rc = users_parse_event(msg, &ev);
+	if (rc == 0)
+		return 0;
+	if (rc < 0) { /* malformed: nothing to do, ever */
+		u->ipc_done(u->ipc_arg, instance, msg_id, 0);
+		return 1;
 	}
-	if (already_held(u, &ev)) {
-		u->stats.already++;
-		TRACE_I(u->log, MOD, "instance %llu: the cluster holds it "
-				     "already: %s",
-			(unsigned long long)instance, line);
-		return;
-	}
-	TRACE_I(u->log, MOD, "instance %llu: change from the game: %s",
-		(unsigned long long)instance, line);
-	propose(u, instance, &ev);
+	snprintf(what, sizeof(what), "event %s %s",
+		 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "type")),
+		 ev.name);
+	handle(u, instance, &ev, SRC_IPC, msg_id, what);
+	return 1;
 }
 
 /* --- list files --------------------------------------------------------- */
@@ -744,6 +950,13 @@ int users_write_files(struct users *u, uint64_t instance, const char *dir)
 
 /* --- life cycle ----------------------------------------------------------- */
 
+static void mgr_ipc_done(void *arg, uint64_t inst, uint64_t msg_id,
+			 int status)
+{
+	if (arg != NULL)
+		inst_mgr_ipc_done(arg, inst, msg_id, status);
+}
+
 static int mgr_rcon(void *arg, uint64_t inst, const char *cmd, size_t len,
 		    uint64_t timeout_ms, core_rcon_cb cb, void *cb_arg)
 {
@@ -772,6 +985,8 @@ int users_new(const struct users_config *cfg, struct users **out)
 	u->self_id = cfg->self_id;
 	u->rcon = cfg->rcon ? cfg->rcon : mgr_rcon;
 	u->rcon_arg = cfg->rcon ? cfg->rcon_arg : (void *)cfg->im;
+	u->ipc_done = cfg->ipc_done ? cfg->ipc_done : mgr_ipc_done;
+	u->ipc_arg = cfg->ipc_done ? cfg->ipc_arg : (void *)cfg->im;
 	/* libuv's uv_timer_init only fills the handle in: it returns 0. */
 	rc = uv_timer_init(u->loop, &u->kick);
 	ASSERT(rc == 0);

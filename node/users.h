@@ -13,16 +13,25 @@
  *       and server-whitelist.json in its folder (users_write_files).
  *   game -> cluster   The game prints an action line when an admin bans,
  *       unbans, promotes or demotes in the game ([BAN] bob was banned by
- *       alice. Reason: x.). users_game_line turns such a line into a
+ *       alice. Reason: x.), and the clusterd Lua module (where the save
+ *       was patched with it) sends an event for the same action on
+ *       channel "clusterd", re-sent until acknowledged. Either becomes a
  *       replicated update carrying the instance as its origin; the node
- *       of that instance does not send the change back to it.
+ *       of that instance does not send the change back to it. The two
+ *       reports of one action are one change: the second finds the first
+ *       under way (or just written) and is dropped. An event is
+ *       acknowledged only once its change is written, so a ban typed
+ *       while the cluster cannot write (or the node restarts) is not
+ *       lost; a line has no such second chance, which is why the event
+ *       is the durable source and the line the one for saves without
+ *       the module.
  *
  * Echo suppression. Our own /ban on instance B makes B print the same
  * [BAN] line as an admin typing it would (the game names "<server>" as
  * the author of every console or RCON command, so the line cannot tell
  * them apart). Each command sent is therefore recorded in a pending set
- * (instance, action, name) for USERS_PENDING_TTL_MS; the line it causes
- * consumes the entry and is dropped. A line with no pending entry whose
+ * (instance, action, name) for USERS_PENDING_TTL_MS; the line it causes,
+ * and the module's event for it, match the entry and are dropped. A line with no pending entry whose
  * change the domain already holds (the same ban, the same admin flag) is
  * dropped too, so a line that outlives its entry still writes nothing.
  * Only a real change from the game becomes a write.
@@ -91,6 +100,9 @@ struct users_stats {
 typedef int (*users_rcon_fn)(void *arg, uint64_t instance, const char *cmd,
 			     size_t len, uint64_t timeout_ms, core_rcon_cb cb,
 			     void *cb_arg);
+/* Acknowledges a game's IPC message: inst_mgr_ipc_done's contract. */
+typedef void (*users_ipc_done_fn)(void *arg, uint64_t instance,
+				  uint64_t msg_id, int status);
 
 /* What an action line says (users_parse_line). */
 enum users_action {
@@ -120,9 +132,12 @@ struct users_config {
 	const struct core *core;  /* borrowed until users_close */
 	struct inst_mgr *im;      /* borrowed until users_close */
 	uint64_t self_id;         /* this node's raft id; 0: ask the core */
-	/* NULL: inst_mgr_rcon on im. Tests give their own. */
+	/* NULL: inst_mgr_rcon and inst_mgr_ipc_done on im. Tests give
+	 * their own. */
 	users_rcon_fn rcon;
 	void *rcon_arg;
+	users_ipc_done_fn ipc_done;
+	void *ipc_arg;
 };
 
 /* Creates the module and reads the current lists (no commands are sent
@@ -132,6 +147,18 @@ int users_new(const struct users_config *cfg, struct users **out);
 void users_kick(struct users *u);
 /* A stdout line of an instance running here (borrowed for the call). */
 void users_game_line(struct users *u, uint64_t instance, const char *line);
+/* An event of the clusterd Lua module (channel "clusterd"; msg borrowed
+ * for the call): 1 if it is a ban, unban, promote or demote, which this
+ * module then acknowledges (inst_mgr_ipc_done) exactly once: at once for
+ * an echo, a repeat or a change the cluster holds, else once the change
+ * is written (or with an error when it is given up, so the game sends it
+ * again). 0 for any other event (the caller handles it). u NULL: 0. */
+struct cJSON;
+int users_game_event(struct users *u, uint64_t instance, uint64_t msg_id,
+		     const struct cJSON *msg);
+/* An event's action: 1 with *ev filled, 0 not a users event, -1 a users
+ * event without a valid player name. */
+int users_parse_event(const struct cJSON *msg, struct users_event *ev);
 /* Writes the three list files into dir (an instance's write-data
  * folder), each atomically. 0 or an error. */
 int users_write_files(struct users *u, uint64_t instance, const char *dir);

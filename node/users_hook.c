@@ -23,6 +23,14 @@ int core_users_write_files(const struct core *c, uint64_t instance,
 	return c->ops->users_write_files(c->ctx, instance, dir);
 }
 
+int core_users_game_event(const struct core *c, uint64_t instance,
+			  uint64_t msg_id, const struct cJSON *msg)
+{
+	if (c == NULL || c->ops->users_game_event == NULL)
+		return 0;
+	return c->ops->users_game_event(c->ctx, instance, msg_id, msg);
+}
+
 /* One part of a permission against a pattern part ("*" matches any). */
 static int part_match(const char *pat, size_t pl, const char *s, size_t sl)
 {

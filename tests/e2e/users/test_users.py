@@ -8,9 +8,11 @@ running one Factorio stand-in instance (ia on n1, ib on n2, ic on n3).
   admin would) reaches instances B and C: their ban lists hold bob. The
   time from the RCON command to each list file is printed ("measure:").
 - The ban is one change in the cluster: bob's record names ia as its
-  origin, the nodes of B and C drop the echo of their own /ban (their
-  logs say so), the record's index does not move after the echoes, and
-  no node proposes a second change for bob.
+  origin, the nodes of B and C drop the echo of their own /ban (the
+  action line and the clusterd Lua module's event, both; their logs and
+  metrics say so), A's own line and event make one change, the record's
+  index does not move after the echoes, and no node proposes a second
+  change for bob.
 - Cluster -> game: `clusterctl user set-admin carol true` and an unban
   reach every server's files.
 - Factorio list files imported with `clusterctl user import` come back
@@ -28,6 +30,8 @@ from cluster_util import (BUILD, Cluster, Failed, check, free_port, log,  # noqa
                           metric, run, wait_for)
 
 INSTALL = os.path.join(BUILD, "factorio-standin")
+LUA_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                        "..", "..", "..", "lua"))
 NODES = ["n1", "n2", "n3"]
 INST = {"n1": "ia", "n2": "ib", "n3": "ic"}
 
@@ -37,6 +41,9 @@ def write_config(n, port_base):
     cfg = {"node_name": n.name, "bind": n.bind, "http": n.http,
            "factorio_dir": INSTALL,
            "instances_dir": os.path.join(n.dir, "instances"),
+           # The clusterd Lua module in every save: its ban/promote events
+           # come next to the game's action lines.
+           "lua_dir": LUA_DIR,
            "instance_ports": "%d-%d" % (port_base, port_base + 9)}
     with open(os.path.join(n.dir, "clusterd.json"), "w") as f:
         json.dump(cfg, f)
@@ -190,8 +197,14 @@ def test_ban_from_game(cl, nodes):
     got = {n.name: (metric(n.metrics(), "clusterd_users_game_changes_total"),
                     metric(n.metrics(), "clusterd_users_echoes_dropped_total"))
            for n in nodes}
-    check(got["n1"][0] == 1 and got["n2"] == (0, 1) and got["n3"] == (0, 1),
-          "metrics: one game change on A's node, one echo dropped on B's and C's (%s)" % got)
+    # B and C each report our /ban twice (the line and the Lua module's
+    # event): both are echoes.
+    check(got["n1"][0] == 1 and got["n2"] == (0, 2) and got["n3"] == (0, 2),
+          "metrics: one game change on A's node, the line and the event of "
+          "the echo dropped on B's and C's (%s)" % got)
+    wait_for(lambda: re.search(r"the same change again: event ban bob", n1.log_text()),
+             "A's node to take the Lua module's ban event as the same change")
+    check(True, "A's line and A's Lua event of the ban made one change")
 
 
 def test_ban_latency(cl, nodes, rounds=12):

@@ -40,6 +40,10 @@ struct fake {
 	uint64_t sent_to[SENT_MAX];
 	size_t nsent;
 	uint64_t down; /* this instance answers ERR_AGAIN */
+	/* IPC acknowledgements: (instance, id, status). */
+	uint64_t ack_inst[SENT_MAX], ack_id[SENT_MAX];
+	int ack_status[SENT_MAX];
+	size_t nacks;
 };
 
 static struct fake *F(void *ctx)
@@ -172,6 +176,28 @@ static int f_rcon(void *arg, uint64_t inst, const char *cmd, size_t len,
 	return 0;
 }
 
+static void f_ipc_done(void *arg, uint64_t inst, uint64_t id, int status)
+{
+	struct fake *f = arg;
+
+	assert_true(f->nacks < SENT_MAX);
+	f->ack_inst[f->nacks] = inst;
+	f->ack_id[f->nacks] = id;
+	f->ack_status[f->nacks++] = status;
+}
+
+/* The Lua module's event for an action, as the IPC layer hands it. */
+static int event(struct fake *f, uint64_t inst, uint64_t id, const char *json)
+{
+	cJSON *m = cJSON_Parse(json);
+	int rc;
+
+	assert_non_null(m);
+	rc = users_game_event(f->u, inst, id, m);
+	cJSON_Delete(m);
+	return rc;
+}
+
 static int setup(void **state)
 {
 	struct fake *f = calloc(1, sizeof(*f));
@@ -186,6 +212,8 @@ static int setup(void **state)
 	c.self_id = 1;
 	c.rcon = f_rcon;
 	c.rcon_arg = f;
+	c.ipc_done = f_ipc_done;
+	c.ipc_arg = f;
 	assert_int_equal(users_new(&c, &f->u), 0);
 	*state = f;
 	return 0;
@@ -402,6 +430,83 @@ static void test_write_retry(void **state)
 	assert_int_equal(find(f, "erin")->origin, 10);
 }
 
+/* The line and the Lua module's event of one action are one change; the
+ * event is acknowledged once the change is written. */
+static void test_line_and_event(void **state)
+{
+	struct fake *f = *state;
+
+	/* Line first (as the game prints it), then the event. */
+	users_game_line(f->u, 10, "2024-05-01 12:00:00 [BAN] bob was banned by "
+				  "alice. Reason: griefing.");
+	assert_int_equal(f->writes, 1);
+	assert_int_equal(event(f, 10, 7, "{\"type\": \"ban\", \"player\": "
+					 "\"bob\", \"by\": \"alice\", \"reason\": "
+					 "\"griefing\", \"id\": 7}"),
+			 1);
+	assert_int_equal(f->writes, 1);
+	assert_int_equal(f->nacks, 1);
+	assert_int_equal(f->ack_id[0], 7);
+	assert_int_equal(f->ack_status[0], 0);
+	/* Other events are not ours. */
+	assert_int_equal(event(f, 10, 8, "{\"type\": \"join\", \"player\": "
+					 "\"bob\"}"),
+			 0);
+	/* An event alone, with no leader at first: acknowledged only once
+	 * written. */
+	f->write_status = ERR_NOTLEADER;
+	assert_int_equal(event(f, 11, 3, "{\"type\": \"promote\", "
+					 "\"player\": \"Carol\"}"),
+			 1);
+	assert_int_equal(f->nacks, 1);
+	run_for(f, 2 * USERS_RETRY_MS);
+	assert_int_equal(f->nacks, 1);
+	f->write_status = 0;
+	run_for(f, 3 * USERS_RETRY_MS);
+	assert_int_equal(f->nacks, 2);
+	assert_int_equal(f->ack_inst[1], 11);
+	assert_int_equal(f->ack_id[1], 3);
+	assert_int_equal(f->ack_status[1], 0);
+	assert_true(find(f, "carol")->admin);
+	/* Its line, late: the same change, not a new one. */
+	users_game_line(f->u, 11, "2024-05-01 12:00:00 [PROMOTE] Carol was "
+				  "promoted to admin by alice.");
+	assert_true(f->writes >= 2);
+	{
+		unsigned w = f->writes;
+
+		users_game_line(f->u, 11, "2024-05-01 12:00:00 [DEMOTE] Carol "
+					  "was demoted from admin by alice.");
+		assert_int_equal(f->writes, w + 1); /* a new action */
+	}
+	/* A malformed player: acknowledged, nothing written. */
+	assert_int_equal(event(f, 10, 9, "{\"type\": \"ban\", \"player\": "
+					 "\"no good\"}"),
+			 1);
+	assert_int_equal(f->ack_id[f->nacks - 1], 9);
+}
+
+/* Our own /ban makes the game print the line and send the event: both
+ * are echoes. */
+static void test_echo_both_sources(void **state)
+{
+	struct fake *f = *state;
+	struct users_stats st;
+
+	api_change(f, "mallory", CORE_USER_F_BAN, 1, "x");
+	assert_int_equal(count_sent(f, 10, "/ban mallory x"), 1);
+	users_game_line(f->u, 10, "2024-05-01 12:00:00 [BAN] mallory was "
+				  "banned by <server>. Reason: x.");
+	assert_int_equal(event(f, 10, 1, "{\"type\": \"ban\", \"player\": "
+					 "\"mallory\", \"reason\": \"x\"}"),
+			 1);
+	users_get_stats(f->u, &st);
+	assert_int_equal(st.echo_suppressed, 2);
+	assert_int_equal(f->writes, 0);
+	assert_int_equal(f->nacks, 1);
+	assert_int_equal(f->ack_status[0], 0);
+}
+
 static cJSON *read_json(const char *dir, const char *name)
 {
 	char path[512], buf[4096];
@@ -470,6 +575,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_retry, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_line_and_event, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_echo_both_sources, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
