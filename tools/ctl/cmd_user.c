@@ -24,8 +24,11 @@
 
 #include "tools/ctl/cmd.h"
 
-/* The API takes at most this many names per import request. */
+/* The API takes at most this many names per import request, in a body
+ * of at most 64 KiB: requests are cut at either bound (the byte bound
+ * with room for the JSON around the entries). */
 #define IMPORT_CHUNK 500
+#define IMPORT_BYTES (48 * 1024)
 /* A list file read at most (a few thousand bans fit many times). */
 #define LIST_FILE_MAX (16u << 20)
 
@@ -308,9 +311,11 @@ static cJSON *read_json_file(const char *path)
 
 int ctl_cmd_user_import(const struct ctl *c, int argc, char **argv)
 {
-	struct ctl q;
 	cJSON *list, *body = NULL, *arr = NULL;
-	int total = 0, rc = CTL_EXIT_OK, n = 0, i = 0, size;
+	const cJSON *item;
+	int total = 0, rc = CTL_EXIT_OK, n = 0;
+	size_t bytes = 0;
+	struct ctl q;
 
 	(void)argc;
 	if (!list_kind_ok(argv[0]))
@@ -320,21 +325,27 @@ int ctl_cmd_user_import(const struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	q = *c;
 	q.json = 0; /* one line per request would not be JSON */
-	size = cJSON_GetArraySize(list);
-	for (i = 0; rc == CTL_EXIT_OK && i < size; i++) {
+	cJSON_ArrayForEach(item, list) {
+		char *one = cJSON_PrintUnformatted(item);
+
 		if (body == NULL) {
 			body = cJSON_CreateObject();
 			arr = cJSON_AddArrayToObject(body, argv[0]);
 		}
-		cJSON_AddItemToArray(arr, cJSON_Duplicate(
-						  cJSON_GetArrayItem(list, i), 1));
-		if (++n == IMPORT_CHUNK || i == size - 1) {
-			rc = send_json(&q, "POST", "/api/v1/user-lists", body,
-				       200, "user import", NULL);
-			body = NULL;
-			total += rc == CTL_EXIT_OK ? n : 0;
-			n = 0;
-		}
+		bytes += one ? strlen(one) + 1 : 0;
+		free(one);
+		cJSON_AddItemToArray(arr, cJSON_Duplicate(item, 1));
+		if (++n < IMPORT_CHUNK && item->next != NULL &&
+		    bytes < IMPORT_BYTES)
+			continue;
+		rc = send_json(&q, "POST", "/api/v1/user-lists", body, 200,
+			       "user import", NULL);
+		body = NULL;
+		total += rc == CTL_EXIT_OK ? n : 0;
+		n = 0;
+		bytes = 0;
+		if (rc != CTL_EXIT_OK)
+			break;
 	}
 	cJSON_Delete(body);
 	cJSON_Delete(list);
