@@ -243,6 +243,17 @@ static void rd_on_apply(void *ctx, const struct raft_entry *e, int result)
 	cl_ops_applied(c, e->index);
 }
 
+/* A snapshot replaced the state without applies (issue 13): the user
+ * lists compare it with what they last saw. */
+static void rd_on_install(void *ctx, const struct raft_snapshot_meta *m)
+{
+	struct cluster *c = ctx;
+
+	(void)m;
+	if (c->users != NULL)
+		users_kick(c->users);
+}
+
 static void rd_on_role(void *ctx, uint8_t role, raft_id leader,
 		       raft_term term)
 {
@@ -392,6 +403,7 @@ static int start_raft(struct cluster *c, char *errmsg, size_t errsz)
 		.on_apply = rd_on_apply,
 		.on_role = rd_on_role,
 		.on_fail = rd_on_fail,
+		.on_install = rd_on_install,
 	};
 	int rv;
 
