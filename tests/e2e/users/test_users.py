@@ -21,11 +21,16 @@ running one Factorio stand-in instance (ia on n1, ib on n2, ic on n3).
 import json
 import os
 import re
+import signal
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "cluster"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "standin"))
+import standin_util as su  # noqa: E402
 from cluster_util import (BUILD, Cluster, Failed, check, free_port, log,  # noqa: E402
                           metric, run, wait_for)
 
@@ -281,23 +286,120 @@ def test_import_export(cl, nodes):
           "the imported ban reason reached the servers")
 
 
+def server_rcon(n):
+    """A direct RCON connection to n's server (its port and password from
+    the server's command line), as an admin's client would use."""
+    pid = api(n, "GET", "/api/v1/instances/" + INST[n.name])["pid"]
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        args = f.read().decode().split("\0")
+    port = int(args[args.index("--rcon-port") + 1])
+    pw = args[args.index("--rcon-password") + 1]
+    return su.Rcon(port, pw)
+
+
+def test_ban_without_quorum(cl, nodes):
+    """A ban typed while the cluster cannot write (two of three nodes
+    down) is written once a quorum is back, as one change."""
+    n1, n2, n3 = nodes
+    cl.wait_voters(3)
+    r = server_rcon(n1)
+    n2.kill9()
+    n3.kill9()
+    reply = r.cmd("/ban latecomer typed-offline")
+    r.close()
+    check("latecomer was banned" in reply, "A took the ban with no quorum: %r" % reply.strip())
+    wait_for(lambda: re.search(r"latecomer: not written yet", n1.log_text()) or
+             re.search(r"cannot write latecomer yet", n1.log_text()),
+             "A's node to find it cannot write yet")
+    check(True, "the change waits while the cluster cannot write")
+    t0 = time.monotonic()
+    n2.start(flags=False)
+    u = wait_for(lambda: (lambda st: st["banned"] and st)(
+        api(n1, "GET", "/api/v1/users/latecomer", ok=(200,))),
+        "the ban written once n2 is back")
+    log("measure: quorum back (n2 restarted) -> the ban written: %.1f s"
+        % (time.monotonic() - t0))
+    check(u["reason"] == "typed-offline" and u["origin"] == api(n1, "GET",
+          "/api/v1/instances/ia")["id"], "the waiting ban has its reason and origin")
+    n3.start(flags=False)
+    for n in (n2, n3):
+        wait_for(lambda n=n: api(n, "GET", "/api/v1/instances/" + INST[n.name])
+                 .get("status") == "running", "%s running again" % INST[n.name])
+        wait_for(lambda n=n: "latecomer" in read_list(n, "banlist"),
+                 "%s's ban list to hold latecomer" % INST[n.name])
+    check(True, "the restarted nodes' servers hold the ban")
+    changes = sum(len(re.findall(r"change from the game: .*latecomer", n.log_text()))
+                  for n in nodes)
+    check(changes == 1, "one change for the waiting ban (%d)" % changes)
+
+
+def servers_of(cl):
+    """PIDs of the game servers our nodes started: processes whose
+    command line names a file in this test's folder."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if cl.tmp in cmd and "factorio" in cmd:
+            pids.append(int(d))
+    return pids
+
+
+def stop_all(cl):
+    """SIGTERM to the nodes (each stops its servers), then to any server
+    left (a node killed earlier leaves its server running), SIGKILL to
+    what still runs after a while."""
+    for n in cl.nodes:
+        if n.alive():
+            n.proc.send_signal(signal.SIGTERM)
+    for n in cl.nodes:
+        if n.proc is not None:
+            try:
+                n.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = servers_of(cl)
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        end = time.monotonic() + 10
+        while servers_of(cl) and time.monotonic() < end:
+            time.sleep(0.1)
+
+
 def main():
     with Cluster("users") as cl:
-        nodes = start_cluster(cl)
-        n1 = nodes[0]
-        # Users the servers must find in their files at start.
-        api(n1, "POST", "/api/v1/users", {"name": "alice", "admin": True})
-        api(n1, "POST", "/api/v1/users", {"name": "Mallory", "banned": True,
-                                          "reason": "known griefer"})
-        start_instances(nodes)
-        for n in nodes:
-            check("alice" in read_list(n, "adminlist") and
-                  read_list(n, "banlist").get("mallory", {}).get("reason") == "known griefer",
-                  "%s started with the cluster's lists in its files" % INST[n.name])
-        test_ban_from_game(cl, nodes)
-        test_ban_latency(cl, nodes)
-        test_cluster_to_game(cl, nodes)
-        test_import_export(cl, nodes)
+        try:
+            body(cl)
+        finally:
+            stop_all(cl)
+
+
+def body(cl):
+    nodes = start_cluster(cl)
+    n1 = nodes[0]
+    # Users the servers must find in their files at start.
+    api(n1, "POST", "/api/v1/users", {"name": "alice", "admin": True})
+    api(n1, "POST", "/api/v1/users", {"name": "Mallory", "banned": True,
+                                      "reason": "known griefer"})
+    start_instances(nodes)
+    for n in nodes:
+        check("alice" in read_list(n, "adminlist") and
+              read_list(n, "banlist").get("mallory", {}).get("reason") == "known griefer",
+              "%s started with the cluster's lists in its files" % INST[n.name])
+    test_ban_from_game(cl, nodes)
+    test_ban_latency(cl, nodes)
+    test_cluster_to_game(cl, nodes)
+    test_import_export(cl, nodes)
+    test_ban_without_quorum(cl, nodes)
 
 
 if __name__ == "__main__":
