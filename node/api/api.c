@@ -23,7 +23,7 @@ struct api_route {
 	int unjoined; /* served on an unjoined node (loopback, no token) */
 	/* The permission a caller needs: "<resource>.<verb>" (docs/api.md
 	 * lists them), checked against the token's roles (perm.c). NULL:
-	 * only a holder of "*" (the admin role). */
+	 * only a holder of "*" (the admin role); "": any valid token. */
 	const char *perm;
 };
 
@@ -63,6 +63,7 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/roles/", api_roles_show, 0, "role.read"},
 	{"PUT", "/api/v1/roles/", api_roles_put, 0, "role.write"},
 	{"DELETE", "/api/v1/roles/", api_roles_delete, 0, "role.write"},
+	{"GET", "/api/v1/whoami", api_whoami, 0, ""}, /* any valid token */
 	{NULL, NULL, NULL, 0, NULL},
 };
 

@@ -66,6 +66,7 @@ int api_roles_list(struct api_req *r, struct http_reply *rep);
 int api_roles_show(struct api_req *r, struct http_reply *rep);
 int api_roles_put(struct api_req *r, struct http_reply *rep);
 int api_roles_delete(struct api_req *r, struct http_reply *rep);
+int api_whoami(struct api_req *r, struct http_reply *rep);
 /* A user as JSON (users.c); "roles" of a body into names the caller
  * may grant (0, or 1 with a 400/403 written). */
 cJSON *api_user_json(const struct core_user *u);

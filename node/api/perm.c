@@ -70,8 +70,39 @@ static int token_has(struct api *a, const struct core_token *t,
 int api_token_allows(struct api *a, const struct core_token *t,
 		     const char *perm)
 {
-	/* A route without a permission is for "*" holders only. */
+	/* "" (whoami): any valid token; NULL: "*" holders only. */
+	if (perm != NULL && perm[0] == '\0')
+		return 1;
 	return token_has(a, t, perm ? perm : "*");
+}
+
+/* GET /api/v1/whoami: the caller's token, roles and permissions, so a
+ * client (the web UI) can offer only what it may do. */
+int api_whoami(struct api_req *r, struct http_reply *rep)
+{
+	char names[NAMES_MAX][CORE_ROLE_NAME_MAX + 1];
+	struct core_role_def def;
+	cJSON *j, *roles, *perms;
+	size_t n;
+
+	if (r->token == NULL)
+		return api_error(rep, 404, "no token on this request");
+	n = token_roles(r->api, r->token, names);
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "id", r->token->id);
+	cJSON_AddStringToObject(j, "name", r->token->name);
+	cJSON_AddStringToObject(j, "user", r->token->user);
+	roles = cJSON_AddArrayToObject(j, "roles");
+	perms = cJSON_AddArrayToObject(j, "permissions");
+	for (size_t i = 0; i < n; i++) {
+		cJSON_AddItemToArray(roles, cJSON_CreateString(names[i]));
+		if (role_get(r->api, names[i], &def) != 0)
+			continue;
+		for (size_t k = 0; k < def.nperms; k++)
+			cJSON_AddItemToArray(perms,
+					     cJSON_CreateString(def.perms[k]));
+	}
+	return api_json(rep, 200, j);
 }
 
 int api_token_may_grant(struct api *a, const struct core_token *t,

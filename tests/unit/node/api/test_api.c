@@ -869,6 +869,14 @@ static void test_role_permissions(void **state)
 	expect_forbidden(call(f, "DELETE", "/api/v1/roles/moderator", NULL, 0,
 			      bearer(o)),
 			 "role.write");
+	/* whoami: any token may ask what it holds. */
+	r = callj(f, "GET", "/api/v1/whoami", NULL, m);
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"roles\":[\"moderator\"]"));
+	assert_non_null(strstr(r->body, "\"permissions\":[\"user.*\",\"kv.read\"]"));
+	r = callj(f, "GET", "/api/v1/whoami", NULL, f->reader);
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"permissions\":[\"*.read\"]"));
 	/* The legacy read token keeps its meaning. */
 	expect_forbidden(call(f, "POST", "/api/v1/user-lists", "{}", 2,
 			      bearer(f->reader)),
