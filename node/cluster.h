@@ -45,6 +45,10 @@ struct cluster_config {
 	 * stopped the store. */
 	void (*on_exit)(void *arg, int status);
 	void *exit_arg;
+	/* The node's event bus (node/events.h), borrowed until cluster_stop's
+	 * callback; NULL: none. Applied entries, leader and gossip changes
+	 * are published on it. */
+	struct ev_bus *events;
 };
 
 /* Opens the store and starts the runtime in the mode the data dir says.

@@ -52,6 +52,7 @@ static const struct api_route routes[] = {
 	{"POST", "/api/v1/plugins/", api_plugins_action, 0, "plugin.write"},
 	{"DELETE", "/api/v1/plugins/", api_plugins_delete, 0, "plugin.write"},
 	{"GET", "/api/v1/players", api_players_list, 0, "instance.read"},
+	{"GET", "/api/v1/events", api_events, 0, "events.read"},
 	{"GET", "/api/v1/users", api_users_list, 0, "user.read"},
 	{"POST", "/api/v1/users", api_users_create, 0, "user.write"},
 	{"GET", "/api/v1/users/", api_users_show, 0, "user.read"},

@@ -53,6 +53,8 @@ int api_plugins_action(struct api_req *r, struct http_reply *rep);
 int api_plugins_delete(struct api_req *r, struct http_reply *rep);
 /* Player tracking (issue 12, lua helper): players.c. */
 int api_players_list(struct api_req *r, struct http_reply *rep);
+/* The event stream (events.c; webui helper). */
+int api_events(struct api_req *r, struct http_reply *rep);
 
 /* Users, roles and permissions (issue 13): users.c, roles.c, perm.c. */
 int api_users_list(struct api_req *r, struct http_reply *rep);
