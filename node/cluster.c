@@ -29,6 +29,7 @@
 #include "node/events.h"
 #include "storage/kvrev.h"
 #include "storage/session.h"
+#include "storage/udomain.h"
 
 #include <sodium.h>
 
@@ -238,10 +239,23 @@ static void rd_on_apply(void *ctx, const struct raft_entry *e, int result)
 	}
 	if (domain == STOR_DOMAIN_INSTANCES && c->im != NULL)
 		inst_mgr_kick(c->im);
+	if (domain == STOR_DOMAIN_USERS && c->users != NULL)
+		users_kick(c->users);
 	if (domain > 0 || e->type == RAFT_ENTRY_CONFIG)
 		ev_publish_domain(c->events, e->type == RAFT_ENTRY_CONFIG
 				  ? EV_DOMAIN_CONFIG : domain, e->index);
 	cl_ops_applied(c, e->index);
+}
+
+/* A snapshot replaced the state without applies (issue 13): the user
+ * lists compare it with what they last saw. */
+static void rd_on_install(void *ctx, const struct raft_snapshot_meta *m)
+{
+	struct cluster *c = ctx;
+
+	(void)m;
+	if (c->users != NULL)
+		users_kick(c->users);
 }
 
 static void rd_on_role(void *ctx, uint8_t role, raft_id leader,
@@ -397,6 +411,7 @@ static int start_raft(struct cluster *c, char *errmsg, size_t errsz)
 		.on_apply = rd_on_apply,
 		.on_role = rd_on_role,
 		.on_fail = rd_on_fail,
+		.on_install = rd_on_install,
 	};
 	int rv;
 
@@ -647,7 +662,13 @@ const struct core *cluster_core(struct cluster *c)
 
 void cluster_set_instances(struct cluster *c, struct inst_mgr *im)
 {
+	struct users_config uc = {.loop = c->loop, .log = c->log,
+				  .core = &c->core, .im = im,
+				  .self_id = c->ident.id};
+
 	c->im = im;
+	if (c->users == NULL && users_new(&uc, &c->users) != 0)
+		TRACE_E(c->log, "users", "cannot start the user list sync");
 }
 
 void cluster_set_plugins(struct cluster *c, struct plug_mgr *pm)
@@ -695,6 +716,8 @@ static void on_tp_stopped(void *arg)
 void cluster_stop(struct cluster *c, void (*done)(void *arg), void *arg)
 {
 	c->stopping = 1;
+	users_close(c->users);
+	c->users = NULL;
 	c->stop_done = done;
 	c->stop_arg = arg;
 	cl_join_fail_all(c, ERR_SHUTDOWN);

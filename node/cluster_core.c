@@ -218,6 +218,7 @@ static void token_from_stor(const struct stor_cl_token *s,
 	memcpy(t->hash, s->hash, sizeof(t->hash));
 	t->created_ms = s->created_ms;
 	t->expires_ms = s->expires_ms;
+	core_token_roles_from_stor(s, t); /* issue 13 */
 }
 
 static int core_token_get(void *ctx, const char *id, struct core_token *out)
@@ -405,6 +406,47 @@ static int core_http_forward(void *ctx, const char *http_addr,
 				 arg);
 }
 
+static int core_user_get(void *ctx, const char *name, struct core_user *out)
+{
+	return core_stor_user_get(C(ctx)->st, name, out);
+}
+
+static int core_user_list(void *ctx, struct core_user *out, size_t max,
+			  size_t *n)
+{
+	return core_stor_user_list(C(ctx)->st, out, max, n);
+}
+
+static int core_role_get(void *ctx, const char *name,
+			 struct core_role_def *out)
+{
+	return core_stor_role_get(C(ctx)->st, name, out);
+}
+
+static int core_role_list(void *ctx, struct core_role_def *out, size_t max,
+			  size_t *n)
+{
+	return core_stor_role_list(C(ctx)->st, out, max, n);
+}
+
+static void core_users_line(void *ctx, uint64_t instance, const char *line)
+{
+	users_game_line(C(ctx)->users, instance, line);
+}
+
+static int core_users_event(void *ctx, uint64_t instance, uint64_t msg_id,
+			    const struct cJSON *msg)
+{
+	return users_game_event(C(ctx)->users, instance, msg_id, msg);
+}
+
+static int core_users_files(void *ctx, uint64_t instance, const char *dir)
+{
+	struct cluster *c = ctx;
+
+	return c->users ? users_write_files(c->users, instance, dir) : 0;
+}
+
 const struct core_ops cl_core_ops = {
 	.now_ms = core_now,
 	.wall_ms = core_wall,
@@ -431,4 +473,11 @@ const struct core_ops cl_core_ops = {
 	.inst_rcon = core_inst_rcon,
 	.http_forward = core_http_forward,
 	.plugin_states = core_plugin_states,
+	.user_get = core_user_get,
+	.user_list = core_user_list,
+	.role_get = core_role_get,
+	.role_list = core_role_list,
+	.users_game_line = core_users_line,
+	.users_write_files = core_users_files,
+	.users_game_event = core_users_event,
 };

@@ -8,7 +8,9 @@
  *   - the Raft log: entry 1 is the configuration with this node as the
  *     one voter (raftd_bootstrap); entries 2.. are the first commands of
  *     the state: the cluster id, this node's member record, an admin API
- *     token and a join token. They are appended in term 1 with a hard
+ *     token and a join token, then (issue 13) the user "admin" with the
+ *     admin role, whom the admin token belongs to. They are appended in
+ *     term 1 with a hard
  *     state of term 1, as a leader of term 1 would have appended them, so
  *     the first election (term 2) commits them with its barrier, and
  *     every node that joins later receives them through the log like any
@@ -30,6 +32,7 @@
 #include <sodium.h>
 
 #include "base/err.h"
+#include "storage/udomain.h"
 
 int cl_append_cmd(struct stor *st, uint64_t index, uint64_t term,
 		  const struct stor_cl_cmd *cmd)
@@ -75,6 +78,29 @@ void cl_new_token(struct stor_cl_cmd *cmd, uint8_t kind, const char *name,
 	cmd->token.expires_ms = ttl_ms ? wall_ms + ttl_ms : 0;
 }
 
+/* The user the admin token of init belongs to (issue 13). */
+#define INIT_USER "admin"
+
+static int append_admin_user(struct stor *st, uint64_t index, uint64_t term)
+{
+	struct stor_user_cmd uc;
+	struct stor_entry e = {.index = index, .term = term,
+			       .type = STOR_ENTRY_COMMAND};
+	int rv;
+
+	memset(&uc, 0, sizeof(uc));
+	uc.op = STOR_USER_CREATE;
+	snprintf(uc.user.name, sizeof(uc.user.name), INIT_USER);
+	uc.user.nroles = 1;
+	snprintf(uc.user.roles[0], sizeof(uc.user.roles[0]), "admin");
+	rv = stor_user_encode(&uc, &e.data, &e.len);
+	if (rv != 0)
+		return rv;
+	rv = stor_log_append(st, &e, 1);
+	free(e.data);
+	return rv;
+}
+
 /* The first commands of the state, as entries 2.. of the log. */
 static int seed_log(struct stor *st, struct cluster_init *in,
 		    const struct node_identity *id, const uint8_t cid[16],
@@ -96,12 +122,18 @@ static int seed_log(struct stor *st, struct cluster_init *in,
 		return rv;
 	cl_new_token(&cmd, STOR_CL_TOKEN_API, "admin (clusterd init)", wall_ms, 0,
 		  in->admin_token);
+	cmd.token.nroles = 1;
+	snprintf(cmd.token.roles[0], sizeof(cmd.token.roles[0]), "admin");
+	snprintf(cmd.token.user, sizeof(cmd.token.user), "%s", INIT_USER);
 	rv = cl_append_cmd(st, 4, 1, &cmd);
 	if (rv)
 		return rv;
 	cl_new_token(&cmd, STOR_CL_TOKEN_JOIN, "join (clusterd init)", wall_ms,
 		  CORE_JOIN_TOKEN_TTL_MS, in->join_token);
 	rv = cl_append_cmd(st, 5, 1, &cmd);
+	if (rv)
+		return rv;
+	rv = append_admin_user(st, 6, 1);
 	if (rv)
 		return rv;
 	return stor_hs_save(st, &hs);

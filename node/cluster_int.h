@@ -23,6 +23,7 @@
 #include "node/raftd/raftd.h"
 #include "node/rpc.h"
 #include "node/transport/transport.h"
+#include "node/users.h"
 #include "storage/cdomain.h"
 #include "storage/session.h"
 #include "storage/storage.h"
@@ -176,6 +177,7 @@ struct cl_decision {
 
 struct cluster {
 	uv_loop_t *loop;
+	struct users *users; /* issue 13: player lists (node/users.h) */
 	const struct tracer *log;
 	char dir[1024];
 	char name[STOR_CL_NAME_MAX + 1];

@@ -436,5 +436,7 @@ int cluster_metrics(struct cluster *c, struct http_reply *rep)
 		rv = gossip_metrics(c, rep);
 	if (rv == 0 && c->joined)
 		rv = cl_metrics_own(c, rep);
+	if (rv == 0 && c->users) /* issue 13 */
+		rv = users_metrics(c->users, rep);
 	return rv;
 }

@@ -48,6 +48,7 @@ static void token_to_stor(const struct core_token *t, struct stor_cl_token *o)
 	memcpy(o->hash, t->hash, sizeof(o->hash));
 	o->created_ms = t->created_ms;
 	o->expires_ms = t->expires_ms;
+	core_token_roles_to_stor(t, o);
 }
 
 static void inst_to_stor(const struct core_instance *in, struct stor_inst *o)
@@ -199,6 +200,12 @@ static int encode_inner(const struct core_cmd *cmd, uint8_t **out,
 		return inst_encode(cmd, out, len);
 	case CORE_CMD_PLAYER_EVENT:
 		return player_encode(cmd, out, len);
+	case CORE_CMD_USER_CREATE:
+	case CORE_CMD_USER_UPDATE:
+	case CORE_CMD_USER_DELETE:
+	case CORE_CMD_ROLE_PUT:
+	case CORE_CMD_ROLE_DEL:
+		return core_users_cmd_encode(cmd, out, len);
 	default:
 		return ERR_INVAL;
 	}
@@ -252,6 +259,7 @@ static void token_from_stor(const struct stor_cl_token *t,
 	memcpy(o->hash, t->hash, sizeof(o->hash));
 	o->created_ms = t->created_ms;
 	o->expires_ms = t->expires_ms;
+	core_token_roles_from_stor(t, o);
 }
 
 int core_stor_kv_get(struct stor *s, const char *ns, size_t ns_len,

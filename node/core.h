@@ -103,6 +103,8 @@
 /* "No compare-and-set" for core_cmd.u.kv.cas; 0 means "only if absent". */
 #define CORE_CAS_NONE UINT64_MAX
 
+struct cJSON; /* cjson/cJSON.h: the Lua module's events (issue 13) */
+
 enum core_cmd_type {
 	CORE_CMD_KV_PUT = 1,    /* u.kv */
 	CORE_CMD_KV_DEL = 2,    /* u.kv (value unused) */
@@ -119,6 +121,64 @@ enum core_cmd_type {
 	 * a join (joins + 1) or a leave (online_ms added) of a user on an
 	 * instance, in the replicated "players" domain (10). */
 	CORE_CMD_PLAYER_EVENT = 40,
+	/* Users and roles (issue 13; numbers 60-69): USER_CREATE u.user;
+	 * USER_UPDATE u.users; USER_DELETE u.user.name; ROLE_PUT u.role;
+	 * ROLE_DEL u.role.name. */
+	CORE_CMD_USER_CREATE = 60,
+	CORE_CMD_USER_UPDATE = 61,
+	CORE_CMD_USER_DELETE = 62,
+	CORE_CMD_ROLE_PUT = 63,
+	CORE_CMD_ROLE_DEL = 64,
+};
+
+/* Users, roles and permissions (issue 13; storage/udomain.h has the
+ * rules). A user is a Factorio name (1..64 bytes of [A-Za-z0-9_.-],
+ * unique without regard to case) with admin, whitelisted and banned
+ * flags; a role is a set of permissions "resource.verb" where "*" matches
+ * a whole part ("*.read", "instance.*", "*"). The built-in roles are
+ * "admin" ("*") and "read" ("*.read"). A token's permissions are those of
+ * its roles and of its user's roles; a token without roles (made before
+ * roles existed) has the role its role field names. */
+#define CORE_USER_NAME_MAX 64
+#define CORE_USER_REASON_MAX 200
+#define CORE_ROLE_NAME_MAX 32
+#define CORE_ROLE_DESC_MAX 200
+#define CORE_PERM_MAX 48
+#define CORE_ROLE_PERMS_MAX 64
+#define CORE_ROLES_PER_MAX 8   /* roles of one user or token */
+#define CORE_USERS_MAX 10000   /* users a list returns at most */
+#define CORE_ROLES_MAX 256     /* roles a list returns at most */
+#define CORE_USER_BATCH_MAX 500 /* updates in one USER_UPDATE */
+
+enum core_user_field {
+	CORE_USER_F_ADMIN = 1,
+	CORE_USER_F_WHITELIST = 2,
+	CORE_USER_F_BAN = 4, /* banned and reason */
+	CORE_USER_F_ROLES = 8,
+};
+
+struct core_user {
+	char name[CORE_USER_NAME_MAX + 1];
+	uint8_t admin, whitelisted, banned;
+	char reason[CORE_USER_REASON_MAX + 1];
+	uint8_t nroles;
+	char roles[CORE_ROLES_PER_MAX][CORE_ROLE_NAME_MAX + 1];
+	uint64_t updated; /* log index of the last change */
+	uint64_t origin;  /* instance whose game made it; 0: the API */
+};
+
+/* One user's update: the fields of u that mask names. */
+struct core_user_upd {
+	struct core_user u;
+	uint8_t mask; /* enum core_user_field bits */
+};
+
+struct core_role_def {
+	char name[CORE_ROLE_NAME_MAX + 1];
+	char desc[CORE_ROLE_DESC_MAX + 1];
+	uint8_t builtin;
+	uint8_t nperms;
+	char perms[CORE_ROLE_PERMS_MAX][CORE_PERM_MAX + 1];
 };
 
 /* Instances: names (instance and save) match
@@ -210,6 +270,11 @@ struct core_token {
 	uint8_t hash[CORE_HASH_LEN];
 	uint64_t created_ms; /* wall clock of the proposer */
 	uint64_t expires_ms; /* wall clock; 0: never */
+	/* Issue 13: roles of an API token and the user it belongs to (""
+	 * none); nroles 0 means the role field decides. */
+	uint8_t nroles;
+	char roles[CORE_ROLES_PER_MAX][CORE_ROLE_NAME_MAX + 1];
+	char user[CORE_USER_NAME_MAX + 1];
 };
 
 /* A replicated command. Pointers are borrowed for the duration of the
@@ -239,6 +304,17 @@ struct core_cmd {
 			uint8_t join;       /* 1: join, 0: leave */
 			uint64_t online_ms; /* leave: the session's length */
 		} player; /* CORE_CMD_PLAYER_EVENT */
+		/* Issue 13. USER_UPDATE: upd[0..n) borrowed for the call;
+		 * upsert 1 creates unknown names; origin: the instance whose
+		 * game made the change (0: the API). */
+		struct {
+			const struct core_user_upd *upd;
+			size_t n;
+			uint8_t upsert;
+			uint64_t origin;
+		} users;
+		struct core_user user; /* USER_CREATE, USER_DELETE */
+		struct core_role_def role; /* ROLE_PUT, ROLE_DEL */
 	} u;
 	/* An HTTP client's Idempotency-Key (client_len 0: none). With one,
 	 * the command is applied at most once per (client, seq): a repeat
@@ -457,6 +533,31 @@ struct core_ops {
 	 * `after` ("": from the first). NULL in a core without them. */
 	int (*player_list)(void *ctx, const char *after,
 			   struct core_player *out, size_t max, size_t *n);
+	/* Users, roles and permissions (issue 13; NULL in a core without
+	 * them). Local reads of the applied state, like kv_get: user_get
+	 * finds a name without regard to case; ERR_NOTFOUND when absent.
+	 * Lists: up to max records in key order (users by lowercase name;
+	 * roles with the built-in ones first). */
+	int (*user_get)(void *ctx, const char *name, struct core_user *out);
+	int (*user_list)(void *ctx, struct core_user *out, size_t max,
+			 size_t *n);
+	int (*role_get)(void *ctx, const char *name, struct core_role_def *out);
+	int (*role_list)(void *ctx, struct core_role_def *out, size_t max,
+			 size_t *n);
+	/* The instance manager's hooks into node/users.c (through
+	 * core_users_game_line and core_users_write_files below): a line
+	 * of an instance's stdout (borrowed for the call), and the user list
+	 * files to write into an instance's folder before it starts (0 or
+	 * an error, which fails the start). */
+	void (*users_game_line)(void *ctx, uint64_t instance,
+				const char *line);
+	int (*users_write_files)(void *ctx, uint64_t instance,
+				 const char *dir);
+	/* An event of the clusterd Lua module (node/users.h's
+	 * users_game_event): 1 if taken (a ban, unban, promote or demote,
+	 * acknowledged by node/users.c), 0 to handle it yourself. */
+	int (*users_game_event)(void *ctx, uint64_t instance, uint64_t msg_id,
+				const struct cJSON *msg);
 };
 
 /* Marks a request forwarded by another node (see http_forward). */
@@ -466,6 +567,17 @@ struct core {
 	const struct core_ops *ops; /* borrowed, static */
 	void *ctx;
 };
+
+/* The hooks above, for the instance manager: no-ops (0) when the core
+ * has none (node/users_hook.c). */
+void core_users_game_line(const struct core *c, uint64_t instance,
+			  const char *line);
+int core_users_write_files(const struct core *c, uint64_t instance,
+			   const char *dir);
+int core_users_game_event(const struct core *c, uint64_t instance,
+			  uint64_t msg_id, const struct cJSON *msg);
+/* 1 if the permission pattern (a role's entry) grants perm. */
+int core_perm_match(const char *pattern, const char *perm);
 
 /* Frees a kv_list result. */
 void core_kv_keys_free(struct core_kv_key *v, size_t n);
@@ -507,6 +619,16 @@ int core_inst_name_ok(const char *s);
  * core in tests. */
 int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len);
 
+/* node/cmd_users.c, for node/cmd.c: the users domain's commands, and
+ * the token fields issue 13 added. */
+struct stor_cl_token;
+int core_users_cmd_encode(const struct core_cmd *cmd, uint8_t **out,
+			  size_t *len);
+void core_token_roles_to_stor(const struct core_token *t,
+			      struct stor_cl_token *o);
+void core_token_roles_from_stor(const struct stor_cl_token *t,
+				struct core_token *o);
+
 /* The local reads of core_ops over a store (the owner thread), for the
  * core's implementation and the tests' fake alike: same contracts as the
  * ops of the same names. */
@@ -528,6 +650,14 @@ int core_stor_inst_list(struct stor *s, struct core_instance *out,
 			size_t max, size_t *n);
 int core_stor_player_list(struct stor *s, const char *after,
 			  struct core_player *out, size_t max, size_t *n);
+int core_stor_user_get(struct stor *s, const char *name,
+		       struct core_user *out);
+int core_stor_user_list(struct stor *s, struct core_user *out, size_t max,
+			size_t *n);
+int core_stor_role_get(struct stor *s, const char *name,
+		       struct core_role_def *out);
+int core_stor_role_list(struct stor *s, struct core_role_def *out, size_t max,
+			size_t *n);
 /* Fills r->current_rev after a command applied on this store: for a KV
  * command whose result is ERR_CONFLICT or ERR_NOTFOUND, the key's
  * revision now (0 = absent); 0 otherwise. */

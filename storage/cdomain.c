@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/mp.h"
 #include "storage/stor_int.h"
+#include "storage/udomain.h"
 
 #define CL_REC_VERSION 1
 /* A command or record is far below this: names and addresses are 64
@@ -47,9 +48,14 @@ static void w_member(struct mp_writer *w, const struct stor_cl_member *m)
 	mp_w_bin(w, m->pk, sizeof(m->pk));
 }
 
+static int token_extended(const struct stor_cl_token *t)
+{
+	return t->nroles > 0 || t->user[0] != '\0';
+}
+
 static void w_token(struct mp_writer *w, const struct stor_cl_token *t)
 {
-	mp_w_array(w, 8);
+	mp_w_array(w, token_extended(t) ? 10 : 8);
 	mp_w_cstr(w, t->id);
 	mp_w_uint(w, t->kind);
 	mp_w_uint(w, t->role);
@@ -58,6 +64,12 @@ static void w_token(struct mp_writer *w, const struct stor_cl_token *t)
 	mp_w_uint(w, t->created_ms);
 	mp_w_uint(w, t->expires_ms);
 	mp_w_uint(w, t->revoked);
+	if (!token_extended(t))
+		return;
+	mp_w_array(w, t->nroles);
+	for (size_t i = 0; i < t->nroles; i++)
+		mp_w_cstr(w, t->roles[i]);
+	mp_w_cstr(w, t->user);
 }
 
 /* Reads array element i as a u64 bounded by max. */
@@ -110,13 +122,34 @@ static int r_member(const msgpack_object *a, struct stor_cl_member *m)
 	return 0;
 }
 
+/* The fields issue 13 added: [role, ...] and user. */
+static int r_token_roles(const msgpack_object *a, struct stor_cl_token *t)
+{
+	const msgpack_object *o, *e;
+	uint32_t n;
+
+	if (mp_array_at(a, 8, &o) != 0 || mp_get_array(o, &n) != 0 ||
+	    n > STOR_CL_TOKEN_ROLES_MAX)
+		return ERR_MALFORMED;
+	for (uint32_t i = 0; i < n; i++)
+		if (mp_array_at(o, i, &e) != 0 ||
+		    mp_get_strcpy(e, t->roles[i], sizeof(t->roles[i])) != 0 ||
+		    !stor_role_name_ok(t->roles[i]))
+			return ERR_MALFORMED;
+	t->nroles = (uint8_t)n;
+	if (at_str(a, 9, t->user, sizeof(t->user)) != 0 ||
+	    (t->user[0] != '\0' && !stor_user_name_ok(t->user)))
+		return ERR_MALFORMED;
+	return 0;
+}
+
 static int r_token(const msgpack_object *a, struct stor_cl_token *t)
 {
 	uint64_t kind, role, revoked;
 	uint32_t n;
 
 	memset(t, 0, sizeof(*t));
-	if (mp_get_array(a, &n) != 0 || n != 8 ||
+	if (mp_get_array(a, &n) != 0 || (n != 8 && n != 10) ||
 	    at_str(a, 0, t->id, sizeof(t->id)) != 0 || !token_id_ok(t->id) ||
 	    at_u64(a, 1, STOR_CL_TOKEN_JOIN, &kind) != 0 ||
 	    at_u64(a, 2, 255, &role) != 0 ||
@@ -124,7 +157,8 @@ static int r_token(const msgpack_object *a, struct stor_cl_token *t)
 	    at_fixed(a, 4, t->hash, sizeof(t->hash)) != 0 ||
 	    at_u64(a, 5, UINT64_MAX, &t->created_ms) != 0 ||
 	    at_u64(a, 6, UINT64_MAX, &t->expires_ms) != 0 ||
-	    at_u64(a, 7, 1, &revoked) != 0)
+	    at_u64(a, 7, 1, &revoked) != 0 ||
+	    (n == 10 && r_token_roles(a, t) != 0))
 		return ERR_MALFORMED;
 	t->kind = (uint8_t)kind;
 	t->role = (uint8_t)role;
@@ -369,7 +403,14 @@ static int cmd_ok(const struct stor_cl_cmd *c)
 	case STOR_CL_MEMBER_JOIN:
 		return member_ok(&c->member) && token_id_ok(c->token.id);
 	case STOR_CL_TOKEN_ADD:
+		if (c->token.nroles > STOR_CL_TOKEN_ROLES_MAX)
+			return 0;
+		for (size_t i = 0; i < c->token.nroles; i++)
+			if (!stor_role_name_ok(c->token.roles[i]))
+				return 0;
 		return token_id_ok(c->token.id) &&
+		       (c->token.user[0] == '\0' ||
+			stor_user_name_ok(c->token.user)) &&
 		       c->token.kind <= STOR_CL_TOKEN_JOIN &&
 		       c->token.revoked <= 1 &&
 		       strnlen(c->token.name, sizeof(c->token.name)) <

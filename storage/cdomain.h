@@ -28,7 +28,11 @@
  *   TOKEN_REVOKE [5, token id, now_ms]               ERR_NOTFOUND if absent;
  *                marks it revoked (records stay, so lists show them).
  * member = [id, name, addr, http, pk(bin 32)]; token = [id, kind, role,
- * name, hash(bin 32), created_ms, expires_ms, revoked].
+ * name, hash(bin 32), created_ms, expires_ms, revoked] or, for a token
+ * with roles or a user (issue 13), the same followed by [role, ...] and
+ * user. Records of 8 fields (written before roles existed) stay valid:
+ * such a token's permissions come from its role field (admin or read),
+ * and a token without roles and user is still written with 8 fields.
  */
 #ifndef CLUSTERD_STORAGE_CDOMAIN_H
 #define CLUSTERD_STORAGE_CDOMAIN_H
@@ -48,6 +52,11 @@ struct stor;
 #define STOR_CL_PK_LEN 32
 #define STOR_CL_TOKEN_ID_LEN 16 /* hex characters */
 #define STOR_CL_HASH_LEN 32
+/* Roles a token carries (names as storage/udomain.h's roles), and the
+ * user it belongs to (a Factorio name; "" none). */
+#define STOR_CL_TOKEN_ROLES_MAX 8
+#define STOR_CL_ROLE_NAME_MAX 32
+#define STOR_CL_USER_MAX 64
 /* Bounds on what a list returns (members follow RAFT_NODES_MAX's order
  * of magnitude with room for gossip-only members). */
 #define STOR_CL_MEMBERS_MAX 1024
@@ -84,6 +93,9 @@ struct stor_cl_token {
 	uint8_t hash[STOR_CL_HASH_LEN];
 	uint64_t created_ms;
 	uint64_t expires_ms; /* 0: never */
+	uint8_t nroles;
+	char roles[STOR_CL_TOKEN_ROLES_MAX][STOR_CL_ROLE_NAME_MAX + 1];
+	char user[STOR_CL_USER_MAX + 1];
 };
 
 /* A command; which fields count depends on op (see above). */

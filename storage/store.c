@@ -15,6 +15,7 @@
 #include "storage/idomain.h"
 #include "storage/pdomain.h"
 #include "storage/stor_int.h"
+#include "storage/udomain.h"
 
 /* Defaults: a node's memory budget for RocksDB is a few tens of MB
  * (docs/decisions.md "RocksDB memory"): 8 MB memtables per column family
@@ -241,6 +242,8 @@ int stor_open(const struct stor_options *o, struct stor **out)
 		rc = stor_inst_register(s);
 	if (rc == 0)
 		rc = stor_players_register(s); /* domain 10 */
+	if (rc == 0)
+		rc = stor_user_register(s);
 	if (rc == 0)
 		rc = stor_sess_register(s);
 	if (rc != 0) {

@@ -22,8 +22,8 @@ struct api_route {
 	api_fn fn;
 	int unjoined; /* served on an unjoined node (loopback, no token) */
 	/* The permission a caller needs: "<resource>.<verb>" (docs/api.md
-	 * lists them). A verb "read" is granted to read-only tokens too;
-	 * every other verb to admin tokens only. NULL: admin only. */
+	 * lists them), checked against the token's roles (perm.c). NULL:
+	 * only a holder of "*" (the admin role); "": any valid token. */
 	const char *perm;
 };
 
@@ -53,6 +53,18 @@ static const struct api_route routes[] = {
 	{"DELETE", "/api/v1/plugins/", api_plugins_delete, 0, "plugin.write"},
 	{"GET", "/api/v1/players", api_players_list, 0, "instance.read"},
 	{"GET", "/api/v1/events", api_events, 0, "events.read"},
+	{"GET", "/api/v1/users", api_users_list, 0, "user.read"},
+	{"POST", "/api/v1/users", api_users_create, 0, "user.write"},
+	{"GET", "/api/v1/users/", api_users_show, 0, "user.read"},
+	{"PATCH", "/api/v1/users/", api_users_update, 0, "user.write"},
+	{"DELETE", "/api/v1/users/", api_users_delete, 0, "user.write"},
+	{"GET", "/api/v1/user-lists", api_user_lists_get, 0, "user.read"},
+	{"POST", "/api/v1/user-lists", api_user_lists_import, 0, "user.write"},
+	{"GET", "/api/v1/roles", api_roles_list, 0, "role.read"},
+	{"GET", "/api/v1/roles/", api_roles_show, 0, "role.read"},
+	{"PUT", "/api/v1/roles/", api_roles_put, 0, "role.write"},
+	{"DELETE", "/api/v1/roles/", api_roles_delete, 0, "role.write"},
+	{"GET", "/api/v1/whoami", api_whoami, 0, ""}, /* any valid token */
 	{NULL, NULL, NULL, 0, NULL},
 };
 
@@ -338,10 +350,10 @@ int api_op_fail(struct api_op *op, int status, const char *what)
 }
 
 /* Checks "Authorization: Bearer ID.SECRET" against the token records.
- * 0 with *role, or the answer (401; 503 for a token unknown while the
+ * 0 with *tok, or the answer (401; 503 for a token unknown while the
  * node catches up) already written and 1 returned. */
 static int authenticate(struct api *a, const struct http_request *req,
-			struct http_reply *rep, int *role)
+			struct http_reply *rep, struct core_token *tok)
 {
 	static const char scheme[] = "bearer ";
 	char id[CORE_TOKEN_ID_LEN + 1];
@@ -379,22 +391,8 @@ static int authenticate(struct api *a, const struct http_request *req,
 		api_error(rep, 401, "invalid, revoked or expired token");
 		return 1;
 	}
-	*role = t.role;
+	*tok = t;
 	return 0;
-}
-
-/* Whether a token of role may use a route needing perm (see struct
- * api_route). */
-static int perm_allowed(int role, const char *perm)
-{
-	size_t n;
-
-	if (role == CORE_ROLE_ADMIN)
-		return 1;
-	if (perm == NULL)
-		return 0;
-	n = strlen(perm);
-	return n > 5 && strcmp(perm + n - 5, ".read") == 0;
 }
 
 static int path_is(const char *p, size_t pl, const char *route)
@@ -430,7 +428,8 @@ int api_handle(struct api *a, const struct http_request *req,
 {
 	const struct api_route *rt;
 	struct api_req r;
-	int known, role = CORE_ROLE_ADMIN, rc;
+	struct core_token tok;
+	int known, authed = 0, rc;
 
 	a->stats.requests++;
 	rt = find_route(req, &known);
@@ -453,14 +452,17 @@ int api_handle(struct api *a, const struct http_request *req,
 		 * tells as much to anyone). */
 		return api_error(rep, 409, "this node is already a member of "
 					   "a cluster");
-	} else if (authenticate(a, req, rep, &role) != 0) {
+	} else if (authenticate(a, req, rep, &tok) != 0) {
 		if (rep->status == 401)
 			a->stats.unauthorized++;
 		else if (rep->status == 503)
 			a->stats.unavailable++;
 		return 0;
+	} else {
+		authed = 1;
 	}
-	if (!perm_allowed(role, rt->perm)) {
+	/* Issue 13: the token's roles decide (node/api/perm.c). */
+	if (authed && !api_token_allows(a, &tok, rt->perm)) {
 		a->stats.forbidden++;
 		return api_error(rep, 403, "this token lacks the permission "
 					   "'%s'", rt->perm ? rt->perm : "admin");
@@ -471,7 +473,8 @@ int api_handle(struct api *a, const struct http_request *req,
 	r.rest = (req->raw_path ? req->raw_path : req->path) + strlen(rt->path);
 	r.rest_len = (req->raw_path ? req->raw_path_len : req->path_len) -
 		     strlen(rt->path);
-	r.role = role;
+	r.role = authed ? tok.role : CORE_ROLE_ADMIN;
+	r.token = authed ? &tok : NULL;
 	rc = rt->fn(&r, rep);
 	if (rc == 0 && rep->status == 503)
 		a->stats.unavailable++;

@@ -21,6 +21,8 @@ struct api_req {
 	const char *rest; /* the raw path after the route's prefix */
 	size_t rest_len;
 	int role; /* enum core_role of the caller (admin when unjoined) */
+	/* The caller's token (issue 13); NULL on an unjoined node. */
+	const struct core_token *token;
 };
 
 typedef int (*api_fn)(struct api_req *r, struct http_reply *rep);
@@ -53,6 +55,37 @@ int api_plugins_delete(struct api_req *r, struct http_reply *rep);
 int api_players_list(struct api_req *r, struct http_reply *rep);
 /* The event stream (events.c; webui helper). */
 int api_events(struct api_req *r, struct http_reply *rep);
+
+/* Users, roles and permissions (issue 13): users.c, roles.c, perm.c. */
+int api_users_list(struct api_req *r, struct http_reply *rep);
+int api_users_create(struct api_req *r, struct http_reply *rep);
+int api_users_show(struct api_req *r, struct http_reply *rep);
+int api_users_update(struct api_req *r, struct http_reply *rep);
+int api_users_delete(struct api_req *r, struct http_reply *rep);
+int api_user_lists_get(struct api_req *r, struct http_reply *rep);
+int api_user_lists_import(struct api_req *r, struct http_reply *rep);
+int api_roles_list(struct api_req *r, struct http_reply *rep);
+int api_roles_show(struct api_req *r, struct http_reply *rep);
+int api_roles_put(struct api_req *r, struct http_reply *rep);
+int api_roles_delete(struct api_req *r, struct http_reply *rep);
+int api_whoami(struct api_req *r, struct http_reply *rep);
+/* A user as JSON (users.c); "roles" of a body into names the caller
+ * may grant (0, or 1 with a 400/403 written). */
+cJSON *api_user_json(const struct core_user *u);
+int api_parse_roles(struct api_req *r, struct http_reply *rep,
+		    const cJSON *arr, uint8_t *nroles,
+		    char roles[][CORE_ROLE_NAME_MAX + 1]);
+/* 1 if token t holds perm (NULL: the routes for "*" holders only). */
+int api_token_allows(struct api *a, const struct core_token *t,
+		     const char *perm);
+/* 1 if t may hand out role (to a token or a user): it holds every
+ * permission the role grants, so no token can mint more than it has.
+ * t NULL (no token) may. */
+int api_token_may_grant(struct api *a, const struct core_token *t,
+			const char *role);
+/* 1 if t holds every permission of the role definition r. */
+int api_token_may_define(struct api *a, const struct core_token *t,
+			 const struct core_role_def *r);
 
 /* Writes {"error": msg} with status; returns 0 (so a handler may
  * `return api_error(...)`). A 503 gets Retry-After. */

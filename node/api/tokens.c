@@ -1,9 +1,12 @@
 /*
  * tokens.c: join and API tokens (issue 10):
  *   POST   /api/v1/tokens      {"kind": "join"|"api", "name": "...",
- *          "role": "admin"|"read", "ttl_s": N}  -> 201 {"id", "token",
- *          ...}: the only time the secret is shown; the cluster keeps its
- *          hash. Join tokens expire after 24 h unless ttl_s says
+ *          "role": "admin"|"read", "roles": [role, ...], "user": NAME,
+ *          "ttl_s": N}  -> 201 {"id", "token", ...}: the only time the
+ *          secret is shown; the cluster keeps its hash. With "roles" (issue
+ *          13) the token has those roles' permissions (and its user's
+ *          roles'); without, the one role "role" names (admin by default).
+ *          A caller grants only roles whose permissions it holds. Join tokens expire after 24 h unless ttl_s says
  *          otherwise; API tokens never, unless ttl_s is given.
  *   GET    /api/v1/tokens      the records, no secrets
  *   DELETE /api/v1/tokens/ID   revokes (a revoked token stays listed)
@@ -38,8 +41,18 @@ static cJSON *token_json(const struct core_token *t, uint64_t now_ms)
 	cJSON_AddStringToObject(o, "id", t->id);
 	cJSON_AddStringToObject(o, "kind", kind_name(t->kind));
 	cJSON_AddStringToObject(o, "name", t->name);
-	if (t->kind == CORE_TOKEN_API)
+	if (t->kind == CORE_TOKEN_API) {
+		cJSON *roles = cJSON_AddArrayToObject(o, "roles");
+
 		cJSON_AddStringToObject(o, "role", role_name(t->role));
+		for (size_t i = 0; i < t->nroles; i++)
+			cJSON_AddItemToArray(roles,
+					     cJSON_CreateString(t->roles[i]));
+		if (t->nroles == 0)
+			cJSON_AddItemToArray(roles, cJSON_CreateString(
+							    role_name(t->role)));
+		cJSON_AddStringToObject(o, "user", t->user);
+	}
 	cJSON_AddNumberToObject(o, "created_ms", (double)t->created_ms);
 	cJSON_AddNumberToObject(o, "expires_ms", (double)t->expires_ms);
 	cJSON_AddBoolToObject(o, "revoked", t->revoked);
@@ -63,6 +76,34 @@ static void on_created(void *arg, const struct core_write_result *res)
 	/* The secret leaves memory with the op. */
 	memset(c->str, 0, sizeof(c->str));
 	api_op_finish(&c->op);
+}
+
+/* Issue 13: "roles" and "user"; the legacy role must be grantable too.
+ * 1 with the answer written. */
+static int parse_roles(struct api_req *r, struct http_reply *rep,
+		       const cJSON *j, struct core_token *t)
+{
+	const cJSON *roles = cJSON_GetObjectItemCaseSensitive(j, "roles");
+	const char *user = api_json_str(j, "user");
+
+	if (roles != NULL &&
+	    api_parse_roles(r, rep, roles, &t->nroles, t->roles) != 0)
+		return 1;
+	for (size_t i = 0; i < t->nroles; i++)
+		if (strcmp(t->roles[i], "admin") == 0)
+			t->role = CORE_ROLE_ADMIN;
+	if (roles != NULL && cJSON_GetObjectItemCaseSensitive(j, "role") == NULL)
+		t->role = CORE_ROLE_READ; /* the roles decide, not the field */
+	if (t->nroles == 0 &&
+	    !api_token_may_grant(r->api, r->token, role_name(t->role)))
+		return api_error(rep, 403, "this token may not grant the role "
+					   "'%s'", role_name(t->role)), 1;
+	if (user != NULL && (strlen(user) == 0 ||
+			     strlen(user) > CORE_USER_NAME_MAX))
+		return api_error(rep, 400, "bad user: a Factorio name"), 1;
+	if (user != NULL)
+		snprintf(t->user, sizeof(t->user), "%s", user);
+	return 0;
 }
 
 /* Fills the record from the body; 1 with a 400 written. */
@@ -89,6 +130,8 @@ static int parse_create(struct api_req *r, struct http_reply *rep,
 	else
 		return api_error(rep, 400,
 				 "bad role: \"admin\" or \"read\""), 1;
+	if (parse_roles(r, rep, j, t) != 0)
+		return 1;
 	if (name != NULL && strlen(name) > CORE_NAME_MAX)
 		return api_error(rep, 400, "bad name: at most %d bytes",
 				 CORE_NAME_MAX), 1;

@@ -105,6 +105,11 @@ int inst_write_files(struct inst_mgr *m, struct inst_proc *p)
 	cJSON_free(json);
 	if (rv != 0)
 		goto fail;
+	/* Issue 13: server-adminlist/banlist/whitelist.json (node/users.c). */
+	(void)inst_fmt(path, sizeof(path), "%s/server-*list.json", p->dir);
+	rv = core_users_write_files(m->core, p->id, p->dir);
+	if (rv != 0)
+		goto fail;
 	return 0;
 fail:
 	(void)inst_fmt(p->cause, sizeof(p->cause), "cannot write %s: %s", path,

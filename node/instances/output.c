@@ -109,6 +109,7 @@ static void on_line(struct inst_proc *p, const char *line)
 	inst_chat_line(p, line);
 
 	TRACE_D(m->log, "instances", "%s: %s", p->rec.name, line);
+	core_users_game_line(m->core, p->id, line); /* issue 13: user lists */
 	/* The game prints the RCON line after the InGame one. */
 	if (strstr(line, "Starting RCON interface at port") != NULL &&
 	    (p->state == ST_STARTING || p->state == ST_RUNNING)) {

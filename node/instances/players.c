@@ -129,6 +129,8 @@ static void on_event(void *arg, uint64_t instance, const char *channel,
 		inst_mgr_ipc_done(m, instance, msg_id, 0); /* nothing to do */
 		return;
 	}
+	if (core_users_game_event(m->core, instance, msg_id, msg)) /* issue 13 */
+		return; /* a ban or promotion: node/users.c acknowledges it */
 	join = strcmp(type, "join") == 0;
 	if (!join && strcmp(type, "leave") != 0) {
 		TRACE_I(m->log, "instances", "%s: %s %s%s%s", p->rec.name, type,

@@ -56,6 +56,9 @@ struct ctl {
 	int disabled;      /* --disabled: plugin add */
 	/* snapshot restore: passed to `clusterd restore` */
 	const char *data_dir, *bind, *http, *advertise;
+	/* Issue 13: --reason (user set-banned), --roles and --user (token
+	 * create), --description (role set). */
+	const char *reason, *roles, *user, *description;
 };
 
 /* Sets target.url and target.token from the flags (NULL when not given),
@@ -96,6 +99,24 @@ int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_plugin_remove(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_plugin_enable(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_plugin_disable(const struct ctl *c, int argc, char **argv);
+
+/* cmd_user.c (issue 13) */
+int ctl_cmd_user_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_show(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_create(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_delete(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_set_admin(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_set_whitelisted(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_set_banned(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_set_roles(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_import(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_user_export(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_role_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_role_show(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_role_set(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_role_delete(const struct ctl *c, int argc, char **argv);
+/* "a,b,c" as a JSON array of strings ("" or "-": empty); caller frees. */
+cJSON *ctl_split_list(const char *s);
 
 /* --- Shared by the commands (cmd_common.c) ---------------------------- */
 

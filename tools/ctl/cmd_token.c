@@ -1,7 +1,8 @@
 /*
  * cmd_token.c: clusterctl token create|list|revoke over /api/v1/tokens.
  *
- *   token create join|api [--name LABEL] [--role admin|read] [--ttl S]
+ *   token create join|api [--name LABEL] [--role admin|read]
+ *        [--roles ROLE,...] [--user NAME] [--ttl S]
  *        prints the token: the only time its secret is shown
  *   token list
  *   token revoke ID
@@ -35,6 +36,10 @@ int ctl_cmd_token_create(const struct ctl *c, int argc, char **argv)
 		cJSON_AddStringToObject(b, "name", c->name);
 	if (c->role)
 		cJSON_AddStringToObject(b, "role", c->role);
+	if (c->roles)
+		cJSON_AddItemToObject(b, "roles", ctl_split_list(c->roles));
+	if (c->user)
+		cJSON_AddStringToObject(b, "user", c->user);
 	if (c->ttl_s > 0)
 		cJSON_AddNumberToObject(b, "ttl_s", (double)c->ttl_s);
 	s = cJSON_PrintUnformatted(b);
@@ -92,19 +97,26 @@ int ctl_cmd_token_list(const struct ctl *c, int argc, char **argv)
 	(void)argv;
 	if (j == NULL)
 		return rc;
-	printf("%-16s %-5s %-6s %-20s %-20s %s\n", "ID", "KIND", "ROLE",
+	printf("%-16s %-5s %-16s %-20s %-20s %s\n", "ID", "KIND", "ROLES",
 	       "NAME", "EXPIRES", "STATE");
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(j, "tokens"))
 	{
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(t, "id");
 		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(t, "kind");
-		const cJSON *role = cJSON_GetObjectItemCaseSensitive(t, "role");
+		const cJSON *roles = cJSON_GetObjectItemCaseSensitive(t, "roles");
+		char rbuf[300] = "-";
+		size_t rn = 0;
+		const cJSON *e;
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
 		const cJSON *exp = cJSON_GetObjectItemCaseSensitive(t, "expires_ms");
 
-		printf("%-16s %-5s %-6s %-20s", cJSON_GetStringValue(id),
-		       cJSON_GetStringValue(kind),
-		       cJSON_IsString(role) ? role->valuestring : "-",
+		cJSON_ArrayForEach(e, roles) /* issue 13: every role */
+			if (cJSON_IsString(e) && rn < sizeof(rbuf))
+				rn += (size_t)snprintf(rbuf + rn, sizeof(rbuf) - rn,
+						       "%s%s", rn ? "," : "",
+						       e->valuestring);
+		printf("%-16s %-5s %-16s %-20s", cJSON_GetStringValue(id),
+		       cJSON_GetStringValue(kind), rbuf,
 		       cJSON_IsString(name) && *name->valuestring
 			       ? name->valuestring
 			       : "-");

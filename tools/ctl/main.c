@@ -55,8 +55,8 @@ static const struct ctl_cmd commands[] = {
 	 ctl_cmd_kv_put},
 	{"kv delete", "NS KEY [--cas R]", 2, 2, "delete a key", ctl_cmd_kv_delete},
 	{"kv list", "NS [PREFIX]", 1, 2, "list keys with their revisions", ctl_cmd_kv_list},
-	{"token create", "join|api [--name N] [--role admin|read] [--ttl S]", 1, 1,
-	 "make a token; prints it once", ctl_cmd_token_create},
+	{"token create", "join|api [--name N] [--role admin|read] [--roles R,..] [--user U] [--ttl S]",
+	 1, 1, "make a token; prints it once", ctl_cmd_token_create},
 	{"token list", "", 0, 0, "list tokens (never their secrets)", ctl_cmd_token_list},
 	{"token revoke", "ID", 1, 1, "revoke a token", ctl_cmd_token_revoke},
 	{"snapshot save", "FILE [--stale] [--progress]", 1, 1,
@@ -87,6 +87,27 @@ static const struct ctl_cmd commands[] = {
 	{"plugin enable", "NAME", 1, 1, "let a plugin run", ctl_cmd_plugin_enable},
 	{"plugin disable", "NAME", 1, 1, "stop a plugin everywhere, keeping it registered",
 	 ctl_cmd_plugin_disable},
+	{"user list", "", 0, 0, "Factorio users: admin, whitelisted, banned, roles", ctl_cmd_user_list},
+	{"user show", "NAME", 1, 1, "one user (any case)", ctl_cmd_user_show},
+	{"user create", "NAME", 1, 1, "add a user", ctl_cmd_user_create},
+	{"user delete", "NAME", 1, 1, "remove a user (off every list)", ctl_cmd_user_delete},
+	{"user set-admin", "NAME true|false", 2, 2, "promote or demote on every server",
+	 ctl_cmd_user_set_admin},
+	{"user set-whitelisted", "NAME true|false", 2, 2, "add to or remove from the whitelist",
+	 ctl_cmd_user_set_whitelisted},
+	{"user set-banned", "NAME true|false [--reason TEXT]", 2, 2, "ban or unban on every server",
+	 ctl_cmd_user_set_banned},
+	{"user set-roles", "NAME [ROLE,...]", 1, 2, "replace a user's API roles",
+	 ctl_cmd_user_set_roles},
+	{"user import", "adminlist|banlist|whitelist FILE", 2, 2,
+	 "merge a Factorio server-*.json list file into the users", ctl_cmd_user_import},
+	{"user export", "adminlist|banlist|whitelist [FILE]", 1, 2,
+	 "write a list in Factorio's server-*.json format", ctl_cmd_user_export},
+	{"role list", "", 0, 0, "roles and their permissions", ctl_cmd_role_list},
+	{"role show", "NAME", 1, 1, "one role", ctl_cmd_role_show},
+	{"role set", "NAME PERM,... [--description TEXT]", 2, 2,
+	 "create or replace a role (e.g. user.write,*.read)", ctl_cmd_role_set},
+	{"role delete", "NAME", 1, 1, "delete a role", ctl_cmd_role_delete},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -275,6 +296,10 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		{"on", required_argument, NULL, 'O'},
 		{"perms", required_argument, NULL, 'p'},
 		{"disabled", no_argument, NULL, 'd'},
+		{"reason", required_argument, NULL, 'R'},
+		{"roles", required_argument, NULL, 'L'},
+		{"user", required_argument, NULL, 'U'},
+		{"description", required_argument, NULL, 'E'},
 		{"version", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -301,6 +326,10 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		case 'O': ctl->on = optarg; break;
 		case 'p': ctl->perms = optarg; break;
 		case 'd': ctl->disabled = 1; break;
+		case 'R': ctl->reason = optarg; break;
+		case 'L': ctl->roles = optarg; break;
+		case 'U': ctl->user = optarg; break;
+		case 'E': ctl->description = optarg; break;
 		case 'C':
 		case 'T':
 			if (parse_num(optarg, &v) != 0 || (c == 'T' && v > LONG_MAX)) {

@@ -1,5 +1,6 @@
 /* Fuzz target: the state machine's command decoder (the envelope and the
- * bodies of the kv, revisioned kv, cluster, instances and session domains),
+ * bodies of the kv, revisioned kv, cluster, instances, session and users
+ * domains),
  * then applying the
  * input as a committed entry to an in-memory store: whatever a log entry
  * holds, applying it must end in a result code, never a crash, and must
@@ -16,6 +17,7 @@
 #include "storage/kvrev.h"
 #include "storage/session.h"
 #include "storage/storage.h"
+#include "storage/udomain.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -56,6 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)stor_inst_check(body);
 		else if (type == STOR_DOMAIN_SESSION)
 			(void)stor_sess_check(body);
+		else if (type == STOR_DOMAIN_USERS)
+			(void)stor_user_check(body);
 		mp_doc_free(&doc);
 	}
 	/* A fresh store now and then keeps memory flat over long runs. */

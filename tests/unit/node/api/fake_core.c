@@ -1,6 +1,7 @@
 /* The fake core (fake_core.h). */
 #include "tests/unit/node/api/fake_core.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +157,28 @@ static int f_token_list(void *ctx, struct core_token *out, size_t max,
 	return core_stor_token_list(F(ctx)->s, out, max, n);
 }
 
+static int f_user_get(void *ctx, const char *name, struct core_user *out)
+{
+	return core_stor_user_get(F(ctx)->s, name, out);
+}
+
+static int f_user_list(void *ctx, struct core_user *out, size_t max,
+		       size_t *n)
+{
+	return core_stor_user_list(F(ctx)->s, out, max, n);
+}
+
+static int f_role_get(void *ctx, const char *name, struct core_role_def *out)
+{
+	return core_stor_role_get(F(ctx)->s, name, out);
+}
+
+static int f_role_list(void *ctx, struct core_role_def *out, size_t max,
+		       size_t *n)
+{
+	return core_stor_role_list(F(ctx)->s, out, max, n);
+}
+
 static int f_members(void *ctx, struct core_member *out, size_t max,
 		     size_t *n)
 {
@@ -232,6 +255,10 @@ const struct core_ops fake_core_ops = {
 	.join = f_join,
 	.leave = f_leave,
 	.transfer_leader = f_transfer,
+	.user_get = f_user_get,
+	.user_list = f_user_list,
+	.role_get = f_role_get,
+	.role_list = f_role_list,
 };
 
 void fake_init(struct fake_core *f)
@@ -269,6 +296,31 @@ void fake_add_token(struct fake_core *f, int kind, int role,
 	cmd.u.token.role = (uint8_t)role;
 	cmd.u.token.created_ms = f->wall_ms;
 	cmd.u.token.expires_ms = expires_ms;
+	ASSERT(core_cmd_encode(&cmd, &data, &len) == 0);
+	ASSERT(apply(f, data, len, &index) == 0);
+	free(data);
+}
+
+void fake_add_token_roles(struct fake_core *f, const char *const *roles,
+			  size_t nroles, const char *user,
+			  char str[CORE_TOKEN_STR_LEN + 1])
+{
+	struct core_cmd cmd = {.type = CORE_CMD_TOKEN_ADD};
+	uint64_t index;
+	uint8_t *data;
+	size_t len;
+
+	ASSERT(nroles <= CORE_ROLES_PER_MAX);
+	core_token_new(&cmd.u.token, str);
+	cmd.u.token.kind = CORE_TOKEN_API;
+	cmd.u.token.role = CORE_ROLE_READ;
+	cmd.u.token.created_ms = f->wall_ms;
+	cmd.u.token.nroles = (uint8_t)nroles;
+	for (size_t i = 0; i < nroles; i++)
+		snprintf(cmd.u.token.roles[i], sizeof(cmd.u.token.roles[i]),
+			 "%s", roles[i]);
+	snprintf(cmd.u.token.user, sizeof(cmd.u.token.user), "%s",
+		 user ? user : "");
 	ASSERT(core_cmd_encode(&cmd, &data, &len) == 0);
 	ASSERT(apply(f, data, len, &index) == 0);
 	free(data);

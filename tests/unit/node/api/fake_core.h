@@ -61,4 +61,9 @@ void fake_flush(struct fake_core *f);
 void fake_add_token(struct fake_core *f, int kind, int role,
 		    uint64_t expires_ms, char str[CORE_TOKEN_STR_LEN + 1]);
 
+/* Adds an API token with roles (issue 13) and optionally a user. */
+void fake_add_token_roles(struct fake_core *f, const char *const *roles,
+			  size_t nroles, const char *user,
+			  char str[CORE_TOKEN_STR_LEN + 1]);
+
 #endif

@@ -797,6 +797,165 @@ static void test_idempotency_key(void **state)
 	f->idem = NULL;
 }
 
+/* A call with a NUL-terminated body (NULL: none) and a token. */
+static const struct resp *callj(struct fx *f, const char *m, const char *t,
+				const char *body, const char *tok)
+{
+	return call(f, m, t, body, body ? strlen(body) : 0, bearer(tok));
+}
+
+/* Issue 13: a token's roles decide. A token without the permission a
+ * route names gets 403 with that name; a custom role's patterns ("*" as
+ * a whole part) grant exactly what they match; a user's roles count for
+ * its tokens; nobody grants or defines more than it holds. */
+static void expect_forbidden(const struct resp *r, const char *perm)
+{
+	char want[96];
+
+	expect_error(r, 403);
+	snprintf(want, sizeof(want), "'%s'", perm);
+	assert_non_null(strstr(str(r, "error"), want));
+}
+
+static void test_role_permissions(void **state)
+{
+	struct fx *f = *state;
+	const char *mod[] = {"moderator"};
+	const char *inst[] = {"operator"};
+	char m[CORE_TOKEN_STR_LEN + 1], o[CORE_TOKEN_STR_LEN + 1];
+	char u[CORE_TOKEN_STR_LEN + 1];
+	const struct resp *r;
+	uint64_t forbidden;
+
+	assert_int_equal(as_admin(f, "PUT", "/api/v1/roles/moderator",
+				  "{\"permissions\": [\"user.*\", \"kv.read\"]}")
+				 ->status,
+			 200);
+	assert_int_equal(as_admin(f, "PUT", "/api/v1/roles/operator",
+				  "{\"permissions\": [\"instance.*\", \"*.read\"]}")
+				 ->status,
+			 200);
+	fake_add_token_roles(&f->core, mod, 1, NULL, m);
+	fake_add_token_roles(&f->core, inst, 1, NULL, o);
+	forbidden = f->api.stats.forbidden;
+	/* The moderator: users yes; kv read yes, write no; tokens, roles,
+	 * instances and the cluster no. */
+	assert_int_equal(callj(f, "POST", "/api/v1/users", "{\"name\": \"bob\"}", m)->status,
+			 201);
+	assert_int_equal(call(f, "GET", "/api/v1/users/BOB", NULL, 0,
+			      bearer(m))->status,
+			 200);
+	assert_int_equal(call(f, "GET", "/api/v1/kv/app/k", NULL, 0,
+			      bearer(m))->status,
+			 404);
+	expect_forbidden(callj(f, "PUT", "/api/v1/kv/app/k", "v", m),
+			 "kv.write");
+	expect_forbidden(call(f, "GET", "/api/v1/tokens", NULL, 0, bearer(m)),
+			 "token.read");
+	expect_forbidden(call(f, "GET", "/api/v1/roles", NULL, 0, bearer(m)),
+			 "role.read");
+	expect_forbidden(call(f, "GET", "/api/v1/instances", NULL, 0,
+			      bearer(m)),
+			 "instance.read");
+	expect_forbidden(call(f, "POST", "/api/v1/cluster/transfer-leader",
+			      NULL, 0, bearer(m)),
+			 "cluster.admin");
+	/* The operator: "*.read" reads everything, writes only instances. */
+	assert_int_equal(call(f, "GET", "/api/v1/roles", NULL, 0,
+			      bearer(o))->status,
+			 200);
+	expect_forbidden(callj(f, "PATCH", "/api/v1/users/bob", "{\"admin\": true}", o),
+			 "user.write");
+	expect_forbidden(call(f, "DELETE", "/api/v1/roles/moderator", NULL, 0,
+			      bearer(o)),
+			 "role.write");
+	/* whoami: any token may ask what it holds. */
+	r = callj(f, "GET", "/api/v1/whoami", NULL, m);
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"roles\":[\"moderator\"]"));
+	assert_non_null(strstr(r->body, "\"permissions\":[\"user.*\",\"kv.read\"]"));
+	r = callj(f, "GET", "/api/v1/whoami", NULL, f->reader);
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"permissions\":[\"*.read\"]"));
+	/* The legacy read token keeps its meaning. */
+	expect_forbidden(call(f, "POST", "/api/v1/user-lists", "{}", 2,
+			      bearer(f->reader)),
+			 "user.write");
+	assert_int_equal(f->api.stats.forbidden, forbidden + 8);
+	/* A user's roles count for its token: bob gets the moderator role,
+	 * and a token of bob's with no role of its own may write users. */
+	r = as_admin(f, "PATCH", "/api/v1/users/bob",
+		     "{\"roles\": [\"moderator\"]}");
+	assert_int_equal(r->status, 200);
+	fake_add_token_roles(&f->core, NULL, 0, "bob", u);
+	assert_int_equal(callj(f, "PATCH", "/api/v1/users/bob", "{\"banned\": true}", u)->status,
+			 200);
+	/* Then no role for bob: the token has nothing left to write with. */
+	assert_int_equal(as_admin(f, "PATCH", "/api/v1/users/bob",
+				  "{\"roles\": []}")->status,
+			 200);
+	expect_forbidden(callj(f, "PATCH", "/api/v1/users/bob", "{\"banned\": false}", u),
+			 "user.write");
+	/* Nobody grants more than it holds. */
+	expect_error(callj(f, "PATCH", "/api/v1/users/bob", "{\"roles\": [\"admin\"]}", m),
+		     403);
+	expect_error(as_admin(f, "PATCH", "/api/v1/users/bob",
+			      "{\"roles\": [\"nosuch\"]}"),
+		     400);
+	expect_error(as_admin(f, "PUT", "/api/v1/roles/admin",
+			      "{\"permissions\": []}"),
+		     409);
+	expect_error(as_admin(f, "DELETE", "/api/v1/roles/read", NULL), 409);
+	expect_error(as_admin(f, "PUT", "/api/v1/roles/x",
+			      "{\"permissions\": [\"bad perm\"]}"),
+		     400);
+}
+
+/* Users through the API: case-insensitive names, bad input, lists. */
+static void test_users_api(void **state)
+{
+	struct fx *f = *state;
+	const struct resp *r;
+
+	r = as_admin(f, "POST", "/api/v1/users",
+		     "{\"name\": \"Alice\", \"admin\": true}");
+	assert_int_equal(r->status, 201);
+	assert_string_equal(str(r, "name"), "Alice");
+	expect_error(as_admin(f, "POST", "/api/v1/users", "{\"name\": \"ALICE\"}"),
+		     409);
+	expect_error(as_admin(f, "POST", "/api/v1/users", "{\"name\": \"a b\"}"),
+		     400);
+	expect_error(as_admin(f, "POST", "/api/v1/users", "{\"name\": 5}"), 400);
+	expect_error(as_admin(f, "POST", "/api/v1/users",
+			      "{\"name\": \"x\", \"admin\": \"yes\"}"),
+		     400);
+	expect_error(as_admin(f, "PATCH", "/api/v1/users/nobody",
+			      "{\"admin\": true}"),
+		     404);
+	expect_error(as_admin(f, "PATCH", "/api/v1/users/alice", "{}"), 400);
+	r = as_admin(f, "PATCH", "/api/v1/users/alice",
+		     "{\"banned\": true, \"reason\": \"griefing\"}");
+	assert_int_equal(r->status, 200);
+	assert_string_equal(str(r, "reason"), "griefing");
+	r = as_admin(f, "POST", "/api/v1/user-lists",
+		     "{\"whitelist\": [\"carol\", \"Alice\"], "
+		     "\"banlist\": [\"dave\", {\"username\": \"erin\", "
+		     "\"reason\": \"spam\"}]}");
+	assert_int_equal(r->status, 200);
+	assert_int_equal((int)num(r, "imported"), 4);
+	r = as_admin(f, "GET", "/api/v1/user-lists", NULL);
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, "\"whitelist\":[\"Alice\",\"carol\"]"));
+	assert_non_null(strstr(r->body, "{\"username\":\"erin\",\"reason\":\"spam\"}"));
+	expect_error(as_admin(f, "POST", "/api/v1/user-lists",
+			      "{\"adminlist\": [\"no good\"]}"),
+		     400);
+	assert_int_equal(as_admin(f, "DELETE", "/api/v1/users/ALICE", NULL)
+				 ->status,
+			 200);
+	expect_error(as_admin(f, "GET", "/api/v1/users/alice", NULL), 404);
+}
+
 #define BOTH(fn)                                                      \
 	cmocka_unit_test_setup_teardown(fn, setup_sync, teardown),    \
 		cmocka_unit_test_setup_teardown(fn, setup_deferred,   \
@@ -818,6 +977,8 @@ int main(void)
 		BOTH(test_unjoined_node),
 		BOTH(test_routes),
 		BOTH(test_idempotency_key),
+		BOTH(test_role_permissions),
+		BOTH(test_users_api),
 		cmocka_unit_test_setup_teardown(test_client_gone, setup_sync,
 						teardown),
 	};
