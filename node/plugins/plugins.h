@@ -46,7 +46,8 @@
 #define PLUG_NS "_plugins"
 /* Plugins a cluster registers at most, and their limits. */
 #define PLUG_MAX 64
-#define PLUG_NAME_MAX 48
+/* "plugin-NAME" is the plugin's role (at most 32 bytes). */
+#define PLUG_NAME_MAX 25
 #define PLUG_ARGS_MAX 32
 #define PLUG_ARG_MAX 1024
 #define PLUG_PERMS_MAX 32
@@ -65,9 +66,10 @@ struct plug_rec {
 	char perms[PLUG_PERMS_MAX][PLUG_PERM_MAX + 1];
 };
 
-/* registry.c: 1 if s is a valid plugin name ([a-z0-9][a-z0-9_-]{0,47}). */
+/* registry.c: 1 if s is a valid plugin name ([a-z0-9][a-z0-9_-]{0,24}). */
 int plug_name_ok(const char *s, size_t len);
-/* 1 if s is a permission name "<resource>.<verb>" ([a-z]+.[a-z]+). */
+/* 1 if s is a permission "<resource>.<verb>", each part "*" or
+ * [a-z0-9_-]+ (as roles have them: "instance.*", "*.read"). */
 int plug_perm_ok(const char *s);
 /* Parses and validates a record (JSON text of len bytes). 0, or
  * ERR_MALFORMED with a one-line reason in why[why_size]. */

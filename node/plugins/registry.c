@@ -26,21 +26,31 @@ int plug_name_ok(const char *s, size_t len)
 	return 1;
 }
 
+/* One part: "*" or [a-z0-9_-]+. */
+static int perm_part_ok(const char *p, size_t n)
+{
+	if (n == 1 && p[0] == '*')
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') ||
+		      (p[i] >= '0' && p[i] <= '9') || p[i] == '_' ||
+		      p[i] == '-'))
+			return 0;
+	return n > 0;
+}
+
 int plug_perm_ok(const char *s)
 {
-	size_t n = strlen(s), dot = 0, dots = 0;
+	size_t n = strlen(s);
+	const char *dot = strchr(s, '.');
 
-	if (n < 3 || n > PLUG_PERM_MAX)
+	if (n > PLUG_PERM_MAX)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			dot = i;
-			dots++;
-		} else if (s[i] < 'a' || s[i] > 'z') {
-			return 0;
-		}
-	}
-	return dots == 1 && dot > 0 && dot < n - 1;
+	if (dot == NULL)
+		return n == 1 && s[0] == '*';
+	return strchr(dot + 1, '.') == NULL &&
+	       perm_part_ok(s, (size_t)(dot - s)) &&
+	       perm_part_ok(dot + 1, n - (size_t)(dot - s) - 1);
 }
 
 static int why_set(char *why, size_t size, const char *fmt, ...)

@@ -358,19 +358,6 @@ static void revoke_old(struct plug_proc *p, const char *tname)
 	free(ts);
 }
 
-/* The role a token of these permissions gets: read if every one is a
- * read, else admin (roles with exact permission sets come with users). */
-static uint8_t token_role(const struct plug_rec *r)
-{
-	for (size_t i = 0; i < r->nperms; i++) {
-		size_t n = strlen(r->perms[i]);
-
-		if (n < 5 || strcmp(r->perms[i] + n - 5, ".read") != 0)
-			return CORE_ROLE_ADMIN;
-	}
-	return CORE_ROLE_READ;
-}
-
 struct token_op {
 	struct plug_proc *p;
 	char str[CORE_TOKEN_STR_LEN + 1];
@@ -408,7 +395,8 @@ static void on_token(void *arg, const struct core_write_result *r)
 	proc_free_if_idle(p);
 }
 
-static void make_token(struct plug_proc *p)
+/* Step 2 of make_token: the token, carrying only the plugin's role. */
+static int add_token(struct plug_proc *p)
 {
 	struct plug_mgr *m = p->m;
 	const struct core_ops *ops = m->core->ops;
@@ -416,14 +404,17 @@ static void make_token(struct plug_proc *p)
 	struct core_cmd cmd;
 
 	if (op == NULL)
-		return;
+		return ERR_NOMEM;
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.type = CORE_CMD_TOKEN_ADD;
 	core_token_new(&cmd.u.token, op->str);
 	cmd.u.token.kind = CORE_TOKEN_API;
-	cmd.u.token.role = token_role(p->rec);
+	cmd.u.token.role = CORE_ROLE_READ; /* unused: the roles decide */
+	cmd.u.token.nroles = 1;
+	(void)snprintf(cmd.u.token.roles[0], sizeof(cmd.u.token.roles[0]),
+		       "plugin-%s", p->rec->name);
 	(void)snprintf(cmd.u.token.name, sizeof(cmd.u.token.name),
-		       "plugin:%.24s@%.32s", p->rec->name, m->node);
+		       "plugin:%.25s@%.31s", p->rec->name, m->node);
 	op->wall_ms = ops->wall_ms(m->core->ctx);
 	cmd.u.token.created_ms = op->wall_ms;
 	cmd.u.token.expires_ms = op->wall_ms + PLUG_TOKEN_TTL_MS;
@@ -434,6 +425,55 @@ static void make_token(struct plug_proc *p)
 		       on_token, op) != 0) {
 		sodium_memzero(op->str, sizeof(op->str));
 		free(op);
+		p->next_start_ms = uv_now(m->loop) + 1000;
+		return ERR_AGAIN;
+	}
+	p->writes++;
+	return 0;
+}
+
+static void on_role(void *arg, const struct core_write_result *r)
+{
+	struct plug_proc *p = arg;
+	struct plug_mgr *m = p->m;
+
+	p->writes--;
+	if (r->status != 0 || r->result != 0) {
+		TRACE_W(m->log, "plugins", "plugin %s: its role could not be "
+			"written (%s); retrying",
+			p->rec ? p->rec->name : "?",
+			err_str(r->status != 0 ? r->status : r->result));
+		p->next_start_ms = uv_now(m->loop) + 1000;
+		p->state = P_STOPPED;
+	} else if (p->rec != NULL && !m->stopping) {
+		if (add_token(p) != 0) /* else it stays P_TOKEN */
+			p->state = P_STOPPED; /* retried after next_start_ms */
+	} else {
+		p->state = P_STOPPED;
+	}
+	proc_free_if_idle(p);
+}
+
+/* Before a start: the role "plugin-NAME" with exactly the permissions
+ * the plugin declared (written again each time, so a changed record's
+ * permissions take effect), then a token with that role. */
+static void make_token(struct plug_proc *p)
+{
+	struct plug_mgr *m = p->m;
+	const struct core_ops *ops = m->core->ops;
+	struct core_cmd cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = CORE_CMD_ROLE_PUT;
+	(void)snprintf(cmd.u.role.name, sizeof(cmd.u.role.name), "plugin-%s",
+		       p->rec->name);
+	(void)snprintf(cmd.u.role.desc, sizeof(cmd.u.role.desc),
+		       "what plugin %s declared", p->rec->name);
+	for (size_t i = 0; i < p->rec->nperms && i < CORE_ROLE_PERMS_MAX; i++)
+		memcpy(cmd.u.role.perms[cmd.u.role.nperms++], p->rec->perms[i],
+		       strlen(p->rec->perms[i]) + 1);
+	if (ops->write(m->core->ctx, &cmd, ops->now_ms(m->core->ctx) + 10000,
+		       on_role, p) != 0) {
 		p->next_start_ms = uv_now(m->loop) + 1000;
 		return;
 	}

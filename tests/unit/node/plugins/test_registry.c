@@ -54,6 +54,8 @@ static void test_refusals(void **state)
 		 "bad enabled"},
 		{"{\"name\":\"x\",\"command\":[\"a\"],\"permissions\":"
 		 "[\"everything\"]}", "bad permission"},
+		{"{\"name\":\"abcdefghijabcdefghijabcdef\",\"command\":[\"a\"]}",
+		 "bad name"},
 		{"{\"name\":\"x\",\"command\":[\"a\"],\"permissions\":"
 		 "[\"a.b.c\"]}", "bad permission"},
 		{"{\"name\":\"x\",\"command\":[\"a\"],\"permissions\":\"kv.read\"}",
@@ -86,10 +88,15 @@ static void test_limits(void **state)
 	assert_int_equal(parse(json), ERR_MALFORMED); /* an argument too long */
 	free(json);
 	assert_int_equal(plug_name_ok("a", 1), 1);
-	assert_int_equal(plug_name_ok("abcdefghijabcdefghijabcdefghijabcdefghijabcdefgh",
-				      48), 1);
-	assert_int_equal(plug_name_ok("abcdefghijabcdefghijabcdefghijabcdefghijabcdefghi",
-				      49), 0);
+	assert_int_equal(plug_name_ok("abcdefghijabcdefghijabcde", 25), 1);
+	assert_int_equal(plug_name_ok("abcdefghijabcdefghijabcdef", 26), 0);
+	assert_int_equal(plug_perm_ok("instance.*"), 1);
+	assert_int_equal(plug_perm_ok("*.read"), 1);
+	assert_int_equal(plug_perm_ok("*"), 1);
+	assert_int_equal(plug_perm_ok("save_2.read"), 1);
+	assert_int_equal(plug_perm_ok("a.b.c"), 0);
+	assert_int_equal(plug_perm_ok(".read"), 0);
+	assert_int_equal(plug_perm_ok("Kv.read"), 0);
 	assert_int_equal(plug_name_ok("", 0), 0);
 }
 
