@@ -69,6 +69,7 @@ static const char *reason_of(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 201: return "Created";
+	case 202: return "Accepted";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -226,13 +227,16 @@ void http_async_finish(struct http_async *a)
 
 /* --- Streamed answers ----------------------------------------------- */
 
-/* Lives in the request's pool: h2o hands the generator back to us, and
- * the pool's dispose hook runs close however the request ends. */
+/* For h2o, lives in the request's pool: h2o hands the generator back to
+ * us, and the pool's dispose hook runs close however the request ends.
+ * For a test handle, on the heap with the handle it fills. */
 struct http_stream {
 	h2o_generator_t gen; /* first: h2o passes it back */
 	h2o_req_t *req;
 	struct http_stream_src src;
+	struct http_async *test; /* a test handle, or NULL */
 	int closed;
+	int waiting; /* pull said HTTP_PENDING; resume pulls again */
 };
 
 static void stream_close(struct http_stream *st)
@@ -257,6 +261,10 @@ static void stream_send(struct http_stream *st)
 
 	ASSERT(!st->closed);
 	rv = st->src.pull(st->src.arg, &p, &len, &done);
+	if (rv == HTTP_PENDING) {
+		st->waiting = 1;
+		return;
+	}
 	if (rv != 0) {
 		/* Cut the connection: the body ends without its last chunk. */
 		h2o_send(st->req, NULL, 0, H2O_SEND_STATE_ERROR);
@@ -279,21 +287,41 @@ static void stream_stop(h2o_generator_t *g, h2o_req_t *req)
 	stream_close((struct http_stream *)g);
 }
 
-static void stream_test(struct http_async *a, const struct http_stream_src *src)
+/* A test handle: every piece into the reply, then done. */
+static void stream_test_pump(struct http_stream *st)
 {
+	struct http_async *a = st->test;
 	const uint8_t *p;
 	size_t len;
 	int done = 0, rv = 0;
 
 	while (rv == 0 && !done) {
-		rv = src->pull(src->arg, &p, &len, &done);
+		rv = st->src.pull(st->src.arg, &p, &len, &done);
+		if (rv == HTTP_PENDING) {
+			st->waiting = 1;
+			return;
+		}
 		if (rv == 0)
 			rv = wbuf_put(&a->rep.body, p, len);
 	}
 	if (rv != 0)
 		a->rep.status = 0; /* the test sees a cut stream */
-	src->close(src->arg);
+	stream_close(st);
 	a->test_done(a->test_arg, &a->rep);
+	wbuf_free(&a->rep.body);
+	free(a);
+	free(st);
+}
+
+void http_stream_resume(struct http_stream *st)
+{
+	if (!st->waiting || st->closed)
+		return;
+	st->waiting = 0;
+	if (st->test != NULL)
+		stream_test_pump(st);
+	else
+		stream_send(st);
 }
 
 static void stream_start(h2o_req_t *req, struct http_reply *rep,
@@ -302,6 +330,8 @@ static void stream_start(h2o_req_t *req, struct http_reply *rep,
 	struct http_stream *st;
 
 	set_head(req, rep);
+	if (src->has_length)
+		req->res.content_length = src->length;
 	st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), stream_dispose);
 	memset(st, 0, sizeof(*st));
 	st->gen.proceed = stream_proceed;
@@ -309,13 +339,29 @@ static void stream_start(h2o_req_t *req, struct http_reply *rep,
 	st->req = req;
 	st->src = *src;
 	h2o_start_response(req, &st->gen);
+	if (src->attach != NULL)
+		src->attach(src->arg, st);
 	stream_send(st);
 }
 
 void http_async_stream(struct http_async *a, const struct http_stream_src *src)
 {
+	struct http_stream *st;
+
 	if (a->test_done != NULL) {
-		stream_test(a, src);
+		st = calloc(1, sizeof(*st));
+		if (st == NULL) {
+			src->close(src->arg);
+			a->rep.status = 0;
+			a->test_done(a->test_arg, &a->rep);
+		} else {
+			st->src = *src;
+			st->test = a;
+			if (src->attach != NULL)
+				src->attach(src->arg, st);
+			stream_test_pump(st);
+			return; /* the pump frees a */
+		}
 	} else if (a->req != NULL) {
 		a->anchor->a = NULL;
 		stream_start(a->req, &a->rep, src);

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "node/instances/instances.h"
+#include "node/instances/saves.h"
 #include "rcon/client.h"
 
 #define INST_PATH_MAX 1024
@@ -71,6 +72,9 @@ struct inst_mgr {
 	unsigned mgr_handles;
 	void (*done)(void *arg);
 	void *done_arg;
+	/* saves.c: running --create jobs and copies in flight. */
+	struct save_job *save_jobs[SAVE_CREATES_MAX];
+	unsigned save_copies;
 };
 
 /* snprintf that says whether it cut: 0, or ERR_TOOBIG (dst then holds

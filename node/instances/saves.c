@@ -1,0 +1,713 @@
+/*
+ * saves.c: list, upload parts, download reads, rename, copy, delete and
+ * the game's --create for the instances of this node. See saves.h for
+ * the work-file design; core.h for the contracts.
+ */
+#include "node/instances/saves.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zip.h>
+
+#include "base/assert.h"
+#include "base/err.h"
+#include "node/instances/inst_int.h"
+
+struct core_save_rd {
+	int fd;
+	uint64_t left;
+	uint8_t buf[SAVE_READ_BUF];
+};
+
+/* A running --create. */
+struct save_job {
+	struct inst_mgr *m;
+	uint64_t id;
+	uv_process_t proc;
+	uv_timer_t timer;
+	unsigned handles;
+	int status; /* what cb gets */
+	int no_cb;  /* the spawn failed: the caller had the error */
+	char tmp[INST_PATH_MAX];
+	char dst[INST_PATH_MAX];
+	char settings[2][INST_PATH_MAX]; /* written settings files, or "" */
+	char why[160];
+	core_done_cb cb;
+	void *arg;
+};
+
+static int os_err(void)
+{
+	return errno == ENOSPC ? ERR_NOSPACE : -errno;
+}
+
+static int saves_dir(const struct inst_mgr *m, const char *inst, char *out,
+		     size_t size)
+{
+	if (!core_inst_name_ok(inst))
+		return ERR_INVAL;
+	return inst_fmt(out, size, "%s/%s/saves", m->instances_dir, inst);
+}
+
+static int save_path(const struct inst_mgr *m, const char *inst,
+		     const char *prefix, const char *save, char *out,
+		     size_t size)
+{
+	char dir[INST_PATH_MAX];
+	int rv;
+
+	if (!core_save_name_ok(save))
+		return ERR_INVAL;
+	rv = saves_dir(m, inst, dir, sizeof(dir));
+	if (rv == 0)
+		rv = inst_fmt(out, size, "%s/%s%s", dir, prefix, save);
+	return rv;
+}
+
+/* Creates <instances_dir>/<inst>/saves (the instance may never have
+ * started). */
+static int saves_mkdir(const struct inst_mgr *m, const char *inst)
+{
+	char path[INST_PATH_MAX];
+	const char *steps[] = {"%s", "%s/%s", "%s/%s/saves"};
+
+	for (size_t i = 0; i < 3; i++) {
+		if (inst_fmt(path, sizeof(path), steps[i], m->instances_dir,
+			     inst) != 0)
+			return ERR_TOOBIG;
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return os_err();
+	}
+	return 0;
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* ---- list ---- */
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct core_save *)a)->name,
+		      ((const struct core_save *)b)->name);
+}
+
+/* An upload's work file nobody appended to for SAVE_STALE_S goes. */
+static void sweep(const char *dir, const char *name, const struct stat *st)
+{
+	char path[INST_PATH_MAX];
+
+	if (strncmp(name, ".upload-", 8) != 0 ||
+	    time(NULL) - st->st_mtime < SAVE_STALE_S)
+		return;
+	if (inst_fmt(path, sizeof(path), "%s/%s", dir, name) == 0)
+		(void)unlink(path);
+}
+
+int inst_save_list(struct inst_mgr *m, const char *inst,
+		   struct core_save *out, size_t max, size_t *n)
+{
+	char dir[INST_PATH_MAX], path[INST_PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int rv = saves_dir(m, inst, dir, sizeof(dir));
+
+	*n = 0;
+	if (rv != 0)
+		return rv;
+	d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : os_err(); /* none yet */
+	while ((e = readdir(d)) != NULL && *n < max) {
+		if (inst_fmt(path, sizeof(path), "%s/%s", dir, e->d_name) != 0 ||
+		    stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (e->d_name[0] == '.') {
+			sweep(dir, e->d_name, &st);
+			continue;
+		}
+		if (!core_save_name_ok(e->d_name))
+			continue;
+		(void)inst_fmt(out[*n].name, sizeof(out[*n].name), "%s",
+			       e->d_name);
+		out[*n].size = (uint64_t)st.st_size;
+		out[*n].mtime_ms = (uint64_t)st.st_mtim.tv_sec * 1000 +
+				   (uint64_t)st.st_mtim.tv_nsec / 1000000;
+		(*n)++;
+	}
+	closedir(d);
+	qsort(out, *n, sizeof(*out), by_name);
+	return 0;
+}
+
+/* ---- the zip check ---- */
+
+/* 1 if entry is "<root>/level.dat*" or "<root>/level-init.dat". */
+static int level_entry(const char *name)
+{
+	const char *slash = strchr(name, '/');
+
+	if (slash == NULL || slash == name || strchr(slash + 1, '/') != NULL)
+		return 0;
+	return strncmp(slash + 1, "level.dat", 9) == 0 ||
+	       strcmp(slash + 1, "level-init.dat") == 0;
+}
+
+int inst_save_check_zip(const char *path, char *why, size_t why_size)
+{
+	zip_error_t ze;
+	zip_t *z;
+	zip_int64_t n;
+	int err = 0, found = 0;
+
+	z = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &err);
+	if (z == NULL) {
+		zip_error_init_with_code(&ze, err);
+		snprintf(why, why_size, "not a zip file: %s",
+			 zip_error_strerror(&ze));
+		zip_error_fini(&ze);
+		return ERR_MALFORMED;
+	}
+	n = zip_get_num_entries(z, 0);
+	for (zip_int64_t i = 0; i < n && !found; i++) {
+		const char *name = zip_get_name(z, (zip_uint64_t)i, 0);
+
+		found = name != NULL && level_entry(name);
+	}
+	zip_discard(z);
+	if (!found) {
+		snprintf(why, why_size, "not a Factorio save: no "
+			 "<folder>/level.dat entry among its %lld files",
+			 (long long)n);
+		return ERR_MALFORMED;
+	}
+	return 0;
+}
+
+/* ---- upload parts ---- */
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? os_err() : ERR_IO;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Opens the work file for a part at offset: truncated at 0, else it
+ * must hold exactly offset bytes (*have says how many it holds). */
+static int part_open(const char *tmp, uint64_t offset, uint64_t *have,
+		     int *fd_out)
+{
+	struct stat st;
+	int fd;
+
+	*have = 0;
+	fd = open(tmp, offset == 0 ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+				   : O_WRONLY | O_APPEND | O_CLOEXEC,
+		  0644);
+	if (fd < 0)
+		return errno == ENOENT ? ERR_CONFLICT : os_err();
+	if (offset != 0) {
+		if (fstat(fd, &st) != 0) {
+			close(fd);
+			return os_err();
+		}
+		*have = (uint64_t)st.st_size;
+		if (*have != offset) {
+			close(fd);
+			return ERR_CONFLICT;
+		}
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/* The last part is in: check, then rename into place. */
+static int part_finish(const char *tmp, const char *dst, int overwrite,
+		       char *why, size_t why_size)
+{
+	int rv = inst_save_check_zip(tmp, why, why_size);
+
+	if (rv == 0 && !overwrite && exists(dst)) {
+		snprintf(why, why_size, "a save of that name exists");
+		rv = ERR_EXISTS;
+	}
+	if (rv == 0 && rename(tmp, dst) != 0)
+		rv = os_err();
+	if (rv != 0)
+		(void)unlink(tmp);
+	return rv;
+}
+
+int inst_save_put(struct inst_mgr *m, const struct core_save_part *pt,
+		  uint64_t *received, char *why, size_t why_size)
+{
+	char tmp[INST_PATH_MAX], dst[INST_PATH_MAX], pre[64];
+	int fd = -1, rv;
+
+	*received = 0;
+	why[0] = '\0';
+	if (!core_upload_id_ok(pt->upload) || pt->total == 0 ||
+	    pt->total > CORE_SAVE_SIZE_MAX || pt->len > CORE_SAVE_PART_MAX ||
+	    pt->offset > pt->total || pt->len > pt->total - pt->offset ||
+	    (pt->len == 0 && pt->offset != pt->total))
+		return ERR_INVAL;
+	snprintf(pre, sizeof(pre), ".upload-%s-", pt->upload);
+	rv = save_path(m, pt->inst, pre, pt->save, tmp, sizeof(tmp));
+	if (rv == 0)
+		rv = save_path(m, pt->inst, "", pt->save, dst, sizeof(dst));
+	if (rv != 0)
+		return rv;
+	if (pt->offset == 0 && !pt->overwrite && exists(dst))
+		return ERR_EXISTS;
+	if (pt->offset == 0 && (rv = saves_mkdir(m, pt->inst)) != 0)
+		return rv;
+	rv = part_open(tmp, pt->offset, received, &fd);
+	if (rv != 0)
+		return rv;
+	rv = write_all(fd, pt->data, pt->len);
+	if (rv == 0 && pt->offset + pt->len == pt->total && fdatasync(fd) != 0)
+		rv = os_err();
+	if (close(fd) != 0 && rv == 0)
+		rv = os_err();
+	if (rv != 0) {
+		(void)unlink(tmp); /* a failed write leaves no usable tail */
+		return rv;
+	}
+	*received = pt->offset + pt->len;
+	if (*received < pt->total)
+		return 0;
+	return part_finish(tmp, dst, pt->overwrite, why, why_size);
+}
+
+/* ---- download reads ---- */
+
+int inst_save_open(struct inst_mgr *m, const char *inst, const char *save,
+		   struct core_save_rd **out, uint64_t *size)
+{
+	char path[INST_PATH_MAX];
+	struct core_save_rd *r;
+	struct stat st;
+	int rv = save_path(m, inst, "", save, path, sizeof(path));
+
+	if (rv != 0)
+		return rv;
+	r = malloc(sizeof(*r));
+	if (r == NULL)
+		return ERR_NOMEM;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rv = r->fd < 0 && errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+		if (r->fd >= 0)
+			close(r->fd);
+		free(r);
+		return rv;
+	}
+	r->left = (uint64_t)st.st_size;
+	*size = r->left;
+	*out = r;
+	return 0;
+}
+
+int inst_save_read(struct core_save_rd *r, const uint8_t **p, size_t *len,
+		   int *done)
+{
+	size_t want = r->left < sizeof(r->buf) ? (size_t)r->left
+					       : sizeof(r->buf);
+	ssize_t got;
+
+	do {
+		got = want > 0 ? read(r->fd, r->buf, want) : 0;
+	} while (got < 0 && errno == EINTR);
+	/* A file that shrank under us is cut short: an error, so the
+	 * client never takes a truncated save for a whole one. */
+	if (got < 0 || (size_t)got != want)
+		return got < 0 ? os_err() : ERR_IO;
+	r->left -= want;
+	*p = r->buf;
+	*len = want;
+	*done = r->left == 0;
+	return 0;
+}
+
+void inst_save_close(struct core_save_rd *r)
+{
+	if (r == NULL)
+		return;
+	close(r->fd);
+	free(r);
+}
+
+/* ---- rename, delete, copy ---- */
+
+int inst_save_rename(struct inst_mgr *m, const char *inst, const char *save,
+		     const char *to)
+{
+	char a[INST_PATH_MAX], b[INST_PATH_MAX];
+	int rv = save_path(m, inst, "", save, a, sizeof(a));
+
+	if (rv == 0)
+		rv = save_path(m, inst, "", to, b, sizeof(b));
+	if (rv != 0)
+		return rv;
+	if (!exists(a))
+		return ERR_NOTFOUND;
+	if (strcmp(save, to) == 0)
+		return 0;
+	if (exists(b))
+		return ERR_EXISTS;
+	return rename(a, b) == 0 ? 0 : os_err();
+}
+
+int inst_save_delete(struct inst_mgr *m, const char *inst, const char *save)
+{
+	char path[INST_PATH_MAX];
+	int rv = save_path(m, inst, "", save, path, sizeof(path));
+
+	if (rv != 0)
+		return rv;
+	if (unlink(path) != 0)
+		return errno == ENOENT ? ERR_NOTFOUND : os_err();
+	return 0;
+}
+
+struct save_copy {
+	uv_fs_t req;
+	struct inst_mgr *m;
+	char tmp[INST_PATH_MAX];
+	char dst[INST_PATH_MAX];
+	core_done_cb cb;
+	void *arg;
+};
+
+static void on_copied(uv_fs_t *req)
+{
+	struct save_copy *c = req->data;
+	int rv = (int)req->result;
+	struct inst_mgr *m = c->m;
+
+	uv_fs_req_cleanup(req);
+	if (rv == 0 && exists(c->dst))
+		rv = ERR_EXISTS; /* taken while we copied */
+	if (rv == 0 && rename(c->tmp, c->dst) != 0)
+		rv = os_err();
+	if (rv != 0)
+		(void)unlink(c->tmp);
+	ASSERT(m->save_copies > 0);
+	m->save_copies--;
+	c->cb(c->arg, rv, NULL);
+	free(c);
+	if (m->stopping)
+		inst_mgr_maybe_done(m);
+}
+
+int inst_save_copy(struct inst_mgr *m, const char *inst, const char *save,
+		   const char *dst_inst, const char *to, core_done_cb cb,
+		   void *arg)
+{
+	char src[INST_PATH_MAX];
+	struct save_copy *c;
+	int rv;
+
+	if (m->stopping)
+		return ERR_SHUTDOWN;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return ERR_NOMEM;
+	rv = save_path(m, inst, "", save, src, sizeof(src));
+	if (rv == 0)
+		rv = save_path(m, dst_inst, ".copy-", to, c->tmp,
+			       sizeof(c->tmp));
+	if (rv == 0)
+		rv = save_path(m, dst_inst, "", to, c->dst, sizeof(c->dst));
+	if (rv == 0 && !exists(src))
+		rv = ERR_NOTFOUND;
+	if (rv == 0 && exists(c->dst))
+		rv = ERR_EXISTS;
+	if (rv == 0)
+		rv = saves_mkdir(m, dst_inst);
+	if (rv == 0) {
+		c->m = m;
+		c->cb = cb;
+		c->arg = arg;
+		c->req.data = c;
+		rv = uv_fs_copyfile(m->loop, &c->req, src, c->tmp, 0, on_copied);
+	}
+	if (rv != 0) {
+		free(c);
+		return rv;
+	}
+	m->save_copies++;
+	return 0;
+}
+
+/* ---- --create ---- */
+
+static void job_free_if_idle(struct save_job *j)
+{
+	struct inst_mgr *m = j->m;
+
+	if (j->handles > 0)
+		return;
+	for (size_t i = 0; i < SAVE_CREATES_MAX; i++)
+		if (m->save_jobs[i] == j)
+			m->save_jobs[i] = NULL;
+	for (size_t i = 0; i < 2; i++)
+		if (j->settings[i][0] != '\0')
+			(void)unlink(j->settings[i]);
+	if (!j->no_cb)
+		j->cb(j->arg, j->status, j->why[0] ? j->why : NULL);
+	free(j);
+	if (m->stopping)
+		inst_mgr_maybe_done(m);
+}
+
+static void on_job_closed(uv_handle_t *h)
+{
+	struct save_job *j = h->data;
+
+	ASSERT(j->handles > 0);
+	j->handles--;
+	job_free_if_idle(j);
+}
+
+static void on_create_exit(uv_process_t *proc, int64_t status, int sig)
+{
+	struct save_job *j = proc->data;
+
+	uv_timer_stop(&j->timer);
+	if (j->m->stopping) {
+		j->status = ERR_SHUTDOWN;
+	} else if (status != 0 || sig != 0) {
+		snprintf(j->why, sizeof(j->why), "the game's --create %s %lld",
+			 sig ? "was killed by signal" : "exited with status",
+			 (long long)(sig ? sig : status));
+		j->status = ERR_IO;
+	} else if (exists(j->dst)) {
+		snprintf(j->why, sizeof(j->why), "a save of that name exists");
+		j->status = ERR_EXISTS;
+	} else if (rename(j->tmp, j->dst) != 0) {
+		j->status = os_err();
+	}
+	if (j->status != 0)
+		(void)unlink(j->tmp);
+	uv_close((uv_handle_t *)&j->proc, on_job_closed);
+	uv_close((uv_handle_t *)&j->timer, on_job_closed);
+}
+
+static void on_create_timeout(uv_timer_t *t)
+{
+	struct save_job *j = t->data;
+
+	(void)uv_process_kill(&j->proc, SIGKILL);
+}
+
+/* Writes a settings file next to the work file; "" when text is NULL. */
+static int settings_file(struct save_job *j, size_t i, const char *kind,
+			 const char *text)
+{
+	FILE *f;
+	int ok;
+
+	j->settings[i][0] = '\0';
+	if (text == NULL)
+		return 0;
+	if (inst_fmt(j->settings[i], sizeof(j->settings[i]), "%s.%s.json",
+		     j->tmp, kind) != 0)
+		return ERR_TOOBIG;
+	f = fopen(j->settings[i], "w");
+	if (f == NULL)
+		return os_err();
+	ok = fputs(text, f) >= 0;
+	if (fclose(f) != 0 || !ok)
+		return ERR_IO;
+	return 0;
+}
+
+/* config.ini (and the folder) through the manager's own writer. */
+static int write_config(struct inst_mgr *m, const struct core_save_create *c)
+{
+	struct inst_proc *p = calloc(1, sizeof(*p));
+	int rv;
+
+	if (p == NULL)
+		return ERR_NOMEM;
+	p->m = m;
+	snprintf(p->rec.name, sizeof(p->rec.name), "%s", c->inst);
+	rv = inst_fmt(p->dir, sizeof(p->dir), "%s/%s", m->instances_dir,
+		      c->inst);
+	if (rv == 0)
+		rv = inst_write_files(m, p);
+	free(p);
+	return rv;
+}
+
+static int job_spawn(struct save_job *j, const struct core_save_create *c)
+{
+	struct inst_mgr *m = j->m;
+	char exe[INST_PATH_MAX], cfg[INST_PATH_MAX + 16], seed[24];
+	char *args[12];
+	size_t k = 0;
+	uv_process_options_t o;
+	uv_stdio_container_t io[3];
+
+	if (inst_fmt(exe, sizeof(exe), "%s/bin/x64/factorio",
+		     m->factorio_dir) != 0 ||
+	    inst_fmt(cfg, sizeof(cfg), "%s/%s/config.ini", m->instances_dir,
+		     c->inst) != 0)
+		return ERR_TOOBIG;
+	args[k++] = exe;
+	args[k++] = "--config";
+	args[k++] = cfg;
+	args[k++] = "--create";
+	args[k++] = j->tmp;
+	if (c->has_seed) {
+		snprintf(seed, sizeof(seed), "%llu",
+			 (unsigned long long)c->seed);
+		args[k++] = "--map-gen-seed";
+		args[k++] = seed;
+	}
+	if (j->settings[0][0] != '\0') {
+		args[k++] = "--map-gen-settings";
+		args[k++] = j->settings[0];
+	}
+	if (j->settings[1][0] != '\0') {
+		args[k++] = "--map-settings";
+		args[k++] = j->settings[1];
+	}
+	args[k] = NULL;
+	memset(&o, 0, sizeof(o));
+	io[0].flags = UV_IGNORE;
+	io[1].flags = UV_IGNORE;
+	io[2].flags = UV_INHERIT_FD;
+	io[2].data.fd = 2;
+	o.file = exe;
+	o.args = args;
+	o.exit_cb = on_create_exit;
+	o.stdio = io;
+	o.stdio_count = 3;
+	j->proc.data = j;
+	return uv_spawn(m->loop, &j->proc, &o);
+}
+
+/* A free job slot; ERR_BUSY when id has one, ERR_AGAIN when full. */
+static int job_slot(const struct inst_mgr *m, uint64_t id, size_t *slot)
+{
+	int free_found = 0;
+
+	for (size_t i = 0; i < SAVE_CREATES_MAX; i++) {
+		if (m->save_jobs[i] != NULL && m->save_jobs[i]->id == id)
+			return ERR_BUSY;
+		if (m->save_jobs[i] == NULL && !free_found) {
+			*slot = i;
+			free_found = 1;
+		}
+	}
+	return free_found ? 0 : ERR_AGAIN;
+}
+
+int inst_save_create(struct inst_mgr *m, const struct core_save_create *c,
+		     core_done_cb cb, void *arg)
+{
+	struct save_job *j;
+	size_t slot = 0;
+	int rv;
+
+	if (m->stopping)
+		return ERR_SHUTDOWN;
+	if (m->factorio_dir[0] == '\0')
+		return ERR_CONFIG;
+	rv = job_slot(m, c->id, &slot);
+	if (rv != 0)
+		return rv;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return ERR_NOMEM;
+	j->m = m;
+	j->id = c->id;
+	j->cb = cb;
+	j->arg = arg;
+	rv = save_path(m, c->inst, ".create-", c->save, j->tmp, sizeof(j->tmp));
+	if (rv == 0)
+		rv = save_path(m, c->inst, "", c->save, j->dst, sizeof(j->dst));
+	if (rv == 0 && exists(j->dst))
+		rv = ERR_EXISTS;
+	if (rv == 0)
+		rv = write_config(m, c);
+	if (rv == 0)
+		rv = settings_file(j, 0, "map-gen-settings", c->map_gen_json);
+	if (rv == 0)
+		rv = settings_file(j, 1, "map-settings", c->map_json);
+	if (rv == 0) {
+		(void)unlink(j->tmp);
+		rv = job_spawn(j, c);
+		if (rv != 0) {
+			/* libuv wants the handle closed after a failed spawn;
+			 * its close frees j without a callback (we answer
+			 * with the error now). */
+			j->no_cb = 1;
+			j->handles = 1;
+			j->proc.data = j;
+			uv_close((uv_handle_t *)&j->proc, on_job_closed);
+			return rv;
+		}
+	}
+	if (rv != 0) {
+		for (size_t i = 0; i < 2; i++)
+			if (j->settings[i][0] != '\0')
+				(void)unlink(j->settings[i]);
+		free(j);
+		return rv;
+	}
+	uv_timer_init(m->loop, &j->timer);
+	j->timer.data = j;
+	j->handles = 2;
+	uv_timer_start(&j->timer, on_create_timeout, SAVE_CREATE_TIMEOUT_MS, 0);
+	m->save_jobs[slot] = j;
+	return 0;
+}
+
+int inst_save_creating(const struct inst_mgr *m, uint64_t id)
+{
+	for (size_t i = 0; i < SAVE_CREATES_MAX; i++)
+		if (m->save_jobs[i] != NULL && m->save_jobs[i]->id == id)
+			return 1;
+	return 0;
+}
+
+void inst_save_stop(struct inst_mgr *m)
+{
+	for (size_t i = 0; i < SAVE_CREATES_MAX; i++)
+		if (m->save_jobs[i] != NULL)
+			(void)uv_process_kill(&m->save_jobs[i]->proc, SIGKILL);
+}
+
+int inst_save_idle(const struct inst_mgr *m)
+{
+	for (size_t i = 0; i < SAVE_CREATES_MAX; i++)
+		if (m->save_jobs[i] != NULL)
+			return 0;
+	return m->save_copies == 0;
+}
