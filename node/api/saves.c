@@ -1,0 +1,984 @@
+/*
+ * saves.c: the saves of an instance (issue 12), from any node:
+ *   GET    /api/v1/instances/I/saves             list
+ *   POST   /api/v1/instances/I/saves             create {"name", "seed"?,
+ *          "map_gen_settings"?: {...}, "map_settings"?: {...}}
+ *   PUT    /api/v1/instances/I/saves/S?upload=ID&offset=O&total=T
+ *          [&overwrite=1]                        one part of an upload
+ *   GET    /api/v1/instances/I/saves/S           download (streamed)
+ *   POST   /api/v1/instances/I/saves/S/rename    {"to"}
+ *   POST   /api/v1/instances/I/saves/S/copy      {"to"}
+ *   POST   /api/v1/instances/I/saves/S/transfer  {"instance", "to"?,
+ *          "copy"?}                              (a move unless copy)
+ *   DELETE /api/v1/instances/I/saves/S
+ * I is an instance name or id, S a save file name ("x.zip"; "x" means
+ * the same). A save lives on the node its instance is assigned to: a
+ * request elsewhere is forwarded there (core.h's http_forward), a
+ * download through http_pull, which streams it with bounded memory. An
+ * upload comes in parts of at most CORE_SAVE_PART_MAX bytes (core.h says
+ * why), each forwarded on its own. A transfer to an instance of another
+ * node runs on the source's node, which uploads the save there part by
+ * part. docs/api.md has the answers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/bytes.h"
+#include "base/err.h"
+#include "node/api/api_int.h"
+
+#define SAVE_AUTH_MAX 256
+#define SAVE_PATH_MAX 512
+/* A forwarded creation waits for the game (core.h's save_create); a
+ * forwarded transfer for every part of the save to cross. */
+#define SAVE_CREATE_WAIT_MS (11ull * 60 * 1000)
+#define SAVE_TRANSFER_WAIT_MS (60ull * 60 * 1000)
+/* One part of a transfer may take this long to be stored. */
+#define SAVE_PART_WAIT_MS 60000
+/* An error answer relayed from the owner of a download. */
+#define SAVE_ERR_BODY_MAX (16 * 1024)
+
+enum act {
+	ACT_LIST = 1,
+	ACT_CREATE,
+	ACT_UPLOAD,
+	ACT_DOWNLOAD,
+	ACT_RENAME,
+	ACT_COPY,
+	ACT_TRANSFER,
+	ACT_DELETE,
+};
+
+struct sop {
+	struct api_op op;
+	int act;
+	int forwarded;
+	char inst[CORE_INST_NAME_MAX + 1];
+	char save[CORE_SAVE_NAME_MAX + 1];
+	char to[CORE_SAVE_NAME_MAX + 1];
+	char dst[CORE_INST_NAME_MAX + 1]; /* transfer target instance */
+	int copy;                         /* transfer: keep the source */
+	char method[8];
+	char path[SAVE_PATH_MAX]; /* raw path and query, for a forward */
+	char auth[SAVE_AUTH_MAX];
+	uint8_t *body; /* the request body, kept for a forward */
+	size_t body_len;
+	/* upload */
+	char upload[CORE_UPLOAD_ID_MAX + 1];
+	uint64_t offset, total;
+	int overwrite;
+	/* create */
+	int has_seed;
+	uint64_t seed;
+	char *map_gen, *map; /* JSON texts */
+	struct core_instance rec; /* the instance, after the barrier */
+	/* download (local read or remote pull) and transfer */
+	struct core_save_rd *rd;
+	struct core_pull *pull;
+	struct http_stream *st;
+	int streaming;
+	int relaying; /* collecting the owner's error answer */
+	int relay_code;
+	uint64_t size, sent;
+	uint8_t *part;
+	char dst_addr[CORE_ADDR_MAX + 1];
+	char dst_name[CORE_INST_NAME_MAX + 1];
+};
+
+static void sop_free(struct sop *o)
+{
+	const struct core *c = &o->op.api->core;
+
+	if (o->rd != NULL)
+		c->ops->save_close(c->ctx, o->rd);
+	if (o->pull != NULL)
+		c->ops->pull_close(c->ctx, o->pull);
+	free(o->body);
+	free(o->map_gen);
+	free(o->map);
+	free(o->part);
+	memset(o->auth, 0, sizeof(o->auth));
+	memset(&o->rec, 0, sizeof(o->rec));
+}
+
+static void sop_finish(struct sop *o)
+{
+	sop_free(o);
+	api_op_finish(&o->op);
+}
+
+/* The answer for a save operation's error. */
+static void save_error(struct http_reply *rep, int rc, const struct sop *o,
+		       const char *why)
+{
+	switch (rc) {
+	case ERR_NOTFOUND:
+		api_error(rep, 404, "no save %s on instance %s", o->save,
+			  o->inst);
+		break;
+	case ERR_EXISTS:
+		api_error(rep, 409, "a save named %s exists already",
+			  o->act == ACT_UPLOAD || o->act == ACT_CREATE
+				  ? o->save
+				  : o->to);
+		break;
+	case ERR_MALFORMED:
+		api_error(rep, 400, "refused: %s; nothing was changed",
+			  why != NULL && why[0] ? why : "not a save zip");
+		break;
+	case ERR_BUSY:
+		api_error(rep, 409, "a save is being created for %s already",
+			  o->inst);
+		break;
+	case ERR_CONFIG:
+		api_error(rep, 409, "factorio_dir is not set on the node of %s",
+			  o->inst);
+		break;
+	case ERR_NOSPACE:
+		api_error(rep, 507, "the disk of %s's node is full", o->inst);
+		break;
+	default:
+		if (why != NULL && why[0])
+			api_error(rep, 500, "%s", why);
+		else
+			api_core_error(rep, rc, "save");
+	}
+}
+
+/* ---- members ---- */
+
+static int member_http(const struct core *c, uint64_t id, char *addr,
+		       size_t size)
+{
+	struct core_member *m = calloc(CORE_MEMBERS_MAX, sizeof(*m));
+	size_t n = 0;
+	int rc;
+
+	if (m == NULL)
+		return ERR_NOMEM;
+	rc = c->ops->members(c->ctx, m, CORE_MEMBERS_MAX, &n);
+	if (rc == 0)
+		rc = ERR_NOTFOUND;
+	for (size_t i = 0; i < n && rc == ERR_NOTFOUND; i++)
+		if (m[i].raft_id == id && m[i].http[0] != '\0' &&
+		    strcmp(m[i].state, "dead") != 0 &&
+		    strcmp(m[i].state, "left") != 0) {
+			snprintf(addr, size, "%s", m[i].http);
+			rc = 0;
+		}
+	free(m);
+	return rc;
+}
+
+static uint64_t self_id(const struct core *c)
+{
+	struct core_raft_status *st = calloc(1, sizeof(*st));
+	uint64_t id = 0;
+
+	if (st != NULL && c->ops->raft_status(c->ctx, st) == 0)
+		id = st->id;
+	free(st);
+	return id;
+}
+
+/* ---- list ---- */
+
+static void do_list(struct sop *o, struct http_reply *rep)
+{
+	const struct core *c = &o->op.api->core;
+	struct core_save *v = calloc(CORE_SAVES_MAX, sizeof(*v));
+	char loaded[CORE_SAVE_NAME_MAX + 1];
+	uint64_t newest = 0;
+	size_t n = 0, newest_i = SIZE_MAX;
+	cJSON *j, *arr;
+	int rc;
+
+	rc = v ? c->ops->save_list(c->ctx, o->rec.name, v, CORE_SAVES_MAX, &n)
+	       : ERR_NOMEM;
+	if (rc != 0) {
+		save_error(rep, rc, o, NULL);
+		free(v);
+		return;
+	}
+	snprintf(loaded, sizeof(loaded), "%s.zip", o->rec.save);
+	for (size_t i = 0; i < n; i++)
+		if (newest_i == SIZE_MAX || v[i].mtime_ms > newest) {
+			newest = v[i].mtime_ms;
+			newest_i = i;
+		}
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "instance", o->rec.name);
+	arr = cJSON_AddArrayToObject(j, "saves");
+	for (size_t i = 0; i < n; i++) {
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(e, "name", v[i].name);
+		cJSON_AddNumberToObject(e, "size", (double)v[i].size);
+		cJSON_AddNumberToObject(e, "mtime_ms", (double)v[i].mtime_ms);
+		cJSON_AddBoolToObject(e, "loaded",
+				      strcmp(v[i].name, loaded) == 0);
+		cJSON_AddBoolToObject(e, "newest", i == newest_i);
+		cJSON_AddItemToArray(arr, e);
+	}
+	api_json(rep, 200, j);
+	free(v);
+}
+
+/* ---- upload part ---- */
+
+static void do_upload(struct sop *o, struct http_reply *rep)
+{
+	const struct core *c = &o->op.api->core;
+	struct core_save_part pt = {
+		.inst = o->rec.name, .save = o->save, .upload = o->upload,
+		.offset = o->offset, .total = o->total,
+		.overwrite = o->overwrite, .data = o->body,
+		.len = o->body_len,
+	};
+	char why[160];
+	uint64_t got = 0;
+	cJSON *j;
+	int rc = c->ops->save_put(c->ctx, &pt, &got, why, sizeof(why));
+
+	if (rc == ERR_CONFLICT) {
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "error", "this part does not start "
+					"where the upload stands; resume at "
+					"\"received\"");
+		cJSON_AddNumberToObject(j, "received", (double)got);
+		api_json(rep, 409, j);
+		return;
+	}
+	if (rc == ERR_INVAL) {
+		api_error(rep, 400, "bad part: offset %llu + %zu bytes against "
+			  "total %llu (parts of at most %u bytes, saves up to "
+			  "%llu bytes)", (unsigned long long)o->offset,
+			  o->body_len, (unsigned long long)o->total,
+			  CORE_SAVE_PART_MAX,
+			  (unsigned long long)CORE_SAVE_SIZE_MAX);
+		return;
+	}
+	if (rc != 0) {
+		save_error(rep, rc, o, why);
+		return;
+	}
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "instance", o->rec.name);
+	cJSON_AddStringToObject(j, "name", o->save);
+	cJSON_AddNumberToObject(j, "received", (double)got);
+	cJSON_AddNumberToObject(j, "total", (double)o->total);
+	cJSON_AddBoolToObject(j, "done", got == o->total);
+	api_json(rep, got == o->total ? 201 : 200, j);
+}
+
+/* ---- download: a local file, or a pull from the owner ---- */
+
+static int dl_pull(void *arg, const uint8_t **p, size_t *len, int *done)
+{
+	struct sop *o = arg;
+	const struct core *c = &o->op.api->core;
+	int rc;
+
+	if (o->rd != NULL)
+		return c->ops->save_read(c->ctx, o->rd, p, len, done);
+	rc = c->ops->pull_next(c->ctx, o->pull, p, len, done);
+	if (rc == 0)
+		o->sent += *len;
+	return rc == ERR_AGAIN ? HTTP_PENDING : rc;
+}
+
+static void dl_close(void *arg)
+{
+	struct sop *o = arg;
+
+	sop_free(o);
+	free(o);
+}
+
+static void dl_attach(void *arg, struct http_stream *st)
+{
+	((struct sop *)arg)->st = st;
+}
+
+/* Hands the request to the stream: from now on dl_close frees o. */
+static void dl_stream(struct sop *o, struct http_reply *rep, int has_length,
+		      uint64_t length)
+{
+	struct http_stream_src src = {dl_pull, dl_close, o, dl_attach,
+				      has_length, length};
+
+	rep->status = 200;
+	rep->content_type = "application/zip";
+	wbuf_reset(&rep->body);
+	o->streaming = 1;
+	http_async_stream(o->op.async, &src);
+}
+
+static void do_download(struct sop *o, struct http_reply *rep)
+{
+	const struct core *c = &o->op.api->core;
+	int rc = c->ops->save_open(c->ctx, o->rec.name, o->save, &o->rd,
+				   &o->size);
+
+	if (rc != 0) {
+		o->rd = NULL;
+		save_error(rep, rc, o, NULL);
+		sop_finish(o);
+		return;
+	}
+	dl_stream(o, rep, 1, o->size);
+}
+
+/* The owner's answer to a pull that is not the file: relay it. */
+static void pull_relay_error(struct sop *o, struct http_reply *rep, int code)
+{
+	const struct core *c = &o->op.api->core;
+	const uint8_t *p;
+	size_t len;
+	int done = 0, rc = 0;
+
+	while (rc == 0 && !done) {
+		rc = c->ops->pull_next(c->ctx, o->pull, &p, &len, &done);
+		if (rc == 0 && rep->body.len + len <= SAVE_ERR_BODY_MAX)
+			(void)wbuf_put(&rep->body, p, len);
+	}
+	if (rc == ERR_AGAIN)
+		return; /* more to come: the next wake */
+	rep->status = rc == 0 ? code : 502;
+	rep->content_type = "application/json";
+	sop_finish(o);
+}
+
+static void on_pull_wake(void *arg)
+{
+	struct sop *o = arg;
+	const struct core *c = &o->op.api->core;
+	struct http_reply *rep;
+	int64_t length = -1;
+	int code = 0, rc;
+
+	if (o->streaming) {
+		if (o->st != NULL)
+			http_stream_resume(o->st);
+		return;
+	}
+	rep = api_op_reply(&o->op);
+	if (rep == NULL) {
+		sop_finish(o); /* the client went away */
+		return;
+	}
+	if (o->relaying) {
+		pull_relay_error(o, rep, o->relay_code);
+		return;
+	}
+	rc = c->ops->pull_head(c->ctx, o->pull, &code, &length);
+	if (rc == ERR_AGAIN)
+		return;
+	if (rc != 0) {
+		api_error(rep, 503, "the node running %s did not answer (%s)",
+			  o->inst, err_str(rc));
+		sop_finish(o);
+	} else if (code == 200) {
+		dl_stream(o, rep, length >= 0, length >= 0 ? (uint64_t)length : 0);
+	} else {
+		wbuf_reset(&rep->body);
+		o->relaying = 1;
+		o->relay_code = code;
+		pull_relay_error(o, rep, code);
+	}
+}
+
+/* ---- rename, copy, delete, create ---- */
+
+/* 1 (409 written) if act would take the save a running instance
+ * loaded away from it. */
+static int loaded_and_running(struct sop *o, struct http_reply *rep)
+{
+	const struct core *c = &o->op.api->core;
+	struct core_inst_state st;
+	char loaded[CORE_SAVE_NAME_MAX + 1];
+
+	snprintf(loaded, sizeof(loaded), "%s.zip", o->rec.save);
+	if (strcmp(loaded, o->save) != 0 ||
+	    c->ops->inst_state(c->ctx, o->rec.id, &st) != 0 ||
+	    strcmp(st.status, "stopped") == 0)
+		return 0;
+	api_error(rep, 409, "%s is the save instance %s runs (%s): stop it "
+		  "first", o->save, o->rec.name, st.status);
+	return 1;
+}
+
+static void on_done(void *arg, int status, const char *msg)
+{
+	struct sop *o = arg;
+	struct http_reply *rep = api_op_reply(&o->op);
+	const struct core *c = &o->op.api->core;
+	cJSON *j;
+
+	if (rep == NULL)
+		goto out;
+	if (status == 0 && o->act == ACT_TRANSFER && !o->copy)
+		status = c->ops->save_delete(c->ctx, o->rec.name, o->save);
+	if (status != 0) {
+		save_error(rep, status, o, msg);
+		goto out;
+	}
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "instance",
+				o->act == ACT_TRANSFER ? o->dst_name
+						       : o->rec.name);
+	cJSON_AddStringToObject(j, "name",
+				o->act == ACT_CREATE || o->act == ACT_DELETE
+					? o->save
+					: o->to);
+	api_json(rep, o->act == ACT_CREATE ? 201 : 200, j);
+out:
+	sop_finish(o);
+}
+
+static int do_create(struct sop *o)
+{
+	const struct core *c = &o->op.api->core;
+	struct core_save_create sc = {
+		.id = o->rec.id, .inst = o->rec.name, .save = o->save,
+		.has_seed = o->has_seed, .seed = o->seed,
+		.map_gen_json = o->map_gen, .map_json = o->map,
+	};
+
+	return c->ops->save_create(c->ctx, &sc, on_done, o);
+}
+
+/* ---- transfer to an instance of another node ---- */
+
+static void push_next(struct sop *o);
+
+static void on_part_stored(void *arg, int status, int code, const char *body,
+			   size_t len)
+{
+	struct sop *o = arg;
+	struct http_reply *rep = api_op_reply(&o->op);
+
+	if (rep == NULL) {
+		sop_finish(o);
+		return;
+	}
+	if (status != 0 || (code != 200 && code != 201)) {
+		if (status == 0 && code >= 400) {
+			rep->status = code;
+			rep->content_type = "application/json";
+			wbuf_reset(&rep->body);
+			(void)wbuf_put(&rep->body, body, len);
+		} else {
+			api_error(rep, 503, "the node of %s did not take the "
+				  "save (%s)", o->dst_name,
+				  err_str(status ? status : ERR_IO));
+		}
+		sop_finish(o);
+		return;
+	}
+	if (code == 201) {
+		on_done(o, 0, NULL);
+		return;
+	}
+	push_next(o);
+}
+
+/* Reads the next part (up to CORE_SAVE_PART_MAX) and sends it. */
+static void push_next(struct sop *o)
+{
+	const struct core *c = &o->op.api->core;
+	char path[SAVE_PATH_MAX];
+	uint64_t offset = o->sent;
+	size_t fill = 0;
+	int rc = 0, done = o->sent == o->size;
+
+	while (rc == 0 && !done && fill < CORE_SAVE_PART_MAX) {
+		const uint8_t *p;
+		size_t len;
+
+		rc = c->ops->save_read(c->ctx, o->rd, &p, &len, &done);
+		if (rc == 0 && fill + len > CORE_SAVE_PART_MAX)
+			rc = ERR_TOOBIG; /* reads are smaller than a part */
+		if (rc == 0) {
+			memcpy(o->part + fill, p, len);
+			fill += len;
+		}
+	}
+	o->sent += fill;
+	snprintf(path, sizeof(path), "/api/v1/instances/%s/saves/%s?upload=%s"
+		 "&offset=%llu&total=%llu", o->dst_name, o->to, o->upload,
+		 (unsigned long long)offset, (unsigned long long)o->size);
+	if (rc == 0)
+		rc = c->ops->http_forward(c->ctx, o->dst_addr, "PUT", path,
+					  o->auth, o->part, fill,
+					  c->ops->now_ms(c->ctx) +
+						  SAVE_PART_WAIT_MS,
+					  on_part_stored, o);
+	if (rc != 0) {
+		struct http_reply *rep = api_op_reply(&o->op);
+
+		if (rep != NULL)
+			save_error(rep, rc, o, NULL);
+		sop_finish(o);
+	}
+}
+
+/* The target instance: same node (a copy) or another (a push). */
+static void do_transfer(struct sop *o, struct http_reply *rep)
+{
+	const struct core *c = &o->op.api->core;
+	struct core_instance d;
+	char pw[CORE_INST_PW_LEN + 1];
+	int rc = c->ops->inst_get(c->ctx, o->dst, &d);
+
+	if (rc != 0) {
+		api_error(rep, 404, "no such instance: %s", o->dst);
+		sop_finish(o);
+		return;
+	}
+	snprintf(o->dst_name, sizeof(o->dst_name), "%s", d.name);
+	if (d.node == 0 || d.id == o->rec.id) {
+		api_error(rep, d.node == 0 ? 409 : 400, d.node == 0
+			  ? "instance %s is not assigned to a node"
+			  : "%s: a transfer goes to another instance", d.name);
+		sop_finish(o);
+		return;
+	}
+	if (d.node == o->rec.node) {
+		rc = c->ops->save_copy(c->ctx, o->rec.name, o->save, d.name,
+				       o->to, on_done, o);
+	} else if ((rc = member_http(c, d.node, o->dst_addr,
+				     sizeof(o->dst_addr))) != 0) {
+		api_error(rep, 503, "the node running %s is unreachable",
+			  d.name);
+		sop_finish(o);
+		return;
+	} else {
+		rc = c->ops->save_open(c->ctx, o->rec.name, o->save, &o->rd,
+				       &o->size);
+		o->part = rc == 0 ? malloc(CORE_SAVE_PART_MAX) : NULL;
+		if (rc == 0 && o->part == NULL)
+			rc = ERR_NOMEM;
+		core_inst_password(pw); /* 32 random hex digits: an upload id */
+		snprintf(o->upload, sizeof(o->upload), "%s", pw);
+		if (rc == 0) {
+			push_next(o);
+			return;
+		}
+	}
+	if (rc != 0) {
+		save_error(rep, rc, o, NULL);
+		sop_finish(o);
+	}
+}
+
+/* ---- dispatch after the barrier ---- */
+
+static void local(struct sop *o, struct http_reply *rep)
+{
+	const struct core *c = &o->op.api->core;
+	int rc = 0;
+
+	switch (o->act) {
+	case ACT_LIST:
+		do_list(o, rep);
+		break;
+	case ACT_UPLOAD:
+		do_upload(o, rep);
+		break;
+	case ACT_DOWNLOAD:
+		do_download(o, rep);
+		return;
+	case ACT_TRANSFER:
+		if (!o->copy && loaded_and_running(o, rep))
+			break;
+		do_transfer(o, rep);
+		return;
+	case ACT_RENAME:
+	case ACT_DELETE:
+		if (loaded_and_running(o, rep))
+			break;
+		rc = o->act == ACT_RENAME
+			     ? c->ops->save_rename(c->ctx, o->rec.name, o->save,
+						   o->to)
+			     : c->ops->save_delete(c->ctx, o->rec.name, o->save);
+		if (rc == 0)
+			on_done(o, 0, NULL);
+		else
+			save_error(rep, rc, o, NULL);
+		if (rc == 0)
+			return;
+		break;
+	case ACT_COPY:
+		rc = c->ops->save_copy(c->ctx, o->rec.name, o->save,
+				       o->rec.name, o->to, on_done, o);
+		if (rc == 0)
+			return;
+		save_error(rep, rc, o, NULL);
+		break;
+	case ACT_CREATE:
+		rc = do_create(o);
+		if (rc == 0)
+			return;
+		save_error(rep, rc, o, NULL);
+		break;
+	default:
+		api_error(rep, 500, "unknown save action");
+	}
+	sop_finish(o);
+}
+
+static void on_forwarded(void *arg, int status, int code, const char *body,
+			 size_t len)
+{
+	struct sop *o = arg;
+	struct http_reply *rep = api_op_reply(&o->op);
+
+	if (rep == NULL)
+		goto out;
+	if (status != 0 || code < 100) {
+		api_error(rep, 503, "the node running %s did not answer (%s)",
+			  o->inst, err_str(status != 0 ? status : ERR_IO));
+		goto out;
+	}
+	rep->status = code;
+	rep->content_type = "application/json";
+	wbuf_reset(&rep->body);
+	if (wbuf_put(&rep->body, body, len) != 0)
+		api_error(rep, 500, "out of memory");
+out:
+	sop_finish(o);
+}
+
+static void remote(struct sop *o, struct http_reply *rep)
+{
+	const struct core *c = &o->op.api->core;
+	char addr[CORE_ADDR_MAX + 1];
+	uint64_t wait = API_DEADLINE_MS;
+	int rc;
+
+	if (o->forwarded || member_http(c, o->rec.node, addr,
+					sizeof(addr)) != 0) {
+		api_error(rep, 503, "the node running %s is unreachable",
+			  o->rec.name);
+		sop_finish(o);
+		return;
+	}
+	if (o->act == ACT_DOWNLOAD) {
+		rc = c->ops->http_pull(c->ctx, addr, o->path, o->auth,
+				       on_pull_wake, o, &o->pull);
+		if (rc == 0)
+			return;
+		o->pull = NULL;
+	} else {
+		if (o->act == ACT_CREATE)
+			wait = SAVE_CREATE_WAIT_MS;
+		else if (o->act == ACT_TRANSFER || o->act == ACT_COPY)
+			wait = SAVE_TRANSFER_WAIT_MS;
+		rc = c->ops->http_forward(c->ctx, addr, o->method, o->path,
+					  o->auth, o->body, o->body_len,
+					  c->ops->now_ms(c->ctx) + wait,
+					  on_forwarded, o);
+		if (rc == 0)
+			return;
+	}
+	api_error(rep, 503, "cannot reach the node of %s: %s", o->rec.name,
+		  err_str(rc));
+	sop_finish(o);
+}
+
+static void on_barrier(void *arg, int status)
+{
+	struct sop *o = arg;
+	struct http_reply *rep = api_op_reply(&o->op);
+	const struct core *c = &o->op.api->core;
+	int rc;
+
+	if (rep == NULL || status != 0) {
+		if (rep != NULL)
+			api_core_error(rep, status, "save");
+		sop_finish(o);
+		return;
+	}
+	rc = c->ops->inst_get(c->ctx, o->inst, &o->rec);
+	if (rc != 0) {
+		if (rc == ERR_NOTFOUND)
+			api_error(rep, 404, "no such instance: %s", o->inst);
+		else
+			api_core_error(rep, rc, "save");
+		sop_finish(o);
+	} else if (o->rec.node == 0) {
+		api_error(rep, 409, "instance %s is not assigned to a node, so "
+			  "it has no saves yet: assign it first", o->rec.name);
+		sop_finish(o);
+	} else if (o->rec.node != self_id(c)) {
+		remote(o, rep);
+	} else {
+		local(o, rep);
+	}
+}
+
+/* ---- parsing ---- */
+
+/* A save name from the path or a body: "x" or "x.zip". */
+static int save_name(const char *s, size_t n, char *out, size_t size)
+{
+	int zip = n > 4 && memcmp(s + n - 4, ".zip", 4) == 0;
+
+	if (n == 0 || n + (zip ? 0 : 4) >= size || memchr(s, '\0', n))
+		return ERR_INVAL;
+	snprintf(out, size, "%.*s%s", (int)n, s, zip ? "" : ".zip");
+	return core_save_name_ok(out) ? 0 : ERR_INVAL;
+}
+
+static int bad_name(struct http_reply *rep)
+{
+	api_error(rep, 400, "bad save name: want NAME or NAME.zip, NAME of "
+		  "1..%d of [A-Za-z0-9_.-], not starting with '.'",
+		  CORE_INST_NAME_MAX);
+	return 1;
+}
+
+/* The path after /api/v1/instances/: "I/saves[/S[/ACTION]]". */
+static int parse_path(const struct http_request *h, struct http_reply *rep,
+		      struct sop *o, const char *method)
+{
+	static const char pre[] = "/api/v1/instances/";
+	const char *p = h->raw_path + sizeof(pre) - 1;
+	size_t n = h->raw_path_len - (sizeof(pre) - 1);
+	const char *s1 = memchr(p, '/', n), *s3, *s4;
+	size_t il = (size_t)(s1 - p), sl;
+
+	if (il == 0 || il > CORE_INST_NAME_MAX)
+		return api_error(rep, 404, "no such instance"), 1;
+	memcpy(o->inst, p, il);
+	o->inst[il] = '\0';
+	s3 = s1 + 6; /* after "/saves" */
+	if (s3 == p + n) {
+		o->act = method[0] == 'G' ? ACT_LIST : ACT_CREATE;
+		return 0;
+	}
+	s3++;
+	s4 = memchr(s3, '/', (size_t)(p + n - s3));
+	sl = s4 ? (size_t)(s4 - s3) : (size_t)(p + n - s3);
+	if (save_name(s3, sl, o->save, sizeof(o->save)) != 0)
+		return bad_name(rep);
+	if (strcmp(method, "POST") != 0) {
+		if (s4 != NULL)
+			return api_error(rep, 404, "no such resource"), 1;
+		o->act = method[0] == 'G'   ? ACT_DOWNLOAD
+			 : method[0] == 'P' ? ACT_UPLOAD
+					    : ACT_DELETE;
+		return 0;
+	}
+	sl = s4 ? (size_t)(p + n - s4 - 1) : 0;
+	if (s4 && sl == 6 && memcmp(s4 + 1, "rename", 6) == 0)
+		o->act = ACT_RENAME;
+	else if (s4 && sl == 4 && memcmp(s4 + 1, "copy", 4) == 0)
+		o->act = ACT_COPY;
+	else if (s4 && sl == 8 && memcmp(s4 + 1, "transfer", 8) == 0)
+		o->act = ACT_TRANSFER;
+	else
+		return api_error(rep, 404, "no such action: want rename, copy "
+				 "or transfer"), 1;
+	return 0;
+}
+
+static int query_u64(const struct http_request *h, const char *name,
+		     uint64_t *out)
+{
+	char buf[24];
+	size_t n = 0;
+
+	if (api_query(h, name, buf, sizeof(buf), &n) != 0)
+		return ERR_INVAL;
+	return api_parse_u64(buf, n, out);
+}
+
+static int parse_upload(const struct http_request *h, struct http_reply *rep,
+			struct sop *o)
+{
+	size_t n = 0;
+	char ow[8];
+
+	if (h->body_len > CORE_SAVE_PART_MAX)
+		return api_error(rep, 413, "a part is at most %u bytes",
+				 CORE_SAVE_PART_MAX), 1;
+	if (api_query(h, "upload", o->upload, sizeof(o->upload), &n) != 0)
+		snprintf(o->upload, sizeof(o->upload), "0");
+	if (!core_upload_id_ok(o->upload))
+		return api_error(rep, 400, "bad upload id: 1..%d of "
+				 "[A-Za-z0-9_-]", CORE_UPLOAD_ID_MAX), 1;
+	if (api_query(h, "offset", ow, sizeof(ow), &n) == ERR_NOTFOUND &&
+	    api_query(h, "total", ow, sizeof(ow), &n) == ERR_NOTFOUND) {
+		o->offset = 0; /* the whole save in one part */
+		o->total = h->body_len;
+	} else if (query_u64(h, "offset", &o->offset) != 0 ||
+		   query_u64(h, "total", &o->total) != 0) {
+		return api_error(rep, 400, "want ?offset=O&total=T (decimal) "
+				 "with a part, or neither for a whole save"),
+		       1;
+	}
+	o->overwrite = api_query(h, "overwrite", ow, sizeof(ow), &n) == 0 &&
+		       (n == 0 || strcmp(ow, "1") == 0 ||
+			strcmp(ow, "true") == 0);
+	return 0;
+}
+
+static char *json_text(const cJSON *j, const char *key, int *bad)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+
+	if (v == NULL)
+		return NULL;
+	if (!cJSON_IsObject(v)) {
+		*bad = 1;
+		return NULL;
+	}
+	return cJSON_PrintUnformatted(v);
+}
+
+static int parse_body(const struct http_request *h, struct http_reply *rep,
+		      struct sop *o)
+{
+	const char *to, *name, *inst;
+	const cJSON *seed, *cp;
+	int bad = 0;
+	cJSON *j = api_body_json(h, rep);
+
+	if (j == NULL)
+		return 1;
+	to = api_json_str(j, "to");
+	name = api_json_str(j, "name");
+	inst = api_json_str(j, "instance");
+	seed = cJSON_GetObjectItemCaseSensitive(j, "seed");
+	cp = cJSON_GetObjectItemCaseSensitive(j, "copy");
+	if (o->act == ACT_CREATE) {
+		if (name == NULL ||
+		    save_name(name, strlen(name), o->save, sizeof(o->save)))
+			bad = bad_name(rep);
+		else if (seed != NULL && (!cJSON_IsNumber(seed) ||
+					  seed->valuedouble < 0 ||
+					  seed->valuedouble > 4294967295.0))
+			bad = (api_error(rep, 400, "seed: want 0..4294967295"), 1);
+		o->has_seed = seed != NULL;
+		o->seed = seed != NULL ? (uint64_t)seed->valuedouble : 0;
+		o->map_gen = json_text(j, "map_gen_settings", &bad);
+		o->map = json_text(j, "map_settings", &bad);
+		if (bad && rep->status == 200)
+			api_error(rep, 400, "map_gen_settings and map_settings "
+				  "are JSON objects");
+	} else if (o->act == ACT_TRANSFER) {
+		if (inst == NULL || !core_inst_name_ok(inst))
+			bad = (api_error(rep, 400, "want {\"instance\": NAME, "
+					 "\"to\"?: SAVE, \"copy\"?: bool}"), 1);
+		else
+			snprintf(o->dst, sizeof(o->dst), "%s", inst);
+		if (!bad && to == NULL)
+			snprintf(o->to, sizeof(o->to), "%s", o->save);
+		else if (!bad && save_name(to, strlen(to), o->to, sizeof(o->to)))
+			bad = bad_name(rep);
+		o->copy = cJSON_IsTrue(cp);
+	} else if (to == NULL ||
+		   save_name(to, strlen(to), o->to, sizeof(o->to)) != 0) {
+		bad = bad_name(rep);
+	}
+	cJSON_Delete(j);
+	return bad;
+}
+
+/* Method, path and query, authorization, and the body of a request, as a
+ * forward needs them. */
+static int keep_request(const struct http_request *h, struct http_reply *rep,
+			struct sop *o, const char *method)
+{
+	const char *a;
+	size_t n = 0;
+
+	snprintf(o->method, sizeof(o->method), "%s", method);
+	o->forwarded = http_req_header(h, CORE_FORWARDED_HEADER, &n) != NULL;
+	a = http_req_header(h, "authorization", &n);
+	if (a != NULL && n < sizeof(o->auth))
+		memcpy(o->auth, a, n);
+	if (h->raw_path_len + 1 + h->query_len >= sizeof(o->path))
+		return api_error(rep, 414, "path too long"), 1;
+	memcpy(o->path, h->raw_path, h->raw_path_len);
+	if (h->query != NULL)
+		snprintf(o->path + h->raw_path_len,
+			 sizeof(o->path) - h->raw_path_len, "?%.*s",
+			 (int)h->query_len, h->query);
+	if (h->body_len > 0) {
+		o->body = malloc(h->body_len);
+		if (o->body == NULL)
+			return api_error(rep, 500, "out of memory"), 1;
+		memcpy(o->body, h->body, h->body_len);
+		o->body_len = h->body_len;
+	}
+	return 0;
+}
+
+static int handle(struct api_req *r, struct http_reply *rep,
+		  const char *method)
+{
+	const struct http_request *h = r->http;
+	struct sop t, *o;
+	int rc, bad;
+
+	memset(&t, 0, sizeof(t));
+	bad = parse_path(h, rep, &t, method);
+	if (!bad && t.act == ACT_UPLOAD)
+		bad = parse_upload(h, rep, &t);
+	else if (!bad && t.act != ACT_LIST && t.act != ACT_DOWNLOAD &&
+		 t.act != ACT_DELETE)
+		bad = parse_body(h, rep, &t);
+	if (!bad)
+		bad = keep_request(h, rep, &t, method);
+	o = bad ? NULL : api_op_new(r, rep, sizeof(*o));
+	if (o == NULL) {
+		free(t.body);
+		free(t.map_gen);
+		free(t.map);
+		return 0;
+	}
+	t.op = o->op;
+	*o = t;
+	rc = r->api->core.ops->read_barrier(r->api->core.ctx, 0,
+					    api_deadline(r->api), on_barrier,
+					    o);
+	if (rc != 0) {
+		sop_free(o);
+		return api_op_fail(&o->op, rc, "save");
+	}
+	return HTTP_PENDING;
+}
+
+int api_saves_list(struct api_req *r, struct http_reply *rep)
+{
+	return handle(r, rep, "GET");
+}
+
+int api_saves_create(struct api_req *r, struct http_reply *rep)
+{
+	return handle(r, rep, "POST");
+}
+
+int api_saves_get(struct api_req *r, struct http_reply *rep)
+{
+	return handle(r, rep, "GET");
+}
+
+int api_saves_put(struct api_req *r, struct http_reply *rep)
+{
+	return handle(r, rep, "PUT");
+}
+
+int api_saves_action(struct api_req *r, struct http_reply *rep)
+{
+	return handle(r, rep, "POST");
+}
+
+int api_saves_delete(struct api_req *r, struct http_reply *rep)
+{
+	return handle(r, rep, "DELETE");
+}
