@@ -51,6 +51,12 @@ struct ctl {
 	const char *name; /* --name LABEL */
 	long ttl_s;       /* --ttl SECONDS; 0: the node's default */
 	int progress;     /* --progress: snapshot save reports bytes */
+	/* save create --seed N, --map-gen-settings F, --map-settings F;
+	 * save upload --overwrite; save transfer --copy */
+	int has_seed;
+	uint64_t seed;
+	const char *map_gen_settings, *map_settings;
+	int overwrite, copy;
 	/* snapshot restore: passed to `clusterd restore` */
 	const char *data_dir, *bind, *http, *advertise;
 };
@@ -87,6 +93,15 @@ int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_stop(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv);
+/* cmd_save.c */
+int ctl_cmd_save_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_create(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_upload(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_download(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_rename(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_copy(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_transfer(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_delete(const struct ctl *c, int argc, char **argv);
 
 /* --- Shared by the commands (cmd_common.c) ---------------------------- */
 

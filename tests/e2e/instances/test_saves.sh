@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# End to end (issue 12, saves): three nodes on loopback, the stand-in as
+# the install of n2 and n3. Instance alpha runs on n3, beta on n2; n1 owns
+# no instance, so every request through it is forwarded.
+#   - create a save with a seed through A: the game's --create ran with it;
+#   - upload through A for alpha (on C), download through B: same sha256;
+#   - a corrupt zip and a zip that is no save are refused, nothing changes;
+#   - a name with ../ is refused;
+#   - rename, copy, delete;
+#   - transfer alpha -> beta (n3 -> n2) through A, as a move and a copy;
+#   - a big save (SAVES_BIG_MIB, default 200) uploaded through A and
+#     downloaded through B: the peak RSS (VmHWM) of A, B and C stays far
+#     below its size; MB/s printed as "measure:" lines.
+source "$(dirname "$0")/../../lib/e2e.sh"
+
+INSTALL=$CLUSTERD_BUILD/factorio-standin
+CTL=$BIN/clusterctl
+BIG_MIB=${SAVES_BIG_MIB:-200}
+# The bound asserted on a node's peak RSS during the big transfers: what a
+# node takes anyway (~20-40 MiB) plus a few parts and buffers in flight.
+RSS_BOUND_MIB=${SAVES_RSS_BOUND_MIB:-96}
+
+wait_for() {
+  local end=$((SECONDS + $1)); shift
+  while ((SECONDS < end)); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+declare -A BIND HTTP URL NPID
+for n in n1 n2 n3; do
+  BIND[$n]=127.0.0.1:$(free_port)
+  HTTP[$n]=127.0.0.1:$(free_port)
+  URL[$n]=http://${HTTP[$n]}
+  mkdir -p "$E2E_TMP/$n"
+  lo=$(free_port)
+  fdir=$INSTALL
+  [[ $n == n1 ]] && fdir=""
+  printf '{"node_name":"%s","bind":"%s","http":"%s","instance_ports":"%d-%d"%s}\n' \
+    "$n" "${BIND[$n]}" "${HTTP[$n]}" 30000 30099 \
+    "${fdir:+,\"factorio_dir\":\"$fdir\"}" >"$E2E_TMP/$n/clusterd.json"
+done
+"$BIN/clusterd" init --data-dir "$E2E_TMP/n1" --name n1 --bind "${BIND[n1]}" \
+  --http "${HTTP[n1]}" --json >"$E2E_TMP/init.json" 2>"$E2E_TMP/init.err" ||
+  { cat "$E2E_TMP/init.err"; fail "init"; e2e_finish; exit 1; }
+ADMIN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin_token"])' "$E2E_TMP/init.json")
+JOIN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["join_token"])' "$E2E_TMP/init.json")
+for n in n1 n2 n3; do
+  "$BIN/clusterd" run --data-dir "$E2E_TMP/$n" 2>>"$E2E_TMP/$n.log" &
+  NPID[$n]=$!
+  E2E_PIDS+=($!)
+done
+for n in n1 n2 n3; do
+  for _ in $(seq 200); do curl -sf "${URL[$n]}/api/v1/status" >/dev/null && break; sleep 0.05; done
+done
+for n in n2 n3; do
+  wait_for 30 "$CTL" --node "${URL[$n]}" join "${BIND[n1]}" --token "$JOIN" >/dev/null 2>&1 ||
+    { fail "$n joins"; cat "$E2E_TMP/n1.log" "$E2E_TMP/$n.log"; e2e_finish; exit 1; }
+done
+A=("$CTL" --node "${URL[n1]}" --token "$ADMIN")
+B=("$CTL" --node "${URL[n2]}" --token "$ADMIN")
+C=("$CTL" --node "${URL[n3]}" --token "$ADMIN")
+members_alive() {
+  [[ $("${A[@]}" --json members | python3 -c '
+import json,sys; print(sum(1 for m in json.load(sys.stdin)["members"] if m["state"]=="alive" and m["http"]))') == 3 ]]
+}
+check "three members alive with HTTP addresses" wait_for 30 members_alive
+check "create alpha on n3" "${B[@]}" instance create alpha n3
+check "create beta on n2" "${B[@]}" instance create beta n2
+
+# names INSTANCE VIA: the save names and sizes, sorted.
+names() {
+  "$CTL" --node "$2" --token "$ADMIN" --json save list "$1" |
+    python3 -c 'import json,sys; print(" ".join("%s:%d" % (s["name"], s["size"]) for s in json.load(sys.stdin)["saves"]))'
+}
+has() { [[ " $(names "$1" "$2" | sed 's/:[0-9]*//g') " == *" $3 "* ]]; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+# mkzip FILE [ENTRY] [MIB]: a save-shaped zip: ENTRY (default w/level.dat0)
+# holding MIB MiB of random bytes (default a few KiB), stored.
+mkzip() {
+  python3 - "$1" "${2:-w/level.dat0}" "${3:-0}" <<'PY'
+import os, sys, zipfile
+path, entry, mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+    z.writestr(entry.split("/")[0] + "/control.lua", "-- test\n")
+    with z.open(entry, "w", force_zip64=True) as f:
+        if mib == 0:
+            f.write(os.urandom(5000))
+        for _ in range(mib):
+            f.write(os.urandom(1 << 20))
+PY
+}
+
+# ---- create with a seed, through A (forwarded to n3, which runs --create)
+check "save create world --seed 4242 through A" "${A[@]}" save create alpha world --seed 4242
+check "world.zip listed through B" has alpha "${URL[n2]}" world.zip
+check "download world through B" "${B[@]}" save download alpha world.zip "$E2E_TMP/world.zip"
+seed=$(python3 - "$E2E_TMP/world.zip" <<'PY'
+import json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+name = [n for n in z.namelist() if n.endswith("level.dat0")][0]
+text = z.read(name).decode()
+print("4242" if "4242" in text else "absent")
+PY
+)
+check "the new map was made with seed 4242" test "$seed" = 4242
+"${A[@]}" save create alpha world >/dev/null 2>&1
+check "a second create of the same name is refused (409: exit 4)" test $? -eq 4
+
+# ---- upload through A, download through B: equal bytes
+mkzip "$E2E_TMP/small.zip"
+check "upload small.zip for alpha through A" "${A[@]}" save upload alpha "$E2E_TMP/small.zip"
+check "download small.zip through B" "${B[@]}" save download alpha small.zip "$E2E_TMP/small.back.zip"
+check "the bytes are equal (sha256)" test "$(sha "$E2E_TMP/small.zip")" = "$(sha "$E2E_TMP/small.back.zip")"
+check "the file is on n3, in alpha's saves folder" test -f "$E2E_TMP/n3/instances/alpha/saves/small.zip"
+
+# ---- bad input: nothing changes
+before=$(names alpha "${URL[n2]}")
+head -c 300000 /dev/urandom >"$E2E_TMP/bad.zip"
+out=$("${A[@]}" save upload alpha "$E2E_TMP/bad.zip" 2>&1); rc=$?
+check "a corrupt zip is refused (exit $rc)" test $rc -ne 0
+check "...with a clear error ($out)" grep -q "not a zip file" <<<"$out"
+mkzip "$E2E_TMP/nosave.zip" "w/readme.txt"
+out=$("${A[@]}" save upload alpha "$E2E_TMP/nosave.zip" 2>&1); rc=$?
+check "a zip without level.dat is refused (exit $rc)" test $rc -ne 0
+check "...saying it is not a Factorio save" grep -q "not a Factorio save" <<<"$out"
+check "the other saves are unchanged" test "$(names alpha "${URL[n2]}")" = "$before"
+check "no work file is left behind on n3" \
+  test -z "$(ls -A "$E2E_TMP/n3/instances/alpha/saves" | grep '^\.')"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $ADMIN" \
+  --data-binary @"$E2E_TMP/small.zip" "${URL[n1]}/api/v1/instances/alpha/saves/..%2Fevil.zip")
+check "a name with ../ is refused (HTTP $code)" test "$code" = 400
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $ADMIN" \
+  --data-binary @"$E2E_TMP/small.zip" "${URL[n1]}/api/v1/instances/alpha/saves/.hidden.zip")
+check "a name starting with . is refused (HTTP $code)" test "$code" = 400
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $ADMIN" \
+  --data-binary @"$E2E_TMP/small.zip" "${URL[n1]}/api/v1/instances/nosuch/saves/x.zip")
+check "an unknown instance is 404 (HTTP $code)" test "$code" = 404
+check "the saves are still unchanged" test "$(names alpha "${URL[n2]}")" = "$before"
+
+# ---- rename, copy, delete (through A, B and C)
+check "rename small -> small2 through A" "${A[@]}" save rename alpha small.zip small2
+check "copy small2 -> small3 through B" "${B[@]}" save copy alpha small2.zip small3.zip
+check "delete small2 through C" "${C[@]}" save delete alpha small2.zip
+check "small3 is listed" has alpha "${URL[n1]}" small3.zip
+check "small and small2 are gone" bash -c '! grep -q "small.zip\|small2.zip" <<<"$1"' _ "$(names alpha "${URL[n1]}")"
+"${A[@]}" save download alpha small3.zip "$E2E_TMP/small3.zip" >/dev/null
+check "the copy holds the same bytes" test "$(sha "$E2E_TMP/small.zip")" = "$(sha "$E2E_TMP/small3.zip")"
+"${A[@]}" save delete alpha nosuch.zip >/dev/null 2>&1
+check "deleting a missing save is exit 3 (404)" test $? -eq 3
+
+# ---- transfer across nodes: alpha (n3) -> beta (n2), through A
+check "transfer small3 alpha -> beta (move) through A" "${A[@]}" save transfer alpha small3.zip beta
+check "beta has small3" has beta "${URL[n3]}" small3.zip
+check "alpha no longer has small3" bash -c '! grep -q small3 <<<"$1"' _ "$(names alpha "${URL[n2]}")"
+"${B[@]}" save download beta small3.zip "$E2E_TMP/small3.beta.zip" >/dev/null
+check "the transferred bytes are equal" test "$(sha "$E2E_TMP/small.zip")" = "$(sha "$E2E_TMP/small3.beta.zip")"
+check "transfer back as a copy named back.zip" "${C[@]}" save transfer beta small3.zip alpha back --copy
+check "alpha has back.zip" has alpha "${URL[n1]}" back.zip
+check "beta kept small3" has beta "${URL[n1]}" small3.zip
+
+# ---- a big save through non-owners, with bounded memory
+hwm() { awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"; }
+mkzip "$E2E_TMP/big.zip" "big/level.dat0" "$BIG_MIB"
+size=$(stat -c %s "$E2E_TMP/big.zip")
+t0=$(date +%s%N)
+check "upload a ${BIG_MIB} MiB save through A (non-owner)" "${A[@]}" save upload alpha "$E2E_TMP/big.zip"
+t1=$(date +%s%N)
+check "download it through B (non-owner)" "${B[@]}" save download alpha big.zip "$E2E_TMP/big.back.zip"
+t2=$(date +%s%N)
+check "the big save's bytes are equal (sha256)" test "$(sha "$E2E_TMP/big.zip")" = "$(sha "$E2E_TMP/big.back.zip")"
+for n in n1 n2 n3; do
+  peak=$(hwm "${NPID[$n]}")
+  check "peak RSS of $n ${peak} MiB <= ${RSS_BOUND_MIB} MiB (save: $((size >> 20)) MiB)" \
+    test "$peak" -le "$RSS_BOUND_MIB"
+done
+mbps() { python3 -c "print('%.1f' % ($1 / 1e6 / (($2) / 1e9)))"; }
+echo "measure: upload ${BIG_MIB} MiB through a non-owner: $(mbps "$size" $((t1 - t0))) MB/s;" \
+  "download through another non-owner: $(mbps "$size" $((t2 - t1))) MB/s;" \
+  "peak RSS n1 $(hwm "${NPID[n1]}") MiB, n2 $(hwm "${NPID[n2]}") MiB, n3 (owner) $(hwm "${NPID[n3]}") MiB"
+
+e2e_finish
