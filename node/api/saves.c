@@ -943,7 +943,12 @@ static int handle(struct api_req *r, struct http_reply *rep,
 	}
 	t.op = o->op;
 	*o = t;
-	rc = r->api->core.ops->read_barrier(r->api->core.ctx, 0,
+	/* The parts after an upload's first need no Raft round each: the
+	 * first one found the instance where it is (a stale read then at
+	 * worst sends a part to a node that refuses it). */
+	rc = r->api->core.ops->read_barrier(r->api->core.ctx,
+					    o->act == ACT_UPLOAD &&
+						    o->offset > 0,
 					    api_deadline(r->api), on_barrier,
 					    o);
 	if (rc != 0) {

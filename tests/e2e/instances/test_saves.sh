@@ -18,7 +18,10 @@ CTL=$BIN/clusterctl
 BIG_MIB=${SAVES_BIG_MIB:-200}
 # The bound asserted on a node's peak RSS during the big transfers: what a
 # node takes anyway (~20-40 MiB) plus a few parts and buffers in flight.
+# It proves something only for a save well above it (the default is).
 RSS_BOUND_MIB=${SAVES_RSS_BOUND_MIB:-96}
+((BIG_MIB >= 2 * RSS_BOUND_MIB)) ||
+  echo "note: SAVES_BIG_MIB=$BIG_MIB is not above twice the RSS bound: the RSS check proves little"
 
 wait_for() {
   local end=$((SECONDS + $1)); shift
