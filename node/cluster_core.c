@@ -401,11 +401,11 @@ static int core_save_list(void *ctx, const char *inst, struct core_save *out,
 }
 
 static int core_save_put(void *ctx, const struct core_save_part *part,
-			 uint64_t *received, char *why, size_t why_size)
+			 core_save_put_cb cb, void *arg)
 {
 	if (C(ctx)->im == NULL)
 		return ERR_NOTFOUND;
-	return inst_save_put(C(ctx)->im, part, received, why, why_size);
+	return inst_save_put(C(ctx)->im, part, cb, arg);
 }
 
 static int core_save_open(void *ctx, const char *inst, const char *save,

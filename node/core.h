@@ -358,6 +358,12 @@ struct core_save_create {
 struct core_save_rd;
 struct core_pull;
 
+/* The outcome of one upload part (core_ops.save_put): status, the bytes
+ * the upload holds now (on ERR_CONFLICT: where the next part must
+ * start), and for a refused save what is wrong with it (or NULL). */
+typedef void (*core_save_put_cb)(void *arg, int status, uint64_t received,
+				 const char *why);
+
 struct core_ops {
 	/* Clocks: monotonic (deadlines) and wall (token times), in ms. */
 	uint64_t (*now_ms)(void *ctx);
@@ -462,10 +468,10 @@ struct core_ops {
 	 * (the caller checked that the instance is assigned here) and
 	 * answers ERR_NOTFOUND when this node runs no instance manager.
 	 * save_list: up to max in name order. save_put: writes one part
-	 * and sets *received (the bytes the upload holds now; on
-	 * ERR_CONFLICT, where the next part must start); the last part
-	 * answers 0 once the save is in place, ERR_MALFORMED (why says
-	 * what is wrong with the zip) or ERR_EXISTS (no overwrite).
+	 * off the loop thread (part->data borrowed until cb) and calls cb;
+	 * the last part completes with 0 once the save is in place,
+	 * ERR_MALFORMED (why says what is wrong with the zip) or
+	 * ERR_EXISTS (no overwrite); ERR_INVAL for a part out of bounds.
 	 * save_open/read/close: a save's bytes, one buffer at a time (*p
 	 * borrowed until the next read or close). save_rename and
 	 * save_delete are synchronous; save_copy (also into another
@@ -476,7 +482,7 @@ struct core_ops {
 	int (*save_list)(void *ctx, const char *inst, struct core_save *out,
 			 size_t max, size_t *n);
 	int (*save_put)(void *ctx, const struct core_save_part *part,
-			uint64_t *received, char *why, size_t why_size);
+			core_save_put_cb cb, void *arg);
 	int (*save_open)(void *ctx, const char *inst, const char *save,
 			 struct core_save_rd **out, uint64_t *size);
 	int (*save_read)(void *ctx, struct core_save_rd *r, const uint8_t **p,

@@ -227,6 +227,37 @@ static void do_list(struct sop *o, struct http_reply *rep)
 
 /* ---- upload part ---- */
 
+static void on_part(void *arg, int rc, uint64_t got, const char *why)
+{
+	struct sop *o = arg;
+	struct http_reply *rep = api_op_reply(&o->op);
+	cJSON *j;
+
+	if (rep == NULL) {
+		sop_finish(o);
+		return;
+	}
+	if (rc == ERR_CONFLICT) {
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "error", "this part does not start "
+					"where the upload stands; resume at "
+					"\"received\"");
+		cJSON_AddNumberToObject(j, "received", (double)got);
+		api_json(rep, 409, j);
+	} else if (rc != 0) {
+		save_error(rep, rc, o, why);
+	} else {
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "instance", o->rec.name);
+		cJSON_AddStringToObject(j, "name", o->save);
+		cJSON_AddNumberToObject(j, "received", (double)got);
+		cJSON_AddNumberToObject(j, "total", (double)o->total);
+		cJSON_AddBoolToObject(j, "done", got == o->total);
+		api_json(rep, got == o->total ? 201 : 200, j);
+	}
+	sop_finish(o);
+}
+
 static void do_upload(struct sop *o, struct http_reply *rep)
 {
 	const struct core *c = &o->op.api->core;
@@ -236,40 +267,20 @@ static void do_upload(struct sop *o, struct http_reply *rep)
 		.overwrite = o->overwrite, .data = o->body,
 		.len = o->body_len,
 	};
-	char why[160];
-	uint64_t got = 0;
-	cJSON *j;
-	int rc = c->ops->save_put(c->ctx, &pt, &got, why, sizeof(why));
+	int rc = c->ops->save_put(c->ctx, &pt, on_part, o);
 
-	if (rc == ERR_CONFLICT) {
-		j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "error", "this part does not start "
-					"where the upload stands; resume at "
-					"\"received\"");
-		cJSON_AddNumberToObject(j, "received", (double)got);
-		api_json(rep, 409, j);
+	if (rc == 0)
 		return;
-	}
-	if (rc == ERR_INVAL) {
+	if (rc == ERR_INVAL)
 		api_error(rep, 400, "bad part: offset %llu + %zu bytes against "
 			  "total %llu (parts of at most %u bytes, saves up to "
 			  "%llu bytes)", (unsigned long long)o->offset,
 			  o->body_len, (unsigned long long)o->total,
 			  CORE_SAVE_PART_MAX,
 			  (unsigned long long)CORE_SAVE_SIZE_MAX);
-		return;
-	}
-	if (rc != 0) {
-		save_error(rep, rc, o, why);
-		return;
-	}
-	j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "instance", o->rec.name);
-	cJSON_AddStringToObject(j, "name", o->save);
-	cJSON_AddNumberToObject(j, "received", (double)got);
-	cJSON_AddNumberToObject(j, "total", (double)o->total);
-	cJSON_AddBoolToObject(j, "done", got == o->total);
-	api_json(rep, got == o->total ? 201 : 200, j);
+	else
+		save_error(rep, rc, o, NULL);
+	sop_finish(o);
 }
 
 /* ---- download: a local file, or a pull from the owner ---- */
@@ -586,7 +597,7 @@ static void local(struct sop *o, struct http_reply *rep)
 		break;
 	case ACT_UPLOAD:
 		do_upload(o, rep);
-		break;
+		return;
 	case ACT_DOWNLOAD:
 		do_download(o, rep);
 		return;

@@ -72,9 +72,10 @@ struct inst_mgr {
 	unsigned mgr_handles;
 	void (*done)(void *arg);
 	void *done_arg;
-	/* saves.c: running --create jobs and copies in flight. */
+	/* saves.c: running --create jobs; copies and upload parts on the
+	 * thread pool. */
 	struct save_job *save_jobs[SAVE_CREATES_MAX];
-	unsigned save_copies;
+	unsigned save_works;
 };
 
 /* snprintf that says whether it cut: 0, or ERR_TOOBIG (dst then holds

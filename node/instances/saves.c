@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -215,8 +216,27 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* Opens the work file for a part at offset: truncated at 0, else it
- * must hold exactly offset bytes (*have says how many it holds). */
+/* An upload part on the thread pool. */
+struct save_part {
+	uv_work_t w;
+	struct inst_mgr *m;
+	char tmp[INST_PATH_MAX];
+	char dst[INST_PATH_MAX];
+	char mkdir_inst[CORE_INST_NAME_MAX + 1]; /* offset 0: create dirs */
+	const uint8_t *data; /* borrowed until cb */
+	size_t len;
+	uint64_t offset, total;
+	int overwrite;
+	core_save_put_cb cb;
+	void *arg;
+	/* out */
+	int status;
+	uint64_t received;
+	char why[160];
+};
+
+/* Opens the work file for a part, locked: truncated at offset 0, else
+ * it must hold exactly offset bytes (*have says how many it holds). */
 static int part_open(const char *tmp, uint64_t offset, uint64_t *have,
 		     int *fd_out)
 {
@@ -224,21 +244,20 @@ static int part_open(const char *tmp, uint64_t offset, uint64_t *have,
 	int fd;
 
 	*have = 0;
-	fd = open(tmp, offset == 0 ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+	fd = open(tmp, offset == 0 ? O_WRONLY | O_CREAT | O_CLOEXEC
 				   : O_WRONLY | O_APPEND | O_CLOEXEC,
 		  0644);
 	if (fd < 0)
 		return errno == ENOENT ? ERR_CONFLICT : os_err();
-	if (offset != 0) {
-		if (fstat(fd, &st) != 0) {
-			close(fd);
-			return os_err();
-		}
-		*have = (uint64_t)st.st_size;
-		if (*have != offset) {
-			close(fd);
-			return ERR_CONFLICT;
-		}
+	if (flock(fd, LOCK_EX) != 0 ||
+	    (offset == 0 && ftruncate(fd, 0) != 0) || fstat(fd, &st) != 0) {
+		close(fd);
+		return os_err();
+	}
+	*have = (uint64_t)st.st_size;
+	if (*have != offset) {
+		close(fd);
+		return ERR_CONFLICT;
 	}
 	*fd_out = fd;
 	return 0;
@@ -261,45 +280,96 @@ static int part_finish(const char *tmp, const char *dst, int overwrite,
 	return rv;
 }
 
-int inst_save_put(struct inst_mgr *m, const struct core_save_part *pt,
-		  uint64_t *received, char *why, size_t why_size)
+static void part_work(uv_work_t *w)
 {
-	char tmp[INST_PATH_MAX], dst[INST_PATH_MAX], pre[64];
-	int fd = -1, rv;
+	struct save_part *pt = w->data;
+	int fd = -1, rv = 0;
 
-	*received = 0;
-	why[0] = '\0';
-	if (!core_upload_id_ok(pt->upload) || pt->total == 0 ||
-	    pt->total > CORE_SAVE_SIZE_MAX || pt->len > CORE_SAVE_PART_MAX ||
-	    pt->offset > pt->total || pt->len > pt->total - pt->offset ||
-	    (pt->len == 0 && pt->offset != pt->total))
-		return ERR_INVAL;
-	snprintf(pre, sizeof(pre), ".upload-%s-", pt->upload);
-	rv = save_path(m, pt->inst, pre, pt->save, tmp, sizeof(tmp));
+	if (pt->offset == 0 && !pt->overwrite && exists(pt->dst))
+		rv = ERR_EXISTS;
+	if (rv == 0 && pt->mkdir_inst[0] != '\0')
+		rv = saves_mkdir(pt->m, pt->mkdir_inst);
 	if (rv == 0)
-		rv = save_path(m, pt->inst, "", pt->save, dst, sizeof(dst));
-	if (rv != 0)
-		return rv;
-	if (pt->offset == 0 && !pt->overwrite && exists(dst))
-		return ERR_EXISTS;
-	if (pt->offset == 0 && (rv = saves_mkdir(m, pt->inst)) != 0)
-		return rv;
-	rv = part_open(tmp, pt->offset, received, &fd);
-	if (rv != 0)
-		return rv;
+		rv = part_open(pt->tmp, pt->offset, &pt->received, &fd);
+	if (rv != 0) {
+		pt->status = rv;
+		return;
+	}
 	rv = write_all(fd, pt->data, pt->len);
 	if (rv == 0 && pt->offset + pt->len == pt->total && fdatasync(fd) != 0)
 		rv = os_err();
-	if (close(fd) != 0 && rv == 0)
+	if (close(fd) != 0 && rv == 0) /* also drops the lock */
 		rv = os_err();
 	if (rv != 0) {
-		(void)unlink(tmp); /* a failed write leaves no usable tail */
+		(void)unlink(pt->tmp); /* a failed write leaves no usable tail */
+		pt->status = rv;
+		return;
+	}
+	pt->received = pt->offset + pt->len;
+	if (pt->received == pt->total)
+		pt->status = part_finish(pt->tmp, pt->dst, pt->overwrite,
+					 pt->why, sizeof(pt->why));
+}
+
+static void part_after(uv_work_t *w, int status)
+{
+	struct save_part *pt = w->data;
+	struct inst_mgr *m = pt->m;
+
+	if (status != 0 && pt->status == 0)
+		pt->status = status; /* canceled */
+	ASSERT(m->save_works > 0);
+	m->save_works--;
+	pt->cb(pt->arg, pt->status, pt->received,
+	       pt->why[0] ? pt->why : NULL);
+	free(pt);
+	if (m->stopping)
+		inst_mgr_maybe_done(m);
+}
+
+int inst_save_put(struct inst_mgr *m, const struct core_save_part *in,
+		  core_save_put_cb cb, void *arg)
+{
+	struct save_part *pt;
+	char pre[64];
+	int rv;
+
+	if (!core_upload_id_ok(in->upload) || in->total == 0 ||
+	    in->total > CORE_SAVE_SIZE_MAX || in->len > CORE_SAVE_PART_MAX ||
+	    in->offset > in->total || in->len > in->total - in->offset ||
+	    (in->len == 0 && in->offset != in->total))
+		return ERR_INVAL;
+	if (m->stopping)
+		return ERR_SHUTDOWN;
+	pt = calloc(1, sizeof(*pt));
+	if (pt == NULL)
+		return ERR_NOMEM;
+	snprintf(pre, sizeof(pre), ".upload-%s-", in->upload);
+	rv = save_path(m, in->inst, pre, in->save, pt->tmp, sizeof(pt->tmp));
+	if (rv == 0)
+		rv = save_path(m, in->inst, "", in->save, pt->dst,
+			       sizeof(pt->dst));
+	if (rv == 0) {
+		if (in->offset == 0)
+			snprintf(pt->mkdir_inst, sizeof(pt->mkdir_inst), "%s",
+				 in->inst);
+		pt->m = m;
+		pt->data = in->data;
+		pt->len = in->len;
+		pt->offset = in->offset;
+		pt->total = in->total;
+		pt->overwrite = in->overwrite;
+		pt->cb = cb;
+		pt->arg = arg;
+		pt->w.data = pt;
+		rv = uv_queue_work(m->loop, &pt->w, part_work, part_after);
+	}
+	if (rv != 0) {
+		free(pt);
 		return rv;
 	}
-	*received = pt->offset + pt->len;
-	if (*received < pt->total)
-		return 0;
-	return part_finish(tmp, dst, pt->overwrite, why, why_size);
+	m->save_works++;
+	return 0;
 }
 
 /* ---- download reads ---- */
@@ -415,8 +485,8 @@ static void on_copied(uv_fs_t *req)
 		rv = os_err();
 	if (rv != 0)
 		(void)unlink(c->tmp);
-	ASSERT(m->save_copies > 0);
-	m->save_copies--;
+	ASSERT(m->save_works > 0);
+	m->save_works--;
 	c->cb(c->arg, rv, NULL);
 	free(c);
 	if (m->stopping)
@@ -459,7 +529,7 @@ int inst_save_copy(struct inst_mgr *m, const char *inst, const char *save,
 		free(c);
 		return rv;
 	}
-	m->save_copies++;
+	m->save_works++;
 	return 0;
 }
 
@@ -709,5 +779,5 @@ int inst_save_idle(const struct inst_mgr *m)
 	for (size_t i = 0; i < SAVE_CREATES_MAX; i++)
 		if (m->save_jobs[i] != NULL)
 			return 0;
-	return m->save_copies == 0;
+	return m->save_works == 0;
 }

@@ -14,9 +14,12 @@
  * Work files of uploads idle for SAVE_STALE_S are removed by the next
  * list of that instance.
  *
- * Reads of a download and writes of an upload part are synchronous on
- * the loop thread, one buffer (SAVE_READ_BUF) or one part
- * (CORE_SAVE_PART_MAX) at a time; a copy runs on libuv's thread pool.
+ * An upload part is written on libuv's thread pool (a write may wait
+ * for the kernel's dirty-page throttling, the last part for fdatasync and
+ * the zip check, none of which may stall the loop); the work file is
+ * locked (flock) for it, so two parts of one upload never interleave. A
+ * copy runs on the pool too. Reads of a download are synchronous on the
+ * loop thread, one buffer (SAVE_READ_BUF) at a time.
  */
 #ifndef CLUSTERD_NODE_INSTANCES_SAVES_H
 #define CLUSTERD_NODE_INSTANCES_SAVES_H
@@ -40,7 +43,7 @@ struct inst_mgr;
 int inst_save_list(struct inst_mgr *m, const char *inst,
 		   struct core_save *out, size_t max, size_t *n);
 int inst_save_put(struct inst_mgr *m, const struct core_save_part *part,
-		  uint64_t *received, char *why, size_t why_size);
+		  core_save_put_cb cb, void *arg);
 int inst_save_open(struct inst_mgr *m, const char *inst, const char *save,
 		   struct core_save_rd **out, uint64_t *size);
 int inst_save_read(struct core_save_rd *r, const uint8_t **p, size_t *len,

@@ -152,6 +152,39 @@ static void zip_check(void **state)
 	assert_non_null(strstr(why, "not a zip file"));
 }
 
+struct put_res {
+	int called, status;
+	uint64_t got;
+	char *why;
+};
+
+static void on_put(void *arg, int status, uint64_t got, const char *why)
+{
+	struct put_res *r = arg;
+
+	r->called++;
+	r->status = status;
+	r->got = got;
+	snprintf(r->why, 160, "%s", why ? why : "");
+}
+
+/* One part through the thread pool: the synchronous refusal, or what
+ * the callback said. */
+static int put_part(struct fx *f, const struct core_save_part *pt,
+		    uint64_t *got, char *why)
+{
+	struct put_res r = {0, 0, 0, why};
+	int rc = inst_save_put(f->m, pt, on_put, &r);
+
+	if (rc != 0)
+		return rc;
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.called, 1);
+	assert_int_equal(f->m->save_works, 0);
+	*got = r.got;
+	return r.status;
+}
+
 static int put(struct fx *f, const char *save, const char *id, uint64_t off,
 	       const uint8_t *p, size_t len, uint64_t total, uint64_t *got,
 	       char *why)
@@ -160,7 +193,7 @@ static int put(struct fx *f, const char *save, const char *id, uint64_t off,
 				    .upload = id, .offset = off,
 				    .total = total, .data = p, .len = len};
 
-	return inst_save_put(f->m, &pt, got, why, 160);
+	return put_part(f, &pt, got, why);
 }
 
 /* Files in alpha's saves folder, hidden ones included. */
@@ -253,8 +286,7 @@ static void corrupt_upload_changes_nothing(void **state)
 					    .overwrite = 1, .data = junk,
 					    .len = 100};
 
-		assert_int_equal(inst_save_put(f->m, &pt, &got, why,
-					       sizeof(why)), ERR_MALFORMED);
+		assert_int_equal(put_part(f, &pt, &got, why), ERR_MALFORMED);
 	}
 	assert_int_equal(inst_save_list(f->m, "alpha", list, 4, &n), 0);
 	assert_int_equal(n, 1);
@@ -270,8 +302,7 @@ static void corrupt_upload_changes_nothing(void **state)
 					    .data = f->zip,
 					    .len = f->zip_len};
 
-		assert_int_equal(inst_save_put(f->m, &pt, &got, why,
-					       sizeof(why)), ERR_INVAL);
+		assert_int_equal(put_part(f, &pt, &got, why), ERR_INVAL);
 	}
 }
 
@@ -308,7 +339,7 @@ static void rename_copy_delete(void **state)
 					"e.zip", on_copied, &copied), 0);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(copied, 1);
-	assert_int_equal(f->m->save_copies, 0);
+	assert_int_equal(f->m->save_works, 0);
 	assert_int_equal(inst_save_list(f->m, "beta", list, 4, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(list[0].name, "e.zip");
