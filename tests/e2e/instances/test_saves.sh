@@ -39,7 +39,7 @@ for n in n1 n2 n3; do
   fdir=$INSTALL
   [[ $n == n1 ]] && fdir=""
   printf '{"node_name":"%s","bind":"%s","http":"%s","instance_ports":"%d-%d"%s}\n' \
-    "$n" "${BIND[$n]}" "${HTTP[$n]}" 30000 30099 \
+    "$n" "${BIND[$n]}" "${HTTP[$n]}" "$lo" $((lo + 9)) \
     "${fdir:+,\"factorio_dir\":\"$fdir\"}" >"$E2E_TMP/$n/clusterd.json"
 done
 "$BIN/clusterd" init --data-dir "$E2E_TMP/n1" --name n1 --bind "${BIND[n1]}" \
@@ -160,6 +160,31 @@ check "the transferred bytes are equal" test "$(sha "$E2E_TMP/small.zip")" = "$(
 check "transfer back as a copy named back.zip" "${C[@]}" save transfer beta small3.zip alpha back --copy
 check "alpha has back.zip" has alpha "${URL[n1]}" back.zip
 check "beta kept small3" has beta "${URL[n1]}" small3.zip
+
+# ---- the save a running instance loaded is kept from under it
+field() {
+  "${A[@]}" --json instance show "$1" 2>/dev/null |
+    python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$2"
+}
+loaded_flag() {
+  "${A[@]}" --json save list alpha |
+    python3 -c 'import json,sys; print([s["loaded"] for s in json.load(sys.stdin)["saves"] if s["name"]=="alpha.zip"])'
+}
+running() { [[ $(field alpha status) == running ]]; }
+stopped() { [[ $(field alpha status) == stopped ]]; }
+check "start alpha (its save alpha.zip is created first)" "${A[@]}" instance start alpha
+check "alpha runs" wait_for 60 running
+check "alpha.zip is listed as loaded" test "$(loaded_flag)" = "[True]"
+check "the table says so too" bash -c '"$@" | grep -q "^alpha.zip .*loaded"' _ "${C[@]}" save list alpha
+out=$("${B[@]}" save delete alpha alpha.zip 2>&1); rc=$?
+check "deleting the loaded save of a running instance is refused (exit $rc)" test $rc -eq 4
+check "...saying to stop it first" grep -q "stop it first" <<<"$out"
+"${B[@]}" save rename alpha alpha.zip other.zip >/dev/null 2>&1
+check "renaming it is refused too" test $? -eq 4
+check "copying it is fine" "${B[@]}" save copy alpha alpha.zip alpha-copy.zip
+check "stop alpha" "${A[@]}" instance stop alpha
+check "alpha stops" wait_for 60 stopped
+check "now the loaded save may be renamed" "${B[@]}" save rename alpha alpha.zip alpha-old.zip
 
 # ---- a big save through non-owners, with bounded memory
 hwm() { awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"; }
