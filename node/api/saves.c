@@ -18,7 +18,9 @@
  * upload comes in parts of at most CORE_SAVE_PART_MAX bytes (core.h says
  * why), each forwarded on its own. A transfer to an instance of another
  * node runs on the source's node, which uploads the save there part by
- * part. docs/api.md has the answers.
+ * part. docs/api.md has the answers. This file parses, dispatches and
+ * answers what is answered at once; saves_move.c streams downloads and
+ * pushes transfers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,67 +28,9 @@
 
 #include "base/bytes.h"
 #include "base/err.h"
-#include "node/api/api_int.h"
+#include "node/api/saves_int.h"
 
-#define SAVE_AUTH_MAX 256
-#define SAVE_PATH_MAX 512
-/* A forwarded creation waits for the game (core.h's save_create); a
- * forwarded transfer for every part of the save to cross. */
-#define SAVE_CREATE_WAIT_MS (11ull * 60 * 1000)
-#define SAVE_TRANSFER_WAIT_MS (60ull * 60 * 1000)
-/* One part of a transfer may take this long to be stored. */
-#define SAVE_PART_WAIT_MS 60000
-/* An error answer relayed from the owner of a download. */
-#define SAVE_ERR_BODY_MAX (16 * 1024)
-
-enum act {
-	ACT_LIST = 1,
-	ACT_CREATE,
-	ACT_UPLOAD,
-	ACT_DOWNLOAD,
-	ACT_RENAME,
-	ACT_COPY,
-	ACT_TRANSFER,
-	ACT_DELETE,
-};
-
-struct sop {
-	struct api_op op;
-	int act;
-	int forwarded;
-	char inst[CORE_INST_NAME_MAX + 1];
-	char save[CORE_SAVE_NAME_MAX + 1];
-	char to[CORE_SAVE_NAME_MAX + 1];
-	char dst[CORE_INST_NAME_MAX + 1]; /* transfer target instance */
-	int copy;                         /* transfer: keep the source */
-	char method[8];
-	char path[SAVE_PATH_MAX]; /* raw path and query, for a forward */
-	char auth[SAVE_AUTH_MAX];
-	uint8_t *body; /* the request body, kept for a forward */
-	size_t body_len;
-	/* upload */
-	char upload[CORE_UPLOAD_ID_MAX + 1];
-	uint64_t offset, total;
-	int overwrite;
-	/* create */
-	int has_seed;
-	uint64_t seed;
-	char *map_gen, *map; /* JSON texts */
-	struct core_instance rec; /* the instance, after the barrier */
-	/* download (local read or remote pull) and transfer */
-	struct core_save_rd *rd;
-	struct core_pull *pull;
-	struct http_stream *st;
-	int streaming;
-	int relaying; /* collecting the owner's error answer */
-	int relay_code;
-	uint64_t size, sent;
-	uint8_t *part;
-	char dst_addr[CORE_ADDR_MAX + 1];
-	char dst_name[CORE_INST_NAME_MAX + 1];
-};
-
-static void sop_free(struct sop *o)
+void api_sop_free(struct sop *o)
 {
 	const struct core *c = &o->op.api->core;
 
@@ -102,14 +46,14 @@ static void sop_free(struct sop *o)
 	memset(&o->rec, 0, sizeof(o->rec));
 }
 
-static void sop_finish(struct sop *o)
+void api_sop_finish(struct sop *o)
 {
-	sop_free(o);
+	api_sop_free(o);
 	api_op_finish(&o->op);
 }
 
 /* The answer for a save operation's error. */
-static void save_error(struct http_reply *rep, int rc, const struct sop *o,
+void api_save_error(struct http_reply *rep, int rc, const struct sop *o,
 		       const char *why)
 {
 	switch (rc) {
@@ -148,7 +92,7 @@ static void save_error(struct http_reply *rep, int rc, const struct sop *o,
 
 /* ---- members ---- */
 
-static int member_http(const struct core *c, uint64_t id, char *addr,
+int api_member_http(const struct core *c, uint64_t id, char *addr,
 		       size_t size)
 {
 	struct core_member *m = calloc(CORE_MEMBERS_MAX, sizeof(*m));
@@ -197,7 +141,7 @@ static void do_list(struct sop *o, struct http_reply *rep)
 	rc = v ? c->ops->save_list(c->ctx, o->rec.name, v, CORE_SAVES_MAX, &n)
 	       : ERR_NOMEM;
 	if (rc != 0) {
-		save_error(rep, rc, o, NULL);
+		api_save_error(rep, rc, o, NULL);
 		free(v);
 		return;
 	}
@@ -234,7 +178,7 @@ static void on_part(void *arg, int rc, uint64_t got, const char *why)
 	cJSON *j;
 
 	if (rep == NULL) {
-		sop_finish(o);
+		api_sop_finish(o);
 		return;
 	}
 	if (rc == ERR_CONFLICT) {
@@ -245,7 +189,7 @@ static void on_part(void *arg, int rc, uint64_t got, const char *why)
 		cJSON_AddNumberToObject(j, "received", (double)got);
 		api_json(rep, 409, j);
 	} else if (rc != 0) {
-		save_error(rep, rc, o, why);
+		api_save_error(rep, rc, o, why);
 	} else {
 		j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "instance", o->rec.name);
@@ -255,7 +199,7 @@ static void on_part(void *arg, int rc, uint64_t got, const char *why)
 		cJSON_AddBoolToObject(j, "done", got == o->total);
 		api_json(rep, got == o->total ? 201 : 200, j);
 	}
-	sop_finish(o);
+	api_sop_finish(o);
 }
 
 static void do_upload(struct sop *o, struct http_reply *rep)
@@ -279,125 +223,8 @@ static void do_upload(struct sop *o, struct http_reply *rep)
 			  CORE_SAVE_PART_MAX,
 			  (unsigned long long)CORE_SAVE_SIZE_MAX);
 	else
-		save_error(rep, rc, o, NULL);
-	sop_finish(o);
-}
-
-/* ---- download: a local file, or a pull from the owner ---- */
-
-static int dl_pull(void *arg, const uint8_t **p, size_t *len, int *done)
-{
-	struct sop *o = arg;
-	const struct core *c = &o->op.api->core;
-	int rc;
-
-	if (o->rd != NULL)
-		return c->ops->save_read(c->ctx, o->rd, p, len, done);
-	rc = c->ops->pull_next(c->ctx, o->pull, p, len, done);
-	if (rc == 0)
-		o->sent += *len;
-	return rc == ERR_AGAIN ? HTTP_PENDING : rc;
-}
-
-static void dl_close(void *arg)
-{
-	struct sop *o = arg;
-
-	sop_free(o);
-	free(o);
-}
-
-static void dl_attach(void *arg, struct http_stream *st)
-{
-	((struct sop *)arg)->st = st;
-}
-
-/* Hands the request to the stream: from now on dl_close frees o. */
-static void dl_stream(struct sop *o, struct http_reply *rep, int has_length,
-		      uint64_t length)
-{
-	struct http_stream_src src = {dl_pull, dl_close, o, dl_attach,
-				      has_length, length};
-
-	rep->status = 200;
-	rep->content_type = "application/zip";
-	wbuf_reset(&rep->body);
-	o->streaming = 1;
-	http_async_stream(o->op.async, &src);
-}
-
-static void do_download(struct sop *o, struct http_reply *rep)
-{
-	const struct core *c = &o->op.api->core;
-	int rc = c->ops->save_open(c->ctx, o->rec.name, o->save, &o->rd,
-				   &o->size);
-
-	if (rc != 0) {
-		o->rd = NULL;
-		save_error(rep, rc, o, NULL);
-		sop_finish(o);
-		return;
-	}
-	dl_stream(o, rep, 1, o->size);
-}
-
-/* The owner's answer to a pull that is not the file: relay it. */
-static void pull_relay_error(struct sop *o, struct http_reply *rep, int code)
-{
-	const struct core *c = &o->op.api->core;
-	const uint8_t *p;
-	size_t len;
-	int done = 0, rc = 0;
-
-	while (rc == 0 && !done) {
-		rc = c->ops->pull_next(c->ctx, o->pull, &p, &len, &done);
-		if (rc == 0 && rep->body.len + len <= SAVE_ERR_BODY_MAX)
-			(void)wbuf_put(&rep->body, p, len);
-	}
-	if (rc == ERR_AGAIN)
-		return; /* more to come: the next wake */
-	rep->status = rc == 0 ? code : 502;
-	rep->content_type = "application/json";
-	sop_finish(o);
-}
-
-static void on_pull_wake(void *arg)
-{
-	struct sop *o = arg;
-	const struct core *c = &o->op.api->core;
-	struct http_reply *rep;
-	int64_t length = -1;
-	int code = 0, rc;
-
-	if (o->streaming) {
-		if (o->st != NULL)
-			http_stream_resume(o->st);
-		return;
-	}
-	rep = api_op_reply(&o->op);
-	if (rep == NULL) {
-		sop_finish(o); /* the client went away */
-		return;
-	}
-	if (o->relaying) {
-		pull_relay_error(o, rep, o->relay_code);
-		return;
-	}
-	rc = c->ops->pull_head(c->ctx, o->pull, &code, &length);
-	if (rc == ERR_AGAIN)
-		return;
-	if (rc != 0) {
-		api_error(rep, 503, "the node running %s did not answer (%s)",
-			  o->inst, err_str(rc));
-		sop_finish(o);
-	} else if (code == 200) {
-		dl_stream(o, rep, length >= 0, length >= 0 ? (uint64_t)length : 0);
-	} else {
-		wbuf_reset(&rep->body);
-		o->relaying = 1;
-		o->relay_code = code;
-		pull_relay_error(o, rep, code);
-	}
+		api_save_error(rep, rc, o, NULL);
+	api_sop_finish(o);
 }
 
 /* ---- rename, copy, delete, create ---- */
@@ -420,7 +247,7 @@ static int loaded_and_running(struct sop *o, struct http_reply *rep)
 	return 1;
 }
 
-static void on_done(void *arg, int status, const char *msg)
+void api_save_done(void *arg, int status, const char *msg)
 {
 	struct sop *o = arg;
 	struct http_reply *rep = api_op_reply(&o->op);
@@ -432,7 +259,7 @@ static void on_done(void *arg, int status, const char *msg)
 	if (status == 0 && o->act == ACT_TRANSFER && !o->copy)
 		status = c->ops->save_delete(c->ctx, o->rec.name, o->save);
 	if (status != 0) {
-		save_error(rep, status, o, msg);
+		api_save_error(rep, status, o, msg);
 		goto out;
 	}
 	j = cJSON_CreateObject();
@@ -445,7 +272,7 @@ static void on_done(void *arg, int status, const char *msg)
 					: o->to);
 	api_json(rep, o->act == ACT_CREATE ? 201 : 200, j);
 out:
-	sop_finish(o);
+	api_sop_finish(o);
 }
 
 static int do_create(struct sop *o)
@@ -457,131 +284,7 @@ static int do_create(struct sop *o)
 		.map_gen_json = o->map_gen, .map_json = o->map,
 	};
 
-	return c->ops->save_create(c->ctx, &sc, on_done, o);
-}
-
-/* ---- transfer to an instance of another node ---- */
-
-static void push_next(struct sop *o);
-
-static void on_part_stored(void *arg, int status, int code, const char *body,
-			   size_t len)
-{
-	struct sop *o = arg;
-	struct http_reply *rep = api_op_reply(&o->op);
-
-	if (rep == NULL) {
-		sop_finish(o);
-		return;
-	}
-	if (status != 0 || (code != 200 && code != 201)) {
-		if (status == 0 && code >= 400) {
-			rep->status = code;
-			rep->content_type = "application/json";
-			wbuf_reset(&rep->body);
-			(void)wbuf_put(&rep->body, body, len);
-		} else {
-			api_error(rep, 503, "the node of %s did not take the "
-				  "save (%s)", o->dst_name,
-				  err_str(status ? status : ERR_IO));
-		}
-		sop_finish(o);
-		return;
-	}
-	if (code == 201) {
-		on_done(o, 0, NULL);
-		return;
-	}
-	push_next(o);
-}
-
-/* Reads the next part (up to CORE_SAVE_PART_MAX) and sends it. */
-static void push_next(struct sop *o)
-{
-	const struct core *c = &o->op.api->core;
-	char path[SAVE_PATH_MAX];
-	uint64_t offset = o->sent;
-	size_t fill = 0;
-	int rc = 0, done = o->sent == o->size;
-
-	while (rc == 0 && !done && fill < CORE_SAVE_PART_MAX) {
-		const uint8_t *p;
-		size_t len;
-
-		rc = c->ops->save_read(c->ctx, o->rd, &p, &len, &done);
-		if (rc == 0 && fill + len > CORE_SAVE_PART_MAX)
-			rc = ERR_TOOBIG; /* reads are smaller than a part */
-		if (rc == 0) {
-			memcpy(o->part + fill, p, len);
-			fill += len;
-		}
-	}
-	o->sent += fill;
-	snprintf(path, sizeof(path), "/api/v1/instances/%s/saves/%s?upload=%s"
-		 "&offset=%llu&total=%llu", o->dst_name, o->to, o->upload,
-		 (unsigned long long)offset, (unsigned long long)o->size);
-	if (rc == 0)
-		rc = c->ops->http_forward(c->ctx, o->dst_addr, "PUT", path,
-					  o->auth, o->part, fill,
-					  c->ops->now_ms(c->ctx) +
-						  SAVE_PART_WAIT_MS,
-					  on_part_stored, o);
-	if (rc != 0) {
-		struct http_reply *rep = api_op_reply(&o->op);
-
-		if (rep != NULL)
-			save_error(rep, rc, o, NULL);
-		sop_finish(o);
-	}
-}
-
-/* The target instance: same node (a copy) or another (a push). */
-static void do_transfer(struct sop *o, struct http_reply *rep)
-{
-	const struct core *c = &o->op.api->core;
-	struct core_instance d;
-	char pw[CORE_INST_PW_LEN + 1];
-	int rc = c->ops->inst_get(c->ctx, o->dst, &d);
-
-	if (rc != 0) {
-		api_error(rep, 404, "no such instance: %s", o->dst);
-		sop_finish(o);
-		return;
-	}
-	snprintf(o->dst_name, sizeof(o->dst_name), "%s", d.name);
-	if (d.node == 0 || d.id == o->rec.id) {
-		api_error(rep, d.node == 0 ? 409 : 400, d.node == 0
-			  ? "instance %s is not assigned to a node"
-			  : "%s: a transfer goes to another instance", d.name);
-		sop_finish(o);
-		return;
-	}
-	if (d.node == o->rec.node) {
-		rc = c->ops->save_copy(c->ctx, o->rec.name, o->save, d.name,
-				       o->to, on_done, o);
-	} else if ((rc = member_http(c, d.node, o->dst_addr,
-				     sizeof(o->dst_addr))) != 0) {
-		api_error(rep, 503, "the node running %s is unreachable",
-			  d.name);
-		sop_finish(o);
-		return;
-	} else {
-		rc = c->ops->save_open(c->ctx, o->rec.name, o->save, &o->rd,
-				       &o->size);
-		o->part = rc == 0 ? malloc(CORE_SAVE_PART_MAX) : NULL;
-		if (rc == 0 && o->part == NULL)
-			rc = ERR_NOMEM;
-		core_inst_password(pw); /* 32 random hex digits: an upload id */
-		snprintf(o->upload, sizeof(o->upload), "%s", pw);
-		if (rc == 0) {
-			push_next(o);
-			return;
-		}
-	}
-	if (rc != 0) {
-		save_error(rep, rc, o, NULL);
-		sop_finish(o);
-	}
+	return c->ops->save_create(c->ctx, &sc, api_save_done, o);
 }
 
 /* ---- dispatch after the barrier ---- */
@@ -599,12 +302,12 @@ static void local(struct sop *o, struct http_reply *rep)
 		do_upload(o, rep);
 		return;
 	case ACT_DOWNLOAD:
-		do_download(o, rep);
+		api_save_download(o, rep);
 		return;
 	case ACT_TRANSFER:
 		if (!o->copy && loaded_and_running(o, rep))
 			break;
-		do_transfer(o, rep);
+		api_save_transfer(o, rep);
 		return;
 	case ACT_RENAME:
 	case ACT_DELETE:
@@ -615,29 +318,29 @@ static void local(struct sop *o, struct http_reply *rep)
 						   o->to)
 			     : c->ops->save_delete(c->ctx, o->rec.name, o->save);
 		if (rc == 0)
-			on_done(o, 0, NULL);
+			api_save_done(o, 0, NULL);
 		else
-			save_error(rep, rc, o, NULL);
+			api_save_error(rep, rc, o, NULL);
 		if (rc == 0)
 			return;
 		break;
 	case ACT_COPY:
 		rc = c->ops->save_copy(c->ctx, o->rec.name, o->save,
-				       o->rec.name, o->to, on_done, o);
+				       o->rec.name, o->to, api_save_done, o);
 		if (rc == 0)
 			return;
-		save_error(rep, rc, o, NULL);
+		api_save_error(rep, rc, o, NULL);
 		break;
 	case ACT_CREATE:
 		rc = do_create(o);
 		if (rc == 0)
 			return;
-		save_error(rep, rc, o, NULL);
+		api_save_error(rep, rc, o, NULL);
 		break;
 	default:
 		api_error(rep, 500, "unknown save action");
 	}
-	sop_finish(o);
+	api_sop_finish(o);
 }
 
 static void on_forwarded(void *arg, int status, int code, const char *body,
@@ -659,7 +362,7 @@ static void on_forwarded(void *arg, int status, int code, const char *body,
 	if (wbuf_put(&rep->body, body, len) != 0)
 		api_error(rep, 500, "out of memory");
 out:
-	sop_finish(o);
+	api_sop_finish(o);
 }
 
 static void remote(struct sop *o, struct http_reply *rep)
@@ -669,16 +372,16 @@ static void remote(struct sop *o, struct http_reply *rep)
 	uint64_t wait = API_DEADLINE_MS;
 	int rc;
 
-	if (o->forwarded || member_http(c, o->rec.node, addr,
+	if (o->forwarded || api_member_http(c, o->rec.node, addr,
 					sizeof(addr)) != 0) {
 		api_error(rep, 503, "the node running %s is unreachable",
 			  o->rec.name);
-		sop_finish(o);
+		api_sop_finish(o);
 		return;
 	}
 	if (o->act == ACT_DOWNLOAD) {
 		rc = c->ops->http_pull(c->ctx, addr, o->path, o->auth,
-				       on_pull_wake, o, &o->pull);
+				       api_save_pull_wake, o, &o->pull);
 		if (rc == 0)
 			return;
 		o->pull = NULL;
@@ -696,7 +399,7 @@ static void remote(struct sop *o, struct http_reply *rep)
 	}
 	api_error(rep, 503, "cannot reach the node of %s: %s", o->rec.name,
 		  err_str(rc));
-	sop_finish(o);
+	api_sop_finish(o);
 }
 
 static void on_barrier(void *arg, int status)
@@ -709,7 +412,7 @@ static void on_barrier(void *arg, int status)
 	if (rep == NULL || status != 0) {
 		if (rep != NULL)
 			api_core_error(rep, status, "save");
-		sop_finish(o);
+		api_sop_finish(o);
 		return;
 	}
 	rc = c->ops->inst_get(c->ctx, o->inst, &o->rec);
@@ -718,11 +421,11 @@ static void on_barrier(void *arg, int status)
 			api_error(rep, 404, "no such instance: %s", o->inst);
 		else
 			api_core_error(rep, rc, "save");
-		sop_finish(o);
+		api_sop_finish(o);
 	} else if (o->rec.node == 0) {
 		api_error(rep, 409, "instance %s is not assigned to a node, so "
 			  "it has no saves yet: assign it first", o->rec.name);
-		sop_finish(o);
+		api_sop_finish(o);
 	} else if (o->rec.node != self_id(c)) {
 		remote(o, rep);
 	} else {
@@ -963,7 +666,7 @@ static int handle(struct api_req *r, struct http_reply *rep,
 					    api_deadline(r->api), on_barrier,
 					    o);
 	if (rc != 0) {
-		sop_free(o);
+		api_sop_free(o);
 		return api_op_fail(&o->op, rc, "save");
 	}
 	return HTTP_PENDING;
