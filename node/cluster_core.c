@@ -409,11 +409,12 @@ static int core_save_put(void *ctx, const struct core_save_part *part,
 }
 
 static int core_save_open(void *ctx, const char *inst, const char *save,
+			  void (*wake)(void *arg), void *arg,
 			  struct core_save_rd **out, uint64_t *size)
 {
 	if (C(ctx)->im == NULL)
 		return ERR_NOTFOUND;
-	return inst_save_open(C(ctx)->im, inst, save, out, size);
+	return inst_save_open(C(ctx)->im, inst, save, wake, arg, out, size);
 }
 
 static int core_save_read(void *ctx, struct core_save_rd *r,

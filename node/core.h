@@ -473,7 +473,9 @@ struct core_ops {
 	 * ERR_MALFORMED (why says what is wrong with the zip) or
 	 * ERR_EXISTS (no overwrite); ERR_INVAL for a part out of bounds.
 	 * save_open/read/close: a save's bytes, one buffer at a time (*p
-	 * borrowed until the next read or close). save_rename and
+	 * borrowed until the next read or close), read ahead off the loop
+	 * thread: save_read answers ERR_AGAIN while the next buffer is
+	 * not in, and wake(arg) runs when it is (or a read failed). save_rename and
 	 * save_delete are synchronous; save_copy (also into another
 	 * instance of this node) and save_create complete through cb (the
 	 * latter once the game wrote the new map; the instance shows
@@ -484,6 +486,7 @@ struct core_ops {
 	int (*save_put)(void *ctx, const struct core_save_part *part,
 			core_save_put_cb cb, void *arg);
 	int (*save_open)(void *ctx, const char *inst, const char *save,
+			 void (*wake)(void *arg), void *arg,
 			 struct core_save_rd **out, uint64_t *size);
 	int (*save_read)(void *ctx, struct core_save_rd *r, const uint8_t **p,
 			 size_t *len, int *done);

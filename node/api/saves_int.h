@@ -63,7 +63,10 @@ struct sop {
 	int relaying; /* collecting the owner's error answer */
 	int relay_code;
 	uint64_t size, sent;
-	uint8_t *part;
+	uint8_t *part; /* a transfer's part: fill bytes read, and filling
+			* while a read is awaited */
+	size_t fill;
+	int filling;
 	char dst_addr[CORE_ADDR_MAX + 1];
 	char dst_name[CORE_INST_NAME_MAX + 1];
 };

@@ -23,8 +23,9 @@ static int dl_pull(void *arg, const uint8_t **p, size_t *len, int *done)
 	int rc;
 
 	if (o->rd != NULL)
-		return c->ops->save_read(c->ctx, o->rd, p, len, done);
-	rc = c->ops->pull_next(c->ctx, o->pull, p, len, done);
+		rc = c->ops->save_read(c->ctx, o->rd, p, len, done);
+	else
+		rc = c->ops->pull_next(c->ctx, o->pull, p, len, done);
 	if (rc == 0)
 		o->sent += *len;
 	return rc == ERR_AGAIN ? HTTP_PENDING : rc;
@@ -57,11 +58,25 @@ static void dl_stream(struct sop *o, struct http_reply *rep, int has_length,
 	http_async_stream(o->op.async, &src);
 }
 
+static void push_next(struct sop *o);
+
+/* A read of the local file came in: the download's stream or the
+ * transfer's part may go on. */
+static void on_read_wake(void *arg)
+{
+	struct sop *o = arg;
+
+	if (o->act == ACT_DOWNLOAD && o->st != NULL)
+		http_stream_resume(o->st);
+	else if (o->act == ACT_TRANSFER && o->filling)
+		push_next(o);
+}
+
 void api_save_download(struct sop *o, struct http_reply *rep)
 {
 	const struct core *c = &o->op.api->core;
-	int rc = c->ops->save_open(c->ctx, o->rec.name, o->save, &o->rd,
-				   &o->size);
+	int rc = c->ops->save_open(c->ctx, o->rec.name, o->save, on_read_wake,
+				   o, &o->rd, &o->size);
 
 	if (rc != 0) {
 		o->rd = NULL;
@@ -133,8 +148,6 @@ void api_save_pull_wake(void *arg)
 
 /* ---- transfer to an instance of another node ---- */
 
-static void push_next(struct sop *o);
-
 static void on_part_stored(void *arg, int status, int code, const char *body,
 			   size_t len)
 {
@@ -163,37 +176,41 @@ static void on_part_stored(void *arg, int status, int code, const char *body,
 		api_save_done(o, 0, NULL);
 		return;
 	}
+	o->sent += o->fill;
+	o->fill = 0;
 	push_next(o);
 }
 
-/* Reads the next part (up to CORE_SAVE_PART_MAX) and sends it. */
+/* Fills the part buffer (up to CORE_SAVE_PART_MAX) from the file, then
+ * sends it. A read not in yet returns; its wake calls this again. */
 static void push_next(struct sop *o)
 {
 	const struct core *c = &o->op.api->core;
 	char path[SAVE_PATH_MAX];
-	uint64_t offset = o->sent;
-	size_t fill = 0;
-	int rc = 0, done = o->sent == o->size;
+	int rc = 0, done = o->sent + o->fill == o->size;
 
-	while (rc == 0 && !done && fill < CORE_SAVE_PART_MAX) {
+	o->filling = 1;
+	while (rc == 0 && !done && o->fill < CORE_SAVE_PART_MAX) {
 		const uint8_t *p;
 		size_t len;
 
 		rc = c->ops->save_read(c->ctx, o->rd, &p, &len, &done);
-		if (rc == 0 && fill + len > CORE_SAVE_PART_MAX)
+		if (rc == ERR_AGAIN)
+			return;
+		if (rc == 0 && o->fill + len > CORE_SAVE_PART_MAX)
 			rc = ERR_TOOBIG; /* reads are smaller than a part */
 		if (rc == 0) {
-			memcpy(o->part + fill, p, len);
-			fill += len;
+			memcpy(o->part + o->fill, p, len);
+			o->fill += len;
 		}
 	}
-	o->sent += fill;
+	o->filling = 0;
 	snprintf(path, sizeof(path), "/api/v1/instances/%s/saves/%s?upload=%s"
 		 "&offset=%llu&total=%llu", o->dst_name, o->to, o->upload,
-		 (unsigned long long)offset, (unsigned long long)o->size);
+		 (unsigned long long)o->sent, (unsigned long long)o->size);
 	if (rc == 0)
 		rc = c->ops->http_forward(c->ctx, o->dst_addr, "PUT", path,
-					  o->auth, o->part, fill,
+					  o->auth, o->part, o->fill,
 					  c->ops->now_ms(c->ctx) +
 						  SAVE_PART_WAIT_MS,
 					  on_part_stored, o);
@@ -237,8 +254,8 @@ void api_save_transfer(struct sop *o, struct http_reply *rep)
 		api_sop_finish(o);
 		return;
 	} else {
-		rc = c->ops->save_open(c->ctx, o->rec.name, o->save, &o->rd,
-				       &o->size);
+		rc = c->ops->save_open(c->ctx, o->rec.name, o->save,
+				       on_read_wake, o, &o->rd, &o->size);
 		o->part = rc == 0 ? malloc(CORE_SAVE_PART_MAX) : NULL;
 		if (rc == 0 && o->part == NULL)
 			rc = ERR_NOMEM;

@@ -23,10 +23,28 @@
 #include "base/err.h"
 #include "node/instances/inst_int.h"
 
+/* A download's reader: two buffers, one lent to the caller while the
+ * other is read ahead by uv_fs_read on the thread pool. Buffers are
+ * filled and handed out in turn (0, 1, 0, ...), so bytes keep their
+ * order. */
 struct core_save_rd {
-	int fd;
-	uint64_t left;
-	uint8_t buf[SAVE_READ_BUF];
+	uv_loop_t *loop;
+	uv_fs_t req;
+	uv_file fd;
+	uint64_t size;
+	uint64_t requested; /* bytes asked of the file so far */
+	uint64_t left;      /* bytes not yet handed out */
+	uint8_t *buf[2];
+	size_t len[2];
+	uint8_t ready[2];
+	int inflight; /* buffer being read into, or -1 */
+	int lent;     /* buffer the caller holds, or -1 */
+	int fill;     /* the buffer the next read goes into */
+	int next;     /* the buffer handed out next */
+	int err;
+	int closing;
+	void (*wake)(void *arg);
+	void *arg;
 };
 
 /* A running --create. */
@@ -374,7 +392,68 @@ int inst_save_put(struct inst_mgr *m, const struct core_save_part *in,
 
 /* ---- download reads ---- */
 
+static void rd_free(struct core_save_rd *r)
+{
+	close(r->fd);
+	free(r->buf[0]);
+	free(r->buf[1]);
+	free(r);
+}
+
+static void rd_kick(struct core_save_rd *r);
+
+static void on_read(uv_fs_t *req)
+{
+	struct core_save_rd *r = req->data;
+	ssize_t got = req->result;
+	int i = r->inflight;
+	uint64_t want = r->size - r->requested;
+
+	uv_fs_req_cleanup(req);
+	r->inflight = -1;
+	if (r->closing) {
+		rd_free(r);
+		return;
+	}
+	if (want > SAVE_READ_BUF)
+		want = SAVE_READ_BUF;
+	/* A file that shrank under us is cut short: an error, so the
+	 * client never takes a truncated save for a whole one. */
+	if (got < 0 || (uint64_t)got != want) {
+		r->err = got < 0 ? (int)got : ERR_IO;
+	} else {
+		r->len[i] = (size_t)got;
+		r->ready[i] = 1;
+		r->requested += (uint64_t)got;
+		r->fill ^= 1;
+		rd_kick(r);
+	}
+	r->wake(r->arg);
+}
+
+/* Reads ahead into the free buffer, if any. */
+static void rd_kick(struct core_save_rd *r)
+{
+	uint64_t want = r->size - r->requested;
+	uv_buf_t b;
+	int rv;
+
+	if (r->inflight >= 0 || r->err != 0 || want == 0 ||
+	    r->ready[r->fill] || r->lent == r->fill)
+		return;
+	b = uv_buf_init((char *)r->buf[r->fill],
+			(unsigned)(want < SAVE_READ_BUF ? want : SAVE_READ_BUF));
+	r->req.data = r;
+	rv = uv_fs_read(r->loop, &r->req, r->fd, &b, 1, (int64_t)r->requested,
+			on_read);
+	if (rv != 0)
+		r->err = rv;
+	else
+		r->inflight = r->fill;
+}
+
 int inst_save_open(struct inst_mgr *m, const char *inst, const char *save,
+		   void (*wake)(void *arg), void *arg,
 		   struct core_save_rd **out, uint64_t *size)
 {
 	char path[INST_PATH_MAX];
@@ -384,7 +463,7 @@ int inst_save_open(struct inst_mgr *m, const char *inst, const char *save,
 
 	if (rv != 0)
 		return rv;
-	r = malloc(sizeof(*r));
+	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return ERR_NOMEM;
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -395,8 +474,19 @@ int inst_save_open(struct inst_mgr *m, const char *inst, const char *save,
 		free(r);
 		return rv;
 	}
-	r->left = (uint64_t)st.st_size;
-	*size = r->left;
+	r->buf[0] = malloc(SAVE_READ_BUF);
+	r->buf[1] = malloc(SAVE_READ_BUF);
+	if (r->buf[0] == NULL || r->buf[1] == NULL) {
+		rd_free(r);
+		return ERR_NOMEM;
+	}
+	r->loop = m->loop;
+	r->size = r->left = (uint64_t)st.st_size;
+	r->inflight = r->lent = -1;
+	r->wake = wake;
+	r->arg = arg;
+	rd_kick(r);
+	*size = r->size;
 	*out = r;
 	return 0;
 }
@@ -404,21 +494,31 @@ int inst_save_open(struct inst_mgr *m, const char *inst, const char *save,
 int inst_save_read(struct core_save_rd *r, const uint8_t **p, size_t *len,
 		   int *done)
 {
-	size_t want = r->left < sizeof(r->buf) ? (size_t)r->left
-					       : sizeof(r->buf);
-	ssize_t got;
-
-	do {
-		got = want > 0 ? read(r->fd, r->buf, want) : 0;
-	} while (got < 0 && errno == EINTR);
-	/* A file that shrank under us is cut short: an error, so the
-	 * client never takes a truncated save for a whole one. */
-	if (got < 0 || (size_t)got != want)
-		return got < 0 ? os_err() : ERR_IO;
-	r->left -= want;
-	*p = r->buf;
-	*len = want;
+	ASSERT(!r->closing);
+	if (r->lent >= 0) {
+		r->ready[r->lent] = 0;
+		r->lent = -1;
+	}
+	*len = 0;
+	*done = 0;
+	if (r->err != 0)
+		return r->err;
+	if (r->left == 0) {
+		*p = r->buf[0];
+		*done = 1;
+		return 0;
+	}
+	if (!r->ready[r->next]) {
+		rd_kick(r);
+		return ERR_AGAIN;
+	}
+	*p = r->buf[r->next];
+	*len = r->len[r->next];
+	r->left -= *len;
 	*done = r->left == 0;
+	r->lent = r->next;
+	r->next ^= 1;
+	rd_kick(r);
 	return 0;
 }
 
@@ -426,8 +526,10 @@ void inst_save_close(struct core_save_rd *r)
 {
 	if (r == NULL)
 		return;
-	close(r->fd);
-	free(r);
+	if (r->inflight >= 0)
+		r->closing = 1; /* on_read frees it */
+	else
+		rd_free(r);
 }
 
 /* ---- rename, delete, copy ---- */

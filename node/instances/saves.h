@@ -18,8 +18,8 @@
  * for the kernel's dirty-page throttling, the last part for fdatasync and
  * the zip check, none of which may stall the loop); the work file is
  * locked (flock) for it, so two parts of one upload never interleave. A
- * copy runs on the pool too. Reads of a download are synchronous on the
- * loop thread, one buffer (SAVE_READ_BUF) at a time.
+ * copy runs on the pool too, and so do the reads of a download: two
+ * buffers of SAVE_READ_BUF, one lent out while the other is read.
  */
 #ifndef CLUSTERD_NODE_INSTANCES_SAVES_H
 #define CLUSTERD_NODE_INSTANCES_SAVES_H
@@ -45,6 +45,7 @@ int inst_save_list(struct inst_mgr *m, const char *inst,
 int inst_save_put(struct inst_mgr *m, const struct core_save_part *part,
 		  core_save_put_cb cb, void *arg);
 int inst_save_open(struct inst_mgr *m, const char *inst, const char *save,
+		   void (*wake)(void *arg), void *arg,
 		   struct core_save_rd **out, uint64_t *size);
 int inst_save_read(struct core_save_rd *r, const uint8_t **p, size_t *len,
 		   int *done);

@@ -29,7 +29,13 @@ struct fx {
 	char path[512];
 	uint8_t *zip; /* a valid save's bytes */
 	size_t zip_len;
+	unsigned wakes;
 };
+
+static void on_wake(void *arg)
+{
+	((struct fx *)arg)->wakes++;
+}
 
 /* Writes a zip with the given entries (name, content) to path. */
 static void make_zip(const char *path, const char *const *names, size_t n)
@@ -223,6 +229,8 @@ static void upload_in_parts(void **state)
 	struct core_save_rd *rd;
 	const uint8_t *p;
 	uint64_t got = 0, size = 0;
+	uint8_t *back;
+	size_t have = 0;
 	char why[160];
 	int done = 0;
 
@@ -254,14 +262,78 @@ static void upload_in_parts(void **state)
 	/* The same name again: refused unless overwrite. */
 	assert_int_equal(put(f, "w.zip", "u3", 0, f->zip, f->zip_len,
 			     f->zip_len, &got, why), ERR_EXISTS);
-	/* Read back. */
-	assert_int_equal(inst_save_open(f->m, "alpha", "w.zip", &rd, &size), 0);
+	/* Read back, a buffer at a time as the reads come in. */
+	assert_int_equal(inst_save_open(f->m, "alpha", "w.zip", on_wake, f,
+					&rd, &size), 0);
 	assert_int_equal(size, f->zip_len);
-	assert_int_equal(inst_save_read(rd, &p, &len, &done), 0);
-	assert_int_equal(len, f->zip_len);
-	assert_true(done);
-	assert_memory_equal(p, f->zip, len);
+	back = malloc(f->zip_len);
+	while (!done) {
+		int rc = inst_save_read(rd, &p, &len, &done);
+
+		if (rc == ERR_AGAIN) {
+			uv_run(&f->loop, UV_RUN_ONCE);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_true(have + len <= f->zip_len);
+		memcpy(back + have, p, len);
+		have += len;
+	}
+	assert_int_equal(have, f->zip_len);
+	assert_memory_equal(back, f->zip, have);
+	assert_true(f->wakes > 0);
+	free(back);
 	inst_save_close(rd);
+}
+
+/* A file of several read buffers comes back whole and in order; a reader
+ * closed with a read in flight is freed when the read ends. */
+static void reads_in_order(void **state)
+{
+	struct fx *f = *state;
+	size_t n = 3 * SAVE_READ_BUF + 123, have = 0, len;
+	char path[INST_PATH_MAX + 32];
+	struct core_save_rd *rd;
+	const uint8_t *p;
+	uint64_t size = 0;
+	int done = 0;
+	FILE *g;
+
+	snprintf(path, sizeof(path), "mkdir -p %s/alpha/saves",
+		 f->m->instances_dir);
+	assert_int_equal(system(path), 0);
+	snprintf(path, sizeof(path), "%s/alpha/saves/big.zip",
+		 f->m->instances_dir);
+	g = fopen(path, "wb");
+	for (size_t i = 0; i < n; i++)
+		fputc((int)(i % 251), g);
+	fclose(g);
+	assert_int_equal(inst_save_open(f->m, "alpha", "big.zip", on_wake, f,
+					&rd, &size), 0);
+	assert_int_equal(size, n);
+	while (!done) {
+		int rc = inst_save_read(rd, &p, &len, &done);
+
+		if (rc == ERR_AGAIN) {
+			uv_run(&f->loop, UV_RUN_ONCE);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_true(len <= SAVE_READ_BUF);
+		for (size_t i = 0; i < len; i++)
+			if (p[i] != (uint8_t)((have + i) % 251))
+				fail_msg("byte %zu differs", have + i);
+		have += len;
+	}
+	assert_int_equal(have, n);
+	inst_save_close(rd);
+	/* Open starts a read at once: close before it ends. */
+	assert_int_equal(inst_save_open(f->m, "alpha", "big.zip", on_wake, f,
+					&rd, &size), 0);
+	inst_save_close(rd);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(inst_save_open(f->m, "alpha", "none.zip", on_wake, f,
+					&rd, &size), ERR_NOTFOUND);
 }
 
 static void corrupt_upload_changes_nothing(void **state)
@@ -417,6 +489,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(zip_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(upload_in_parts, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(reads_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(corrupt_upload_changes_nothing,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(rename_copy_delete, setup,
