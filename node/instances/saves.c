@@ -124,12 +124,15 @@ static int by_name(const void *a, const void *b)
 		      ((const struct core_save *)b)->name);
 }
 
-/* An upload's work file nobody appended to for SAVE_STALE_S goes. */
+/* A work file nobody wrote to for SAVE_STALE_S is what a crash or a
+ * client that gave up left: it goes. */
 static void sweep(const char *dir, const char *name, const struct stat *st)
 {
 	char path[INST_PATH_MAX];
 
-	if (strncmp(name, ".upload-", 8) != 0 ||
+	if ((strncmp(name, ".upload-", 8) != 0 &&
+	     strncmp(name, ".copy-", 6) != 0 &&
+	     strncmp(name, ".create-", 8) != 0) ||
 	    time(NULL) - st->st_mtime < SAVE_STALE_S)
 		return;
 	if (inst_fmt(path, sizeof(path), "%s/%s", dir, name) == 0)
@@ -718,22 +721,27 @@ static int settings_file(struct save_job *j, size_t i, const char *kind,
 	return 0;
 }
 
-/* config.ini (and the folder) through the manager's own writer. */
+/* The instance's config.ini (its paths), as the manager writes it
+ * (files.c), when the instance never started here yet. */
 static int write_config(struct inst_mgr *m, const struct core_save_create *c)
 {
-	struct inst_proc *p = calloc(1, sizeof(*p));
-	int rv;
+	char path[INST_PATH_MAX];
+	FILE *f;
+	int rv = saves_mkdir(m, c->inst), ok;
 
-	if (p == NULL)
-		return ERR_NOMEM;
-	p->m = m;
-	snprintf(p->rec.name, sizeof(p->rec.name), "%s", c->inst);
-	rv = inst_fmt(p->dir, sizeof(p->dir), "%s/%s", m->instances_dir,
-		      c->inst);
 	if (rv == 0)
-		rv = inst_write_files(m, p);
-	free(p);
-	return rv;
+		rv = inst_fmt(path, sizeof(path), "%s/%s/config.ini",
+			      m->instances_dir, c->inst);
+	if (rv != 0 || exists(path))
+		return rv;
+	f = fopen(path, "w");
+	if (f == NULL)
+		return os_err();
+	ok = fprintf(f, "[path]\nread-data=%s/data\nwrite-data=%s/%s\n",
+		     m->factorio_dir, m->instances_dir, c->inst) > 0;
+	if (fclose(f) != 0 || !ok)
+		return ERR_IO;
+	return 0;
 }
 
 static int job_spawn(struct save_job *j, const struct core_save_create *c)

@@ -11,8 +11,8 @@
  *   .upload-<id>-<save>   an upload in progress (parts append to it)
  *   .copy-<save>          a copy in progress (uv_fs_copyfile, off-loop)
  *   .create-<save>        the game's --create output
- * Work files of uploads idle for SAVE_STALE_S are removed by the next
- * list of that instance.
+ * Work files untouched for SAVE_STALE_S (a crash, a client that gave up)
+ * are removed by the next list of that instance.
  *
  * An upload part is written on libuv's thread pool (a write may wait
  * for the kernel's dirty-page throttling, the last part for fdatasync and
@@ -34,7 +34,7 @@ struct inst_mgr;
 /* One read of a download: 256 KiB, h2o's socket writes are of that
  * order, and it keeps a download at one buffer per client. */
 #define SAVE_READ_BUF (256u * 1024)
-/* An upload with no part for an hour is abandoned. */
+/* A work file untouched for an hour is abandoned. */
 #define SAVE_STALE_S 3600
 /* Creations running at once on a node, and how long one may take. */
 #define SAVE_CREATES_MAX 8

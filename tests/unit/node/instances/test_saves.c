@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <utime.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -336,6 +338,32 @@ static void reads_in_order(void **state)
 					&rd, &size), ERR_NOTFOUND);
 }
 
+/* Work files left for an hour go with the next list; younger ones stay. */
+static void stale_work_files_go(void **state)
+{
+	struct fx *f = *state;
+	char old[INST_PATH_MAX + 32], young[INST_PATH_MAX + 32];
+	struct utimbuf t = {.actime = time(NULL) - SAVE_STALE_S - 10,
+			    .modtime = time(NULL) - SAVE_STALE_S - 10};
+	struct core_save list[2];
+	size_t n = 9;
+
+	snprintf(old, sizeof(old), "mkdir -p %s/alpha/saves",
+		 f->m->instances_dir);
+	assert_int_equal(system(old), 0);
+	snprintf(old, sizeof(old), "%s/alpha/saves/.upload-u-w.zip",
+		 f->m->instances_dir);
+	snprintf(young, sizeof(young), "%s/alpha/saves/.copy-w.zip",
+		 f->m->instances_dir);
+	fclose(fopen(old, "w"));
+	fclose(fopen(young, "w"));
+	assert_int_equal(utime(old, &t), 0);
+	assert_int_equal(inst_save_list(f->m, "alpha", list, 2, &n), 0);
+	assert_int_equal(n, 0); /* work files are never listed */
+	assert_int_not_equal(access(old, F_OK), 0);
+	assert_int_equal(access(young, F_OK), 0);
+}
+
 static void corrupt_upload_changes_nothing(void **state)
 {
 	struct fx *f = *state;
@@ -490,6 +518,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(upload_in_parts, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(reads_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(stale_work_files_go, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(corrupt_upload_changes_nothing,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(rename_copy_delete, setup,
