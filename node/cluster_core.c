@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "node/instances/pull.h"
 #include "node/instances/saves.h"
+#include "node/plugins/plugins.h"
 #include "storage/kvrev.h"
 
 static struct cluster *C(void *ctx)
@@ -352,6 +353,13 @@ static int core_inst_list(void *ctx, struct core_instance *out, size_t max,
 	return core_stor_inst_list(C(ctx)->st, out, max, n);
 }
 
+/* Player tracking (issue 12, lua helper). */
+static int core_player_list(void *ctx, const char *after,
+			    struct core_player *out, size_t max, size_t *n)
+{
+	return core_stor_player_list(C(ctx)->st, after, out, max, n);
+}
+
 static int core_inst_state(void *ctx, uint64_t id,
 			   struct core_inst_state *out)
 {
@@ -372,6 +380,14 @@ static int core_inst_rcon(void *ctx, uint64_t id, const char *cmd,
 	return inst_mgr_rcon(c->im, id, cmd, len,
 			     deadline_ms > now ? deadline_ms - now : 1, cb,
 			     arg);
+}
+
+static size_t core_plugin_states(void *ctx, struct core_plugin_state *out,
+				 size_t max)
+{
+	struct cluster *c = ctx;
+
+	return c->pm ? plug_mgr_states(c->pm, out, max) : 0;
 }
 
 static int core_http_forward(void *ctx, const char *http_addr,
@@ -513,6 +529,7 @@ const struct core_ops cl_core_ops = {
 	.snapshot_close = cl_snap_close,
 	.inst_get = core_inst_get,
 	.inst_list = core_inst_list,
+	.player_list = core_player_list, /* issue 12, lua helper */
 	.inst_state = core_inst_state,
 	.inst_rcon = core_inst_rcon,
 	.http_forward = core_http_forward,
@@ -529,4 +546,5 @@ const struct core_ops cl_core_ops = {
 	.pull_head = core_pull_head,
 	.pull_next = core_pull_next,
 	.pull_close = core_pull_close,
+	.plugin_states = core_plugin_states,
 };

@@ -69,7 +69,6 @@ static const char *reason_of(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 201: return "Created";
-	case 202: return "Accepted";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -227,16 +226,15 @@ void http_async_finish(struct http_async *a)
 
 /* --- Streamed answers ----------------------------------------------- */
 
-/* For h2o, lives in the request's pool: h2o hands the generator back to
- * us, and the pool's dispose hook runs close however the request ends.
- * For a test handle, on the heap with the handle it fills. */
+/* Lives in the request's pool: h2o hands the generator back to us, and
+ * the pool's dispose hook runs close however the request ends. */
 struct http_stream {
 	h2o_generator_t gen; /* first: h2o passes it back */
 	h2o_req_t *req;
 	struct http_stream_src src;
-	struct http_async *test; /* a test handle, or NULL */
 	int closed;
-	int waiting; /* pull said HTTP_PENDING; resume pulls again */
+	int wakeable; /* pulls may have nothing (http_async_stream_wakeable) */
+	int idle;     /* the last pull had nothing: waiting for a wake */
 };
 
 static void stream_close(struct http_stream *st)
@@ -261,18 +259,27 @@ static void stream_send(struct http_stream *st)
 
 	ASSERT(!st->closed);
 	rv = st->src.pull(st->src.arg, &p, &len, &done);
-	if (rv == HTTP_PENDING) {
-		st->waiting = 1;
-		return;
-	}
 	if (rv != 0) {
 		/* Cut the connection: the body ends without its last chunk. */
 		h2o_send(st->req, NULL, 0, H2O_SEND_STATE_ERROR);
 		return;
 	}
+	if (len == 0 && !done && st->wakeable) {
+		st->idle = 1; /* http_stream_wake pulls again */
+		return;
+	}
 	buf = h2o_iovec_init(p, len);
 	h2o_send(st->req, &buf, 1,
 		 done ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+void http_stream_wake(struct http_stream *st)
+{
+	ASSERT(!st->closed);
+	if (!st->idle)
+		return;
+	st->idle = 0;
+	stream_send(st);
 }
 
 static void stream_proceed(h2o_generator_t *g, h2o_req_t *req)
@@ -287,89 +294,87 @@ static void stream_stop(h2o_generator_t *g, h2o_req_t *req)
 	stream_close((struct http_stream *)g);
 }
 
-/* A test handle: every piece into the reply, then done. */
-static void stream_test_pump(struct http_stream *st)
+static void stream_test(struct http_async *a, const struct http_stream_src *src,
+			int wakeable)
 {
-	struct http_async *a = st->test;
 	const uint8_t *p;
 	size_t len;
 	int done = 0, rv = 0;
 
 	while (rv == 0 && !done) {
-		rv = st->src.pull(st->src.arg, &p, &len, &done);
-		if (rv == HTTP_PENDING) {
-			st->waiting = 1;
-			return;
-		}
+		rv = src->pull(src->arg, &p, &len, &done);
+		if (rv == 0 && len == 0 && !done && wakeable)
+			break; /* nothing more now: the test sees so far */
 		if (rv == 0)
 			rv = wbuf_put(&a->rep.body, p, len);
 	}
 	if (rv != 0)
 		a->rep.status = 0; /* the test sees a cut stream */
-	stream_close(st);
+	src->close(src->arg);
 	a->test_done(a->test_arg, &a->rep);
-	wbuf_free(&a->rep.body);
-	free(a);
-	free(st);
-}
-
-void http_stream_resume(struct http_stream *st)
-{
-	if (!st->waiting || st->closed)
-		return;
-	st->waiting = 0;
-	if (st->test != NULL)
-		stream_test_pump(st);
-	else
-		stream_send(st);
 }
 
 static void stream_start(h2o_req_t *req, struct http_reply *rep,
-			 const struct http_stream_src *src)
+			 const struct http_stream_src *src,
+			 void (*started)(void *arg, struct http_stream *st),
+			 int64_t length)
 {
 	struct http_stream *st;
 
 	set_head(req, rep);
-	if (src->has_length)
-		req->res.content_length = src->length;
+	if (length >= 0)
+		req->res.content_length = (size_t)length;
 	st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), stream_dispose);
 	memset(st, 0, sizeof(*st));
 	st->gen.proceed = stream_proceed;
 	st->gen.stop = stream_stop;
 	st->req = req;
 	st->src = *src;
+	st->wakeable = started != NULL;
 	h2o_start_response(req, &st->gen);
-	if (src->attach != NULL)
-		src->attach(src->arg, st);
+	if (started != NULL)
+		started(src->arg, st);
 	stream_send(st);
 }
 
-void http_async_stream(struct http_async *a, const struct http_stream_src *src)
+/* length -1: chunked. */
+static void async_stream(struct http_async *a, const struct http_stream_src *src,
+			 void (*started)(void *arg, struct http_stream *st),
+			 int64_t length)
 {
-	struct http_stream *st;
-
 	if (a->test_done != NULL) {
-		st = calloc(1, sizeof(*st));
-		if (st == NULL) {
-			src->close(src->arg);
-			a->rep.status = 0;
-			a->test_done(a->test_arg, &a->rep);
-		} else {
-			st->src = *src;
-			st->test = a;
-			if (src->attach != NULL)
-				src->attach(src->arg, st);
-			stream_test_pump(st);
-			return; /* the pump frees a */
-		}
+		stream_test(a, src, started != NULL);
 	} else if (a->req != NULL) {
 		a->anchor->a = NULL;
-		stream_start(a->req, &a->rep, src);
+		stream_start(a->req, &a->rep, src, started, length);
 	} else {
 		src->close(src->arg);
 	}
 	wbuf_free(&a->rep.body);
 	free(a);
+}
+
+void http_async_stream(struct http_async *a, const struct http_stream_src *src)
+{
+	async_stream(a, src, NULL, -1);
+}
+
+void http_async_stream_wakeable(struct http_async *a,
+				const struct http_stream_src *src,
+				void (*started)(void *arg,
+						struct http_stream *st))
+{
+	ASSERT(started != NULL);
+	async_stream(a, src, started, -1);
+}
+
+void http_async_stream_sized(struct http_async *a,
+			     const struct http_stream_src *src,
+			     void (*started)(void *arg, struct http_stream *st),
+			     uint64_t length)
+{
+	ASSERT(length <= INT64_MAX);
+	async_stream(a, src, started, (int64_t)length);
 }
 
 struct http_async *http_async_new_test(void (*done)(void *arg,

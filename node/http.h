@@ -107,34 +107,45 @@ void http_async_finish(struct http_async *a);
  * then cut, so the client sees a truncated answer, never a complete one.
  * pull runs only once the previous piece was written to the socket, so
  * memory stays one piece. close runs exactly once: after the last piece
- * went out, after an error, or when the client went away.
- *
- * A source that waits for its pieces (a proxied download) may return
- * HTTP_PENDING from pull: nothing is sent until it calls
- * http_stream_resume with the handle attach gave it (attach may be NULL
- * for a source that never waits); the handle is valid until close runs.
- * has_length: the body is exactly `length` bytes (sent with
- * Content-Length; a source that ends early cuts the connection), else it
- * goes in chunked transfer encoding. */
-struct http_stream;
+ * went out, after an error, or when the client went away. */
 struct http_stream_src {
 	int (*pull)(void *arg, const uint8_t **p, size_t *len, int *done);
 	void (*close)(void *arg);
 	void *arg;
-	void (*attach)(void *arg, struct http_stream *st);
-	int has_length;
-	uint64_t length;
 };
 
 /* Answers a deferred request with a stream: the status, content type and
  * headers of http_async_reply(a) (its body is ignored), then the pieces
- * src pulls. Frees a. If the client went away already, src->close runs
- * at once. A test handle pulls every piece into its reply's body (up to
- * HTTP_BODY_MAX) and then calls done. */
+ * src pulls, in chunked transfer encoding. Frees a. If the client went
+ * away already, src->close runs at once. A test handle pulls every piece
+ * into its reply's body (up to HTTP_BODY_MAX), until the last or until a
+ * pull has nothing to send, and then calls done. */
 void http_async_stream(struct http_async *a, const struct http_stream_src *src);
-/* The source has a piece again after pull returned HTTP_PENDING; a call
- * while no pull waits does nothing. Loop thread only. */
-void http_stream_resume(struct http_stream *st);
+
+/* The same, for a source that is not always ready (an event stream):
+ * started(src->arg, st) runs once, before the first pull, with the
+ * stream's handle (valid until src->close runs; a test handle never calls
+ * it). Such a source's pull may answer 0 with *len 0 and *done 0: nothing
+ * to send now. The stream then idles until the source calls
+ * http_stream_wake(st). (A plain source must always give a piece or
+ * *done.) */
+struct http_stream;
+void http_async_stream_wakeable(struct http_async *a,
+				const struct http_stream_src *src,
+				void (*started)(void *arg,
+						struct http_stream *st));
+/* The same again, with a body of exactly `length` bytes: sent with
+ * Content-Length instead of chunked (a client then knows the size ahead
+ * and can tell a cut answer from a whole one); a source that ends early
+ * or gives more is cut off. started may be NULL (a plain source). */
+void http_async_stream_sized(struct http_async *a,
+			     const struct http_stream_src *src,
+			     void (*started)(void *arg, struct http_stream *st),
+			     uint64_t length);
+/* Pulls again from a stream whose last pull had nothing to send; a no-op
+ * when it is not idle (a piece is being written; pull runs after it).
+ * Never call it after the source's close ran. */
+void http_stream_wake(struct http_stream *st);
 
 /* Adds a response header (name static); ERR_TOOBIG past the bound. */
 int http_reply_header(struct http_reply *rep, const char *name,

@@ -16,6 +16,8 @@
 
 /* ---- download: a local file, or a pull from the owner ---- */
 
+/* A piece of the save; none yet (*len 0, *done 0) while a read or the
+ * owner's bytes are on their way: the wake resumes the stream. */
 static int dl_pull(void *arg, const uint8_t **p, size_t *len, int *done)
 {
 	struct sop *o = arg;
@@ -26,9 +28,12 @@ static int dl_pull(void *arg, const uint8_t **p, size_t *len, int *done)
 		rc = c->ops->save_read(c->ctx, o->rd, p, len, done);
 	else
 		rc = c->ops->pull_next(c->ctx, o->pull, p, len, done);
-	if (rc == 0)
-		o->sent += *len;
-	return rc == ERR_AGAIN ? HTTP_PENDING : rc;
+	if (rc == ERR_AGAIN) {
+		*len = 0;
+		*done = 0;
+		return 0;
+	}
+	return rc;
 }
 
 static void dl_close(void *arg)
@@ -39,7 +44,7 @@ static void dl_close(void *arg)
 	free(o);
 }
 
-static void dl_attach(void *arg, struct http_stream *st)
+static void dl_started(void *arg, struct http_stream *st)
 {
 	((struct sop *)arg)->st = st;
 }
@@ -48,14 +53,16 @@ static void dl_attach(void *arg, struct http_stream *st)
 static void dl_stream(struct sop *o, struct http_reply *rep, int has_length,
 		      uint64_t length)
 {
-	struct http_stream_src src = {dl_pull, dl_close, o, dl_attach,
-				      has_length, length};
+	struct http_stream_src src = {dl_pull, dl_close, o};
 
 	rep->status = 200;
 	rep->content_type = "application/zip";
 	wbuf_reset(&rep->body);
 	o->streaming = 1;
-	http_async_stream(o->op.async, &src);
+	if (has_length)
+		http_async_stream_sized(o->op.async, &src, dl_started, length);
+	else
+		http_async_stream_wakeable(o->op.async, &src, dl_started);
 }
 
 static void push_next(struct sop *o);
@@ -67,7 +74,7 @@ static void on_read_wake(void *arg)
 	struct sop *o = arg;
 
 	if (o->act == ACT_DOWNLOAD && o->st != NULL)
-		http_stream_resume(o->st);
+		http_stream_wake(o->st);
 	else if (o->act == ACT_TRANSFER && o->filling)
 		push_next(o);
 }
@@ -117,7 +124,7 @@ void api_save_pull_wake(void *arg)
 
 	if (o->streaming) {
 		if (o->st != NULL)
-			http_stream_resume(o->st);
+			http_stream_wake(o->st);
 		return;
 	}
 	rep = api_op_reply(&o->op);

@@ -14,6 +14,7 @@
 
 #include "base/assert.h"
 #include "base/err.h"
+#include "node/events.h"
 
 #include <curl/curl.h>
 
@@ -117,14 +118,14 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 		snprintf(why, sizeof(why), "exited with status %lld",
 			 (long long)status);
 	if (creating && status == 0 && sig == 0 && !p->stop_wanted) {
-		p->state = ST_STOPPED; /* the save exists: start now */
+		inst_set_state(p, ST_STOPPED); /* the save exists: start now */
 		inst_mgr_kick(m);
 		return;
 	}
 	if (p->stop_wanted || m->stopping) {
 		TRACE_I(m->log, "instances", "%s: stopped (%s)", p->rec.name,
 			why);
-		p->state = ST_STOPPED;
+		inst_set_state(p, ST_STOPPED);
 		p->stop_wanted = 0;
 		inst_mgr_kick(m);
 		return;
@@ -136,7 +137,7 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 	else
 		(void)inst_fmt(p->cause, sizeof(p->cause), "%s%s%s", why,
 			 p->clash[0] ? ": " : "", p->clash);
-	p->state = ST_STOPPED;
+	inst_set_state(p, ST_STOPPED);
 	if (note_crash(p, now)) {
 		p->given_up = 1;
 		snprintf(p->cause + strlen(p->cause),
@@ -251,13 +252,15 @@ static void start(struct inst_proc *p)
 	if (access(save, F_OK) != 0) {
 		char *c_args[] = {exe, "--config", cfg, "--create", save, NULL};
 
-		p->state = ST_CREATING;
+		inst_set_state(p, ST_CREATING);
 		p->start_ms = uv_now(m->loop);
 		p->created_save = 1;
 		TRACE_I(m->log, "instances", "%s: creating save %s.zip",
 			p->rec.name, p->rec.save);
 		rv = spawn(p, c_args);
 	} else {
+		if (inst_patch_before_start(m, p, save) != 0)
+			return; /* patch.c set the cause */
 		snprintf(gp, sizeof(gp), "%u", p->rec.game_port);
 		snprintf(rp, sizeof(rp), "%u", p->rec.rcon_port);
 		args[0] = exe;
@@ -272,7 +275,7 @@ static void start(struct inst_proc *p)
 		args[9] = "--rcon-password";
 		args[10] = p->rec.rcon_pw;
 		args[11] = NULL;
-		p->state = ST_STARTING;
+		inst_set_state(p, ST_STARTING);
 		/* After a save creation, the time counts from its start. */
 		if (!p->created_save)
 			p->start_ms = uv_now(m->loop);
@@ -286,7 +289,7 @@ static void start(struct inst_proc *p)
 			inst_pidfile_write(p);
 	}
 	if (rv != 0) {
-		p->state = ST_STOPPED;
+		inst_set_state(p, ST_STOPPED);
 		fail_start(p, "cannot run the server: %s", err_str(rv));
 	}
 }
@@ -297,7 +300,7 @@ static void stop(struct inst_proc *p)
 		return;
 	TRACE_I(p->m->log, "instances", "%s: stopping", p->rec.name);
 	p->stop_wanted = 1;
-	p->state = ST_STOPPING;
+	inst_set_state(p, ST_STOPPING);
 	(void)uv_process_kill(&p->proc, SIGTERM);
 	uv_timer_start(&p->kill_timer, on_kill_timer, p->m->stop_timeout_ms, 0);
 }
@@ -483,6 +486,7 @@ int inst_mgr_new(const struct inst_config *cfg, struct inst_mgr **out)
 	m->loop = cfg->loop;
 	m->log = cfg->log;
 	m->core = cfg->core;
+	m->events = cfg->events;
 	snprintf(m->factorio_dir, sizeof(m->factorio_dir), "%s",
 		 cfg->factorio_dir ? cfg->factorio_dir : "");
 	snprintf(m->instances_dir, sizeof(m->instances_dir), "%s",
@@ -498,6 +502,10 @@ int inst_mgr_new(const struct inst_config *cfg, struct inst_mgr **out)
 	m->kick.data = m;
 	m->backoff_min_ms = cfg->backoff_min_ms ? cfg->backoff_min_ms
 						: BACKOFF_MIN_MS;
+	snprintf(m->lua_dir, sizeof(m->lua_dir), "%s",
+		 cfg->lua_dir ? cfg->lua_dir : "");
+	inst_ipc_init(m);    /* ipc.c */
+	inst_players_init(m); /* players.c */
 	uv_timer_start(&m->tick, on_tick,
 		       cfg->reconcile_ms ? cfg->reconcile_ms : RECONCILE_MS,
 		       cfg->reconcile_ms ? cfg->reconcile_ms : RECONCILE_MS);
@@ -505,11 +513,21 @@ int inst_mgr_new(const struct inst_config *cfg, struct inst_mgr **out)
 	return 0;
 }
 
+static const char *const state_words[] = {"stopped", "creating_save",
+					  "starting", "running", "stopping"};
+
+void inst_set_state(struct inst_proc *p, uint8_t st)
+{
+	ASSERT(st < sizeof(state_words) / sizeof(state_words[0]));
+	if (p->state != st)
+		ev_publish_instance(p->m->events, p->id, p->rec.name,
+				    state_words[st]);
+	p->state = st;
+}
+
 int inst_mgr_state(struct inst_mgr *m, uint64_t id,
 		   struct core_inst_state *out)
 {
-	static const char *const words[] = {"stopped", "creating_save",
-					    "starting", "running", "stopping"};
 	struct inst_proc *p = find(m, id);
 
 	if (p == NULL || !p->present)
@@ -518,13 +536,14 @@ int inst_mgr_state(struct inst_mgr *m, uint64_t id,
 	snprintf(out->status, sizeof(out->status), "%s",
 		 p->state == ST_STOPPED && inst_save_creating(m, id)
 			 ? "creating_save"
-			 : words[p->state]);
+			 : state_words[p->state]);
 	out->pid = p->pid;
 	out->crashes = p->crashes;
 	out->given_up = p->given_up;
 	out->saves = p->saves;
 	out->start_to_running_ms = p->start_to_running_ms;
 	snprintf(out->cause, sizeof(out->cause), "%s", p->cause);
+	inst_players_state(p, out); /* players.c */
 	return 0;
 }
 
@@ -564,9 +583,10 @@ void inst_mgr_stop(struct inst_mgr *m, void (*done)(void *arg), void *arg)
 			retire(p);
 	}
 	inst_save_stop(m);
-	m->mgr_handles = 2;
+	m->mgr_handles = 3;
 	m->tick.data = m;
 	m->kick.data = m;
 	uv_close((uv_handle_t *)&m->tick, on_mgr_closed);
 	uv_close((uv_handle_t *)&m->kick, on_mgr_closed);
+	inst_ipc_close(m, on_mgr_closed); /* ipc.c */
 }

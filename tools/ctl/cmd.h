@@ -57,6 +57,9 @@ struct ctl {
 	uint64_t seed;
 	const char *map_gen_settings, *map_settings;
 	int overwrite, copy;
+	const char *on;    /* --on NODE: plugin add */
+	const char *perms; /* --perms P,P: plugin add */
+	int disabled;      /* --disabled: plugin add */
 	/* snapshot restore: passed to `clusterd restore` */
 	const char *data_dir, *bind, *http, *advertise;
 };
@@ -102,6 +105,12 @@ int ctl_cmd_save_rename(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_save_copy(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_save_transfer(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_save_delete(const struct ctl *c, int argc, char **argv);
+/* cmd_plugin.c */
+int ctl_cmd_plugin_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_plugin_remove(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_plugin_enable(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_plugin_disable(const struct ctl *c, int argc, char **argv);
 
 /* --- Shared by the commands (cmd_common.c) ---------------------------- */
 

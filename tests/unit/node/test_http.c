@@ -322,7 +322,7 @@ static void test_deferred_during_stop(void **state)
 	assert_true(f->stopped);
 }
 
-/* A source that waits twice: PENDING, "abc", PENDING, "defg" (last). */
+/* A source that waits twice: nothing, "abc", nothing, "defg" (last). */
 struct waiting_src {
 	int calls, closed;
 	struct http_stream *st;
@@ -333,8 +333,10 @@ static int ws_pull(void *arg, const uint8_t **p, size_t *len, int *done)
 	struct waiting_src *w = arg;
 	int call = w->calls++;
 
+	*len = 0;
+	*done = 0;
 	if (call == 0 || call == 2)
-		return HTTP_PENDING;
+		return 0;
 	*p = (const uint8_t *)(call == 1 ? "abc" : "defg");
 	*len = call == 1 ? 3 : 4;
 	*done = call == 3;
@@ -346,16 +348,18 @@ static void ws_close(void *arg)
 	((struct waiting_src *)arg)->closed++;
 }
 
-static void ws_attach(void *arg, struct http_stream *st)
+static void ws_started(void *arg, struct http_stream *st)
 {
 	((struct waiting_src *)arg)->st = st;
 }
 
-static void test_stream_waits_and_has_length(void **state)
+/* A sized stream goes with Content-Length, not chunked, and waits for
+ * its source between pieces. */
+static void test_stream_sized_waits(void **state)
 {
 	struct fx *f = *state;
 	struct waiting_src w = {0};
-	struct http_stream_src src = {ws_pull, ws_close, &w, ws_attach, 1, 7};
+	struct http_stream_src src = {ws_pull, ws_close, &w};
 	const char *req = "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n";
 	char resp[4096];
 	int fd = dial(f);
@@ -365,17 +369,17 @@ static void test_stream_waits_and_has_length(void **state)
 		spin(f, fd);
 	assert_non_null(pending);
 	http_async_reply(pending)->content_type = "application/zip";
-	http_async_stream(pending, &src);
+	http_async_stream_sized(pending, &src, ws_started, 7);
 	pending = NULL;
 	assert_non_null(w.st);
-	assert_int_equal(w.calls, 1); /* waiting: nothing pulled since */
+	assert_int_equal(w.calls, 1); /* idle: nothing pulled since */
 	spin(f, fd);
 	assert_int_equal(w.calls, 1);
-	http_stream_resume(w.st);
+	http_stream_wake(w.st);
 	for (int i = 0; i < SPINS_MAX && w.calls < 3; i++)
 		spin(f, fd);
 	assert_int_equal(w.calls, 3);
-	http_stream_resume(w.st);
+	http_stream_wake(w.st);
 	read_resp(f, fd, resp, sizeof(resp));
 	assert_non_null(strcasestr(resp, "content-length: 7"));
 	assert_null(strcasestr(resp, "transfer-encoding"));
@@ -384,36 +388,6 @@ static void test_stream_waits_and_has_length(void **state)
 		spin(f, fd);
 	assert_int_equal(w.closed, 1);
 	close(fd);
-}
-
-static void on_test_done(void *arg, struct http_reply *rep)
-{
-	struct wbuf *out = arg;
-
-	assert_int_equal(rep->status, 200);
-	assert_int_equal(wbuf_put(out, rep->body.p, rep->body.len), 0);
-}
-
-static void test_stream_waits_test_handle(void **state)
-{
-	struct waiting_src w = {0};
-	struct http_stream_src src = {ws_pull, ws_close, &w, ws_attach, 0, 0};
-	struct wbuf out;
-	struct http_async *a;
-
-	(void)state;
-	wbuf_init(&out, 1024);
-	a = http_async_new_test(on_test_done, &out, NULL);
-	assert_non_null(a);
-	http_async_stream(a, &src);
-	assert_int_equal(out.len, 0);
-	http_stream_resume(w.st);
-	assert_int_equal(out.len, 0);
-	http_stream_resume(w.st);
-	assert_int_equal(out.len, 7);
-	assert_memory_equal(out.p, "abcdefg", 7);
-	assert_int_equal(w.closed, 1);
-	wbuf_free(&out);
 }
 
 int main(void)
@@ -429,9 +403,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_during_stop,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream_waits_and_has_length,
-						setup, teardown),
-		cmocka_unit_test(test_stream_waits_test_handle),
+		cmocka_unit_test_setup_teardown(test_stream_sized_waits, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

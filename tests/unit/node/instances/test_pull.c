@@ -60,8 +60,7 @@ static int h_big(void *ctx, const struct http_request *req,
 		 struct http_reply *rep)
 {
 	struct fx *f = ctx;
-	struct http_stream_src src = {big_pull, big_close, f, NULL, 1,
-				      BODY_LEN};
+	struct http_stream_src src = {big_pull, big_close, f};
 	struct http_async *a = http_defer(req);
 	size_t n = 0;
 
@@ -71,7 +70,7 @@ static int h_big(void *ctx, const struct http_request *req,
 	assert_non_null(http_req_header(req, "x-clusterd-forwarded", &n));
 	assert_non_null(http_req_header(req, "authorization", &n));
 	http_async_reply(a)->content_type = "application/zip";
-	http_async_stream(a, &src);
+	http_async_stream_sized(a, &src, NULL, BODY_LEN);
 	return HTTP_PENDING;
 }
 
