@@ -155,6 +155,19 @@ static void wait_head(struct fx *f, int *code, int64_t *len)
 	assert_int_equal(rc, 0);
 }
 
+/* The next piece, spinning the loop while there is none yet. */
+static void next_piece(struct fx *f, const uint8_t **p, size_t *n, int *done)
+{
+	int rc = ERR_AGAIN;
+
+	for (int i = 0; i < SPINS_MAX && rc == ERR_AGAIN; i++) {
+		rc = inst_pull_next(f->pull, p, n, done);
+		if (rc == ERR_AGAIN)
+			spin(f);
+	}
+	assert_int_equal(rc, 0);
+}
+
 static void whole_body_in_order(void **state)
 {
 	struct fx *f = *state;
@@ -166,16 +179,11 @@ static void whole_body_in_order(void **state)
 	wait_head(f, &code, &len);
 	assert_int_equal(code, 200);
 	assert_int_equal(len, (int64_t)BODY_LEN);
-	for (long i = 0; i < 200000 && !done; i++) {
+	while (!done) {
 		const uint8_t *p;
 		size_t n;
-		int rc = inst_pull_next(f->pull, &p, &n, &done);
 
-		if (rc == ERR_AGAIN) {
-			spin(f);
-			continue;
-		}
-		assert_int_equal(rc, 0);
+		next_piece(f, &p, &n, &done);
 		for (size_t k = 0; k < n; k++)
 			if (p[k] != (uint8_t)((got + k) % 251))
 				fail_msg("byte %llu differs",
@@ -225,16 +233,11 @@ static void error_answer_comes_through(void **state)
 	open_pull(f, "/missing");
 	wait_head(f, &code, &len);
 	assert_int_equal(code, 404);
-	for (int i = 0; i < SPINS_MAX && !done; i++) {
+	while (!done) {
 		const uint8_t *p;
 		size_t n;
-		int rc = inst_pull_next(f->pull, &p, &n, &done);
 
-		if (rc == ERR_AGAIN) {
-			spin(f);
-			continue;
-		}
-		assert_int_equal(rc, 0);
+		next_piece(f, &p, &n, &done);
 		assert_true(have + n < sizeof(body));
 		memcpy(body + have, p, n);
 		have += n;
