@@ -390,6 +390,8 @@ static void remote(struct sop *o, struct http_reply *rep)
 			wait = SAVE_CREATE_WAIT_MS;
 		else if (o->act == ACT_TRANSFER || o->act == ACT_COPY)
 			wait = SAVE_TRANSFER_WAIT_MS;
+		else if (o->act == ACT_UPLOAD)
+			wait = SAVE_PART_WAIT_MS;
 		rc = c->ops->http_forward(c->ctx, addr, o->method, o->path,
 					  o->auth, o->body, o->body_len,
 					  c->ops->now_ms(c->ctx) + wait,

@@ -15,8 +15,10 @@
  * forwarded transfer for every part of the save to cross. */
 #define SAVE_CREATE_WAIT_MS (11ull * 60 * 1000)
 #define SAVE_TRANSFER_WAIT_MS (60ull * 60 * 1000)
-/* One part of a transfer may take this long to be stored. */
-#define SAVE_PART_WAIT_MS 60000
+/* One part of an upload or a transfer may take this long to be stored:
+ * the last one syncs the whole file to disk and checks it, which for a
+ * save of a GiB on a slow disk takes tens of seconds. */
+#define SAVE_PART_WAIT_MS (5ull * 60 * 1000)
 /* An error answer relayed from the owner of a download. */
 #define SAVE_ERR_BODY_MAX (16 * 1024)
 

@@ -394,7 +394,11 @@ static int upload_parts(struct conn *k, FILE *f, const char *path,
 			 path, id, (unsigned long long)k->done,
 			 (unsigned long long)k->total,
 			 overwrite ? "&overwrite=1" : "");
-		rc = conn_do(k, "PUT", q, buf, n, SHORT_TIMEOUT_MS);
+		/* The last part waits for the node to sync and check the
+		 * whole file. */
+		rc = conn_do(k, "PUT", q, buf, n,
+			     k->done + n == k->total ? LONG_TIMEOUT_MS
+						     : SHORT_TIMEOUT_MS);
 		if (rc == 0 && k->status != 200 && k->status != 201) {
 			if (k->progress && k->tty)
 				fputc('\n', stderr);
