@@ -113,6 +113,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 			continue;
 		}
 		s = (p->head + p->count) % PULL_SLOTS;
+		ASSERT(p->fill[s] < PULL_SLOT);
 		k = PULL_SLOT - p->fill[s];
 		if (k > n - off)
 			k = n - off;
@@ -297,6 +298,7 @@ int inst_pull_next(struct core_pull *p, const uint8_t **data, size_t *len,
 
 	ASSERT(!p->closed);
 	uv_mutex_lock(&p->mu);
+	ASSERT(p->count <= PULL_SLOTS && (!p->lent || p->count > 0));
 	if (p->lent) {
 		/* The previous piece went out: its slot is free again. */
 		p->fill[p->head] = 0;

@@ -444,6 +444,7 @@ static void rd_kick(struct core_save_rd *r)
 	if (r->inflight >= 0 || r->err != 0 || want == 0 ||
 	    r->ready[r->fill] || r->lent == r->fill)
 		return;
+	ASSERT(r->requested < r->size);
 	b = uv_buf_init((char *)r->buf[r->fill],
 			(unsigned)(want < SAVE_READ_BUF ? want : SAVE_READ_BUF));
 	r->req.data = r;
@@ -498,6 +499,7 @@ int inst_save_read(struct core_save_rd *r, const uint8_t **p, size_t *len,
 		   int *done)
 {
 	ASSERT(!r->closing);
+	ASSERT(r->lent < 0 || r->lent != r->inflight);
 	if (r->lent >= 0) {
 		r->ready[r->lent] = 0;
 		r->lent = -1;
