@@ -7,7 +7,8 @@
 #   - a corrupt zip and a zip that is no save are refused, nothing changes;
 #   - a name with ../ is refused;
 #   - rename, copy, delete;
-#   - transfer alpha -> beta (n3 -> n2) through A, as a move and a copy;
+#   - transfer alpha -> beta (n3 -> n2) through A, as a move and a copy,
+#     and alpha -> gamma on the same node;
 #   - a big save (SAVES_BIG_MIB, default 200) uploaded through A and
 #     downloaded through B: the peak RSS (VmHWM) of A, B and C stays far
 #     below its size; MB/s printed as "measure:" lines.
@@ -183,6 +184,12 @@ check "the transferred bytes are equal" test "$(sha "$E2E_TMP/small.zip")" = "$(
 check "transfer back as a copy named back.zip" "${C[@]}" save transfer beta small3.zip alpha back --copy
 check "alpha has back.zip" has alpha "${URL[n1]}" back.zip
 check "beta kept small3" has beta "${URL[n1]}" small3.zip
+check "create gamma on n3, beside alpha" "${B[@]}" instance create gamma n3
+check "transfer back.zip alpha -> gamma (same node) through B" "${B[@]}" save transfer alpha back.zip gamma
+check "download it from gamma through C (the owner itself)" \
+  "${C[@]}" save download gamma back.zip "$E2E_TMP/back.gamma.zip"
+check "the bytes are equal" test "$(sha "$E2E_TMP/small.zip")" = "$(sha "$E2E_TMP/back.gamma.zip")"
+check "alpha no longer has back.zip" bash -c '! grep -q back.zip <<<"$1"' _ "$(names alpha "${URL[n2]}")"
 
 # ---- the save a running instance loaded is kept from under it
 field() {
