@@ -6,7 +6,8 @@
 #   - upload through A for alpha (on C), download through B: same sha256;
 #   - a corrupt zip and a zip that is no save are refused, nothing changes;
 #   - a name with ../ is refused;
-#   - rename, copy, delete;
+#   - rename, copy, delete; the save a running instance loaded can be
+#     copied but not renamed or deleted;
 #   - transfer alpha -> beta (n3 -> n2) through A, as a move and a copy,
 #     and alpha -> gamma on the same node;
 #   - a big save (SAVES_BIG_MIB, default 200) uploaded through A and
