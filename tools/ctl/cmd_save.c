@@ -33,6 +33,11 @@
 #include "tools/ctl/cmd.h"
 
 #define SAVE_PART (1u << 20)
+/* Parts are sized to the link (upload_parts): the smallest, the time one
+ * should take, and the failed parts retried in a row at half size. */
+#define PART_MIN (16u * 1024)
+#define PART_TARGET_MS 1500
+#define PART_RETRIES 6
 #define PATH_LEN 512
 #define ERR_BODY_MAX 4096
 /* A part, a list or a rename answers within the node's API deadline
@@ -56,6 +61,8 @@ struct conn {
 	/* download */
 	FILE *f;
 	int write_failed;
+	int quiet; /* conn_do keeps its error in err, unprinted */
+	char err[CTL_ERRMSG_MAX];
 	/* progress */
 	const char *what;
 	int progress, tty;
@@ -168,10 +175,12 @@ static int conn_do(struct conn *k, const char *method, const char *path,
 	if (rc == CURLE_OK && k->status == 0)
 		curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &k->status);
 	if (rc != CURLE_OK) {
-		fprintf(stderr, "\nclusterctl: %s: %s: %s\n", k->what,
-			k->c->target.url,
-			k->write_failed ? strerror(k->write_failed)
-					: curl_easy_strerror(rc));
+		snprintf(k->err, sizeof(k->err), "clusterctl: %s: %s: %s",
+			 k->what, k->c->target.url,
+			 k->write_failed ? strerror(k->write_failed)
+					 : curl_easy_strerror(rc));
+		if (!k->quiet)
+			fprintf(stderr, "\n%s\n", k->err);
 		return CTL_EXIT_FAIL;
 	}
 	return 0;
@@ -373,20 +382,65 @@ static const char *base_name(const char *file)
 	return s ? s + 1 : file;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* The next part's size: what the last one's rate moves in
+ * PART_TARGET_MS, between PART_MIN and SAVE_PART, in PART_MIN steps. */
+static size_t next_part(size_t n, uint64_t ms)
+{
+	uint64_t rate = ms > 0 ? (uint64_t)n * 1000 / ms : SAVE_PART;
+	uint64_t want = rate * PART_TARGET_MS / 1000;
+
+	if (want > SAVE_PART)
+		want = SAVE_PART;
+	want -= want % PART_MIN;
+	return want < PART_MIN ? PART_MIN : (size_t)want;
+}
+
+/* A 409 that says where the upload stands (the node stored a part whose
+ * answer was lost): 1 with k->done moved there. */
+static int resume_at(struct conn *k)
+{
+	cJSON *j = cJSON_Parse(k->body);
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "received");
+	int ok = k->status == 409 && cJSON_IsNumber(r) && r->valuedouble > 0 &&
+		 r->valuedouble <= (double)k->total;
+
+	if (ok)
+		k->done = (uint64_t)r->valuedouble;
+	cJSON_Delete(j);
+	return ok;
+}
+
+/* Sends the file part by part. The node must read a request within
+ * its request timeout (5 s, node/http.c) or it drops it, so parts are
+ * sized to the link: each takes about PART_TARGET_MS at the rate the
+ * last one went, and one that fails on the way is sent again at half
+ * the size (PART_RETRIES times in a row at most). */
 static int upload_parts(struct conn *k, FILE *f, const char *path,
 			const char *id, int overwrite)
 {
 	char q[PATH_LEN + 128];
 	uint8_t *buf = malloc(SAVE_PART);
-	int rc = 0;
+	size_t part = SAVE_PART / 4;
+	uint64_t before;
+	int rc = 0, tries = 0;
 
 	if (buf == NULL)
 		return CTL_EXIT_FAIL;
-	do {
-		size_t n = fread(buf, 1, SAVE_PART, f);
+	while (rc == 0 && k->done < k->total) {
+		uint64_t t0 = mono_ms();
+		size_t n;
 
-		if (n == 0 && ferror(f)) {
-			fprintf(stderr, "\nclusterctl: read error\n");
+		if (fseeko(f, (off_t)k->done, SEEK_SET) != 0 ||
+		    ((n = fread(buf, 1, part, f)) == 0 && k->done < k->total)) {
+			fprintf(stderr, "\nclusterctl: cannot read the file\n");
 			rc = CTL_EXIT_FAIL;
 			break;
 		}
@@ -396,19 +450,33 @@ static int upload_parts(struct conn *k, FILE *f, const char *path,
 			 overwrite ? "&overwrite=1" : "");
 		/* The last part waits for the node to sync and check the
 		 * whole file. */
+		k->quiet = 1;
 		rc = conn_do(k, "PUT", q, buf, n,
 			     k->done + n == k->total ? LONG_TIMEOUT_MS
 						     : SHORT_TIMEOUT_MS);
-		if (rc == 0 && k->status != 200 && k->status != 201) {
+		k->quiet = 0;
+		if (rc != 0 && tries++ < PART_RETRIES) {
+			part = part / 2 < PART_MIN ? PART_MIN : part / 2;
+			rc = 0;
+			continue;
+		}
+		if (rc != 0) {
+			fprintf(stderr, "\n%s\n", k->err);
+			break;
+		}
+		tries = 0;
+		before = k->done;
+		if (k->status == 200 || k->status == 201) {
+			k->done += n;
+			part = next_part(n, mono_ms() - t0);
+		} else if (!resume_at(k) || k->done == before) {
 			if (k->progress && k->tty)
 				fputc('\n', stderr);
 			rc = conn_fail(k);
+			break;
 		}
-		if (rc == 0) {
-			k->done += n;
-			progress(k, k->status == 201);
-		}
-	} while (rc == 0 && k->status == 200 && k->done < k->total);
+		progress(k, k->status == 201);
+	}
 	if (rc == 0 && k->status != 201) {
 		fprintf(stderr, "clusterctl: save upload: the node did not "
 			"confirm the whole save\n");
