@@ -5,7 +5,7 @@
 #   - create a save with a seed through A: the game's --create ran with it;
 #   - upload through A for alpha (on C), download through B: same sha256;
 #   - a corrupt zip and a zip that is no save are refused, nothing changes;
-#   - a name with ../ is refused;
+#   - a name with ../ is refused; an upload through a 50 KB/s link works;
 #   - rename, copy, delete; the save a running instance loaded can be
 #     copied but not renamed or deleted;
 #   - transfer alpha -> beta (n3 -> n2) through A, as a move and a copy,
@@ -191,6 +191,42 @@ check "download it from gamma through C (the owner itself)" \
   "${C[@]}" save download gamma back.zip "$E2E_TMP/back.gamma.zip"
 check "the bytes are equal" test "$(sha "$E2E_TMP/small.zip")" = "$(sha "$E2E_TMP/back.gamma.zip")"
 check "alpha no longer has back.zip" bash -c '! grep -q back.zip <<<"$1"' _ "$(names alpha "${URL[n2]}")"
+
+# ---- a slow link: parts shrink to what arrives within the node's 5 s
+# request timeout (the first, of 256 KiB, takes over 5 s at 50 KB/s, is
+# cut, and is sent again at half the size)
+cat >"$E2E_TMP/slow.py" <<'PY'
+import socket, sys, threading, time
+lport, dport, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", lport)); ls.listen(16)
+def pipe(a, b, slow):
+    try:
+        while True:
+            d = a.recv(4096 if slow else 65536)
+            if not d: break
+            b.sendall(d)
+            if slow: time.sleep(len(d) / rate)
+    except OSError: pass
+    finally:
+        try: b.shutdown(socket.SHUT_WR)
+        except OSError: pass
+while True:
+    c, _ = ls.accept()
+    s = socket.create_connection(("127.0.0.1", dport))
+    threading.Thread(target=pipe, args=(c, s, True), daemon=True).start()
+    threading.Thread(target=pipe, args=(s, c, False), daemon=True).start()
+PY
+SLOW_PORT=$(free_port)
+python3 "$E2E_TMP/slow.py" "$SLOW_PORT" "${HTTP[n1]##*:}" 50000 &
+E2E_PIDS+=($!)
+python3 -c 'import os,sys,zipfile
+with zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_STORED) as z: z.writestr("w/level.dat0", os.urandom(600000))' "$E2E_TMP/slow.zip"
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SLOW_PORT" 2>/dev/null
+check "upload through a 50 KB/s link" "$CTL" --node "http://127.0.0.1:$SLOW_PORT" --token "$ADMIN" \
+  save upload alpha "$E2E_TMP/slow.zip"
+"${B[@]}" save download alpha slow.zip "$E2E_TMP/slow.back.zip" >/dev/null
+check "...arrives whole" test "$(sha "$E2E_TMP/slow.zip")" = "$(sha "$E2E_TMP/slow.back.zip")"
 
 # ---- the save a running instance loaded is kept from under it
 field() {
