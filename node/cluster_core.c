@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "node/instances/pull.h"
+#include "node/instances/saves.h"
 #include "node/plugins/plugins.h"
 #include "storage/kvrev.h"
 
@@ -447,6 +449,107 @@ static int core_users_files(void *ctx, uint64_t instance, const char *dir)
 	return c->users ? users_write_files(c->users, instance, dir) : 0;
 }
 
+/* Saves (issue 12): node/instances/saves.c and pull.c. */
+static int core_save_list(void *ctx, const char *inst, struct core_save *out,
+			  size_t max, size_t *n)
+{
+	if (C(ctx)->im == NULL)
+		return ERR_NOTFOUND;
+	return inst_save_list(C(ctx)->im, inst, out, max, n);
+}
+
+static int core_save_put(void *ctx, const struct core_save_part *part,
+			 core_save_put_cb cb, void *arg)
+{
+	if (C(ctx)->im == NULL)
+		return ERR_NOTFOUND;
+	return inst_save_put(C(ctx)->im, part, cb, arg);
+}
+
+static int core_save_open(void *ctx, const char *inst, const char *save,
+			  void (*wake)(void *arg), void *arg,
+			  struct core_save_rd **out, uint64_t *size)
+{
+	if (C(ctx)->im == NULL)
+		return ERR_NOTFOUND;
+	return inst_save_open(C(ctx)->im, inst, save, wake, arg, out, size);
+}
+
+static int core_save_read(void *ctx, struct core_save_rd *r,
+			  const uint8_t **p, size_t *len, int *done)
+{
+	(void)ctx;
+	return inst_save_read(r, p, len, done);
+}
+
+static void core_save_close(void *ctx, struct core_save_rd *r)
+{
+	(void)ctx;
+	inst_save_close(r);
+}
+
+static int core_save_rename(void *ctx, const char *inst, const char *save,
+			    const char *to)
+{
+	if (C(ctx)->im == NULL)
+		return ERR_NOTFOUND;
+	return inst_save_rename(C(ctx)->im, inst, save, to);
+}
+
+static int core_save_delete(void *ctx, const char *inst, const char *save)
+{
+	if (C(ctx)->im == NULL)
+		return ERR_NOTFOUND;
+	return inst_save_delete(C(ctx)->im, inst, save);
+}
+
+static int core_save_copy(void *ctx, const char *inst, const char *save,
+			  const char *dst_inst, const char *to,
+			  core_done_cb cb, void *arg)
+{
+	if (C(ctx)->im == NULL)
+		return ERR_NOTFOUND;
+	return inst_save_copy(C(ctx)->im, inst, save, dst_inst, to, cb, arg);
+}
+
+static int core_save_create(void *ctx, const struct core_save_create *sc,
+			    core_done_cb cb, void *arg)
+{
+	if (C(ctx)->im == NULL)
+		return ERR_NOTFOUND;
+	return inst_save_create(C(ctx)->im, sc, cb, arg);
+}
+
+static int core_http_pull(void *ctx, const char *http_addr, const char *path,
+			  const char *auth, void (*wake)(void *arg),
+			  void *arg, struct core_pull **out)
+{
+	if (C(ctx)->stopping)
+		return ERR_SHUTDOWN;
+	return inst_http_pull(C(ctx)->loop, http_addr, path, auth, wake, arg,
+			      out);
+}
+
+static int core_pull_head(void *ctx, struct core_pull *p, int *code,
+			  int64_t *length)
+{
+	(void)ctx;
+	return inst_pull_head(p, code, length);
+}
+
+static int core_pull_next(void *ctx, struct core_pull *p,
+			  const uint8_t **data, size_t *len, int *done)
+{
+	(void)ctx;
+	return inst_pull_next(p, data, len, done);
+}
+
+static void core_pull_close(void *ctx, struct core_pull *p)
+{
+	(void)ctx;
+	inst_pull_close(p);
+}
+
 const struct core_ops cl_core_ops = {
 	.now_ms = core_now,
 	.wall_ms = core_wall,
@@ -472,6 +575,19 @@ const struct core_ops cl_core_ops = {
 	.inst_state = core_inst_state,
 	.inst_rcon = core_inst_rcon,
 	.http_forward = core_http_forward,
+	.save_list = core_save_list,
+	.save_put = core_save_put,
+	.save_open = core_save_open,
+	.save_read = core_save_read,
+	.save_close = core_save_close,
+	.save_rename = core_save_rename,
+	.save_delete = core_save_delete,
+	.save_copy = core_save_copy,
+	.save_create = core_save_create,
+	.http_pull = core_http_pull,
+	.pull_head = core_pull_head,
+	.pull_next = core_pull_next,
+	.pull_close = core_pull_close,
 	.plugin_states = core_plugin_states,
 	.user_get = core_user_get,
 	.user_list = core_user_list,

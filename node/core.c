@@ -117,3 +117,28 @@ int core_inst_name_ok(const char *s)
 			return 0;
 	return 1;
 }
+
+int core_save_name_ok(const char *s)
+{
+	size_t n = strnlen(s, CORE_SAVE_NAME_MAX + 1);
+	char base[CORE_SAVE_NAME_MAX + 1];
+
+	if (n <= 4 || n > CORE_SAVE_NAME_MAX || strcmp(s + n - 4, ".zip") != 0)
+		return 0;
+	memcpy(base, s, n - 4);
+	base[n - 4] = '\0';
+	return core_inst_name_ok(base);
+}
+
+int core_upload_id_ok(const char *s)
+{
+	size_t n = strnlen(s, CORE_UPLOAD_ID_MAX + 1);
+
+	if (n == 0 || n > CORE_UPLOAD_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
+		    s[i] != '-')
+			return 0;
+	return 1;
+}

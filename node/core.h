@@ -412,6 +412,64 @@ struct core_raft_status {
 	struct core_decision decisions[CORE_DECISIONS_MAX];
 };
 
+/* --- Saves (issue 12; node/instances/saves.c, pull.c) -----------------
+ * A save is the file "<name>.zip" in <instances_dir>/<instance>/saves/
+ * on the node its instance is assigned to; <name> follows the instance
+ * name rule above (so no '/', no "..", no leading '.'). Files whose name
+ * starts with '.' in that folder are work in progress (uploads, copies,
+ * creations) and never listed. An upload comes in parts of at most
+ * CORE_SAVE_PART_MAX bytes (h2o 2.2 buffers a request body whole, so a
+ * part bounds the memory a request takes on every node it crosses);
+ * the parts of one upload share an upload id (1..CORE_UPLOAD_ID_MAX of
+ * [A-Za-z0-9_-]) and append, in order, to a hidden temporary file; the
+ * last one checks the file as a save zip (libzip) and renames it into
+ * place, or removes it and changes nothing. */
+#define CORE_SAVE_NAME_MAX (CORE_INST_NAME_MAX + 4)
+#define CORE_SAVES_MAX 256
+#define CORE_SAVE_PART_MAX (1u << 20)
+#define CORE_UPLOAD_ID_MAX 32
+/* A save larger than this is refused (the largest known saves are a
+ * few hundred MiB). */
+#define CORE_SAVE_SIZE_MAX (64ull << 30)
+
+struct core_save {
+	char name[CORE_SAVE_NAME_MAX + 1];
+	uint64_t size;
+	uint64_t mtime_ms; /* wall clock */
+};
+
+/* One part of an upload; every pointer is borrowed for the call. */
+struct core_save_part {
+	const char *inst;   /* instance name */
+	const char *save;   /* "<name>.zip" */
+	const char *upload; /* upload id */
+	uint64_t offset;    /* where data goes; 0 starts the upload over */
+	uint64_t total;     /* the whole file's size */
+	int overwrite;      /* 1: replace an existing save of that name */
+	const uint8_t *data;
+	size_t len;
+};
+
+/* A new map (Factorio's --create). Pointers borrowed for the call. */
+struct core_save_create {
+	uint64_t id;        /* the instance's id (for its status) */
+	const char *inst;   /* instance name */
+	const char *save;   /* "<name>.zip" */
+	int has_seed;
+	uint64_t seed;            /* --map-gen-seed */
+	const char *map_gen_json; /* --map-gen-settings content, or NULL */
+	const char *map_json;     /* --map-settings content, or NULL */
+};
+
+struct core_save_rd;
+struct core_pull;
+
+/* The outcome of one upload part (core_ops.save_put): status, the bytes
+ * the upload holds now (on ERR_CONFLICT: where the next part must
+ * start), and for a refused save what is wrong with it (or NULL). */
+typedef void (*core_save_put_cb)(void *arg, int status, uint64_t received,
+				 const char *why);
+
 /* One plugin's process on this node (node/plugins/plugins.h). */
 struct core_plugin_state {
 	char name[CORE_NAME_MAX + 1];
@@ -523,6 +581,57 @@ struct core_ops {
 			    size_t body_len, uint64_t deadline_ms,
 			    core_http_cb cb, void *arg);
 
+	/* Saves (issue 12; see above). Every op is about this node's files
+	 * (the caller checked that the instance is assigned here) and
+	 * answers ERR_NOTFOUND when this node runs no instance manager.
+	 * save_list: up to max in name order. save_put: writes one part
+	 * off the loop thread (part->data borrowed until cb) and calls cb;
+	 * the last part completes with 0 once the save is in place,
+	 * ERR_MALFORMED (why says what is wrong with the zip) or
+	 * ERR_EXISTS (no overwrite); ERR_INVAL for a part out of bounds.
+	 * save_open/read/close: a save's bytes, one buffer at a time (*p
+	 * borrowed until the next read or close), read ahead off the loop
+	 * thread: save_read answers ERR_AGAIN while the next buffer is
+	 * not in, and wake(arg) runs when it is (or a read failed). save_rename and
+	 * save_delete are synchronous; save_copy (also into another
+	 * instance of this node) and save_create complete through cb (the
+	 * latter once the game wrote the new map; the instance shows
+	 * creating_save meanwhile). ERR_EXISTS: the target name is taken;
+	 * ERR_BUSY: a creation runs already for that instance. */
+	int (*save_list)(void *ctx, const char *inst, struct core_save *out,
+			 size_t max, size_t *n);
+	int (*save_put)(void *ctx, const struct core_save_part *part,
+			core_save_put_cb cb, void *arg);
+	int (*save_open)(void *ctx, const char *inst, const char *save,
+			 void (*wake)(void *arg), void *arg,
+			 struct core_save_rd **out, uint64_t *size);
+	int (*save_read)(void *ctx, struct core_save_rd *r, const uint8_t **p,
+			 size_t *len, int *done);
+	void (*save_close)(void *ctx, struct core_save_rd *r);
+	int (*save_rename)(void *ctx, const char *inst, const char *save,
+			   const char *to);
+	int (*save_delete)(void *ctx, const char *inst, const char *save);
+	int (*save_copy)(void *ctx, const char *inst, const char *save,
+			 const char *dst_inst, const char *to, core_done_cb cb,
+			 void *arg);
+	int (*save_create)(void *ctx, const struct core_save_create *c,
+			   core_done_cb cb, void *arg);
+	/* A streamed GET from another node's API (http_forward's rules
+	 * otherwise): pull_next gives the answer's body a piece at a
+	 * time, with a bounded buffer between the socket and the caller;
+	 * ERR_AGAIN: nothing yet, and wake(arg) runs on the loop thread
+	 * when there is (head known, data, end or failure). pull_head:
+	 * ERR_AGAIN until the answer's status is known; *length -1 when
+	 * it has none. pull_close ends it (also early: the transfer is
+	 * aborted) and frees p; wake never runs after it. */
+	int (*http_pull)(void *ctx, const char *http_addr, const char *path,
+			 const char *auth, void (*wake)(void *arg), void *arg,
+			 struct core_pull **out);
+	int (*pull_head)(void *ctx, struct core_pull *p, int *code,
+			 int64_t *length);
+	int (*pull_next)(void *ctx, struct core_pull *p, const uint8_t **data,
+			 size_t *len, int *done);
+	void (*pull_close)(void *ctx, struct core_pull *p);
 	/* --- plugins (node/plugins) --- */
 	/* This node's plugin processes: up to max states into out; returns
 	 * how many. NULL: the node runs no supervisor. */
@@ -609,6 +718,10 @@ int core_token_ok(const struct core_token *t, const uint8_t *hash,
 void core_inst_password(char pw[CORE_INST_PW_LEN + 1]);
 /* 1 if s is a valid instance or save name (rule above). */
 int core_inst_name_ok(const char *s);
+/* 1 if s is a valid save file name: "<name>.zip", name as above. */
+int core_save_name_ok(const char *s);
+/* 1 if s is a valid upload id (1..CORE_UPLOAD_ID_MAX of [A-Za-z0-9_-]). */
+int core_upload_id_ok(const char *s);
 
 /* --- Encoding for the state machine (node/cmd.c; links storage) -------- */
 

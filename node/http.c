@@ -316,11 +316,14 @@ static void stream_test(struct http_async *a, const struct http_stream_src *src,
 
 static void stream_start(h2o_req_t *req, struct http_reply *rep,
 			 const struct http_stream_src *src,
-			 void (*started)(void *arg, struct http_stream *st))
+			 void (*started)(void *arg, struct http_stream *st),
+			 int64_t length)
 {
 	struct http_stream *st;
 
 	set_head(req, rep);
+	if (length >= 0)
+		req->res.content_length = (size_t)length;
 	st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), stream_dispose);
 	memset(st, 0, sizeof(*st));
 	st->gen.proceed = stream_proceed;
@@ -334,14 +337,16 @@ static void stream_start(h2o_req_t *req, struct http_reply *rep,
 	stream_send(st);
 }
 
+/* length -1: chunked. */
 static void async_stream(struct http_async *a, const struct http_stream_src *src,
-			 void (*started)(void *arg, struct http_stream *st))
+			 void (*started)(void *arg, struct http_stream *st),
+			 int64_t length)
 {
 	if (a->test_done != NULL) {
 		stream_test(a, src, started != NULL);
 	} else if (a->req != NULL) {
 		a->anchor->a = NULL;
-		stream_start(a->req, &a->rep, src, started);
+		stream_start(a->req, &a->rep, src, started, length);
 	} else {
 		src->close(src->arg);
 	}
@@ -351,7 +356,7 @@ static void async_stream(struct http_async *a, const struct http_stream_src *src
 
 void http_async_stream(struct http_async *a, const struct http_stream_src *src)
 {
-	async_stream(a, src, NULL);
+	async_stream(a, src, NULL, -1);
 }
 
 void http_async_stream_wakeable(struct http_async *a,
@@ -360,7 +365,16 @@ void http_async_stream_wakeable(struct http_async *a,
 						struct http_stream *st))
 {
 	ASSERT(started != NULL);
-	async_stream(a, src, started);
+	async_stream(a, src, started, -1);
+}
+
+void http_async_stream_sized(struct http_async *a,
+			     const struct http_stream_src *src,
+			     void (*started)(void *arg, struct http_stream *st),
+			     uint64_t length)
+{
+	ASSERT(length <= INT64_MAX);
+	async_stream(a, src, started, (int64_t)length);
 }
 
 struct http_async *http_async_new_test(void (*done)(void *arg,

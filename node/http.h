@@ -134,6 +134,14 @@ void http_async_stream_wakeable(struct http_async *a,
 				const struct http_stream_src *src,
 				void (*started)(void *arg,
 						struct http_stream *st));
+/* The same again, with a body of exactly `length` bytes: sent with
+ * Content-Length instead of chunked (a client then knows the size ahead
+ * and can tell a cut answer from a whole one); a source that ends early
+ * or gives more is cut off. started may be NULL (a plain source). */
+void http_async_stream_sized(struct http_async *a,
+			     const struct http_stream_src *src,
+			     void (*started)(void *arg, struct http_stream *st),
+			     uint64_t length);
 /* Pulls again from a stream whose last pull had nothing to send; a no-op
  * when it is not idle (a piece is being written; pull runs after it).
  * Never call it after the source's close ran. */

@@ -44,6 +44,12 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/snapshot", api_snapshot, 0, "cluster.admin"},
 	{"GET", "/api/v1/instances", api_instances_list, 0, "instance.read"},
 	{"POST", "/api/v1/instances", api_instances_create, 0, "instance.write"},
+	{"GET", "/api/v1/instances/*/saves", api_saves_list, 0, "save.read"},
+	{"POST", "/api/v1/instances/*/saves", api_saves_create, 0, "save.write"},
+	{"GET", "/api/v1/instances/*/saves/", api_saves_get, 0, "save.read"},
+	{"PUT", "/api/v1/instances/*/saves/", api_saves_put, 0, "save.write"},
+	{"POST", "/api/v1/instances/*/saves/", api_saves_action, 0, "save.write"},
+	{"DELETE", "/api/v1/instances/*/saves/", api_saves_delete, 0, "save.write"},
 	{"GET", "/api/v1/instances/", api_instances_show, 0, "instance.read"},
 	{"POST", "/api/v1/instances/", api_instances_action, 0, "instance.write"},
 	{"DELETE", "/api/v1/instances/", api_instances_delete, 0, "instance.write"},
@@ -395,30 +401,52 @@ static int authenticate(struct api *a, const struct http_request *req,
 	return 0;
 }
 
-static int path_is(const char *p, size_t pl, const char *route)
+/* How much of path p route matches, or 0: a route ending in '/' is a
+ * prefix; a "*" segment matches one non-empty path segment. */
+static size_t path_match(const char *p, size_t pl, const char *route)
 {
-	size_t n = strlen(route);
+	size_t i = 0, n = strlen(route);
 
-	if (route[n - 1] == '/')
-		return pl >= n && memcmp(p, route, n) == 0;
-	return pl == n && memcmp(p, route, n) == 0;
+	for (size_t k = 0; k < n; k++) {
+		if (route[k] == '*') {
+			size_t s = i;
+
+			while (i < pl && p[i] != '/')
+				i++;
+			if (i == s)
+				return 0;
+		} else if (i < pl && p[i] == route[k]) {
+			i++;
+		} else {
+			return 0;
+		}
+	}
+	return route[n - 1] == '/' || i == pl ? i : 0;
 }
 
-/* The route for method and path: *path_known tells 404 from 405. */
+/* The route for method and path: *path_known tells 404 from 405. The
+ * first route whose path matches wins, so the saves routes (a "*"
+ * segment) come before the instance routes that would take them. */
 static const struct api_route *find_route(const struct http_request *req,
-					  int *path_known)
+					  int *path_known, size_t *used)
 {
 	const char *p = req->raw_path ? req->raw_path : req->path;
 	size_t pl = req->raw_path ? req->raw_path_len : req->path_len;
+	const char *first = NULL;
 
 	*path_known = 0;
 	for (const struct api_route *rt = routes; rt->fn; rt++) {
-		if (!path_is(p, pl, rt->path))
+		size_t u = path_match(p, pl, rt->path);
+
+		if (u == 0 || (first != NULL && strcmp(first, rt->path) != 0))
 			continue;
 		*path_known = 1;
+		first = rt->path;
 		if (strlen(rt->method) == req->method_len &&
-		    memcmp(rt->method, req->method, req->method_len) == 0)
+		    memcmp(rt->method, req->method, req->method_len) == 0) {
+			*used = u;
 			return rt;
+		}
 	}
 	return NULL;
 }
@@ -430,9 +458,10 @@ int api_handle(struct api *a, const struct http_request *req,
 	struct api_req r;
 	struct core_token tok;
 	int known, authed = 0, rc;
+	size_t used = 0;
 
 	a->stats.requests++;
-	rt = find_route(req, &known);
+	rt = find_route(req, &known, &used);
 	if (rt == NULL)
 		return known ? api_error(rep, 405, "method not allowed")
 			     : api_error(rep, 404, "no such endpoint");
@@ -470,9 +499,8 @@ int api_handle(struct api *a, const struct http_request *req,
 	memset(&r, 0, sizeof(r));
 	r.api = a;
 	r.http = req;
-	r.rest = (req->raw_path ? req->raw_path : req->path) + strlen(rt->path);
-	r.rest_len = (req->raw_path ? req->raw_path_len : req->path_len) -
-		     strlen(rt->path);
+	r.rest = (req->raw_path ? req->raw_path : req->path) + used;
+	r.rest_len = (req->raw_path ? req->raw_path_len : req->path_len) - used;
 	r.role = authed ? tok.role : CORE_ROLE_ADMIN;
 	r.token = authed ? &tok : NULL;
 	rc = rt->fn(&r, rep);

@@ -46,6 +46,13 @@ int api_instances_create(struct api_req *r, struct http_reply *rep);
 int api_instances_show(struct api_req *r, struct http_reply *rep);
 int api_instances_action(struct api_req *r, struct http_reply *rep);
 int api_instances_delete(struct api_req *r, struct http_reply *rep);
+/* Saves (issue 12; saves.c). */
+int api_saves_list(struct api_req *r, struct http_reply *rep);
+int api_saves_create(struct api_req *r, struct http_reply *rep);
+int api_saves_get(struct api_req *r, struct http_reply *rep);
+int api_saves_put(struct api_req *r, struct http_reply *rep);
+int api_saves_action(struct api_req *r, struct http_reply *rep);
+int api_saves_delete(struct api_req *r, struct http_reply *rep);
 /* plugins.c */
 int api_plugins_list(struct api_req *r, struct http_reply *rep);
 int api_plugins_create(struct api_req *r, struct http_reply *rep);

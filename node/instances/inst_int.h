@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "node/instances/instances.h"
+#include "node/instances/saves.h"
 #include "node/instances/ipc.h"
 #include "rcon/client.h"
 
@@ -118,6 +119,10 @@ struct inst_mgr {
 	unsigned mgr_handles;
 	void (*done)(void *arg);
 	void *done_arg;
+	/* saves.c: running --create jobs; copies and upload parts on the
+	 * thread pool. */
+	struct save_job *save_jobs[SAVE_CREATES_MAX];
+	unsigned save_works;
 	char lua_dir[INST_PATH_MAX]; /* patch.c: the modules patched in */
 	struct inst_ipc_mgr ipc;     /* ipc.c */
 	struct ev_bus *events; /* borrowed; may be NULL */

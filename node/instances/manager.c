@@ -533,7 +533,10 @@ int inst_mgr_state(struct inst_mgr *m, uint64_t id,
 	if (p == NULL || !p->present)
 		return ERR_NOTFOUND;
 	memset(out, 0, sizeof(*out));
-	snprintf(out->status, sizeof(out->status), "%s", state_words[p->state]);
+	snprintf(out->status, sizeof(out->status), "%s",
+		 p->state == ST_STOPPED && inst_save_creating(m, id)
+			 ? "creating_save"
+			 : state_words[p->state]);
 	out->pid = p->pid;
 	out->crashes = p->crashes;
 	out->given_up = p->given_up;
@@ -557,7 +560,7 @@ void inst_mgr_maybe_done(struct inst_mgr *m)
 	for (size_t i = 0; i < INST_LOCAL_MAX; i++)
 		if (m->procs[i] != NULL)
 			return;
-	if (m->mgr_handles > 0 || m->done == NULL)
+	if (m->mgr_handles > 0 || m->done == NULL || !inst_save_idle(m))
 		return;
 	m->done(m->done_arg);
 	free(m);
@@ -579,6 +582,7 @@ void inst_mgr_stop(struct inst_mgr *m, void (*done)(void *arg), void *arg)
 		else
 			retire(p);
 	}
+	inst_save_stop(m);
 	m->mgr_handles = 3;
 	m->tick.data = m;
 	m->kick.data = m;

@@ -51,6 +51,12 @@ struct ctl {
 	const char *name; /* --name LABEL */
 	long ttl_s;       /* --ttl SECONDS; 0: the node's default */
 	int progress;     /* --progress: snapshot save reports bytes */
+	/* save create --seed N, --map-gen-settings F, --map-settings F;
+	 * save upload --overwrite; save transfer --copy */
+	int has_seed;
+	uint64_t seed;
+	const char *map_gen_settings, *map_settings;
+	int overwrite, copy;
 	const char *on;    /* --on NODE: plugin add */
 	const char *perms; /* --perms P,P: plugin add */
 	int disabled;      /* --disabled: plugin add */
@@ -93,6 +99,15 @@ int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_stop(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv);
+/* cmd_save.c */
+int ctl_cmd_save_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_create(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_upload(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_download(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_rename(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_copy(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_transfer(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_save_delete(const struct ctl *c, int argc, char **argv);
 /* cmd_plugin.c */
 int ctl_cmd_plugin_list(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv);

@@ -78,6 +78,20 @@ static const struct ctl_cmd commands[] = {
 	{"instance delete", "NAME", 1, 1, "delete an instance (stopping it)", ctl_cmd_instance_delete},
 	{"instance send-rcon", "NAME COMMAND", 2, 2, "run an RCON command; prints the reply",
 	 ctl_cmd_instance_rcon},
+	{"save list", "INSTANCE", 1, 1, "an instance's saves: size, time, loaded, newest",
+	 ctl_cmd_save_list},
+	{"save create", "INSTANCE NAME [--seed N] [--map-gen-settings F] [--map-settings F]", 2, 2,
+	 "the game makes a new map", ctl_cmd_save_create},
+	{"save upload", "INSTANCE FILE [NAME] [--overwrite] [--progress]", 2, 3,
+	 "upload a save zip (checked by the node)", ctl_cmd_save_upload},
+	{"save download", "INSTANCE NAME [FILE] [--progress]", 2, 3, "download a save",
+	 ctl_cmd_save_download},
+	{"save rename", "INSTANCE NAME NEW", 3, 3, "rename a save", ctl_cmd_save_rename},
+	{"save copy", "INSTANCE NAME NEW", 3, 3, "copy a save within its instance",
+	 ctl_cmd_save_copy},
+	{"save transfer", "INSTANCE NAME TARGET [NEW] [--copy]", 3, 4,
+	 "move (or --copy) a save to another instance, on any node", ctl_cmd_save_transfer},
+	{"save delete", "INSTANCE NAME", 2, 2, "delete a save", ctl_cmd_save_delete},
 	{"plugin list", "", 0, 0, "plugins: where they run, their process on this node",
 	 ctl_cmd_plugin_list},
 	{"plugin add", "NAME [--on NODE] [--perms P,P] [--disabled] -- PROGRAM [ARG...]", 2, 33,
@@ -199,7 +213,10 @@ static void usage(FILE *f)
 	      "  --cas R        kv put/delete only if the key's revision is R (0: absent)\n"
 	      "  --stale        kv get from this node's copy, without a leader round\n"
 	      "  --name N, --role admin|read, --ttl S   for token create\n"
-	      "  --progress     snapshot save: bytes so far on stderr (always on a\n"
+	      "  --seed N, --map-gen-settings F, --map-settings F   save create\n"
+	      "  --overwrite    save upload: replace a save of that name\n"
+	      "  --copy         save transfer: keep the source\n"
+	      "  --progress     snapshot save, save upload|download: progress on stderr (always on a\n"
 	      "                 terminal)\n"
 	      "  --data-dir D, --name N, --bind A, --http A, --advertise A\n"
 	      "                 snapshot restore: as for 'clusterd restore'\n"
@@ -289,6 +306,11 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		{"name", required_argument, NULL, 'N'},
 		{"ttl", required_argument, NULL, 'T'},
 		{"progress", no_argument, NULL, 'P'},
+		{"seed", required_argument, NULL, 'S'},
+		{"map-gen-settings", required_argument, NULL, 'g'},
+		{"map-settings", required_argument, NULL, 'm'},
+		{"overwrite", no_argument, NULL, 'o'},
+		{"copy", no_argument, NULL, 'y'},
 		{"data-dir", required_argument, NULL, 'D'},
 		{"bind", required_argument, NULL, 'B'},
 		{"http", required_argument, NULL, 'H'},
@@ -319,6 +341,19 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		case 'r': ctl->role = optarg; break;
 		case 'N': ctl->name = optarg; break;
 		case 'P': ctl->progress = 1; break;
+		case 'g': ctl->map_gen_settings = optarg; break;
+		case 'm': ctl->map_settings = optarg; break;
+		case 'o': ctl->overwrite = 1; break;
+		case 'y': ctl->copy = 1; break;
+		case 'S':
+			if (parse_num(optarg, &v) != 0 || v > 4294967295ull) {
+				fprintf(stderr, "clusterctl: --seed wants 0..4294967295, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			ctl->has_seed = 1;
+			ctl->seed = v;
+			break;
 		case 'D': ctl->data_dir = optarg; break;
 		case 'B': ctl->bind = optarg; break;
 		case 'H': ctl->http = optarg; break;

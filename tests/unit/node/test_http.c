@@ -322,6 +322,74 @@ static void test_deferred_during_stop(void **state)
 	assert_true(f->stopped);
 }
 
+/* A source that waits twice: nothing, "abc", nothing, "defg" (last). */
+struct waiting_src {
+	int calls, closed;
+	struct http_stream *st;
+};
+
+static int ws_pull(void *arg, const uint8_t **p, size_t *len, int *done)
+{
+	struct waiting_src *w = arg;
+	int call = w->calls++;
+
+	*len = 0;
+	*done = 0;
+	if (call == 0 || call == 2)
+		return 0;
+	*p = (const uint8_t *)(call == 1 ? "abc" : "defg");
+	*len = call == 1 ? 3 : 4;
+	*done = call == 3;
+	return 0;
+}
+
+static void ws_close(void *arg)
+{
+	((struct waiting_src *)arg)->closed++;
+}
+
+static void ws_started(void *arg, struct http_stream *st)
+{
+	((struct waiting_src *)arg)->st = st;
+}
+
+/* A sized stream goes with Content-Length, not chunked, and waits for
+ * its source between pieces. */
+static void test_stream_sized_waits(void **state)
+{
+	struct fx *f = *state;
+	struct waiting_src w = {0};
+	struct http_stream_src src = {ws_pull, ws_close, &w};
+	const char *req = "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n";
+	char resp[4096];
+	int fd = dial(f);
+
+	send_all(f, fd, req, strlen(req));
+	for (int i = 0; i < SPINS_MAX && pending == NULL; i++)
+		spin(f, fd);
+	assert_non_null(pending);
+	http_async_reply(pending)->content_type = "application/zip";
+	http_async_stream_sized(pending, &src, ws_started, 7);
+	pending = NULL;
+	assert_non_null(w.st);
+	assert_int_equal(w.calls, 1); /* idle: nothing pulled since */
+	spin(f, fd);
+	assert_int_equal(w.calls, 1);
+	http_stream_wake(w.st);
+	for (int i = 0; i < SPINS_MAX && w.calls < 3; i++)
+		spin(f, fd);
+	assert_int_equal(w.calls, 3);
+	http_stream_wake(w.st);
+	read_resp(f, fd, resp, sizeof(resp));
+	assert_non_null(strcasestr(resp, "content-length: 7"));
+	assert_null(strcasestr(resp, "transfer-encoding"));
+	assert_non_null(strstr(resp, "\r\n\r\nabcdefg"));
+	for (int i = 0; i < SPINS_MAX && !w.closed; i++)
+		spin(f, fd);
+	assert_int_equal(w.closed, 1);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +403,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_during_stop,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_sized_waits, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -679,6 +679,42 @@ static void test_routes(void **state)
 	expect_error(as_admin(f, "DELETE", "/api/v1/cluster/raft", NULL), 405);
 }
 
+/* The saves routes (a "*" segment in the route table): bad names and
+ * bodies are refused before the core is asked, methods and permissions
+ * are those of the saves routes, not of the instance routes. */
+static void test_save_routes(void **state)
+{
+	struct fx *f = *state;
+
+	expect_error(as_admin(f, "PUT", "/api/v1/instances/a/saves/..%2Fx.zip",
+			      "PK"), 400);
+	expect_error(as_admin(f, "PUT", "/api/v1/instances/a/saves/.x.zip",
+			      "PK"), 400);
+	expect_error(as_admin(f, "PUT", "/api/v1/instances/a/saves/x.zip?"
+			      "upload=a.b", "PK"), 400);
+	expect_error(as_admin(f, "PUT", "/api/v1/instances/a/saves/x.zip?"
+			      "offset=0", "PK"), 400);
+	expect_error(as_admin(f, "POST", "/api/v1/instances/a/saves/x/explode",
+			      NULL), 404);
+	expect_error(as_admin(f, "POST", "/api/v1/instances/a/saves",
+			      "{\"name\": \"../x\"}"), 400);
+	expect_error(as_admin(f, "POST", "/api/v1/instances/a/saves",
+			      "{\"name\": \"x\", \"seed\": -1}"), 400);
+	expect_error(as_admin(f, "POST", "/api/v1/instances/a/saves/x/rename",
+			      "{}"), 400);
+	expect_error(as_admin(f, "POST", "/api/v1/instances/a/saves/x/transfer",
+			      "{\"to\": \"y\"}"), 400);
+	expect_error(as_admin(f, "DELETE", "/api/v1/instances/a/saves", NULL),
+		     405);
+	expect_error(as_admin(f, "PATCH", "/api/v1/instances/a/saves/x.zip",
+			      NULL), 405);
+	expect_error(call(f, "PUT", "/api/v1/instances/a/saves/x.zip", "PK", 2,
+			  bearer(f->reader)), 403);
+	expect_error(call(f, "POST", "/api/v1/instances/a/saves/x/copy",
+			  "{\"to\": \"y\"}", 11, bearer(f->reader)), 403);
+	assert_int_equal(f->core.writes, 0);
+}
+
 /* The client goes away before the core answers: the answer is dropped,
  * nothing is formatted, nothing leaks (ASan), and the write still
  * happened (a 503-or-timeout client must assume it may have). */
@@ -976,6 +1012,7 @@ int main(void)
 		BOTH(test_cluster_views),
 		BOTH(test_unjoined_node),
 		BOTH(test_routes),
+		BOTH(test_save_routes),
 		BOTH(test_idempotency_key),
 		BOTH(test_role_permissions),
 		BOTH(test_users_api),
