@@ -33,6 +33,7 @@ struct inst_ipc_proc {
 	uint8_t ready;         /* hello answered on this RCON connection */
 	uint8_t hello_tries;
 	uint32_t nacks;
+	uint32_t acks_inflight; /* ack commands on their way */
 	uint64_t acks[INST_ACK_BATCH];
 	uint64_t received, handled, duplicates;
 	/* Players online, from the clusterd channel (players.c). */

@@ -267,23 +267,33 @@ static void arm(struct inst_mgr *m, uint64_t ms)
 		uv_timer_start(&m->ipc.timer, on_timer, ms, 0);
 }
 
+static void flush_acks(struct inst_proc *p, int force);
+
 static void on_ack_reply(void *ud, int status, const char *body, size_t len)
 {
 	struct inst_proc *p = ud;
 
+	ASSERT(p->ipc.acks_inflight > 0);
+	p->ipc.acks_inflight--;
 	if (status != 0 || (len >= 6 && memcmp(body, "Cannot", 6) == 0)) {
 		p->m->ipc.ack_failed++;
 		TRACE_D(p->m->log, "instances", "%s: IPC ack not delivered: %s",
-			p->rec.name, status ? err_str(status) : body);
+			p->rec.name, status ? err_str(status) : "Lua error");
 	}
+	if (status != ERR_SHUTDOWN)
+		flush_acks(p, 0);
 }
 
-static void flush_acks(struct inst_proc *p)
+/* Sends the waiting acknowledgements as one command. Acknowledgements
+ * commute, so they leave the ordered stream (pipelined); while one is on
+ * its way, later ids gather into the next (Nagle's rule: the batch grows
+ * with the load, and a lone id leaves at once). force: send even then. */
+static void flush_acks(struct inst_proc *p, int force)
 {
 	char cmd[IPC_CMD_MAX];
 	size_t o;
 
-	if (p->ipc.nacks == 0)
+	if (p->ipc.nacks == 0 || (p->ipc.acks_inflight > 0 && !force))
 		return;
 	if (!rcon_up(p)) {
 		/* The game re-sends; the window acknowledges again then. */
@@ -298,18 +308,20 @@ static void flush_acks(struct inst_proc *p)
 				      (unsigned long long)p->ipc.acks[i]);
 	o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "})");
 	ASSERT(o < sizeof(cmd));
-	if (rcon_client_command(p->rc, cmd, o, RCON_CMD_ORDERED,
-				IPC_CALL_TIMEOUT_MS, on_ack_reply, p) == 0)
+	if (rcon_client_command(p->rc, cmd, o, 0, IPC_CALL_TIMEOUT_MS,
+				on_ack_reply, p) == 0) {
 		p->m->ipc.acked += p->ipc.nacks;
-	else
+		p->ipc.acks_inflight++;
+	} else {
 		p->m->ipc.ack_failed++;
+	}
 	p->ipc.nacks = 0;
 }
 
 static void queue_ack(struct inst_proc *p, uint64_t id)
 {
 	if (p->ipc.nacks == INST_ACK_BATCH)
-		flush_acks(p);
+		flush_acks(p, 1);
 	p->ipc.acks[p->ipc.nacks++] = id;
 	arm(p->m, 0);
 }
@@ -455,7 +467,7 @@ static void on_timer(uv_timer_t *t)
 	}
 	for (size_t i = 0; i < INST_LOCAL_MAX; i++)
 		if (m->procs[i])
-			flush_acks(m->procs[i]);
+			flush_acks(m->procs[i], 0);
 }
 
 int inst_ipc_on_line(struct inst_proc *p, const char *line, size_t len)

@@ -65,6 +65,17 @@ static void online_remove(struct inst_proc *p, const char *name)
 	ip->joined_ms[i] = ip->joined_ms[ip->nplayers];
 }
 
+static int known(const char *type)
+{
+	static const char *const types[] = {"chat", "ban", "unban", "promote",
+					    "demote"};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(type, types[i]) == 0)
+			return 1;
+	return 0;
+}
+
 struct pending {
 	struct inst_mgr *m;
 	uint64_t instance, msg_id;
@@ -131,9 +142,17 @@ static void on_event(void *arg, uint64_t instance, const char *channel,
 	}
 	join = strcmp(type, "join") == 0;
 	if (!join && strcmp(type, "leave") != 0) {
-		TRACE_I(m->log, "instances", "%s: %s %s%s%s", p->rec.name, type,
-			name ? name : "?", field(msg, "message") ? ": " : "",
-			field(msg, "message") ? field(msg, "message") : "");
+		/* chat, ban, unban, promote, demote: logged (the users helper
+		 * acts on the game's own [BAN]/[PROMOTE] lines); other types
+		 * (a newer module's) only at debug level. */
+		if (known(type))
+			TRACE_I(m->log, "instances", "%s: %s %s%s%s",
+				p->rec.name, type, name ? name : "?",
+				field(msg, "message") ? ": " : "",
+				field(msg, "message") ? field(msg, "message") : "");
+		else
+			TRACE_D(m->log, "instances", "%s: event %s", p->rec.name,
+				type);
 		inst_mgr_ipc_done(m, instance, msg_id, 0);
 		return;
 	}
