@@ -1,0 +1,121 @@
+"""The game -> node channel through a real node and the stand-in (issue
+12): one node runs one instance. A player who joins is listed in
+`instance show`; the join is counted once in /api/v1/players although the
+game's module re-sends and the node sees duplicates. Then the server is
+saved, a second player joins (an id after the save), and the server is
+killed with SIGKILL: the manager restarts it from the save, whose module
+uses that id again for the next event. The node must learn this through
+hello and handle the new event (a third player is listed), not drop it as
+a duplicate. The online list starts empty after the restart."""
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "../../.."))
+sys.path.insert(0, os.path.join(ROOT, "tests/e2e/cluster"))
+sys.path.insert(0, os.path.join(ROOT, "tests/e2e/standin"))
+from cluster_util import BUILD, Cluster, check, log, wait_for  # noqa: E402
+import standin_util as su  # noqa: E402
+
+
+def port_pair():
+    for _ in range(100):
+        base = su.free_port()
+        try:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", base + 1))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair")
+
+
+def main():
+    with Cluster("luaipc") as cl:
+        n1 = cl.node("n1")
+        os.makedirs(n1.dir)
+        base = port_pair()
+        with open(os.path.join(n1.dir, "clusterd.json"), "w") as f:
+            json.dump({"factorio_dir": os.path.join(BUILD, "factorio-standin"),
+                       "instance_ports": "%d-%d" % (base, base + 1)}, f)
+        cl.admin_token = n1.init()["admin_token"]
+        n1.start()
+
+        def ctl(*args):
+            r = n1.ctl(*args)
+            if r.returncode != 0:
+                raise ValueError(r.stderr)
+            return r.stdout
+
+        def show():
+            st, _, body = n1.get("/api/v1/instances/w")
+            return json.loads(body) if st == 200 else {}
+
+        def rcon(cmd):
+            return ctl("instance", "send-rcon", "w", cmd).strip()
+
+        def players():
+            st, _, body = n1.get("/api/v1/players")
+            return {p["name"]: p for p in json.loads(body)["players"]} if st == 200 else {}
+
+        for args in (["instance", "create", "w"], ["instance", "assign", "w", "n1"],
+                     ["instance", "start", "w"]):
+            wait_for(lambda: n1.ctl(*args).returncode == 0, " ".join(args))
+        wait_for(lambda: show().get("status") == "running", "the instance to run")
+        # The default lua_dir is found next to the binaries.
+        check("patched from <bin>/../share/clusterd/lua" in n1.log_text() or
+              "patched 1 Lua modules" in n1.log_text(), "the node patched the save at its start")
+
+        check(rcon("/standin join alice") == "ok", "alice joins")
+        wait_for(lambda: show().get("players") == ["alice"], "alice listed")
+        check(show()["players"] == ["alice"], "instance show lists alice")
+        # Time passes with alice online: the module re-sends nothing that
+        # was acknowledged, and a re-send that crosses an ack is dropped.
+        rcon("/standin tick 700")
+        wait_for(lambda: players().get("alice", {}).get("joins") == 1, "alice counted")
+        check(players()["alice"]["joins"] == 1, "alice's join counted once")
+
+        # Save; bob joins after the save; the server dies without saving.
+        def next_id():
+            return json.loads(rcon('/sc rcon.print(remote.call("clusterd","call_json","hello",nil))'))["next_id"]
+        saves = show().get("saves", 0)
+        rcon("/server-save")
+        wait_for(lambda: show().get("saves", 0) > saves, "the save to finish")
+        k = next_id()
+        check(rcon("/standin join bob") == "ok", "bob joins after the save")
+        check(next_id() == k + 1, "bob's join took id %d" % k)
+        wait_for(lambda: sorted(show().get("players", [])) == ["alice", "bob"], "bob listed")
+        pid = show()["pid"]
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: show().get("status") == "running" and show().get("pid") not in (pid, 0),
+                 "the restart after SIGKILL")
+        check(show().get("players") == [], "nobody is online in the restarted server")
+        # The restarted game's next id is the one bob's join had: carol's
+        # join reuses it and must still be handled.
+        wait_for(lambda: next_id() == k, "the restarted game's hello")
+        check(next_id() == k, "the restarted game's next id is bob's (%d)" % k)
+        check(rcon("/standin join carol") == "ok", "carol joins the restarted server")
+        check(next_id() == k + 1, "carol's join reused id %d" % k)
+        wait_for(lambda: show().get("players") == ["carol"], "carol listed")
+        check(show()["players"] == ["carol"], "carol is listed (a reused id after the crash was not dropped)")
+        wait_for(lambda: players().get("carol", {}).get("joins") == 1, "carol counted")
+        p = players()
+        check(p["carol"]["joins"] == 1 and p["bob"]["joins"] == 1 and p["alice"]["joins"] == 1,
+              "each join counted once: %s" % {k: v["joins"] for k, v in p.items()})
+        rcon("/standin tick 120")
+        check(rcon("/standin leave carol") == "ok", "carol leaves")
+        wait_for(lambda: players().get("carol", {}).get("online_ms", 0) >= 2000, "carol's time")
+        check(show().get("players") == [], "nobody listed after carol left")
+        check(show().get("ipc_received", 0) >= 1, "ipc counters in instance show")
+        ctl("instance", "stop", "w")
+        wait_for(lambda: show().get("status") == "stopped", "the stop")
+        log("test_node_ipc: ok")
+
+
+if __name__ == "__main__":
+    main()
