@@ -173,11 +173,13 @@ void ipc_window_finish(struct ipc_window *w, uint64_t id, int ok)
 
 void ipc_window_rewind(struct ipc_window *w, uint64_t next_id)
 {
+	uint64_t from;
+
 	if (next_id == 0 || next_id > w->hi)
 		return;
-	for (uint64_t i = next_id; i <= w->hi; i++) {
-		if (!in_window(w, i))
-			continue;
+	/* Only ids inside the window have bits: at most IPC_WINDOW steps. */
+	from = w->hi - next_id >= IPC_WINDOW ? w->hi - IPC_WINDOW + 1 : next_id;
+	for (uint64_t i = from; i <= w->hi; i++) {
 		set_bit(w->seen, i, 0);
 		set_bit(w->done, i, 0);
 	}

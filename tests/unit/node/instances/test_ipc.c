@@ -188,6 +188,13 @@ static void window_rewinds_after_a_crash(void **state)
 	/* A rewind ahead of what was seen changes nothing. */
 	ipc_window_rewind(w, 100);
 	assert_true(w->hi == 5);
+	/* A rewind far back from a far id takes window steps, not id steps
+	 * (the fuzzer found this one hanging). */
+	ipc_window_take(w, 1000000000000000ull);
+	ipc_window_rewind(w, 2);
+	assert_true(w->hi == 1);
+	assert_int_equal(ipc_window_get(w, 2), IPC_NEW);
+	assert_int_equal(ipc_window_get(w, 1000000000000000ull), IPC_NEW);
 	free(w);
 }
 
