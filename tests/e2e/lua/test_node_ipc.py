@@ -6,13 +6,16 @@ saved, a second player joins (an id after the save), and the server is
 killed with SIGKILL: the manager restarts it from the save, whose module
 uses that id again for the next event. The node must learn this through
 hello and handle the new event (a third player is listed), not drop it as
-a duplicate. The online list starts empty after the restart."""
+a duplicate. The online list starts empty after the restart. Runs on a 2.0
+install and on a 1.1 install (make-install)."""
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
-import time
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "../../.."))
@@ -35,13 +38,13 @@ def port_pair():
     raise RuntimeError("no free port pair")
 
 
-def main():
+def run(install):
     with Cluster("luaipc") as cl:
         n1 = cl.node("n1")
         os.makedirs(n1.dir)
         base = port_pair()
         with open(os.path.join(n1.dir, "clusterd.json"), "w") as f:
-            json.dump({"factorio_dir": os.path.join(BUILD, "factorio-standin"),
+            json.dump({"factorio_dir": install,
                        "instance_ports": "%d-%d" % (base, base + 1)}, f)
         cl.admin_token = n1.init()["admin_token"]
         n1.start()
@@ -68,8 +71,8 @@ def main():
             wait_for(lambda: n1.ctl(*args).returncode == 0, " ".join(args))
         wait_for(lambda: show().get("status") == "running", "the instance to run")
         # The default lua_dir is found next to the binaries.
-        check("patched from <bin>/../share/clusterd/lua" in n1.log_text() or
-              "patched 1 Lua modules" in n1.log_text(), "the node patched the save at its start")
+        check("/bin/../share/clusterd/lua into w.zip" in n1.log_text(),
+              "the node patched the save from <bin>/../share/clusterd/lua (no lua_dir set)")
 
         check(rcon("/standin join alice") == "ok", "alice joins")
         wait_for(lambda: show().get("players") == ["alice"], "alice listed")
@@ -114,7 +117,21 @@ def main():
         check(show().get("ipc_received", 0) >= 1, "ipc counters in instance show")
         ctl("instance", "stop", "w")
         wait_for(lambda: show().get("status") == "stopped", "the stop")
-        log("test_node_ipc: ok")
+        log("test_node_ipc on %s: ok" % install)
+
+
+def main():
+    install20 = os.path.join(BUILD, "factorio-standin")
+    tmp = tempfile.mkdtemp(prefix="lua-node-ipc-")
+    try:
+        install11 = os.path.join(tmp, "factorio-1.1")
+        subprocess.run([os.path.join(ROOT, "tools/factorio-standin/make-install"), install20,
+                        install11, "1.1.110"], check=True)
+        run(install20)
+        run(install11)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log("test_node_ipc: ok")
 
 
 if __name__ == "__main__":
