@@ -26,28 +26,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "../.."))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e/cluster"))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e/standin"))
+sys.path.insert(0, os.path.join(ROOT, "tests/e2e/lua"))
 from cluster_util import BUILD, Cluster, log, wait_for  # noqa: E402
 import standin_util as su  # noqa: E402
+from lua_util import port_pair  # noqa: E402
 
 
 def call(r, fn, args):
     body = r.cmd('/sc rcon.print(remote.call("clusterd","%s",%s))' % (fn, args))
     return json.loads(body)
-
-
-def port_pair():
-    """A port P with P and P+1 free now (the instance's game and RCON)."""
-    import socket
-    for _ in range(100):
-        base = port_pair()
-        try:
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                with socket.socket(socket.AF_INET, kind) as s:
-                    s.bind(("127.0.0.1", base + 1))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
 
 
 def pct(xs, p):

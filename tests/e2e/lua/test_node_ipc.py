@@ -10,35 +10,19 @@ a duplicate. The online list starts empty after the restart. Runs on a 2.0
 install and on a 1.1 install (make-install)."""
 import json
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "../../.."))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e/cluster"))
-sys.path.insert(0, os.path.join(ROOT, "tests/e2e/standin"))
+sys.path.insert(0, HERE)
 from cluster_util import BUILD, Cluster, check, log, wait_for  # noqa: E402
-import standin_util as su  # noqa: E402
+import lua_util  # noqa: E402
+from lua_util import port_pair  # noqa: E402
 
 
-def port_pair():
-    for _ in range(100):
-        base = su.free_port()
-        try:
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                with socket.socket(socket.AF_INET, kind) as s:
-                    s.bind(("127.0.0.1", base + 1))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
-
-
-def run(install):
+def run(install, family, version):
     with Cluster("luaipc") as cl:
         n1 = cl.node("n1")
         os.makedirs(n1.dir)
@@ -117,20 +101,11 @@ def run(install):
         check(show().get("ipc_received", 0) >= 1, "ipc counters in instance show")
         ctl("instance", "stop", "w")
         wait_for(lambda: show().get("status") == "stopped", "the stop")
-        log("test_node_ipc on %s: ok" % install)
+        log("test_node_ipc on %s (%s): ok" % (family, version))
 
 
 def main():
-    install20 = os.path.join(BUILD, "factorio-standin")
-    tmp = tempfile.mkdtemp(prefix="lua-node-ipc-")
-    try:
-        install11 = os.path.join(tmp, "factorio-1.1")
-        subprocess.run([os.path.join(ROOT, "tools/factorio-standin/make-install"), install20,
-                        install11, "1.1.110"], check=True)
-        run(install20)
-        run(install11)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    lua_util.on_both_versions(BUILD, run)
     log("test_node_ipc: ok")
 
 

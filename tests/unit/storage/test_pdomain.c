@@ -1,60 +1,11 @@
 /* Unit tests of the players domain (pdomain): joins count, leaves add
  * their time (saturating, bounded per session), names are checked, the
  * list is in name order and pages with `after`, a malformed body is
- * refused, and the counters survive a close and reopen. In-memory store. */
-#include "tests/unit/storage/util.h"
+ * refused, and the counters survive a close and reopen. On RocksDB and on
+ * the simulated disk. */
+#include "tests/unit/storage/fixture.h"
 
 #include "storage/pdomain.h"
-#include "tests/lib/cmocka_all.h"
-
-struct fx {
-	struct stor_memdisk *md;
-	struct stor *s;
-	uint64_t next;
-};
-
-static void open_store(struct fx *f)
-{
-	struct stor_options o;
-
-	util_small_options(&o, NULL);
-	o.mem = f->md;
-	assert_int_equal(stor_open(&o, &f->s), 0);
-	f->next = stor_applied_index(f->s) + 1;
-}
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_int_equal(stor_memdisk_new(NULL, NULL, &f->md), 0);
-	open_store(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	stor_close(f->s);
-	stor_memdisk_free(f->md);
-	free(f);
-	return 0;
-}
-
-static int apply_raw(struct fx *f, uint8_t *data, size_t len)
-{
-	struct stor_entry e = {.index = f->next, .term = 1,
-			       .type = STOR_ENTRY_COMMAND, .data = data,
-			       .len = len};
-	int result = 99;
-
-	assert_int_equal(stor_log_append(f->s, &e, 1), 0);
-	assert_int_equal(stor_apply(f->s, &e, 1, &result, 0), 0);
-	f->next++;
-	return result;
-}
 
 static int event(struct fx *f, int op, const char *name, uint64_t inst,
 		 uint64_t ms)
@@ -66,8 +17,7 @@ static int event(struct fx *f, int op, const char *name, uint64_t inst,
 
 	snprintf(c.name, sizeof(c.name), "%s", name);
 	assert_int_equal(stor_player_encode(&c, &data, &len), 0);
-	rc = apply_raw(f, data, len);
-	free(data);
+	rc = fx_apply(f, data, len, NULL);
 	return rc;
 }
 
@@ -90,7 +40,7 @@ static void counts_joins_and_time(void **state)
 	assert_true(p.joins == 0 && p.online_ms == 10);
 	/* Survives a reopen. */
 	stor_close(f->s);
-	open_store(f);
+	fx_open(f);
 	assert_int_equal(stor_player_get(f->s, "alice", &p), 0);
 	assert_true(p.joins == 2 && p.online_ms == 4000);
 }
@@ -130,8 +80,7 @@ static void refuses_bad_commands(void **state)
 	mp_w_uint(&w, 1);
 	mp_w_uint(&w, 0);
 	assert_int_equal(mp_writer_take(&w, &data, &len), 0);
-	assert_int_equal(apply_raw(f, data, len), ERR_MALFORMED);
-	free(data);
+	assert_int_equal(fx_apply(f, data, len, NULL), ERR_MALFORMED);
 	{
 		struct stor_player p;
 
@@ -182,12 +131,10 @@ static void lists_in_pages(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(counts_joins_and_time, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(refuses_bad_commands, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(saturates, setup, teardown),
-		cmocka_unit_test_setup_teardown(lists_in_pages, setup, teardown),
+		BOTH(counts_joins_and_time),
+		BOTH(refuses_bad_commands),
+		BOTH(saturates),
+		BOTH(lists_in_pages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
