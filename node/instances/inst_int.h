@@ -166,6 +166,8 @@ int inst_patch_before_start(struct inst_mgr *m, struct inst_proc *p,
 
 /* players.c: the subscriber of channel "clusterd". */
 int inst_players_init(struct inst_mgr *m);
+/* The server process ended: players still listed leave now. */
+void inst_players_gone(struct inst_proc *p);
 void inst_players_state(const struct inst_proc *p, struct core_inst_state *out);
 
 #endif

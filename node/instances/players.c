@@ -8,7 +8,9 @@
  * online. Each join and leave is also handed to the node core's
  * player_event op when it has one (the replicated per-user join count
  * and online time, storage/pdomain.h); the message is acknowledged to the
- * game once that write is committed, so a failed write comes again.
+ * game once that write is committed, so a failed write comes again. The
+ * game reports no leave when the server stops or dies: the node ends those
+ * sessions itself when the process exits (inst_players_gone).
  */
 #include "node/instances/inst_int.h"
 
@@ -18,6 +20,10 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
+
+/* storage/pdomain.h's bound on one session (30 days); node/instances does
+ * not include storage headers. */
+#define PLAYERS_SESSION_MS_MAX (30ull * 24 * 3600 * 1000)
 
 static const char *field(const cJSON *msg, const char *name)
 {
@@ -85,8 +91,9 @@ static void on_written(void *arg, const struct core_write_result *r)
 {
 	struct pending *w = arg;
 
-	inst_mgr_ipc_done(w->m, w->instance, w->msg_id,
-			  r->status != 0 ? r->status : 0);
+	if (w->msg_id != 0) /* 0: no message to answer (inst_players_gone) */
+		inst_mgr_ipc_done(w->m, w->instance, w->msg_id,
+				  r->status != 0 ? r->status : 0);
 	free(w);
 }
 
@@ -174,6 +181,24 @@ static void on_event(void *arg, uint64_t instance, const char *channel,
 	if (rv != 0) /* ERR_NOTFOUND: no replicated part in this core */
 		inst_mgr_ipc_done(m, instance, msg_id,
 				  rv == ERR_NOTFOUND ? 0 : rv);
+}
+
+void inst_players_gone(struct inst_proc *p)
+{
+	struct inst_mgr *m = p->m;
+	uint64_t now = uv_now(m->loop);
+
+	/* The game does not say goodbye to players when the server stops or
+	 * dies: their sessions end now, by this node's clock. */
+	for (uint32_t i = 0; i < p->ipc.nplayers; i++) {
+		uint64_t ms = now - p->ipc.joined_ms[i];
+
+		if (record(m, p->id, 0, p->ipc.players[i], 0,
+			   ms > PLAYERS_SESSION_MS_MAX ? PLAYERS_SESSION_MS_MAX : ms) != 0)
+			TRACE_W(m->log, "instances", "%s: online time of %s "
+				"not recorded", p->rec.name, p->ipc.players[i]);
+	}
+	p->ipc.nplayers = 0;
 }
 
 int inst_players_init(struct inst_mgr *m)

@@ -82,6 +82,11 @@ def run(install, family, version):
         wait_for(lambda: show().get("status") == "running" and show().get("pid") not in (pid, 0),
                  "the restart after SIGKILL")
         check(show().get("players") == [], "nobody is online in the restarted server")
+        # The game never said they left: the node ended their sessions
+        # when the process died.
+        wait_for(lambda: all(players().get(n, {}).get("online_ms", 0) > 0 for n in ("alice", "bob")),
+                 "alice's and bob's time recorded at the crash")
+        check(players()["bob"]["online_ms"] > 0, "bob's session ended with the process")
         # The restarted game's next id is the one bob's join had: carol's
         # join reuses it and must still be handled.
         wait_for(lambda: next_id() == k, "the restarted game's hello")
