@@ -35,7 +35,7 @@ struct inst_ipc_proc {
 	uint32_t nacks;
 	uint32_t acks_inflight; /* ack commands on their way */
 	uint64_t acks[INST_ACK_BATCH];
-	uint64_t received, handled, duplicates;
+	uint64_t received, handled, duplicates, stale;
 	/* Players online, from the clusterd channel (players.c). */
 	uint32_t nplayers;
 	char players[CORE_INST_PLAYERS_MAX][CORE_PLAYER_NAME_MAX];

@@ -131,14 +131,48 @@ static int in_window(const struct ipc_window *w, uint64_t id)
 	return id <= w->hi && w->hi - id < IPC_WINDOW;
 }
 
+static int old_index(const struct ipc_window *w, uint64_t id)
+{
+	for (uint32_t i = 0; i < w->nold; i++)
+		if (w->old[i] == id)
+			return (int)i;
+	return -1;
+}
+
+static void old_remove(struct ipc_window *w, int i)
+{
+	w->old[i] = w->old[--w->nold];
+}
+
+static int stale_index(const struct ipc_window *w, uint64_t id)
+{
+	for (uint32_t i = 0; i < w->nstale; i++)
+		if (w->stale[i] == id)
+			return (int)i;
+	return -1;
+}
+
+static void stale_add(struct ipc_window *w, uint64_t id)
+{
+	/* Full: the oldest hold is dropped (a handler that never answers
+	 * must not block ids for ever). */
+	if (w->nstale == IPC_STALE_MAX)
+		memmove(w->stale, w->stale + 1, --w->nstale * sizeof(w->stale[0]));
+	w->stale[w->nstale++] = id;
+}
+
 enum ipc_seen ipc_window_get(const struct ipc_window *w, uint64_t id)
 {
+	if (stale_index(w, id) >= 0)
+		return IPC_INFLIGHT;
+	if (id <= w->hi && !in_window(w, id))
+		return old_index(w, id) >= 0 ? IPC_INFLIGHT : IPC_NEW;
 	if (!in_window(w, id) || !bit(w->seen, id))
 		return IPC_NEW;
 	return bit(w->done, id) ? IPC_DONE : IPC_INFLIGHT;
 }
 
-void ipc_window_take(struct ipc_window *w, uint64_t id)
+int ipc_window_take(struct ipc_window *w, uint64_t id)
 {
 	ASSERT(id > 0);
 	if (id > w->hi) {
@@ -154,32 +188,62 @@ void ipc_window_take(struct ipc_window *w, uint64_t id)
 		}
 		w->hi = id;
 	} else if (!in_window(w, id)) {
+		if (old_index(w, id) >= 0 || w->nold == IPC_OLD_INFLIGHT)
+			return ERR_AGAIN;
+		w->old[w->nold++] = id;
 		w->too_old++;
-		return;
+		return 0;
 	}
 	set_bit(w->seen, id, 1);
 	set_bit(w->done, id, 0);
+	return 0;
 }
 
-void ipc_window_finish(struct ipc_window *w, uint64_t id, int ok)
+int ipc_window_finish(struct ipc_window *w, uint64_t id, int ok)
 {
-	if (!in_window(w, id) || !bit(w->seen, id))
-		return;
+	int i = stale_index(w, id);
+
+	if (i >= 0) {
+		w->nstale--;
+		memmove(w->stale + i, w->stale + i + 1,
+			(w->nstale - (uint32_t)i) * sizeof(w->stale[0]));
+		return 0;
+	}
+	i = old_index(w, id);
+	if (i >= 0) {
+		old_remove(w, i);
+		return 1;
+	}
+	if (!in_window(w, id) || !bit(w->seen, id) || bit(w->done, id))
+		return 0;
 	if (ok)
 		set_bit(w->done, id, 1);
 	else
 		set_bit(w->seen, id, 0);
+	return 1;
 }
 
 void ipc_window_rewind(struct ipc_window *w, uint64_t next_id)
 {
 	uint64_t from;
 
-	if (next_id == 0 || next_id > w->hi)
+	if (next_id == 0)
+		return;
+	for (uint32_t i = 0; i < w->nold;) {
+		if (w->old[i] >= next_id) {
+			stale_add(w, w->old[i]);
+			old_remove(w, (int)i);
+		} else {
+			i++;
+		}
+	}
+	if (next_id > w->hi)
 		return;
 	/* Only ids inside the window have bits: at most IPC_WINDOW steps. */
 	from = w->hi - next_id >= IPC_WINDOW ? w->hi - IPC_WINDOW + 1 : next_id;
 	for (uint64_t i = from; i <= w->hi; i++) {
+		if (bit(w->seen, i) && !bit(w->done, i))
+			stale_add(w, i);
 		set_bit(w->seen, i, 0);
 		set_bit(w->done, i, 0);
 	}
@@ -372,7 +436,8 @@ static void dispatch(struct inst_proc *p, const char *channel, cJSON *msg)
 				"subscriber on this node", p->rec.name, channel);
 		return;
 	}
-	ipc_window_take(&p->ipc.win, id);
+	if (ipc_window_take(&p->ipc.win, id) != 0)
+		return; /* too many old ones in flight: the game re-sends */
 	s->cb(s->arg, p->id, channel, id, msg);
 }
 
@@ -608,7 +673,12 @@ void inst_mgr_ipc_done(struct inst_mgr *m, uint64_t instance,
 
 	if (p == NULL)
 		return; /* the instance left this node meanwhile */
-	ipc_window_finish(&p->ipc.win, msg_id, status == 0);
+	/* A stale answer (the game restarted from a save since, and the id
+	 * may now name another message) must not acknowledge anything. */
+	if (!ipc_window_finish(&p->ipc.win, msg_id, status == 0)) {
+		p->ipc.stale++;
+		return;
+	}
 	if (status == 0) {
 		p->ipc.handled++;
 		queue_ack(p, msg_id);

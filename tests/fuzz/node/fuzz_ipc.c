@@ -40,8 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (j != NULL && ipc_msg_id(j, &id) == 0) {
 		ASSERT(id >= 1);
 		if (ipc_window_get(&win, id) == IPC_NEW)
-			ipc_window_take(&win, id);
-		ipc_window_finish(&win, id, (int)(id & 1));
+			(void)ipc_window_take(&win, id);
+		(void)ipc_window_finish(&win, id, (int)(id & 1));
+		ASSERT(win.nold <= IPC_OLD_INFLIGHT && win.nstale <= IPC_STALE_MAX);
 		if ((id & 7) == 0)
 			ipc_window_rewind(&win, id / 2 + 1);
 	}
