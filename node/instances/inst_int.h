@@ -40,6 +40,7 @@ struct inst_ipc_proc {
 	uint32_t nplayers;
 	char players[CORE_INST_PLAYERS_MAX][CORE_PLAYER_NAME_MAX];
 	uint64_t joined_ms[CORE_INST_PLAYERS_MAX];
+	char version[CORE_WORD_MAX]; /* the install's, at the last start */
 };
 
 struct inst_ipc_sub {

@@ -14,6 +14,7 @@
  */
 #include "node/instances/inst_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,6 +209,8 @@ int inst_players_init(struct inst_mgr *m)
 
 void inst_players_state(const struct inst_proc *p, struct core_inst_state *out)
 {
+	snprintf(out->factorio_version, sizeof(out->factorio_version), "%s",
+		 p->ipc.version);
 	out->ipc_received = p->ipc.received;
 	out->ipc_duplicates = p->ipc.duplicates;
 	if (p->state != ST_RUNNING)

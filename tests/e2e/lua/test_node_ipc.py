@@ -54,6 +54,8 @@ def run(install, family, version):
                      ["instance", "start", "w"]):
             wait_for(lambda: n1.ctl(*args).returncode == 0, " ".join(args))
         wait_for(lambda: show().get("status") == "running", "the instance to run")
+        check(show().get("factorio_version") == version,
+              "instance show names the install's version (%s)" % version)
         # The default lua_dir is found next to the binaries.
         check("/bin/../share/clusterd/lua into w.zip" in n1.log_text(),
               "the node patched the save from <bin>/../share/clusterd/lua (no lua_dir set)")
