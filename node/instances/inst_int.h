@@ -169,6 +169,9 @@ int inst_patch_before_start(struct inst_mgr *m, struct inst_proc *p,
 int inst_players_init(struct inst_mgr *m);
 /* The server process ended: players still listed leave now. */
 void inst_players_gone(struct inst_proc *p);
+/* hello's "online": who is connected now (a node that connects to a
+ * server that already runs learns it here). */
+void inst_players_hello(struct inst_proc *p, const struct cJSON *online);
 void inst_players_state(const struct inst_proc *p, struct core_inst_state *out);
 
 #endif

@@ -602,8 +602,15 @@ static void on_hello(void *ud, int status, const char *body, size_t len)
 	struct inst_proc *p = ud;
 	cJSON *j, *next;
 
-	if (status != 0 || !rcon_up(p))
+	if (!rcon_up(p))
 		return;
+	if (status != 0) {
+		/* A busy or saving game may miss the deadline: ask again (the
+		 * module's answer is what turns IPC on). */
+		if (status == ERR_TIMEOUT && p->ipc.hello_tries++ < 10)
+			send_hello(p);
+		return;
+	}
 	j = cJSON_ParseWithLength(body, len);
 	next = cJSON_GetObjectItemCaseSensitive(j, "next_id");
 	if (!cJSON_IsNumber(next)) {
@@ -618,6 +625,7 @@ static void on_hello(void *ud, int status, const char *body, size_t len)
 		return;
 	}
 	ipc_window_rewind(&p->ipc.win, (uint64_t)next->valuedouble);
+	inst_players_hello(p, cJSON_GetObjectItemCaseSensitive(j, "online"));
 	p->ipc.ready = 1;
 	TRACE_I(p->m->log, "instances", "%s: IPC up (game next id %.0f)",
 		p->rec.name, next->valuedouble);

@@ -202,6 +202,17 @@ void inst_players_gone(struct inst_proc *p)
 	p->ipc.nplayers = 0;
 }
 
+void inst_players_hello(struct inst_proc *p, const cJSON *online)
+{
+	const cJSON *n;
+
+	if (!cJSON_IsArray(online))
+		return; /* an empty table may come as {} */
+	cJSON_ArrayForEach(n, online)
+		if (cJSON_IsString(n) && name_ok(n->valuestring))
+			online_add(p, n->valuestring, uv_now(p->m->loop));
+}
+
 int inst_players_init(struct inst_mgr *m)
 {
 	return inst_mgr_ipc_subscribe(m, "clusterd", on_event, m);

@@ -147,6 +147,7 @@ def run(install, family, game_version):
     assert r.cmd("/standin join alice") == "ok\n"
     ch, m = ipc.next("clusterd")
     assert m["type"] == "join" and m["player"] == "alice" and m["id"] == 1, m
+    assert call(r, "hello")["online"] == ["alice"]
     assert call(r, "selftest_contents", {"player": "alice"}) == "ok"
     r.cmd("/standin chat alice hello there")
     _, m = ipc.next("clusterd")
