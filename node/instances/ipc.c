@@ -131,12 +131,18 @@ static int in_window(const struct ipc_window *w, uint64_t id)
 	return id <= w->hi && w->hi - id < IPC_WINDOW;
 }
 
-static int old_index(const struct ipc_window *w, uint64_t id)
+/* Where id is in v[0..n), or -1. */
+static int index_of(const uint64_t *v, uint32_t n, uint64_t id)
 {
-	for (uint32_t i = 0; i < w->nold; i++)
-		if (w->old[i] == id)
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i] == id)
 			return (int)i;
 	return -1;
+}
+
+static int old_index(const struct ipc_window *w, uint64_t id)
+{
+	return index_of(w->old, w->nold, id);
 }
 
 static void old_remove(struct ipc_window *w, int i)
@@ -146,10 +152,7 @@ static void old_remove(struct ipc_window *w, int i)
 
 static int stale_index(const struct ipc_window *w, uint64_t id)
 {
-	for (uint32_t i = 0; i < w->nstale; i++)
-		if (w->stale[i] == id)
-			return (int)i;
-	return -1;
+	return index_of(w->stale, w->nstale, id);
 }
 
 static void stale_add(struct ipc_window *w, uint64_t id)
