@@ -90,6 +90,9 @@ int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_stop(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv);
+/* cmd_player.c (issue 12, player tracking) */
+int ctl_cmd_player_list(const struct ctl *c, int argc, char **argv);
+
 /* cmd_plugin.c */
 int ctl_cmd_plugin_list(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv);

@@ -78,6 +78,8 @@ static const struct ctl_cmd commands[] = {
 	{"instance delete", "NAME", 1, 1, "delete an instance (stopping it)", ctl_cmd_instance_delete},
 	{"instance send-rcon", "NAME COMMAND", 2, 2, "run an RCON command; prints the reply",
 	 ctl_cmd_instance_rcon},
+	{"player list", "", 0, 0, "users seen on instances: joins, online time",
+	 ctl_cmd_player_list},
 	{"plugin list", "", 0, 0, "plugins: where they run, their process on this node",
 	 ctl_cmd_plugin_list},
 	{"plugin add", "NAME [--on NODE] [--perms P,P] [--disabled] -- PROGRAM [ARG...]", 2, 33,

@@ -101,6 +101,11 @@ def run(install, family, version):
         p = players()
         check(p["carol"]["joins"] == 1 and p["bob"]["joins"] == 1 and p["alice"]["joins"] == 1,
               "each join counted once: %s" % {k: v["joins"] for k, v in p.items()})
+        out = ctl("player", "list").splitlines()
+        check(out[0].split()[:3] == ["NAME", "JOINS", "ONLINE"] and
+              [l.split()[0] for l in out[1:]] == ["alice", "bob", "carol"] and
+              all(l.split()[1] == "1" for l in out[1:]),
+              "clusterctl player list: alice, bob, carol, one join each")
         rcon("/standin tick 120")
         check(rcon("/standin leave carol") == "ok", "carol leaves")
         wait_for(lambda: players().get("carol", {}).get("online_ms", 0) >= 2000, "carol's time")
