@@ -238,6 +238,8 @@ struct core_inst_state {
 	uint32_t players_n;
 	char players[CORE_INST_PLAYERS_MAX][CORE_PLAYER_NAME_MAX];
 	uint64_t ipc_received, ipc_duplicates; /* game -> node messages */
+	/* The install's version (data/changelog.txt) at the last start. */
+	char factorio_version[CORE_WORD_MAX];
 };
 
 /* An RCON reply: status 0 with body[0..len) (borrowed for the call), or an

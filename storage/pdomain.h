@@ -14,9 +14,11 @@
  *   LEAVE [1, name, instance, online_ms]  online_ms + the session's
  *                                         (at most PLAYERS_SESSION_MS_MAX)
  * The in-game module sends each event until the node acknowledges it
- * after the commit; a node that crashes between the commit and the
- * acknowledgement makes the game send it again, and it counts twice (a
- * window of milliseconds, accepted for statistics).
+ * after the commit, and the node drops ids it has handled; the core
+ * retries a write across leader failovers in its own session (applied
+ * once). An event counts twice only if the node crashes between the commit
+ * and the acknowledgement (milliseconds), or a write stays unknown past
+ * its 10 s deadline and then applies: accepted for statistics.
  */
 #ifndef CLUSTERD_STORAGE_PDOMAIN_H
 #define CLUSTERD_STORAGE_PDOMAIN_H

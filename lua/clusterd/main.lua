@@ -36,11 +36,15 @@ api.register("ack", function(ids) return api.ack(ids) end)
 -- hello(): what the node needs when it (re)connects: the next id this
 -- save will use (ids at or above it that the node saw belong to a
 -- timeline the game has lost, e.g. after a crash and an autosave load),
--- the API family and the outbox size.
+-- the API family, the outbox size and who is online now.
 api.register("hello", function()
   local st = api._state()
+  local online = {}
+  for _, p in pairs(game.connected_players) do online[#online + 1] = p.name end
+  table.sort(online)
   return {next_id = st.next_id, version = api.version(), game_version = api.game_version(),
-          outbox = st.count, sent = st.sent, resent = st.resent, refused = st.refused}
+          outbox = st.count, sent = st.sent, resent = st.resent, refused = st.refused,
+          online = online}
 end)
 
 -- resend(): prints every unacknowledged message again (bounded batch).

@@ -103,6 +103,7 @@ static void add_players(cJSON *o, const struct core_inst_state *st)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(st->players[i]));
 	cJSON_AddNumberToObject(o, "ipc_received", (double)st->ipc_received);
 	cJSON_AddNumberToObject(o, "ipc_duplicates", (double)st->ipc_duplicates);
+	cJSON_AddStringToObject(o, "factorio_version", st->factorio_version);
 }
 
 /* The record as JSON, without the password, with the status as this

@@ -34,12 +34,14 @@ struct inst_ipc_proc {
 	uint8_t ready;         /* hello answered on this RCON connection */
 	uint8_t hello_tries;
 	uint32_t nacks;
+	uint32_t acks_inflight; /* ack commands on their way */
 	uint64_t acks[INST_ACK_BATCH];
-	uint64_t received, handled, duplicates;
+	uint64_t received, handled, duplicates, stale;
 	/* Players online, from the clusterd channel (players.c). */
 	uint32_t nplayers;
 	char players[CORE_INST_PLAYERS_MAX][CORE_PLAYER_NAME_MAX];
 	uint64_t joined_ms[CORE_INST_PLAYERS_MAX];
+	char version[CORE_WORD_MAX]; /* the install's, at the last start */
 };
 
 struct inst_ipc_sub {
@@ -175,6 +177,11 @@ int inst_patch_before_start(struct inst_mgr *m, struct inst_proc *p,
 
 /* players.c: the subscriber of channel "clusterd". */
 int inst_players_init(struct inst_mgr *m);
+/* The server process ended: players still listed leave now. */
+void inst_players_gone(struct inst_proc *p);
+/* hello's "online": who is connected now (a node that connects to a
+ * server that already runs learns it here). */
+void inst_players_hello(struct inst_proc *p, const struct cJSON *online);
 void inst_players_state(const struct inst_proc *p, struct core_inst_state *out);
 
 #endif

@@ -131,14 +131,51 @@ static int in_window(const struct ipc_window *w, uint64_t id)
 	return id <= w->hi && w->hi - id < IPC_WINDOW;
 }
 
+/* Where id is in v[0..n), or -1. */
+static int index_of(const uint64_t *v, uint32_t n, uint64_t id)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i] == id)
+			return (int)i;
+	return -1;
+}
+
+static int old_index(const struct ipc_window *w, uint64_t id)
+{
+	return index_of(w->old, w->nold, id);
+}
+
+static void old_remove(struct ipc_window *w, int i)
+{
+	w->old[i] = w->old[--w->nold];
+}
+
+static int stale_index(const struct ipc_window *w, uint64_t id)
+{
+	return index_of(w->stale, w->nstale, id);
+}
+
+static void stale_add(struct ipc_window *w, uint64_t id)
+{
+	/* Full: the oldest hold is dropped (a handler that never answers
+	 * must not block ids for ever). */
+	if (w->nstale == IPC_STALE_MAX)
+		memmove(w->stale, w->stale + 1, --w->nstale * sizeof(w->stale[0]));
+	w->stale[w->nstale++] = id;
+}
+
 enum ipc_seen ipc_window_get(const struct ipc_window *w, uint64_t id)
 {
+	if (stale_index(w, id) >= 0)
+		return IPC_INFLIGHT;
+	if (id <= w->hi && !in_window(w, id))
+		return old_index(w, id) >= 0 ? IPC_INFLIGHT : IPC_NEW;
 	if (!in_window(w, id) || !bit(w->seen, id))
 		return IPC_NEW;
 	return bit(w->done, id) ? IPC_DONE : IPC_INFLIGHT;
 }
 
-void ipc_window_take(struct ipc_window *w, uint64_t id)
+int ipc_window_take(struct ipc_window *w, uint64_t id)
 {
 	ASSERT(id > 0);
 	if (id > w->hi) {
@@ -154,30 +191,62 @@ void ipc_window_take(struct ipc_window *w, uint64_t id)
 		}
 		w->hi = id;
 	} else if (!in_window(w, id)) {
+		if (old_index(w, id) >= 0 || w->nold == IPC_OLD_INFLIGHT)
+			return ERR_AGAIN;
+		w->old[w->nold++] = id;
 		w->too_old++;
-		return;
+		return 0;
 	}
 	set_bit(w->seen, id, 1);
 	set_bit(w->done, id, 0);
+	return 0;
 }
 
-void ipc_window_finish(struct ipc_window *w, uint64_t id, int ok)
+int ipc_window_finish(struct ipc_window *w, uint64_t id, int ok)
 {
-	if (!in_window(w, id) || !bit(w->seen, id))
-		return;
+	int i = stale_index(w, id);
+
+	if (i >= 0) {
+		w->nstale--;
+		memmove(w->stale + i, w->stale + i + 1,
+			(w->nstale - (uint32_t)i) * sizeof(w->stale[0]));
+		return 0;
+	}
+	i = old_index(w, id);
+	if (i >= 0) {
+		old_remove(w, i);
+		return 1;
+	}
+	if (!in_window(w, id) || !bit(w->seen, id) || bit(w->done, id))
+		return 0;
 	if (ok)
 		set_bit(w->done, id, 1);
 	else
 		set_bit(w->seen, id, 0);
+	return 1;
 }
 
 void ipc_window_rewind(struct ipc_window *w, uint64_t next_id)
 {
-	if (next_id == 0 || next_id > w->hi)
+	uint64_t from;
+
+	if (next_id == 0)
 		return;
-	for (uint64_t i = next_id; i <= w->hi; i++) {
-		if (!in_window(w, i))
-			continue;
+	for (uint32_t i = 0; i < w->nold;) {
+		if (w->old[i] >= next_id) {
+			stale_add(w, w->old[i]);
+			old_remove(w, (int)i);
+		} else {
+			i++;
+		}
+	}
+	if (next_id > w->hi)
+		return;
+	/* Only ids inside the window have bits: at most IPC_WINDOW steps. */
+	from = w->hi - next_id >= IPC_WINDOW ? w->hi - IPC_WINDOW + 1 : next_id;
+	for (uint64_t i = from; i <= w->hi; i++) {
+		if (bit(w->seen, i) && !bit(w->done, i))
+			stale_add(w, i);
 		set_bit(w->seen, i, 0);
 		set_bit(w->done, i, 0);
 	}
@@ -267,23 +336,33 @@ static void arm(struct inst_mgr *m, uint64_t ms)
 		uv_timer_start(&m->ipc.timer, on_timer, ms, 0);
 }
 
+static void flush_acks(struct inst_proc *p, int force);
+
 static void on_ack_reply(void *ud, int status, const char *body, size_t len)
 {
 	struct inst_proc *p = ud;
 
+	ASSERT(p->ipc.acks_inflight > 0);
+	p->ipc.acks_inflight--;
 	if (status != 0 || (len >= 6 && memcmp(body, "Cannot", 6) == 0)) {
 		p->m->ipc.ack_failed++;
 		TRACE_D(p->m->log, "instances", "%s: IPC ack not delivered: %s",
-			p->rec.name, status ? err_str(status) : body);
+			p->rec.name, status ? err_str(status) : "Lua error");
 	}
+	if (status != ERR_SHUTDOWN)
+		flush_acks(p, 0);
 }
 
-static void flush_acks(struct inst_proc *p)
+/* Sends the waiting acknowledgements as one command. Acknowledgements
+ * commute, so they leave the ordered stream (pipelined); while one is on
+ * its way, later ids gather into the next (Nagle's rule: the batch grows
+ * with the load, and a lone id leaves at once). force: send even then. */
+static void flush_acks(struct inst_proc *p, int force)
 {
 	char cmd[IPC_CMD_MAX];
 	size_t o;
 
-	if (p->ipc.nacks == 0)
+	if (p->ipc.nacks == 0 || (p->ipc.acks_inflight > 0 && !force))
 		return;
 	if (!rcon_up(p)) {
 		/* The game re-sends; the window acknowledges again then. */
@@ -298,18 +377,20 @@ static void flush_acks(struct inst_proc *p)
 				      (unsigned long long)p->ipc.acks[i]);
 	o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "})");
 	ASSERT(o < sizeof(cmd));
-	if (rcon_client_command(p->rc, cmd, o, RCON_CMD_ORDERED,
-				IPC_CALL_TIMEOUT_MS, on_ack_reply, p) == 0)
+	if (rcon_client_command(p->rc, cmd, o, 0, IPC_CALL_TIMEOUT_MS,
+				on_ack_reply, p) == 0) {
 		p->m->ipc.acked += p->ipc.nacks;
-	else
+		p->ipc.acks_inflight++;
+	} else {
 		p->m->ipc.ack_failed++;
+	}
 	p->ipc.nacks = 0;
 }
 
 static void queue_ack(struct inst_proc *p, uint64_t id)
 {
 	if (p->ipc.nacks == INST_ACK_BATCH)
-		flush_acks(p);
+		flush_acks(p, 1);
 	p->ipc.acks[p->ipc.nacks++] = id;
 	arm(p->m, 0);
 }
@@ -358,7 +439,8 @@ static void dispatch(struct inst_proc *p, const char *channel, cJSON *msg)
 				"subscriber on this node", p->rec.name, channel);
 		return;
 	}
-	ipc_window_take(&p->ipc.win, id);
+	if (ipc_window_take(&p->ipc.win, id) != 0)
+		return; /* too many old ones in flight: the game re-sends */
 	s->cb(s->arg, p->id, channel, id, msg);
 }
 
@@ -455,7 +537,7 @@ static void on_timer(uv_timer_t *t)
 	}
 	for (size_t i = 0; i < INST_LOCAL_MAX; i++)
 		if (m->procs[i])
-			flush_acks(m->procs[i]);
+			flush_acks(m->procs[i], 0);
 }
 
 int inst_ipc_on_line(struct inst_proc *p, const char *line, size_t len)
@@ -523,8 +605,15 @@ static void on_hello(void *ud, int status, const char *body, size_t len)
 	struct inst_proc *p = ud;
 	cJSON *j, *next;
 
-	if (status != 0 || !rcon_up(p))
+	if (!rcon_up(p))
 		return;
+	if (status != 0) {
+		/* A busy or saving game may miss the deadline: ask again (the
+		 * module's answer is what turns IPC on). */
+		if (status == ERR_TIMEOUT && p->ipc.hello_tries++ < 10)
+			send_hello(p);
+		return;
+	}
 	j = cJSON_ParseWithLength(body, len);
 	next = cJSON_GetObjectItemCaseSensitive(j, "next_id");
 	if (!cJSON_IsNumber(next)) {
@@ -539,6 +628,7 @@ static void on_hello(void *ud, int status, const char *body, size_t len)
 		return;
 	}
 	ipc_window_rewind(&p->ipc.win, (uint64_t)next->valuedouble);
+	inst_players_hello(p, cJSON_GetObjectItemCaseSensitive(j, "online"));
 	p->ipc.ready = 1;
 	TRACE_I(p->m->log, "instances", "%s: IPC up (game next id %.0f)",
 		p->rec.name, next->valuedouble);
@@ -594,7 +684,12 @@ void inst_mgr_ipc_done(struct inst_mgr *m, uint64_t instance,
 
 	if (p == NULL)
 		return; /* the instance left this node meanwhile */
-	ipc_window_finish(&p->ipc.win, msg_id, status == 0);
+	/* A stale answer (the game restarted from a save since, and the id
+	 * may now name another message) must not acknowledge anything. */
+	if (!ipc_window_finish(&p->ipc.win, msg_id, status == 0)) {
+		p->ipc.stale++;
+		return;
+	}
 	if (status == 0) {
 		p->ipc.handled++;
 		queue_ack(p, msg_id);

@@ -29,9 +29,15 @@
 #define IPC_FILE_BYTES_MAX (8u << 20)
 /* How many ids back the node remembers per instance: the module re-sends
  * at most 500 per pass, and messages are acknowledged within a loop turn;
- * 4096 leaves a wide margin. An id older than the window is handled as
- * new (counted): losing a message is worse than handling it twice. */
+ * 4096 leaves a wide margin. An id older than the window (a message that
+ * failed while thousands of later ones were handled) is handled again, as
+ * new: losing it would be worse; IPC_OLD_INFLIGHT of them may be in
+ * flight at once (beyond, they wait for the game's next re-send). */
 #define IPC_WINDOW 4096u
+#define IPC_OLD_INFLIGHT 16u
+/* Answers still due for ids a rewind took from the lost timeline; such an
+ * id is held back (treated as in flight) until its stale answer came. */
+#define IPC_STALE_MAX 64u
 
 struct ipc_line {
 	char channel[IPC_CHANNEL_MAX + 1];
@@ -65,18 +71,29 @@ struct ipc_window {
 	uint64_t hi; /* highest id marked; 0: none */
 	uint8_t seen[IPC_WINDOW / 8];
 	uint8_t done[IPC_WINDOW / 8];
-	uint64_t too_old; /* ids below the window, handled as new */
+	uint64_t old[IPC_OLD_INFLIGHT]; /* in flight, below the window */
+	uint32_t nold;
+	uint64_t stale[IPC_STALE_MAX]; /* in flight when a rewind came */
+	uint32_t nstale;
+	uint64_t too_old; /* ids below the window handed out */
 };
 
 enum ipc_seen ipc_window_get(const struct ipc_window *w, uint64_t id);
-/* Marks id handed out (in flight). */
-void ipc_window_take(struct ipc_window *w, uint64_t id);
+/* Marks id handed out (in flight): 0, or ERR_AGAIN when it is below the
+ * window and IPC_OLD_INFLIGHT such ids are in flight already (do not
+ * hand it out). */
+int ipc_window_take(struct ipc_window *w, uint64_t id);
 /* The subscriber answered: ok marks it done, otherwise it is forgotten so
- * the game's re-send is handled again. Ids outside the window: no-op. */
-void ipc_window_finish(struct ipc_window *w, uint64_t id, int ok);
+ * the game's re-send is handled again. Returns 1 if id was in flight (an
+ * ok answer is then acknowledged to the game), 0 for an answer that is
+ * stale: the id is not in flight (any more), e.g. after a rewind, when
+ * the game uses it for another message. */
+int ipc_window_finish(struct ipc_window *w, uint64_t id, int ok);
 /* The game says its next id is next_id (hello): ids at or above it that
  * the window holds belong to a timeline the game lost (a crash back to an
- * autosave) and are forgotten. */
+ * autosave) and are forgotten; those still in flight stay held back until
+ * their (stale) answer comes, so it cannot acknowledge the new message
+ * that reuses the id. */
 void ipc_window_rewind(struct ipc_window *w, uint64_t next_id);
 
 /* Writes s as a Lua string literal ("...", decimal escapes for quotes,

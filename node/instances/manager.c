@@ -107,6 +107,7 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 	if (!creating)
 		inst_pidfile_remove(p);
 	p->pid = 0;
+	inst_players_gone(p); /* players.c */
 	inst_rcon_drop(p);
 	inst_close_h(p, (uv_handle_t *)&p->proc);
 	uv_timer_stop(&p->kill_timer);

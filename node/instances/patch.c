@@ -686,6 +686,40 @@ int patch_save(const char *save_path, const char *lua_dir,
 	return rv;
 }
 
+int patch_install_version(const char *factorio_dir, char *out, size_t size)
+{
+	char path[4096], line[256];
+	FILE *f;
+	int rv = ERR_NOTFOUND;
+
+	if (snprintf(path, sizeof(path), "%s/data/changelog.txt",
+		     factorio_dir) >= (int)sizeof(path))
+		return ERR_TOOBIG;
+	f = fopen(path, "r");
+	if (f == NULL)
+		return ERR_NOTFOUND;
+	/* The first version line is near the top; 10,000 lines bound a
+	 * file that has none. */
+	for (int n = 0; n < 10000 && fgets(line, sizeof(line), f); n++) {
+		size_t len;
+
+		if (strncmp(line, "Version:", 8) != 0)
+			continue;
+		len = strspn(line + 8, " \t");
+		len = strspn(line + 8 + len, "0123456789.");
+		if (len > 0 && len < size) {
+			const char *v = line + 8 + strspn(line + 8, " \t");
+
+			memcpy(out, v, len);
+			out[len] = '\0';
+			rv = 0;
+		}
+		break;
+	}
+	fclose(f);
+	return rv;
+}
+
 int patch_default_lua_dir(char *out, size_t size)
 {
 	char exe[4096];
@@ -717,6 +751,9 @@ int inst_patch_before_start(struct inst_mgr *m, struct inst_proc *p,
 
 	if (res == NULL)
 		return ERR_NOMEM; /* the next reconciliation tries again */
+	if (patch_install_version(m->factorio_dir, p->ipc.version,
+				  sizeof(p->ipc.version)) != 0)
+		snprintf(p->ipc.version, sizeof(p->ipc.version), "unknown");
 	if (m->lua_dir[0] != '\0')
 		rv = inst_fmt(dir, sizeof(dir), "%s", m->lua_dir);
 	else

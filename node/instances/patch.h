@@ -62,6 +62,12 @@ struct patch_result {
 int patch_save(const char *save_path, const char *lua_dir,
 	       struct patch_result *res);
 
+/* The version of the Factorio install at factorio_dir: the first
+ * "Version: X.Y.Z" line of data/changelog.txt (how an install says what
+ * it is; 1.x and 2.x differ in the Lua API the modules meet). 0, or
+ * ERR_NOTFOUND (no such file or line). */
+int patch_install_version(const char *factorio_dir, char *out, size_t size);
+
 /* The default Lua dir: <dir of the running executable>/../share/clusterd/lua
  * (where the build and `cmake --install` put lua/). 0 or an error. */
 int patch_default_lua_dir(char *out, size_t size);

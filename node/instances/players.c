@@ -8,16 +8,23 @@
  * online. Each join and leave is also handed to the node core's
  * player_event op when it has one (the replicated per-user join count
  * and online time, storage/pdomain.h); the message is acknowledged to the
- * game once that write is committed, so a failed write comes again.
+ * game once that write is committed, so a failed write comes again. The
+ * game reports no leave when the server stops or dies: the node ends those
+ * sessions itself when the process exits (inst_players_gone).
  */
 #include "node/instances/inst_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
+
+/* storage/pdomain.h's bound on one session (30 days); node/instances does
+ * not include storage headers. */
+#define PLAYERS_SESSION_MS_MAX (30ull * 24 * 3600 * 1000)
 
 static const char *field(const cJSON *msg, const char *name)
 {
@@ -65,6 +72,17 @@ static void online_remove(struct inst_proc *p, const char *name)
 	ip->joined_ms[i] = ip->joined_ms[ip->nplayers];
 }
 
+static int known(const char *type)
+{
+	static const char *const types[] = {"chat", "ban", "unban", "promote",
+					    "demote"};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(type, types[i]) == 0)
+			return 1;
+	return 0;
+}
+
 struct pending {
 	struct inst_mgr *m;
 	uint64_t instance, msg_id;
@@ -74,8 +92,9 @@ static void on_written(void *arg, const struct core_write_result *r)
 {
 	struct pending *w = arg;
 
-	inst_mgr_ipc_done(w->m, w->instance, w->msg_id,
-			  r->status != 0 ? r->status : 0);
+	if (w->msg_id != 0) /* 0: no message to answer (inst_players_gone) */
+		inst_mgr_ipc_done(w->m, w->instance, w->msg_id,
+				  r->status != 0 ? r->status : 0);
 	free(w);
 }
 
@@ -133,9 +152,17 @@ static void on_event(void *arg, uint64_t instance, const char *channel,
 		return; /* a ban or promotion: node/users.c acknowledges it */
 	join = strcmp(type, "join") == 0;
 	if (!join && strcmp(type, "leave") != 0) {
-		TRACE_I(m->log, "instances", "%s: %s %s%s%s", p->rec.name, type,
-			name ? name : "?", field(msg, "message") ? ": " : "",
-			field(msg, "message") ? field(msg, "message") : "");
+		/* chat, ban, unban, promote, demote: logged (the users helper
+		 * acts on the game's own [BAN]/[PROMOTE] lines); other types
+		 * (a newer module's) only at debug level. */
+		if (known(type))
+			TRACE_I(m->log, "instances", "%s: %s %s%s%s",
+				p->rec.name, type, name ? name : "?",
+				field(msg, "message") ? ": " : "",
+				field(msg, "message") ? field(msg, "message") : "");
+		else
+			TRACE_D(m->log, "instances", "%s: event %s", p->rec.name,
+				type);
 		inst_mgr_ipc_done(m, instance, msg_id, 0);
 		return;
 	}
@@ -159,6 +186,35 @@ static void on_event(void *arg, uint64_t instance, const char *channel,
 				  rv == ERR_NOTFOUND ? 0 : rv);
 }
 
+void inst_players_gone(struct inst_proc *p)
+{
+	struct inst_mgr *m = p->m;
+	uint64_t now = uv_now(m->loop);
+
+	/* The game does not say goodbye to players when the server stops or
+	 * dies: their sessions end now, by this node's clock. */
+	for (uint32_t i = 0; i < p->ipc.nplayers; i++) {
+		uint64_t ms = now - p->ipc.joined_ms[i];
+
+		if (record(m, p->id, 0, p->ipc.players[i], 0,
+			   ms > PLAYERS_SESSION_MS_MAX ? PLAYERS_SESSION_MS_MAX : ms) != 0)
+			TRACE_W(m->log, "instances", "%s: online time of %s "
+				"not recorded", p->rec.name, p->ipc.players[i]);
+	}
+	p->ipc.nplayers = 0;
+}
+
+void inst_players_hello(struct inst_proc *p, const cJSON *online)
+{
+	const cJSON *n;
+
+	if (!cJSON_IsArray(online))
+		return; /* an empty table may come as {} */
+	cJSON_ArrayForEach(n, online)
+		if (cJSON_IsString(n) && name_ok(n->valuestring))
+			online_add(p, n->valuestring, uv_now(p->m->loop));
+}
+
 int inst_players_init(struct inst_mgr *m)
 {
 	return inst_mgr_ipc_subscribe(m, "clusterd", on_event, m);
@@ -166,6 +222,8 @@ int inst_players_init(struct inst_mgr *m)
 
 void inst_players_state(const struct inst_proc *p, struct core_inst_state *out)
 {
+	snprintf(out->factorio_version, sizeof(out->factorio_version), "%s",
+		 p->ipc.version);
 	out->ipc_received = p->ipc.received;
 	out->ipc_duplicates = p->ipc.duplicates;
 	if (p->state != ST_RUNNING)

@@ -108,6 +108,9 @@ int ctl_cmd_save_rename(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_save_copy(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_save_transfer(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_save_delete(const struct ctl *c, int argc, char **argv);
+/* cmd_player.c (issue 12, player tracking) */
+int ctl_cmd_player_list(const struct ctl *c, int argc, char **argv);
+
 /* cmd_plugin.c */
 int ctl_cmd_plugin_list(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv);

@@ -212,7 +212,7 @@ int ctl_cmd_instance_show(const struct ctl *c, int argc, char **argv)
 	static const char *const keys[] = {
 		"id", "name", "node", "desired", "status", "game_port",
 		"rcon_port", "save", "pid", "crashes", "given_up", "saves",
-		"start_to_running_ms", "error"};
+		"start_to_running_ms", "error", "factorio_version"};
 	char path[PATH_MAX_];
 	cJSON *j;
 	int rc;

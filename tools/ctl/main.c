@@ -92,6 +92,8 @@ static const struct ctl_cmd commands[] = {
 	{"save transfer", "INSTANCE NAME TARGET [NEW] [--copy]", 3, 4,
 	 "move (or --copy) a save to another instance, on any node", ctl_cmd_save_transfer},
 	{"save delete", "INSTANCE NAME", 2, 2, "delete a save", ctl_cmd_save_delete},
+	{"player list", "", 0, 0, "users seen on instances: joins, online time",
+	 ctl_cmd_player_list},
 	{"plugin list", "", 0, 0, "plugins: where they run, their process on this node",
 	 ctl_cmd_plugin_list},
 	{"plugin add", "NAME [--on NODE] [--perms P,P] [--disabled] -- PROGRAM [ARG...]", 2, 33,

@@ -10,15 +10,15 @@ load, acknowledgement, the persisted counter across a restart, and hello."""
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "../../.."))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e/standin"))
+sys.path.insert(0, HERE)
 import standin_util as su  # noqa: E402
+import lua_util  # noqa: E402
 
 PREFIX = "\f$ipc:"
 
@@ -147,6 +147,7 @@ def run(install, family, game_version):
     assert r.cmd("/standin join alice") == "ok\n"
     ch, m = ipc.next("clusterd")
     assert m["type"] == "join" and m["player"] == "alice" and m["id"] == 1, m
+    assert call(r, "hello")["online"] == ["alice"]
     assert call(r, "selftest_contents", {"player": "alice"}) == "ok"
     r.cmd("/standin chat alice hello there")
     _, m = ipc.next("clusterd")
@@ -224,19 +225,7 @@ def run(install, family, game_version):
 
 
 def main():
-    build = su.BUILD
-    install20 = os.path.join(build, "factorio-standin")
-    tmp = tempfile.mkdtemp(prefix="lua-suite-")
-    try:
-        install11 = os.path.join(tmp, "factorio-1.1")
-        subprocess.run([os.path.join(ROOT, "tools/factorio-standin/make-install"), install20,
-                        install11, "1.1.110"], check=True)
-        with open(os.path.join(install20, "data/changelog.txt")) as f:
-            v20 = next(l.split()[1] for l in f if l.startswith("Version:"))
-        run(install20, "2.0", v20)
-        run(install11, "1.1", "1.1.110")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    lua_util.on_both_versions(su.BUILD, run)
     print("test_lua: ok")
 
 

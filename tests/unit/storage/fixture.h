@@ -82,6 +82,25 @@ static inline void fx_snapshot_to(struct fx *f, struct fx *g)
 	assert_int_equal(stor_snap_writer_finish(w), 0);
 }
 
+/* Appends and applies one command (data is freed here); returns its
+ * result and, if index is not NULL, its log index. */
+static inline int fx_apply(struct fx *f, uint8_t *data, size_t len,
+			   uint64_t *index)
+{
+	struct stor_entry e = {.index = f->next, .term = 1,
+			       .type = STOR_ENTRY_COMMAND, .data = data,
+			       .len = len};
+	int result = 99;
+
+	assert_int_equal(stor_log_append(f->s, &e, 1), 0);
+	assert_int_equal(stor_apply(f->s, &e, 1, &result, 0), 0);
+	free(data);
+	if (index)
+		*index = f->next;
+	f->next++;
+	return result;
+}
+
 static inline void fx_close_mem(struct fx *g)
 {
 	stor_close(g->s);

@@ -9,22 +9,9 @@
 #include "storage/kvrev.h"
 #include "tests/lib/cmocka_all.h"
 
-/* Appends and applies one command (freed here); returns its result and
- * its index in *index. */
 static int run(struct fx *f, uint8_t *data, size_t len, uint64_t *index)
 {
-	struct stor_entry e = {.index = f->next, .term = 1,
-			       .type = STOR_ENTRY_COMMAND, .data = data,
-			       .len = len};
-	int result = 99;
-
-	assert_int_equal(stor_log_append(f->s, &e, 1), 0);
-	assert_int_equal(stor_apply(f->s, &e, 1, &result, 0), 0);
-	free(data);
-	if (index)
-		*index = f->next;
-	f->next++;
-	return result;
+	return fx_apply(f, data, len, index);
 }
 
 static int kv(struct fx *f, int op, const char *key, uint64_t cas,

@@ -157,14 +157,30 @@ static void window_in_and_out_of_order(void **state)
 	assert_int_equal(ipc_window_get(w, 4), IPC_NEW);
 	/* Sliding: far ahead, the old ids leave the window and count as new
 	 * (handled again rather than lost). */
-	ipc_window_take(w, 5 + IPC_WINDOW);
+	assert_int_equal(ipc_window_take(w, 5 + IPC_WINDOW), 0);
 	assert_int_equal(ipc_window_get(w, 5), IPC_NEW);
 	assert_int_equal(ipc_window_get(w, 5 + IPC_WINDOW), IPC_INFLIGHT);
-	ipc_window_take(w, 5);
+	assert_int_equal(ipc_window_take(w, 5), 0);
 	assert_int_equal(w->too_old, 1);
+	assert_int_equal(ipc_window_get(w, 5), IPC_INFLIGHT);
+	assert_int_equal(ipc_window_take(w, 5), ERR_AGAIN);
+	assert_int_equal(ipc_window_finish(w, 5, 1), 1); /* acknowledged */
+	assert_int_equal(ipc_window_get(w, 5), IPC_NEW);
+	/* Answers for ids not in flight are stale: nothing to acknowledge. */
+	assert_int_equal(ipc_window_finish(w, 3, 1), 0);
+	assert_int_equal(ipc_window_finish(w, 5 + IPC_WINDOW, 1), 1);
+	assert_int_equal(ipc_window_finish(w, 5 + IPC_WINDOW, 1), 0);
 	/* A slot reused by the slide starts clean. */
 	ipc_window_take(w, 6 + IPC_WINDOW);
 	assert_int_equal(ipc_window_get(w, 6 + IPC_WINDOW), IPC_INFLIGHT);
+	/* Only so many old ones in flight at once. */
+	ipc_window_take(w, 100000);
+	for (uint64_t i = 0; i < IPC_OLD_INFLIGHT; i++)
+		assert_int_equal(ipc_window_take(w, 100 + i), 0);
+	assert_int_equal(ipc_window_take(w, 99), ERR_AGAIN);
+	for (uint64_t i = 0; i < IPC_OLD_INFLIGHT; i++)
+		assert_int_equal(ipc_window_finish(w, 100 + i, 0), 1);
+	assert_int_equal(ipc_window_take(w, 99), 0);
 	free(w);
 }
 
@@ -185,9 +201,29 @@ static void window_rewinds_after_a_crash(void **state)
 	for (uint64_t i = 6; i <= 10; i++)
 		assert_int_equal(ipc_window_get(w, i), IPC_NEW);
 	assert_true(w->hi == 5);
+	/* An id in flight when the rewind comes is held back until its
+	 * (stale) answer: that answer must not acknowledge the new message
+	 * that reuses the id. */
+	ipc_window_take(w, 6);
+	ipc_window_rewind(w, 6);
+	assert_int_equal(ipc_window_get(w, 6), IPC_INFLIGHT);
+	assert_int_equal(ipc_window_finish(w, 6, 1), 0);
+	assert_int_equal(ipc_window_get(w, 6), IPC_NEW);
+	assert_int_equal(ipc_window_take(w, 6), 0);
+	assert_int_equal(ipc_window_finish(w, 6, 1), 1);
+	ipc_window_rewind(w, 6);
 	/* A rewind ahead of what was seen changes nothing. */
 	ipc_window_rewind(w, 100);
 	assert_true(w->hi == 5);
+	/* A rewind far back from a far id takes window steps, not id steps
+	 * (the fuzzer found this one hanging). */
+	ipc_window_take(w, 1000000000000000ull);
+	ipc_window_rewind(w, 2);
+	assert_true(w->hi == 1);
+	assert_int_equal(ipc_window_get(w, 2), IPC_NEW);
+	/* It was in flight: held until its answer. */
+	assert_int_equal(ipc_window_get(w, 1000000000000000ull), IPC_INFLIGHT);
+	assert_int_equal(ipc_window_finish(w, 1000000000000000ull, 1), 0);
 	free(w);
 }
 

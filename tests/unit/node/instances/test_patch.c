@@ -363,6 +363,28 @@ static void failed_write_keeps_the_old_save(void **state)
 	no_temp_left(t);
 }
 
+static void reads_the_install_version(void **state)
+{
+	struct t *t = *state;
+	char v[16], dir[160];
+
+	snprintf(dir, sizeof(dir), "%s/install", t->dir);
+	assert_int_equal(patch_install_version(dir, v, sizeof(v)), ERR_NOTFOUND);
+	put_file(dir, "data/changelog.txt",
+		 "-------------\nVersion: 1.1.110\nDate: 2024\n"
+		 "  Changes:\nVersion: 1.1.109\n");
+	assert_int_equal(patch_install_version(dir, v, sizeof(v)), 0);
+	assert_string_equal(v, "1.1.110");
+	put_file(dir, "data/changelog.txt", "no version here\n");
+	assert_int_equal(patch_install_version(dir, v, sizeof(v)), ERR_NOTFOUND);
+	put_file(dir, "data/changelog.txt", "Version:   2.0.28\r\n");
+	assert_int_equal(patch_install_version(dir, v, sizeof(v)), 0);
+	assert_string_equal(v, "2.0.28");
+	/* Too long for the buffer: not cut into a wrong version. */
+	put_file(dir, "data/changelog.txt", "Version: 123456789.123456789.1\n");
+	assert_int_equal(patch_install_version(dir, v, sizeof(v)), ERR_NOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +403,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(failed_write_keeps_the_old_save,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(reads_the_install_version, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
