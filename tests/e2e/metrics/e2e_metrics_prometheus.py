@@ -123,6 +123,19 @@ def everything(cl, prom, n1, n3):
     check(any(v > 0 for v in ups.values()), "some instance advances (UPS > 0)")
     check_exposition(n1)
 
+    # Items: the stand-in has no production statistics, so a report is
+    # printed by hand on beta's stdout, as the module would print it.
+    report = ('{\\"id\\":900001,\\"tick\\":5,\\"players\\":0,'
+              '\\"produced\\":{\\"iron-plate\\":120},\\"consumed\\":{\\"iron-ore\\":130}}')
+    r = cl.nodes[1].ctl("instance", "send-rcon", "beta",
+                        '/sc print("\\f$ipc:metrics?j%s")' % report)
+    check(r.returncode == 0, "a metrics report printed on beta's stdout (%s)" % r.stderr.strip())
+    wait_for(lambda: series(prom, 'clusterd_instance_items_produced_total{item="iron-plate"}')
+             == {("n2", "beta"): 120.0} and
+             series(prom, 'clusterd_instance_items_consumed_total{item="iron-ore"}')
+             == {("n2", "beta"): 130.0},
+             "beta's reported items in clusterd_instance_items_{produced,consumed}_total")
+
     # kill -9 of n3: clusterd_up 0, its instance series go, n1/n2 stay.
     n3.kill9()
     wait_for(lambda: per_node(prom, "clusterd_up") == {"n1": 1.0, "n2": 1.0, "n3": 0.0},

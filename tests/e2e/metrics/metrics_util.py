@@ -20,11 +20,13 @@ STANDIN = os.path.abspath(os.path.join(BUILD, "factorio-standin"))
 
 
 def free_port_block(n):
-    """The first of n consecutive loopback ports that are free now."""
+    """The first of n consecutive loopback ports that are free now, below
+    the kernel's ephemeral range (32768 and up), where the nodes' outgoing
+    connections and the ports other tests got from bind(0) never land."""
     import random
     import socket
     for _ in range(200):
-        base = random.randrange(20000, 60000 - n)
+        base = random.randrange(20000, 32768 - n)
         socks = []
         try:
             for p in range(base, base + n):
