@@ -428,13 +428,18 @@ static void drain_queue(struct users *u, uint64_t now)
 
 	for (size_t i = 0; i < u->nqueue; i++) {
 		struct queued *q = &u->queue[i];
+		struct inflight *f = inflight_of(u, q->inst, 0);
 		int rc = ERR_AGAIN, skip = 0;
 
 		for (size_t k = 0; k < nblocked; k++)
 			skip |= blocked[k] == q->inst;
 		if (!skip)
 			rc = send_now(u, q->inst, q->action, q->name, q->cmd);
-		if (rc == ERR_AGAIN && now - q->since_ms < USERS_RETRY_FOR_MS) {
+		/* A server with answers coming is slow, not gone: its
+		 * commands wait however long a bulk change takes. */
+		if (rc == ERR_AGAIN &&
+		    ((f != NULL && f->n > 0) ||
+		     now - q->since_ms < USERS_RETRY_FOR_MS)) {
 			if (!skip && nblocked < INST_LOCAL_MAX)
 				blocked[nblocked++] = q->inst;
 			u->queue[j++] = *q;

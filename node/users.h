@@ -39,7 +39,9 @@
  * Retries. A command for an instance whose RCON is not up yet (it is
  * starting: its list files were written before the change) waits in a
  * queue and is sent, in order, once RCON answers; an instance that goes
- * away drops its commands (its next start writes the files). A change from
+ * away, or whose RCON stays down for USERS_RETRY_FOR_MS, drops its
+ * commands (its next start writes the files). A server that is answering
+ * keeps its queue however long a bulk change takes. A change from
  * a game that could not be written (no leader during an election) is
  * proposed again until it is written or USERS_RETRY_FOR_MS passed.
  *
