@@ -667,8 +667,12 @@ void cluster_set_instances(struct cluster *c, struct inst_mgr *im)
 				  .self_id = c->ident.id};
 
 	c->im = im;
-	if (c->users == NULL && users_new(&uc, &c->users) != 0)
+	if (im == NULL) { /* the manager stops: so do its user lists */
+		users_close(c->users);
+		c->users = NULL;
+	} else if (c->users == NULL && users_new(&uc, &c->users) != 0) {
 		TRACE_E(c->log, "users", "cannot start the user list sync");
+	}
 }
 
 void cluster_set_plugins(struct cluster *c, struct plug_mgr *pm)

@@ -84,6 +84,13 @@ struct users {
 	size_t ncache;
 	struct pending pending[USERS_PENDING_MAX];
 	size_t npending;
+	/* Commands sent and not answered yet, per instance and in all. */
+	struct inflight {
+		uint64_t inst;
+		uint32_t n;
+	} inflight[INST_LOCAL_MAX];
+	size_t ninflight;
+	uint32_t inflight_total;
 	struct users_stats stats;
 };
 
@@ -249,22 +256,63 @@ static void pending_drop(struct users *u, uint64_t inst, int action,
 static void on_retry(uv_timer_t *t);
 
 struct push {
-	const struct tracer *log;
+	struct users *u;
 	uint64_t inst;
 	char cmd[CMD_MAX];
 };
 
+/* The in-flight count of an instance (a slot is made for a new one; NULL
+ * when the table is full, which then does not limit). */
+static struct inflight *inflight_of(struct users *u, uint64_t inst, int make)
+{
+	for (size_t i = 0; i < u->ninflight; i++)
+		if (u->inflight[i].inst == inst)
+			return &u->inflight[i];
+	if (!make || u->ninflight == INST_LOCAL_MAX)
+		return NULL;
+	u->inflight[u->ninflight].inst = inst;
+	u->inflight[u->ninflight].n = 0;
+	return &u->inflight[u->ninflight++];
+}
+
+static void users_free(struct users *u)
+{
+	for (size_t i = 0; i < u->nwrites; i++)
+		free(u->writes[i]);
+	free(u->queue);
+	free(u->cache);
+	free(u);
+}
+
+/* Freed once both timers closed and no command is in flight. */
+static int users_gone(const struct users *u)
+{
+	return u->closing == 3 && u->inflight_total == 0;
+}
+
 static void on_pushed(void *arg, int status, const char *body, size_t len)
 {
 	struct push *p = arg;
+	struct users *u = p->u;
+	struct inflight *f = inflight_of(u, p->inst, 0);
 
-	if (status != 0)
-		TRACE_W(p->log, MOD, "instance %llu: %s: %s",
+	if (status != 0) {
+		u->stats.push_failed++;
+		TRACE_W(u->log, MOD, "instance %llu: %s: %s",
 			(unsigned long long)p->inst, p->cmd, err_str(status));
-	else
-		TRACE_D(p->log, MOD, "instance %llu: %s: %.*s",
+	} else {
+		TRACE_D(u->log, MOD, "instance %llu: %s: %.*s",
 			(unsigned long long)p->inst, p->cmd, (int)len, body);
+	}
+	if (f != NULL && f->n > 0)
+		f->n--;
+	ASSERT(u->inflight_total > 0);
+	u->inflight_total--;
 	free(p);
+	if (users_gone(u))
+		users_free(u);
+	else if (!u->closing && u->nqueue > 0) /* room: send what waits */
+		uv_timer_start(&u->retry, on_retry, 0, 0);
 }
 
 static void retry_arm(struct users *u)
@@ -273,30 +321,44 @@ static void retry_arm(struct users *u)
 		uv_timer_start(&u->retry, on_retry, USERS_RETRY_MS, 0);
 }
 
-/* Sends one command now: 0, or the error (ERR_AGAIN: RCON not up). */
+/* Sends one command now: 0, or the error (ERR_AGAIN: RCON not up, or
+ * USERS_INFLIGHT_MAX commands of that instance already in flight). */
 static int send_now(struct users *u, uint64_t inst, int action,
 		    const char *name, const char *cmd)
 {
-	struct push *p = calloc(1, sizeof(*p));
+	struct inflight *f = inflight_of(u, inst, 1);
+	struct push *p;
 	int rc;
 
+	if (u->closing)
+		return ERR_NOTFOUND;
+	if (f != NULL && f->n >= USERS_INFLIGHT_MAX)
+		return ERR_AGAIN;
+	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return ERR_NOMEM;
-	p->log = u->log;
+	p->u = u;
 	p->inst = inst;
 	snprintf(p->cmd, sizeof(p->cmd), "%s", cmd);
 	if (action != USERS_ACT_NONE)
 		pending_add(u, inst, action, name);
+	/* Counted before the call: a client may answer inside it. */
+	if (f != NULL)
+		f->n++;
+	u->inflight_total++;
+	u->stats.pushed++;
 	rc = u->rcon(u->rcon_arg, inst, p->cmd, strlen(p->cmd),
 		     USERS_RCON_TIMEOUT_MS, on_pushed, p);
 	if (rc != 0) {
 		if (action != USERS_ACT_NONE)
 			pending_drop(u, inst, action, name);
+		if (f != NULL)
+			f->n--;
+		u->inflight_total--;
+		u->stats.pushed--;
 		free(p);
-		return rc;
 	}
-	u->stats.pushed++;
-	return 0;
+	return rc;
 }
 
 static int queued_for(const struct users *u, uint64_t inst)
@@ -366,13 +428,18 @@ static void drain_queue(struct users *u, uint64_t now)
 
 	for (size_t i = 0; i < u->nqueue; i++) {
 		struct queued *q = &u->queue[i];
+		struct inflight *f = inflight_of(u, q->inst, 0);
 		int rc = ERR_AGAIN, skip = 0;
 
 		for (size_t k = 0; k < nblocked; k++)
 			skip |= blocked[k] == q->inst;
 		if (!skip)
 			rc = send_now(u, q->inst, q->action, q->name, q->cmd);
-		if (rc == ERR_AGAIN && now - q->since_ms < USERS_RETRY_FOR_MS) {
+		/* A server with answers coming is slow, not gone: its
+		 * commands wait however long a bulk change takes. */
+		if (rc == ERR_AGAIN &&
+		    ((f != NULL && f->n > 0) ||
+		     now - q->since_ms < USERS_RETRY_FOR_MS)) {
 			if (!skip && nblocked < INST_LOCAL_MAX)
 				blocked[nblocked++] = q->inst;
 			u->queue[j++] = *q;
@@ -1039,13 +1106,9 @@ static void on_closed(uv_handle_t *h)
 {
 	struct users *u = h->data;
 
-	if (++u->closing < 3) /* closing counts 1 + the two timers */
-		return;
-	for (size_t i = 0; i < u->nwrites; i++)
-		free(u->writes[i]);
-	free(u->queue);
-	free(u->cache);
-	free(u);
+	u->closing++; /* 1 + the two timers */
+	if (users_gone(u))
+		users_free(u);
 }
 
 void users_close(struct users *u)

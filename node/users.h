@@ -39,7 +39,9 @@
  * Retries. A command for an instance whose RCON is not up yet (it is
  * starting: its list files were written before the change) waits in a
  * queue and is sent, in order, once RCON answers; an instance that goes
- * away drops its commands (its next start writes the files). A change from
+ * away, or whose RCON stays down for USERS_RETRY_FOR_MS, drops its
+ * commands (its next start writes the files). A server that is answering
+ * keeps its queue however long a bulk change takes. A change from
  * a game that could not be written (no leader during an election) is
  * proposed again until it is written or USERS_RETRY_FOR_MS passed.
  *
@@ -71,6 +73,13 @@ struct inst_mgr;
 #define USERS_PENDING_TTL_MS 10000
 /* RCON timeout of a list command (the game answers on the next tick). */
 #define USERS_RCON_TIMEOUT_MS 5000
+/* Commands in flight per instance. The RCON client sends ordered
+ * commands one at a time (the game may run a long command after a later
+ * short one), and the game runs each at its next tick: about 30 a second
+ * (measured with the stand-in). A bulk change (an import) therefore waits
+ * in our queue, refilled as answers come, and only a few of ours stand
+ * before another feature's command on the same connection. */
+#define USERS_INFLIGHT_MAX 8
 /* Deadline of a write caused by a game line. */
 #define USERS_WRITE_DEADLINE_MS 10000
 /* Commands waiting for an instance's RCON, and game changes waiting to be
@@ -168,8 +177,9 @@ void users_get_stats(const struct users *u, struct users_stats *out);
  * _game_changes_total, _already_held_total, _dropped_total. */
 struct http_reply;
 int users_metrics(const struct users *u, struct http_reply *rep);
-/* Closes the timer and frees u on the loop (commands in flight complete
- * without it). */
+/* Closes the timers and frees u on the loop, once the commands in flight
+ * have their answers (the instance manager closing its RCON clients ends
+ * them). u may be NULL. */
 void users_close(struct users *u);
 
 #endif

@@ -300,6 +300,26 @@ def server_rcon(n):
     return su.Rcon(port, pw)
 
 
+def test_bulk_import(cl, nodes, count=500):
+    """One import of a 500-name ban list: the time until every server's
+    ban list holds all of them (a /ban per name and server)."""
+    path = os.path.join(cl.tmp, "bulk-banlist.json")
+    with open(path, "w") as f:
+        json.dump([{"username": "bulk%03d" % i, "reason": "list %d" % i}
+                   for i in range(count)], f)
+    t0 = time.monotonic()
+    ctl_ok(nodes[1], "user", "import", "banlist", path)
+    t_written = time.monotonic() - t0
+
+    def all_there():
+        return all(sum(1 for k in read_list(n, "banlist") if k.startswith("bulk")) == count
+                   for n in nodes)
+    wait_for(all_there, "%d imported bans on every server" % count, interval=0.02)
+    log("measure: import of %d bans: written after %.0f ms, on every server after %.0f ms"
+        % (count, t_written * 1000, (time.monotonic() - t0) * 1000))
+    check(True, "%d imported bans reached every server" % count)
+
+
 def test_ban_without_quorum(cl, nodes):
     """A ban typed while the cluster cannot write (two of three nodes
     down) is written once a quorum is back, as one change."""
@@ -402,6 +422,7 @@ def body(cl):
     test_ban_latency(cl, nodes)
     test_cluster_to_game(cl, nodes)
     test_import_export(cl, nodes)
+    test_bulk_import(cl, nodes)
     test_ban_without_quorum(cl, nodes)
 
 

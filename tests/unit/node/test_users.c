@@ -40,6 +40,12 @@ struct fake {
 	uint64_t sent_to[SENT_MAX];
 	size_t nsent;
 	uint64_t down; /* this instance answers ERR_AGAIN */
+	/* defer: answers wait in held[] until answer_all (as a server that
+	 * takes a tick per command) */
+	int defer;
+	core_rcon_cb held_cb[SENT_MAX];
+	void *held_arg[SENT_MAX];
+	size_t nheld;
 	/* IPC acknowledgements: (instance, id, status). */
 	uint64_t ack_inst[SENT_MAX], ack_id[SENT_MAX];
 	int ack_status[SENT_MAX];
@@ -172,8 +178,23 @@ static int f_rcon(void *arg, uint64_t inst, const char *cmd, size_t len,
 	assert_true(f->nsent < SENT_MAX);
 	snprintf(f->sent[f->nsent], sizeof(f->sent[0]), "%.*s", (int)len, cmd);
 	f->sent_to[f->nsent++] = inst;
+	if (f->defer) {
+		assert_true(f->nheld < SENT_MAX);
+		f->held_cb[f->nheld] = cb;
+		f->held_arg[f->nheld++] = cb_arg;
+		return 0;
+	}
 	cb(cb_arg, 0, "", 0); /* the real client answers later; fine here */
 	return 0;
+}
+
+static void answer_all(struct fake *f)
+{
+	size_t n = f->nheld;
+
+	f->nheld = 0;
+	for (size_t i = 0; i < n; i++)
+		f->held_cb[i](f->held_arg[i], 0, "", 0);
 }
 
 static void f_ipc_done(void *arg, uint64_t inst, uint64_t id, int status)
@@ -507,6 +528,42 @@ static void test_echo_both_sources(void **state)
 	assert_int_equal(f->ack_status[0], 0);
 }
 
+/* A bulk change: at most USERS_INFLIGHT_MAX commands wait for answers
+ * per server; the rest follow, in order, as answers come. */
+static void test_inflight_window(void **state)
+{
+	struct fake *f = *state;
+	char cmd[64];
+	size_t rounds = 0;
+
+	f->defer = 1;
+	for (int i = 0; i < 12; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "p%02d", i);
+		api_change(f, name, CORE_USER_F_ADMIN, 1, "");
+	}
+	assert_int_equal(count_sent(f, 10, "/promote p00"), 1);
+	assert_int_equal(f->nsent, 2 * USERS_INFLIGHT_MAX);
+	while (f->nheld > 0 && rounds++ < 10) {
+		answer_all(f);
+		turn(f);
+	}
+	assert_int_equal(f->nsent, 2 * 12);
+	for (int i = 0; i < 12; i++) {
+		snprintf(cmd, sizeof(cmd), "/promote p%02d", i);
+		assert_int_equal(count_sent(f, 10, cmd), 1);
+		assert_int_equal(count_sent(f, 11, cmd), 1);
+	}
+	/* In order per server. */
+	for (size_t i = 0, k = 0; i < f->nsent; i++) {
+		if (f->sent_to[i] != 10)
+			continue;
+		snprintf(cmd, sizeof(cmd), "/promote p%02zu", k++);
+		assert_string_equal(f->sent[i], cmd);
+	}
+}
+
 static cJSON *read_json(const char *dir, const char *name)
 {
 	char path[512], buf[4096];
@@ -578,6 +635,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_line_and_event, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_echo_both_sources, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_window, setup,
 						teardown),
 	};
 
