@@ -233,6 +233,7 @@ struct http_stream {
 	h2o_req_t *req;
 	struct http_stream_src src;
 	int closed;
+	int waiting; /* pull said HTTP_STREAM_WAIT; a wake sends */
 };
 
 static void stream_close(struct http_stream *st)
@@ -257,6 +258,10 @@ static void stream_send(struct http_stream *st)
 
 	ASSERT(!st->closed);
 	rv = st->src.pull(st->src.arg, &p, &len, &done);
+	if (rv == HTTP_STREAM_WAIT && st->src.stream != NULL) {
+		st->waiting = 1;
+		return;
+	}
 	if (rv != 0) {
 		/* Cut the connection: the body ends without its last chunk. */
 		h2o_send(st->req, NULL, 0, H2O_SEND_STATE_ERROR);
@@ -265,6 +270,14 @@ static void stream_send(struct http_stream *st)
 	buf = h2o_iovec_init(p, len);
 	h2o_send(st->req, &buf, 1,
 		 done ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+void http_stream_wake(struct http_stream *st)
+{
+	if (st->waiting && !st->closed) {
+		st->waiting = 0;
+		stream_send(st);
+	}
 }
 
 static void stream_proceed(h2o_generator_t *g, h2o_req_t *req)
@@ -308,6 +321,8 @@ static void stream_start(h2o_req_t *req, struct http_reply *rep,
 	st->gen.stop = stream_stop;
 	st->req = req;
 	st->src = *src;
+	if (src->stream != NULL)
+		*src->stream = st;
 	h2o_start_response(req, &st->gen);
 	stream_send(st);
 }

@@ -112,7 +112,17 @@ struct http_stream_src {
 	int (*pull)(void *arg, const uint8_t **p, size_t *len, int *done);
 	void (*close)(void *arg);
 	void *arg;
+	/* Live streams (a log followed): when not NULL, http_async_stream
+	 * stores the stream here, and pull may return HTTP_STREAM_WAIT (no
+	 * piece yet); the source then calls http_stream_wake(*stream) once it
+	 * has one. *stream is valid until close runs. */
+	struct http_stream **stream;
 };
+
+/* See http_stream_src.stream. */
+#define HTTP_STREAM_WAIT 2
+struct http_stream;
+void http_stream_wake(struct http_stream *st);
 
 /* Answers a deferred request with a stream: the status, content type and
  * headers of http_async_reply(a) (its body is ignored), then the pieces

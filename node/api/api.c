@@ -44,6 +44,9 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/snapshot", api_snapshot, 0, "cluster.admin"},
 	{"GET", "/api/v1/instances", api_instances_list, 0, "instance.read"},
 	{"POST", "/api/v1/instances", api_instances_create, 0, "instance.write"},
+	{"GET", "/api/v1/instances/*/log", api_instances_log, 0, "log.read"},
+	{"POST", "/api/v1/instances/start-all", api_instances_all, 0, "instance.write"},
+	{"POST", "/api/v1/instances/stop-all", api_instances_all, 0, "instance.write"},
 	{"GET", "/api/v1/instances/", api_instances_show, 0, "instance.read"},
 	{"POST", "/api/v1/instances/", api_instances_action, 0, "instance.write"},
 	{"DELETE", "/api/v1/instances/", api_instances_delete, 0, "instance.write"},
@@ -391,9 +394,30 @@ static int perm_allowed(int role, const char *perm)
 	return n > 5 && strcmp(perm + n - 5, ".read") == 0;
 }
 
+/* The part of a route's path before its first '*' (all of it if none). */
+static size_t route_prefix_len(const char *route)
+{
+	const char *star = strchr(route, '*');
+
+	return star ? (size_t)(star - route) : strlen(route);
+}
+
+/* A '*' in a route matches one non-empty path segment (no '/'), so
+ * "/api/v1/instances/<*>/log" can carry a permission of its own. */
 static int path_is(const char *p, size_t pl, const char *route)
 {
-	size_t n = strlen(route);
+	size_t n = route_prefix_len(route);
+	const char *end;
+
+	if (route[n] == '*') {
+		if (pl <= n || memcmp(p, route, n) != 0)
+			return 0;
+		end = memchr(p + n, '/', pl - n);
+		if (end == NULL || end == p + n)
+			return 0;
+		/* Recursion depth: the number of '*' in a static route. */
+		return path_is(end, pl - (size_t)(end - p), route + n + 1);
+	}
 
 	if (route[n - 1] == '/')
 		return pl >= n && memcmp(p, route, n) == 0;
@@ -462,9 +486,10 @@ int api_handle(struct api *a, const struct http_request *req,
 	memset(&r, 0, sizeof(r));
 	r.api = a;
 	r.http = req;
-	r.rest = (req->raw_path ? req->raw_path : req->path) + strlen(rt->path);
+	r.rest = (req->raw_path ? req->raw_path : req->path) +
+		 route_prefix_len(rt->path);
 	r.rest_len = (req->raw_path ? req->raw_path_len : req->path_len) -
-		     strlen(rt->path);
+		     route_prefix_len(rt->path);
 	r.role = role;
 	rc = rt->fn(&r, rep);
 	if (rc == 0 && rep->status == 503)

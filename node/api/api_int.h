@@ -44,6 +44,15 @@ int api_instances_create(struct api_req *r, struct http_reply *rep);
 int api_instances_show(struct api_req *r, struct http_reply *rep);
 int api_instances_action(struct api_req *r, struct http_reply *rep);
 int api_instances_delete(struct api_req *r, struct http_reply *rep);
+/* Issue 12, ops: start-all/stop-all (inst_all.c), an instance's log
+ * (inst_log.c). */
+int api_instances_all(struct api_req *r, struct http_reply *rep);
+int api_instances_log(struct api_req *r, struct http_reply *rep);
+/* instances.c: a member by raft id (name NULL) or by name; this node's
+ * raft id (0 before it has one). */
+int api_inst_member_find(const struct core *c, uint64_t id, const char *name,
+			 struct core_member *out);
+uint64_t api_inst_self_id(const struct core *c);
 
 /* Writes {"error": msg} with status; returns 0 (so a handler may
  * `return api_error(...)`). A 503 gets Retry-After. */

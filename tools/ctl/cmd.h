@@ -53,6 +53,8 @@ struct ctl {
 	int progress;     /* --progress: snapshot save reports bytes */
 	/* snapshot restore: passed to `clusterd restore` */
 	const char *data_dir, *bind, *http, *advertise;
+	const char *instance; /* --instance NAME (log follow/query) */
+	long lines;           /* --lines N (log); 0: the default */
 };
 
 /* Sets target.url and target.token from the flags (NULL when not given),
@@ -87,6 +89,15 @@ int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_stop(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv);
+/* cmd_inst_ops.c */
+int ctl_cmd_instance_kill(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_restart(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_start_all(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_stop_all(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_config_get(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_config_set(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_log_query(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_log_follow(const struct ctl *c, int argc, char **argv);
 
 /* --- Shared by the commands (cmd_common.c) ---------------------------- */
 

@@ -78,6 +78,21 @@ static const struct ctl_cmd commands[] = {
 	{"instance delete", "NAME", 1, 1, "delete an instance (stopping it)", ctl_cmd_instance_delete},
 	{"instance send-rcon", "NAME COMMAND", 2, 2, "run an RCON command; prints the reply",
 	 ctl_cmd_instance_rcon},
+	{"instance kill", "NAME", 1, 1, "SIGKILL the server (no save); desired becomes stopped",
+	 ctl_cmd_instance_kill},
+	{"instance restart", "NAME", 1, 1, "stop (it saves) and start again", ctl_cmd_instance_restart},
+	{"instance start-all", "", 0, 0, "start every assigned instance not excluded from start-all",
+	 ctl_cmd_instance_start_all},
+	{"instance stop-all", "", 0, 0, "stop every instance", ctl_cmd_instance_stop_all},
+	{"instance config get", "NAME [KEY]", 1, 2, "an instance's configuration (or one KEY)",
+	 ctl_cmd_instance_config_get},
+	{"instance config set", "NAME KEY VALUE", 3, 3,
+	 "set auto_start, exclude_from_start_all, stop_timeout_s or settings.FIELD",
+	 ctl_cmd_instance_config_set},
+	{"log query", "--instance NAME [--lines N]", 0, 0, "an instance's newest log lines",
+	 ctl_cmd_log_query},
+	{"log follow", "--instance NAME [--lines N]", 0, 0, "an instance's log, live (until ^C)",
+	 ctl_cmd_log_follow},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -169,6 +184,7 @@ static void usage(FILE *f)
 	      "  --cas R        kv put/delete only if the key's revision is R (0: absent)\n"
 	      "  --stale        kv get from this node's copy, without a leader round\n"
 	      "  --name N, --role admin|read, --ttl S   for token create\n"
+	      "  --instance NAME, --lines N   for log query and log follow\n"
 	      "  --progress     snapshot save: bytes so far on stderr (always on a\n"
 	      "                 terminal)\n"
 	      "  --data-dir D, --name N, --bind A, --http A, --advertise A\n"
@@ -261,6 +277,8 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		{"bind", required_argument, NULL, 'B'},
 		{"http", required_argument, NULL, 'H'},
 		{"advertise", required_argument, NULL, 'A'},
+		{"instance", required_argument, NULL, 'I'},
+		{"lines", required_argument, NULL, 'L'},
 		{"version", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -284,6 +302,14 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		case 'B': ctl->bind = optarg; break;
 		case 'H': ctl->http = optarg; break;
 		case 'A': ctl->advertise = optarg; break;
+		case 'I': ctl->instance = optarg; break;
+		case 'L':
+			if (parse_num(optarg, &v) != 0 || v == 0 || v > 2000) {
+				fprintf(stderr, "clusterctl: --lines wants 1..2000, not '%s'\n", optarg);
+				return 2;
+			}
+			ctl->lines = (long)v;
+			break;
 		case 'C':
 		case 'T':
 			if (parse_num(optarg, &v) != 0 || (c == 'T' && v > LONG_MAX)) {
