@@ -140,7 +140,7 @@ static int i_decode(const msgpack_object *body, struct stor_inst_cmd *c)
 
 	memset(c, 0, sizeof(*c));
 	if (mp_get_array(body, &n) != 0 || n < 2 ||
-	    u64_at(body, 0, STOR_INST_DELETE, &op) != 0 ||
+	    u64_at(body, 0, STOR_INST_CONFIG, &op) != 0 ||
 	    mp_array_at(body, 1, &rec) != 0)
 		return ERR_MALFORMED;
 	c->op = (int)op;
