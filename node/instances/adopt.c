@@ -26,22 +26,6 @@
 
 #include "base/err.h"
 
-static long long read_pid(const struct inst_proc *p)
-{
-	char path[INST_PATH_MAX + 16];
-	long long pid = 0;
-	FILE *f;
-
-	(void)inst_fmt(path, sizeof(path), "%s/server.pid", p->dir);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	if (fscanf(f, "%lld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return pid;
-}
-
 int inst_adopted_alive(struct inst_proc *p)
 {
 	return p->pid > 1 && kill((pid_t)p->pid, 0) == 0 &&
@@ -67,7 +51,7 @@ int inst_adopt(struct inst_proc *p)
 	if (p->adopt_checked)
 		return 0;
 	p->adopt_checked = 1;
-	pid = read_pid(p);
+	pid = inst_pidfile_read(p);
 	if (pid <= 1 || !inst_runs_in(pid, p->dir))
 		return 0;
 	(void)inst_fmt(path, sizeof(path), "%s/server.out", p->dir);

@@ -112,6 +112,8 @@ int inst_write_files(struct inst_mgr *m, struct inst_proc *p);
 void inst_pidfile_write(struct inst_proc *p);
 void inst_pidfile_remove(struct inst_proc *p);
 int inst_orphan_check(struct inst_proc *p, uint64_t now);
+/* The pid in DIR/server.pid: -1 without the file, 0 if unreadable. */
+long long inst_pidfile_read(const struct inst_proc *p);
 /* 1 if pid runs a command line that names dir (/proc/PID/cmdline). */
 int inst_runs_in(long long pid, const char *dir);
 

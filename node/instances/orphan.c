@@ -72,7 +72,7 @@ int inst_runs_in(long long pid, const char *dir)
 	return hit;
 }
 
-int inst_orphan_check(struct inst_proc *p, uint64_t now)
+long long inst_pidfile_read(const struct inst_proc *p)
 {
 	char path[INST_PATH_MAX + 16];
 	long long pid = 0;
@@ -81,10 +81,21 @@ int inst_orphan_check(struct inst_proc *p, uint64_t now)
 	pid_path(p, path, sizeof(path));
 	f = fopen(path, "r");
 	if (f == NULL)
-		return 0;
+		return -1;
 	if (fscanf(f, "%lld", &pid) != 1)
 		pid = 0;
 	fclose(f);
+	return pid;
+}
+
+int inst_orphan_check(struct inst_proc *p, uint64_t now)
+{
+	char path[INST_PATH_MAX + 16];
+	long long pid = inst_pidfile_read(p);
+
+	if (pid < 0)
+		return 0;
+	pid_path(p, path, sizeof(path));
 	if (pid <= 1 || !inst_runs_in(pid, p->dir)) {
 		(void)unlink(path);
 		p->orphan_since_ms = 0;

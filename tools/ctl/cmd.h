@@ -89,6 +89,10 @@ int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_stop(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv);
+/* /api/v1/instances/NAME[/ACTION] with NAME percent-encoded into path;
+ * CTL_EXIT_USAGE if it does not fit. */
+int ctl_inst_path(const char *name, const char *action, char *path,
+		  size_t size);
 /* cmd_inst_ops.c */
 int ctl_cmd_instance_kill(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_restart(const struct ctl *c, int argc, char **argv);

@@ -23,19 +23,6 @@
 
 #define PATH_MAX_ 512
 
-static int path_for(const char *name, const char *action, char *path,
-		    size_t size)
-{
-	size_t n;
-
-	snprintf(path, size, "/api/v1/instances/");
-	if (ctl_pct_encode(name, strlen(name), 0, path, size))
-		return CTL_EXIT_USAGE;
-	n = strlen(path);
-	snprintf(path + n, size - n, "/%s", action);
-	return 0;
-}
-
 /* POSTs body (may be NULL) and prints the answer (--json) or ok_text. */
 static int post(const struct ctl *c, const char *path, cJSON *body,
 		const char *what, const char *ok_text)
@@ -67,7 +54,7 @@ static int act(const struct ctl *c, const char *name, const char *a,
 {
 	char path[PATH_MAX_], what[32], ok[160];
 
-	if (path_for(name, a, path, sizeof(path)))
+	if (ctl_inst_path(name, a, path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	snprintf(what, sizeof(what), "instance %s", a);
 	snprintf(ok, sizeof(ok), "%s %s", done, name);
@@ -170,7 +157,7 @@ int ctl_cmd_instance_config_get(const struct ctl *c, int argc, char **argv)
 	cJSON *j;
 	int rc;
 
-	if (path_for(argv[0], "config", path, sizeof(path)))
+	if (ctl_inst_path(argv[0], "config", path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	rc = ctl_get_json(c, path, "instance config get", &j);
 	if (j == NULL)
@@ -211,7 +198,7 @@ int ctl_cmd_instance_config_set(const struct ctl *c, int argc, char **argv)
 	cJSON *v, *body;
 
 	(void)argc;
-	if (path_for(argv[0], "config", path, sizeof(path)))
+	if (ctl_inst_path(argv[0], "config", path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	v = cJSON_Parse(argv[2]);
 	if (v == NULL)
@@ -302,7 +289,7 @@ static int log_cmd(const struct ctl *c, int live)
 			live ? "follow" : "query");
 		return CTL_EXIT_USAGE;
 	}
-	if (path_for(c->instance, "log", path, sizeof(path)))
+	if (ctl_inst_path(c->instance, "log", path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	snprintf(q, sizeof(q), "?lines=%ld%s",
 		 c->lines > 0 ? c->lines : (live ? 20 : 200),
