@@ -53,6 +53,13 @@ int api_instances_log(struct api_req *r, struct http_reply *rep);
 int api_inst_member_find(const struct core *c, uint64_t id, const char *name,
 			 struct core_member *out);
 uint64_t api_inst_self_id(const struct core *c);
+/* plugins.c */
+int api_plugins_list(struct api_req *r, struct http_reply *rep);
+int api_plugins_create(struct api_req *r, struct http_reply *rep);
+int api_plugins_action(struct api_req *r, struct http_reply *rep);
+int api_plugins_delete(struct api_req *r, struct http_reply *rep);
+/* Player tracking (issue 12, lua helper): players.c. */
+int api_players_list(struct api_req *r, struct http_reply *rep);
 
 /* Writes {"error": msg} with status; returns 0 (so a handler may
  * `return api_error(...)`). A 503 gets Retry-After. */
