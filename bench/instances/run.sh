@@ -19,7 +19,7 @@ printf '{"node_name":"n1","bind":"%s","http":"%s","factorio_dir":"%s","instance_
   "$BIND" "$HTTP" "$INSTALL" "$base" $((base + 99)) >"$D/n1/clusterd.json"
 "$BIN/clusterd" init --data-dir "$D/n1" --name n1 --bind "$BIND" --http "$HTTP" --json >"$D/init.json" 2>/dev/null
 TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin_token"])' "$D/init.json")
-"$BIN/clusterd" run --data-dir "$D/n1" 2>"$D/n1.log" &
+"$BIN/clusterd" run --data-dir "$D/n1" 2>"${NODE_LOG:-$D/n1.log}" &
 NODE=$!
 cleanup() {
   kill -TERM $NODE 2>/dev/null; wait $NODE 2>/dev/null
