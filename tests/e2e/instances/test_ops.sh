@@ -4,7 +4,8 @@
 # the log followed through a node that does not run the instance sees a
 # line the game prints; kill -9 of the server brings it back with the
 # crash counted; kill -9 of the Raft leader changes nothing for it; kill
-# -9 of its node and a restart adopt the running server; restart; stop
+# -9 of its node (and of the leader meanwhile) and a restart of the node
+# adopt the running server; restart; stop
 # saves; kill does not; start-all/stop-all honour exclude_from_start_all;
 # bad input (unknown instance, duplicate, ../, port taken, damaged save)
 # gets a clear error and leaves the other instances alone.
@@ -77,16 +78,27 @@ fi
 NPID[$leader]=$!; E2E_PIDS+=($!)
 check "the old leader is back" wait_for 60 members_alive
 
-# --- kill -9 the node running it; restart: the server is adopted ---
+# --- kill -9 the node running it, and the Raft leader meanwhile; restart
+# the node: the server is adopted ---
 pid=$(field "${URL[n3]}" web pid)
 kill -9 "${NPID[n3]}"; wait "${NPID[n3]}" 2>/dev/null
 check "web shows unknown while n3 is dead" wait_for 60 status_is "${URL[n1]}" web unknown
-check "the server outlives its node" kill -0 "$pid"
+leader_of() { "$CTL" --node "$1" --token "$ADMIN" --json raft status 2>/dev/null |
+  python3 -c 'import json,sys; print(json.load(sys.stdin).get("leader", {}).get("name", ""))' 2>/dev/null; }
+has_leader() { leader=$(leader_of "${URL[n1]}"); [[ $leader == n1 || $leader == n2 ]]; }
+check "n1 and n2 have a leader" wait_for 30 has_leader
+kill -9 "${NPID[$leader]}"; wait "${NPID[$leader]}" 2>/dev/null
+echo "info: killed the Raft leader $leader while n3 was down (one node of three left)"
+check "the server outlives its node and the leader" kill -0 "$pid"
 "$BIN/clusterd" run --data-dir "$E2E_TMP/n3" --log-level debug 2>>"$E2E_TMP/n3.log" &
 NPID[n3]=$!; E2E_PIDS+=($!)
 adopted() { [[ $(field "${URL[n3]}" web status) == running && $(field "${URL[n3]}" web pid) == "$pid" ]]; }
 check "restarted n3 adopts the running server (same pid)" wait_for 60 adopted
 check "n3 says so in its log" grep -q "web: adopted server pid $pid" "$E2E_TMP/n3.log"
+"$BIN/clusterd" run --data-dir "$E2E_TMP/$leader" --log-level debug 2>>"$E2E_TMP/$leader.log" &
+NPID[$leader]=$!; E2E_PIDS+=($!)
+check "the old leader is back" wait_for 60 members_alive
+check "still the same server" test "$(field "${URL[n3]}" web pid)" = "$pid"
 out=$("${A[@]}" instance send-rcon web '/sc rcon.print(20+22)')
 check "RCON to the adopted server works" test "$out" = 42
 "$CTL" --node "${URL[n2]}" --token "$ADMIN" log follow --instance web --lines 1 >"$E2E_TMP/follow2.out" 2>&1 &
