@@ -55,6 +55,7 @@ static const struct api_route routes[] = {
 	{"POST", "/api/v1/plugins/", api_plugins_action, 0, "plugin.write"},
 	{"DELETE", "/api/v1/plugins/", api_plugins_delete, 0, "plugin.write"},
 	{"GET", "/api/v1/players", api_players_list, 0, "instance.read"},
+	{"GET", "/api/v1/events", api_events, 0, "events.read"},
 	{NULL, NULL, NULL, 0, NULL},
 };
 

@@ -120,11 +120,10 @@ static int f_pull(void *arg, const uint8_t **p, size_t *len, int *done)
 
 	wbuf_reset(&f->sent);
 	if (f->pend.len == 0) {
-		if (!f->ended)
-			return HTTP_STREAM_WAIT;
+		/* Nothing yet: the stream idles until wake (or this is the end). */
 		*p = (const uint8_t *)"";
 		*len = 0;
-		*done = 1;
+		*done = f->ended;
 		return 0;
 	}
 	t = f->sent;
@@ -141,20 +140,25 @@ static void f_close(void *arg)
 	follow_free(arg);
 }
 
+static void f_started(void *arg, struct http_stream *st)
+{
+	((struct follow *)arg)->st = st;
+}
+
 /* Turns the deferred answer into the live stream; f lives until close
  * (which may run at once, if the client went away: f is gone then). */
 static void start_stream(struct follow *f, const char *first, size_t n)
 {
 	struct http_async *a = f->op.async;
 	struct http_reply *rep = http_async_reply(a);
-	struct http_stream_src src = {f_pull, f_close, f, &f->st};
+	struct http_stream_src src = {f_pull, f_close, f};
 
 	if (first != NULL)
 		push(f, first, n);
 	rep->status = 200;
 	rep->content_type = "text/plain; charset=utf-8";
 	f->op.async = NULL;
-	http_async_stream(a, &src);
+	http_async_stream_wakeable(a, &src, f_started);
 }
 
 static void finish_err(struct follow *f, int status, const char *msg)

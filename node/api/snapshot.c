@@ -42,7 +42,7 @@ static void snap_opened(void *arg, int status, struct core_snap *snap,
 {
 	struct snap_op *s = arg;
 	struct http_reply *rep = http_async_reply(s->op.async);
-	struct http_stream_src src = {snap_pull, snap_close, s, NULL};
+	struct http_stream_src src = {snap_pull, snap_close, s};
 
 	if (status != 0) {
 		if (status == ERR_NOTFOUND)

@@ -51,7 +51,7 @@ static int do_kill(struct inst_proc *p, uint64_t deadline_ms,
 		TRACE_I(m->log, "instances", "%s: killed (SIGKILL, no save)",
 			p->rec.name);
 		p->stop_wanted = 1;
-		p->state = ST_STOPPING;
+		inst_set_state(p, ST_STOPPING);
 		inst_signal(p, SIGKILL);
 	}
 	p->hold = 1;

@@ -59,7 +59,7 @@ int inst_adopt(struct inst_proc *p)
 		return 0; /* started by a version without the file: orphan.c */
 	p->pid = pid;
 	p->adopted = 1;
-	p->state = ST_RUNNING;
+	inst_set_state(p, ST_RUNNING);
 	p->line_len = 0;
 	p->clash[0] = '\0';
 	rv = inst_tail_attach(p);
