@@ -550,6 +550,63 @@ static void core_pull_close(void *ctx, struct core_pull *p)
 	inst_pull_close(p);
 }
 
+/* Issue 12, ops: kill/restart, logs, streamed forwards. */
+static int core_inst_act(void *ctx, uint64_t id, int what,
+			 uint64_t deadline_ms, void (*cb)(void *arg, int status),
+			 void *arg)
+{
+	struct cluster *c = ctx;
+
+	return c->im ? inst_mgr_act(c->im, id, what, deadline_ms, cb, arg)
+		     : ERR_NOTFOUND;
+}
+
+static int core_inst_log_tail(void *ctx, uint64_t id, size_t max_lines,
+			      char **out, size_t *len)
+{
+	struct cluster *c = ctx;
+
+	return c->im ? inst_mgr_log_tail(c->im, id, max_lines, out, len)
+		     : ERR_NOTFOUND;
+}
+
+static int core_inst_log_follow(void *ctx, uint64_t id,
+				void (*cb)(void *arg, const char *line,
+					   size_t len),
+				void *arg, void **handle)
+{
+	struct cluster *c = ctx;
+
+	return c->im ? inst_mgr_log_follow(c->im, id, cb, arg, handle)
+		     : ERR_NOTFOUND;
+}
+
+static void core_inst_log_unfollow(void *ctx, void *handle)
+{
+	inst_mgr_log_unfollow(((struct cluster *)ctx)->im, handle);
+}
+
+static int core_http_stream_open(void *ctx, const char *http_addr,
+				 const char *path, const char *auth,
+				 void (*on_data)(void *arg, const char *p,
+						 size_t n),
+				 void (*on_end)(void *arg, int status, int code),
+				 void *arg, void **handle)
+{
+	struct cluster *c = ctx;
+
+	if (c->stopping)
+		return ERR_SHUTDOWN;
+	return inst_http_stream(c->loop, http_addr, path, auth, on_data,
+				on_end, arg, handle);
+}
+
+static void core_http_stream_cancel(void *ctx, void *handle)
+{
+	(void)ctx;
+	inst_http_stream_cancel(handle);
+}
+
 const struct core_ops cl_core_ops = {
 	.now_ms = core_now,
 	.wall_ms = core_wall,
@@ -588,6 +645,13 @@ const struct core_ops cl_core_ops = {
 	.pull_head = core_pull_head,
 	.pull_next = core_pull_next,
 	.pull_close = core_pull_close,
+	/* Issue 12, ops. */
+	.inst_act = core_inst_act,
+	.inst_log_tail = core_inst_log_tail,
+	.inst_log_follow = core_inst_log_follow,
+	.inst_log_unfollow = core_inst_log_unfollow,
+	.http_stream_open = core_http_stream_open,
+	.http_stream_cancel = core_http_stream_cancel,
 	.plugin_states = core_plugin_states,
 	.user_get = core_user_get,
 	.user_list = core_user_list,

@@ -29,6 +29,8 @@ _Static_assert(CORE_TOKEN_ID_LEN == STOR_CL_TOKEN_ID_LEN, "token id");
 _Static_assert(CORE_HASH_LEN == STOR_CL_HASH_LEN, "token hash");
 _Static_assert(CORE_NAME_MAX == STOR_CL_NAME_MAX, "names");
 _Static_assert(CORE_INST_NAME_MAX == STOR_INST_NAME_MAX, "instance names");
+_Static_assert(CORE_INST_SETTINGS_MAX == STOR_INST_SETTINGS_MAX,
+	       "instance settings");
 _Static_assert(CORE_PLAYER_NAME_MAX == STOR_PLAYER_NAME_MAX + 1, "player names");
 _Static_assert(CORE_INST_PW_LEN <= STOR_INST_PW_MAX, "rcon password");
 _Static_assert((int)CORE_INST_RUNNING == (int)STOR_INST_RUNNING, "desired states");
@@ -63,6 +65,9 @@ static void inst_to_stor(const struct core_instance *in, struct stor_inst *o)
 	o->auto_start = in->auto_start;
 	o->desired = in->desired;
 	snprintf(o->save, sizeof(o->save), "%s", in->save);
+	o->exclude_from_start_all = in->exclude_from_start_all;
+	o->stop_timeout_ms = in->stop_timeout_ms;
+	snprintf(o->settings, sizeof(o->settings), "%s", in->settings);
 }
 
 static void inst_from_stor(const struct stor_inst *in,
@@ -79,13 +84,17 @@ static void inst_from_stor(const struct stor_inst *in,
 	o->auto_start = in->auto_start;
 	o->desired = in->desired;
 	snprintf(o->save, sizeof(o->save), "%s", in->save);
+	o->exclude_from_start_all = in->exclude_from_start_all;
+	o->stop_timeout_ms = in->stop_timeout_ms;
+	snprintf(o->settings, sizeof(o->settings), "%s", in->settings);
 }
 
 static int inst_encode(const struct core_cmd *cmd, uint8_t **out,
 		       size_t *len)
 {
 	static const int ops[] = {STOR_INST_CREATE, STOR_INST_ASSIGN,
-				  STOR_INST_DESIRED, STOR_INST_DELETE};
+				  STOR_INST_DESIRED, STOR_INST_DELETE,
+				  STOR_INST_CONFIG};
 	struct stor_inst_cmd c;
 
 	c.op = ops[cmd->type - CORE_CMD_INST_CREATE];
@@ -197,6 +206,7 @@ static int encode_inner(const struct core_cmd *cmd, uint8_t **out,
 	case CORE_CMD_INST_ASSIGN:
 	case CORE_CMD_INST_DESIRED:
 	case CORE_CMD_INST_DELETE:
+	case CORE_CMD_INST_CONFIG:
 		return inst_encode(cmd, out, len);
 	case CORE_CMD_PLAYER_EVENT:
 		return player_encode(cmd, out, len);

@@ -117,6 +117,9 @@ enum core_cmd_type {
 	CORE_CMD_INST_ASSIGN = 6,
 	CORE_CMD_INST_DESIRED = 7,
 	CORE_CMD_INST_DELETE = 8,
+	/* u.inst: id, auto_start, exclude_from_start_all, stop_timeout_ms,
+	 * settings (the whole configuration, replaced). */
+	CORE_CMD_INST_CONFIG = 9,
 	/* Player tracking (issue 12, lua helper; numbers 40-49), u.player:
 	 * a join (joins + 1) or a leave (online_ms added) of a user on an
 	 * instance, in the replicated "players" domain (10). */
@@ -188,6 +191,13 @@ struct core_role_def {
 #define CORE_INST_PW_LEN 32
 #define CORE_INST_MAX 1024
 #define CORE_INST_CAUSE_MAX 200
+/* Overridden server settings: JSON text of an object (storage bound). */
+#define CORE_INST_SETTINGS_MAX 2048
+
+enum core_inst_act {
+	CORE_INST_KILL = 1,
+	CORE_INST_RESTART = 2,
+};
 
 enum core_inst_desired {
 	CORE_INST_STOPPED = 0,
@@ -205,6 +215,12 @@ struct core_instance {
 	uint8_t auto_start;
 	uint8_t desired; /* enum core_inst_desired */
 	char save[CORE_INST_NAME_MAX + 1];
+	uint8_t exclude_from_start_all; /* start-all leaves it alone */
+	uint64_t stop_timeout_ms;       /* 0: the node's default */
+	/* server-settings.json fields that override the defaults, as JSON
+	 * text of an object; "" for none. May hold secrets (game_password,
+	 * token): the API masks them. */
+	char settings[CORE_INST_SETTINGS_MAX + 1];
 };
 
 /* Players listed per instance (a big server has ~100 online; more are
@@ -582,6 +598,41 @@ struct core_ops {
 			    const char *auth, const uint8_t *body,
 			    size_t body_len, uint64_t deadline_ms,
 			    core_http_cb cb, void *arg);
+	/* Issue 12 (ops): acts on an instance assigned to this node.
+	 * CORE_INST_KILL: SIGKILL now (no save), then this node proposes
+	 * desired stopped; cb runs once that write is applied (or failed).
+	 * CORE_INST_RESTART: SIGTERM (the server saves and exits), then it
+	 * starts again; cb runs at once. ERR_NOTFOUND: not here. */
+	int (*inst_act)(void *ctx, uint64_t id, int what, uint64_t deadline_ms,
+			void (*cb)(void *arg, int status), void *arg);
+	/* The newest lines of an instance's log kept on this node (its
+	 * memory ring, else the tail of its log file), oldest first, each
+	 * ending in '\n': a malloc'd text the caller frees. ERR_NOTFOUND
+	 * when this node has no log of it. */
+	int (*inst_log_tail)(void *ctx, uint64_t id, size_t max_lines,
+			     char **out, size_t *len);
+	/* Follows an instance's log: cb gets each new line (borrowed for the
+	 * call, without '\n') until inst_log_unfollow(handle). cb with line
+	 * NULL: the instance is gone from this node (the follow ended; call
+	 * unfollow still). ERR_NOTFOUND when it is not here. */
+	int (*inst_log_follow)(void *ctx, uint64_t id,
+			       void (*cb)(void *arg, const char *line,
+					  size_t len),
+			       void *arg, void **handle);
+	void (*inst_log_unfollow)(void *ctx, void *handle);
+	/* A GET to another node's API ("IP:PORT") whose answer streams
+	 * (path and auth copied, CORE_FORWARDED_HEADER sent): on_data for
+	 * each piece as it arrives (borrowed for the call), then on_end once
+	 * (status 0 with the HTTP code, or an error). After
+	 * http_stream_cancel(handle) neither runs again. ERR_AGAIN: too many
+	 * streams at once. */
+	int (*http_stream_open)(void *ctx, const char *http_addr,
+				const char *path, const char *auth,
+				void (*on_data)(void *arg, const char *p,
+						size_t n),
+				void (*on_end)(void *arg, int status, int code),
+				void *arg, void **handle);
+	void (*http_stream_cancel)(void *ctx, void *handle);
 
 	/* Saves (issue 12; see above). Every op is about this node's files
 	 * (the caller checked that the instance is assigned here) and
@@ -724,6 +775,17 @@ int core_inst_name_ok(const char *s);
 int core_save_name_ok(const char *s);
 /* 1 if s is a valid upload id (1..CORE_UPLOAD_ID_MAX of [A-Za-z0-9_-]). */
 int core_upload_id_ok(const char *s);
+/* Server settings (node/inst_settings.c). check: 0 if the text ("" or a
+ * JSON object) names only known server-settings.json fields with values
+ * of their type; else ERR_INVAL with the reason in err. core_inst_settings
+ * returns the settings a server gets: the defaults with the overrides
+ * applied (mask: secrets shown as "********"), a cJSON object the caller
+ * frees with cJSON_Delete; NULL without memory. */
+struct cJSON;
+int core_inst_settings_check(const char *text, char *err, size_t size);
+int core_inst_settings_check_json(const struct cJSON *o, char *err,
+				  size_t size);
+struct cJSON *core_inst_settings(const char *overrides, int mask);
 
 /* --- Encoding for the state machine (node/cmd.c; links storage) -------- */
 

@@ -18,13 +18,16 @@
 #include "base/mp.h"
 #include "storage/stor_int.h"
 
-#define I_REC_VERSION 1
-/* A record is far below this: two names of 64, a password of 64. */
-#define I_MSG_MAX 1024
+#define I_REC_VERSION 2
+#define I_REC_VERSION_V1 1
+/* A record is far below this: two names of 64, a password of 64, the
+ * settings text. */
+#define I_MSG_MAX (1024 + STOR_INST_SETTINGS_MAX)
 #define I_PFX_INST 'i'
 #define I_PFX_NAME 'n'
 #define I_PFX_PORT 'p'
-#define I_FIELDS 9
+#define I_FIELDS_V1 9
+#define I_FIELDS 12
 
 int stor_inst_name_ok(const char *s)
 {
@@ -62,6 +65,9 @@ static void w_inst(struct mp_writer *w, const struct stor_inst *in)
 	mp_w_uint(w, in->auto_start);
 	mp_w_uint(w, in->desired);
 	mp_w_cstr(w, in->save);
+	mp_w_uint(w, in->exclude_from_start_all);
+	mp_w_uint(w, in->stop_timeout_ms);
+	mp_w_cstr(w, in->settings);
 }
 
 static int u64_at(const msgpack_object *a, uint32_t i, uint64_t max,
@@ -84,13 +90,28 @@ static int str_at(const msgpack_object *a, uint32_t i, char *dst,
 	return 0;
 }
 
+/* The fields a version 2 record added; a version 1 record has none. */
+static int r_config(const msgpack_object *a, uint32_t first,
+		    struct stor_inst *in)
+{
+	uint64_t ex;
+
+	if (u64_at(a, first, 1, &ex) != 0 ||
+	    u64_at(a, first + 1, STOR_INST_STOP_TIMEOUT_MS_MAX,
+		   &in->stop_timeout_ms) != 0 ||
+	    str_at(a, first + 2, in->settings, sizeof(in->settings)) != 0)
+		return ERR_MALFORMED;
+	in->exclude_from_start_all = (uint8_t)ex;
+	return 0;
+}
+
 static int r_inst(const msgpack_object *a, struct stor_inst *in)
 {
 	uint64_t gp, rp, as, de;
 	uint32_t n;
 
 	memset(in, 0, sizeof(*in));
-	if (mp_get_array(a, &n) != 0 || n != I_FIELDS ||
+	if (mp_get_array(a, &n) != 0 || (n != I_FIELDS && n != I_FIELDS_V1) ||
 	    u64_at(a, 0, UINT64_MAX, &in->id) != 0 ||
 	    str_at(a, 1, in->name, sizeof(in->name)) != 0 ||
 	    !stor_inst_name_ok(in->name) ||
@@ -101,7 +122,8 @@ static int r_inst(const msgpack_object *a, struct stor_inst *in)
 	    !pw_ok(in->rcon_pw) || u64_at(a, 6, 1, &as) != 0 ||
 	    u64_at(a, 7, STOR_INST_RUNNING, &de) != 0 ||
 	    str_at(a, 8, in->save, sizeof(in->save)) != 0 ||
-	    !stor_inst_name_ok(in->save))
+	    !stor_inst_name_ok(in->save) ||
+	    (n == I_FIELDS && r_config(a, I_FIELDS_V1, in) != 0))
 		return ERR_MALFORMED;
 	in->game_port = (uint16_t)gp;
 	in->rcon_port = (uint16_t)rp;
@@ -118,7 +140,7 @@ static int i_decode(const msgpack_object *body, struct stor_inst_cmd *c)
 
 	memset(c, 0, sizeof(*c));
 	if (mp_get_array(body, &n) != 0 || n < 2 ||
-	    u64_at(body, 0, STOR_INST_DELETE, &op) != 0 ||
+	    u64_at(body, 0, STOR_INST_CONFIG, &op) != 0 ||
 	    mp_array_at(body, 1, &rec) != 0)
 		return ERR_MALFORMED;
 	c->op = (int)op;
@@ -142,6 +164,11 @@ static int i_decode(const msgpack_object *body, struct stor_inst_cmd *c)
 			return ERR_MALFORMED;
 		c->inst.desired = (uint8_t)v[1];
 		return 0;
+	case STOR_INST_CONFIG:
+		if (n != 6 || u64_at(body, 2, 1, &v[1]) != 0)
+			return ERR_MALFORMED;
+		c->inst.auto_start = (uint8_t)v[1];
+		return r_config(body, 3, &c->inst);
 	default:
 		return n == 2 ? 0 : ERR_MALFORMED;
 	}
@@ -193,7 +220,7 @@ static int parse_rec(const uint8_t *v, size_t vl, struct stor_inst *out)
 	    u64_at(doc.root, 0, UINT64_MAX, &ver) != 0 ||
 	    mp_array_at(doc.root, 1, &o) != 0)
 		goto out;
-	if (ver != I_REC_VERSION) {
+	if (ver != I_REC_VERSION && ver != I_REC_VERSION_V1) {
 		rc = ERR_VERSION;
 		goto out;
 	}
@@ -332,6 +359,12 @@ static int i_apply(void *ctx, struct stor_apply_ctx *ax, uint64_t index,
 	case STOR_INST_DESIRED:
 		cur.desired = c.inst.desired;
 		return put_inst(ax, &cur);
+	case STOR_INST_CONFIG:
+		cur.auto_start = c.inst.auto_start;
+		cur.exclude_from_start_all = c.inst.exclude_from_start_all;
+		cur.stop_timeout_ms = c.inst.stop_timeout_ms;
+		memcpy(cur.settings, c.inst.settings, sizeof(cur.settings));
+		return put_inst(ax, &cur);
 	default:
 		ASSERT(c.op == STOR_INST_DELETE);
 		ports_set(ax, &cur, 0);
@@ -346,6 +379,14 @@ int stor_inst_register(struct stor *s)
 				    i_apply, NULL);
 }
 
+static int config_ok(const struct stor_inst *in)
+{
+	return in->auto_start <= 1 && in->exclude_from_start_all <= 1 &&
+	       in->stop_timeout_ms <= STOR_INST_STOP_TIMEOUT_MS_MAX &&
+	       strnlen(in->settings, sizeof(in->settings)) <
+		       sizeof(in->settings);
+}
+
 static int cmd_ok(const struct stor_inst_cmd *c)
 {
 	const struct stor_inst *in = &c->inst;
@@ -354,7 +395,9 @@ static int cmd_ok(const struct stor_inst_cmd *c)
 	case STOR_INST_CREATE:
 		return stor_inst_name_ok(in->name) &&
 		       stor_inst_name_ok(in->save) && pw_ok(in->rcon_pw) &&
-		       in->auto_start <= 1 && in->desired <= STOR_INST_RUNNING;
+		       config_ok(in) && in->desired <= STOR_INST_RUNNING;
+	case STOR_INST_CONFIG:
+		return in->id != 0 && config_ok(in);
 	case STOR_INST_DESIRED:
 		return in->id != 0 && in->desired <= STOR_INST_RUNNING;
 	case STOR_INST_ASSIGN:
@@ -368,7 +411,7 @@ static int cmd_ok(const struct stor_inst_cmd *c)
 int stor_inst_encode(const struct stor_inst_cmd *c, uint8_t **out,
 		     size_t *len)
 {
-	static const uint32_t nfields[] = {2, 5, 3, 2};
+	static const uint32_t nfields[] = {2, 5, 3, 2, 6};
 	struct mp_writer w;
 	int rc;
 
@@ -390,6 +433,11 @@ int stor_inst_encode(const struct stor_inst_cmd *c, uint8_t **out,
 		mp_w_uint(&w, c->inst.rcon_port);
 	} else if (c->op == STOR_INST_DESIRED) {
 		mp_w_uint(&w, c->inst.desired);
+	} else if (c->op == STOR_INST_CONFIG) {
+		mp_w_uint(&w, c->inst.auto_start);
+		mp_w_uint(&w, c->inst.exclude_from_start_all);
+		mp_w_uint(&w, c->inst.stop_timeout_ms);
+		mp_w_cstr(&w, c->inst.settings);
 	}
 	rc = mp_writer_take(&w, out, len);
 	if (rc != 0)

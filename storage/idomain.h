@@ -23,8 +23,19 @@
  *                              ERR_CONFLICT as above
  *   DESIRED [2, id, desired]   ERR_NOTFOUND
  *   DELETE  [3, id]            ERR_NOTFOUND
+ *   CONFIG  [4, id, auto_start, exclude_from_start_all, stop_timeout_ms,
+ *           settings]          replaces those fields; ERR_NOTFOUND
  * inst = [id, name, node, game_port, rcon_port, rcon_password, auto_start,
- * desired, save].
+ * desired, save, exclude_from_start_all, stop_timeout_ms, settings].
+ *
+ * Versions: a record is [2, inst] since the instance configuration came
+ * (exclude_from_start_all, stop timeout, server settings); version 1
+ * records and CREATE commands of 9 fields (written before) still read,
+ * with those three fields at their defaults (0, 0, ""). Nothing rewrites
+ * old records: the next command on an instance writes it as version 2.
+ * settings is the JSON text of an object of server-settings.json fields
+ * that override the node's defaults ("" means none); the domain checks
+ * only its length, the API checks its content.
  *
  * The RCON password is drawn by the proposer and travels in the command:
  * the domain never draws randomness. It is a secret: nothing logs it.
@@ -48,12 +59,18 @@ struct stor;
 /* A bound on instances per cluster (Clusterio's largest known cluster has
  * about 160). */
 #define STOR_INST_MAX 1024
+/* The overridden server settings, as JSON text (a handful of fields;
+ * Factorio's whole example file is about 2 kB). */
+#define STOR_INST_SETTINGS_MAX 2048
+/* Stop timeout bound: a day (the node's default is 300 s). */
+#define STOR_INST_STOP_TIMEOUT_MS_MAX (24ull * 3600 * 1000)
 
 enum {
 	STOR_INST_CREATE = 0,
 	STOR_INST_ASSIGN = 1,
 	STOR_INST_DESIRED = 2,
 	STOR_INST_DELETE = 3,
+	STOR_INST_CONFIG = 4,
 };
 
 enum {
@@ -70,12 +87,15 @@ struct stor_inst {
 	uint8_t auto_start;
 	uint8_t desired; /* STOR_INST_STOPPED or _RUNNING */
 	char save[STOR_INST_NAME_MAX + 1]; /* saves/<save>.zip */
+	uint8_t exclude_from_start_all;
+	uint64_t stop_timeout_ms; /* 0: the node's default */
+	char settings[STOR_INST_SETTINGS_MAX + 1]; /* JSON object or "" */
 };
 
 struct stor_inst_cmd {
 	int op;
 	struct stor_inst inst; /* CREATE: all; others: id, node, ports,
-				  desired as the op says */
+				  desired, config fields as the op says */
 };
 
 /* 1 if s is a valid instance or save name (rule above). */

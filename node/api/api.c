@@ -50,6 +50,9 @@ static const struct api_route routes[] = {
 	{"PUT", "/api/v1/instances/*/saves/", api_saves_put, 0, "save.write"},
 	{"POST", "/api/v1/instances/*/saves/", api_saves_action, 0, "save.write"},
 	{"DELETE", "/api/v1/instances/*/saves/", api_saves_delete, 0, "save.write"},
+	{"GET", "/api/v1/instances/*/log", api_instances_log, 0, "log.read"},
+	{"POST", "/api/v1/instances/start-all", api_instances_all, 0, "instance.write"},
+	{"POST", "/api/v1/instances/stop-all", api_instances_all, 0, "instance.write"},
 	{"GET", "/api/v1/instances/", api_instances_show, 0, "instance.read"},
 	{"POST", "/api/v1/instances/", api_instances_action, 0, "instance.write"},
 	{"DELETE", "/api/v1/instances/", api_instances_delete, 0, "instance.write"},
@@ -424,6 +427,16 @@ static size_t path_match(const char *p, size_t pl, const char *route)
 	return route[n - 1] == '/' || i == pl ? i : 0;
 }
 
+/* The part of a route's path before its first '*' (all of it if none):
+ * a handler of a route with a '*' gets the path from there as its rest
+ * ("NAME/log"); others get what follows the matched part. */
+static size_t route_prefix_len(const char *route)
+{
+	const char *star = strchr(route, '*');
+
+	return star ? (size_t)(star - route) : strlen(route);
+}
+
 /* The route for method and path: *path_known tells 404 from 405. The
  * first route whose path matches wins, so the saves routes (a "*"
  * segment) come before the instance routes that would take them. */
@@ -499,6 +512,8 @@ int api_handle(struct api *a, const struct http_request *req,
 	memset(&r, 0, sizeof(r));
 	r.api = a;
 	r.http = req;
+	if (strchr(rt->path, '*') != NULL)
+		used = route_prefix_len(rt->path);
 	r.rest = (req->raw_path ? req->raw_path : req->path) + used;
 	r.rest_len = (req->raw_path ? req->raw_path_len : req->path_len) - used;
 	r.role = authed ? tok.role : CORE_ROLE_ADMIN;

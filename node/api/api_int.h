@@ -53,6 +53,15 @@ int api_saves_get(struct api_req *r, struct http_reply *rep);
 int api_saves_put(struct api_req *r, struct http_reply *rep);
 int api_saves_action(struct api_req *r, struct http_reply *rep);
 int api_saves_delete(struct api_req *r, struct http_reply *rep);
+/* Issue 12, ops: start-all/stop-all (inst_all.c), an instance's log
+ * (inst_log.c). */
+int api_instances_all(struct api_req *r, struct http_reply *rep);
+int api_instances_log(struct api_req *r, struct http_reply *rep);
+/* instances.c: a member by raft id (name NULL) or by name; this node's
+ * raft id (0 before it has one). */
+int api_inst_member_find(const struct core *c, uint64_t id, const char *name,
+			 struct core_member *out);
+uint64_t api_inst_self_id(const struct core *c);
 /* plugins.c */
 int api_plugins_list(struct api_req *r, struct http_reply *rep);
 int api_plugins_create(struct api_req *r, struct http_reply *rep);

@@ -34,6 +34,10 @@ enum act {
 	ACT_STOP,
 	ACT_RCON,
 	ACT_DELETE,
+	ACT_CONFIG_GET,
+	ACT_CONFIG_SET,
+	ACT_KILL,
+	ACT_RESTART,
 };
 
 struct iop {
@@ -61,8 +65,8 @@ static void iop_finish(struct iop *o)
 }
 
 /* Looks a member up by raft id (name, http, state) or by name (id). */
-static int member_find(const struct core *c, uint64_t id, const char *name,
-		       struct core_member *out)
+int api_inst_member_find(const struct core *c, uint64_t id, const char *name,
+			 struct core_member *out)
 {
 	struct core_member *m = calloc(CORE_MEMBERS_MAX, sizeof(*m));
 	size_t n = 0;
@@ -83,7 +87,7 @@ static int member_find(const struct core *c, uint64_t id, const char *name,
 	return rc;
 }
 
-static uint64_t self_id(const struct core *c)
+uint64_t api_inst_self_id(const struct core *c)
 {
 	struct core_raft_status *st = calloc(1, sizeof(*st));
 	uint64_t id = 0;
@@ -120,7 +124,7 @@ static cJSON *inst_json(const struct core *c, const struct core_instance *in,
 	cJSON_AddStringToObject(o, "name", in->name);
 	memset(&mb, 0, sizeof(mb));
 	if (in->node != 0)
-		(void)member_find(c, in->node, NULL, &mb);
+		(void)api_inst_member_find(c, in->node, NULL, &mb);
 	cJSON_AddStringToObject(o, "node", mb.name);
 	api_hex_id(in->node, hex);
 	cJSON_AddStringToObject(o, "node_id", in->node ? hex : "");
@@ -130,6 +134,10 @@ static cJSON *inst_json(const struct core *c, const struct core_instance *in,
 	cJSON_AddStringToObject(o, "desired", in->desired ? "running"
 							  : "stopped");
 	cJSON_AddStringToObject(o, "save", in->save);
+	cJSON_AddBoolToObject(o, "exclude_from_start_all",
+			      in->exclude_from_start_all);
+	cJSON_AddNumberToObject(o, "stop_timeout_s",
+				(double)(in->stop_timeout_ms / 1000));
 	if (in->node == 0) {
 		cJSON_AddStringToObject(o, "status", "unassigned");
 	} else if (status != NULL) {
@@ -150,13 +158,25 @@ static cJSON *inst_json(const struct core *c, const struct core_instance *in,
 	return o;
 }
 
+/* The status word of an instance on another node, without asking it:
+ * unknown while that node is dead (or gone) in gossip. */
+static const char *remote_word(const struct core *c, uint64_t node)
+{
+	struct core_member mb;
+
+	if (api_inst_member_find(c, node, NULL, &mb) != 0 ||
+	    strcmp(mb.state, "dead") == 0 || strcmp(mb.state, "left") == 0)
+		return "unknown";
+	return "remote";
+}
+
 static void on_list_barrier(void *arg, int status)
 {
 	struct api_op *op = arg;
 	struct http_reply *rep = api_op_reply(op);
 	const struct core *c = &op->api->core;
 	struct core_instance *v = NULL;
-	uint64_t me = self_id(c);
+	uint64_t me = api_inst_self_id(c);
 	size_t n = 0;
 	cJSON *j, *arr;
 	int rc;
@@ -180,7 +200,7 @@ static void on_list_barrier(void *arg, int status)
 						    v[i].node == me ||
 								    v[i].node == 0
 							    ? NULL
-							    : "remote"));
+							    : remote_word(c, v[i].node)));
 	api_json(rep, 200, j);
 out:
 	if (v != NULL)
@@ -276,7 +296,7 @@ static int parse_create(struct api_req *r, struct http_reply *rep,
 		return api_error(rep, 400, "auto_start must be true or false"),
 		       1;
 	if (node != NULL && node[0] != '\0') {
-		if (member_find(&r->api->core, 0, node, &mb) != 0 ||
+		if (api_inst_member_find(&r->api->core, 0, node, &mb) != 0 ||
 		    mb.raft_id == 0)
 			return api_error(rep, 404, "no such node: %s", node), 1;
 		in->node = mb.raft_id;
@@ -392,7 +412,7 @@ static void remote(struct iop *o, struct http_reply *rep,
 	struct core_member mb;
 	int rc;
 
-	if (o->forwarded || member_find(c, in->node, NULL, &mb) != 0 ||
+	if (o->forwarded || api_inst_member_find(c, in->node, NULL, &mb) != 0 ||
 	    mb.http[0] == '\0' || strcmp(mb.state, "dead") == 0 ||
 	    strcmp(mb.state, "left") == 0) {
 		if (o->act == ACT_SHOW) {
@@ -444,7 +464,7 @@ static void propose(struct iop *o, struct http_reply *rep,
 	if (o->act == ACT_ASSIGN) {
 		cmd.type = CORE_CMD_INST_ASSIGN;
 		if (o->node[0] != '\0') {
-			if (member_find(c, 0, o->node, &mb) != 0 ||
+			if (api_inst_member_find(c, 0, o->node, &mb) != 0 ||
 			    mb.raft_id == 0) {
 				api_error(rep, 404, "no such node: %s", o->node);
 				iop_finish(o);
@@ -475,6 +495,149 @@ static void propose(struct iop *o, struct http_reply *rep,
 	}
 }
 
+/* ---- config get/set, kill, restart (issue 12, ops) ---- */
+
+static void config_json(struct http_reply *rep, const struct core_instance *in)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(j, "name", in->name);
+	cJSON_AddBoolToObject(j, "auto_start", in->auto_start);
+	cJSON_AddBoolToObject(j, "exclude_from_start_all",
+			      in->exclude_from_start_all);
+	cJSON_AddNumberToObject(j, "stop_timeout_s",
+				(double)(in->stop_timeout_ms / 1000));
+	cJSON_AddItemToObject(j, "settings", core_inst_settings(in->settings, 1));
+	api_json(rep, 200, j);
+}
+
+/* Applies the request's changes (o->body, checked by inst_config_parse)
+ * to the record's configuration; 1 with an error written. */
+static int config_merge(struct iop *o, struct http_reply *rep,
+			const struct core_instance *in, struct core_cmd *cmd)
+{
+	cJSON *b = cJSON_ParseWithLength((const char *)o->body, o->body_len);
+	const cJSON *v, *e, *set = cJSON_GetObjectItemCaseSensitive(b, "settings");
+	cJSON *ov = in->settings[0] ? cJSON_Parse(in->settings) : NULL;
+	char err[200], *text;
+	int rc = 0;
+
+	if (ov == NULL)
+		ov = cJSON_CreateObject();
+	cmd->type = CORE_CMD_INST_CONFIG;
+	cmd->u.inst = *in;
+	if ((v = cJSON_GetObjectItemCaseSensitive(b, "auto_start")) != NULL)
+		cmd->u.inst.auto_start = cJSON_IsTrue(v) ? 1 : 0;
+	if ((v = cJSON_GetObjectItemCaseSensitive(b, "exclude_from_start_all")))
+		cmd->u.inst.exclude_from_start_all = cJSON_IsTrue(v) ? 1 : 0;
+	if ((v = cJSON_GetObjectItemCaseSensitive(b, "stop_timeout_s")) != NULL)
+		cmd->u.inst.stop_timeout_ms = (uint64_t)v->valuedouble * 1000;
+	cJSON_ArrayForEach(e, set)
+	{
+		cJSON_DeleteItemFromObjectCaseSensitive(ov, e->string);
+		if (!cJSON_IsNull(e))
+			cJSON_AddItemToObject(ov, e->string,
+					      cJSON_Duplicate(e, 1));
+	}
+	text = cJSON_PrintUnformatted(ov);
+	if (text == NULL) {
+		rc = api_error(rep, 500, "out of memory") + 1;
+	} else if (core_inst_settings_check(text, err, sizeof(err)) != 0) {
+		rc = api_error(rep, 400, "%s", err) + 1;
+	} else if (strlen(text) > CORE_INST_SETTINGS_MAX) {
+		rc = api_error(rep, 413, "the overridden settings take more "
+				 "than %d bytes", CORE_INST_SETTINGS_MAX) + 1;
+	} else {
+		snprintf(cmd->u.inst.settings, sizeof(cmd->u.inst.settings),
+			 "%s", strcmp(text, "{}") == 0 ? "" : text);
+	}
+	cJSON_free(text);
+	cJSON_Delete(ov);
+	cJSON_Delete(b);
+	return rc;
+}
+
+static void on_acted(void *arg, int status)
+{
+	struct iop *o = arg;
+	struct http_reply *rep = api_op_reply(&o->op);
+	cJSON *j;
+
+	if (rep != NULL && status != 0) {
+		api_core_error(rep, status, "instance");
+	} else if (rep != NULL) {
+		j = cJSON_CreateObject();
+		cJSON_AddTrueToObject(j, "ok");
+		api_json(rep, 200, j);
+	}
+	iop_finish(o);
+}
+
+/* Kill and restart where the instance runs. */
+static void local_act(struct iop *o, struct http_reply *rep,
+		      const struct core_instance *in)
+{
+	const struct core *c = &o->op.api->core;
+	int rc;
+
+	if (o->act == ACT_RESTART && in->desired == CORE_INST_STOPPED) {
+		o->act = ACT_START; /* nothing runs: a restart is a start */
+		propose(o, rep, in);
+		return;
+	}
+	rc = c->ops->inst_act(c->ctx, in->id,
+			      o->act == ACT_KILL ? CORE_INST_KILL
+						 : CORE_INST_RESTART,
+			      api_deadline(o->op.api), on_acted, o);
+	if (rc == ERR_NOTFOUND && o->act == ACT_KILL) {
+		o->act = ACT_STOP; /* no process here: kill is a stop */
+		propose(o, rep, in);
+	} else if (rc != 0) {
+		api_core_error(rep, rc, "instance");
+		iop_finish(o);
+	}
+}
+
+/* 1 if o's action is one of the above (then answered or handed on). */
+static int ops_act(struct iop *o, struct http_reply *rep,
+		   const struct core_instance *in)
+{
+	const struct core *c = &o->op.api->core;
+	struct core_cmd cmd;
+	int rc;
+
+	if (o->act == ACT_CONFIG_GET) {
+		config_json(rep, in);
+		iop_finish(o);
+	} else if (o->act == ACT_CONFIG_SET) {
+		memset(&cmd, 0, sizeof(cmd));
+		if (config_merge(o, rep, in, &cmd) != 0) {
+			iop_finish(o);
+			return 1;
+		}
+		rc = c->ops->write(c->ctx, &cmd, api_deadline(o->op.api),
+				   on_written, o);
+		memset(&cmd, 0, sizeof(cmd));
+		if (rc != 0) {
+			api_core_error(rep, rc, "instance");
+			iop_finish(o);
+		}
+	} else if (o->act == ACT_KILL || o->act == ACT_RESTART) {
+		if (in->node == 0) {
+			api_error(rep, 409, "instance %s is not assigned to a "
+				  "node", in->name);
+			iop_finish(o);
+		} else if (in->node != api_inst_self_id(c)) {
+			remote(o, rep, in);
+		} else {
+			local_act(o, rep, in);
+		}
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 static void on_barrier(void *arg, int status)
 {
 	struct iop *o = arg;
@@ -499,9 +662,11 @@ static void on_barrier(void *arg, int status)
 		else
 			api_core_error(rep, rc, "instance");
 		iop_finish(o);
+	} else if (ops_act(o, rep, &in)) {
+		/* config, kill, restart: answered or handed over */
 	} else if (o->act != ACT_SHOW && o->act != ACT_RCON) {
 		propose(o, rep, &in);
-	} else if (in.node != 0 && in.node != self_id(c)) {
+	} else if (in.node != 0 && in.node != api_inst_self_id(c)) {
 		remote(o, rep, &in);
 	} else if (o->act == ACT_SHOW) {
 		api_json(rep, 200, inst_json(c, &in, NULL));
@@ -524,7 +689,9 @@ static int parse_target(struct api_req *r, struct http_reply *rep,
 		const char *word;
 		int act;
 	} acts[] = {{"assign", ACT_ASSIGN}, {"start", ACT_START},
-		    {"stop", ACT_STOP},     {"rcon", ACT_RCON}};
+		    {"stop", ACT_STOP},     {"rcon", ACT_RCON},
+		    {"config", ACT_CONFIG_SET}, {"kill", ACT_KILL},
+		    {"restart", ACT_RESTART}};
 	const char *slash = memchr(r->rest, '/', r->rest_len);
 	size_t nl = slash ? (size_t)(slash - r->rest) : r->rest_len;
 	size_t al = slash ? r->rest_len - nl - 1 : 0;
@@ -533,6 +700,11 @@ static int parse_target(struct api_req *r, struct http_reply *rep,
 		return api_error(rep, 404, "no such instance"), 1;
 	memcpy(o->name, r->rest, nl);
 	o->name[nl] = '\0';
+	if (strcmp(method, "GET") == 0 && slash && al == 6 &&
+	    memcmp(slash + 1, "config", 6) == 0) {
+		o->act = ACT_CONFIG_GET;
+		return 0;
+	}
 	if (strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0) {
 		o->act = method[0] == 'G' ? ACT_SHOW : ACT_DELETE;
 		return slash ? (api_error(rep, 404, "no such resource"), 1) : 0;
@@ -543,7 +715,70 @@ static int parse_target(struct api_req *r, struct http_reply *rep,
 			o->act = acts[i].act;
 	if (o->act == 0)
 		return api_error(rep, 404, "no such action: want assign, start, "
-				 "stop or rcon"), 1;
+				 "stop, restart, kill, config or rcon"), 1;
+	return 0;
+}
+
+/* config set's body: {"auto_start"?: bool, "exclude_from_start_all"?:
+ * bool, "stop_timeout_s"?: 1..86400, "settings"?: {FIELD: value or null}}
+ * (null: back to the default). Kept in o->body for config_merge; 1 with
+ * a 400 written. */
+static int inst_config_parse(struct api_req *r, struct http_reply *rep,
+			     struct iop *o)
+{
+	static const char *const known[] = {"auto_start",
+					    "exclude_from_start_all",
+					    "stop_timeout_s", "settings"};
+	cJSON *j = api_body_json(r->http, rep), *set, *e, *copy;
+	char err[200];
+	int bad = 0;
+
+	if (j == NULL)
+		return 1;
+	cJSON_ArrayForEach(e, j)
+	{
+		size_t k = 0;
+
+		while (k < 4 && strcmp(known[k], e->string) != 0)
+			k++;
+		if (k == 4) {
+			cJSON_Delete(j);
+			return api_error(rep, 400, "unknown configuration key "
+					 "\"%s\" (known: auto_start, "
+					 "exclude_from_start_all, stop_timeout_s,"
+					 " settings)", e->string), 1;
+		}
+		if (k < 2 && !cJSON_IsBool(e))
+			bad = api_error(rep, 400, "%s must be true or false",
+					e->string) + 1;
+		if (k == 2 && (!cJSON_IsNumber(e) || e->valuedouble < 1 ||
+			       e->valuedouble > 86400 ||
+			       e->valuedouble != (double)(int)e->valuedouble))
+			bad = api_error(rep, 400, "stop_timeout_s must be a "
+					"whole number of seconds, 1..86400") + 1;
+	}
+	set = cJSON_GetObjectItemCaseSensitive(j, "settings");
+	if (!bad && set != NULL) {
+		/* null entries are removals: check the rest. */
+		copy = cJSON_Duplicate(set, 1);
+		cJSON_ArrayForEach(e, set)
+		{
+			if (cJSON_IsNull(e))
+				cJSON_DeleteItemFromObjectCaseSensitive(copy,
+									e->string);
+		}
+		if (core_inst_settings_check_json(copy, err, sizeof(err)) != 0)
+			bad = api_error(rep, 400, "%s", err) + 1;
+		cJSON_Delete(copy);
+	}
+	cJSON_Delete(j);
+	if (bad)
+		return 1;
+	o->body = malloc(r->http->body_len + 1);
+	if (o->body == NULL)
+		return api_error(rep, 500, "out of memory"), 1;
+	memcpy(o->body, r->http->body, r->http->body_len);
+	o->body_len = r->http->body_len;
 	return 0;
 }
 
@@ -564,6 +799,8 @@ static int parse_params(struct api_req *r, struct http_reply *rep,
 	if (r->http->raw_path_len >= sizeof(o->path))
 		return api_error(rep, 414, "path too long"), 1;
 	memcpy(o->path, r->http->raw_path, r->http->raw_path_len);
+	if (o->act == ACT_CONFIG_SET)
+		return inst_config_parse(r, rep, o);
 	if (o->act != ACT_ASSIGN && o->act != ACT_RCON)
 		return 0;
 	j = api_body_json(r->http, rep);

@@ -57,25 +57,19 @@ static int write_atomic(const char *path, const char *text)
 	return 0;
 }
 
-/* Clusterio's defaults for the fields a manager sets; the server fills
- * in the rest from its own defaults. auto_pause off: an empty server
- * keeps running, as Clusterio's host writes it. */
+/* The defaults with the record's overrides (node/inst_settings.c); an
+ * unset name is the instance's. */
 static char *settings_json(const struct core_instance *rec)
 {
-	cJSON *o = cJSON_CreateObject(), *vis;
+	cJSON *o = core_inst_settings(rec->settings, 0);
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
 	char *text;
 
-	cJSON_AddStringToObject(o, "name", rec->name);
-	cJSON_AddStringToObject(o, "description", "A clusterd instance");
-	vis = cJSON_AddObjectToObject(o, "visibility");
-	cJSON_AddFalseToObject(vis, "public");
-	cJSON_AddFalseToObject(vis, "lan");
-	cJSON_AddFalseToObject(o, "require_user_verification");
-	cJSON_AddNumberToObject(o, "max_players", 0);
-	cJSON_AddFalseToObject(o, "auto_pause");
-	cJSON_AddNumberToObject(o, "autosave_interval", 10);
-	cJSON_AddNumberToObject(o, "autosave_slots", 5);
-	cJSON_AddTrueToObject(o, "non_blocking_saving");
+	if (o == NULL)
+		return NULL;
+	if (cJSON_IsString(name) && name->valuestring[0] == '\0')
+		cJSON_ReplaceItemInObjectCaseSensitive(
+			o, "name", cJSON_CreateString(rec->name));
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
 	return text;

@@ -3,6 +3,10 @@
  *   manager.c  reconciliation, process start/stop, crashes and backoff
  *   files.c    the instance folder: config.ini, server-settings.json
  *   output.c   the server's stdout, line by line, and its RCON client
+ *   tail.c     the server's stdout file, followed (see adopt.c)
+ *   adopt.c    servers of an earlier run of this node, taken over
+ *   logs.c     each instance's log: a memory ring, a file, followers
+ *   act.c      kill and restart
  */
 #ifndef CLUSTERD_NODE_INSTANCES_INST_INT_H
 #define CLUSTERD_NODE_INSTANCES_INST_INT_H
@@ -101,8 +105,23 @@ struct inst_proc {
 	/* From start() (the save creation included) to the InGame line. */
 	uint64_t start_ms, start_to_running_ms;
 	uint64_t orphan_since_ms; /* stopping a server of an earlier run */
-	char clash[96]; /* a port clash seen on stdout during this run */
+	char clash[160]; /* a port clash seen on stdout during this run */
 	char cause[CORE_INST_CAUSE_MAX];
+	/* ops (issue 12): stdout as a file (tail.c), adoption (adopt.c),
+	 * the log (logs.c), kill (act.c). */
+	uv_timer_t tail_timer;
+	uv_fs_event_t tail_ev;
+	int tail_fd;              /* -1: not following */
+	uint64_t tail_off;        /* bytes of server.out consumed */
+	uint64_t tail_punched;    /* bytes of it given back to the disk */
+	uint64_t tail_pos_written_ms;
+	uint8_t tail_ev_on;
+	uint8_t adopted;          /* pid is not our child (adopt.c) */
+	uint8_t adopt_checked;    /* looked for a server to adopt */
+	uint8_t hold;             /* killed: no start until desired stopped */
+	uint32_t adoptions;
+	uint8_t clash_more;       /* the next line completes clash */
+	struct inst_log *log;
 	struct inst_ipc_proc ipc; /* ipc.c */
 };
 
@@ -154,13 +173,77 @@ int inst_write_files(struct inst_mgr *m, struct inst_proc *p);
 void inst_pidfile_write(struct inst_proc *p);
 void inst_pidfile_remove(struct inst_proc *p);
 int inst_orphan_check(struct inst_proc *p, uint64_t now);
+/* The pid in DIR/server.pid: -1 without the file, 0 if unreadable. */
+long long inst_pidfile_read(const struct inst_proc *p);
+/* 1 if pid runs a command line that names dir (/proc/PID/cmdline). */
+int inst_runs_in(long long pid, const char *dir);
 
 /* output.c */
 void inst_out_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 void inst_out_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+/* Splits a chunk of stdout into lines and acts on each. */
+void inst_out_feed(struct inst_proc *p, const char *buf, size_t n);
+/* causes.c: a line that tells why a server is about to fail (Lua error,
+ * damaged or missing save) is kept in p->clash, the crash's cause. 1 if
+ * the line was such a line. */
+int inst_out_cause(struct inst_proc *p, const char *line);
+/* Connects RCON (once; an adopted server's port already listens). */
+void inst_rcon_connect(struct inst_proc *p);
 /* Closes the RCON client, if any. */
 void inst_rcon_drop(struct inst_proc *p);
 
+/* manager.c, for the files below */
+struct inst_proc *inst_find(struct inst_mgr *m, uint64_t id);
+void inst_stop(struct inst_proc *p);
+/* The process ended: status/sig as uv's exit callback; known 0 for an
+ * adopted server (its exit status is its parent's, not ours). */
+void inst_proc_exited(struct inst_proc *p, int64_t status, int sig,
+		      int known);
+
+/* tail.c: the server writes stdout and stderr into DIR/server.out, a
+ * file, never a pipe: a pipe would die with this node (and the server
+ * with it, on SIGPIPE), a file outlives it, so a restarted node can read
+ * on where it stopped. Consumed bytes are punched out of the file every
+ * INST_TAIL_PUNCH_BYTES, so it takes no disk space beyond that, and the
+ * consumed offset is kept in DIR/server.out.pos (at most a second old). */
+#define INST_TAIL_PUNCH_BYTES (1u << 20)
+/* Sets the slot's handles up (slot creation) and closes them (retire). */
+void inst_tail_init(struct inst_proc *p);
+void inst_tail_close(struct inst_proc *p);
+/* Creates (truncates) DIR/server.out and follows it from 0; *wfd is the
+ * descriptor the child gets as stdout and stderr (the caller closes it
+ * after the spawn). 0, or a negative errno. */
+int inst_tail_create(struct inst_proc *p, int *wfd);
+/* Follows DIR/server.out of a running server from the saved offset. */
+int inst_tail_attach(struct inst_proc *p);
+/* Reads and feeds what was written since the last read. */
+void inst_tail_poll(struct inst_proc *p);
+/* Reads the rest and stops following. */
+void inst_tail_stop(struct inst_proc *p);
+
+/* adopt.c: on the first reconciliation of an instance, a server that an
+ * earlier run of this node started and that still runs (DIR/server.pid,
+ * its command line naming DIR) is adopted: its stdout file followed from
+ * the saved offset, RCON connected, its exit noticed by polling (it is
+ * not our child). 1 if one was adopted. */
+int inst_adopt(struct inst_proc *p);
+/* Sends sig to the server, ours or adopted. */
+void inst_signal(struct inst_proc *p, int sig);
+/* For an adopted server: 1 while it still runs. */
+int inst_adopted_alive(struct inst_proc *p);
+
+/* logs.c: each instance's log. Lines (not the IPC ones) go to a ring in
+ * memory (INST_LOG_RING_LINES lines, INST_LOG_RING_BYTES bytes at most:
+ * the oldest are dropped) and to DIR/log, which is rotated to DIR/log.1
+ * past INST_LOG_FILE_MAX bytes; followers get each line as it comes. */
+#define INST_LOG_RING_LINES 2000
+#define INST_LOG_RING_BYTES (256u * 1024)
+#define INST_LOG_FILE_MAX (8u * 1024 * 1024)
+#define INST_LOG_FOLLOWERS_MAX 16
+void inst_log_open(struct inst_proc *p);
+void inst_log_line(struct inst_proc *p, const char *line);
+/* Ends every follow (their cb gets NULL) and frees the log. */
+void inst_log_close(struct inst_proc *p);
 /* ipc.c: inst_ipc_on_line returns 1 when the line was an IPC line (it
  * is then not logged); inst_ipc_connected runs when RCON is (re)made. */
 void inst_ipc_init(struct inst_mgr *m);

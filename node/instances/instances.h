@@ -89,6 +89,25 @@ int inst_http_forward(uv_loop_t *loop, const char *http_addr,
 		      const uint8_t *body, size_t body_len,
 		      uint64_t timeout_ms, core_http_cb cb, void *arg);
 
+/* core.h's inst_act, inst_log_tail, inst_log_follow, inst_log_unfollow
+ * (act.c, logs.c). */
+int inst_mgr_act(struct inst_mgr *m, uint64_t id, int what,
+		 uint64_t deadline_ms, void (*cb)(void *arg, int status),
+		 void *arg);
+int inst_mgr_log_tail(struct inst_mgr *m, uint64_t id, size_t max_lines,
+		      char **out, size_t *len);
+int inst_mgr_log_follow(struct inst_mgr *m, uint64_t id,
+			void (*cb)(void *arg, const char *line, size_t len),
+			void *arg, void **handle);
+void inst_mgr_log_unfollow(struct inst_mgr *m, void *handle);
+
+/* core.h's http_stream_open / http_stream_cancel (fwd_stream.c). */
+int inst_http_stream(uv_loop_t *loop, const char *http_addr,
+		     const char *path, const char *auth,
+		     void (*on_data)(void *arg, const char *p, size_t n),
+		     void (*on_end)(void *arg, int status, int code),
+		     void *arg, void **handle);
+void inst_http_stream_cancel(void *handle);
 /*
  * The game -> node channel (ipc.c; the game's side is lua/clusterd).
  * Messages arrive per channel ("clusterd", "items", "inventory", ...), each

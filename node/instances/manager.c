@@ -30,6 +30,11 @@ static struct inst_proc *find(struct inst_mgr *m, uint64_t id)
 	return NULL;
 }
 
+struct inst_proc *inst_find(struct inst_mgr *m, uint64_t id)
+{
+	return find(m, id);
+}
+
 int inst_fmt(char *dst, size_t size, const char *fmt, ...)
 {
 	va_list ap;
@@ -91,6 +96,8 @@ static int note_crash(struct inst_proc *p, uint64_t now)
 static void retire(struct inst_proc *p)
 {
 	inst_rcon_drop(p);
+	inst_tail_close(p);
+	inst_log_close(p);
 	inst_close_h(p, (uv_handle_t *)&p->kill_timer);
 }
 
@@ -99,21 +106,33 @@ static void on_kick(uv_timer_t *t);
 static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 {
 	struct inst_proc *p = proc->data;
+
+	inst_close_h(p, (uv_handle_t *)&p->proc);
+	inst_proc_exited(p, status, sig, 1);
+}
+
+void inst_proc_exited(struct inst_proc *p, int64_t status, int sig,
+		      int known)
+{
 	struct inst_mgr *m = p->m;
 	uint64_t now = uv_now(m->loop);
 	int creating = p->state == ST_CREATING;
 	char why[96];
 
+	inst_tail_stop(p); /* its last lines first ("Saving finished") */
 	if (!creating)
 		inst_pidfile_remove(p);
 	p->pid = 0;
 	inst_players_gone(p); /* players.c */
+	p->adopted = 0;
 	inst_rcon_drop(p);
-	inst_close_h(p, (uv_handle_t *)&p->proc);
 	uv_timer_stop(&p->kill_timer);
 	if (!p->present || m->stopping)
 		retire(p);
-	if (sig != 0)
+	if (!known)
+		snprintf(why, sizeof(why), "exited (an adopted server: its "
+			 "exit status is unknown)");
+	else if (sig != 0)
 		snprintf(why, sizeof(why), "killed by signal %d", sig);
 	else
 		snprintf(why, sizeof(why), "exited with status %lld",
@@ -167,7 +186,7 @@ static void on_kill_timer(uv_timer_t *t)
 	if (p->pid != 0) {
 		TRACE_W(p->m->log, "instances",
 			"%s: no exit after SIGTERM; SIGKILL", p->rec.name);
-		(void)uv_process_kill(&p->proc, SIGKILL);
+		inst_signal(p, SIGKILL);
 	}
 }
 
@@ -177,17 +196,20 @@ static int spawn(struct inst_proc *p, char **args)
 	struct inst_mgr *m = p->m;
 	uv_process_options_t o;
 	uv_stdio_container_t io[3];
-	int rv;
+	int rv, wfd = -1;
 
 	memset(&o, 0, sizeof(o));
-	uv_pipe_init(m->loop, &p->out, 0);
-	p->out.data = p;
-	p->handles++;
+	/* stdout and stderr into a file, and a session of its own: the
+	 * server outlives this node, to be adopted (tail.c, adopt.c). */
+	rv = inst_tail_create(p, &wfd);
+	if (rv != 0)
+		return rv;
 	io[0].flags = UV_IGNORE;
-	io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	io[1].data.stream = (uv_stream_t *)&p->out;
+	io[1].flags = UV_INHERIT_FD;
+	io[1].data.fd = wfd;
 	io[2].flags = UV_INHERIT_FD;
-	io[2].data.fd = 2;
+	io[2].data.fd = wfd;
+	o.flags = UV_PROCESS_DETACHED;
 	o.file = args[0];
 	o.args = args;
 	o.cwd = p->dir;
@@ -196,19 +218,21 @@ static int spawn(struct inst_proc *p, char **args)
 	o.stdio_count = 3;
 	p->proc.data = p;
 	rv = uv_spawn(m->loop, &p->proc, &o);
+	close(wfd);
 	if (rv != 0) {
 		/* libuv wants the handle closed even after a failed spawn. */
 		p->handles++;
 		inst_close_h(p, (uv_handle_t *)&p->proc);
-		inst_close_h(p, (uv_handle_t *)&p->out);
+		inst_tail_stop(p);
 		return rv;
 	}
 	p->handles++;
 	p->pid = p->proc.pid;
+	p->adopted = 0;
 	p->line_len = 0;
 	p->clash[0] = '\0';
-	return uv_read_start((uv_stream_t *)&p->out, inst_out_alloc,
-			     inst_out_read);
+	p->clash_more = 0;
+	return 0;
 }
 
 static void fail_start(struct inst_proc *p, const char *fmt, const char *a)
@@ -302,8 +326,16 @@ static void stop(struct inst_proc *p)
 	TRACE_I(p->m->log, "instances", "%s: stopping", p->rec.name);
 	p->stop_wanted = 1;
 	inst_set_state(p, ST_STOPPING);
-	(void)uv_process_kill(&p->proc, SIGTERM);
-	uv_timer_start(&p->kill_timer, on_kill_timer, p->m->stop_timeout_ms, 0);
+	inst_signal(p, SIGTERM);
+	uv_timer_start(&p->kill_timer, on_kill_timer,
+		       p->rec.stop_timeout_ms ? p->rec.stop_timeout_ms
+					      : p->m->stop_timeout_ms,
+		       0);
+}
+
+void inst_stop(struct inst_proc *p)
+{
+	stop(p);
 }
 
 static struct inst_proc *slot_new(struct inst_mgr *m, uint64_t id)
@@ -321,6 +353,7 @@ static struct inst_proc *slot_new(struct inst_mgr *m, uint64_t id)
 		uv_timer_init(m->loop, &p->kill_timer);
 		p->kill_timer.data = p;
 		p->handles = 1;
+		inst_tail_init(p);
 		m->procs[i] = p;
 		return p;
 	}
@@ -398,13 +431,18 @@ static void reconcile_one(struct inst_mgr *m, const struct core_instance *rec,
 		p->rec = *rec;
 		(void)inst_fmt(p->dir, sizeof(p->dir), "%s/%s",
 			       m->instances_dir, rec->name);
+		inst_log_open(p);
+		if (inst_adopt(p))
+			return; /* the next pass reconciles it */
 	}
+	if (rec->desired == CORE_INST_STOPPED)
+		p->hold = 0;
 	if (rec->game_port == 0 || rec->rcon_port == 0) {
 		alloc_ports(m, rec, all, n);
 		return;
 	}
 	if (rec->desired == CORE_INST_RUNNING) {
-		if (p->state == ST_STOPPED && !p->given_up &&
+		if (p->state == ST_STOPPED && !p->given_up && !p->hold &&
 		    now >= p->next_start_ms)
 			start(p);
 	} else if (p->state == ST_STARTING || p->state == ST_RUNNING ||

@@ -1,10 +1,10 @@
 /*
  * orphan.c: servers left running by an earlier run of this node (it was
- * killed, or crashed). Their stdout pipe is gone, so they cannot be
- * adopted as they are; the manager stops them (SIGTERM: they save; SIGKILL
- * after the stop timeout) and then starts the instance afresh, so a
- * restarted node returns every instance to its desired state without a
- * port clash. A server is recognised by DIR/server.pid and by its command
+ * killed, or crashed). adopt.c takes them over on the instance's first
+ * reconciliation; one it could not adopt (no stdout file to follow) is
+ * stopped here when the instance starts (SIGTERM: it saves; SIGKILL after
+ * the stop timeout) and the instance then starts afresh, without a port
+ * clash. A server is recognised by DIR/server.pid and by its command
  * line naming the instance folder (a recycled pid is left alone).
  */
 #include "node/instances/inst_int.h"
@@ -47,7 +47,7 @@ void inst_pidfile_remove(struct inst_proc *p)
 }
 
 /* 1 if pid runs a command line that names dir. */
-static int runs_in(long long pid, const char *dir)
+int inst_runs_in(long long pid, const char *dir)
 {
 	char path[64], *buf;
 	size_t n;
@@ -72,7 +72,7 @@ static int runs_in(long long pid, const char *dir)
 	return hit;
 }
 
-int inst_orphan_check(struct inst_proc *p, uint64_t now)
+long long inst_pidfile_read(const struct inst_proc *p)
 {
 	char path[INST_PATH_MAX + 16];
 	long long pid = 0;
@@ -81,11 +81,22 @@ int inst_orphan_check(struct inst_proc *p, uint64_t now)
 	pid_path(p, path, sizeof(path));
 	f = fopen(path, "r");
 	if (f == NULL)
-		return 0;
+		return -1;
 	if (fscanf(f, "%lld", &pid) != 1)
 		pid = 0;
 	fclose(f);
-	if (pid <= 1 || !runs_in(pid, p->dir)) {
+	return pid;
+}
+
+int inst_orphan_check(struct inst_proc *p, uint64_t now)
+{
+	char path[INST_PATH_MAX + 16];
+	long long pid = inst_pidfile_read(p);
+
+	if (pid < 0)
+		return 0;
+	pid_path(p, path, sizeof(path));
+	if (pid <= 1 || !inst_runs_in(pid, p->dir)) {
 		(void)unlink(path);
 		p->orphan_since_ms = 0;
 		return 0;

@@ -52,7 +52,7 @@ static void on_warmup(void *ud, int status, const char *body, size_t len)
 	(void)len;
 }
 
-static void rcon_connect(struct inst_proc *p)
+void inst_rcon_connect(struct inst_proc *p)
 {
 	struct rcon_client_config c;
 
@@ -110,10 +110,13 @@ static void on_line(struct inst_proc *p, const char *line)
 
 	TRACE_D(m->log, "instances", "%s: %s", p->rec.name, line);
 	core_users_game_line(m->core, p->id, line); /* issue 13: user lists */
+	inst_log_line(p, line);
+	if (inst_out_cause(p, line))
+		return;
 	/* The game prints the RCON line after the InGame one. */
 	if (strstr(line, "Starting RCON interface at port") != NULL &&
 	    (p->state == ST_STARTING || p->state == ST_RUNNING)) {
-		rcon_connect(p);
+		inst_rcon_connect(p);
 	} else if (strstr(line, "changing state from(CreatingGame) "
 				"to(InGame)") != NULL &&
 		   p->state == ST_STARTING) {
@@ -136,7 +139,7 @@ static void on_line(struct inst_proc *p, const char *line)
 
 /* Splits the chunk into lines; a line longer than INST_LINE_MAX is cut
  * and the rest skipped up to its newline. */
-static void feed(struct inst_proc *p, const char *buf, size_t n)
+void inst_out_feed(struct inst_proc *p, const char *buf, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char ch = buf[i];
@@ -168,7 +171,7 @@ void inst_out_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	struct inst_proc *p = s->data;
 
 	if (n > 0) {
-		feed(p, buf->base, (size_t)n);
+		inst_out_feed(p, buf->base, (size_t)n);
 		return;
 	}
 	if (n < 0) /* EOF or error: the process is ending */

@@ -65,6 +65,8 @@ struct ctl {
 	/* Issue 13: --reason (user set-banned), --roles and --user (token
 	 * create), --description (role set). */
 	const char *reason, *roles, *user, *description;
+	const char *instance; /* --instance NAME (log follow/query) */
+	long lines;           /* --lines N (log); 0: the default */
 };
 
 /* Sets target.url and target.token from the flags (NULL when not given),
@@ -111,6 +113,19 @@ int ctl_cmd_save_delete(const struct ctl *c, int argc, char **argv);
 /* cmd_player.c (issue 12, player tracking) */
 int ctl_cmd_player_list(const struct ctl *c, int argc, char **argv);
 
+/* /api/v1/instances/NAME[/ACTION] with NAME percent-encoded into path;
+ * CTL_EXIT_USAGE if it does not fit. */
+int ctl_inst_path(const char *name, const char *action, char *path,
+		  size_t size);
+/* cmd_inst_ops.c */
+int ctl_cmd_instance_kill(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_restart(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_start_all(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_stop_all(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_config_get(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_instance_config_set(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_log_query(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_log_follow(const struct ctl *c, int argc, char **argv);
 /* cmd_plugin.c */
 int ctl_cmd_plugin_list(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv);

@@ -20,8 +20,8 @@
 
 #define PATH_MAX_ 512
 
-static int inst_path(const char *name, const char *action, char *path,
-		     size_t size)
+int ctl_inst_path(const char *name, const char *action, char *path,
+		  size_t size)
 {
 	size_t n;
 
@@ -78,7 +78,7 @@ int ctl_cmd_instance_assign(const struct ctl *c, int argc, char **argv)
 	cJSON *b;
 
 	(void)argc;
-	if (inst_path(argv[0], "assign", path, sizeof(path)))
+	if (ctl_inst_path(argv[0], "assign", path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "node",
@@ -92,7 +92,7 @@ static int action(const struct ctl *c, char **argv, const char *act,
 {
 	char path[PATH_MAX_], what[32];
 
-	if (inst_path(argv[0], act, path, sizeof(path)))
+	if (ctl_inst_path(argv[0], act, path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	snprintf(what, sizeof(what), "instance %s", act);
 	return send(c, "POST", path, NULL, what, done, argv[0]);
@@ -115,7 +115,7 @@ int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv)
 	char path[PATH_MAX_];
 
 	(void)argc;
-	if (inst_path(argv[0], NULL, path, sizeof(path)))
+	if (ctl_inst_path(argv[0], NULL, path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	return send(c, "DELETE", path, NULL, "instance delete", "deleted",
 		    argv[0]);
@@ -130,7 +130,7 @@ int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv)
 	int rc;
 
 	(void)argc;
-	if (inst_path(argv[0], "rcon", path, sizeof(path)))
+	if (ctl_inst_path(argv[0], "rcon", path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "command", argv[1]);
@@ -218,7 +218,7 @@ int ctl_cmd_instance_show(const struct ctl *c, int argc, char **argv)
 	int rc;
 
 	(void)argc;
-	if (inst_path(argv[0], NULL, path, sizeof(path)))
+	if (ctl_inst_path(argv[0], NULL, path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	rc = ctl_get_json(c, path, "instance show", &j);
 	if (j == NULL)

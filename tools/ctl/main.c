@@ -94,6 +94,21 @@ static const struct ctl_cmd commands[] = {
 	{"save delete", "INSTANCE NAME", 2, 2, "delete a save", ctl_cmd_save_delete},
 	{"player list", "", 0, 0, "users seen on instances: joins, online time",
 	 ctl_cmd_player_list},
+	{"instance kill", "NAME", 1, 1, "SIGKILL the server (no save); desired becomes stopped",
+	 ctl_cmd_instance_kill},
+	{"instance restart", "NAME", 1, 1, "stop (it saves) and start again", ctl_cmd_instance_restart},
+	{"instance start-all", "", 0, 0, "start every assigned instance not excluded from start-all",
+	 ctl_cmd_instance_start_all},
+	{"instance stop-all", "", 0, 0, "stop every instance", ctl_cmd_instance_stop_all},
+	{"instance config get", "NAME [KEY]", 1, 2, "an instance's configuration (or one KEY)",
+	 ctl_cmd_instance_config_get},
+	{"instance config set", "NAME KEY VALUE", 3, 3,
+	 "set auto_start, exclude_from_start_all, stop_timeout_s or settings.FIELD",
+	 ctl_cmd_instance_config_set},
+	{"log query", "--instance NAME [--lines N]", 0, 0, "an instance's newest log lines",
+	 ctl_cmd_log_query},
+	{"log follow", "--instance NAME [--lines N]", 0, 0, "an instance's log, live (until ^C)",
+	 ctl_cmd_log_follow},
 	{"plugin list", "", 0, 0, "plugins: where they run, their process on this node",
 	 ctl_cmd_plugin_list},
 	{"plugin add", "NAME [--on NODE] [--perms P,P] [--disabled] -- PROGRAM [ARG...]", 2, 33,
@@ -220,6 +235,7 @@ static void usage(FILE *f)
 	      "  --copy         save transfer: keep the source\n"
 	      "  --progress     snapshot save, save upload|download: progress on stderr (always on a\n"
 	      "                 terminal)\n"
+	      "  --instance NAME, --lines N   for log query and log follow\n"
 	      "  --data-dir D, --name N, --bind A, --http A, --advertise A\n"
 	      "                 snapshot restore: as for 'clusterd restore'\n"
 	      "  --on NODE, --perms P,P, --disabled   for plugin add (the command\n"
@@ -317,11 +333,13 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		{"bind", required_argument, NULL, 'B'},
 		{"http", required_argument, NULL, 'H'},
 		{"advertise", required_argument, NULL, 'A'},
+		{"instance", required_argument, NULL, 'I'},
+		{"lines", required_argument, NULL, 'L'},
 		{"on", required_argument, NULL, 'O'},
 		{"perms", required_argument, NULL, 'p'},
 		{"disabled", no_argument, NULL, 'd'},
 		{"reason", required_argument, NULL, 'R'},
-		{"roles", required_argument, NULL, 'L'},
+		{"roles", required_argument, NULL, 'G'},
 		{"user", required_argument, NULL, 'U'},
 		{"description", required_argument, NULL, 'E'},
 		{"version", no_argument, NULL, 'v'},
@@ -360,11 +378,19 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		case 'B': ctl->bind = optarg; break;
 		case 'H': ctl->http = optarg; break;
 		case 'A': ctl->advertise = optarg; break;
+		case 'I': ctl->instance = optarg; break;
+		case 'L':
+			if (parse_num(optarg, &v) != 0 || v == 0 || v > 2000) {
+				fprintf(stderr, "clusterctl: --lines wants 1..2000, not '%s'\n", optarg);
+				return 2;
+			}
+			ctl->lines = (long)v;
+			break;
 		case 'O': ctl->on = optarg; break;
 		case 'p': ctl->perms = optarg; break;
 		case 'd': ctl->disabled = 1; break;
 		case 'R': ctl->reason = optarg; break;
-		case 'L': ctl->roles = optarg; break;
+		case 'G': ctl->roles = optarg; break;
 		case 'U': ctl->user = optarg; break;
 		case 'E': ctl->description = optarg; break;
 		case 'C':

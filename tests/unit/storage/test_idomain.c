@@ -193,6 +193,87 @@ static void test_encode_refuses(void **state)
 	assert_null(out);
 }
 
+/* CONFIG replaces the configuration fields and keeps the rest; a CREATE
+ * of the first version (9 fields, written before the configuration came)
+ * still applies, with the new fields at their defaults. */
+static void test_config(void **state)
+{
+	struct fx *f = *state;
+	struct stor_inst_cmd c = {.op = STOR_INST_CONFIG};
+	struct stor_inst in;
+	uint64_t id;
+
+	assert_int_equal(create(f, "alpha", 7, 34100, 34101, &id), 0);
+	assert_int_equal(stor_inst_get(f->s, id, &in), 0);
+	assert_int_equal(in.exclude_from_start_all, 0);
+	assert_int_equal(in.stop_timeout_ms, 0);
+	assert_string_equal(in.settings, "");
+	c.inst.id = id;
+	c.inst.auto_start = 1;
+	c.inst.exclude_from_start_all = 1;
+	c.inst.stop_timeout_ms = 30000;
+	snprintf(c.inst.settings, sizeof(c.inst.settings),
+		 "{\"max_players\":7}");
+	assert_int_equal(run(f, &c, NULL), 0);
+	assert_int_equal(stor_inst_get(f->s, id, &in), 0);
+	assert_int_equal(in.auto_start, 1);
+	assert_int_equal(in.exclude_from_start_all, 1);
+	assert_int_equal(in.stop_timeout_ms, 30000);
+	assert_string_equal(in.settings, "{\"max_players\":7}");
+	assert_int_equal(in.node, 7);
+	assert_int_equal(in.game_port, 34100);
+	assert_string_equal(in.rcon_pw, "secret");
+	c.inst.id = id + 100;
+	assert_int_equal(run(f, &c, NULL), ERR_NOTFOUND);
+	c.inst.id = id;
+	c.inst.stop_timeout_ms = STOR_INST_STOP_TIMEOUT_MS_MAX + 1;
+	{
+		uint8_t *b;
+		size_t bl;
+
+		assert_int_equal(stor_inst_encode(&c, &b, &bl), ERR_INVAL);
+	}
+}
+
+static void test_v1_create(void **state)
+{
+	struct fx *f = *state;
+	struct stor_entry e = {.index = f->next, .term = 1,
+			       .type = STOR_ENTRY_COMMAND};
+	struct stor_inst in;
+	struct mp_writer w;
+	int result = 99;
+
+	mp_writer_init(&w, 1024);
+	mp_w_array(&w, 3);
+	mp_w_uint(&w, STOR_CMD_VERSION);
+	mp_w_uint(&w, STOR_DOMAIN_INSTANCES);
+	mp_w_array(&w, 2);
+	mp_w_uint(&w, STOR_INST_CREATE);
+	mp_w_array(&w, 9);
+	mp_w_uint(&w, 0);
+	mp_w_cstr(&w, "old");
+	mp_w_uint(&w, 3);
+	mp_w_uint(&w, 34100);
+	mp_w_uint(&w, 34101);
+	mp_w_cstr(&w, "pw");
+	mp_w_uint(&w, 1);
+	mp_w_uint(&w, 1);
+	mp_w_cstr(&w, "old");
+	assert_int_equal(mp_writer_take(&w, &e.data, &e.len), 0);
+	assert_int_equal(stor_log_append(f->s, &e, 1), 0);
+	assert_int_equal(stor_apply(f->s, &e, 1, &result, 0), 0);
+	free(e.data);
+	f->next++;
+	assert_int_equal(result, 0);
+	assert_int_equal(stor_inst_by_name(f->s, "old", &in), 0);
+	assert_int_equal(in.node, 3);
+	assert_int_equal(in.desired, 1);
+	assert_int_equal(in.exclude_from_start_all, 0);
+	assert_int_equal(in.stop_timeout_ms, 0);
+	assert_string_equal(in.settings, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +282,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_get_list, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_desired_delete, setup,
 						teardown),
 	};

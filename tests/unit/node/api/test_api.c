@@ -315,6 +315,28 @@ static void test_read_only_role(void **state)
 	assert_int_equal(f->core.writes, 0);
 }
 
+/* Routes with a '*' segment carry their own permission: the log's
+ * log.read (a read token has it; its bad lines= is the handler's 400,
+ * which the show route would answer 404), start-all's instance.write. */
+static void test_instance_op_routes(void **state)
+{
+	struct fx *f = *state;
+
+	expect_error(call(f, "GET", "/api/v1/instances/x/log?lines=0", NULL, 0,
+			  bearer(f->reader)),
+		     400);
+	expect_error(call(f, "GET", "/api/v1/instances//log", NULL, 0,
+			  bearer(f->reader)),
+		     404);
+	expect_error(call(f, "POST", "/api/v1/instances/start-all", NULL, 0,
+			  bearer(f->reader)),
+		     403);
+	expect_error(call(f, "POST", "/api/v1/instances/x/kill", NULL, 0,
+			  bearer(f->reader)),
+		     403);
+	assert_int_equal(f->core.writes, 0);
+}
+
 static void test_kv_put_get_cas(void **state)
 {
 	struct fx *f = *state;
@@ -1003,6 +1025,7 @@ int main(void)
 		BOTH(test_auth),
 		BOTH(test_auth_catching_up),
 		BOTH(test_read_only_role),
+		BOTH(test_instance_op_routes),
 		BOTH(test_kv_put_get_cas),
 		BOTH(test_kv_keys_are_raw),
 		BOTH(test_kv_bad_input),

@@ -3,7 +3,9 @@
  * come from the node's range, a missing install is a clear cause, a server
  * that runs is marked running on the InGame line and stops on SIGTERM,
  * one that keeps crashing is restarted with backoff and given up after 5
- * crashes, with the cause kept. Real processes, a real loop. */
+ * crashes, with the cause kept (a port clash, a damaged save, a Lua
+ * error); the log's ring, file and followers; kill; the server settings'
+ * checks and defaults. Real processes, a real loop. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 
 #include "base/err.h"
 #include "node/instances/instances.h"
+#include <cjson/cJSON.h>
 #include "tests/lib/cmocka_all.h"
 
 #define SELF 7
@@ -65,13 +68,19 @@ static int f_write(void *ctx, const struct core_cmd *cmd, uint64_t deadline,
 	struct core_write_result r = {0};
 
 	(void)deadline;
-	assert_int_equal(cmd->type, CORE_CMD_INST_ASSIGN);
+	assert_true(cmd->type == CORE_CMD_INST_ASSIGN ||
+		    cmd->type == CORE_CMD_INST_DESIRED);
 	f->writes++;
-	for (size_t i = 0; i < f->n; i++)
-		if (f->recs[i].id == cmd->u.inst.id) {
-			f->recs[i].game_port = cmd->u.inst.game_port;
-			f->recs[i].rcon_port = cmd->u.inst.rcon_port;
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->recs[i].id != cmd->u.inst.id)
+			continue;
+		if (cmd->type == CORE_CMD_INST_DESIRED) {
+			f->recs[i].desired = cmd->u.inst.desired;
+			continue;
 		}
+		f->recs[i].game_port = cmd->u.inst.game_port;
+		f->recs[i].rcon_port = cmd->u.inst.rcon_port;
+	}
 	cb(arg, &r);
 	return 0;
 }
@@ -315,12 +324,158 @@ static void crash_loop_is_given_up(void **state)
 	fake_free(f, m);
 }
 
+#define INGAME "echo ' 0.5 Info Main: changing state from(CreatingGame) to(InGame)'\n"
+
+struct got {
+	int lines, ended;
+	char last[128];
+};
+
+static void on_follow(void *arg, const char *line, size_t len)
+{
+	struct got *g = arg;
+
+	if (line == NULL) {
+		g->ended = 1;
+		return;
+	}
+	g->lines++;
+	snprintf(g->last, sizeof(g->last), "%.*s", (int)len, line);
+}
+
+static void on_killed(void *arg, int status)
+{
+	*(int *)arg = status == 0 ? 1 : -1;
+}
+
+/* The log: the ring answers tail, the file holds the lines, a follower
+ * gets the new ones (the IPC lines go to none). Kill: SIGKILL, desired
+ * stopped proposed, no crash counted, no restart. */
+static void logs_and_kill(void **state)
+{
+	struct fake *f = fake_new();
+	struct inst_mgr *m;
+	struct core_inst_state st;
+	struct got g = {0};
+	void *h = NULL;
+	char *text = NULL, path[160], buf[4096];
+	size_t len = 0;
+	int killed = 0;
+	FILE *fp;
+
+	(void)state;
+	make_install(f, INGAME "echo 'hello log'; printf '\\f$ipc:x?j{}\\n';"
+			" while :; do echo tick; sleep 0.02; done");
+	m = mgr_new(f, 1);
+	assert_true(run_until(f, m, is_running));
+	assert_int_equal(inst_mgr_log_follow(m, 11, on_follow, &g, &h), 0);
+	assert_int_equal(inst_mgr_log_follow(m, 99, on_follow, &g, &h) != 0, 1);
+	while (g.lines < 3)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_string_equal(g.last, "tick");
+	assert_int_equal(inst_mgr_log_tail(m, 11, 1000, &text, &len), 0);
+	assert_non_null(strstr(text, "hello log\n"));
+	assert_null(strstr(text, "$ipc"));
+	free(text);
+	snprintf(path, sizeof(path), "%s/inst/alpha/log", f->dir);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	len = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[len] = '\0';
+	fclose(fp);
+	assert_non_null(strstr(buf, "hello log\n"));
+	assert_int_equal(inst_mgr_act(m, 11, CORE_INST_KILL, 0, on_killed,
+				      &killed), 0);
+	assert_true(run_until(f, m, is_stopped));
+	assert_int_equal(killed, 1);
+	assert_int_equal(f->recs[0].desired, CORE_INST_STOPPED);
+	assert_int_equal(inst_mgr_state(m, 11, &st), 0);
+	assert_int_equal(st.crashes, 0);
+	assert_string_equal(st.cause, "");
+	inst_mgr_log_unfollow(m, h);
+	fake_free(f, m);
+}
+
+static void given_up_with(const char *body, const char *want)
+{
+	struct fake *f = fake_new();
+	struct inst_mgr *m;
+	struct core_inst_state st;
+
+	make_install(f, body);
+	m = mgr_new(f, 1);
+	assert_true(run_until(f, m, is_given_up));
+	assert_int_equal(inst_mgr_state(m, 11, &st), 0);
+	if (strstr(st.cause, want) == NULL)
+		fail_msg("cause \"%s\" lacks \"%s\"", st.cause, want);
+	fake_free(f, m);
+}
+
+/* The cause of a give-up names a damaged save and a Lua error. */
+static void causes(void **state)
+{
+	(void)state;
+	given_up_with("echo '   0.1 Error Main.cpp:1142: Failed to load map "
+		      "s.zip: the save is damaged.'; exit 1",
+		      "damaged or unreadable save: Failed to load map s.zip");
+	given_up_with("echo '   5.0 Error MainLoop.cpp:1429: Exception at tick "
+		      "3: The scenario level caused a non-recoverable error.';"
+		      " echo 'Error while running event level::on_tick (ID 0)';"
+		      " echo '__level__/control.lua:2: boom'; exit 1",
+		      "Lua error in level::on_tick (ID 0): __level__/control.lua:2: boom");
+}
+
+/* Server settings: the defaults (Clusterio's), overrides on top,
+ * secrets masked, unknown fields and wrong types refused by name. */
+static void settings(void **state)
+{
+	char err[200];
+	cJSON *o;
+
+	(void)state;
+	assert_int_equal(core_inst_settings_check("", err, sizeof(err)), 0);
+	assert_int_equal(core_inst_settings_check(
+				 "{\"max_players\":7,\"visibility\":{\"lan\":false},"
+				 "\"tags\":[\"a\"],\"allow_commands\":\"true\"}",
+				 err, sizeof(err)), 0);
+	assert_int_equal(core_inst_settings_check("{\"max_playerz\":7}", err,
+						  sizeof(err)), ERR_INVAL);
+	assert_non_null(strstr(err, "max_playerz"));
+	assert_int_equal(core_inst_settings_check("{\"auto_pause\":1}", err,
+						  sizeof(err)), ERR_INVAL);
+	assert_non_null(strstr(err, "true or false"));
+	assert_int_equal(core_inst_settings_check("{\"max_players\":-1}", err,
+						  sizeof(err)), ERR_INVAL);
+	assert_int_equal(core_inst_settings_check("{\"visibility\":{\"x\":true}}",
+						  err, sizeof(err)), ERR_INVAL);
+	assert_int_equal(core_inst_settings_check("[1]", err, sizeof(err)),
+			 ERR_INVAL);
+	o = core_inst_settings("{\"max_players\":7,\"visibility\":{\"lan\":false},"
+			       "\"game_password\":\"s3cret\"}", 1);
+	assert_int_equal(cJSON_GetObjectItem(o, "max_players")->valueint, 7);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "auto_pause")));
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(o, "visibility"), "lan")));
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(o, "visibility"), "public")));
+	assert_string_equal(cJSON_GetObjectItem(o, "game_password")->valuestring,
+			    "********");
+	cJSON_Delete(o);
+	o = core_inst_settings("{\"game_password\":\"s3cret\"}", 0);
+	assert_string_equal(cJSON_GetObjectItem(o, "game_password")->valuestring,
+			    "s3cret");
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(missing_install_is_the_cause),
 		cmocka_unit_test(runs_then_stops),
 		cmocka_unit_test(crash_loop_is_given_up),
+		cmocka_unit_test(logs_and_kill),
+		cmocka_unit_test(causes),
+		cmocka_unit_test(settings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
