@@ -14,6 +14,15 @@ e2e_cleanup() {
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
+  # Game servers run in sessions of their own and outlive a node killed
+  # with SIGKILL: stop, by PID, every process whose command line names a
+  # path under this test's directory.
+  local p
+  for p in /proc/[0-9]*; do
+    [[ ${p#/proc/} == "$$" ]] && continue
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$E2E_TMP" &&
+      kill -9 "${p#/proc/}" 2>/dev/null
+  done
   rm -rf "$E2E_TMP"
 }
 trap e2e_cleanup EXIT

@@ -235,6 +235,27 @@ class Node:
                               timeout=timeout, env=env)
 
 
+def kill_strays(tmp):
+    """Kills (SIGKILL, by PID) every process whose command line names a path
+    under tmp: game servers run in sessions of their own and outlive a node
+    killed with SIGKILL (the node adopts them when it restarts), so a test
+    that kills its nodes must stop them itself."""
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if tmp in cmd:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 class Cluster:
     def __init__(self, prefix="cl"):
         self.tmp = tempfile.mkdtemp(prefix="clusterd-e2e-%s." % prefix)
@@ -264,6 +285,7 @@ class Cluster:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        kill_strays(self.tmp)
         if os.environ.get("CLUSTERD_E2E_KEEP"):
             log("kept " + self.tmp)
         else:
