@@ -389,6 +389,25 @@ static int core_http_forward(void *ctx, const char *http_addr,
 				 arg);
 }
 
+/* Inventory sync (issue 14): node/inv_cmd.c reads the domain. */
+static int core_inv_get(void *ctx, const char *player,
+			struct core_inv_lock *out)
+{
+	return core_stor_inv_get(C(ctx)->st, player, out);
+}
+
+static int core_inv_list(void *ctx, const char *after,
+			 struct core_inv_lock *out, size_t max, size_t *n)
+{
+	return core_stor_inv_list(C(ctx)->st, after, out, max, n);
+}
+
+static int core_inv_data(void *ctx, const char *player,
+			 struct core_inv_lock *lock, char **json, size_t *len)
+{
+	return core_stor_inv_data(C(ctx)->st, player, lock, json, len);
+}
+
 const struct core_ops cl_core_ops = {
 	.now_ms = core_now,
 	.wall_ms = core_wall,
@@ -413,4 +432,8 @@ const struct core_ops cl_core_ops = {
 	.inst_state = core_inst_state,
 	.inst_rcon = core_inst_rcon,
 	.http_forward = core_http_forward,
+	/* inventory sync (issue 14) */
+	.inv_get = core_inv_get,
+	.inv_list = core_inv_list,
+	.inv_data = core_inv_data,
 };

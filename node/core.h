@@ -115,6 +115,44 @@ enum core_cmd_type {
 	CORE_CMD_INST_ASSIGN = 6,
 	CORE_CMD_INST_DESIRED = 7,
 	CORE_CMD_INST_DELETE = 8,
+	/* Inventory sync (issue 14), u.inv; numbered apart so other
+	 * branches' additions do not collide. ACQUIRE player, instance,
+	 * node; RELEASE player, instance, gen; UPLOAD player, instance, gen,
+	 * release, json; EXPIRE player, gen, why; ADMIN_RELEASE player,
+	 * admin; IMPORT player, admin, json. */
+	CORE_CMD_INV_ACQUIRE = 40,
+	CORE_CMD_INV_RELEASE = 41,
+	CORE_CMD_INV_UPLOAD = 42,
+	CORE_CMD_INV_EXPIRE = 43,
+	CORE_CMD_INV_ADMIN_RELEASE = 44,
+	CORE_CMD_INV_IMPORT = 45,
+};
+
+/* Inventory sync (issue 14): player names as instance names; the JSON of
+ * one inventory up to CORE_INV_JSON_MAX bytes (compressed when stored,
+ * and at most about 1 MiB then: a forwarded write's bound). */
+#define CORE_INV_PLAYER_MAX 64
+#define CORE_INV_JSON_MAX (4u << 20)
+/* Why a lock was freed (core_inv_lock.why, and EXPIRE's reason). */
+enum core_inv_why {
+	CORE_INV_WHY_NONE = 0,
+	CORE_INV_WHY_RELEASED = 1,
+	CORE_INV_WHY_INSTANCE_STOPPED = 2,
+	CORE_INV_WHY_NODE_DEAD = 3,
+	CORE_INV_WHY_ADMIN = 4,
+};
+
+/* A player's lock and the header of their stored inventory. */
+struct core_inv_lock {
+	char player[CORE_INV_PLAYER_MAX + 1];
+	uint8_t held;
+	uint64_t instance, node, gen; /* holder (0 when free), generation */
+	uint64_t since;               /* log index of the last change */
+	uint8_t why;                  /* enum core_inv_why of the last free */
+	char by[CORE_NAME_MAX + 1];   /* the admin who released or imported */
+	uint8_t stored;               /* 1: an inventory is stored */
+	uint64_t stored_gen, stored_instance, stored_index;
+	uint32_t raw_len, stored_len;
 };
 
 /* Instances: names (instance and save) match
@@ -209,6 +247,14 @@ struct core_cmd {
 			uint64_t now_ms; /* proposer's wall clock */
 		} revoke;
 		struct core_instance inst; /* CORE_CMD_INST_* */
+		struct {
+			const char *player;
+			uint64_t instance, node, gen;
+			uint8_t release, why;
+			const char *admin; /* may be NULL */
+			const char *json;  /* UPLOAD, IMPORT */
+			size_t json_len;
+		} inv; /* CORE_CMD_INV_* */
 	} u;
 	/* An HTTP client's Idempotency-Key (client_len 0: none). With one,
 	 * the command is applied at most once per (client, seq): a repeat
@@ -405,6 +451,18 @@ struct core_ops {
 			    const char *auth, const uint8_t *body,
 			    size_t body_len, uint64_t deadline_ms,
 			    core_http_cb cb, void *arg);
+
+	/* Inventory sync (issue 14): local reads of the applied state.
+	 * inv_get: ERR_NOTFOUND for a player never seen. inv_list: up to max
+	 * in player order strictly after `after` ("" or NULL: from the
+	 * first). inv_data: the stored JSON (the caller frees *json,
+	 * NUL-terminated), with its header in *lock; ERR_NOTFOUND when none
+	 * is stored. May be NULL in a core without them. */
+	int (*inv_get)(void *ctx, const char *player, struct core_inv_lock *out);
+	int (*inv_list)(void *ctx, const char *after, struct core_inv_lock *out,
+			size_t max, size_t *n);
+	int (*inv_data)(void *ctx, const char *player, struct core_inv_lock *lock,
+			char **json, size_t *len);
 };
 
 /* Marks a request forwarded by another node (see http_forward). */
@@ -474,6 +532,14 @@ int core_stor_inst_get(struct stor *s, const char *name_or_id,
 		       struct core_instance *out);
 int core_stor_inst_list(struct stor *s, struct core_instance *out,
 			size_t max, size_t *n);
+/* The CORE_CMD_INV_* commands (node/inv_cmd.c), as core_cmd_encode. */
+int core_inv_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len);
+int core_stor_inv_get(struct stor *s, const char *player,
+		      struct core_inv_lock *out);
+int core_stor_inv_list(struct stor *s, const char *after,
+		       struct core_inv_lock *out, size_t max, size_t *n);
+int core_stor_inv_data(struct stor *s, const char *player,
+		       struct core_inv_lock *lock, char **json, size_t *len);
 /* Fills r->current_rev after a command applied on this store: for a KV
  * command whose result is ERR_CONFLICT or ERR_NOTFOUND, the key's
  * revision now (0 = absent); 0 otherwise. */

@@ -617,6 +617,8 @@ static int w_data(struct mp_writer *w, const char *json, size_t n)
 	uint8_t *z;
 
 	if (n < STOR_INVD_COMPRESS_MIN) {
+		if (n > STOR_INVD_DATA_MAX)
+			return ERR_TOOBIG;
 		mp_w_uint(w, n);
 		mp_w_uint(w, STOR_INVD_RAW);
 		mp_w_bin(w, json, n);
@@ -631,10 +633,13 @@ static int w_data(struct mp_writer *w, const char *json, size_t n)
 		mp_w_uint(w, n);
 		mp_w_uint(w, STOR_INVD_ZLIB);
 		mp_w_bin(w, z, cl);
-	} else {
+	} else if (n <= STOR_INVD_DATA_MAX) {
 		mp_w_uint(w, n);
 		mp_w_uint(w, STOR_INVD_RAW);
 		mp_w_bin(w, json, n);
+	} else {
+		free(z);
+		return ERR_TOOBIG;
 	}
 	free(z);
 	return 0;

@@ -71,8 +71,10 @@ struct stor;
  * few kB each stay below it; the record is compressed, and a Raft entry
  * may carry 16 MiB (storage.h). */
 #define STOR_INVD_RAW_MAX (4u << 20)
-/* Stored bytes at most (compressed, or raw when that is not smaller). */
-#define STOR_INVD_DATA_MAX (4u << 20)
+/* Stored bytes at most (compressed, or raw when that is not smaller): a
+ * write forwarded to the leader travels in one RPC message of at most
+ * 1 MiB + 4 kB (node/rpc.h), envelope included. */
+#define STOR_INVD_DATA_MAX ((1u << 20) - 8192)
 /* Below this many bytes the JSON is stored as is (compression of a
  * kilobyte gains little and costs a call on every read). */
 #define STOR_INVD_COMPRESS_MIN 1024
@@ -141,7 +143,8 @@ struct stor_invd_cmd {
 /* Registers the domain (stor_open does so already). */
 int stor_invd_register(struct stor *s);
 /* Encodes a command with its envelope; the caller frees *out. ERR_INVAL
- * for a field out of bounds, ERR_TOOBIG for JSON over STOR_INVD_RAW_MAX.
+ * for a field out of bounds, ERR_TOOBIG for JSON over STOR_INVD_RAW_MAX
+ * or bytes to store (after compression) over STOR_INVD_DATA_MAX.
  * The JSON itself is not parsed here (the node checks it). */
 int stor_invd_encode(const struct stor_invd_cmd *c, uint8_t **out,
 		     size_t *len);
