@@ -115,6 +115,7 @@ enum core_cmd_type {
 	CORE_CMD_INST_ASSIGN = 6,
 	CORE_CMD_INST_DESIRED = 7,
 	CORE_CMD_INST_DELETE = 8,
+<<<<<<< HEAD
 	/* Inventory sync (issue 14), u.inv; numbered apart so other
 	 * branches' additions do not collide. ACQUIRE player, instance,
 	 * node; RELEASE player, instance, gen; UPLOAD player, instance, gen,
@@ -153,6 +154,12 @@ struct core_inv_lock {
 	uint8_t stored;               /* 1: an inventory is stored */
 	uint64_t stored_gen, stored_instance, stored_index;
 	uint32_t raw_len, stored_len;
+=======
+	/* Player tracking (issue 12, lua helper; numbers 40-49), u.player:
+	 * a join (joins + 1) or a leave (online_ms added) of a user on an
+	 * instance, in the replicated "players" domain (10). */
+	CORE_CMD_PLAYER_EVENT = 40,
+>>>>>>> lua
 };
 
 /* Instances: names (instance and save) match
@@ -181,6 +188,21 @@ struct core_instance {
 	char save[CORE_INST_NAME_MAX + 1];
 };
 
+/* Players listed per instance (a big server has ~100 online; more are
+ * not listed) and the longest name kept (Factorio allows 60 characters). */
+#define CORE_INST_PLAYERS_MAX 128
+#define CORE_PLAYER_NAME_MAX 64
+
+/* A user's counters over every instance of the cluster (the replicated
+ * "players" domain). */
+struct core_player {
+	char name[CORE_PLAYER_NAME_MAX];
+	uint64_t joins;
+	uint64_t online_ms;     /* summed over finished sessions */
+	uint64_t last_instance; /* of the last join or leave */
+};
+#define CORE_PLAYERS_LIST_MAX 1000
+
 /* What the node an instance is assigned to knows of it (in memory). */
 struct core_inst_state {
 	char status[CORE_WORD_MAX]; /* stopped, creating_save, starting,
@@ -192,6 +214,11 @@ struct core_inst_state {
 	uint64_t start_to_running_ms; /* last start (save creation
 					 included) to InGame; 0: not yet */
 	char cause[CORE_INST_CAUSE_MAX]; /* last failure; "" if none */
+	/* Issue 12, player tracking (lua helper): who is online, from the
+	 * in-game module's join/leave events; empty unless running. */
+	uint32_t players_n;
+	char players[CORE_INST_PLAYERS_MAX][CORE_PLAYER_NAME_MAX];
+	uint64_t ipc_received, ipc_duplicates; /* game -> node messages */
 };
 
 /* An RCON reply: status 0 with body[0..len) (borrowed for the call), or an
@@ -248,6 +275,7 @@ struct core_cmd {
 		} revoke;
 		struct core_instance inst; /* CORE_CMD_INST_* */
 		struct {
+<<<<<<< HEAD
 			const char *player;
 			uint64_t instance, node, gen;
 			uint8_t release, why;
@@ -255,6 +283,13 @@ struct core_cmd {
 			const char *json;  /* UPLOAD, IMPORT */
 			size_t json_len;
 		} inv; /* CORE_CMD_INV_* */
+=======
+			char name[CORE_PLAYER_NAME_MAX];
+			uint64_t instance;
+			uint8_t join;       /* 1: join, 0: leave */
+			uint64_t online_ms; /* leave: the session's length */
+		} player; /* CORE_CMD_PLAYER_EVENT */
+>>>>>>> lua
 	} u;
 	/* An HTTP client's Idempotency-Key (client_len 0: none). With one,
 	 * the command is applied at most once per (client, seq): a repeat
@@ -451,6 +486,7 @@ struct core_ops {
 			    const char *auth, const uint8_t *body,
 			    size_t body_len, uint64_t deadline_ms,
 			    core_http_cb cb, void *arg);
+<<<<<<< HEAD
 
 	/* Inventory sync (issue 14): local reads of the applied state.
 	 * inv_get: ERR_NOTFOUND for a player never seen. inv_list: up to max
@@ -463,6 +499,13 @@ struct core_ops {
 			size_t max, size_t *n);
 	int (*inv_data)(void *ctx, const char *player, struct core_inv_lock *lock,
 			char **json, size_t *len);
+=======
+	/* Player tracking (issue 12, lua helper): a local read of the
+	 * replicated per-user counters, up to max in name order after
+	 * `after` ("": from the first). NULL in a core without them. */
+	int (*player_list)(void *ctx, const char *after,
+			   struct core_player *out, size_t max, size_t *n);
+>>>>>>> lua
 };
 
 /* Marks a request forwarded by another node (see http_forward). */
@@ -532,6 +575,7 @@ int core_stor_inst_get(struct stor *s, const char *name_or_id,
 		       struct core_instance *out);
 int core_stor_inst_list(struct stor *s, struct core_instance *out,
 			size_t max, size_t *n);
+<<<<<<< HEAD
 /* The CORE_CMD_INV_* commands (node/inv_cmd.c), as core_cmd_encode. */
 int core_inv_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len);
 int core_stor_inv_get(struct stor *s, const char *player,
@@ -540,6 +584,10 @@ int core_stor_inv_list(struct stor *s, const char *after,
 		       struct core_inv_lock *out, size_t max, size_t *n);
 int core_stor_inv_data(struct stor *s, const char *player,
 		       struct core_inv_lock *lock, char **json, size_t *len);
+=======
+int core_stor_player_list(struct stor *s, const char *after,
+			  struct core_player *out, size_t max, size_t *n);
+>>>>>>> lua
 /* Fills r->current_rev after a command applied on this store: for a KV
  * command whose result is ERR_CONFLICT or ERR_NOTFOUND, the key's
  * revision now (0 = absent); 0 otherwise. */

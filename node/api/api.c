@@ -47,6 +47,7 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/instances/", api_instances_show, 0, "instance.read"},
 	{"POST", "/api/v1/instances/", api_instances_action, 0, "instance.write"},
 	{"DELETE", "/api/v1/instances/", api_instances_delete, 0, "instance.write"},
+	{"GET", "/api/v1/players", api_players_list, 0, "instance.read"},
 	{NULL, NULL, NULL, 0, NULL},
 };
 
