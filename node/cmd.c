@@ -197,7 +197,6 @@ static int encode_inner(const struct core_cmd *cmd, uint8_t **out,
 	case CORE_CMD_INST_DESIRED:
 	case CORE_CMD_INST_DELETE:
 		return inst_encode(cmd, out, len);
-<<<<<<< HEAD
 	case CORE_CMD_INV_ACQUIRE:
 	case CORE_CMD_INV_RELEASE:
 	case CORE_CMD_INV_UPLOAD:
@@ -205,10 +204,8 @@ static int encode_inner(const struct core_cmd *cmd, uint8_t **out,
 	case CORE_CMD_INV_ADMIN_RELEASE:
 	case CORE_CMD_INV_IMPORT:
 		return core_inv_encode(cmd, out, len);
-=======
 	case CORE_CMD_PLAYER_EVENT:
 		return player_encode(cmd, out, len);
->>>>>>> lua
 	default:
 		return ERR_INVAL;
 	}

@@ -115,18 +115,20 @@ enum core_cmd_type {
 	CORE_CMD_INST_ASSIGN = 6,
 	CORE_CMD_INST_DESIRED = 7,
 	CORE_CMD_INST_DELETE = 8,
-<<<<<<< HEAD
-	/* Inventory sync (issue 14), u.inv; numbered apart so other
-	 * branches' additions do not collide. ACQUIRE player, instance,
-	 * node; RELEASE player, instance, gen; UPLOAD player, instance, gen,
-	 * release, json; EXPIRE player, gen, why; ADMIN_RELEASE player,
-	 * admin; IMPORT player, admin, json. */
-	CORE_CMD_INV_ACQUIRE = 40,
-	CORE_CMD_INV_RELEASE = 41,
-	CORE_CMD_INV_UPLOAD = 42,
-	CORE_CMD_INV_EXPIRE = 43,
-	CORE_CMD_INV_ADMIN_RELEASE = 44,
-	CORE_CMD_INV_IMPORT = 45,
+	/* Inventory sync (issue 14; numbers 60-69), u.inv. ACQUIRE player,
+	 * instance, node; RELEASE player, instance, gen; UPLOAD player,
+	 * instance, gen, release, json; EXPIRE player, gen, why;
+	 * ADMIN_RELEASE player, admin; IMPORT player, admin, json. */
+	CORE_CMD_INV_ACQUIRE = 60,
+	CORE_CMD_INV_RELEASE = 61,
+	CORE_CMD_INV_UPLOAD = 62,
+	CORE_CMD_INV_EXPIRE = 63,
+	CORE_CMD_INV_ADMIN_RELEASE = 64,
+	CORE_CMD_INV_IMPORT = 65,
+	/* Player tracking (issue 12, lua helper; numbers 40-49), u.player:
+	 * a join (joins + 1) or a leave (online_ms added) of a user on an
+	 * instance, in the replicated "players" domain (10). */
+	CORE_CMD_PLAYER_EVENT = 40,
 };
 
 /* Inventory sync (issue 14): player names as instance names; the JSON of
@@ -154,12 +156,6 @@ struct core_inv_lock {
 	uint8_t stored;               /* 1: an inventory is stored */
 	uint64_t stored_gen, stored_instance, stored_index;
 	uint32_t raw_len, stored_len;
-=======
-	/* Player tracking (issue 12, lua helper; numbers 40-49), u.player:
-	 * a join (joins + 1) or a leave (online_ms added) of a user on an
-	 * instance, in the replicated "players" domain (10). */
-	CORE_CMD_PLAYER_EVENT = 40,
->>>>>>> lua
 };
 
 /* Instances: names (instance and save) match
@@ -275,7 +271,6 @@ struct core_cmd {
 		} revoke;
 		struct core_instance inst; /* CORE_CMD_INST_* */
 		struct {
-<<<<<<< HEAD
 			const char *player;
 			uint64_t instance, node, gen;
 			uint8_t release, why;
@@ -283,13 +278,12 @@ struct core_cmd {
 			const char *json;  /* UPLOAD, IMPORT */
 			size_t json_len;
 		} inv; /* CORE_CMD_INV_* */
-=======
+		struct {
 			char name[CORE_PLAYER_NAME_MAX];
 			uint64_t instance;
 			uint8_t join;       /* 1: join, 0: leave */
 			uint64_t online_ms; /* leave: the session's length */
 		} player; /* CORE_CMD_PLAYER_EVENT */
->>>>>>> lua
 	} u;
 	/* An HTTP client's Idempotency-Key (client_len 0: none). With one,
 	 * the command is applied at most once per (client, seq): a repeat
@@ -486,7 +480,6 @@ struct core_ops {
 			    const char *auth, const uint8_t *body,
 			    size_t body_len, uint64_t deadline_ms,
 			    core_http_cb cb, void *arg);
-<<<<<<< HEAD
 
 	/* Inventory sync (issue 14): local reads of the applied state.
 	 * inv_get: ERR_NOTFOUND for a player never seen. inv_list: up to max
@@ -499,13 +492,11 @@ struct core_ops {
 			size_t max, size_t *n);
 	int (*inv_data)(void *ctx, const char *player, struct core_inv_lock *lock,
 			char **json, size_t *len);
-=======
 	/* Player tracking (issue 12, lua helper): a local read of the
 	 * replicated per-user counters, up to max in name order after
 	 * `after` ("": from the first). NULL in a core without them. */
 	int (*player_list)(void *ctx, const char *after,
 			   struct core_player *out, size_t max, size_t *n);
->>>>>>> lua
 };
 
 /* Marks a request forwarded by another node (see http_forward). */
@@ -575,7 +566,6 @@ int core_stor_inst_get(struct stor *s, const char *name_or_id,
 		       struct core_instance *out);
 int core_stor_inst_list(struct stor *s, struct core_instance *out,
 			size_t max, size_t *n);
-<<<<<<< HEAD
 /* The CORE_CMD_INV_* commands (node/inv_cmd.c), as core_cmd_encode. */
 int core_inv_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len);
 int core_stor_inv_get(struct stor *s, const char *player,
@@ -584,10 +574,8 @@ int core_stor_inv_list(struct stor *s, const char *after,
 		       struct core_inv_lock *out, size_t max, size_t *n);
 int core_stor_inv_data(struct stor *s, const char *player,
 		       struct core_inv_lock *lock, char **json, size_t *len);
-=======
 int core_stor_player_list(struct stor *s, const char *after,
 			  struct core_player *out, size_t max, size_t *n);
->>>>>>> lua
 /* Fills r->current_rev after a command applied on this store: for a KV
  * command whose result is ERR_CONFLICT or ERR_NOTFOUND, the key's
  * revision now (0 = absent); 0 otherwise. */

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "base/assert.h"
 #include "base/err.h"
@@ -239,9 +239,14 @@ static void x_end(struct xfer *x, int st)
 /* Cost of a byte inside a Lua string literal holding JSON text. */
 static size_t byte_cost(unsigned char c)
 {
+	/* JSON escapes '"' and '\\' as two characters, the Lua quoting
+	 * (ipc.c) writes each of those and every byte outside printable
+	 * ASCII as \ddd; a control character is \uXXXX in JSON first. */
 	if (c == '"' || c == '\\')
-		return 4;
-	return c < 0x20 ? 12 : 1;
+		return 8;
+	if (c < 0x20)
+		return 9;
+	return c >= 0x7f ? 4 : 1;
 }
 
 /* The end of the chunk starting at off: as many bytes as fit the budget,
