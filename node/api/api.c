@@ -48,6 +48,10 @@ static const struct api_route routes[] = {
 	{"POST", "/api/v1/instances/", api_instances_action, 0, "instance.write"},
 	{"DELETE", "/api/v1/instances/", api_instances_delete, 0, "instance.write"},
 	{"GET", "/api/v1/players", api_players_list, 0, "instance.read"},
+	{"GET", "/api/v1/inventories", api_inventories_list, 0, "inventory.read"},
+	{"GET", "/api/v1/inventories/", api_inventories_show, 0, "inventory.read"},
+	{"PUT", "/api/v1/inventories/", api_inventories_import, 0, "inventory.write"},
+	{"POST", "/api/v1/inventories/", api_inventories_release, 0, "inventory.write"},
 	{NULL, NULL, NULL, 0, NULL},
 };
 

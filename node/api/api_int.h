@@ -46,6 +46,11 @@ int api_instances_action(struct api_req *r, struct http_reply *rep);
 int api_instances_delete(struct api_req *r, struct http_reply *rep);
 /* Player tracking (issue 12, lua helper): players.c. */
 int api_players_list(struct api_req *r, struct http_reply *rep);
+/* Inventory sync (issue 14): inventory.c. */
+int api_inventories_list(struct api_req *r, struct http_reply *rep);
+int api_inventories_show(struct api_req *r, struct http_reply *rep);
+int api_inventories_import(struct api_req *r, struct http_reply *rep);
+int api_inventories_release(struct api_req *r, struct http_reply *rep);
 
 /* Writes {"error": msg} with status; returns 0 (so a handler may
  * `return api_error(...)`). A 503 gets Retry-After. */

@@ -87,6 +87,12 @@ int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_stop(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv);
+/* Inventory sync (issue 14): cmd_inventory.c. */
+int ctl_cmd_inventory_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_inventory_show(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_inventory_export(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_inventory_import(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_inventory_release(const struct ctl *c, int argc, char **argv);
 
 /* --- Shared by the commands (cmd_common.c) ---------------------------- */
 

@@ -78,6 +78,16 @@ static const struct ctl_cmd commands[] = {
 	{"instance delete", "NAME", 1, 1, "delete an instance (stopping it)", ctl_cmd_instance_delete},
 	{"instance send-rcon", "NAME COMMAND", 2, 2, "run an RCON command; prints the reply",
 	 ctl_cmd_instance_rcon},
+	{"inventory list", "", 0, 0, "players' synced inventories: lock, generation, size",
+	 ctl_cmd_inventory_list},
+	{"inventory show", "PLAYER", 1, 1, "a player's inventory lock and stored record",
+	 ctl_cmd_inventory_show},
+	{"inventory export", "PLAYER", 1, 1, "the stored inventory (JSON) on stdout",
+	 ctl_cmd_inventory_export},
+	{"inventory import", "PLAYER FILE", 2, 2, "store FILE (JSON, - for stdin) as the inventory",
+	 ctl_cmd_inventory_import},
+	{"inventory release", "PLAYER", 1, 1, "release a player's lock (as an admin)",
+	 ctl_cmd_inventory_release},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
