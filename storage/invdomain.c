@@ -386,23 +386,29 @@ static int put_rec(struct stor_apply_ctx *ax, const struct v_cmd *v,
 	return rc;
 }
 
-/* The stored record's generation and writer, if any (0, 0 if none). */
-static void ax_rec_owner(struct stor_apply_ctx *ax, const char *player,
-			 uint64_t *gen, uint64_t *instance)
+/* 1 if the stored record is this very upload (same generation, writer
+ * and bytes): a retried proposal, or the game sending it again. */
+static int ax_rec_same(struct stor_apply_ctx *ax, const struct v_cmd *c)
 {
 	uint8_t k[1 + STOR_INVD_PLAYER_MAX];
 	struct stor_invd_meta m;
 	struct rec_out r = {&m, NULL, NULL};
-	const uint8_t *v;
-	size_t vl;
+	const msgpack_object *o, *d;
+	const uint8_t *v, *bytes;
+	struct mp_doc doc;
+	size_t vl, bl;
+	int same = 0;
 
-	*gen = 0;
-	*instance = 0;
-	if (stor_ax_get(ax, k, pkey(k, V_PFX_REC, player), &v, &vl) != 0 ||
-	    parse_env(v, vl, rec_fn, &r) != 0)
-		return;
-	*gen = m.gen;
-	*instance = m.instance;
+	if (stor_ax_get(ax, k, pkey(k, V_PFX_REC, c->c.player), &v, &vl) != 0 ||
+	    parse_env(v, vl, rec_fn, &r) != 0 || m.gen != c->c.gen ||
+	    m.instance != c->c.instance || m.raw_len != c->raw_len ||
+	    m.codec != c->codec || mp_parse(&doc, v, vl) != 0)
+		return 0;
+	if (mp_array_at(doc.root, 1, &o) == 0 && mp_array_at(o, 5, &d) == 0 &&
+	    mp_get_bin(d, &bytes, &bl) == 0)
+		same = bl == c->data_len && memcmp(bytes, c->data, bl) == 0;
+	mp_doc_free(&doc);
+	return same;
 }
 
 static int refuse(struct stor *s, const struct v_cmd *v,
@@ -463,12 +469,10 @@ static int apply_upload(struct stor *s, struct stor_apply_ctx *ax,
 			const struct v_cmd *v, struct stor_invd_lock *l,
 			uint64_t index)
 {
-	uint64_t rgen, rinst;
 	int rc;
 
 	if (!held_by(l, v)) {
-		ax_rec_owner(ax, v->c.player, &rgen, &rinst);
-		if (rgen != 0 && rgen == v->c.gen && rinst == v->c.instance)
+		if (v->c.gen != 0 && ax_rec_same(ax, v))
 			return 0; /* this very upload, applied before */
 		return refuse(s, v, l, ERR_CONFLICT,
 			      l->state != STOR_INVD_HELD

@@ -40,8 +40,9 @@
  *   UPLOAD  [2, player, instance, gen, release, raw_len, codec, data]
  *           only from the holder at the current gen (ERR_CONFLICT
  *           otherwise); release 1 also frees the lock in the same entry.
- *           The same upload again (record written by instance at gen): 0,
- *           nothing written (a retried proposal).
+ *           The same upload again (the record holds these very bytes,
+ *           written by instance at gen): 0, nothing written (a retried
+ *           proposal); other bytes under that generation: ERR_CONFLICT.
  *   EXPIRE  [3, player, gen, reason]     held at gen -> free (ERR_CONFLICT
  *           if not held or held at another gen: a newer holder is safe
  *           from a late expiry).

@@ -149,8 +149,11 @@ static void test_lock_and_upload(void **state)
 	assert_int_equal(stor_invd_lock_get(f->s, "alice", &l), 0);
 	assert_int_equal(l.state, STOR_INVD_FREE);
 	assert_int_equal(l.why, STOR_INVD_WHY_RELEASED);
-	/* The same upload again (a retried proposal): 0, nothing written. */
-	assert_int_equal(upload(f, "alice", 7, 1, 1, "{\"other\":1}"), 0);
+	/* The same upload again (a retried proposal): 0, nothing written;
+	 * other bytes under that generation: refused. */
+	assert_int_equal(upload(f, "alice", 7, 1, 1, "{\"main\":[]}"), 0);
+	assert_int_equal(upload(f, "alice", 7, 1, 1, "{\"other\":1}"),
+			 ERR_CONFLICT);
 	expect_json(f, "alice", "{\"main\":[]}");
 	assert_int_equal(lock_op(f, STOR_INVD_RELEASE, "alice", 7, 1), 0);
 	/* B gets it at gen 2; A's stale release and upload are refused. */
@@ -369,7 +372,8 @@ static int m_upload(struct m_player *p, uint64_t inst, uint64_t gen,
 		    int release, const char *json)
 {
 	if (!(p->held && p->holder == inst && p->gen == gen)) {
-		if (p->stored && p->rgen == gen && p->rinst == inst)
+		if (p->stored && p->rgen == gen && p->rinst == inst &&
+		    strcmp(p->json, json) == 0)
 			return 0;
 		return ERR_CONFLICT;
 	}
