@@ -1,5 +1,6 @@
 /* Fuzz target: the state machine's command decoder (the envelope and the
- * bodies of the kv, revisioned kv, cluster, instances and session domains),
+ * bodies of the kv, revisioned kv, cluster, instances, inventory and
+ * session domains),
  * then applying the
  * input as a committed entry to an in-memory store: whatever a log entry
  * holds, applying it must end in a result code, never a crash, and must
@@ -13,6 +14,7 @@
 #include "base/mp.h"
 #include "storage/cdomain.h"
 #include "storage/idomain.h"
+#include "storage/invdomain.h"
 #include "storage/kvrev.h"
 #include "storage/session.h"
 #include "storage/storage.h"
@@ -54,6 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)stor_cl_check(body);
 		else if (type == STOR_DOMAIN_INSTANCES)
 			(void)stor_inst_check(body);
+		else if (type == STOR_DOMAIN_INVENTORY)
+			(void)stor_invd_check(body);
 		else if (type == STOR_DOMAIN_SESSION)
 			(void)stor_sess_check(body);
 		mp_doc_free(&doc);
