@@ -19,6 +19,7 @@
 #include "node/http.h"
 #include "node/instances/instances.h"
 #include "node/inventory.h"
+#include "node/plugins/plugins.h"
 #include "node/log.h"
 #include "node/metrics.h"
 
@@ -37,6 +38,7 @@ struct node {
 	struct api api;          /* the HTTP API over the cluster's core */
 	struct inst_mgr *im;     /* the instance manager, or NULL */
 	struct inv *inv;         /* inventory sync (issue 14), or NULL */
+	struct plug_mgr *pm;     /* the plugin supervisor, or NULL */
 	int stopping;
 	int exit_status;      /* why the cluster asked to stop, or 0 */
 };
@@ -169,8 +171,6 @@ static void stop_cluster(struct node *n)
 		node_http_stop(&n->http, on_http_stopped);
 }
 
-/* The instance manager stops first (its servers save and exit), while
- * the cluster it reads from still runs. */
 static void on_inventory_stopped(void *arg)
 {
 	struct node *n = arg;
@@ -179,8 +179,10 @@ static void on_inventory_stopped(void *arg)
 	stop_cluster(n);
 }
 
-/* Inventory sync stops after the instance manager (no more messages
- * arrive) and before the cluster (its writes in flight complete). */
+/* The instance manager stops before the cluster (its servers save and
+ * exit while the cluster it reads from still runs); inventory sync stops
+ * after it (no more messages arrive) and before the cluster (its writes
+ * in flight complete). */
 static void on_instances_stopped(void *arg)
 {
 	struct node *n = arg;
@@ -193,11 +195,8 @@ static void on_instances_stopped(void *arg)
 	stop_cluster(n);
 }
 
-static void begin_stop(struct node *n)
+static void stop_instances(struct node *n)
 {
-	if (n->stopping)
-		return;
-	n->stopping = 1;
 	if (n->im == NULL) {
 		stop_cluster(n);
 		return;
@@ -205,6 +204,30 @@ static void begin_stop(struct node *n)
 	if (n->cluster)
 		cluster_set_instances(n->cluster, NULL);
 	inst_mgr_stop(n->im, on_instances_stopped, n);
+}
+
+/* Plugins stop first: they use the API, which the instances and the
+ * cluster still serve meanwhile. */
+static void on_plugins_stopped(void *arg)
+{
+	struct node *n = arg;
+
+	n->pm = NULL;
+	stop_instances(n);
+}
+
+static void begin_stop(struct node *n)
+{
+	if (n->stopping)
+		return;
+	n->stopping = 1;
+	if (n->pm == NULL) {
+		stop_instances(n);
+		return;
+	}
+	if (n->cluster)
+		cluster_set_plugins(n->cluster, NULL);
+	plug_mgr_stop(n->pm, on_plugins_stopped, n);
 }
 
 static void on_cluster_exit(void *arg, int status)
@@ -296,6 +319,43 @@ static int start_inventory(struct node *n, char *errmsg, size_t errsz)
 	return rv;
 }
 
+/* The URL a local process reaches this node's API at: a wildcard bind
+ * address becomes loopback. */
+static void local_api_url(const struct node *n, char *url, size_t size)
+{
+	const char *a = n->http.bound_addr, *colon = strrchr(a, ':');
+
+	if (colon != NULL && strncmp(a, "0.0.0.0:", 8) == 0)
+		snprintf(url, size, "http://127.0.0.1%s", colon);
+	else if (colon != NULL && strncmp(a, "[::]:", 5) == 0)
+		snprintf(url, size, "http://[::1]%s", colon);
+	else
+		snprintf(url, size, "http://%s", a);
+}
+
+static int start_plugins(struct node *n, char *errmsg, size_t errsz)
+{
+	char url[128];
+	struct plug_config pc = {
+		.loop = &n->loop,
+		.log = &n->log,
+		.core = cluster_core(n->cluster),
+		.node_name = n->cfg.node_name,
+		.api_url = url,
+	};
+	int rv;
+
+	local_api_url(n, url, sizeof(url));
+	rv = plug_mgr_new(&pc, &n->pm);
+	if (rv != 0) {
+		snprintf(errmsg, errsz, "cannot start the plugin supervisor: %s",
+			 err_str(rv));
+		return rv;
+	}
+	cluster_set_plugins(n->cluster, n->pm);
+	return 0;
+}
+
 static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 {
 	struct cluster_config cc = {
@@ -333,7 +393,8 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		return rv;
 	}
 	cluster_set_instances(n->cluster, n->im);
-	return start_inventory(n, errmsg, errsz);
+	rv = start_inventory(n, errmsg, errsz);
+	return rv != 0 ? rv : start_plugins(n, errmsg, errsz);
 }
 
 static int start(struct node *n, char *errmsg, size_t errsz)

@@ -44,6 +44,11 @@ int api_instances_create(struct api_req *r, struct http_reply *rep);
 int api_instances_show(struct api_req *r, struct http_reply *rep);
 int api_instances_action(struct api_req *r, struct http_reply *rep);
 int api_instances_delete(struct api_req *r, struct http_reply *rep);
+/* plugins.c */
+int api_plugins_list(struct api_req *r, struct http_reply *rep);
+int api_plugins_create(struct api_req *r, struct http_reply *rep);
+int api_plugins_action(struct api_req *r, struct http_reply *rep);
+int api_plugins_delete(struct api_req *r, struct http_reply *rep);
 /* Player tracking (issue 12, lua helper): players.c. */
 int api_players_list(struct api_req *r, struct http_reply *rep);
 /* Inventory sync (issue 14): inventory.c. */
