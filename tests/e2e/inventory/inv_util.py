@@ -13,6 +13,18 @@ from cluster_util import (BUILD, Cluster, Failed, check, log, wait_for,  # noqa:
 INSTALL = os.path.join(BUILD, "factorio-standin")
 
 
+def use_version(version, tmp):
+    """Makes the nodes run a stand-in install of another Factorio version
+    (the build's copied by make-install), e.g. "1.1.110"."""
+    global INSTALL
+    import subprocess
+    src = os.path.join(os.environ.get("CLUSTERD_SRC", os.path.join(HERE, "..", "..", "..")),
+                       "tools", "factorio-standin", "make-install")
+    dst = os.path.join(tmp, "factorio-" + version)
+    subprocess.run([src, INSTALL, dst, version], check=True, capture_output=True)
+    INSTALL = dst
+
+
 def ports_block(n=10):
     """n consecutive ports, free right now (TCP and UDP)."""
     import random
@@ -44,7 +56,7 @@ def write_config(node):
         cfg = json.load(open(path))
     base = ports_block()
     cfg.update({"node_name": node.name, "bind": node.bind, "http": node.http,
-                "factorio_dir": INSTALL,
+                "factorio_dir": globals()["INSTALL"],
                 "instance_ports": "%d-%d" % (base, base + 9)})
     os.makedirs(node.dir, exist_ok=True)
     json.dump(cfg, open(path, "w"))

@@ -7,14 +7,15 @@ a spectator with a progress bar until the download ends. Then bad input
 from a game: a forged generation, an upload from a non-holder, a truncated
 and an oversized chunk and malformed inventory JSON are each refused with
 a log line, and the stored inventory stays as it was. Also checks the API,
-clusterctl inventory and the metrics."""
+clusterctl inventory and the metrics. An argument names another Factorio
+version for the stand-in (the 1.1 API: `global`, game.* helpers)."""
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from inv_util import (Cluster, Failed, check, controller, ctl_ok, dump, form, lock,  # noqa: E402
-                      log, lua_long, metric, rcon, start_instance, wait_for)
+                      log, lua_long, metric, rcon, start_instance, use_version, wait_for)
 
 BP = "0eNqrVkrKKU0tKMrMK1GyqlZKLi0qys9LVbIyMjA0NrA0MDIwNjAzNqgFAL5+DwY=" * 40
 BOOK = "0eNrtXW1v2zgS/isCP9uBSL0ZxgKX5AIcYKcpkF6x" * 120
@@ -57,6 +58,9 @@ def synced_on(via, inst, inst_id):
 
 def main():
     with Cluster("inv") as c:
+        if len(sys.argv) > 1:
+            use_version(sys.argv[1], c.tmp)
+            log("Factorio " + sys.argv[1])
         n1, n2, n3 = form(c, 3)
         ids = {}
         for name, node in (("ia", n1), ("ib", n2), ("ic", n3)):
