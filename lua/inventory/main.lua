@@ -238,7 +238,7 @@ api.register("inventory_grant", function(a)
     return {download = false}
   end
   s.gen = a.gen
-  if a.stored == 0 or a.stored == s.known then
+  if a.stored == 0 or (a.stored == s.known and not s.temporary) then
     s.temporary = nil
     synced(p, s)
     return {download = false}
@@ -331,7 +331,8 @@ lib.on_nth_tick = {
     for name, s in pairs(st().players) do
       local p = game.get_player(name)
       if p and p.connected then
-        if s.state == "waiting_lock" and game.tick >= (s.retry_at or 0) then
+        local lock_wait = s.state == "waiting_lock" or (s.temporary and s.state == "temporary" and s.retry_at)
+        if lock_wait and game.tick >= (s.retry_at or 0) then
           ask(p, s)
         elseif s.state == "waiting" and game.tick - (s.asked or 0) >= OFFER_TICKS and not s.offered then
           s.offered = true
@@ -342,21 +343,30 @@ lib.on_nth_tick = {
   end,
 }
 
--- /inventory-temporary: play now; the temporary inventory is merged into
--- the synced one at the next successful sync on this server.
+-- /inventory-temporary [PLAYER]: play now with an empty temporary
+-- inventory (what the player holds here may be an old copy of the synced
+-- one, so it is cleared); it is merged into the synced one at the next
+-- successful sync on this server. From the console, PLAYER names who.
 local function temporary(cmd)
   local p = cmd.player_index and game.get_player(cmd.player_index)
-  if not p then return end
+  if not p and cmd.parameter then p = game.get_player(cmd.parameter) end
+  if not p or not p.connected then
+    if rcon then rcon.print("no such player online") end
+    return
+  end
   local s = pstate(p.name)
-  if s.state == "synced" or s.state == "offline" then
+  if s.state == "synced" or s.state == "offline" or s.state == "temporary" then
     p.print("Your inventory is synced already.")
+    if rcon then rcon.print("not needed: " .. s.state) end
     return
   end
   s.state = "temporary"
   s.temporary = true
   unspectate(p, s)
   hide(p)
+  clear(p)
   p.print("Playing with a temporary inventory; it joins your synced one at the next sync.")
+  if rcon then rcon.print("temporary") end
 end
 
 commands.add_command("inventory-temporary",

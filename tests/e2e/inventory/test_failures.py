@@ -12,6 +12,9 @@ three nodes with stand-ins, one instance per node.
 4. The holder's node is killed for good: the lock expires after the
    gossip threshold, and the player joins elsewhere with their last
    uploaded inventory.
+5. While another instance holds the lock, the waiting player takes a
+   temporary inventory (/inventory-temporary), gathers items, and when the
+   lock comes free the stored inventory comes in with those items merged.
 """
 import json
 import os
@@ -210,6 +213,40 @@ def node_dies(c, n1, ids, gen, want):
     same(want, dump(survivor, "ia", "alice"), "alice has her last uploaded inventory on A")
 
 
+def totals(entries):
+    out = {}
+    for e in entries:
+        name, count = (e[1], e[2]) if isinstance(e, list) else (e["name"], e["count"])
+        out[name] = out.get(name, 0) + count
+    return out
+
+
+def temporary(c, ids):
+    nodes = {n.name: n for n in c.nodes}
+    n1 = nodes["n1"]
+    rcon(n1, "ia", "/standin leave alice")
+    wait_for(lambda: (lambda l: l and not l["held"])(lock(n1, "alice")), "A's upload")
+    # B holds alice's lock while she also joins A (an error for A: busy).
+    rcon(n1, "ib", "/standin join alice")
+    wait_for(synced_on(n1, "ib", ids["ib"]), "alice synced on B")
+    rcon(n1, "ia", "/standin join alice")
+    wait_for(lambda: "Waiting" in rcon(n1, "ia", "/standin gui alice"), "alice waiting on A")
+    check(rcon(n1, "ia", "/inventory-temporary alice").strip() == "temporary",
+          "alice takes a temporary inventory on A")
+    check(controller(n1, "ia", "alice") == 1 and
+          dump(n1, "ia", "alice")["main"] == [], "she plays, starting empty")
+    rcon(n1, "ia", "/standin give alice uranium-238 9")
+    rcon(n1, "ib", "/standin give alice solar-panel 3")
+    rcon(n1, "ib", "/standin leave alice")
+    wait_for(synced_on(n1, "ia", ids["ia"]), "A gets the lock once B released it")
+    stored = json.loads(ctl_ok(n1, "inventory", "export", "alice"))
+    got = totals(dump(n1, "ia", "alice")["main"])
+    want = totals(stored["inventories"]["main"])
+    check(want.get("solar-panel", 0) >= 3, "B's upload holds the solar panels")
+    want["uranium-238"] = want.get("uranium-238", 0) + 9
+    check(got == want, "the stored inventory with the temporary items merged: %s" % got)
+
+
 def main():
     with Cluster("invf") as c:
         n1, n2, n3 = form(c, 3)
@@ -220,6 +257,7 @@ def main():
         gen = crash_and_old_save(n1, ids, gen)
         gen, want = leader_kills(c, n1, ids, gen)
         node_dies(c, n1, ids, gen, want)
+        temporary(c, ids)
 
 
 if __name__ == "__main__":
