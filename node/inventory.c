@@ -47,6 +47,14 @@
 /* Nodes whose death this node tracks (the gossip view's bound). */
 #define INV_DEAD_MAX CORE_MEMBERS_MAX
 
+/* A write that may be tried again: when it started, when to try next (0:
+ * not scheduled), and whether a callback (a write or a call) is
+ * outstanding. */
+struct attempt {
+	uint64_t started_ms, retry_at;
+	int waiting;
+};
+
 enum xfer_state {
 	X_ACQUIRE = 0, /* the ACQUIRE write is in flight or waits to retry */
 	X_GRANT,       /* inventory_grant called */
@@ -64,8 +72,7 @@ struct xfer {
 	uint64_t gen, stored;
 	char *json; /* the stored JSON (download), owned */
 	size_t len, off, seq, n;
-	uint64_t started_ms, retry_at;
-	int waiting; /* a callback is outstanding */
+	struct attempt at;
 };
 
 struct up {
@@ -83,8 +90,8 @@ struct up {
 	uint64_t *extra; /* ids of repeated pieces, acknowledged with them */
 	uint32_t nextra;
 	char *json; /* assembled, owned while proposing */
-	uint64_t started_ms, retry_at;
-	int proposing, waiting;
+	struct attempt at;
+	int proposing;
 };
 
 /* A plain write: a release from the game, or an expiry. */
@@ -95,8 +102,7 @@ struct wr {
 	uint64_t instance, msg_id, gen; /* msg_id 0: not from the game */
 	uint8_t why;
 	char player[CORE_INV_PLAYER_MAX + 1];
-	uint64_t started_ms, retry_at;
-	int waiting;
+	struct attempt at;
 };
 
 struct dead {
@@ -184,7 +190,7 @@ static int json_true(const cJSON *o, const char *k)
 
 static void ipc_done(struct inv *v, uint64_t instance, uint64_t id, int st)
 {
-	if (id != 0)
+	if (id != 0 && v->im != NULL)
 		inst_mgr_ipc_done(v->im, instance, id, st);
 }
 
@@ -204,6 +210,42 @@ static int retryable(int status)
 {
 	return status == ERR_TIMEOUT || status == ERR_NOTLEADER ||
 	       status == ERR_AGAIN || status == ERR_CLOSED;
+}
+
+/* After a failure with status: 1 when a is scheduled to be tried again
+ * (a passing failure, within INV_RETRY_MS_MAX of its start). */
+static int attempt_later(struct inv *v, struct attempt *a, int status)
+{
+	if (!retryable(status) || now_ms(v) - a->started_ms >= INV_RETRY_MS_MAX)
+		return 0;
+	a->retry_at = now_ms(v) + INV_RETRY_MS;
+	return 1;
+}
+
+/* Proposes cmd for a: 0 when it is in flight or scheduled again, else
+ * the error that ends it (cb will not run). */
+static int attempt_propose(struct inv *v, struct attempt *a,
+			   const struct core_cmd *cmd, core_write_cb cb,
+			   void *arg)
+{
+	int rc;
+
+	a->retry_at = 0;
+	rc = propose(v, cmd, cb, arg);
+	if (rc == 0) {
+		a->waiting = 1;
+		return 0;
+	}
+	return attempt_later(v, a, rc) ? 0 : rc;
+}
+
+/* The start of every callback: 1 if the inv is stopping. */
+static int attempt_back(struct inv *v, struct attempt *a)
+{
+	ASSERT(v->pending > 0 && a->waiting);
+	v->pending--;
+	a->waiting = 0;
+	return v->stopping;
 }
 
 static uint64_t self_id(struct inv *v)
@@ -309,9 +351,7 @@ static void x_on_reply(void *arg, int status, const char *body, size_t len)
 	struct inv *v = x->v;
 	cJSON *r;
 
-	v->pending--;
-	x->waiting = 0;
-	if (v->stopping || !x->used) {
+	if (attempt_back(v, &x->at) || !x->used) {
 		if (x->used)
 			x_end(x, ERR_SHUTDOWN);
 		maybe_free(v);
@@ -372,7 +412,7 @@ static void x_call(struct xfer *x, const char *fn, cJSON *args)
 		return;
 	}
 	v->pending++;
-	x->waiting = 1;
+	x->at.waiting = 1;
 }
 
 /* The lock is ours: tell the game what is stored; it answers whether it
@@ -414,19 +454,14 @@ static void x_on_acquired(void *arg, const struct core_write_result *r)
 	struct xfer *x = arg;
 	struct inv *v = x->v;
 
-	v->pending--;
-	x->waiting = 0;
-	if (v->stopping) {
+	if (attempt_back(v, &x->at)) {
 		x_end(x, ERR_SHUTDOWN);
 		maybe_free(v);
 		return;
 	}
 	if (r->status != 0) {
-		if (retryable(r->status) &&
-		    now_ms(v) - x->started_ms < INV_RETRY_MS_MAX) {
-			x->retry_at = now_ms(v) + INV_RETRY_MS;
+		if (attempt_later(v, &x->at, r->status))
 			return;
-		}
 		TRACE_W(v->log, TM, "%s: acquire for instance %llu failed: %s",
 			x->player, (unsigned long long)x->instance,
 			err_str(r->status));
@@ -461,17 +496,9 @@ static void x_propose(struct xfer *x)
 	cmd.u.inv.player = x->player;
 	cmd.u.inv.instance = x->instance;
 	cmd.u.inv.node = self_id(v);
-	x->retry_at = 0;
-	rc = propose(v, &cmd, x_on_acquired, x);
-	if (rc == 0) {
-		x->waiting = 1;
-		return;
-	}
-	if (retryable(rc) && now_ms(v) - x->started_ms < INV_RETRY_MS_MAX) {
-		x->retry_at = now_ms(v) + INV_RETRY_MS;
-		return;
-	}
-	x_end(x, rc);
+	rc = attempt_propose(v, &x->at, &cmd, x_on_acquired, x);
+	if (rc != 0)
+		x_end(x, rc);
 }
 
 static struct xfer *x_find(struct inv *v, uint64_t instance,
@@ -518,7 +545,7 @@ static void on_acquire(struct inv *v, uint64_t instance, uint64_t id,
 	x->instance = instance;
 	x->msg_id = id;
 	snprintf(x->player, sizeof(x->player), "%s", player);
-	x->started_ms = now_ms(v);
+	x->at.started_ms = now_ms(v);
 	x_propose(x);
 }
 
@@ -562,19 +589,14 @@ static void up_on_written(void *arg, const struct core_write_result *r)
 	struct up *u = arg;
 	struct inv *v = u->v;
 
-	v->pending--;
-	u->waiting = 0;
-	if (v->stopping) {
+	if (attempt_back(v, &u->at)) {
 		up_end(u, ERR_SHUTDOWN);
 		maybe_free(v);
 		return;
 	}
 	if (r->status != 0) {
-		if (retryable(r->status) &&
-		    now_ms(v) - u->started_ms < INV_RETRY_MS_MAX) {
-			u->retry_at = now_ms(v) + INV_RETRY_MS;
+		if (attempt_later(v, &u->at, r->status))
 			return;
-		}
 		TRACE_W(v->log, TM, "%s: upload gen %llu not written: %s",
 			u->player, (unsigned long long)u->gen,
 			err_str(r->status));
@@ -615,16 +637,9 @@ static void up_propose(struct up *u)
 	cmd.u.inv.release = u->release;
 	cmd.u.inv.json = u->json;
 	cmd.u.inv.json_len = u->len;
-	u->retry_at = 0;
-	rc = propose(v, &cmd, up_on_written, u);
-	if (rc == 0) {
-		u->waiting = 1;
+	rc = attempt_propose(v, &u->at, &cmd, up_on_written, u);
+	if (rc == 0)
 		return;
-	}
-	if (retryable(rc) && now_ms(v) - u->started_ms < INV_RETRY_MS_MAX) {
-		u->retry_at = now_ms(v) + INV_RETRY_MS;
-		return;
-	}
 	v->st.refusals++;
 	TRACE_W(v->log, TM, "%s: upload gen %llu refused: %s", u->player,
 		(unsigned long long)u->gen, err_str(rc));
@@ -674,7 +689,7 @@ static void up_complete(struct up *u)
 	}
 	cJSON_Delete(doc);
 	u->proposing = 1;
-	u->started_ms = now_ms(v);
+	u->at.started_ms = now_ms(v);
 	up_propose(u);
 }
 
@@ -710,7 +725,7 @@ static struct up *up_new(struct inv *v, uint64_t instance, const char *player,
 	u->n = n;
 	u->len = len;
 	u->release = (uint8_t)(release != 0);
-	u->started_ms = now_ms(v);
+	u->at.started_ms = now_ms(v);
 	return u;
 }
 
@@ -762,7 +777,7 @@ static void on_upload(struct inv *v, uint64_t instance, uint64_t id,
 	dl = strlen(data);
 	u = up_find(v, instance, player);
 	if (u != NULL && (u->gen != gen || u->n != n || u->len != len)) {
-		if (u->proposing || u->waiting) {
+		if (u->proposing || u->at.waiting) {
 			ipc_done(v, instance, id, ERR_AGAIN);
 			return;
 		}
@@ -842,19 +857,14 @@ static void wr_on_written(void *arg, const struct core_write_result *r)
 	struct inv *v = w->v;
 	const char *what = w->type == CORE_CMD_INV_EXPIRE ? "expiry" : "release";
 
-	v->pending--;
-	w->waiting = 0;
-	if (v->stopping) {
+	if (attempt_back(v, &w->at)) {
 		ipc_done(v, w->instance, w->msg_id, ERR_SHUTDOWN);
 		wr_unlink(v, w);
 		maybe_free(v);
 		return;
 	}
-	if (r->status != 0 && retryable(r->status) &&
-	    now_ms(v) - w->started_ms < INV_RETRY_MS_MAX) {
-		w->retry_at = now_ms(v) + INV_RETRY_MS;
+	if (r->status != 0 && attempt_later(v, &w->at, r->status))
 		return;
-	}
 	if (r->status != 0) {
 		TRACE_W(v->log, TM, "%s: %s of gen %llu not written: %s",
 			w->player, what, (unsigned long long)w->gen,
@@ -889,16 +899,9 @@ static void wr_propose(struct wr *w)
 	cmd.u.inv.instance = w->instance;
 	cmd.u.inv.gen = w->gen;
 	cmd.u.inv.why = w->why;
-	w->retry_at = 0;
-	rc = propose(v, &cmd, wr_on_written, w);
-	if (rc == 0) {
-		w->waiting = 1;
+	rc = attempt_propose(v, &w->at, &cmd, wr_on_written, w);
+	if (rc == 0)
 		return;
-	}
-	if (retryable(rc) && now_ms(v) - w->started_ms < INV_RETRY_MS_MAX) {
-		w->retry_at = now_ms(v) + INV_RETRY_MS;
-		return;
-	}
 	ipc_done(v, w->instance, w->msg_id, rc);
 	wr_unlink(v, w);
 }
@@ -917,7 +920,7 @@ static int wr_start(struct inv *v, int type, uint64_t instance, uint64_t id,
 	w->gen = gen;
 	w->why = why;
 	snprintf(w->player, sizeof(w->player), "%s", player);
-	w->started_ms = now_ms(v);
+	w->at.started_ms = now_ms(v);
 	w->next = v->writes;
 	v->writes = w;
 	if (type == CORE_CMD_INV_EXPIRE)
@@ -1136,9 +1139,9 @@ out:
 
 /* ---- the timer: retries and expiry ---- */
 
-static int due(const struct inv *v, uint64_t at, int waiting)
+static int due(const struct inv *v, const struct attempt *a)
 {
-	return !waiting && at != 0 && now_ms(v) >= at;
+	return !a->waiting && a->retry_at != 0 && now_ms(v) >= a->retry_at;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -1148,15 +1151,15 @@ static void on_tick(uv_timer_t *t)
 
 	for (size_t i = 0; i < INV_XFER_MAX; i++)
 		if (v->xf[i].used && v->xf[i].state == X_ACQUIRE &&
-		    due(v, v->xf[i].retry_at, v->xf[i].waiting))
+		    due(v, &v->xf[i].at))
 			x_propose(&v->xf[i]);
 	for (size_t i = 0; i < INV_UPLOADS_MAX; i++)
 		if (v->up[i].used && v->up[i].proposing &&
-		    due(v, v->up[i].retry_at, v->up[i].waiting))
+		    due(v, &v->up[i].at))
 			up_propose(&v->up[i]);
 	for (w = v->writes; w != NULL; w = next) {
 		next = w->next;
-		if (due(v, w->retry_at, w->waiting))
+		if (due(v, &w->at))
 			wr_propose(w);
 	}
 	if (++v->ticks % INV_SCAN_EVERY == 0)
@@ -1231,6 +1234,9 @@ void inv_stop(struct inv *v, void (*done)(void *arg), void *arg)
 {
 	ASSERT(!v->stopping);
 	v->stopping = 1;
+	/* The instance manager stopped first (node.c): nothing more reaches
+	 * it; the game sends again what was not acknowledged. */
+	v->im = NULL;
 	v->stop_done = done;
 	v->stop_arg = arg;
 	uv_close((uv_handle_t *)&v->timer, on_timer_closed);

@@ -61,25 +61,6 @@ const char *stor_invd_why_name(int why)
 	return why >= 0 && why <= STOR_INVD_WHY_MAX ? names[why] : "unknown";
 }
 
-static int u64_at(const msgpack_object *a, uint32_t i, uint64_t max,
-		  uint64_t *v)
-{
-	const msgpack_object *o;
-
-	if (mp_array_at(a, i, &o) != 0 || mp_get_u64(o, v) != 0 || *v > max)
-		return ERR_MALFORMED;
-	return 0;
-}
-
-static int str_at(const msgpack_object *a, uint32_t i, char *dst,
-		  size_t size)
-{
-	const msgpack_object *o;
-
-	if (mp_array_at(a, i, &o) != 0 || mp_get_strcpy(o, dst, size) != 0)
-		return ERR_MALFORMED;
-	return 0;
-}
 
 static int admin_ok(const char *s)
 {
@@ -105,8 +86,8 @@ static int data_at(const msgpack_object *b, uint32_t i, struct v_cmd *v)
 	const msgpack_object *o;
 	uint64_t raw, codec;
 
-	if (u64_at(b, i, STOR_INVD_RAW_MAX, &raw) != 0 ||
-	    u64_at(b, i + 1, STOR_INVD_ZLIB, &codec) != 0 ||
+	if (stor_mp_u64_at(b, i, STOR_INVD_RAW_MAX, &raw) != 0 ||
+	    stor_mp_u64_at(b, i + 1, STOR_INVD_ZLIB, &codec) != 0 ||
 	    mp_array_at(b, i + 2, &o) != 0 ||
 	    mp_get_bin(o, &v->data, &v->data_len) != 0 ||
 	    v->data_len > STOR_INVD_DATA_MAX || raw == 0)
@@ -125,38 +106,38 @@ static int v_decode_rest(const msgpack_object *b, uint32_t n, struct v_cmd *v)
 
 	switch (c->op) {
 	case STOR_INVD_ACQUIRE:
-		if (n != 4 || u64_at(b, 2, UINT64_MAX, &c->instance) != 0 ||
-		    u64_at(b, 3, UINT64_MAX, &c->node) != 0 ||
+		if (n != 4 || stor_mp_u64_at(b, 2, UINT64_MAX, &c->instance) != 0 ||
+		    stor_mp_u64_at(b, 3, UINT64_MAX, &c->node) != 0 ||
 		    c->instance == 0)
 			return ERR_MALFORMED;
 		return 0;
 	case STOR_INVD_RELEASE:
-		if (n != 4 || u64_at(b, 2, UINT64_MAX, &c->instance) != 0 ||
-		    u64_at(b, 3, UINT64_MAX, &c->gen) != 0 || c->instance == 0)
+		if (n != 4 || stor_mp_u64_at(b, 2, UINT64_MAX, &c->instance) != 0 ||
+		    stor_mp_u64_at(b, 3, UINT64_MAX, &c->gen) != 0 || c->instance == 0)
 			return ERR_MALFORMED;
 		return 0;
 	case STOR_INVD_UPLOAD:
-		if (n != 8 || u64_at(b, 2, UINT64_MAX, &c->instance) != 0 ||
-		    u64_at(b, 3, UINT64_MAX, &c->gen) != 0 ||
-		    u64_at(b, 4, 1, &x[0]) != 0 || c->instance == 0 ||
+		if (n != 8 || stor_mp_u64_at(b, 2, UINT64_MAX, &c->instance) != 0 ||
+		    stor_mp_u64_at(b, 3, UINT64_MAX, &c->gen) != 0 ||
+		    stor_mp_u64_at(b, 4, 1, &x[0]) != 0 || c->instance == 0 ||
 		    data_at(b, 5, v) != 0)
 			return ERR_MALFORMED;
 		c->release = (uint8_t)x[0];
 		return 0;
 	case STOR_INVD_EXPIRE:
-		if (n != 4 || u64_at(b, 2, UINT64_MAX, &c->gen) != 0 ||
-		    u64_at(b, 3, STOR_INVD_WHY_MAX, &x[1]) != 0)
+		if (n != 4 || stor_mp_u64_at(b, 2, UINT64_MAX, &c->gen) != 0 ||
+		    stor_mp_u64_at(b, 3, STOR_INVD_WHY_MAX, &x[1]) != 0)
 			return ERR_MALFORMED;
 		c->why = (uint8_t)x[1];
 		return 0;
 	case STOR_INVD_ADMIN_RELEASE:
-		if (n != 3 || str_at(b, 2, c->admin, sizeof(c->admin)) != 0 ||
+		if (n != 3 || stor_mp_str_at(b, 2, c->admin, sizeof(c->admin)) != 0 ||
 		    !admin_ok(c->admin))
 			return ERR_MALFORMED;
 		return 0;
 	default:
 		ASSERT(c->op == STOR_INVD_IMPORT);
-		if (n != 6 || str_at(b, 2, c->admin, sizeof(c->admin)) != 0 ||
+		if (n != 6 || stor_mp_str_at(b, 2, c->admin, sizeof(c->admin)) != 0 ||
 		    !admin_ok(c->admin) || data_at(b, 3, v) != 0)
 			return ERR_MALFORMED;
 		return 0;
@@ -170,8 +151,8 @@ static int v_decode(const msgpack_object *body, struct v_cmd *v)
 
 	memset(v, 0, sizeof(*v));
 	if (mp_get_array(body, &n) != 0 || n < 3 ||
-	    u64_at(body, 0, STOR_INVD_IMPORT, &op) != 0 ||
-	    str_at(body, 1, v->c.player, sizeof(v->c.player)) != 0 ||
+	    stor_mp_u64_at(body, 0, STOR_INVD_IMPORT, &op) != 0 ||
+	    stor_mp_str_at(body, 1, v->c.player, sizeof(v->c.player)) != 0 ||
 	    !player_ok(v->c.player))
 		return ERR_MALFORMED;
 	v->c.op = (int)op;
@@ -203,13 +184,13 @@ static int r_lock(const msgpack_object *a, struct stor_invd_lock *l)
 	uint32_t n;
 
 	if (mp_get_array(a, &n) != 0 || n != V_LOCK_FIELDS ||
-	    u64_at(a, 0, UINT64_MAX, &l->instance) != 0 ||
-	    u64_at(a, 1, UINT64_MAX, &l->node) != 0 ||
-	    u64_at(a, 2, UINT64_MAX, &l->gen) != 0 ||
-	    u64_at(a, 3, STOR_INVD_HELD, &st) != 0 ||
-	    u64_at(a, 4, UINT64_MAX, &l->since) != 0 ||
-	    u64_at(a, 5, STOR_INVD_WHY_MAX, &why) != 0 ||
-	    str_at(a, 6, l->by, sizeof(l->by)) != 0)
+	    stor_mp_u64_at(a, 0, UINT64_MAX, &l->instance) != 0 ||
+	    stor_mp_u64_at(a, 1, UINT64_MAX, &l->node) != 0 ||
+	    stor_mp_u64_at(a, 2, UINT64_MAX, &l->gen) != 0 ||
+	    stor_mp_u64_at(a, 3, STOR_INVD_HELD, &st) != 0 ||
+	    stor_mp_u64_at(a, 4, UINT64_MAX, &l->since) != 0 ||
+	    stor_mp_u64_at(a, 5, STOR_INVD_WHY_MAX, &why) != 0 ||
+	    stor_mp_str_at(a, 6, l->by, sizeof(l->by)) != 0)
 		return ERR_CORRUPT;
 	l->state = (uint8_t)st;
 	l->why = (uint8_t)why;
@@ -229,7 +210,7 @@ static int parse_env(const uint8_t *v, size_t vl,
 	if (mp_parse(&doc, v, vl) != 0)
 		return ERR_CORRUPT;
 	if (mp_get_array(doc.root, &n) != 0 || n != 2 ||
-	    u64_at(doc.root, 0, UINT64_MAX, &ver) != 0 ||
+	    stor_mp_u64_at(doc.root, 0, UINT64_MAX, &ver) != 0 ||
 	    mp_array_at(doc.root, 1, &o) != 0)
 		goto out;
 	rc = ver != V_REC_VERSION ? ERR_VERSION : fn(o, out);
@@ -276,9 +257,9 @@ static int rec_fn(const msgpack_object *a, void *arg)
 
 	memset(&v, 0, sizeof(v));
 	if (mp_get_array(a, &n) != 0 || n != V_REC_FIELDS ||
-	    u64_at(a, 0, UINT64_MAX, &m->gen) != 0 ||
-	    u64_at(a, 1, UINT64_MAX, &m->instance) != 0 ||
-	    u64_at(a, 2, UINT64_MAX, &m->index) != 0 || data_at(a, 3, &v) != 0)
+	    stor_mp_u64_at(a, 0, UINT64_MAX, &m->gen) != 0 ||
+	    stor_mp_u64_at(a, 1, UINT64_MAX, &m->instance) != 0 ||
+	    stor_mp_u64_at(a, 2, UINT64_MAX, &m->index) != 0 || data_at(a, 3, &v) != 0)
 		return ERR_CORRUPT;
 	m->raw_len = v.raw_len;
 	m->codec = v.codec;

@@ -23,6 +23,26 @@ struct kv_cmd {
 	int has_expected, has_val;
 };
 
+int stor_mp_u64_at(const msgpack_object *a, uint32_t i, uint64_t max,
+		   uint64_t *v)
+{
+	const msgpack_object *o;
+
+	if (mp_array_at(a, i, &o) != 0 || mp_get_u64(o, v) != 0 || *v > max)
+		return ERR_MALFORMED;
+	return 0;
+}
+
+int stor_mp_str_at(const msgpack_object *a, uint32_t i, char *dst,
+		   size_t size)
+{
+	const msgpack_object *o;
+
+	if (mp_array_at(a, i, &o) != 0 || mp_get_strcpy(o, dst, size) != 0)
+		return ERR_MALFORMED;
+	return 0;
+}
+
 int stor_mp_bytes(const msgpack_object *o, const uint8_t **p, size_t *n)
 {
 	const char *s;

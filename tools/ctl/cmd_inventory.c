@@ -161,6 +161,22 @@ static char *read_all(const char *file, size_t *len)
 	return buf;
 }
 
+/* Prints a write's answer: the JSON with --json, else "DONE PLAYER". */
+static int write_answer(const struct ctl *c, struct ctl_response *r,
+			const char *what, const char *done, const char *player)
+{
+	int rc = CTL_EXIT_OK;
+
+	if (r->status != 200)
+		rc = ctl_http_fail(r, what);
+	else if (c->json)
+		fputs(r->body, stdout);
+	else
+		printf("%s %s\n", done, player);
+	free(r->body);
+	return rc;
+}
+
 int ctl_cmd_inventory_import(const struct ctl *c, int argc, char **argv)
 {
 	struct ctl_response r;
@@ -182,39 +198,18 @@ int ctl_cmd_inventory_import(const struct ctl *c, int argc, char **argv)
 	free(body);
 	if (rc != 0)
 		return CTL_EXIT_FAIL;
-	if (r.status != 200) {
-		rc = ctl_http_fail(&r, "inventory import");
-	} else {
-		if (c->json)
-			fputs(r.body, stdout);
-		else
-			printf("imported %s\n", argv[0]);
-		rc = CTL_EXIT_OK;
-	}
-	free(r.body);
-	return rc;
+	return write_answer(c, &r, "inventory import", "imported", argv[0]);
 }
 
 int ctl_cmd_inventory_release(const struct ctl *c, int argc, char **argv)
 {
 	struct ctl_response r;
 	char path[PATH_MAX_];
-	int rc;
 
 	(void)argc;
 	if (inv_path(argv[0], "release", path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	if (ctl_http(c, "POST", path, "{}", 2, 1, &r) != 0)
 		return CTL_EXIT_FAIL;
-	if (r.status != 200) {
-		rc = ctl_http_fail(&r, "inventory release");
-	} else {
-		if (c->json)
-			fputs(r.body, stdout);
-		else
-			printf("released %s\n", argv[0]);
-		rc = CTL_EXIT_OK;
-	}
-	free(r.body);
-	return rc;
+	return write_answer(c, &r, "inventory release", "released", argv[0]);
 }

@@ -25,6 +25,22 @@ static void push_closure(lua_State *L, lua_CFunction fn)
 	lua_pushcclosure(L, fn, 1);
 }
 
+struct named_fn {
+	const char *name;
+	lua_CFunction fn;
+};
+
+/* Pushes the method k of the table m (bound to the object at 1). */
+static bool push_named(lua_State *L, const struct named_fn *m, const char *k)
+{
+	for (; m->name; m++)
+		if (strcmp(k, m->name) == 0) {
+			push_closure(L, m->fn);
+			return true;
+		}
+	return false;
+}
+
 void sg_lua_ext_push_slot(lua_State *L, const struct sg_obj *inv,
 			  uint32_t slot)
 {
@@ -159,19 +175,14 @@ static int stack_set(lua_State *L)
 
 static bool stack_index(lua_State *L, struct sg_obj *o, const char *k)
 {
-	static const struct {
-		const char *name;
-		lua_CFunction fn;
-	} m[] = {{"export_stack", stack_export}, {"import_stack", stack_import},
-		 {"set_stack", stack_set},       {"clear", stack_clear},
-		 {NULL, NULL}};
+	static const struct named_fn m[] = {
+		{"export_stack", stack_export}, {"import_stack", stack_import},
+		{"set_stack", stack_set},       {"clear", stack_clear},
+		{NULL, NULL}};
 	struct slot s;
 
-	for (int i = 0; m[i].name; i++)
-		if (strcmp(k, m[i].name) == 0) {
-			push_closure(L, m[i].fn);
-			return true;
-		}
+	if (push_named(L, m, k))
+		return true;
 	slot_read(L, o, &s);
 	if (strcmp(k, "valid_for_read") == 0) {
 		lua_pushboolean(L, s.count > 0);
@@ -532,10 +543,7 @@ static void push_queue(lua_State *L, const struct sg_pext *x)
 bool sg_lua_ext_player_index(lua_State *L, struct sg_game *g,
 			     struct sg_obj *o, const char *k)
 {
-	static const struct {
-		const char *name;
-		lua_CFunction fn;
-	} m[] = {
+	static const struct named_fn m[] = {
 		{"get_quick_bar_slot", get_quick_bar_slot},
 		{"set_quick_bar_slot", set_quick_bar_slot},
 		{"begin_crafting", begin_crafting},
@@ -550,11 +558,8 @@ bool sg_lua_ext_player_index(lua_State *L, struct sg_game *g,
 	struct sg_obj cursor = {SG_OBJ_INVENTORY,
 				SG_INV_PLAYER_X + SG_PINV_CURSOR, o->id};
 
-	for (int i = 0; m[i].name; i++)
-		if (strcmp(k, m[i].name) == 0) {
-			push_closure(L, m[i].fn);
-			return true;
-		}
+	if (push_named(L, m, k))
+		return true;
 	if (strcmp(k, "cursor_stack") == 0)
 		sg_lua_ext_push_slot(L, &cursor, 1);
 	else if (strcmp(k, "crafting_queue") == 0)

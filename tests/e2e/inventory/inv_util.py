@@ -135,3 +135,37 @@ def lua_long(s):
     while ("]" + level + "]") in s:
         level += "="
     return "[" + level + "[" + s + "]" + level + "]"
+
+
+def synced_on(via, inst, inst_id, player="alice"):
+    """A predicate: the lock is held by inst_id and the player plays there
+    (character controller, no inventory-sync GUI)."""
+    def ok():
+        l = lock(via, player)
+        return (l and l["held"] and l["instance"] == inst_id and
+                controller(via, inst, player) == 1 and
+                rcon(via, inst, "/standin gui " + player).strip() == "")
+    return ok
+
+
+def released(via, gen, player="alice"):
+    """A predicate: the lock is free and the stored record has gen."""
+    def ok():
+        l = lock(via, player)
+        return l and not l["held"] and l.get("stored_gen") == gen and l
+    return ok
+
+
+def ipc(via, inst, msg):
+    """Prints an IPC line in the game as a module would (a crafted one)."""
+    rcon(via, inst, "/sc print('\\f$ipc:inventory?j' .. %s)" % lua_long(json.dumps(msg)))
+
+
+def same(want, got, what):
+    """Checks two /standin dumps are equal, logging what differs."""
+    if want != got:
+        for k in want:
+            if want.get(k) != got.get(k):
+                log("differs in %s:\n  want %s\n  got  %s" % (k, want[k], got.get(k)))
+        raise Failed(what)
+    log("ok: " + what)

@@ -23,8 +23,9 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from inv_util import (Cluster, Failed, check, controller, ctl_ok, dump, form, lock,  # noqa: E402
-                      log, lua_long, metric, rcon, start_instance, wait_for)
+from inv_util import (Cluster, Failed, check, controller, ctl_ok, dump, form, ipc,  # noqa: E402
+                      lock, log, metric, rcon, released, same, start_instance, synced_on,
+                      wait_for)
 
 # Short thresholds so the test does not wait long; small download chunks
 # (Clusterio's 1000 characters) so a download lasts long enough to kill a
@@ -39,31 +40,6 @@ BP = "0eNqrVkrKKU0tKMrMK1GyqlZKLi0qys9LVbIyMjA0NrA0MDIwNjAzNqgFAL5+DwY="
 def held(via, player="alice"):
     l = lock(via, player)
     return l if l and l["held"] else None
-
-
-def synced_on(via, inst, inst_id):
-    def ok():
-        l = lock(via, "alice")
-        return (l and l["held"] and l["instance"] == inst_id and
-                controller(via, inst, "alice") == 1 and
-                rcon(via, inst, "/standin gui alice").strip() == "")
-    return ok
-
-
-def released(via, gen):
-    def ok():
-        l = lock(via, "alice")
-        return l and not l["held"] and l.get("stored_gen") == gen and l
-    return ok
-
-
-def same(a, b, what):
-    if a != b:
-        for k in a:
-            if a.get(k) != b.get(k):
-                log("differs in %s:\n  want %s\n  got  %s" % (k, a[k], b.get(k)))
-        raise Failed(what)
-    log("ok: " + what)
 
 
 def contention(n1, ids):
@@ -122,7 +98,7 @@ def crash_and_old_save(n1, ids, gen):
     before = ctl_ok(n1, "inventory", "export", "alice")
     old = {"id": 800001, "op": "upload", "player": "alice", "gen": gen + 1, "seq": 1, "n": 1,
            "len": 2, "release": True, "data": "{}"}
-    rcon(n1, "ia", "/sc print('\\f$ipc:inventory?j' .. %s)" % lua_long(json.dumps(old)))
+    ipc(n1, "ia", old)
     wait_for(lambda: "refused (ERR_CONFLICT)" in n1.log_text(), "the stale upload refused")
     check(ctl_ok(n1, "inventory", "export", "alice") == before, "the newer record unchanged")
     rcon(n1, "ia", "/standin join alice")

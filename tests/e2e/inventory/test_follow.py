@@ -14,8 +14,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from inv_util import (Cluster, Failed, check, controller, ctl_ok, dump, form, lock,  # noqa: E402
-                      log, lua_long, metric, rcon, start_instance, use_version, wait_for)
+from inv_util import (Cluster, Failed, check, ctl_ok, dump, form, ipc, lock,  # noqa: E402
+                      log, metric, rcon, released, same, start_instance, synced_on,
+                      use_version, wait_for)
 
 BP = "0eNqrVkrKKU0tKMrMK1GyqlZKLi0qys9LVbIyMjA0NrA0MDIwNjAzNqgFAL5+DwY=" * 40
 BOOK = "0eNrtXW1v2zgS/isCP9uBSL0ZxgKX5AIcYKcpkF6x" * 120
@@ -36,23 +37,6 @@ def held_by(via, inst_id):
     def ok():
         l = lock(via, "alice")
         return l and l["held"] and l["instance"] == inst_id and l
-    return ok
-
-
-def free_and_stored(via, gen):
-    def ok():
-        l = lock(via, "alice")
-        return l and not l["held"] and l.get("stored_gen") == gen and l
-    return ok
-
-
-def synced_on(via, inst, inst_id):
-    """The lock is held by inst and the player plays (character, no bar)."""
-    def ok():
-        l = lock(via, "alice")
-        return (l and l["held"] and l["instance"] == inst_id and
-                controller(via, inst, "alice") == 1 and
-                rcon(via, inst, "/standin gui alice").strip() == "")
     return ok
 
 
@@ -81,7 +65,7 @@ def main():
               and want["logistics"] and want["crafting"] and want["tag"] == "[e2e]",
               "the dump on A holds everything")
         rcon(n1, "ia", "/standin leave alice")
-        first = wait_for(free_and_stored(n3, 1), "the upload from A (gen 1) and the release")
+        first = wait_for(released(n3, 1), "the upload from A (gen 1) and the release")
         check(first["stored_instance"] == ids["ia"], "stored from A")
         exported = json.loads(ctl_ok(n2, "inventory", "export", "alice"))
         check(exported["inventories"]["main"] and exported["cursor"]["export"] == BOOK,
@@ -91,16 +75,11 @@ def main():
         for inst, node in (("ib", n2), ("ic", n3), ("ia", n1)):
             check(rcon(n1, inst, "/standin join alice").strip() == "ok", "alice joins " + inst)
             wait_for(synced_on(n1, inst, ids[inst]), "alice synced on " + inst)
-            got = dump(n1, inst, "alice")
-            if got != want:
-                for k in want:
-                    if got.get(k) != want[k]:
-                        log("differs in %s:\n  want %s\n  got  %s" % (k, want[k], got.get(k)))
-                raise Failed("alice's inventory on %s differs from A's" % inst)
-            log("alice's inventory on %s equals the one she left A with" % inst)
+            same(want, dump(n1, inst, "alice"),
+                 "alice's inventory on %s equals the one she left A with" % inst)
             gen += 1
             rcon(n1, inst, "/standin leave alice")
-            wait_for(free_and_stored(n1, gen), "the upload from %s (gen %d)" % (inst, gen))
+            wait_for(released(n1, gen), "the upload from %s (gen %d)" % (inst, gen))
 
         m = {n.name: n.metrics() for n in (n1, n2, n3)}
         downloads = sum(metric(v, "clusterd_inventory_downloads_total") for v in m.values())
@@ -111,11 +90,6 @@ def main():
         check("alice" in out and "free" in out, "clusterctl inventory list shows alice")
 
         bad_input(c, n1, n2, ids)
-
-
-def ipc(via, inst, msg):
-    """Prints an IPC line in the game, as a module would (a crafted one)."""
-    rcon(via, inst, "/sc print('\\f$ipc:inventory?j' .. %s)" % lua_long(json.dumps(msg)))
 
 
 def bad_input(c, n1, n2, ids):

@@ -7,44 +7,14 @@
  * and checks after every step that the store agrees with it and that a
  * stored inventory is never replaced by an upload of an older generation.
  * Seed from the first argument or CLUSTERD_SEED (default fixed); a
- * failure prints the seed and step. In-memory store. */
-#include "tests/unit/storage/util.h"
+ * failure prints the seed and step. Each test runs on the simulated disk
+ * and on RocksDB. */
+#include "tests/unit/storage/fixture.h"
 
 #include "base/prng.h"
 #include "storage/invdomain.h"
-#include "tests/lib/cmocka_all.h"
-
-struct fx {
-	struct stor_memdisk *md;
-	struct stor *s;
-	uint64_t next;
-};
 
 static uint64_t g_seed = 1;
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct stor_options o;
-
-	assert_int_equal(stor_memdisk_new(NULL, NULL, &f->md), 0);
-	util_small_options(&o, NULL);
-	o.mem = f->md;
-	assert_int_equal(stor_open(&o, &f->s), 0);
-	f->next = stor_applied_index(f->s) + 1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	stor_close(f->s);
-	stor_memdisk_free(f->md);
-	free(f);
-	return 0;
-}
 
 static int run_raw(struct fx *f, uint8_t *data, size_t len)
 {
@@ -547,15 +517,11 @@ int main(int argc, char **argv)
 {
 	const char *env = getenv("CLUSTERD_SEED");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_lock_and_upload, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_import_and_compression,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_stale_autosave, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_model, setup, teardown),
+		BOTH(test_lock_and_upload),
+		BOTH(test_import_and_compression),
+		BOTH(test_malformed),
+		BOTH(test_stale_autosave),
+		BOTH(test_model),
 	};
 
 	if (argc > 1)
