@@ -44,6 +44,9 @@
 #define INV_SCAN_PAGE 256
 /* Expiry writes in flight at once. */
 #define INV_EXPIRE_INFLIGHT_MAX 16
+/* Locks of this node's instances watched at once: 64 instances of 64
+ * players; beyond it, a lock is left to the leader's rules. */
+#define INV_WATCHED_MAX 4096
 /* Nodes whose death this node tracks (the gossip view's bound). */
 #define INV_DEAD_MAX CORE_MEMBERS_MAX
 
@@ -109,10 +112,14 @@ struct dead {
 	uint64_t raft_id, since_ms;
 };
 
-/* Locks seen not running locally, with when that was first seen. */
-struct stopped {
+/* A lock held by an instance of this node, as this node watches it: the
+ * game's process id when the lock was taken (a new process is a restart:
+ * the game went back to its last save, so its session of the player is
+ * gone), and since when the instance has not been running (0: it runs). */
+struct watched {
 	char player[CORE_INV_PLAYER_MAX + 1];
 	uint64_t gen, since_ms;
+	int64_t pid;
 	uint8_t seen; /* in the current pass */
 };
 
@@ -139,8 +146,8 @@ struct inv {
 	size_t expiring;
 	struct dead dead[INV_DEAD_MAX];
 	size_t ndead;
-	struct stopped stopped[INV_SCAN_PAGE];
-	size_t nstopped;
+	struct watched watched[INV_WATCHED_MAX];
+	size_t nwatched;
 	char scan_after[CORE_INV_PLAYER_MAX + 1];
 	uint64_t scan_held; /* held locks counted in the pass so far */
 	struct inv_stats st;
@@ -156,6 +163,8 @@ static uint64_t now_ms(const struct inv *v)
 }
 
 static void maybe_free(struct inv *v);
+static void watch_granted(struct inv *v, const char *player, uint64_t gen,
+			  uint64_t instance);
 
 /* ---- small helpers ---- */
 
@@ -483,6 +492,8 @@ static void x_on_acquired(void *arg, const struct core_write_result *r)
 	}
 	v->st.acquires++;
 	x_grant(x, 0);
+	if (x->used && x->gen != 0)
+		watch_granted(v, x->player, x->gen, x->instance);
 }
 
 static void x_propose(struct xfer *x)
@@ -1011,36 +1022,60 @@ static uint64_t dead_since(struct inv *v, uint64_t id,
 	return v->dead[v->ndead++].since_ms;
 }
 
-/* When this node first saw l's instance not running here (0: running). */
-static uint64_t stopped_since(struct inv *v, const struct core_inv_lock *l)
+static struct watched *watch(struct inv *v, const char *player,
+			     uint64_t gen)
+{
+	struct watched *w;
+
+	for (size_t i = 0; i < v->nwatched; i++)
+		if (v->watched[i].gen == gen &&
+		    strcmp(v->watched[i].player, player) == 0)
+			return &v->watched[i];
+	if (v->nwatched == INV_WATCHED_MAX)
+		return NULL;
+	w = &v->watched[v->nwatched++];
+	memset(w, 0, sizeof(*w));
+	snprintf(w->player, sizeof(w->player), "%s", player);
+	w->gen = gen;
+	return w;
+}
+
+/* Called when a lock was granted here: the game's process now. */
+static void watch_granted(struct inv *v, const char *player, uint64_t gen,
+			  uint64_t instance)
 {
 	struct core_inst_state is;
-	size_t i;
+	struct watched *w = watch(v, player, gen);
+
+	if (w != NULL &&
+	    v->core->ops->inst_state(v->core->ctx, instance, &is) == 0)
+		w->pid = is.pid;
+}
+
+/* 0, or why this node expires l, held by one of its instances: the
+ * instance restarted since the grant, or has not run for stopped_ms. */
+static uint8_t local_verdict(struct inv *v, const struct core_inv_lock *l)
+{
+	struct core_inst_state is;
+	struct watched *w = watch(v, l->player, l->gen);
 	int running = v->core->ops->inst_state(v->core->ctx, l->instance,
 					       &is) == 0 &&
 		      strcmp(is.status, "running") == 0;
 
-	for (i = 0; i < v->nstopped; i++)
-		if (strcmp(v->stopped[i].player, l->player) == 0 &&
-		    v->stopped[i].gen == l->gen)
-			break;
+	if (w == NULL)
+		return 0;
+	w->seen = 1;
 	if (running) {
-		if (i < v->nstopped)
-			v->stopped[i] = v->stopped[--v->nstopped];
-		return 0;
+		w->since_ms = 0;
+		if (w->pid == 0)
+			w->pid = is.pid;
+		return is.pid != w->pid ? CORE_INV_WHY_INSTANCE_STOPPED : 0;
 	}
-	if (i < v->nstopped) {
-		v->stopped[i].seen = 1;
-		return v->stopped[i].since_ms;
-	}
-	if (v->nstopped == INV_SCAN_PAGE)
-		return 0;
-	v->stopped[i].seen = 1;
-	snprintf(v->stopped[i].player, sizeof(v->stopped[i].player), "%s",
-		 l->player);
-	v->stopped[i].gen = l->gen;
-	v->stopped[i].since_ms = now_ms(v);
-	return v->stopped[v->nstopped++].since_ms;
+	if (w->since_ms == 0)
+		w->since_ms = now_ms(v);
+	return now_ms(v) - w->since_ms >= v->stopped_ms
+		       ? CORE_INV_WHY_INSTANCE_STOPPED
+		       : 0;
 }
 
 /* 0, or the reason the leader expires l for (its instance is gone, no
@@ -1068,7 +1103,6 @@ static void scan_lock(struct inv *v, const struct core_inv_lock *l,
 		      size_t nm)
 {
 	uint8_t why = 0;
-	uint64_t since;
 
 	if (!l->held)
 		return;
@@ -1076,11 +1110,8 @@ static void scan_lock(struct inv *v, const struct core_inv_lock *l,
 	if (expiring(v, l->player) || x_find(v, l->instance, l->player) ||
 	    v->expiring >= INV_EXPIRE_INFLIGHT_MAX)
 		return;
-	if (l->node == self && self != 0) {
-		since = stopped_since(v, l);
-		if (since != 0 && now_ms(v) - since >= v->stopped_ms)
-			why = CORE_INV_WHY_INSTANCE_STOPPED;
-	}
+	if (l->node == self && self != 0)
+		why = local_verdict(v, l);
 	if (why == 0 && leader)
 		why = leader_verdict(v, l, m, nm);
 	if (why != 0)
@@ -1088,16 +1119,15 @@ static void scan_lock(struct inv *v, const struct core_inv_lock *l,
 			       why);
 }
 
-/* After a whole pass: locks no longer held (or running again) leave the
- * list of stopped ones. */
+/* After a whole pass: locks no longer held here are no longer watched. */
 static void forget_unseen(struct inv *v)
 {
-	for (size_t i = 0; i < v->nstopped;) {
-		if (!v->stopped[i].seen) {
-			v->stopped[i] = v->stopped[--v->nstopped];
+	for (size_t i = 0; i < v->nwatched;) {
+		if (!v->watched[i].seen) {
+			v->watched[i] = v->watched[--v->nwatched];
 			continue;
 		}
-		v->stopped[i++].seen = 0;
+		v->watched[i++].seen = 0;
 	}
 }
 

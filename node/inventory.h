@@ -29,8 +29,11 @@
  * in order only when they are not pipelined).
  *
  * Expiry: once a second this node looks at the locks (bounded pages): a
- * lock whose holder instance runs on THIS node but has not been running
- * for stopped_ms is expired with "instance stopped"; if this node leads,
+ * lock whose holder instance runs on THIS node is expired with "instance
+ * stopped" when the instance has not been running for stopped_ms, or at
+ * once when its game process changed since the grant (a crash and
+ * restart: the game went back to its last save and lost the player's
+ * session; players reconnect anyway); if this node leads,
  * a lock whose holder's node has been dead or gone in gossip for
  * node_dead_ms, or whose instance no longer exists, no longer wants to
  * run, or moved to another node, is expired too. EXPIRE names the

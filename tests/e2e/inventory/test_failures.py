@@ -6,7 +6,8 @@ three nodes with stand-ins, one instance per node.
    inventory the first one left with; nothing is lost.
 2. The holder's game crashes (kill -9) and restarts from an older save in
    which the player still had an older inventory: a stale upload from it
-   is refused, and on the next join the newer stored inventory wins.
+   is refused, and on the next join the newer stored inventory wins. A
+   game that crashes with the player online loses the lock on restart.
 3. The leader is killed during a download (many small chunks, so it takes
    seconds) and during an upload: both complete, once.
 4. The holder's node is killed for good: the lock expires after the
@@ -106,6 +107,21 @@ def crash_and_old_save(n1, ids, gen):
     same(newer, dump(n1, "ia", "alice"), "the newer inventory wins over the old save's")
     rcon(n1, "ia", "/standin leave alice")
     return wait_for(released(n1, st["stored_gen"] + 1), "the upload after the restart")["stored_gen"]
+
+
+def crash_while_online(n1, ids):
+    """The game crashes with the player online: its restart (a new
+    process, back at its last save) ends the lock, so the player can go
+    elsewhere at once."""
+    rcon(n1, "ia", "/standin join alice")
+    wait_for(synced_on(n1, "ia", ids["ia"]), "alice synced on A")
+    pid = game_pid(n1, "ia")
+    os.kill(pid, signal.SIGKILL)
+    log("killed A's game (pid %d) with alice online" % pid)
+    l = wait_for(lambda: (lambda x: x if x and not x["held"] else None)(lock(n1, "alice")),
+                 "the lock to end with A's restart")
+    check(l.get("freed") == "instance stopped", "freed: %s" % l.get("freed"))
+    return l["gen"]
 
 
 def big_inventory(n1, inst):
@@ -231,6 +247,7 @@ def main():
             ids[name] = start_instance(n1, name, node)
         gen = contention(n1, ids)
         gen = crash_and_old_save(n1, ids, gen)
+        gen = crash_while_online(n1, ids)
         gen, want = leader_kills(c, n1, ids, gen)
         node_dies(c, n1, ids, gen, want)
         temporary(c, ids)
