@@ -98,6 +98,7 @@ static void test_player_members_survive_a_save(void **state)
 	assert_string_equal(fx_cmd(g, "/standin dump bob"), before);
 	free(before);
 	fx_free(g);
+	fx_free(f);
 }
 
 static void test_gui_and_controller(void **state)
