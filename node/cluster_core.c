@@ -412,10 +412,10 @@ static int core_inv_get(void *ctx, const char *player,
 	return core_stor_inv_get(C(ctx)->st, player, out);
 }
 
-static int core_inv_list(void *ctx, const char *after,
+static int core_inv_list(void *ctx, const char *after, int held_only,
 			 struct core_inv_lock *out, size_t max, size_t *n)
 {
-	return core_stor_inv_list(C(ctx)->st, after, out, max, n);
+	return core_stor_inv_list(C(ctx)->st, after, held_only, out, max, n);
 }
 
 static int core_inv_data(void *ctx, const char *player,

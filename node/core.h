@@ -495,12 +495,13 @@ struct core_ops {
 	/* Inventory sync (issue 14): local reads of the applied state.
 	 * inv_get: ERR_NOTFOUND for a player never seen. inv_list: up to max
 	 * in player order strictly after `after` ("" or NULL: from the
-	 * first). inv_data: the stored JSON (the caller frees *json,
+	 * first); held_only: held locks only, without the stored record's
+	 * header (what lock expiry looks at, cheaply). inv_data: the stored JSON (the caller frees *json,
 	 * NUL-terminated), with its header in *lock; ERR_NOTFOUND when none
 	 * is stored. May be NULL in a core without them. */
 	int (*inv_get)(void *ctx, const char *player, struct core_inv_lock *out);
-	int (*inv_list)(void *ctx, const char *after, struct core_inv_lock *out,
-			size_t max, size_t *n);
+	int (*inv_list)(void *ctx, const char *after, int held_only,
+			struct core_inv_lock *out, size_t max, size_t *n);
 	int (*inv_data)(void *ctx, const char *player, struct core_inv_lock *lock,
 			char **json, size_t *len);
 	/* --- plugins (node/plugins) --- */
@@ -586,7 +587,7 @@ int core_stor_inst_list(struct stor *s, struct core_instance *out,
 int core_inv_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len);
 int core_stor_inv_get(struct stor *s, const char *player,
 		      struct core_inv_lock *out);
-int core_stor_inv_list(struct stor *s, const char *after,
+int core_stor_inv_list(struct stor *s, const char *after, int held_only,
 		       struct core_inv_lock *out, size_t max, size_t *n);
 int core_stor_inv_data(struct stor *s, const char *player,
 		       struct core_inv_lock *lock, char **json, size_t *len);

@@ -91,7 +91,7 @@ int core_stor_inv_get(struct stor *s, const char *player,
 	return rc == ERR_NOTFOUND ? 0 : rc;
 }
 
-int core_stor_inv_list(struct stor *s, const char *after,
+int core_stor_inv_list(struct stor *s, const char *after, int held_only,
 		       struct core_inv_lock *out, size_t max, size_t *n)
 {
 	struct stor_invd_lock *v;
@@ -104,10 +104,11 @@ int core_stor_inv_list(struct stor *s, const char *after,
 	v = calloc(max ? max : 1, sizeof(*v));
 	if (v == NULL)
 		return ERR_NOMEM;
-	rc = stor_invd_list(s, after, v, max, n);
+	rc = held_only ? stor_invd_list_held(s, after, v, max, n)
+		       : stor_invd_list(s, after, v, max, n);
 	for (size_t i = 0; rc == 0 && i < *n; i++) {
 		from_lock(&v[i], &out[i]);
-		if (stor_invd_meta_get(s, v[i].player, &m) == 0)
+		if (!held_only && stor_invd_meta_get(s, v[i].player, &m) == 0)
 			add_meta(&m, &out[i]);
 	}
 	free(v);

@@ -1147,7 +1147,7 @@ static void scan(struct inv *v)
 	if (leader &&
 	    v->core->ops->members(v->core->ctx, m, CORE_MEMBERS_MAX, &nm) != 0)
 		nm = 0;
-	if (v->core->ops->inv_list(v->core->ctx, v->scan_after, l,
+	if (v->core->ops->inv_list(v->core->ctx, v->scan_after, 1, l,
 				   INV_SCAN_PAGE, &n) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)

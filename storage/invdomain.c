@@ -28,6 +28,7 @@
 #define V_PFX_LOCK 'l'
 #define V_PFX_REC 'r'
 #define V_KEY_COUNT 'c'
+#define V_PFX_HELD 'h'
 #define V_LOCK_FIELDS 7
 #define V_REC_FIELDS 6
 /* A lock record: a name, numbers, an admin name. */
@@ -332,6 +333,11 @@ static int put_lock(struct stor_apply_ctx *ax, const struct stor_invd_lock *l,
 		put_u64be(cnt, ax_count(ax) + 1);
 		(void)stor_ax_put(ax, &ck, 1, cnt, 8);
 	}
+	/* The index of held locks, so expiry looks at those only. */
+	if (l->state == STOR_INVD_HELD)
+		(void)stor_ax_put(ax, k, pkey(k, V_PFX_HELD, l->player), "", 1);
+	else
+		(void)stor_ax_del(ax, k, pkey(k, V_PFX_HELD, l->player));
 	mp_writer_init(&w, V_LOCK_MSG_MAX);
 	w_lock(&w, l);
 	rc = mp_writer_error(&w);
@@ -779,6 +785,55 @@ int stor_invd_list(struct stor *s, const char *after,
 	rc = stor_state_scan(s, STOR_DOMAIN_INVENTORY, lo, lol, &hi, 1,
 			     collect, &l);
 	*n = l.n;
+	return rc;
+}
+
+struct v_names {
+	char (*names)[STOR_INVD_PLAYER_MAX + 1];
+	size_t n, max;
+};
+
+static int collect_name(void *arg, const uint8_t *k, size_t kl,
+			const uint8_t *v, size_t vl)
+{
+	struct v_names *l = arg;
+
+	(void)v;
+	(void)vl;
+	if (l->n == l->max)
+		return 1;
+	if (kl < 2 || kl > 1 + STOR_INVD_PLAYER_MAX)
+		return ERR_CORRUPT;
+	memcpy(l->names[l->n], k + 1, kl - 1);
+	l->names[l->n++][kl - 1] = '\0';
+	return 0;
+}
+
+int stor_invd_list_held(struct stor *s, const char *after,
+			struct stor_invd_lock *out, size_t max, size_t *n)
+{
+	uint8_t lo[2 + STOR_INVD_PLAYER_MAX], hi = V_PFX_HELD + 1;
+	struct v_names l = {NULL, 0, max};
+	size_t lol = 1;
+	int rc;
+
+	*n = 0;
+	l.names = calloc(max ? max : 1, sizeof(*l.names));
+	if (l.names == NULL)
+		return ERR_NOMEM;
+	lo[0] = V_PFX_HELD;
+	if (after != NULL && after[0] != '\0' && player_ok(after)) {
+		lol = pkey(lo, V_PFX_HELD, after);
+		lo[lol++] = '\0';
+	}
+	rc = stor_state_scan(s, STOR_DOMAIN_INVENTORY, lo, lol, &hi, 1,
+			     collect_name, &l);
+	for (size_t i = 0; rc == 0 && i < l.n; i++) {
+		rc = stor_invd_lock_get(s, l.names[i], &out[*n]);
+		if (rc == 0)
+			(*n)++;
+	}
+	free(l.names);
 	return rc;
 }
 

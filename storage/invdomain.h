@@ -27,6 +27,8 @@
  *                  the JSON's length, STOR_INVD_RAW or _ZLIB, and the bytes.
  *   "c"            the number of players with a lock record (u64 BE), to
  *                  bound the domain at STOR_INVD_PLAYERS_MAX.
+ *   "h" | player   present while the player's lock is held (an index:
+ *                  expiry looks at held locks only).
  * Every record of a player is written by one entry, after every check:
  * a refused command changes nothing (storage.h: results do not undo).
  *
@@ -170,7 +172,10 @@ int stor_invd_data(struct stor *s, const char *player,
  * inventory has a lock record. */
 int stor_invd_list(struct stor *s, const char *after,
 		   struct stor_invd_lock *out, size_t max, size_t *n);
-/* Locks held, and players known (the "c" record). */
+/* As stor_invd_list, the held locks only (through the "h" index). */
+int stor_invd_list_held(struct stor *s, const char *after,
+			struct stor_invd_lock *out, size_t max, size_t *n);
+/* Players known (the "c" record). */
 int stor_invd_counts(struct stor *s, uint64_t *players);
 
 #endif

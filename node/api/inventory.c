@@ -2,7 +2,8 @@
  * inventory.c: /api/v1/inventories (issue 14), the players' synced
  * inventories and their locks.
  *
- *   GET  /api/v1/inventories[?after=P&limit=N]   list (inventory.read)
+ *   GET  /api/v1/inventories[?after=P&limit=N&held=1]   list
+ *                                                (inventory.read)
  *   GET  /api/v1/inventories/P                   one lock + header
  *   GET  /api/v1/inventories/P/export            the stored JSON
  *   PUT  /api/v1/inventories/P                   import a JSON object
@@ -30,6 +31,7 @@ struct vop {
 	int what;
 	char player[CORE_INV_PLAYER_MAX + 1];
 	size_t limit;
+	int held_only;
 };
 
 static const char *const why_names[] = {"", "released", "instance stopped",
@@ -72,7 +74,8 @@ static void answer_list(struct vop *o, struct http_reply *rep)
 	const struct core *c = &o->op.api->core;
 	struct core_inv_lock *v = calloc(o->limit + 1, sizeof(*v));
 	size_t n = 0;
-	int rc = v ? c->ops->inv_list(c->ctx, o->player, v, o->limit + 1, &n)
+	int rc = v ? c->ops->inv_list(c->ctx, o->player, o->held_only, v,
+				      o->limit + 1, &n)
 		   : ERR_NOMEM;
 	cJSON *j, *arr;
 
@@ -157,7 +160,7 @@ static int parse_rest(const struct api_req *r, char *player,
 }
 
 static int start_read(struct api_req *r, struct http_reply *rep, int what,
-		      const char *player, size_t limit)
+		      const char *player, size_t limit, int held_only)
 {
 	struct vop *o = api_op_new(r, rep, sizeof(*o));
 	int rc;
@@ -166,6 +169,7 @@ static int start_read(struct api_req *r, struct http_reply *rep, int what,
 		return 0;
 	o->what = what;
 	o->limit = limit;
+	o->held_only = held_only;
 	snprintf(o->player, sizeof(o->player), "%s", player);
 	rc = r->api->core.ops->read_barrier(r->api->core.ctx, 0,
 					    api_deadline(r->api), on_barrier,
@@ -188,7 +192,9 @@ int api_inventories_list(struct api_req *r, struct http_reply *rep)
 	rc = api_query(r->http, "after", after, sizeof(after), &n);
 	if (rc != 0 && rc != ERR_NOTFOUND)
 		return api_error(rep, 400, "after: a player name");
-	return start_read(r, rep, V_LIST, after, (size_t)limit);
+	rc = api_query(r->http, "held", buf, sizeof(buf), &n);
+	return start_read(r, rep, V_LIST, after, (size_t)limit,
+			  rc == 0 && n == 1 && buf[0] == '1');
 }
 
 int api_inventories_show(struct api_req *r, struct http_reply *rep)
@@ -200,11 +206,11 @@ int api_inventories_show(struct api_req *r, struct http_reply *rep)
 		return api_error(rep, 400, "a player name: 1 to 64 of "
 					   "[A-Za-z0-9_.-]");
 	if (suffix[0] == '\0')
-		return start_read(r, rep, V_SHOW, player, 0);
+		return start_read(r, rep, V_SHOW, player, 0, 0);
 	if (strncmp(suffix, "export",
 		    r->rest_len - (size_t)(suffix - r->rest)) == 0 &&
 	    r->rest_len - (size_t)(suffix - r->rest) == 6)
-		return start_read(r, rep, V_EXPORT, player, 0);
+		return start_read(r, rep, V_EXPORT, player, 0, 0);
 	return api_error(rep, 404, "no such endpoint");
 }
 

@@ -386,8 +386,26 @@ static int m_expire(struct m_player *p, uint64_t gen)
 	return 0;
 }
 
+/* The held index lists exactly the players the model says are held. */
+static void m_check_held(struct fx *f, const struct model *m)
+{
+	struct stor_invd_lock l[M_PLAYERS + 1];
+	size_t n = 0, want = 0;
+
+	assert_int_equal(stor_invd_list_held(f->s, NULL, l, M_PLAYERS + 1, &n),
+			 0);
+	for (int i = 0; i < M_PLAYERS; i++)
+		want += m->p[i].held;
+	assert_int_equal(n, want);
+	for (size_t k = 0; k < n; k++) {
+		assert_int_equal(l[k].state, STOR_INVD_HELD);
+		assert_true(m->p[l[k].player[1] - '0'].held);
+	}
+}
+
 static void m_check(struct fx *f, const struct model *m, uint64_t step)
 {
+	m_check_held(f, m);
 	for (int i = 0; i < M_PLAYERS; i++) {
 		const struct m_player *p = &m->p[i];
 		struct stor_invd_lock l;
