@@ -20,6 +20,9 @@ from inv_util import (Cluster, Failed, check, ctl_ok, dump, form, ipc, lock,  # 
 
 BP = "0eNqrVkrKKU0tKMrMK1GyqlZKLi0qys9LVbIyMjA0NrA0MDIwNjAzNqgFAL5+DwY=" * 40
 BOOK = "0eNrtXW1v2zgS/isCP9uBSL0ZxgKX5AIcYKcpkF6x" * 120
+# Non-ASCII data, long enough to span several download chunks, so chunk
+# boundaries fall next to multi-byte characters.
+LABEL = "ünïcødé✓-" * 300
 
 SETUP = """/sc local p = game.players.alice
 p.get_inventory(defines.inventory.character_trash).insert{name="coal", count=7}
@@ -29,7 +32,7 @@ p.get_inventory(defines.inventory.character_ammo).insert{name="piercing-rounds-m
 p.set_quick_bar_slot(1, "iron-plate"); p.set_quick_bar_slot(7, "inserter")
 p.begin_crafting{count=5, recipe="iron-gear-wheel"}
 p.set_personal_logistic_slot(3, {name="coal", min=50, max=200})
-p.tag = "[e2e]"; p.color = {r=0.1, g=0.2, b=0.3, a=1}
+p.tag = "[e2e] ✓"; p.color = {r=0.1, g=0.2, b=0.3, a=1}
 rcon.print("set")"""
 
 
@@ -60,9 +63,11 @@ def main():
         check(rcon(n1, "ia", "/standin data alice cursor blueprint-book " + BOOK).strip() == "1",
               "a blueprint book in the cursor")
         check(rcon(n1, "ia", SETUP).strip() == "set", "trash, armor, guns, quick bar ... set")
+        check(rcon(n1, "ia", "/standin data alice trash blueprint " + LABEL).strip().isdigit(),
+              "a blueprint with non-ASCII data in the trash")
         want = dump(n1, "ia", "alice")
         check(len(want["main"]) > 3 and want["cursor"][0][3] == BOOK and want["trash"]
-              and want["logistics"] and want["crafting"] and want["tag"] == "[e2e]",
+              and want["logistics"] and want["crafting"] and want["tag"] == "[e2e] ✓",
               "the dump on A holds everything")
         rcon(n1, "ia", "/standin leave alice")
         first = wait_for(released(n3, 1), "the upload from A (gen 1) and the release")
