@@ -26,6 +26,7 @@
 #include "base/assert.h"
 #include "base/err.h"
 #include "storage/idomain.h"
+#include "node/events.h"
 #include "storage/kvrev.h"
 #include "storage/session.h"
 
@@ -237,6 +238,9 @@ static void rd_on_apply(void *ctx, const struct raft_entry *e, int result)
 	}
 	if (domain == STOR_DOMAIN_INSTANCES && c->im != NULL)
 		inst_mgr_kick(c->im);
+	if (domain > 0 || e->type == RAFT_ENTRY_CONFIG)
+		ev_publish_domain(c->events, e->type == RAFT_ENTRY_CONFIG
+				  ? EV_DOMAIN_CONFIG : domain, e->index);
 	cl_ops_applied(c, e->index);
 }
 
@@ -250,6 +254,8 @@ static void rd_on_role(void *ctx, uint8_t role, raft_id leader,
 		TRACE_I(c->log, "raft", "term %llu: %s, leader %s",
 			(unsigned long long)term, raft_role_name(role),
 			leader == 0 ? "unknown" : m ? m->name : "(not a known member)");
+	if (leader != c->leader || term != c->term)
+		ev_publish_leader(c->events, leader, m ? m->name : NULL, term);
 	if (role == RAFT_LEADER && c->role != RAFT_LEADER)
 		ap_state_init(&c->ap);
 	c->role = role;
@@ -319,6 +325,8 @@ static void gd_on_member(void *ctx, const struct gossip_member_change *m)
 	if (strcmp(m->name, c->name) != 0)
 		TRACE_I(c->log, "gossip", "member %s (%s) is %s", m->name,
 			m->addr, m->status <= GOSSIP_LEFT ? words[m->status] : "?");
+	ev_publish_member(c->events, m->name,
+			  m->status <= GOSSIP_LEFT ? words[m->status] : "?");
 	cl_kick(c); /* a join may be waiting to see a live member */
 }
 
@@ -584,6 +592,7 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out,
 		return ERR_NOMEM;
 	c->loop = cfg->loop;
 	c->log = cfg->log;
+	c->events = cfg->events;
 	c->on_exit = cfg->on_exit;
 	c->exit_arg = cfg->exit_arg;
 	c->next_op = 1;
@@ -656,6 +665,7 @@ static void on_closed(uv_handle_t *h)
 	if (--c->closing > 0)
 		return;
 	stor_close(c->st);
+	cl_metrics_free(c);
 	if (c->stop_done)
 		c->stop_done(c->stop_arg);
 	free(c);

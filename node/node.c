@@ -16,6 +16,7 @@
 #include "node/api/api.h"
 #include "node/cluster.h"
 #include "node/datadir.h"
+#include "node/events.h"
 #include "node/http.h"
 #include "node/instances/instances.h"
 #include "node/inventory.h"
@@ -39,6 +40,7 @@ struct node {
 	struct inst_mgr *im;     /* the instance manager, or NULL */
 	struct inv *inv;         /* inventory sync (issue 14), or NULL */
 	struct plug_mgr *pm;     /* the plugin supervisor, or NULL */
+	struct ev_bus *events;   /* GET /api/v1/events (node/events.h) */
 	int stopping;
 	int exit_status;      /* why the cluster asked to stop, or 0 */
 };
@@ -77,14 +79,14 @@ static int handle_status(void *ctx, const struct http_request *req,
 	return rv;
 }
 
-static int handle_metrics(void *ctx, const struct http_request *req,
-			  struct http_reply *rep)
+/* The node's own figures, unlabelled: the first hook of its metrics
+ * snapshot, and the answer to /metrics?scope=node. */
+static int node_metrics(void *ctx, struct http_reply *rep)
 {
 	struct node *n = ctx;
 	struct node_process_stats s;
 	int rv;
 
-	(void)req;
 	node_process_stats_read(&s);
 	const struct metric_sample process[] = {
 		{"process_cpu_seconds_total", "counter",
@@ -104,7 +106,6 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 		 "HTTP requests served by this node.", (double)n->http.requests_total},
 	};
 
-	rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	rv = metrics_samples(rep, process, sizeof(process) / sizeof(process[0]));
 	if (rv == 0)
 		rv = metrics_family(rep, "clusterd_build_info", "gauge",
@@ -118,7 +119,25 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 		rv = api_metrics(&n->api, rep);
 	if (rv == 0 && n->inv)
 		rv = inv_metrics(n->inv, rep);
+	if (rv == 0 && n->events)
+		rv = ev_bus_metrics(n->events, rep);
 	return rv;
+}
+
+/* GET /metrics: every node and instance of the cluster (node label on
+ * each sample, from the cache: never waits); ?scope=node: this node's
+ * own figures, live and unlabelled. */
+static int handle_metrics(void *ctx, const struct http_request *req,
+			  struct http_reply *rep)
+{
+	struct node *n = ctx;
+	int rv = ERR_AGAIN;
+
+	rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	if (n->cluster && !(req->query && req->query_len == 10 &&
+			    memcmp(req->query, "scope=node", 10) == 0))
+		rv = cluster_metrics_all(n->cluster, rep);
+	return rv == ERR_AGAIN ? node_metrics(n, rep) : rv;
 }
 
 static int handle_api(void *ctx, const struct http_request *req,
@@ -151,6 +170,8 @@ static void on_http_stopped(struct node_http *h)
 
 	uv_close((uv_handle_t *)&n->sigint, NULL);
 	uv_close((uv_handle_t *)&n->sigterm, NULL);
+	ev_bus_free(n->events);
+	n->events = NULL;
 }
 
 /* The cluster stops first: its pending operations end (their deferred
@@ -221,6 +242,9 @@ static void begin_stop(struct node *n)
 	if (n->stopping)
 		return;
 	n->stopping = 1;
+	/* Event streams never idle out: end them, or the HTTP server would
+	 * wait for them. */
+	ev_bus_stop(n->events);
 	if (n->pm == NULL) {
 		stop_instances(n);
 		return;
@@ -369,6 +393,7 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		.log = &n->log,
 		.on_exit = on_cluster_exit,
 		.exit_arg = n,
+		.events = n->events,
 	};
 	int rv = cluster_start(&cc, &n->cluster, errmsg, errsz);
 	struct inst_config ic = {
@@ -379,10 +404,16 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		.lua_dir = n->cfg.lua_dir,
 		.port_lo = n->cfg.instance_port_lo,
 		.port_hi = n->cfg.instance_port_hi,
+		.events = n->events,
 	};
 
-	if (n->cluster)
+	if (n->cluster) {
 		api_init(&n->api, cluster_core(n->cluster));
+		n->api.events = n->events;
+		(void)cluster_metrics_hook(n->cluster, CLUSTER_METRICS_NODE,
+					   node_metrics, n);
+		cluster_metrics_share(n->cluster, !n->cfg.cluster_metrics_off);
+	}
 	if (rv != 0 || n->cluster == NULL)
 		return rv;
 	ic.core = cluster_core(n->cluster);
@@ -416,6 +447,12 @@ static int start(struct node *n, char *errmsg, size_t errsz)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	n->start_time_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	n->start_ms = uv_now(&n->loop);
+	rv = ev_bus_new(&n->loop, (uint64_t)(n->start_time_s * 1000.0),
+			n->cfg.node_name, &n->events);
+	if (rv) {
+		snprintf(errmsg, errsz, "cannot create the event bus: %s", err_str(rv));
+		goto err_close_loop;
+	}
 	rv = node_http_start(&n->http, &n->loop, n->cfg.http_addr, routes, n);
 	if (rv) {
 		snprintf(errmsg, errsz, "cannot listen on %s: %s", n->cfg.http_addr,
@@ -441,7 +478,11 @@ err_stop_http:
 		cluster_stop(n->cluster, NULL, NULL);
 	node_http_stop(&n->http, NULL);
 err_close_loop:
+	ev_bus_stop(n->events);
 	uv_run(&n->loop, UV_RUN_DEFAULT); /* runs the listener's close */
+	ev_bus_free(n->events); /* nothing publishes any more */
+	n->events = NULL;
+	uv_run(&n->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&n->loop);
 err_close_dir:
 	node_datadir_close(&n->dir);

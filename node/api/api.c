@@ -56,6 +56,7 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/inventories/", api_inventories_show, 0, "inventory.read"},
 	{"PUT", "/api/v1/inventories/", api_inventories_import, 0, "inventory.write"},
 	{"POST", "/api/v1/inventories/", api_inventories_release, 0, "inventory.write"},
+	{"GET", "/api/v1/events", api_events, 0, "events.read"},
 	{NULL, NULL, NULL, 0, NULL},
 };
 

@@ -56,6 +56,8 @@ int api_inventories_list(struct api_req *r, struct http_reply *rep);
 int api_inventories_show(struct api_req *r, struct http_reply *rep);
 int api_inventories_import(struct api_req *r, struct http_reply *rep);
 int api_inventories_release(struct api_req *r, struct http_reply *rep);
+/* The event stream (events.c; webui helper). */
+int api_events(struct api_req *r, struct http_reply *rep);
 
 /* Writes {"error": msg} with status; returns 0 (so a handler may
  * `return api_error(...)`). A 503 gets Retry-After. */
