@@ -202,22 +202,7 @@ static int r_lock(const msgpack_object *a, struct stor_invd_lock *l)
 static int parse_env(const uint8_t *v, size_t vl,
 		     int (*fn)(const msgpack_object *, void *), void *out)
 {
-	const msgpack_object *o;
-	struct mp_doc doc;
-	uint64_t ver;
-	uint32_t n;
-	int rc = ERR_CORRUPT;
-
-	if (mp_parse(&doc, v, vl) != 0)
-		return ERR_CORRUPT;
-	if (mp_get_array(doc.root, &n) != 0 || n != 2 ||
-	    stor_mp_u64_at(doc.root, 0, UINT64_MAX, &ver) != 0 ||
-	    mp_array_at(doc.root, 1, &o) != 0)
-		goto out;
-	rc = ver != V_REC_VERSION ? ERR_VERSION : fn(o, out);
-out:
-	mp_doc_free(&doc);
-	return rc;
+	return stor_rec_parse(v, vl, V_REC_VERSION, fn, out);
 }
 
 static int lock_fn(const msgpack_object *o, void *out)

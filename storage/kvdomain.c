@@ -43,6 +43,25 @@ int stor_mp_str_at(const msgpack_object *a, uint32_t i, char *dst,
 	return 0;
 }
 
+int stor_rec_parse(const uint8_t *v, size_t vl, uint64_t version,
+		   int (*fn)(const msgpack_object *rec, void *arg), void *arg)
+{
+	const msgpack_object *o;
+	struct mp_doc doc;
+	uint64_t ver;
+	uint32_t n;
+	int rc = ERR_CORRUPT;
+
+	if (mp_parse(&doc, v, vl) != 0)
+		return ERR_CORRUPT;
+	if (mp_get_array(doc.root, &n) == 0 && n == 2 &&
+	    stor_mp_u64_at(doc.root, 0, UINT64_MAX, &ver) == 0 &&
+	    mp_array_at(doc.root, 1, &o) == 0)
+		rc = ver != version ? ERR_VERSION : fn(o, arg);
+	mp_doc_free(&doc);
+	return rc;
+}
+
 int stor_mp_bytes(const msgpack_object *o, const uint8_t **p, size_t *n)
 {
 	const char *s;

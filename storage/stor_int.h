@@ -106,6 +106,11 @@ int stor_mp_u64_at(const msgpack_object *a, uint32_t i, uint64_t max,
 		   uint64_t *v);
 int stor_mp_str_at(const msgpack_object *a, uint32_t i, char *dst,
 		   size_t size);
+/* A stored record [version, record]: hands the record to fn (whose result
+ * is returned) when the version is `version`; ERR_VERSION for another,
+ * ERR_CORRUPT when it does not decode. */
+int stor_rec_parse(const uint8_t *v, size_t vl, uint64_t version,
+		   int (*fn)(const msgpack_object *rec, void *arg), void *arg);
 
 /* Decodes what both kv domains' bodies start with: an array of nmin to 5
  * elements [op, ns (string), key (binary or string), ...]; o[] receives

@@ -169,3 +169,13 @@ def same(want, got, what):
                 log("differs in %s:\n  want %s\n  got  %s" % (k, want[k], got.get(k)))
         raise Failed(what)
     log("ok: " + what)
+
+
+def run(main):
+    """Runs a test's main: exit 1 with the reason on a failed check."""
+    try:
+        main()
+    except Failed as e:
+        print("FAIL:", e)
+        sys.exit(1)
+    print("PASS")

@@ -24,7 +24,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from inv_util import (Cluster, Failed, check, controller, ctl_ok, dump, form, ipc,  # noqa: E402
+from inv_util import (Cluster, check, run, controller, ctl_ok, dump, form, ipc,  # noqa: E402
                       lock, log, metric, rcon, released, same, start_instance, synced_on,
                       wait_for)
 
@@ -254,9 +254,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Failed as e:
-        print("FAIL:", e)
-        sys.exit(1)
-    print("PASS")
+    run(main)

@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from inv_util import (Cluster, Failed, check, ctl_ok, dump, form, ipc, lock,  # noqa: E402
+from inv_util import (Cluster, check, run, ctl_ok, dump, form, ipc, lock,  # noqa: E402
                       log, metric, rcon, released, same, start_instance, synced_on,
                       use_version, wait_for)
 
@@ -143,9 +143,4 @@ def bad_input(c, n1, n2, ids):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Failed as e:
-        print("FAIL:", e)
-        sys.exit(1)
-    print("PASS")
+    run(main)
