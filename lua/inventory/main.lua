@@ -192,9 +192,13 @@ local function hide(p)
   if f then f.destroy() end
 end
 
+-- A spectator has no inventories in the game: the character stays behind
+-- on the map (kept in s.body) and is taken back afterwards, or a new one
+-- is made if it is gone.
 local function spectate(p, s)
   if not s.spectating then
     s.spectating = true
+    s.body = p.character
     p.set_controller{type = defines.controllers.spectator}
   end
 end
@@ -202,8 +206,14 @@ end
 local function unspectate(p, s)
   if s.spectating then
     s.spectating = nil
-    p.set_controller{type = defines.controllers.god}
-    p.create_character()
+    local body = s.body
+    s.body = nil
+    if body and body.valid then
+      p.set_controller{type = defines.controllers.character, character = body}
+    else
+      p.set_controller{type = defines.controllers.god}
+      p.create_character()
+    end
   end
 end
 
@@ -270,6 +280,7 @@ api.register("inventory_chunk", function(a)
     show(p, "Your inventory could not be read; /inventory-temporary plays with a temporary one", 0)
     return {done = true, error = "unreadable"}
   end
+  unspectate(p, s) -- the inventories are the character's
   restore(p, t)
   if s.pending_merge then
     merge(p, s.pending_merge)
