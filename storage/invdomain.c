@@ -451,7 +451,7 @@ static int apply_upload(struct stor *s, struct stor_apply_ctx *ax,
 				      ? "the lock is free"
 			      : l->instance != v->c.instance
 				      ? "not the lock's holder"
-				      : "stale generation");
+				      : "another generation than the lock's");
 	}
 	rc = put_rec(ax, v, l->gen, index);
 	if (rc != 0 || !v->c.release)
@@ -497,7 +497,7 @@ static int v_apply_lock(struct stor *s, struct stor_apply_ctx *ax,
 			      l->state != STOR_INVD_HELD ? "the lock is free"
 			      : l->instance != c->instance
 				      ? "not the lock's holder"
-				      : "stale generation");
+				      : "another generation than the lock's");
 	case STOR_INVD_EXPIRE:
 		if (l->state != STOR_INVD_HELD || l->gen != c->gen)
 			return refuse(s, v, l, ERR_CONFLICT,
