@@ -26,6 +26,7 @@
 #include "base/err.h"
 #include "node/http.h"
 #include "node/instances/instances.h"
+#include "node/inv_chunk.h"
 #include "node/metrics.h"
 
 #define TM "inventory"
@@ -287,71 +288,25 @@ static void x_end(struct xfer *x, int st)
 	x->v = v;
 }
 
-/* Cost of a byte inside a Lua string literal holding JSON text. */
-static size_t byte_cost(unsigned char c)
-{
-	/* JSON escapes '"' and '\\' as two characters, the Lua quoting
-	 * (ipc.c) writes each of those and every byte outside printable
-	 * ASCII as \ddd; a control character is \uXXXX in JSON first. */
-	if (c == '"' || c == '\\')
-		return 8;
-	if (c < 0x20)
-		return 9;
-	return c >= 0x7f ? 4 : 1;
-}
-
-/* The end of the chunk starting at off: as many bytes as fit the budget,
- * never splitting a UTF-8 sequence (a continuation byte starts nothing). */
-static size_t chunk_end(const char *s, size_t len, size_t off, size_t budget)
-{
-	size_t cost = 0, i = off;
-
-	while (i < len && cost + byte_cost((unsigned char)s[i]) <= budget)
-		cost += byte_cost((unsigned char)s[i++]);
-	while (i < len && i > off + 1 && ((unsigned char)s[i] & 0xc0) == 0x80)
-		i--;
-	return i > off ? i : off + 1;
-}
-
-static size_t chunk_count(const char *s, size_t len, size_t budget)
-{
-	size_t n = 0;
-
-	for (size_t off = 0; off < len; off = chunk_end(s, len, off, budget))
-		n++;
-	return n;
-}
-
-static void x_call(struct xfer *x, const char *fn, cJSON *args);
+static void x_call(struct xfer *x, const char *fn, char *text);
 
 static void x_next_chunk(struct xfer *x)
 {
 	struct inv *v = x->v;
-	size_t end = chunk_end(x->json, x->len, x->off, v->chunk_cost);
-	cJSON *a = cJSON_CreateObject();
-	char *piece = malloc(end - x->off + 1);
+	size_t end = inv_chunk_end(x->json, x->len, x->off, v->chunk_cost);
+	char *args = inv_chunk_args(x->player, x->gen, x->stored, x->seq + 1,
+				    x->n, x->json + x->off, end - x->off);
 
-	if (a == NULL || piece == NULL) {
-		cJSON_Delete(a);
-		free(piece);
+	if (args == NULL) {
 		x_end(x, ERR_NOMEM);
 		return;
 	}
-	memcpy(piece, x->json + x->off, end - x->off);
-	piece[end - x->off] = '\0';
 	x->seq++;
-	cJSON_AddStringToObject(a, "player", x->player);
-	cJSON_AddNumberToObject(a, "gen", (double)x->gen);
-	cJSON_AddNumberToObject(a, "stored", (double)x->stored);
-	cJSON_AddNumberToObject(a, "seq", (double)x->seq);
-	cJSON_AddNumberToObject(a, "n", (double)x->n);
-	cJSON_AddStringToObject(a, "data", piece);
-	free(piece);
 	v->st.download_bytes += end - x->off;
 	v->st.download_chunks++;
 	x->off = end;
 	x->state = X_CHUNK;
-	x_call(x, "inventory_chunk", a);
+	x_call(x, "inventory_chunk", args);
 }
 
 static void x_on_reply(void *arg, int status, const char *body, size_t len)
@@ -398,13 +353,11 @@ static void x_on_reply(void *arg, int status, const char *body, size_t len)
 	x_next_chunk(x);
 }
 
-static void x_call(struct xfer *x, const char *fn, cJSON *args)
+static void x_call(struct xfer *x, const char *fn, char *text)
 {
 	struct inv *v = x->v;
-	char *text = cJSON_PrintUnformatted(args);
 	int rc;
 
-	cJSON_Delete(args);
 	if (text == NULL) {
 		x_end(x, ERR_NOMEM);
 		return;
@@ -445,7 +398,7 @@ static void x_grant(struct xfer *x, int busy)
 		x->gen = l.instance == x->instance && l.held ? l.gen : 0;
 		x->stored = l.stored_gen;
 		x->len = len;
-		x->n = chunk_count(x->json, len, v->chunk_cost);
+		x->n = inv_chunk_count(x->json, len, v->chunk_cost);
 	} else if (v->core->ops->inv_get(v->core->ctx, x->player, &l) == 0) {
 		x->gen = l.instance == x->instance && l.held ? l.gen : 0;
 	}
@@ -455,7 +408,8 @@ static void x_grant(struct xfer *x, int busy)
 	cJSON_AddNumberToObject(a, "stored", (double)x->stored);
 	cJSON_AddNumberToObject(a, "len", (double)x->len);
 	x->state = X_GRANT;
-	x_call(x, "inventory_grant", a);
+	x_call(x, "inventory_grant", cJSON_PrintUnformatted(a));
+	cJSON_Delete(a);
 }
 
 static void x_on_acquired(void *arg, const struct core_write_result *r)
