@@ -41,6 +41,10 @@
 /* A call into the game: RCON answers on the next tick; a busy server may
  * take seconds. */
 #define INV_CALL_MS 15000
+/* An upload whose chunks have not all come in this long is dropped (its
+ * chunks stay unacknowledged: the game sends them again), so a game that
+ * went away mid-upload does not hold a slot for good. */
+#define INV_ASSEMBLY_MS_MAX (10ull * 60 * 1000)
 /* Locks looked at per expiry pass (then the next pass goes on). */
 #define INV_SCAN_PAGE 256
 /* Expiry writes in flight at once. */
@@ -1137,10 +1141,21 @@ static void on_tick(uv_timer_t *t)
 		if (v->xf[i].used && v->xf[i].state == X_ACQUIRE &&
 		    due(v, &v->xf[i].at))
 			x_propose(&v->xf[i]);
-	for (size_t i = 0; i < INV_UPLOADS_MAX; i++)
-		if (v->up[i].used && v->up[i].proposing &&
-		    due(v, &v->up[i].at))
-			up_propose(&v->up[i]);
+	for (size_t i = 0; i < INV_UPLOADS_MAX; i++) {
+		struct up *u = &v->up[i];
+
+		if (u->used && u->proposing && due(v, &u->at)) {
+			up_propose(u);
+		} else if (u->used && !u->proposing &&
+			   now_ms(v) - u->at.started_ms > INV_ASSEMBLY_MS_MAX) {
+			TRACE_W(v->log, TM,
+				"%s: upload gen %llu from instance %llu dropped "
+				"after %u of %u chunks in 10 min",
+				u->player, (unsigned long long)u->gen,
+				(unsigned long long)u->instance, u->got, u->n);
+			up_end(u, ERR_TIMEOUT);
+		}
+	}
 	for (w = v->writes; w != NULL; w = next) {
 		next = w->next;
 		if (due(v, &w->at))
