@@ -607,6 +607,25 @@ static void core_http_stream_cancel(void *ctx, void *handle)
 	inst_http_stream_cancel(handle);
 }
 
+/* Inventory sync (issue 14): node/inv_cmd.c reads the domain. */
+static int core_inv_get(void *ctx, const char *player,
+			struct core_inv_lock *out)
+{
+	return core_stor_inv_get(C(ctx)->st, player, out);
+}
+
+static int core_inv_list(void *ctx, const char *after, int held_only,
+			 struct core_inv_lock *out, size_t max, size_t *n)
+{
+	return core_stor_inv_list(C(ctx)->st, after, held_only, out, max, n);
+}
+
+static int core_inv_data(void *ctx, const char *player,
+			 struct core_inv_lock *lock, char **json, size_t *len)
+{
+	return core_stor_inv_data(C(ctx)->st, player, lock, json, len);
+}
+
 const struct core_ops cl_core_ops = {
 	.now_ms = core_now,
 	.wall_ms = core_wall,
@@ -652,6 +671,10 @@ const struct core_ops cl_core_ops = {
 	.inst_log_unfollow = core_inst_log_unfollow,
 	.http_stream_open = core_http_stream_open,
 	.http_stream_cancel = core_http_stream_cancel,
+	/* inventory sync (issue 14) */
+	.inv_get = core_inv_get,
+	.inv_list = core_inv_list,
+	.inv_data = core_inv_data,
 	.plugin_states = core_plugin_states,
 	.user_get = core_user_get,
 	.user_list = core_user_list,

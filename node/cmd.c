@@ -208,6 +208,13 @@ static int encode_inner(const struct core_cmd *cmd, uint8_t **out,
 	case CORE_CMD_INST_DELETE:
 	case CORE_CMD_INST_CONFIG:
 		return inst_encode(cmd, out, len);
+	case CORE_CMD_INV_ACQUIRE:
+	case CORE_CMD_INV_RELEASE:
+	case CORE_CMD_INV_UPLOAD:
+	case CORE_CMD_INV_EXPIRE:
+	case CORE_CMD_INV_ADMIN_RELEASE:
+	case CORE_CMD_INV_IMPORT:
+		return core_inv_encode(cmd, out, len);
 	case CORE_CMD_PLAYER_EVENT:
 		return player_encode(cmd, out, len);
 	case CORE_CMD_USER_CREATE:

@@ -120,6 +120,16 @@ enum core_cmd_type {
 	/* u.inst: id, auto_start, exclude_from_start_all, stop_timeout_ms,
 	 * settings (the whole configuration, replaced). */
 	CORE_CMD_INST_CONFIG = 9,
+	/* Inventory sync (issue 14; numbers 70-79), u.inv. ACQUIRE player,
+	 * instance, node; RELEASE player, instance, gen; UPLOAD player,
+	 * instance, gen, release, json; EXPIRE player, gen, why;
+	 * ADMIN_RELEASE player, admin; IMPORT player, admin, json. */
+	CORE_CMD_INV_ACQUIRE = 70,
+	CORE_CMD_INV_RELEASE = 71,
+	CORE_CMD_INV_UPLOAD = 72,
+	CORE_CMD_INV_EXPIRE = 73,
+	CORE_CMD_INV_ADMIN_RELEASE = 74,
+	CORE_CMD_INV_IMPORT = 75,
 	/* Player tracking (issue 12, lua helper; numbers 40-49), u.player:
 	 * a join (joins + 1) or a leave (online_ms added) of a user on an
 	 * instance, in the replicated "players" domain (10). */
@@ -182,6 +192,33 @@ struct core_role_def {
 	uint8_t builtin;
 	uint8_t nperms;
 	char perms[CORE_ROLE_PERMS_MAX][CORE_PERM_MAX + 1];
+};
+
+/* Inventory sync (issue 14): player names as instance names; the JSON of
+ * one inventory up to CORE_INV_JSON_MAX bytes (compressed when stored,
+ * and at most about 1 MiB then: a forwarded write's bound). */
+#define CORE_INV_PLAYER_MAX 64
+#define CORE_INV_JSON_MAX (4u << 20)
+/* Why a lock was freed (core_inv_lock.why, and EXPIRE's reason). */
+enum core_inv_why {
+	CORE_INV_WHY_NONE = 0,
+	CORE_INV_WHY_RELEASED = 1,
+	CORE_INV_WHY_INSTANCE_STOPPED = 2,
+	CORE_INV_WHY_NODE_DEAD = 3,
+	CORE_INV_WHY_ADMIN = 4,
+};
+
+/* A player's lock and the header of their stored inventory. */
+struct core_inv_lock {
+	char player[CORE_INV_PLAYER_MAX + 1];
+	uint8_t held;
+	uint64_t instance, node, gen; /* holder (0 when free), generation */
+	uint64_t since;               /* log index of the last change */
+	uint8_t why;                  /* enum core_inv_why of the last free */
+	char by[CORE_NAME_MAX + 1];   /* the admin who released or imported */
+	uint8_t stored;               /* 1: an inventory is stored */
+	uint64_t stored_gen, stored_instance, stored_index;
+	uint32_t raw_len, stored_len;
 };
 
 /* Instances: names (instance and save) match
@@ -316,6 +353,14 @@ struct core_cmd {
 			uint64_t now_ms; /* proposer's wall clock */
 		} revoke;
 		struct core_instance inst; /* CORE_CMD_INST_* */
+		struct {
+			const char *player;
+			uint64_t instance, node, gen;
+			uint8_t release, why;
+			const char *admin; /* may be NULL */
+			const char *json;  /* UPLOAD, IMPORT */
+			size_t json_len;
+		} inv; /* CORE_CMD_INV_* */
 		struct {
 			char name[CORE_PLAYER_NAME_MAX];
 			uint64_t instance;
@@ -685,6 +730,18 @@ struct core_ops {
 	int (*pull_next)(void *ctx, struct core_pull *p, const uint8_t **data,
 			 size_t *len, int *done);
 	void (*pull_close)(void *ctx, struct core_pull *p);
+	/* Inventory sync (issue 14): local reads of the applied state.
+	 * inv_get: ERR_NOTFOUND for a player never seen. inv_list: up to max
+	 * in player order strictly after `after` ("" or NULL: from the
+	 * first); held_only: held locks only, without the stored record's
+	 * header (what lock expiry looks at, cheaply). inv_data: the stored JSON (the caller frees *json,
+	 * NUL-terminated), with its header in *lock; ERR_NOTFOUND when none
+	 * is stored. May be NULL in a core without them. */
+	int (*inv_get)(void *ctx, const char *player, struct core_inv_lock *out);
+	int (*inv_list)(void *ctx, const char *after, int held_only,
+			struct core_inv_lock *out, size_t max, size_t *n);
+	int (*inv_data)(void *ctx, const char *player, struct core_inv_lock *lock,
+			char **json, size_t *len);
 	/* --- plugins (node/plugins) --- */
 	/* This node's plugin processes: up to max states into out; returns
 	 * how many. NULL: the node runs no supervisor. */
@@ -825,6 +882,14 @@ int core_stor_inst_get(struct stor *s, const char *name_or_id,
 		       struct core_instance *out);
 int core_stor_inst_list(struct stor *s, struct core_instance *out,
 			size_t max, size_t *n);
+/* The CORE_CMD_INV_* commands (node/inv_cmd.c), as core_cmd_encode. */
+int core_inv_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len);
+int core_stor_inv_get(struct stor *s, const char *player,
+		      struct core_inv_lock *out);
+int core_stor_inv_list(struct stor *s, const char *after, int held_only,
+		       struct core_inv_lock *out, size_t max, size_t *n);
+int core_stor_inv_data(struct stor *s, const char *player,
+		       struct core_inv_lock *lock, char **json, size_t *len);
 int core_stor_player_list(struct stor *s, const char *after,
 			  struct core_player *out, size_t max, size_t *n);
 int core_stor_user_get(struct stor *s, const char *name,

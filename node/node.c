@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "node/events.h"
 #include "node/http.h"
 #include "node/instances/instances.h"
+#include "node/inventory.h"
 #include "node/plugins/plugins.h"
 #include "node/log.h"
 #include "node/metrics.h"
@@ -36,6 +38,7 @@ struct node {
 	struct cluster *cluster; /* the cluster runtime (cluster.h) */
 	struct api api;          /* the HTTP API over the cluster's core */
 	struct inst_mgr *im;     /* the instance manager, or NULL */
+	struct inv *inv;         /* inventory sync (issue 14), or NULL */
 	struct plug_mgr *pm;     /* the plugin supervisor, or NULL */
 	struct ev_bus *events;   /* GET /api/v1/events (node/events.h) */
 	int stopping;
@@ -114,6 +117,8 @@ static int node_metrics(void *ctx, struct http_reply *rep)
 		rv = cluster_metrics(n->cluster, rep);
 	if (rv == 0 && n->cluster)
 		rv = api_metrics(&n->api, rep);
+	if (rv == 0 && n->inv)
+		rv = inv_metrics(n->inv, rep);
 	if (rv == 0 && n->events)
 		rv = ev_bus_metrics(n->events, rep);
 	return rv;
@@ -187,13 +192,27 @@ static void stop_cluster(struct node *n)
 		node_http_stop(&n->http, on_http_stopped);
 }
 
-/* The instance manager stops first (its servers save and exit), while
- * the cluster it reads from still runs. */
+static void on_inventory_stopped(void *arg)
+{
+	struct node *n = arg;
+
+	n->inv = NULL;
+	stop_cluster(n);
+}
+
+/* The instance manager stops before the cluster (its servers save and
+ * exit while the cluster it reads from still runs); inventory sync stops
+ * after it (no more messages arrive) and before the cluster (its writes
+ * in flight complete). */
 static void on_instances_stopped(void *arg)
 {
 	struct node *n = arg;
 
 	n->im = NULL;
+	if (n->inv != NULL) {
+		inv_stop(n->inv, on_inventory_stopped, n);
+		return;
+	}
 	stop_cluster(n);
 }
 
@@ -295,6 +314,35 @@ static void remove_addr_file(const struct node *n)
 		TRACE_W(&n->log, "node", "cannot remove %s: %s", path, strerror(errno));
 }
 
+/* Environment knobs of inventory sync, for tests and benchmarks: the
+ * gossip threshold and stopped-instance grace of lock expiry, and the
+ * download chunk budget (inventory.h). */
+static uint64_t env_u64(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL ? strtoull(v, NULL, 10) : 0;
+}
+
+static int start_inventory(struct node *n, char *errmsg, size_t errsz)
+{
+	struct inv_config vc = {
+		.loop = &n->loop,
+		.log = &n->log,
+		.core = cluster_core(n->cluster),
+		.im = n->im,
+		.node_dead_ms = env_u64("CLUSTERD_INVENTORY_NODE_DEAD_MS"),
+		.stopped_ms = env_u64("CLUSTERD_INVENTORY_STOPPED_MS"),
+		.chunk_cost = (size_t)env_u64("CLUSTERD_INVENTORY_CHUNK_COST"),
+	};
+	int rv = inv_new(&vc, &n->inv);
+
+	if (rv != 0)
+		snprintf(errmsg, errsz, "cannot start inventory sync: %s",
+			 err_str(rv));
+	return rv;
+}
+
 /* The URL a local process reaches this node's API at: a wildcard bind
  * address becomes loopback. */
 static void local_api_url(const struct node *n, char *url, size_t size)
@@ -376,7 +424,8 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		return rv;
 	}
 	cluster_set_instances(n->cluster, n->im);
-	return start_plugins(n, errmsg, errsz);
+	rv = start_inventory(n, errmsg, errsz);
+	return rv != 0 ? rv : start_plugins(n, errmsg, errsz);
 }
 
 static int start(struct node *n, char *errmsg, size_t errsz)

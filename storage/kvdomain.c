@@ -23,6 +23,45 @@ struct kv_cmd {
 	int has_expected, has_val;
 };
 
+int stor_mp_u64_at(const msgpack_object *a, uint32_t i, uint64_t max,
+		   uint64_t *v)
+{
+	const msgpack_object *o;
+
+	if (mp_array_at(a, i, &o) != 0 || mp_get_u64(o, v) != 0 || *v > max)
+		return ERR_MALFORMED;
+	return 0;
+}
+
+int stor_mp_str_at(const msgpack_object *a, uint32_t i, char *dst,
+		   size_t size)
+{
+	const msgpack_object *o;
+
+	if (mp_array_at(a, i, &o) != 0 || mp_get_strcpy(o, dst, size) != 0)
+		return ERR_MALFORMED;
+	return 0;
+}
+
+int stor_rec_parse(const uint8_t *v, size_t vl, uint64_t version,
+		   int (*fn)(const msgpack_object *rec, void *arg), void *arg)
+{
+	const msgpack_object *o;
+	struct mp_doc doc;
+	uint64_t ver;
+	uint32_t n;
+	int rc = ERR_CORRUPT;
+
+	if (mp_parse(&doc, v, vl) != 0)
+		return ERR_CORRUPT;
+	if (mp_get_array(doc.root, &n) == 0 && n == 2 &&
+	    stor_mp_u64_at(doc.root, 0, UINT64_MAX, &ver) == 0 &&
+	    mp_array_at(doc.root, 1, &o) == 0)
+		rc = ver != version ? ERR_VERSION : fn(o, arg);
+	mp_doc_free(&doc);
+	return rc;
+}
+
 int stor_mp_bytes(const msgpack_object *o, const uint8_t **p, size_t *n)
 {
 	const char *s;

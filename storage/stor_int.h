@@ -100,6 +100,17 @@ void stor_gen_prefix(uint8_t *out, uint32_t gen);
 /* A binary (or, leniently, a string) field of a command body: *p points
  * into the document. ERR_MALFORMED for any other type. */
 int stor_mp_bytes(const msgpack_object *o, const uint8_t **p, size_t *n);
+/* Element i of array a as an unsigned integer at most max, or as a string
+ * copied into dst[size] (NUL-terminated): 0 or ERR_MALFORMED. */
+int stor_mp_u64_at(const msgpack_object *a, uint32_t i, uint64_t max,
+		   uint64_t *v);
+int stor_mp_str_at(const msgpack_object *a, uint32_t i, char *dst,
+		   size_t size);
+/* A stored record [version, record]: hands the record to fn (whose result
+ * is returned) when the version is `version`; ERR_VERSION for another,
+ * ERR_CORRUPT when it does not decode. */
+int stor_rec_parse(const uint8_t *v, size_t vl, uint64_t version,
+		   int (*fn)(const msgpack_object *rec, void *arg), void *arg);
 
 /* Decodes what both kv domains' bodies start with: an array of nmin to 5
  * elements [op, ns (string), key (binary or string), ...]; o[] receives

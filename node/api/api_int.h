@@ -69,6 +69,11 @@ int api_plugins_action(struct api_req *r, struct http_reply *rep);
 int api_plugins_delete(struct api_req *r, struct http_reply *rep);
 /* Player tracking (issue 12, lua helper): players.c. */
 int api_players_list(struct api_req *r, struct http_reply *rep);
+/* Inventory sync (issue 14): inventory.c. */
+int api_inventories_list(struct api_req *r, struct http_reply *rep);
+int api_inventories_show(struct api_req *r, struct http_reply *rep);
+int api_inventories_import(struct api_req *r, struct http_reply *rep);
+int api_inventories_release(struct api_req *r, struct http_reply *rep);
 /* The event stream (events.c; webui helper). */
 int api_events(struct api_req *r, struct http_reply *rep);
 

@@ -126,6 +126,12 @@ int ctl_cmd_instance_config_get(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_config_set(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_log_query(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_log_follow(const struct ctl *c, int argc, char **argv);
+/* Inventory sync (issue 14): cmd_inventory.c. */
+int ctl_cmd_inventory_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_inventory_show(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_inventory_export(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_inventory_import(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_inventory_release(const struct ctl *c, int argc, char **argv);
 /* cmd_plugin.c */
 int ctl_cmd_plugin_list(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv);

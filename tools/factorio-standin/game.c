@@ -107,6 +107,7 @@ void sg_game_free(struct sg_game *g)
 	free(g->saved_mods);
 	for (size_t i = 0; i < g->nplayers; i++) {
 		sg_inv_free(&g->players[i].main);
+		sg_pext_free(&g->players[i]);
 		for (size_t m = 0; m < SG_MSGS_MAX; m++)
 			free(g->players[i].msgs[m]);
 	}
@@ -203,6 +204,9 @@ int sg_inv_init(struct sg_inventory *inv, uint32_t slots)
 
 void sg_inv_free(struct sg_inventory *inv)
 {
+	for (uint32_t i = 0; i < inv->ndata; i++)
+		free(inv->data[i].data);
+	free(inv->data);
 	free(inv->items);
 	memset(inv, 0, sizeof(*inv));
 }
@@ -214,7 +218,7 @@ static uint32_t stacks_for(uint32_t count, uint32_t stack)
 
 uint32_t sg_inv_used_slots(const struct sg_inventory *inv)
 {
-	uint32_t used = 0;
+	uint32_t used = inv->ndata;
 	for (uint32_t i = 0; i < inv->n; i++)
 		used += stacks_for(inv->items[i].count,
 				   sg_proto_stack_size(inv->items[i].name));
@@ -234,6 +238,12 @@ static int find_item(const struct sg_inventory *inv, const char *item)
 uint32_t sg_inv_insert(struct sg_inventory *inv, const char *item,
 		       uint32_t count)
 {
+	if (sg_item_has_data(item)) { /* each one a stack of its own */
+		uint32_t put = 0;
+		while (put < count && sg_inv_add_data(inv, item, "", 0) != 0)
+			put++;
+		return put;
+	}
 	uint32_t stack = sg_proto_stack_size(item);
 	if (stack == 0 || inv->slots == 0 || count == 0)
 		return 0;
@@ -260,6 +270,15 @@ uint32_t sg_inv_insert(struct sg_inventory *inv, const char *item,
 uint32_t sg_inv_remove(struct sg_inventory *inv, const char *item,
 		       uint32_t count)
 {
+	if (sg_item_has_data(item)) {
+		uint32_t took = 0;
+		for (uint32_t i = inv->ndata; i > 0 && took < count; i--)
+			if (strcmp(inv->data[i - 1].name, item) == 0) {
+				sg_inv_remove_data(inv, inv->data[i - 1].slot);
+				took++;
+			}
+		return took;
+	}
 	int at = find_item(inv, item);
 	if (at < 0)
 		return 0;
@@ -277,11 +296,14 @@ uint32_t sg_inv_remove(struct sg_inventory *inv, const char *item,
 
 uint32_t sg_inv_count(const struct sg_inventory *inv, const char *item)
 {
+	uint32_t data = 0;
+	for (uint32_t i = 0; i < inv->ndata; i++)
+		data += !item || strcmp(inv->data[i].name, item) == 0;
 	if (item) {
 		int at = find_item(inv, item);
-		return at < 0 ? 0 : inv->items[at].count;
+		return data + (at < 0 ? 0 : inv->items[at].count);
 	}
-	uint32_t total = 0;
+	uint32_t total = data;
 	for (uint32_t i = 0; i < inv->n; i++)
 		total += inv->items[i].count;
 	return total;
@@ -289,6 +311,9 @@ uint32_t sg_inv_count(const struct sg_inventory *inv, const char *item)
 
 void sg_inv_clear(struct sg_inventory *inv)
 {
+	for (uint32_t i = 0; i < inv->ndata; i++)
+		free(inv->data[i].data);
+	inv->ndata = 0;
 	inv->n = 0;
 }
 
@@ -506,6 +531,11 @@ struct sg_player *sg_player_create(struct sg_game *g, const char *name)
 	memset(p, 0, sizeof(*p));
 	if (sg_inv_init(&p->main, SG_MAIN_SLOTS) < 0)
 		return NULL;
+	if (sg_pext_init(p) < 0) {
+		sg_pext_free(p);
+		sg_inv_free(&p->main);
+		return NULL;
+	}
 	p->index = (uint32_t)g->nplayers + 1;
 	p->controller = 1; /* defines.controllers.character */
 	snprintf(p->name, sizeof(p->name), "%s", name);

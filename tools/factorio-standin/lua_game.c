@@ -21,7 +21,8 @@
 static const char *const kind_names[] = {
 	"?",	       "LuaPlayer",	   "LuaEntity",
 	"LuaInventory", "LuaSurface",	   "LuaCustomTable",
-	"LuaCustomTable", "LuaCustomTable",
+	"LuaCustomTable", "LuaCustomTable", "LuaItemStack",
+	"LuaGuiElement",
 };
 
 void sg_lua_push_obj(lua_State *L, enum sg_obj_kind kind, uint8_t sub,
@@ -41,11 +42,18 @@ struct sg_obj *sg_lua_to_obj(lua_State *L, int idx)
 
 static struct sg_inventory *inv_of(struct sg_game *g, const struct sg_obj *o)
 {
+	uint32_t id = o->kind == SG_OBJ_STACK ? o->id >> 8 : o->id;
 	if (o->sub == SG_INV_OWNER_PLAYER) {
-		struct sg_player *p = sg_player_get(g, o->id);
+		struct sg_player *p = sg_player_get(g, id);
 		return p ? &p->main : NULL;
 	}
-	struct sg_entity *e = sg_entity_get(g, o->id);
+	if (o->sub >= SG_INV_PLAYER_X) {
+		struct sg_player *p = sg_player_get(g, id);
+		return p && o->sub < SG_INV_PLAYER_X + SG_PINV_N
+			       ? &p->x->inv[o->sub - SG_INV_PLAYER_X]
+			       : NULL;
+	}
+	struct sg_entity *e = sg_entity_get(g, id);
 	return e && e->inv.slots ? &e->inv : NULL;
 }
 
@@ -58,6 +66,9 @@ static bool obj_valid(struct sg_game *g, const struct sg_obj *o)
 		return sg_entity_get(g, o->id) != NULL;
 	case SG_OBJ_INVENTORY:
 		return inv_of(g, o) != NULL;
+	case SG_OBJ_STACK:
+	case SG_OBJ_GUI:
+		return sg_lua_ext_valid(g, o);
 	default:
 		return true;
 	}
@@ -160,6 +171,34 @@ static int do_remove(lua_State *L, struct sg_inventory *inv)
 }
 
 /* 1.1: {[name] = count}; 2.0: an array of {name, count, quality}. */
+/* Items with data, counted by name (each is one stack). */
+static void add_data_contents(lua_State *L, const struct sg_inventory *inv,
+			      bool v2)
+{
+	for (uint32_t i = 0; i < inv->ndata; i++) {
+		const char *name = inv->data[i].name;
+		bool seen = false;
+		for (uint32_t j = 0; j < i && !seen; j++)
+			seen = strcmp(inv->data[j].name, name) == 0;
+		if (seen)
+			continue;
+		lua_Integer c = (lua_Integer)sg_inv_count(inv, name);
+		if (!v2) {
+			lua_pushinteger(L, c);
+			lua_setfield(L, -2, name);
+			continue;
+		}
+		lua_createtable(L, 0, 3);
+		lua_pushstring(L, name);
+		lua_setfield(L, -2, "name");
+		lua_pushinteger(L, c);
+		lua_setfield(L, -2, "count");
+		lua_pushliteral(L, "normal");
+		lua_setfield(L, -2, "quality");
+		lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
+	}
+}
+
 static int inv_get_contents(lua_State *L)
 {
 	struct sg_inventory *inv = self_inv(L);
@@ -169,6 +208,7 @@ static int inv_get_contents(lua_State *L)
 			lua_pushinteger(L, inv->items[i].count);
 			lua_setfield(L, -2, inv->items[i].name);
 		}
+		add_data_contents(L, inv, false);
 		return 1;
 	}
 	lua_createtable(L, (int)inv->n, 0);
@@ -182,6 +222,7 @@ static int inv_get_contents(lua_State *L)
 		lua_setfield(L, -2, "quality");
 		lua_rawseti(L, -2, (int)i + 1);
 	}
+	add_data_contents(L, inv, true);
 	return 1;
 }
 
@@ -272,11 +313,19 @@ static int player_get_inventory(lua_State *L)
 {
 	struct sg_obj *o = method_self(L);
 	lua_Integer which = luaL_checkinteger(L, 1);
-	if (which != 1) { /* defines.inventory.character_main */
+	/* defines.inventory: character_main 1, guns 3, ammo 4, armor 5,
+	 * trash 8 */
+	int sub = which == 1   ? SG_INV_OWNER_PLAYER
+		  : which == 3 ? SG_INV_PLAYER_X + SG_PINV_GUNS
+		  : which == 4 ? SG_INV_PLAYER_X + SG_PINV_AMMO
+		  : which == 5 ? SG_INV_PLAYER_X + SG_PINV_ARMOR
+		  : which == 8 ? SG_INV_PLAYER_X + SG_PINV_TRASH
+			       : -1;
+	if (sub < 0) {
 		lua_pushnil(L);
 		return 1;
 	}
-	sg_lua_push_obj(L, SG_OBJ_INVENTORY, SG_INV_OWNER_PLAYER, o->id);
+	sg_lua_push_obj(L, SG_OBJ_INVENTORY, (uint8_t)sub, o->id);
 	return 1;
 }
 
@@ -709,8 +758,19 @@ static int obj_index(lua_State *L)
 {
 	struct sg_game *g = sg_lua_game(L);
 	struct sg_obj *o = luaL_checkudata(L, 1, OBJ_META);
-	if (o->kind >= SG_OBJ_PLAYERS)
+	if (o->kind >= SG_OBJ_PLAYERS && o->kind <= SG_OBJ_ITEMS)
 		return custom_table_index(L, g, o);
+	if (o->kind == SG_OBJ_INVENTORY && lua_type(L, 2) == LUA_TNUMBER) {
+		struct sg_inventory *inv = inv_of(g, o);
+		lua_Number n = lua_tonumber(L, 2);
+		if (!inv)
+			return luaL_error(L, "LuaInventory API call when "
+					     "LuaInventory was invalid.");
+		if (n < 1 || n > inv->slots || n > 255)
+			return luaL_error(L, "Index out of range.");
+		sg_lua_ext_push_slot(L, o, (uint32_t)n);
+		return 1;
+	}
 	const char *k = luaL_checkstring(L, 2);
 	bool valid = obj_valid(g, o);
 	if (strcmp(k, "valid") == 0) {
@@ -725,16 +785,25 @@ static int obj_index(lua_State *L)
 		return luaL_error(L, "%s API call when %s was invalid.",
 				  kind_names[o->kind], kind_names[o->kind]);
 	if (push_method(L, methods_of(o->kind), k) ||
-	    plain_prop(L, g, o, k))
+	    plain_prop(L, g, o, k) || sg_lua_ext_index(L, g, o, k) ||
+	    (o->kind == SG_OBJ_PLAYER && sg_lua_ext_player_index(L, g, o, k)))
 		return 1;
 	return luaL_error(L, "%s doesn't contain key %s.", kind_names[o->kind],
 			  k);
+}
+
+struct sg_inventory *sg_lua_inv_of(struct sg_game *g, const struct sg_obj *o)
+{
+	return inv_of(g, o);
 }
 
 static int obj_newindex(lua_State *L)
 {
 	struct sg_obj *o = luaL_checkudata(L, 1, OBJ_META);
 	const char *k = luaL_checkstring(L, 2);
+	struct sg_game *g = sg_lua_game(L);
+	if (obj_valid(g, o) && sg_lua_ext_newindex(L, g, o, k))
+		return 0;
 	return luaL_error(L, "%s doesn't contain key %s.", kind_names[o->kind],
 			  k);
 }

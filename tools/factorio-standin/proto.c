@@ -46,6 +46,9 @@ static const struct item_proto items_builtin[] = {
 	{"cargo-wagon", 5}, {"solar-panel", 50}, {"accumulator", 50},
 	{"steam-engine", 10}, {"boiler", 50}, {"offshore-pump", 20},
 	{"uranium-235", 100}, {"uranium-238", 100},
+	/* Items with data (player_ext.c): one per stack. */
+	{"blueprint", 1}, {"blueprint-book", 1},
+	{"deconstruction-planner", 1}, {"upgrade-planner", 1},
 };
 
 static struct item_proto items_extra[EXTRA_ITEMS_MAX];

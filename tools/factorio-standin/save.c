@@ -184,6 +184,7 @@ static char *world_json(struct sg_game *g, char *err, size_t errlen)
 		cJSON_AddNumberToObject(o, "online_ticks",
 					(double)p->online_ticks);
 		cJSON_AddItemToObject(o, "main", inv_json(&p->main));
+		cJSON_AddItemToObject(o, "x", sg_player_dump_json(p));
 		cJSON_AddItemToArray(players, o);
 	}
 	cJSON *ents = cJSON_AddArrayToObject(w, "entities");
@@ -251,6 +252,8 @@ static int world_players(struct sg_game *g, const cJSON *arr)
 		if (inv_from_json(&p->main,
 				  cJSON_GetObjectItemCaseSensitive(o, "main")))
 			return ERR_CORRUPT;
+		(void)sg_player_load_json(p,
+					  cJSON_GetObjectItemCaseSensitive(o, "x"));
 	}
 	return 0;
 }

@@ -68,6 +68,60 @@ struct sg_inventory {
 	uint32_t slots;
 	uint32_t n;
 	struct sg_item_count *items; /* owned, `slots` entries */
+	/* Items with data (blueprints, books): each one stack of its own at
+	 * a fixed slot (1-based); plain items fill the other slots in
+	 * order. Owned, up to `slots` entries (player_ext.c). */
+	uint32_t ndata;
+	struct sg_data_stack *data;
+};
+
+/* An item that carries data (its export string). */
+#define SG_DATA_MAX (1u << 20)
+struct sg_data_stack {
+	uint32_t slot;
+	char name[SG_NAME_MAX];
+	char *data; /* owned, NUL-terminated ("" for an empty blueprint) */
+};
+
+/* The player's inventories besides main (defines.inventory values in
+ * lua_game.c), the cursor as a one-slot inventory, and what else
+ * inventory sync moves (player_ext.c). */
+enum {
+	SG_PINV_GUNS = 0,
+	SG_PINV_AMMO,
+	SG_PINV_ARMOR,
+	SG_PINV_TRASH,
+	SG_PINV_CURSOR,
+	SG_PINV_N,
+};
+#define SG_QUICKBAR_SLOTS 100
+#define SG_CRAFT_MAX 64
+#define SG_LOGI_SLOTS 100
+#define SG_GUI_MAX 32
+#define SG_TEXT_MAX 128
+struct sg_gui_elem {
+	bool used;
+	uint8_t parent; /* 0: the screen root; else an index + 1 */
+	char name[SG_NAME_MAX];
+	char type[24];
+	double value;
+	char caption[SG_TEXT_MAX];
+};
+struct sg_pext {
+	struct sg_inventory inv[SG_PINV_N];
+	char quickbar[SG_QUICKBAR_SLOTS][SG_NAME_MAX];
+	struct {
+		char recipe[SG_NAME_MAX];
+		uint32_t count;
+	} craft[SG_CRAFT_MAX];
+	uint32_t ncraft;
+	struct {
+		char name[SG_NAME_MAX]; /* "": empty */
+		uint32_t min, max;
+	} logi[SG_LOGI_SLOTS];
+	char tag[SG_TEXT_MAX];
+	double color[4];
+	struct sg_gui_elem gui[SG_GUI_MAX];
 };
 
 struct sg_player {
@@ -79,6 +133,7 @@ struct sg_player {
 	uint64_t online_ticks;
 	uint64_t active_tick; /* last join or chat, for afk_autokick_interval */
 	struct sg_inventory main;
+	struct sg_pext *x; /* owned (player_ext.c) */
 	uint32_t nmsgs; /* ring of the last SG_MSGS_MAX printed messages */
 	char *msgs[SG_MSGS_MAX];
 };
@@ -276,6 +331,28 @@ uint32_t sg_inv_remove(struct sg_inventory *inv, const char *item,
 		       uint32_t count);
 uint32_t sg_inv_count(const struct sg_inventory *inv, const char *item);
 uint32_t sg_inv_used_slots(const struct sg_inventory *inv);
+
+/* player_ext.c: items with data, the other player inventories, and a
+ * dump of everything inventory sync moves. */
+bool sg_item_has_data(const char *item);
+/* Adds an item with data at the first free slot (or `slot` if free and
+ * not 0); returns its slot, or 0 when there is no room. data copied. */
+uint32_t sg_inv_add_data(struct sg_inventory *inv, const char *item,
+			 const char *data, uint32_t slot);
+/* The stack at slot (1-based) as the game would lay it out: *data is
+ * the data stack there or NULL; else *name and *count the plain stack (count
+ * 0: empty slot). */
+void sg_inv_slot(const struct sg_inventory *inv, uint32_t slot,
+		 struct sg_data_stack **data, const char **name,
+		 uint32_t *count);
+void sg_inv_remove_data(struct sg_inventory *inv, uint32_t slot);
+int sg_pext_init(struct sg_player *p);
+void sg_pext_free(struct sg_player *p);
+/* The player's inventories as JSON text (the caller frees), stable: the
+ * same contents print the same text. */
+char *sg_player_dump(const struct sg_player *p);
+struct cJSON *sg_player_dump_json(const struct sg_player *p);
+int sg_player_load_json(struct sg_player *p, const struct cJSON *o);
 void sg_inv_clear(struct sg_inventory *inv);
 
 /* User lists. */

@@ -52,6 +52,67 @@ static void print_inv(const struct sg_inventory *inv, struct wbuf *r)
 		sg_replyf(r, "%s %u\n", inv->items[i].name, inv->items[i].count);
 }
 
+/* The GUI tree as lines "path type value caption" (path: names joined
+ * by '/', from the screen root). */
+static void print_gui(const struct sg_player *p, struct wbuf *r)
+{
+	for (int i = 0; i < SG_GUI_MAX; i++) {
+		const struct sg_gui_elem *e = &p->x->gui[i];
+		char path[4 * SG_NAME_MAX] = "";
+		const struct sg_gui_elem *chain[4];
+		int n = 0;
+		if (!e->used)
+			continue;
+		for (const struct sg_gui_elem *c = e; c && n < 4;
+		     c = c->parent ? &p->x->gui[c->parent - 1] : NULL)
+			chain[n++] = c;
+		for (int k = n - 1; k >= 0; k--) {
+			size_t l = strlen(path);
+			snprintf(path + l, sizeof(path) - l, "%s%s",
+				 k == n - 1 ? "" : "/",
+				 chain[k]->name[0] ? chain[k]->name : "-");
+		}
+		sg_replyf(r, "%s %s %g %s\n", path, e->type, e->value,
+			  e->caption);
+	}
+}
+
+/* Inventory sync's test commands: dump, gui, controller, data. */
+static bool st_player_x(const char *op, struct sg_player *p, char *a,
+			struct wbuf *r)
+{
+	static const char *const invs[] = {"guns", "ammo", "armor", "trash",
+					   "cursor"};
+	if (!strcmp(op, "dump")) {
+		char *d = sg_player_dump(p);
+		sg_replyf(r, "%s\n", d ? d : "error: out of memory");
+		free(d);
+	} else if (!strcmp(op, "gui")) {
+		print_gui(p, r);
+	} else if (!strcmp(op, "controller")) {
+		sg_replyf(r, "%u\n", p->controller);
+	} else if (!strcmp(op, "data")) {
+		char *inv = sg_next_word(&a), *item = sg_next_word(&a);
+		struct sg_inventory *to = NULL;
+		for (int i = 0; inv && i < SG_PINV_N; i++)
+			if (!strcmp(inv, invs[i]))
+				to = &p->x->inv[i];
+		if (inv && !strcmp(inv, "main"))
+			to = &p->main;
+		if (!to || !item || !sg_item_has_data(item) || !a) {
+			sg_replyf(r, "error: usage /standin data NAME "
+				     "main|guns|ammo|armor|trash|cursor "
+				     "blueprint|blueprint-book|... DATA\n");
+			return true;
+		}
+		uint32_t slot = sg_inv_add_data(to, item, a, 0);
+		sg_replyf(r, slot ? "%u\n" : "error: no room\n", slot);
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static void st_player(struct sg_game *g, const char *op, char *a,
 		      struct wbuf *r)
 {
@@ -98,8 +159,12 @@ static void st_player(struct sg_game *g, const char *op, char *a,
 		sg_event_setstr(g, "message", a);
 		sg_event(g, SG_EV_CONSOLE_CHAT);
 		sg_replyf(r, "ok\n");
+	} else if (st_player_x(op, p, a, r)) {
+		return;
 	} else if (!strcmp(op, "inventory")) {
 		print_inv(&p->main, r);
+		for (uint32_t i = 0; i < p->main.ndata; i++)
+			sg_replyf(r, "%s 1\n", p->main.data[i].name);
 	} else if (!strcmp(op, "messages")) {
 		uint32_t n = p->nmsgs < SG_MSGS_MAX ? p->nmsgs : SG_MSGS_MAX;
 		for (uint32_t i = p->nmsgs - n; i < p->nmsgs; i++)
@@ -263,12 +328,15 @@ void sg_standin_command(struct sg_game *g, char *args, struct wbuf *r)
 	char *op = sg_next_word(&args);
 	if (!op) {
 		sg_replyf(r, "error: usage /standin join|leave|chat|give|take|"
-		       "inventory|messages|chest|build|destroy|tick|item|"
+		       "inventory|messages|dump|gui|controller|data|chest|"
+		       "build|destroy|tick|item|"
 		       "autosave|state ...\n");
 	} else if (!strcmp(op, "join") || !strcmp(op, "leave") ||
 		   !strcmp(op, "chat") || !strcmp(op, "give") ||
 		   !strcmp(op, "take") || !strcmp(op, "inventory") ||
-		   !strcmp(op, "messages")) {
+		   !strcmp(op, "messages") || !strcmp(op, "dump") ||
+		   !strcmp(op, "gui") || !strcmp(op, "controller") ||
+		   !strcmp(op, "data")) {
 		st_player(g, op, args, r);
 	} else if (!strcmp(op, "chest")) {
 		st_chest(g, args, r);

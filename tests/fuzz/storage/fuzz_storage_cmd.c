@@ -1,6 +1,6 @@
 /* Fuzz target: the state machine's command decoder (the envelope and the
- * bodies of the kv, revisioned kv, cluster, instances, session and users
- * domains),
+ * bodies of the kv, revisioned kv, cluster, instances, session, users
+ * and inventory domains),
  * then applying the
  * input as a committed entry to an in-memory store: whatever a log entry
  * holds, applying it must end in a result code, never a crash, and must
@@ -14,6 +14,7 @@
 #include "base/mp.h"
 #include "storage/cdomain.h"
 #include "storage/idomain.h"
+#include "storage/invdomain.h"
 #include "storage/kvrev.h"
 #include "storage/pdomain.h"
 #include "storage/session.h"
@@ -57,6 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)stor_cl_check(body);
 		else if (type == STOR_DOMAIN_INSTANCES)
 			(void)stor_inst_check(body);
+		else if (type == STOR_DOMAIN_INVENTORY)
+			(void)stor_invd_check(body);
 		else if (type == STOR_DOMAIN_SESSION)
 			(void)stor_sess_check(body);
 		else if (type == STOR_DOMAIN_USERS)
