@@ -442,6 +442,14 @@ static int core_users_event(void *ctx, uint64_t instance, uint64_t msg_id,
 	return users_game_event(C(ctx)->users, instance, msg_id, msg);
 }
 
+static void cl_users_adopted(void *ctx, uint64_t instance)
+{
+	struct cluster *c = ctx;
+
+	if (c->users != NULL)
+		users_adopted(c->users, instance);
+}
+
 static int core_users_files(void *ctx, uint64_t instance, const char *dir)
 {
 	struct cluster *c = ctx;
@@ -683,4 +691,5 @@ const struct core_ops cl_core_ops = {
 	.users_game_line = core_users_line,
 	.users_write_files = core_users_files,
 	.users_game_event = core_users_event,
+	.users_adopted = cl_users_adopted,
 };

@@ -777,6 +777,10 @@ struct core_ops {
 	 * acknowledged by node/users.c), 0 to handle it yourself. */
 	int (*users_game_event)(void *ctx, uint64_t instance, uint64_t msg_id,
 				const struct cJSON *msg);
+	/* A server this node adopted (it kept running while the node was
+	 * down, so its list files predate what changed meanwhile): send it
+	 * the lists as they are now. */
+	void (*users_adopted)(void *ctx, uint64_t instance);
 };
 
 /* Marks a request forwarded by another node (see http_forward). */
@@ -795,6 +799,7 @@ int core_users_write_files(const struct core *c, uint64_t instance,
 			   const char *dir);
 int core_users_game_event(const struct core *c, uint64_t instance,
 			  uint64_t msg_id, const struct cJSON *msg);
+void core_users_adopted(const struct core *c, uint64_t instance);
 /* 1 if the permission pattern (a role's entry) grants perm. */
 int core_perm_match(const char *pattern, const char *perm);
 

@@ -970,6 +970,23 @@ static int write_file(const char *dir, const char *name, cJSON *j)
 	return 0;
 }
 
+void users_adopted(struct users *u, uint64_t instance)
+{
+	struct core_user *now, b;
+	size_t n;
+
+	if (u == NULL || load(u, &now, &n) != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		blank(&b, now[i].name);
+		b.updated = now[i].updated; /* no origin to skip */
+		push_diff(u, &b, &now[i], &instance, 1);
+	}
+	TRACE_I(u->log, MOD, "instance %llu adopted: its lists re-sent (%zu "
+		"users)", (unsigned long long)instance, n);
+	free(now);
+}
+
 int users_write_files(struct users *u, uint64_t instance, const char *dir)
 {
 	cJSON *admins = cJSON_CreateArray(), *bans = cJSON_CreateArray(),

@@ -170,6 +170,12 @@ int users_game_event(struct users *u, uint64_t instance, uint64_t msg_id,
 int users_parse_event(const struct cJSON *msg, struct users_event *ev);
 /* Writes the three list files into dir (an instance's write-data
  * folder), each atomically. 0 or an error. */
+/* A server of this node adopted after a restart: the commands that give
+ * it every admin, ban (with its reason) and whitelist entry the domain
+ * holds now are queued for it (they go out once its RCON answers). What
+ * was revoked while the node was down (an unban, a demotion) is not
+ * known here; the server's next start writes the full files. */
+void users_adopted(struct users *u, uint64_t instance);
 int users_write_files(struct users *u, uint64_t instance, const char *dir);
 void users_get_stats(const struct users *u, struct users_stats *out);
 /* Appends the counters to a /metrics answer (Prometheus text):

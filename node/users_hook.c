@@ -31,6 +31,12 @@ int core_users_game_event(const struct core *c, uint64_t instance,
 	return c->ops->users_game_event(c->ctx, instance, msg_id, msg);
 }
 
+void core_users_adopted(const struct core *c, uint64_t instance)
+{
+	if (c != NULL && c->ops->users_adopted != NULL)
+		c->ops->users_adopted(c->ctx, instance);
+}
+
 /* One part of a permission against a pattern part ("*" matches any). */
 static int part_match(const char *pat, size_t pl, const char *s, size_t sl)
 {

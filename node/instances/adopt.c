@@ -68,6 +68,7 @@ int inst_adopt(struct inst_proc *p)
 			"%s: adopted server pid %lld, but cannot follow its "
 			"output: %s", p->rec.name, pid, err_str(rv));
 	inst_rcon_connect(p);
+	core_users_adopted(p->m->core, p->id); /* issue 13: lists to date */
 	p->adoptions++;
 	TRACE_I(p->m->log, "instances",
 		"%s: adopted server pid %lld left running by an earlier run of "

@@ -37,7 +37,7 @@ check "show has stop_timeout_s 30" test "$(field "${URL[n1]}" web stop_timeout_s
 check "config get of an unknown instance: exit 3" bash -c "'$CTL' --node '${URL[n2]}' --token '$ADMIN' instance config get nope 2>/dev/null; [[ \$? == 3 ]]"
 
 check "start web" "${A[@]}" instance start web
-check "web runs" wait_for 60 status_is "${URL[n3]}" web running
+check "web runs" wait_for 180 status_is "${URL[n3]}" web running
 check "server-settings.json has the override and the defaults" python3 -c '
 import json,sys; s=json.load(open(sys.argv[1]))
 assert s["max_players"]==7 and s["auto_pause"] is False and s["visibility"]["lan"] is False and s["name"]=="web", s' \
@@ -57,7 +57,7 @@ check "log of an unknown instance: 404" test "$(code "${URL[n1]}/api/v1/instance
 pid=$(field "${URL[n3]}" web pid)
 [[ $pid -gt 1 ]] && kill -9 "$pid"   # never 0: that is our process group
 crashed_back() { [[ $(field "${URL[n3]}" web status) == running && $(field "${URL[n3]}" web crashes) == 1 && $(field "${URL[n3]}" web pid) != "$pid" ]]; }
-check "after kill -9 of the server it runs again, crashes = 1" wait_for 60 crashed_back
+check "after kill -9 of the server it runs again, crashes = 1" wait_for 180 crashed_back
 "${B[@]}" instance send-rcon web 'after-crash' >/dev/null
 check "the follow goes on across the server's restart" wait_for 20 grep -q "after-crash" "$E2E_TMP/follow.out"
 
@@ -76,13 +76,13 @@ else
 fi
 "$BIN/clusterd" run --data-dir "$E2E_TMP/$leader" --log-level debug 2>>"$E2E_TMP/$leader.log" &
 NPID[$leader]=$!; E2E_PIDS+=($!)
-check "the old leader is back" wait_for 60 members_alive
+check "the old leader is back" wait_for 180 members_alive
 
 # --- kill -9 the node running it, and the Raft leader meanwhile; restart
 # the node: the server is adopted ---
 pid=$(field "${URL[n3]}" web pid)
 kill -9 "${NPID[n3]}"; wait "${NPID[n3]}" 2>/dev/null
-check "web shows unknown while n3 is dead" wait_for 60 status_is "${URL[n1]}" web unknown
+check "web shows unknown while n3 is dead" wait_for 180 status_is "${URL[n1]}" web unknown
 leader_of() { "$CTL" --node "$1" --token "$ADMIN" --json raft status 2>/dev/null |
   python3 -c 'import json,sys; print(json.load(sys.stdin).get("leader", {}).get("name", ""))' 2>/dev/null; }
 has_leader() { leader=$(leader_of "${URL[n1]}"); [[ $leader == n1 || $leader == n2 ]]; }
@@ -93,11 +93,11 @@ check "the server outlives its node and the leader" kill -0 "$pid"
 "$BIN/clusterd" run --data-dir "$E2E_TMP/n3" --log-level debug 2>>"$E2E_TMP/n3.log" &
 NPID[n3]=$!; E2E_PIDS+=($!)
 adopted() { [[ $(field "${URL[n3]}" web status) == running && $(field "${URL[n3]}" web pid) == "$pid" ]]; }
-check "restarted n3 adopts the running server (same pid)" wait_for 60 adopted
+check "restarted n3 adopts the running server (same pid)" wait_for 180 adopted
 check "n3 says so in its log" grep -q "web: adopted server pid $pid" "$E2E_TMP/n3.log"
 "$BIN/clusterd" run --data-dir "$E2E_TMP/$leader" --log-level debug 2>>"$E2E_TMP/$leader.log" &
 NPID[$leader]=$!; E2E_PIDS+=($!)
-check "the old leader is back" wait_for 60 members_alive
+check "the old leader is back" wait_for 180 members_alive
 check "still the same server" test "$(field "${URL[n3]}" web pid)" = "$pid"
 out=$("${A[@]}" instance send-rcon web '/sc rcon.print(20+22)')
 check "RCON to the adopted server works" test "$out" = 42
@@ -112,15 +112,15 @@ pid=$(field "${URL[n3]}" web pid)
 crashes=$(field "${URL[n3]}" web crashes)
 check "restart web" "${B[@]}" instance restart web
 restarted() { [[ $(field "${URL[n3]}" web status) == running && $(field "${URL[n3]}" web pid) != "$pid" ]]; }
-check "after restart it runs as a new process" wait_for 60 restarted
+check "after restart it runs as a new process" wait_for 180 restarted
 check "the restart is not a crash" test "$(field "${URL[n3]}" web crashes)" = "$crashes"
 save=$E2E_TMP/n3/instances/web/saves/web.zip
 before=$(stat -c %Y.%s "$save"); sleep 1.1
 check "stop web" "${A[@]}" instance stop web
-check "web stops" wait_for 60 status_is "${URL[n3]}" web stopped
+check "web stops" wait_for 180 status_is "${URL[n3]}" web stopped
 check "the stop wrote the save" test "$(stat -c %Y.%s "$save")" != "$before"
 check "start web again" "${A[@]}" instance start web
-check "web runs again" wait_for 60 status_is "${URL[n3]}" web running
+check "web runs again" wait_for 180 status_is "${URL[n3]}" web running
 pid=$(field "${URL[n3]}" web pid)
 before=$(stat -c %Y.%s "$save"); sleep 1.1
 check "kill web" "${B[@]}" instance kill web
@@ -135,20 +135,20 @@ check "create x2 on n2" "${A[@]}" instance create x2 n2
 check "exclude x1 from start-all" "${A[@]}" instance config set x1 exclude_from_start_all true
 out=$("${C[@]}" instance start-all)
 check "start-all starts web and x2, skips x1" bash -c "grep -q 'starting web' <<<'$out' && grep -q 'starting x2' <<<'$out' && grep -q 'skipped x1' <<<'$out'"
-check "x2 runs" wait_for 60 status_is "${URL[n2]}" x2 running
-check "web runs" wait_for 60 status_is "${URL[n3]}" web running
+check "x2 runs" wait_for 180 status_is "${URL[n2]}" x2 running
+check "web runs" wait_for 180 status_is "${URL[n3]}" web running
 check "x1 stays stopped" test "$(field "${URL[n2]}" x1 desired)" = stopped
 check "x1 can still be started by hand" "${A[@]}" instance start x1
-check "x1 runs" wait_for 60 status_is "${URL[n2]}" x1 running
+check "x1 runs" wait_for 180 status_is "${URL[n2]}" x1 running
 check "stop-all" "${B[@]}" instance stop-all
 for i in web x1 x2; do
   n=n2; [[ $i == web ]] && n=n3
-  check "stop-all stopped $i" wait_for 60 status_is "${URL[$n]}" $i stopped
+  check "stop-all stopped $i" wait_for 180 status_is "${URL[$n]}" $i stopped
 done
 
 # --- bad input: each a clear error, nothing else touched ---
 check "start web for the bad-input checks" "${A[@]}" instance start web
-check "web runs" wait_for 60 status_is "${URL[n3]}" web running
+check "web runs" wait_for 180 status_is "${URL[n3]}" web running
 wpid=$(field "${URL[n3]}" web pid)
 check "kill of an unknown instance: exit 3" bash -c "'$CTL' --node '${URL[n1]}' --token '$ADMIN' instance kill nope 2>/dev/null; [[ \$? == 3 ]]"
 check "duplicate name: 409" test "$(code -X POST -d '{"name":"web"}' "${URL[n2]}/api/v1/instances")" = 409
