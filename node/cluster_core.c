@@ -413,4 +413,12 @@ const struct core_ops cl_core_ops = {
 	.inst_state = core_inst_state,
 	.inst_rcon = core_inst_rcon,
 	.http_forward = core_http_forward,
+	.items_list = cl_items_list,
+	.items_get = cl_items_get,
+	.items_history = cl_items_history,
+	.items_grants = cl_items_grants,
+	.items_flows = cl_items_flows,
+	.items_info = cl_items_info,
+	.local_get = cl_local_get,
+	.local_batch = cl_local_batch,
 };

@@ -268,5 +268,21 @@ int cl_snap_next(void *ctx, struct core_snap *s, const uint8_t **p,
 		 size_t *len, int *done);
 void cl_snap_close(void *ctx, struct core_snap *s);
 void cl_snaps_detach(struct cluster *c);
+/* cluster_items.c: the items core ops. */
+int cl_items_list(void *ctx, struct core_item *out, size_t max, size_t *n);
+int cl_items_get(void *ctx, const char *name, const char *quality,
+		 struct core_item *out);
+int cl_items_history(void *ctx, const char *name, const char *quality,
+		     struct core_item_event *out, size_t max, size_t *n);
+int cl_items_grants(void *ctx, struct core_item_grant *out, size_t max,
+		    size_t *n);
+int cl_items_flows(void *ctx, struct core_item_flow *out, size_t max,
+		   size_t *n);
+int cl_items_info(void *ctx, struct core_items_info *out);
+int cl_items_metrics(struct cluster *c, struct http_reply *rep);
+int cl_local_get(void *ctx, const char *key, uint8_t **v, size_t *n);
+int cl_local_batch(void *ctx, const char *const *keys,
+		   const uint8_t *const *vals, const size_t *lens,
+		   const int *del, size_t n);
 
 #endif

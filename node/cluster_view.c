@@ -433,5 +433,7 @@ int cluster_metrics(struct cluster *c, struct http_reply *rep)
 		rv = raft_metrics(c, rep);
 	if (rv == 0 && c->gd)
 		rv = gossip_metrics(c, rep);
+	if (rv == 0)
+		rv = cl_items_metrics(c, rep);
 	return rv;
 }

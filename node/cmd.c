@@ -159,6 +159,12 @@ static int encode_inner(const struct core_cmd *cmd, uint8_t **out,
 	case CORE_CMD_INST_DESIRED:
 	case CORE_CMD_INST_DELETE:
 		return inst_encode(cmd, out, len);
+	case CORE_CMD_ITEMS_EXPORT:
+	case CORE_CMD_ITEMS_REQUEST:
+	case CORE_CMD_ITEMS_ALLOCATE:
+	case CORE_CMD_ITEMS_CONFIRM:
+	case CORE_CMD_ITEMS_CONFIG:
+		return core_items_encode(cmd, out, len);
 	default:
 		return ERR_INVAL;
 	}

@@ -373,6 +373,32 @@ int stor_local_get(struct stor *s, const char *key, uint8_t **v, size_t *n)
 	return stor_get(s, KV_CF_LOCAL, key, strlen(key), v, n);
 }
 
+int stor_local_batch(struct stor *s, const char *const *keys,
+		     const uint8_t *const *vals, const size_t *lens,
+		     const int *del, size_t n)
+{
+	struct kv_batch b;
+	int rc = 0;
+
+	kv_batch_init(&b);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t kl = strlen(keys[i]);
+
+		if (kl == 0 || kl > STOR_KEY_MAX ||
+		    (!del[i] && lens[i] > STOR_VALUE_MAX))
+			rc = ERR_INVAL;
+		else if (del[i])
+			rc = kv_batch_del(&b, KV_CF_LOCAL, keys[i], kl);
+		else
+			rc = kv_batch_put(&b, KV_CF_LOCAL, keys[i], kl, vals[i],
+					  lens[i]);
+	}
+	if (rc == 0)
+		rc = stor_write(s, &b, 1, "save local data");
+	kv_batch_free(&b);
+	return rc;
+}
+
 int stor_flush(struct stor *s)
 {
 	char err[KV_ERRMSG_MAX] = "";

@@ -47,6 +47,9 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/instances/", api_instances_show, 0, "instance.read"},
 	{"POST", "/api/v1/instances/", api_instances_action, 0, "instance.write"},
 	{"DELETE", "/api/v1/instances/", api_instances_delete, 0, "instance.write"},
+	{"GET", "/api/v1/items", api_items_list, 0, "item.read"},
+	{"PUT", "/api/v1/items", api_items_config, 0, "item.write"},
+	{"GET", "/api/v1/items/", api_items_show, 0, "item.read"},
 	{NULL, NULL, NULL, 0, NULL},
 };
 

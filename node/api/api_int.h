@@ -44,6 +44,10 @@ int api_instances_create(struct api_req *r, struct http_reply *rep);
 int api_instances_show(struct api_req *r, struct http_reply *rep);
 int api_instances_action(struct api_req *r, struct http_reply *rep);
 int api_instances_delete(struct api_req *r, struct http_reply *rep);
+/* Items (issue 13, items.c). */
+int api_items_list(struct api_req *r, struct http_reply *rep);
+int api_items_show(struct api_req *r, struct http_reply *rep);
+int api_items_config(struct api_req *r, struct http_reply *rep);
 
 /* Writes {"error": msg} with status; returns 0 (so a handler may
  * `return api_error(...)`). A 503 gets Retry-After. */

@@ -87,6 +87,11 @@ int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_stop(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv);
+/* cmd_items.c */
+int ctl_cmd_items_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_items_show(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_items_history(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_items_config(const struct ctl *c, int argc, char **argv);
 
 /* --- Shared by the commands (cmd_common.c) ---------------------------- */
 

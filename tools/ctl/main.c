@@ -78,6 +78,13 @@ static const struct ctl_cmd commands[] = {
 	{"instance delete", "NAME", 1, 1, "delete an instance (stopping it)", ctl_cmd_instance_delete},
 	{"instance send-rcon", "NAME COMMAND", 2, 2, "run an RCON command; prints the reply",
 	 ctl_cmd_instance_rcon},
+	{"items list", "", 0, 0, "the item ledger: stock per item, refusals, flows",
+	 ctl_cmd_items_list},
+	{"items show", "ITEM[:QUALITY]", 1, 1, "one item's stock and totals", ctl_cmd_items_show},
+	{"items history", "ITEM[:QUALITY]", 1, 1, "an item's last ledger events",
+	 ctl_cmd_items_history},
+	{"items config", "proportional|simple [TIMEOUT_MS]", 1, 2,
+	 "division under shortage and the grant timeout", ctl_cmd_items_config},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
