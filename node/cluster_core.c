@@ -350,6 +350,13 @@ static int core_inst_list(void *ctx, struct core_instance *out, size_t max,
 	return core_stor_inst_list(C(ctx)->st, out, max, n);
 }
 
+/* Player tracking (issue 12, lua helper). */
+static int core_player_list(void *ctx, const char *after,
+			    struct core_player *out, size_t max, size_t *n)
+{
+	return core_stor_player_list(C(ctx)->st, after, out, max, n);
+}
+
 static int core_inst_state(void *ctx, uint64_t id,
 			   struct core_inst_state *out)
 {
@@ -410,6 +417,7 @@ const struct core_ops cl_core_ops = {
 	.snapshot_close = cl_snap_close,
 	.inst_get = core_inst_get,
 	.inst_list = core_inst_list,
+	.player_list = core_player_list, /* issue 12, lua helper */
 	.inst_state = core_inst_state,
 	.inst_rcon = core_inst_rcon,
 	.http_forward = core_http_forward,

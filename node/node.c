@@ -268,6 +268,7 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		.log = &n->log,
 		.factorio_dir = n->cfg.factorio_dir,
 		.instances_dir = n->cfg.instances_dir,
+		.lua_dir = n->cfg.lua_dir,
 		.port_lo = n->cfg.instance_port_lo,
 		.port_hi = n->cfg.instance_port_hi,
 	};

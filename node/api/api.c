@@ -50,6 +50,7 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/items", api_items_list, 0, "item.read"},
 	{"PUT", "/api/v1/items", api_items_config, 0, "item.write"},
 	{"GET", "/api/v1/items/", api_items_show, 0, "item.read"},
+	{"GET", "/api/v1/players", api_players_list, 0, "instance.read"},
 	{NULL, NULL, NULL, 0, NULL},
 };
 
