@@ -25,7 +25,9 @@
 
 #include "base/assert.h"
 #include "base/err.h"
+#include "node/items.h"
 #include "storage/idomain.h"
+#include "storage/ledger.h"
 #include "storage/kvrev.h"
 #include "storage/session.h"
 
@@ -239,6 +241,8 @@ static void rd_on_apply(void *ctx, const struct raft_entry *e, int result)
 	}
 	if (domain == STOR_DOMAIN_INSTANCES && c->im != NULL)
 		inst_mgr_kick(c->im);
+	if (domain == STOR_DOMAIN_ITEMS && c->items != NULL)
+		items_kick(c->items);
 	cl_ops_applied(c, e->index);
 }
 
@@ -641,6 +645,11 @@ const struct core *cluster_core(struct cluster *c)
 void cluster_set_instances(struct cluster *c, struct inst_mgr *im)
 {
 	c->im = im;
+}
+
+void cluster_set_items(struct cluster *c, struct items_svc *items)
+{
+	c->items = items;
 }
 
 /* ---- stop ---- */

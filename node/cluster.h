@@ -62,6 +62,10 @@ const struct core *cluster_core(struct cluster *c);
  * operations reach it. */
 struct inst_mgr;
 void cluster_set_instances(struct cluster *c, struct inst_mgr *im);
+/* The items node side (node/items.h) to kick on applied items entries;
+ * NULL: none. Borrowed until set to NULL. */
+struct items_svc;
+void cluster_set_items(struct cluster *c, struct items_svc *items);
 
 /* Appends this node's Raft, gossip and transport metrics to a /metrics
  * reply (Prometheus text). */

@@ -427,6 +427,7 @@ const struct core_ops cl_core_ops = {
 	.items_grants = cl_items_grants,
 	.items_flows = cl_items_flows,
 	.items_info = cl_items_info,
+	.items_grant_of = cl_items_grant_of,
 	.local_get = cl_local_get,
 	.local_batch = cl_local_batch,
 };

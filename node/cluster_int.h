@@ -177,6 +177,7 @@ struct cluster {
 	struct core_snap *snaps;
 	/* the instance manager (node.c owns it; NULL when none runs) */
 	struct inst_mgr *im;
+	struct items_svc *items; /* node/items.h; NULL: none */
 	/* this node's own session: "node:<raft id>:<boot nonce>" */
 	char sess_node[STOR_SESS_CLIENT_MAX + 1];
 	uint8_t sess_node_len;
@@ -280,6 +281,8 @@ int cl_items_flows(void *ctx, struct core_item_flow *out, size_t max,
 		   size_t *n);
 int cl_items_info(void *ctx, struct core_items_info *out);
 int cl_items_metrics(struct cluster *c, struct http_reply *rep);
+int cl_items_grant_of(void *ctx, uint64_t instance,
+		      struct core_item_grant *out);
 int cl_local_get(void *ctx, const char *key, uint8_t **v, size_t *n);
 int cl_local_batch(void *ctx, const char *const *keys,
 		   const uint8_t *const *vals, const size_t *lens,

@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "node/cluster_int.h"
 #include "node/core.h"
+#include "node/items.h"
 #include "node/metrics.h"
 
 static struct stor *st(void *ctx)
@@ -59,6 +60,13 @@ int cl_items_flows(void *ctx, struct core_item_flow *out, size_t max,
 int cl_items_info(void *ctx, struct core_items_info *out)
 {
 	return st(ctx) ? core_stor_items_info(st(ctx), out) : ERR_NOTFOUND;
+}
+
+int cl_items_grant_of(void *ctx, uint64_t instance,
+		      struct core_item_grant *out)
+{
+	return st(ctx) ? core_stor_items_grant_of(st(ctx), instance, out)
+		       : ERR_NOTFOUND;
 }
 
 int cl_local_get(void *ctx, const char *key, uint8_t **v, size_t *n)
@@ -149,7 +157,9 @@ int cl_items_metrics(struct cluster *c, struct http_reply *rep)
 
 	if (c->st == NULL)
 		return 0;
-	rv = stock_metrics(c, rep);
+	rv = c->items ? items_metrics(c->items, rep) : 0;
+	if (rv == 0)
+		rv = stock_metrics(c, rep);
 	if (rv == 0)
 		rv = flow_metrics(c, rep);
 	if (rv == 0 && core_stor_items_info(c->st, &info) == 0) {

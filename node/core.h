@@ -267,6 +267,7 @@ struct core_items_info {
 	char mode[CORE_WORD_MAX]; /* proportional, simple */
 	uint64_t timeout_ms, now_ms;
 	uint64_t refused[CORE_ITEMS_REFUSED_N];
+	uint64_t demands, grants; /* waiting requests, grants in flight */
 };
 
 /* A ledger command (CORE_CMD_ITEMS_*); lines borrowed for the write. */
@@ -517,6 +518,9 @@ struct core_ops {
 	int (*items_flows)(void *ctx, struct core_item_flow *out, size_t max,
 			   size_t *n);
 	int (*items_info)(void *ctx, struct core_items_info *out);
+	/* The grant in flight to an instance; ERR_NOTFOUND if none. */
+	int (*items_grant_of)(void *ctx, uint64_t instance,
+			      struct core_item_grant *out);
 	/* Node-local data (not replicated; the items outbox uses keys
 	 * "items/outbox/..."): synced; one batch of puts and deletes is
 	 * atomic. local_get: ERR_NOTFOUND if absent, else the caller frees
@@ -615,6 +619,8 @@ int core_stor_items_grants(struct stor *s, struct core_item_grant *out,
 int core_stor_items_flows(struct stor *s, struct core_item_flow *out,
 			  size_t max, size_t *n);
 int core_stor_items_info(struct stor *s, struct core_items_info *out);
+int core_stor_items_grant_of(struct stor *s, uint64_t instance,
+			     struct core_item_grant *out);
 int core_stor_player_list(struct stor *s, const char *after,
 			  struct core_player *out, size_t max, size_t *n);
 /* Fills r->current_rev after a command applied on this store: for a KV

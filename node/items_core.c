@@ -136,6 +136,33 @@ int core_stor_items_history(struct stor *s, const char *name,
 	return rc;
 }
 
+static void grant_from(struct core_item_grant *o,
+		       const struct stor_items_grant *g)
+{
+	o->id = g->id;
+	o->instance = g->instance;
+	o->created_ms = g->created_ms;
+	o->n = g->n;
+	for (size_t j = 0; j < g->n; j++) {
+		memcpy(o->lines[j].name, g->lines[j].name,
+		       sizeof(o->lines[j].name));
+		memcpy(o->lines[j].quality, g->lines[j].quality,
+		       sizeof(o->lines[j].quality));
+		o->lines[j].count = g->lines[j].count;
+	}
+}
+
+int core_stor_items_grant_of(struct stor *s, uint64_t instance,
+			     struct core_item_grant *out)
+{
+	struct stor_items_grant g;
+	int rc = stor_items_grant_of(s, instance, &g);
+
+	if (rc == 0)
+		grant_from(out, &g);
+	return rc;
+}
+
 int core_stor_items_grants(struct stor *s, struct core_item_grant *out,
 			   size_t max, size_t *n)
 {
@@ -149,19 +176,8 @@ int core_stor_items_grants(struct stor *s, struct core_item_grant *out,
 	if (g == NULL)
 		return ERR_NOMEM;
 	rc = stor_items_grant_list(s, g, max, n);
-	for (size_t i = 0; rc == 0 && i < *n; i++) {
-		out[i].id = g[i].id;
-		out[i].instance = g[i].instance;
-		out[i].created_ms = g[i].created_ms;
-		out[i].n = g[i].n;
-		for (size_t j = 0; j < g[i].n; j++) {
-			memcpy(out[i].lines[j].name, g[i].lines[j].name,
-			       sizeof(out[i].lines[j].name));
-			memcpy(out[i].lines[j].quality, g[i].lines[j].quality,
-			       sizeof(out[i].lines[j].quality));
-			out[i].lines[j].count = g[i].lines[j].count;
-		}
-	}
+	for (size_t i = 0; rc == 0 && i < *n; i++)
+		grant_from(&out[i], &g[i]);
 	free(g);
 	return rc;
 }
@@ -195,6 +211,8 @@ int core_stor_items_info(struct stor *s, struct core_items_info *out)
 	memset(out, 0, sizeof(*out));
 	if (rc == 0)
 		rc = stor_items_refused(s, out->refused);
+	if (rc == 0)
+		rc = stor_items_pending(s, &out->demands, &out->grants);
 	if (rc != 0)
 		return rc;
 	snprintf(out->mode, sizeof(out->mode), "%s",

@@ -17,6 +17,7 @@
 #include "node/datadir.h"
 #include "node/http.h"
 #include "node/instances/instances.h"
+#include "node/items.h"
 #include "node/log.h"
 #include "node/metrics.h"
 
@@ -34,6 +35,7 @@ struct node {
 	struct cluster *cluster; /* the cluster runtime (cluster.h) */
 	struct api api;          /* the HTTP API over the cluster's core */
 	struct inst_mgr *im;     /* the instance manager, or NULL */
+	struct items_svc *items; /* the items node side, or NULL */
 	int stopping;
 	int exit_status;      /* why the cluster asked to stop, or 0 */
 };
@@ -153,6 +155,9 @@ static void on_cluster_stopped(void *arg)
 	struct node *n = arg;
 
 	n->cluster = NULL;
+	if (n->items) /* after everything that could call back into it */
+		items_free(n->items);
+	n->items = NULL;
 	node_http_stop(&n->http, on_http_stopped);
 }
 
@@ -179,6 +184,11 @@ static void begin_stop(struct node *n)
 	if (n->stopping)
 		return;
 	n->stopping = 1;
+	if (n->items) {
+		if (n->cluster)
+			cluster_set_items(n->cluster, NULL);
+		items_stop(n->items);
+	}
 	if (n->im == NULL) {
 		stop_cluster(n);
 		return;
@@ -263,6 +273,7 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		.exit_arg = n,
 	};
 	int rv = cluster_start(&cc, &n->cluster, errmsg, errsz);
+	struct items_config xc = {.loop = &n->loop, .log = &n->log};
 	struct inst_config ic = {
 		.loop = &n->loop,
 		.log = &n->log,
@@ -285,6 +296,15 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		return rv;
 	}
 	cluster_set_instances(n->cluster, n->im);
+	xc.core = ic.core;
+	xc.im = n->im;
+	rv = items_new(&xc, &n->items);
+	if (rv != 0) {
+		snprintf(errmsg, errsz, "cannot start the item ledger's node side: %s",
+			 err_str(rv));
+		return rv;
+	}
+	cluster_set_items(n->cluster, n->items);
 	return 0;
 }
 

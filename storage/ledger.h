@@ -215,6 +215,12 @@ int stor_items_flow_list(struct stor *s, struct stor_items_flow *out,
 			 size_t max, size_t *n);
 int stor_items_config_get(struct stor *s, struct stor_items_config *out);
 int stor_items_refused(struct stor *s, uint64_t out[STOR_ITEMS_REFUSED_N]);
+/* The grant in flight to an instance; ERR_NOTFOUND if none. */
+int stor_items_grant_of(struct stor *s, uint64_t instance,
+			struct stor_items_grant *out);
+/* How many demands and grants the ledger holds (each counted up to a
+ * bound): the leader proposes ALLOCATE only when either is non-zero. */
+int stor_items_pending(struct stor *s, uint64_t *demands, uint64_t *grants);
 /* The export high water mark of an instance (0: none yet). */
 int stor_items_high_water(struct stor *s, uint64_t instance,
 			  uint64_t *out);

@@ -268,3 +268,57 @@ int stor_items_high_water(struct stor *s, uint64_t instance, uint64_t *out)
 	*out = ew[0];
 	return rc == ERR_NOTFOUND ? 0 : rc;
 }
+
+int stor_items_grant_of(struct stor *s, uint64_t instance,
+			struct stor_items_grant *out)
+{
+	uint8_t k[9], *v = NULL;
+	size_t vl = 0;
+	uint64_t id;
+	int rc = stor_state_get(s, STOR_DOMAIN_ITEMS, k,
+				l_u64_key(k, L_PFX_INFLIGHT, instance), &v, &vl);
+
+	if (rc != 0)
+		return rc;
+	id = vl == 8 ? get_u64be(v) : 0;
+	free(v);
+	v = NULL;
+	if (id == 0)
+		return ERR_CORRUPT;
+	rc = stor_state_get(s, STOR_DOMAIN_ITEMS, k,
+			    l_u64_key(k, L_PFX_GRANT, id), &v, &vl);
+	if (rc == 0)
+		rc = l_grant_parse(v, vl, id, out);
+	free(v);
+	return rc;
+}
+
+static int count_one(void *arg, const uint8_t *k, size_t kl,
+		     const uint8_t *v, size_t vl)
+{
+	uint64_t *n = arg;
+
+	(void)k;
+	(void)kl;
+	(void)v;
+	(void)vl;
+	++*n;
+	return *n >= STOR_ITEMS_GRANTS_MAX + STOR_ITEMS_DEMANDS_MAX ? 1 : 0;
+}
+
+int stor_items_pending(struct stor *s, uint64_t *demands, uint64_t *grants)
+{
+	uint8_t lo = L_PFX_DEMAND, hi = L_PFX_DEMAND + 1;
+	int rc;
+
+	*demands = 0;
+	*grants = 0;
+	rc = stor_state_scan(s, STOR_DOMAIN_ITEMS, &lo, 1, &hi, 1, count_one,
+			     demands);
+	lo = L_PFX_GRANT;
+	hi = L_PFX_GRANT + 1;
+	if (rc == 0)
+		rc = stor_state_scan(s, STOR_DOMAIN_ITEMS, &lo, 1, &hi, 1,
+				     count_one, grants);
+	return rc;
+}
