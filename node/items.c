@@ -39,7 +39,9 @@
 /* An export or request JSON from the game (64 lines) stays below this. */
 #define ARGS_MAX 8192
 
-enum push_state { P_IDLE = 0, P_CALLING, P_CONFIRMING };
+enum push_state { P_IDLE = 0, P_CALLING, P_AWAIT_SAVE, P_CONFIRMING };
+/* How often the node asks a game for a save while a grant waits on one. */
+#define SAVE_ASK_MS 2000
 
 struct push {
 	uint64_t instance;
@@ -51,13 +53,17 @@ struct push {
 	struct items_svc *s;
 	struct core_item_line ret[CORE_ITEM_LINES_MAX];
 	size_t nret;
+	/* P_AWAIT_SAVE: the game's run and save count at its answer. */
+	int64_t pid_at;
+	uint32_t saves_at;
+	uint64_t save_asked; /* now_ms; 0: not yet */
 };
 
 struct items_stats {
 	uint64_t ipc_exports, ipc_requests, ipc_malformed, outbox_full;
 	uint64_t exports_applied, exports_duplicate, exports_dead;
 	uint64_t propose_retries, requests_refused;
-	uint64_t pushes, push_failures, confirms, confirms_late;
+	uint64_t pushes, push_failures, confirms, confirms_late, save_waits;
 	uint64_t allocations;
 };
 
@@ -66,6 +72,7 @@ struct items_svc {
 	const struct tracer *log;
 	const struct core *core;
 	struct inst_mgr *im;
+	int confirm_after_save;
 	uv_timer_t timer;
 	int stopping;
 	uint64_t self; /* this node's raft id, once known */
@@ -487,6 +494,58 @@ static void confirm(struct items_svc *s, struct push *p)
 	}
 }
 
+static void on_save_asked(void *arg, int status, const char *body,
+			  size_t len)
+{
+	(void)arg;
+	(void)status;
+	(void)body;
+	(void)len;
+}
+
+/* The game answered a push: wait for a save of it before confirming. */
+static void await_save(struct items_svc *s, struct push *p)
+{
+	struct core_inst_state st;
+
+	if (s->core->ops->inst_state(s->core->ctx, p->instance, &st) != 0) {
+		p->state = P_IDLE; /* gone: push again later */
+		p->retry_at = now_ms(s) + RETRY_MS;
+		return;
+	}
+	p->pid_at = st.pid;
+	p->saves_at = st.saves;
+	p->save_asked = 0;
+	p->state = P_AWAIT_SAVE;
+	s->st.save_waits++;
+}
+
+/* P_AWAIT_SAVE: confirm once the same run of the game saved; push again
+ * when the game restarted (it lost what it had not saved); ask for a save
+ * now and then. */
+static void check_saved(struct items_svc *s, struct push *p)
+{
+	static const char cmd[] = "/server-save";
+	struct core_inst_state st;
+	int rc = s->core->ops->inst_state(s->core->ctx, p->instance, &st);
+
+	if (rc != 0 || st.pid != p->pid_at) {
+		p->state = P_IDLE;
+		p->retry_at = now_ms(s) + RETRY_MS;
+		return;
+	}
+	if (st.saves != p->saves_at) {
+		confirm(s, p);
+		return;
+	}
+	if (p->save_asked == 0 || now_ms(s) >= p->save_asked + SAVE_ASK_MS) {
+		p->save_asked = now_ms(s);
+		(void)s->core->ops->inst_rcon(s->core->ctx, p->instance, cmd,
+					      sizeof(cmd) - 1, now_ms(s) + 10000,
+					      on_save_asked, NULL);
+	}
+}
+
 static void on_pushed(void *arg, int status, const char *body, size_t len)
 {
 	struct push *p = arg;
@@ -513,6 +572,10 @@ static void on_pushed(void *arg, int status, const char *body, size_t len)
 	cJSON_Delete(j);
 	if (s->stopping) {
 		p->state = P_IDLE;
+		return;
+	}
+	if (s->confirm_after_save) {
+		await_save(s, p);
 		return;
 	}
 	confirm(s, p);
@@ -547,6 +610,10 @@ static void push_one(struct items_svc *s, struct push *p,
 	char *args;
 	int rc;
 
+	if (p->state == P_AWAIT_SAVE) {
+		check_saved(s, p);
+		return;
+	}
 	if (p->state != P_IDLE || now_ms(s) < p->retry_at)
 		return;
 	g = malloc(sizeof(*g));
@@ -702,6 +769,7 @@ int items_new(const struct items_config *cfg, struct items_svc **out)
 	s->log = cfg->log;
 	s->core = cfg->core;
 	s->im = cfg->im;
+	s->confirm_after_save = cfg->confirm_after_save;
 	rc = uv_timer_init(s->loop, &s->timer);
 	if (rc != 0) {
 		free(s);
@@ -759,6 +827,9 @@ int items_metrics(struct items_svc *s, struct http_reply *rep)
 		{"clusterd_items_grant_push_failures_total", "counter",
 		 "Grant pushes that failed (retried).",
 		 (double)s->st.push_failures},
+		{"clusterd_items_save_waits_total", "counter",
+		 "Grants whose confirmation waited for a save of the game.",
+		 (double)s->st.save_waits},
 		{"clusterd_items_confirms_late_total", "counter",
 		 "Grants the game took after the ledger had expired them.",
 		 (double)s->st.confirms_late},

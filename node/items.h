@@ -51,6 +51,10 @@ struct items_config {
 	const struct tracer *log; /* borrowed */
 	const struct core *core;  /* borrowed until items_stop */
 	struct inst_mgr *im;      /* borrowed until items_stop */
+	/* Confirm a grant only after the game saved once it was inserted
+	 * (the node sends /server-save), so a game crash loses no delivered
+	 * item. 0: confirm on the game's answer. */
+	int confirm_after_save;
 };
 
 /* Subscribes to the IPC channel and starts the timer. 0 or an error. */

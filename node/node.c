@@ -298,6 +298,7 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 	cluster_set_instances(n->cluster, n->im);
 	xc.core = ic.core;
 	xc.im = n->im;
+	xc.confirm_after_save = n->cfg.items_confirm_after_save;
 	rv = items_new(&xc, &n->items);
 	if (rv != 0) {
 		snprintf(errmsg, errsz, "cannot start the item ledger's node side: %s",
