@@ -1,0 +1,458 @@
+"""End to end of the item ledger (issue 13): three clusterd nodes on
+loopback, the Factorio stand-in as their install, instance A on n1 with an
+export chest and instance B on n2 with an import chest (lua/subspace).
+
+1. Items put into A's export chest appear in B's import chest.
+2. A steady stream: the test puts items into A's chest and takes what
+   arrives out of B's chest, while the leader is killed (kill -9, after
+   moving leadership to n3, the node without instances) LEADER_KILLS times,
+   the follower n3 is killed NODE_KILLS times, and B's server is killed
+   with SIGKILL while a grant to it is in flight. Then the stream stops,
+   the ledger settles, and every chest and the ledger are counted: for each
+   item, put in = taken out of B + left in A + left in B + stock + in
+   flight; the ledger's exported and delivered totals agree. Nothing lost,
+   nothing counted twice.
+3. Bad input printed as IPC lines from A's game (a forged export sequence,
+   an invalid item name, a huge count, a negative count, garbage): each
+   refused and counted, the ledger's stock unchanged.
+Numbers: stacks per second game -> ledger -> game (a burst), export to
+import latency p50/p99 over the stream.
+
+ITEMS_LEADER_KILLS (default 3), ITEMS_NODE_KILLS (1); ITEMS_LONG=1 makes
+them 20 and 5.
+"""
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../cluster"))
+from cluster_util import (BUILD, Cluster, Failed, check, free_port, log,  # noqa: E402
+                          metric, run, wait_for)
+
+INSTALL = os.path.join(BUILD, "factorio-standin")
+LONG = os.environ.get("ITEMS_LONG") == "1"
+LEADER_KILLS = int(os.environ.get("ITEMS_LEADER_KILLS", "20" if LONG else "3"))
+NODE_KILLS = int(os.environ.get("ITEMS_NODE_KILLS", "5" if LONG else "1"))
+ITEMS = ("iron-plate", "copper-plate")
+STACK = 100  # both stack to 100
+
+
+def ports_block(n):
+    base = free_port()
+    return "%d-%d" % (base, base + n - 1) if base + n < 65000 else ports_block(n)
+
+
+def write_config(node, factorio):
+    os.makedirs(node.dir, exist_ok=True)
+    lo = free_port()
+    cfg = {"node_name": node.name, "bind": node.bind, "http": node.http,
+           "items_confirm": "after_save"}
+    if factorio:
+        # Instance ports: a block above a free port (the instance manager
+        # checks each pair it takes anyway).
+        lo = 20000 + (lo % 30000)
+        cfg["factorio_dir"] = INSTALL
+        cfg["instance_ports"] = "%d-%d" % (lo, lo + 9)
+    with open(os.path.join(node.dir, "clusterd.json"), "w") as f:
+        json.dump(cfg, f)
+
+
+def api(node, method, path, body=None, timeout=15):
+    st, _, out = node.req(method, path, body=json.dumps(body).encode() if body is not None
+                          else None, timeout=timeout)
+    try:
+        return st, json.loads(out) if out else {}
+    except ValueError:
+        return st, {"raw": out[:200]}
+
+
+def rcon(node, inst, command):
+    st, j = api(node, "POST", "/api/v1/instances/%s/rcon" % inst, {"command": command})
+    if st != 200:
+        raise Failed("rcon %s %r via %s: %d %s" % (inst, command, node.name, st, j))
+    return j.get("reply", "")
+
+
+def instance(node, inst):
+    st, j = api(node, "GET", "/api/v1/instances/" + inst)
+    return j if st == 200 else {}
+
+
+def ledger(node):
+    st, j = api(node, "GET", "/api/v1/items?stale=1")
+    if st != 200:
+        raise ValueError("items %d" % st)
+    return j
+
+
+def item_row(j, name):
+    for it in j.get("items", []):
+        if it["name"] == name and it["quality"] == "normal":
+            return it
+    return {"stock": 0, "exported": 0, "delivered": 0, "in_flight": 0}
+
+
+def contents(node, inst, unit):
+    out = {}
+    for line in rcon(node, inst, "/standin chest contents %d" % unit).splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            out[parts[0]] = out.get(parts[0], 0) + int(parts[1])
+    return out
+
+
+def lua_ready(node, inst):
+    return wait_for(lambda: rcon(node, inst, "/sc rcon.print('ok')").strip() == "ok",
+                    "Lua commands on " + inst)
+
+
+class Stream:
+    """The producer (into A) and the consumer (out of B), in threads."""
+
+    def __init__(self, a_node, ua, b_node, ub):
+        self.a_node, self.ua, self.b_node, self.ub = a_node, ua, b_node, ub
+        self.put = {i: 0 for i in ITEMS}
+        self.taken = {i: 0 for i in ITEMS}
+        self.produce = threading.Event()
+        self.consume = threading.Event()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.batches = []   # (time, cumulative iron put)
+        self.arrivals = []  # (time, cumulative iron arrived: taken + in B)
+        self.errors = []
+
+    def producer(self):
+        while not self.stop.is_set():
+            if self.produce.wait(0.1):
+                try:
+                    for name, n in (("iron-plate", 50), ("copper-plate", 20)):
+                        got = int(rcon(self.a_node, "a", "/standin chest insert %d %s %d"
+                                       % (self.ua, name, n)).strip())
+                        with self.lock:
+                            self.put[name] += got
+                            if name == "iron-plate":
+                                self.batches.append((time.monotonic(), self.put[name]))
+                except (Failed, OSError, ValueError) as e:
+                    self.errors.append("put: %s" % e)
+                time.sleep(0.25)
+
+    def take_once(self):
+        c = contents(self.b_node, "b", self.ub)
+        now = time.monotonic()
+        for name in ITEMS:
+            if c.get(name, 0) > 0:
+                got = int(rcon(self.b_node, "b", "/standin chest remove %d %s %d"
+                               % (self.ub, name, c[name])).strip())
+                with self.lock:
+                    self.taken[name] += got
+        with self.lock:
+            self.arrivals.append((now, self.taken["iron-plate"]))
+
+    def consumer(self):
+        while not self.stop.is_set():
+            if self.consume.wait(0.1):
+                try:
+                    self.take_once()
+                except (Failed, OSError, ValueError) as e:
+                    self.errors.append("take: %s" % e)
+                time.sleep(0.3)
+
+    def start(self):
+        self.threads = [threading.Thread(target=self.producer, daemon=True),
+                        threading.Thread(target=self.consumer, daemon=True)]
+        for t in self.threads:
+            t.start()
+        self.produce.set()
+        self.consume.set()
+
+    def join(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+
+    def latencies(self):
+        """Seconds from each put batch to the first observation that as
+        many iron plates had arrived (FIFO order)."""
+        out, j = [], 0
+        for t, cum in self.batches:
+            while j < len(self.arrivals) and self.arrivals[j][1] < cum:
+                j += 1
+            if j == len(self.arrivals):
+                break
+            out.append(max(0.0, self.arrivals[j][0] - t))
+        return sorted(out)
+
+
+def pct(v, p):
+    return v[min(len(v) - 1, int(len(v) * p))] if v else float("nan")
+
+
+def form(cl):
+    nodes = {}
+    for name in ("n1", "n2", "n3"):
+        n = cl.node(name)
+        write_config(n, name != "n3")
+        nodes[name] = n
+    j = nodes["n1"].init()
+    cl.admin_token, cl.join_token = j["admin_token"], j["join_token"]
+    nodes["n1"].start(flags=False)
+    wait_for(lambda: (nodes["n1"].raft().get("leader") or {}).get("name") == "n1", "n1 leads")
+    for name in ("n2", "n3"):
+        nodes[name].start(flags=False)
+        wait_for(lambda: cl.join(nodes[name], nodes["n1"]) is not None, "%s joins" % name)
+    cl.wait_voters(3)
+    return nodes
+
+
+def setup_instances(nodes):
+    n1 = nodes["n1"]
+    for inst, node in (("a", "n1"), ("b", "n2")):
+        st, j = api(n1, "POST", "/api/v1/instances", {"name": inst, "node": node})
+        check(st == 201, "create %s: %d %s" % (inst, st, j))
+        st, j = api(n1, "POST", "/api/v1/instances/%s/start" % inst, {})
+        check(st == 200, "start %s: %d %s" % (inst, st, j))
+    for inst, node in (("a", "n1"), ("b", "n2")):
+        wait_for(lambda: instance(nodes[node], inst).get("status") == "running",
+                 "instance %s running" % inst)
+        lua_ready(nodes[node], inst)
+    st, j = api(n1, "PUT", "/api/v1/items", {"mode": "proportional", "timeout_ms": 30000})
+    check(st == 200, "items config: %d %s" % (st, j))
+
+
+def make_chests(nodes):
+    a, b = nodes["n1"], nodes["n2"]
+    ua = int(rcon(a, "a", "/standin chest create steel-chest 1 1").strip())
+    ub = int(rcon(b, "b", "/standin chest create steel-chest 1 1").strip())
+    r = rcon(a, "a", "/sc rcon.print(remote.call('clusterd', 'subspace_chest', "
+             "{unit = %d, kind = 'export'}))" % ua)
+    check(r.strip() == "ok", "export chest registered: %r" % r)
+    wants = ", ".join("{name = '%s', count = 2000}" % i for i in ITEMS)
+    r = rcon(b, "b", "/sc rcon.print(remote.call('clusterd', 'subspace_chest', "
+             "{unit = %d, kind = 'import', wants = {%s}}))" % (ub, wants))
+    check(r.strip() == "ok", "import chest registered: %r" % r)
+    return ua, ub
+
+
+def first_transfer(nodes, ua, ub):
+    a, b = nodes["n1"], nodes["n2"]
+    t0 = time.monotonic()
+    rcon(a, "a", "/standin chest insert %d iron-plate 300" % ua)
+    rcon(a, "a", "/standin chest insert %d copper-plate 120" % ua)
+    wait_for(lambda: contents(b, "b", ub) == {"iron-plate": 300, "copper-plate": 120},
+             "the first items in B's import chest")
+    dt = time.monotonic() - t0
+    check(contents(a, "a", ua) == {}, "A's export chest emptied")
+    log("first transfer: 420 items A -> B in %.2f s" % dt)
+    return dt
+
+
+def take_all(b, ub, taken):
+    for name, c in contents(b, "b", ub).items():
+        got = int(rcon(b, "b", "/standin chest remove %d %s %d" % (ub, name, c)).strip())
+        taken[name] = taken.get(name, 0) + got
+
+
+def burst(nodes, ua, ub, taken):
+    """20 stacks at once; the time until all arrived."""
+    a, b = nodes["n1"], nodes["n2"]
+    take_all(b, ub, taken)
+    t0 = time.monotonic()
+    rcon(a, "a", "/standin chest insert %d iron-plate %d" % (ua, 20 * STACK))
+    wait_for(lambda: contents(b, "b", ub).get("iron-plate", 0) >= 20 * STACK,
+             "the burst in B")
+    dt = time.monotonic() - t0
+    log("burst: 20 stacks A -> ledger -> B in %.2f s: %.1f stacks/s" % (dt, 20 / dt))
+    take_all(b, ub, taken)
+    return 20 / dt
+
+
+def transfer_leader_to(cl, target):
+    def moved():
+        ld = cl.leader()
+        if ld is target:
+            return True
+        if ld is not None:
+            api(ld, "POST", "/api/v1/cluster/transfer-leader", {"target": target.name})
+        return False
+    wait_for(moved, "leadership on %s" % target.name)
+
+
+def restart(cl, n):
+    n.start(flags=False)
+    wait_for(lambda: n.raft().get("leader") is not None, "%s sees a leader" % n.name)
+
+
+def faults(cl, nodes, stream):
+    n3 = nodes["n3"]
+    for i in range(LEADER_KILLS):
+        transfer_leader_to(cl, n3)
+        time.sleep(1.0)
+        n3.kill9()
+        ld = cl.wait_leader(exclude=n3)
+        log("leader kill %d/%d: n3 killed, %s leads" % (i + 1, LEADER_KILLS, ld.name))
+        time.sleep(1.0)
+        restart(cl, n3)
+    for i in range(NODE_KILLS):
+        ld = cl.leader()
+        if ld is n3:
+            transfer_leader_to(cl, nodes["n1"])
+        n3.kill9()
+        log("node kill %d/%d: follower n3 killed" % (i + 1, NODE_KILLS))
+        time.sleep(2.0)
+        restart(cl, n3)
+    kill_b_mid_grant(nodes, stream)
+
+
+def kill_b_mid_grant(nodes, stream):
+    """SIGKILL of B's server while a grant to it is in flight. The test's
+    own removals from B's chest are paused and B saved first, so what B
+    loses to the crash is only what the ledger has not confirmed."""
+    n1, n2 = nodes["n1"], nodes["n2"]
+    stream.consume.clear()
+    time.sleep(1.0)  # a take under way finishes
+    saves = instance(n2, "b").get("saves", 0)
+    rcon(n2, "b", "/server-save")
+    wait_for(lambda: instance(n2, "b").get("saves", 0) > saves, "B saved")
+    wait_for(lambda: ledger(n1).get("grants_in_flight", 0) > 0, "a grant in flight")
+    pid = instance(n2, "b").get("pid", 0)
+    check(pid > 0, "B's pid")
+    os.kill(pid, signal.SIGKILL)
+    log("B (pid %d) killed with a grant in flight" % pid)
+    wait_for(lambda: instance(n2, "b").get("status") == "running" and
+             instance(n2, "b").get("pid") not in (0, pid), "B restarted")
+    lua_ready(n2, "b")
+    stream.consume.set()
+
+
+def settle(nodes, stream, ua):
+    """Stops putting, waits for A's chest, the outbox and the grants to
+    drain and the stock to reach B, then stops taking."""
+    a = nodes["n1"]
+    stream.produce.clear()
+    time.sleep(1.0)
+
+    def quiet():
+        if contents(a, "a", ua):
+            return False
+        j = ledger(a)
+        if j.get("grants_in_flight", 0) or j.get("items_in_flight", 0):
+            return False
+        if any(item_row(j, i)["stock"] for i in ITEMS):
+            return False
+        for n in nodes.values():
+            if n.alive() and metric(n.metrics(), "clusterd_items_outbox_exports"):
+                return False
+        return True
+    wait_for(quiet, "the ledger to settle", timeout=300)
+    stream.join()
+
+
+def count(nodes, stream, ua, ub, extra):
+    a, b = nodes["n1"], nodes["n2"]
+    ca, cb = contents(a, "a", ua), contents(b, "b", ub)
+    j = ledger(a)
+    ok = True
+    for name in ITEMS:
+        it = item_row(j, name)
+        put = stream.put[name] + extra["put"].get(name, 0)
+        taken = stream.taken[name] + extra["taken"].get(name, 0)
+        lhs = put
+        rhs = taken + ca.get(name, 0) + cb.get(name, 0) + it["stock"] + it["in_flight"]
+        log("%s: put %d = taken %d + A %d + B %d + stock %d + in flight %d (%s)"
+            % (name, put, taken, ca.get(name, 0), cb.get(name, 0), it["stock"],
+               it["in_flight"], "ok" if lhs == rhs else "DIFFERS by %d" % (lhs - rhs)))
+        ok = ok and lhs == rhs
+        check(it["exported"] == put - ca.get(name, 0),
+              "%s exported %d == put %d - left in A %d" % (name, it["exported"], put,
+                                                          ca.get(name, 0)))
+        check(it["delivered"] == taken + cb.get(name, 0),
+              "%s delivered %d == taken %d + in B %d" % (name, it["delivered"], taken,
+                                                         cb.get(name, 0)))
+        check(it["exported"] == it["stock"] + it["delivered"] + it["in_flight"],
+              "%s: the invariant" % name)
+    check(ok, "every item accounted for")
+    # Every node applied the same ledger.
+    for n in nodes.values():
+        jj = ledger(n)
+        check([item_row(jj, i) for i in ITEMS] == [item_row(j, i) for i in ITEMS],
+              "%s's ledger equals n1's" % n.name)
+
+
+def ipc_line(payload):
+    text = json.dumps(payload).replace("\\", "\\\\").replace("'", "\\'")
+    return "/sc print('\\f$ipc:items?j%s')" % text
+
+
+def bad_input(nodes):
+    a = nodes["n1"]
+    j0 = ledger(a)
+    r0 = j0["refused"]
+    m0 = a.metrics()
+    base = 10 ** 12
+    lines = [
+        {"id": base + 1, "type": "export", "seq": 10 ** 9,
+         "items": [{"name": "iron-plate", "count": 5, "quality": "normal"}]},
+        {"id": base + 2, "type": "export", "seq": 1,
+         "items": [{"name": "Iron Plate", "count": 5, "quality": "normal"}]},
+        {"id": base + 3, "type": "export", "seq": 1,
+         "items": [{"name": "iron-plate", "count": 2 ** 40, "quality": "normal"}]},
+        {"id": base + 4, "type": "export", "seq": 1,
+         "items": [{"name": "iron-plate", "count": -5, "quality": "normal"}]},
+        {"id": base + 5, "type": "nonsense"},
+    ]
+    for p in lines:
+        rcon(a, "a", ipc_line(p))
+
+    def refused():
+        r = ledger(a)["refused"]
+        m = a.metrics()
+        return (r["forged_seq"] >= r0["forged_seq"] + 1 and
+                r["malformed"] >= r0["malformed"] + 2 and
+                metric(m, "clusterd_items_ipc_malformed_total") >=
+                metric(m0, "clusterd_items_ipc_malformed_total") + 2 and
+                metric(m, "clusterd_items_exports_dead_total") >=
+                metric(m0, "clusterd_items_exports_dead_total") + 3)
+    wait_for(refused, "the bad input refused and counted")
+    j1 = ledger(a)
+    check([item_row(j1, i) for i in ITEMS] == [item_row(j0, i) for i in ITEMS],
+          "the ledger unchanged by bad input")
+    log("bad input refused: %s; node-side malformed %d" % (
+        {k: j1["refused"][k] - r0[k] for k in r0},
+        metric(a.metrics(), "clusterd_items_ipc_malformed_total")))
+
+
+def main():
+    with Cluster("items") as cl:
+        nodes = form(cl)
+        setup_instances(nodes)
+        ua, ub = make_chests(nodes)
+        first_transfer(nodes, ua, ub)
+        extra = {"put": {"iron-plate": 300 + 20 * STACK, "copper-plate": 120},
+                 "taken": {}}
+        rate = burst(nodes, ua, ub, extra["taken"])
+        stream = Stream(nodes["n1"], ua, nodes["n2"], ub)
+        stream.start()
+        t0 = time.monotonic()
+        time.sleep(3.0)
+        faults(cl, nodes, stream)
+        time.sleep(3.0)
+        settle(nodes, stream, ua)
+        dur = time.monotonic() - t0
+        # A failed put or take may or may not have moved items: the count
+        # could not be exact, so any error fails the test.
+        check(not stream.errors, "stream errors: %s" % stream.errors[:3])
+        count(nodes, stream, ua, ub, extra)
+        lat = stream.latencies()
+        log("stream: %d iron + %d copper plates over %.0f s with %d leader kills, %d node "
+            "kills, 1 instance kill; export->import latency p50 %.2f s p99 %.2f s (%d batches)"
+            % (stream.put["iron-plate"], stream.put["copper-plate"], dur, LEADER_KILLS,
+               NODE_KILLS, pct(lat, 0.5), pct(lat, 0.99), len(lat)))
+        log("throughput (burst): %.1f stacks/s" % rate)
+        bad_input(nodes)
+
+
+if __name__ == "__main__":
+    run(main)
