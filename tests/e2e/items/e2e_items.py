@@ -6,7 +6,9 @@ export chest and instance B on n2 with an import chest (lua/subspace).
 2. A steady stream: the test puts items into A's chest and takes what
    arrives out of B's chest, while the leader is killed (kill -9, after
    moving leadership to n3, the node without instances) LEADER_KILLS times,
-   the follower n3 is killed NODE_KILLS times, and B's server is killed
+   the follower n3 is killed NODE_KILLS times, n2 and n3 are frozen so
+   that n1 loses its quorum (A's exports wait in n1's local outbox and
+   drain afterwards), and B's server is killed
    with SIGKILL while a grant to it is in flight. Then the stream stops,
    the ledger settles, and every chest and the ledger are counted: for each
    item, put in = taken out of B + left in A + left in B + stock + in
@@ -29,8 +31,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../cluster"))
-from cluster_util import (BUILD, Cluster, Failed, check, free_port, log,  # noqa: E402
+from cluster_util import (BUILD, Cluster, Failed, check, log,  # noqa: E402
                           metric, run, wait_for)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../standin"))
+import standin_util as su  # noqa: E402
 
 INSTALL = os.path.join(BUILD, "factorio-standin")
 LONG = os.environ.get("ITEMS_LONG") == "1"
@@ -40,20 +44,39 @@ ITEMS = ("iron-plate", "copper-plate")
 STACK = 100  # both stack to 100
 
 
+TAKEN = set()
+
+
 def ports_block(n):
-    base = free_port()
-    return "%d-%d" % (base, base + n - 1) if base + n < 65000 else ports_block(n)
+    """The first of n consecutive ports free now, not given out before."""
+    import random
+    import socket
+    for _ in range(500):
+        base = random.randrange(20000, 60000 - n)
+        if any(p in TAKEN for p in range(base, base + n)):
+            continue
+        socks = []
+        try:
+            for p in range(base, base + n):
+                so = socket.socket()
+                so.bind(("127.0.0.1", p))
+                socks.append(so)
+        except OSError:
+            continue
+        finally:
+            for so in socks:
+                so.close()
+        TAKEN.update(range(base, base + n))
+        return base
+    raise Failed("no free port block")
 
 
 def write_config(node, factorio):
     os.makedirs(node.dir, exist_ok=True)
-    lo = free_port()
     cfg = {"node_name": node.name, "bind": node.bind, "http": node.http,
            "items_confirm": "after_save"}
     if factorio:
-        # Instance ports: a block above a free port (the instance manager
-        # checks each pair it takes anyway).
-        lo = 20000 + (lo % 30000)
+        lo = ports_block(10)
         cfg["factorio_dir"] = INSTALL
         cfg["instance_ports"] = "%d-%d" % (lo, lo + 9)
     with open(os.path.join(node.dir, "clusterd.json"), "w") as f:
@@ -69,11 +92,17 @@ def api(node, method, path, body=None, timeout=15):
         return st, {"raw": out[:200]}
 
 
-def rcon(node, inst, command):
-    st, j = api(node, "POST", "/api/v1/instances/%s/rcon" % inst, {"command": command})
-    if st != 200:
-        raise Failed("rcon %s %r via %s: %d %s" % (inst, command, node.name, st, j))
-    return j.get("reply", "")
+def rcon(node, inst, command, retry_s=60):
+    """An RCON command through node's API. A 503 (no leader known, so the
+    API refused before running anything) is retried."""
+    end = time.monotonic() + retry_s
+    while True:
+        st, j = api(node, "POST", "/api/v1/instances/%s/rcon" % inst, {"command": command})
+        if st == 200:
+            return j.get("reply", "")
+        if st != 503 or time.monotonic() > end:
+            raise Failed("rcon %s %r via %s: %d %s" % (inst, command, node.name, st, j))
+        time.sleep(0.2)
 
 
 def instance(node, inst):
@@ -105,8 +134,23 @@ def contents(node, inst, unit):
 
 
 def lua_ready(node, inst):
-    return wait_for(lambda: rcon(node, inst, "/sc rcon.print('ok')").strip() == "ok",
-                    "Lua commands on " + inst)
+    def ok():
+        try:
+            return rcon(node, inst, "/sc rcon.print('ok')").strip() == "ok"
+        except Failed:
+            return False  # not running yet
+    return wait_for(ok, "Lua commands on " + inst)
+
+
+def direct_rcon(node, inst):
+    """An RCON connection straight to the game (no node in the way, so it
+    works while the cluster has no leader): port from the instance record,
+    password from the server's command line."""
+    j = instance(node, inst)
+    with open("/proc/%d/cmdline" % j["pid"], "rb") as f:
+        args = f.read().split(b"\0")
+    pw = args[args.index(b"--rcon-password") + 1].decode()
+    return su.Rcon(j["rcon_port"], pw)
 
 
 class Stream:
@@ -114,6 +158,7 @@ class Stream:
 
     def __init__(self, a_node, ua, b_node, ub):
         self.a_node, self.ua, self.b_node, self.ub = a_node, ua, b_node, ub
+        self.a_rcon = direct_rcon(a_node, "a")
         self.put = {i: 0 for i in ITEMS}
         self.taken = {i: 0 for i in ITEMS}
         self.produce = threading.Event()
@@ -129,13 +174,13 @@ class Stream:
             if self.produce.wait(0.1):
                 try:
                     for name, n in (("iron-plate", 50), ("copper-plate", 20)):
-                        got = int(rcon(self.a_node, "a", "/standin chest insert %d %s %d"
-                                       % (self.ua, name, n)).strip())
+                        got = int(self.a_rcon.cmd("/standin chest insert %d %s %d"
+                                                  % (self.ua, name, n)).strip())
                         with self.lock:
                             self.put[name] += got
                             if name == "iron-plate":
                                 self.batches.append((time.monotonic(), self.put[name]))
-                except (Failed, OSError, ValueError) as e:
+                except (Failed, OSError, ValueError, AssertionError) as e:
                     self.errors.append("put: %s" % e)
                 time.sleep(0.25)
 
@@ -303,7 +348,30 @@ def faults(cl, nodes, stream):
         log("node kill %d/%d: follower n3 killed" % (i + 1, NODE_KILLS))
         time.sleep(2.0)
         restart(cl, n3)
+    quorum_loss(cl, nodes, stream)
     kill_b_mid_grant(nodes, stream)
+
+
+def quorum_loss(cl, nodes, stream):
+    """n2 and n3 frozen (SIGSTOP): n1 alone cannot commit, so A's exports
+    wait in n1's local outbox; they drain once the others are back."""
+    n1, n2, n3 = nodes["n1"], nodes["n2"], nodes["n3"]
+    stream.consume.clear()
+    time.sleep(1.0)
+    for n in (n2, n3):
+        n.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: metric(n1.metrics(), "clusterd_items_outbox_exports") >= 2,
+                 "exports waiting in n1's outbox")
+        held = metric(n1.metrics(), "clusterd_items_outbox_exports")
+        log("quorum lost: %d exports in n1's outbox" % held)
+    finally:
+        for n in (n2, n3):
+            n.proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: metric(n1.metrics(), "clusterd_items_outbox_exports") == 0,
+             "n1's outbox to drain")
+    log("quorum back: the outbox drained")
+    stream.consume.set()
 
 
 def kill_b_mid_grant(nodes, stream):
