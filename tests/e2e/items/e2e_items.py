@@ -21,7 +21,8 @@ Numbers: stacks per second game -> ledger -> game (a burst), export to
 import latency p50/p99 over the stream.
 
 ITEMS_LEADER_KILLS (default 3), ITEMS_NODE_KILLS (1); ITEMS_LONG=1 makes
-them 20 and 5.
+them 20 and 5. --v11 runs it all on a Factorio 1.1 install (1 leader kill,
+no node kill unless told).
 """
 import json
 import os
@@ -37,9 +38,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../
 import standin_util as su  # noqa: E402
 
 INSTALL = os.path.join(BUILD, "factorio-standin")
+# --v11: the same on a Factorio 1.1 install (make-install), fewer faults.
+V11 = "--v11" in sys.argv
 LONG = os.environ.get("ITEMS_LONG") == "1"
-LEADER_KILLS = int(os.environ.get("ITEMS_LEADER_KILLS", "20" if LONG else "3"))
-NODE_KILLS = int(os.environ.get("ITEMS_NODE_KILLS", "5" if LONG else "1"))
+LEADER_KILLS = int(os.environ.get("ITEMS_LEADER_KILLS",
+                                  "20" if LONG else "1" if V11 else "3"))
+NODE_KILLS = int(os.environ.get("ITEMS_NODE_KILLS", "5" if LONG else "0" if V11 else "1"))
 ITEMS = ("iron-plate", "copper-plate")
 STACK = 100  # both stack to 100
 
@@ -71,13 +75,27 @@ def ports_block(n):
     raise Failed("no free port block")
 
 
+def install(cl):
+    """The stand-in install the nodes run: the build's (2.0), or with --v11
+    a copy reporting 1.1.110."""
+    if not V11:
+        return INSTALL
+    dest = os.path.join(cl.tmp, "factorio-1.1")
+    if not os.path.exists(dest):
+        import subprocess
+        src = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                            "../../../tools/factorio-standin/make-install"))
+        subprocess.run([src, INSTALL, dest, "1.1.110"], check=True)
+    return dest
+
+
 def write_config(node, factorio):
     os.makedirs(node.dir, exist_ok=True)
     cfg = {"node_name": node.name, "bind": node.bind, "http": node.http,
            "items_confirm": "after_save"}
     if factorio:
         lo = ports_block(10)
-        cfg["factorio_dir"] = INSTALL
+        cfg["factorio_dir"] = install(node.cluster)
         cfg["instance_ports"] = "%d-%d" % (lo, lo + 9)
     with open(os.path.join(node.dir, "clusterd.json"), "w") as f:
         json.dump(cfg, f)
@@ -361,7 +379,7 @@ def quorum_loss(cl, nodes, stream):
     for n in (n2, n3):
         n.proc.send_signal(signal.SIGSTOP)
     try:
-        wait_for(lambda: metric(n1.metrics(), "clusterd_items_outbox_exports") >= 2,
+        wait_for(lambda: metric(n1.metrics(), "clusterd_items_outbox_exports") >= 3,
                  "exports waiting in n1's outbox")
         held = metric(n1.metrics(), "clusterd_items_outbox_exports")
         log("quorum lost: %d exports in n1's outbox" % held)

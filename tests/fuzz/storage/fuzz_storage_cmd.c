@@ -13,6 +13,7 @@
 #include "base/mp.h"
 #include "storage/cdomain.h"
 #include "storage/idomain.h"
+#include "storage/ledger.h"
 #include "storage/kvrev.h"
 #include "storage/session.h"
 #include "storage/storage.h"
@@ -56,6 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)stor_inst_check(body);
 		else if (type == STOR_DOMAIN_SESSION)
 			(void)stor_sess_check(body);
+		else if (type == STOR_DOMAIN_ITEMS)
+			(void)stor_items_check(body);
 		mp_doc_free(&doc);
 	}
 	/* A fresh store now and then keeps memory flat over long runs. */
