@@ -537,6 +537,9 @@ def main():
             % (stream.put["iron-plate"], stream.put["copper-plate"], dur, LEADER_KILLS,
                NODE_KILLS, pct(lat, 0.5), pct(lat, 0.99), len(lat)))
         log("throughput (burst): %.1f stacks/s" % rate)
+        # n1 forwards its proposals: a refusal must come back through the
+        # forwarding as an answer, not be mistaken for a broken message.
+        transfer_leader_to(cl, nodes["n2"])
         bad_input(nodes)
 
 
