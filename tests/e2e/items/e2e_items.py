@@ -467,6 +467,26 @@ def count(nodes, stream, ua, ub, extra):
               "%s's ledger equals n1's" % n.name)
 
 
+def ctl_checks(nodes):
+    """clusterctl items list | show | history against n3 (no instances)."""
+    n3, j = nodes["n3"], ledger(nodes["n1"])
+    iron = item_row(j, "iron-plate")
+    r = n3.ctl("items", "list")
+    check(r.returncode == 0 and "iron-plate" in r.stdout and
+          str(iron["delivered"]) in r.stdout, "clusterctl items list:\n" + r.stdout + r.stderr)
+    r = n3.ctl("items", "show", "iron-plate:normal")
+    check(r.returncode == 0 and "exported   %d" % iron["exported"] in r.stdout,
+          "clusterctl items show:\n" + r.stdout + r.stderr)
+    r = n3.ctl("items", "history", "copper-plate")
+    kinds = {line.split()[1] for line in r.stdout.splitlines()[1:] if line.strip()}
+    check(r.returncode == 0 and {"export", "grant", "deliver"} <= kinds,
+          "clusterctl items history kinds %s" % kinds)
+    r = n3.ctl("items", "show", "no-such-item")
+    check(r.returncode == 3, "clusterctl items show of an unknown item exits 3")
+    r = n3.ctl("items", "list", token="bogus.token")
+    check(r.returncode != 0, "clusterctl items list without a valid token fails")
+
+
 def ipc_line(payload):
     text = json.dumps(payload).replace("\\", "\\\\").replace("'", "\\'")
     return "/sc print('\\f$ipc:items?j%s')" % text
@@ -531,6 +551,7 @@ def main():
         # could not be exact, so any error fails the test.
         check(not stream.errors, "stream errors: %s" % stream.errors[:3])
         count(nodes, stream, ua, ub, extra)
+        ctl_checks(nodes)
         lat = stream.latencies()
         log("stream: %d iron + %d copper plates over %.0f s with %d leader kills, %d node "
             "kills, 1 instance kill; export->import latency p50 %.2f s p99 %.2f s (%d batches)"
