@@ -318,18 +318,51 @@ def take_all(b, ub, taken):
         taken[name] = taken.get(name, 0) + got
 
 
-def burst(nodes, ua, ub, taken):
-    """20 stacks at once; the time until all arrived."""
+def register(node, inst, unit, kind, wants=None):
+    w = ""
+    if wants:
+        w = ", wants = {%s}" % ", ".join("{name = '%s', count = %d}" % x for x in wants)
+    r = rcon(node, inst, "/sc rcon.print(remote.call('clusterd', 'subspace_chest', "
+             "{unit = %d, kind = '%s'%s}))" % (unit, kind, w))
+    check(r.strip() == "ok", "%s chest %d on %s registered: %r" % (kind, unit, inst, r))
+
+
+BURST_CHESTS = 3
+BURST_STACKS = 45  # per chest; a steel chest holds 48
+
+
+def burst(nodes, ua, ub, taken, put):
+    """BURST_CHESTS export chests of BURST_STACKS stacks each on A at once,
+    as many import chests wanting them on B: the time until all arrived."""
     a, b = nodes["n1"], nodes["n2"]
+    n = BURST_STACKS * STACK
+    ea = [int(rcon(a, "a", "/standin chest create steel-chest %d 5" % (10 + i)).strip())
+          for i in range(BURST_CHESTS)]
+    eb = [int(rcon(b, "b", "/standin chest create steel-chest %d 5" % (10 + i)).strip())
+          for i in range(BURST_CHESTS)]
+    for u in eb:
+        register(b, "b", u, "import", [("iron-plate", n)])
     take_all(b, ub, taken)
+    register(b, "b", ub, "import", [])  # the stream's chest waits
+    for u in ea:
+        rcon(a, "a", "/standin chest insert %d iron-plate %d" % (u, n))
+    put["iron-plate"] = put.get("iron-plate", 0) + n * BURST_CHESTS
     t0 = time.monotonic()
-    rcon(a, "a", "/standin chest insert %d iron-plate %d" % (ua, 20 * STACK))
-    wait_for(lambda: contents(b, "b", ub).get("iron-plate", 0) >= 20 * STACK,
-             "the burst in B")
+    for u in ea:
+        register(a, "a", u, "export")
+    wait_for(lambda: sum(contents(b, "b", u).get("iron-plate", 0) for u in eb) >=
+             n * BURST_CHESTS, "the burst in B")
     dt = time.monotonic() - t0
-    log("burst: 20 stacks A -> ledger -> B in %.2f s: %.1f stacks/s" % (dt, 20 / dt))
-    take_all(b, ub, taken)
-    return 20 / dt
+    stacks = BURST_CHESTS * BURST_STACKS
+    log("burst: %d stacks A -> ledger -> B in %.2f s: %.1f stacks/s" % (stacks, dt, stacks / dt))
+    for u in eb:
+        register(b, "b", u, "none")
+        got = int(rcon(b, "b", "/standin chest remove %d iron-plate %d" % (u, n)).strip())
+        taken["iron-plate"] = taken.get("iron-plate", 0) + got
+    for u in ea:
+        register(a, "a", u, "none")
+    register(b, "b", ub, "import", [(i, 2000) for i in ITEMS])
+    return stacks / dt
 
 
 def transfer_leader_to(cl, target):
@@ -536,9 +569,8 @@ def main():
         setup_instances(nodes)
         ua, ub = make_chests(nodes)
         first_transfer(nodes, ua, ub)
-        extra = {"put": {"iron-plate": 300 + 20 * STACK, "copper-plate": 120},
-                 "taken": {}}
-        rate = burst(nodes, ua, ub, extra["taken"])
+        extra = {"put": {"iron-plate": 300, "copper-plate": 120}, "taken": {}}
+        rate = burst(nodes, ua, ub, extra["taken"], extra["put"])
         stream = Stream(nodes["n1"], ua, nodes["n2"], ub)
         stream.start()
         t0 = time.monotonic()
