@@ -28,6 +28,7 @@
 #include "node/items.h"
 #include "storage/idomain.h"
 #include "storage/ledger.h"
+#include "node/events.h"
 #include "storage/kvrev.h"
 #include "storage/session.h"
 
@@ -195,8 +196,6 @@ static void rd_set_timer(void *ctx, uint64_t deadline_ms)
 		       deadline_ms > now ? deadline_ms - now : 0, 0);
 }
 
-/* Which domain a command belongs to: the envelope is msgpack
- * [version, domain, body] (storage.h). */
 /* The domain an entry's command belongs to: the envelope is msgpack
  * [version, domain, body] (storage.h). A session command (storage/
  * session.h) wraps another envelope as its last field: the domain that
@@ -243,6 +242,9 @@ static void rd_on_apply(void *ctx, const struct raft_entry *e, int result)
 		inst_mgr_kick(c->im);
 	if (domain == STOR_DOMAIN_ITEMS && c->items != NULL)
 		items_kick(c->items);
+	if (domain > 0 || e->type == RAFT_ENTRY_CONFIG)
+		ev_publish_domain(c->events, e->type == RAFT_ENTRY_CONFIG
+				  ? EV_DOMAIN_CONFIG : domain, e->index);
 	cl_ops_applied(c, e->index);
 }
 
@@ -256,6 +258,8 @@ static void rd_on_role(void *ctx, uint8_t role, raft_id leader,
 		TRACE_I(c->log, "raft", "term %llu: %s, leader %s",
 			(unsigned long long)term, raft_role_name(role),
 			leader == 0 ? "unknown" : m ? m->name : "(not a known member)");
+	if (leader != c->leader || term != c->term)
+		ev_publish_leader(c->events, leader, m ? m->name : NULL, term);
 	if (role == RAFT_LEADER && c->role != RAFT_LEADER)
 		ap_state_init(&c->ap);
 	c->role = role;
@@ -325,6 +329,8 @@ static void gd_on_member(void *ctx, const struct gossip_member_change *m)
 	if (strcmp(m->name, c->name) != 0)
 		TRACE_I(c->log, "gossip", "member %s (%s) is %s", m->name,
 			m->addr, m->status <= GOSSIP_LEFT ? words[m->status] : "?");
+	ev_publish_member(c->events, m->name,
+			  m->status <= GOSSIP_LEFT ? words[m->status] : "?");
 	cl_kick(c); /* a join may be waiting to see a live member */
 }
 
@@ -590,6 +596,7 @@ int cluster_start(const struct cluster_config *cfg, struct cluster **out,
 		return ERR_NOMEM;
 	c->loop = cfg->loop;
 	c->log = cfg->log;
+	c->events = cfg->events;
 	c->on_exit = cfg->on_exit;
 	c->exit_arg = cfg->exit_arg;
 	c->next_op = 1;
@@ -650,6 +657,11 @@ void cluster_set_instances(struct cluster *c, struct inst_mgr *im)
 void cluster_set_items(struct cluster *c, struct items_svc *items)
 {
 	c->items = items;
+}
+
+void cluster_set_plugins(struct cluster *c, struct plug_mgr *pm)
+{
+	c->pm = pm;
 }
 
 /* ---- stop ---- */

@@ -45,6 +45,10 @@ struct cluster_config {
 	 * stopped the store. */
 	void (*on_exit)(void *arg, int status);
 	void *exit_arg;
+	/* The node's event bus (node/events.h), borrowed until cluster_stop's
+	 * callback; NULL: none. Applied entries, leader and gossip changes
+	 * are published on it. */
+	struct ev_bus *events;
 };
 
 /* Opens the store and starts the runtime in the mode the data dir says.
@@ -66,6 +70,10 @@ void cluster_set_instances(struct cluster *c, struct inst_mgr *im);
  * NULL: none. Borrowed until set to NULL. */
 struct items_svc;
 void cluster_set_items(struct cluster *c, struct items_svc *items);
+/* The node's plugin supervisor (node/plugins), or NULL, for core.h's
+ * plugin_states. */
+struct plug_mgr;
+void cluster_set_plugins(struct cluster *c, struct plug_mgr *pm);
 
 /* Appends this node's Raft, gossip and transport metrics to a /metrics
  * reply (Prometheus text). */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "node/plugins/plugins.h"
 #include "storage/kvrev.h"
 
 static struct cluster *C(void *ctx)
@@ -379,6 +380,14 @@ static int core_inst_rcon(void *ctx, uint64_t id, const char *cmd,
 			     arg);
 }
 
+static size_t core_plugin_states(void *ctx, struct core_plugin_state *out,
+				 size_t max)
+{
+	struct cluster *c = ctx;
+
+	return c->pm ? plug_mgr_states(c->pm, out, max) : 0;
+}
+
 static int core_http_forward(void *ctx, const char *http_addr,
 			     const char *method, const char *path,
 			     const char *auth, const uint8_t *body,
@@ -430,4 +439,5 @@ const struct core_ops cl_core_ops = {
 	.items_grant_of = cl_items_grant_of,
 	.local_get = cl_local_get,
 	.local_batch = cl_local_batch,
+	.plugin_states = core_plugin_states,
 };

@@ -404,6 +404,17 @@ struct core_raft_status {
 	struct core_decision decisions[CORE_DECISIONS_MAX];
 };
 
+/* One plugin's process on this node (node/plugins/plugins.h). */
+struct core_plugin_state {
+	char name[CORE_NAME_MAX + 1];
+	char status[CORE_WORD_MAX]; /* stopped, starting, running, backoff,
+				       stopping */
+	int64_t pid;                /* 0: none */
+	uint32_t restarts;
+	int last_exit;              /* the last exit's status; a signal
+				       n gives 128 + n */
+};
+
 struct core_ops {
 	/* Clocks: monotonic (deadlines) and wall (token times), in ms. */
 	uint64_t (*now_ms)(void *ctx);
@@ -529,6 +540,12 @@ struct core_ops {
 	int (*local_batch)(void *ctx, const char *const *keys,
 			   const uint8_t *const *vals, const size_t *lens,
 			   const int *del, size_t n);
+
+	/* --- plugins (node/plugins) --- */
+	/* This node's plugin processes: up to max states into out; returns
+	 * how many. NULL: the node runs no supervisor. */
+	size_t (*plugin_states)(void *ctx, struct core_plugin_state *out,
+				size_t max);
 	/* Player tracking (issue 12, lua helper): a local read of the
 	 * replicated per-user counters, up to max in name order after
 	 * `after` ("": from the first). NULL in a core without them. */

@@ -233,6 +233,8 @@ struct http_stream {
 	h2o_req_t *req;
 	struct http_stream_src src;
 	int closed;
+	int wakeable; /* pulls may have nothing (http_async_stream_wakeable) */
+	int idle;     /* the last pull had nothing: waiting for a wake */
 };
 
 static void stream_close(struct http_stream *st)
@@ -262,9 +264,22 @@ static void stream_send(struct http_stream *st)
 		h2o_send(st->req, NULL, 0, H2O_SEND_STATE_ERROR);
 		return;
 	}
+	if (len == 0 && !done && st->wakeable) {
+		st->idle = 1; /* http_stream_wake pulls again */
+		return;
+	}
 	buf = h2o_iovec_init(p, len);
 	h2o_send(st->req, &buf, 1,
 		 done ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+void http_stream_wake(struct http_stream *st)
+{
+	ASSERT(!st->closed);
+	if (!st->idle)
+		return;
+	st->idle = 0;
+	stream_send(st);
 }
 
 static void stream_proceed(h2o_generator_t *g, h2o_req_t *req)
@@ -279,7 +294,8 @@ static void stream_stop(h2o_generator_t *g, h2o_req_t *req)
 	stream_close((struct http_stream *)g);
 }
 
-static void stream_test(struct http_async *a, const struct http_stream_src *src)
+static void stream_test(struct http_async *a, const struct http_stream_src *src,
+			int wakeable)
 {
 	const uint8_t *p;
 	size_t len;
@@ -287,6 +303,8 @@ static void stream_test(struct http_async *a, const struct http_stream_src *src)
 
 	while (rv == 0 && !done) {
 		rv = src->pull(src->arg, &p, &len, &done);
+		if (rv == 0 && len == 0 && !done && wakeable)
+			break; /* nothing more now: the test sees so far */
 		if (rv == 0)
 			rv = wbuf_put(&a->rep.body, p, len);
 	}
@@ -297,7 +315,8 @@ static void stream_test(struct http_async *a, const struct http_stream_src *src)
 }
 
 static void stream_start(h2o_req_t *req, struct http_reply *rep,
-			 const struct http_stream_src *src)
+			 const struct http_stream_src *src,
+			 void (*started)(void *arg, struct http_stream *st))
 {
 	struct http_stream *st;
 
@@ -308,22 +327,40 @@ static void stream_start(h2o_req_t *req, struct http_reply *rep,
 	st->gen.stop = stream_stop;
 	st->req = req;
 	st->src = *src;
+	st->wakeable = started != NULL;
 	h2o_start_response(req, &st->gen);
+	if (started != NULL)
+		started(src->arg, st);
 	stream_send(st);
 }
 
-void http_async_stream(struct http_async *a, const struct http_stream_src *src)
+static void async_stream(struct http_async *a, const struct http_stream_src *src,
+			 void (*started)(void *arg, struct http_stream *st))
 {
 	if (a->test_done != NULL) {
-		stream_test(a, src);
+		stream_test(a, src, started != NULL);
 	} else if (a->req != NULL) {
 		a->anchor->a = NULL;
-		stream_start(a->req, &a->rep, src);
+		stream_start(a->req, &a->rep, src, started);
 	} else {
 		src->close(src->arg);
 	}
 	wbuf_free(&a->rep.body);
 	free(a);
+}
+
+void http_async_stream(struct http_async *a, const struct http_stream_src *src)
+{
+	async_stream(a, src, NULL);
+}
+
+void http_async_stream_wakeable(struct http_async *a,
+				const struct http_stream_src *src,
+				void (*started)(void *arg,
+						struct http_stream *st))
+{
+	ASSERT(started != NULL);
+	async_stream(a, src, started);
 }
 
 struct http_async *http_async_new_test(void (*done)(void *arg,

@@ -118,8 +118,26 @@ struct http_stream_src {
  * headers of http_async_reply(a) (its body is ignored), then the pieces
  * src pulls, in chunked transfer encoding. Frees a. If the client went
  * away already, src->close runs at once. A test handle pulls every piece
- * into its reply's body (up to HTTP_BODY_MAX) and then calls done. */
+ * into its reply's body (up to HTTP_BODY_MAX), until the last or until a
+ * pull has nothing to send, and then calls done. */
 void http_async_stream(struct http_async *a, const struct http_stream_src *src);
+
+/* The same, for a source that is not always ready (an event stream):
+ * started(src->arg, st) runs once, before the first pull, with the
+ * stream's handle (valid until src->close runs; a test handle never calls
+ * it). Such a source's pull may answer 0 with *len 0 and *done 0: nothing
+ * to send now. The stream then idles until the source calls
+ * http_stream_wake(st). (A plain source must always give a piece or
+ * *done.) */
+struct http_stream;
+void http_async_stream_wakeable(struct http_async *a,
+				const struct http_stream_src *src,
+				void (*started)(void *arg,
+						struct http_stream *st));
+/* Pulls again from a stream whose last pull had nothing to send; a no-op
+ * when it is not idle (a piece is being written; pull runs after it).
+ * Never call it after the source's close ran. */
+void http_stream_wake(struct http_stream *st);
 
 /* Adds a response header (name static); ERR_TOOBIG past the bound. */
 int http_reply_header(struct http_reply *rep, const char *name,

@@ -15,9 +15,11 @@
 #include "node/api/api.h"
 #include "node/cluster.h"
 #include "node/datadir.h"
+#include "node/events.h"
 #include "node/http.h"
 #include "node/instances/instances.h"
 #include "node/items.h"
+#include "node/plugins/plugins.h"
 #include "node/log.h"
 #include "node/metrics.h"
 
@@ -36,6 +38,8 @@ struct node {
 	struct api api;          /* the HTTP API over the cluster's core */
 	struct inst_mgr *im;     /* the instance manager, or NULL */
 	struct items_svc *items; /* the items node side, or NULL */
+	struct plug_mgr *pm;     /* the plugin supervisor, or NULL */
+	struct ev_bus *events;   /* GET /api/v1/events (node/events.h) */
 	int stopping;
 	int exit_status;      /* why the cluster asked to stop, or 0 */
 };
@@ -113,6 +117,8 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 		rv = cluster_metrics(n->cluster, rep);
 	if (rv == 0 && n->cluster)
 		rv = api_metrics(&n->api, rep);
+	if (rv == 0 && n->events)
+		rv = ev_bus_metrics(n->events, rep);
 	return rv;
 }
 
@@ -146,6 +152,8 @@ static void on_http_stopped(struct node_http *h)
 
 	uv_close((uv_handle_t *)&n->sigint, NULL);
 	uv_close((uv_handle_t *)&n->sigterm, NULL);
+	ev_bus_free(n->events);
+	n->events = NULL;
 }
 
 /* The cluster stops first: its pending operations end (their deferred
@@ -179,11 +187,8 @@ static void on_instances_stopped(void *arg)
 	stop_cluster(n);
 }
 
-static void begin_stop(struct node *n)
+static void stop_instances(struct node *n)
 {
-	if (n->stopping)
-		return;
-	n->stopping = 1;
 	if (n->items) {
 		if (n->cluster)
 			cluster_set_items(n->cluster, NULL);
@@ -196,6 +201,33 @@ static void begin_stop(struct node *n)
 	if (n->cluster)
 		cluster_set_instances(n->cluster, NULL);
 	inst_mgr_stop(n->im, on_instances_stopped, n);
+}
+
+/* Plugins stop first: they use the API, which the instances and the
+ * cluster still serve meanwhile. */
+static void on_plugins_stopped(void *arg)
+{
+	struct node *n = arg;
+
+	n->pm = NULL;
+	stop_instances(n);
+}
+
+static void begin_stop(struct node *n)
+{
+	if (n->stopping)
+		return;
+	n->stopping = 1;
+	/* Event streams never idle out: end them, or the HTTP server would
+	 * wait for them. */
+	ev_bus_stop(n->events);
+	if (n->pm == NULL) {
+		stop_instances(n);
+		return;
+	}
+	if (n->cluster)
+		cluster_set_plugins(n->cluster, NULL);
+	plug_mgr_stop(n->pm, on_plugins_stopped, n);
 }
 
 static void on_cluster_exit(void *arg, int status)
@@ -258,6 +290,43 @@ static void remove_addr_file(const struct node *n)
 		TRACE_W(&n->log, "node", "cannot remove %s: %s", path, strerror(errno));
 }
 
+/* The URL a local process reaches this node's API at: a wildcard bind
+ * address becomes loopback. */
+static void local_api_url(const struct node *n, char *url, size_t size)
+{
+	const char *a = n->http.bound_addr, *colon = strrchr(a, ':');
+
+	if (colon != NULL && strncmp(a, "0.0.0.0:", 8) == 0)
+		snprintf(url, size, "http://127.0.0.1%s", colon);
+	else if (colon != NULL && strncmp(a, "[::]:", 5) == 0)
+		snprintf(url, size, "http://[::1]%s", colon);
+	else
+		snprintf(url, size, "http://%s", a);
+}
+
+static int start_plugins(struct node *n, char *errmsg, size_t errsz)
+{
+	char url[128];
+	struct plug_config pc = {
+		.loop = &n->loop,
+		.log = &n->log,
+		.core = cluster_core(n->cluster),
+		.node_name = n->cfg.node_name,
+		.api_url = url,
+	};
+	int rv;
+
+	local_api_url(n, url, sizeof(url));
+	rv = plug_mgr_new(&pc, &n->pm);
+	if (rv != 0) {
+		snprintf(errmsg, errsz, "cannot start the plugin supervisor: %s",
+			 err_str(rv));
+		return rv;
+	}
+	cluster_set_plugins(n->cluster, n->pm);
+	return 0;
+}
+
 static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 {
 	struct cluster_config cc = {
@@ -271,6 +340,7 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		.log = &n->log,
 		.on_exit = on_cluster_exit,
 		.exit_arg = n,
+		.events = n->events,
 	};
 	int rv = cluster_start(&cc, &n->cluster, errmsg, errsz);
 	struct items_config xc = {.loop = &n->loop, .log = &n->log};
@@ -282,10 +352,13 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		.lua_dir = n->cfg.lua_dir,
 		.port_lo = n->cfg.instance_port_lo,
 		.port_hi = n->cfg.instance_port_hi,
+		.events = n->events,
 	};
 
-	if (n->cluster)
+	if (n->cluster) {
 		api_init(&n->api, cluster_core(n->cluster));
+		n->api.events = n->events;
+	}
 	if (rv != 0 || n->cluster == NULL)
 		return rv;
 	ic.core = cluster_core(n->cluster);
@@ -306,7 +379,7 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		return rv;
 	}
 	cluster_set_items(n->cluster, n->items);
-	return 0;
+	return start_plugins(n, errmsg, errsz);
 }
 
 static int start(struct node *n, char *errmsg, size_t errsz)
@@ -328,6 +401,12 @@ static int start(struct node *n, char *errmsg, size_t errsz)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	n->start_time_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	n->start_ms = uv_now(&n->loop);
+	rv = ev_bus_new(&n->loop, (uint64_t)(n->start_time_s * 1000.0),
+			n->cfg.node_name, &n->events);
+	if (rv) {
+		snprintf(errmsg, errsz, "cannot create the event bus: %s", err_str(rv));
+		goto err_close_loop;
+	}
 	rv = node_http_start(&n->http, &n->loop, n->cfg.http_addr, routes, n);
 	if (rv) {
 		snprintf(errmsg, errsz, "cannot listen on %s: %s", n->cfg.http_addr,
@@ -353,7 +432,11 @@ err_stop_http:
 		cluster_stop(n->cluster, NULL, NULL);
 	node_http_stop(&n->http, NULL);
 err_close_loop:
+	ev_bus_stop(n->events);
 	uv_run(&n->loop, UV_RUN_DEFAULT); /* runs the listener's close */
+	ev_bus_free(n->events); /* nothing publishes any more */
+	n->events = NULL;
+	uv_run(&n->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&n->loop);
 err_close_dir:
 	node_datadir_close(&n->dir);

@@ -50,7 +50,12 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/items", api_items_list, 0, "item.read"},
 	{"PUT", "/api/v1/items", api_items_config, 0, "item.write"},
 	{"GET", "/api/v1/items/", api_items_show, 0, "item.read"},
+	{"GET", "/api/v1/plugins", api_plugins_list, 0, "plugin.read"},
+	{"POST", "/api/v1/plugins", api_plugins_create, 0, "plugin.write"},
+	{"POST", "/api/v1/plugins/", api_plugins_action, 0, "plugin.write"},
+	{"DELETE", "/api/v1/plugins/", api_plugins_delete, 0, "plugin.write"},
 	{"GET", "/api/v1/players", api_players_list, 0, "instance.read"},
+	{"GET", "/api/v1/events", api_events, 0, "events.read"},
 	{NULL, NULL, NULL, 0, NULL},
 };
 

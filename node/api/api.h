@@ -56,8 +56,12 @@ struct api_stats {
 	uint64_t unavailable;  /* 503s */
 };
 
+struct ev_bus;
 struct api {
 	struct core core; /* ops borrowed (static), ctx borrowed */
+	/* The node's event bus for GET /api/v1/events (node/events.h),
+	 * borrowed; NULL: the endpoint answers 503. Set after api_init. */
+	struct ev_bus *events;
 	uint64_t deadline_ms;
 	struct api_stats stats;
 };

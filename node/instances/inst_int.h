@@ -120,7 +120,12 @@ struct inst_mgr {
 	void *done_arg;
 	char lua_dir[INST_PATH_MAX]; /* patch.c: the modules patched in */
 	struct inst_ipc_mgr ipc;     /* ipc.c */
+	struct ev_bus *events; /* borrowed; may be NULL */
 };
+
+/* Sets a slot's state (enum inst_st) and publishes the change on the
+ * node's event stream (node/events.h). */
+void inst_set_state(struct inst_proc *p, uint8_t st);
 
 /* snprintf that says whether it cut: 0, or ERR_TOOBIG (dst then holds
  * the cut text). Paths are checked; messages may be cut. */

@@ -50,6 +50,7 @@
 struct inst_mgr;
 struct cJSON;
 
+struct ev_bus;
 struct inst_config {
 	uv_loop_t *loop;             /* borrowed */
 	const struct tracer *log;    /* borrowed */
@@ -66,6 +67,9 @@ struct inst_config {
 	/* The Lua modules patched into every save before a start (patch.h);
 	 * copied. "" or NULL: <executable dir>/../share/clusterd/lua. */
 	const char *lua_dir;
+	/* The node's event bus (node/events.h), borrowed; NULL: none. Local
+	 * status changes are published on it. */
+	struct ev_bus *events;
 };
 
 /* Creates the manager and starts its timer. 0, ERR_NOMEM or a libuv

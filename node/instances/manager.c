@@ -14,6 +14,7 @@
 
 #include "base/assert.h"
 #include "base/err.h"
+#include "node/events.h"
 
 #include <curl/curl.h>
 
@@ -117,14 +118,14 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 		snprintf(why, sizeof(why), "exited with status %lld",
 			 (long long)status);
 	if (creating && status == 0 && sig == 0 && !p->stop_wanted) {
-		p->state = ST_STOPPED; /* the save exists: start now */
+		inst_set_state(p, ST_STOPPED); /* the save exists: start now */
 		inst_mgr_kick(m);
 		return;
 	}
 	if (p->stop_wanted || m->stopping) {
 		TRACE_I(m->log, "instances", "%s: stopped (%s)", p->rec.name,
 			why);
-		p->state = ST_STOPPED;
+		inst_set_state(p, ST_STOPPED);
 		p->stop_wanted = 0;
 		inst_mgr_kick(m);
 		return;
@@ -136,7 +137,7 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 	else
 		(void)inst_fmt(p->cause, sizeof(p->cause), "%s%s%s", why,
 			 p->clash[0] ? ": " : "", p->clash);
-	p->state = ST_STOPPED;
+	inst_set_state(p, ST_STOPPED);
 	if (note_crash(p, now)) {
 		p->given_up = 1;
 		snprintf(p->cause + strlen(p->cause),
@@ -251,7 +252,7 @@ static void start(struct inst_proc *p)
 	if (access(save, F_OK) != 0) {
 		char *c_args[] = {exe, "--config", cfg, "--create", save, NULL};
 
-		p->state = ST_CREATING;
+		inst_set_state(p, ST_CREATING);
 		p->start_ms = uv_now(m->loop);
 		p->created_save = 1;
 		TRACE_I(m->log, "instances", "%s: creating save %s.zip",
@@ -274,7 +275,7 @@ static void start(struct inst_proc *p)
 		args[9] = "--rcon-password";
 		args[10] = p->rec.rcon_pw;
 		args[11] = NULL;
-		p->state = ST_STARTING;
+		inst_set_state(p, ST_STARTING);
 		/* After a save creation, the time counts from its start. */
 		if (!p->created_save)
 			p->start_ms = uv_now(m->loop);
@@ -288,7 +289,7 @@ static void start(struct inst_proc *p)
 			inst_pidfile_write(p);
 	}
 	if (rv != 0) {
-		p->state = ST_STOPPED;
+		inst_set_state(p, ST_STOPPED);
 		fail_start(p, "cannot run the server: %s", err_str(rv));
 	}
 }
@@ -299,7 +300,7 @@ static void stop(struct inst_proc *p)
 		return;
 	TRACE_I(p->m->log, "instances", "%s: stopping", p->rec.name);
 	p->stop_wanted = 1;
-	p->state = ST_STOPPING;
+	inst_set_state(p, ST_STOPPING);
 	(void)uv_process_kill(&p->proc, SIGTERM);
 	uv_timer_start(&p->kill_timer, on_kill_timer, p->m->stop_timeout_ms, 0);
 }
@@ -485,6 +486,7 @@ int inst_mgr_new(const struct inst_config *cfg, struct inst_mgr **out)
 	m->loop = cfg->loop;
 	m->log = cfg->log;
 	m->core = cfg->core;
+	m->events = cfg->events;
 	snprintf(m->factorio_dir, sizeof(m->factorio_dir), "%s",
 		 cfg->factorio_dir ? cfg->factorio_dir : "");
 	snprintf(m->instances_dir, sizeof(m->instances_dir), "%s",
@@ -511,17 +513,27 @@ int inst_mgr_new(const struct inst_config *cfg, struct inst_mgr **out)
 	return 0;
 }
 
+static const char *const state_words[] = {"stopped", "creating_save",
+					  "starting", "running", "stopping"};
+
+void inst_set_state(struct inst_proc *p, uint8_t st)
+{
+	ASSERT(st < sizeof(state_words) / sizeof(state_words[0]));
+	if (p->state != st)
+		ev_publish_instance(p->m->events, p->id, p->rec.name,
+				    state_words[st]);
+	p->state = st;
+}
+
 int inst_mgr_state(struct inst_mgr *m, uint64_t id,
 		   struct core_inst_state *out)
 {
-	static const char *const words[] = {"stopped", "creating_save",
-					    "starting", "running", "stopping"};
 	struct inst_proc *p = find(m, id);
 
 	if (p == NULL || !p->present)
 		return ERR_NOTFOUND;
 	memset(out, 0, sizeof(*out));
-	snprintf(out->status, sizeof(out->status), "%s", words[p->state]);
+	snprintf(out->status, sizeof(out->status), "%s", state_words[p->state]);
 	out->pid = p->pid;
 	out->crashes = p->crashes;
 	out->given_up = p->given_up;
