@@ -65,7 +65,7 @@ size_t l_u64_key(uint8_t *k, uint8_t pfx, uint64_t id)
 	return 9;
 }
 
-static int u64s_parse(const uint8_t *v, size_t vl, uint64_t *out, size_t n)
+int l_parse_u64s(const uint8_t *v, size_t vl, uint64_t *out, size_t n)
 {
 	const msgpack_object *o;
 	struct mp_doc doc;
@@ -102,7 +102,7 @@ int l_get_u64s(struct stor_apply_ctx *ax, const uint8_t *k, size_t kl,
 	memset(v, 0, n * sizeof(*v));
 	if (rc != 0)
 		return rc;
-	return u64s_parse(p, pl, v, n);
+	return l_parse_u64s(p, pl, v, n);
 }
 
 void l_put_u64s(struct stor_apply_ctx *ax, const uint8_t *k, size_t kl,

@@ -38,7 +38,9 @@ size_t l_item_key(uint8_t *k, const char *name, const char *quality);
 size_t l_u64_key(uint8_t *k, uint8_t pfx, uint64_t id);
 
 /* Records of fixed u64 fields: [version, v0, ..., vn-1]. A missing
- * record reads as zeros (and the config's defaults). */
+ * record reads as zeros (and the config's defaults). l_parse_u64s:
+ * 0, ERR_CORRUPT or ERR_VERSION. */
+int l_parse_u64s(const uint8_t *v, size_t vl, uint64_t *out, size_t n);
 int l_get_u64s(struct stor_apply_ctx *ax, const uint8_t *k, size_t kl,
 	       uint64_t *v, size_t n);
 void l_put_u64s(struct stor_apply_ctx *ax, const uint8_t *k, size_t kl,

@@ -10,31 +10,6 @@
 #include "base/err.h"
 #include "storage/ledger_int.h"
 
-/* Parses [version, v0..vn-1] like ledger.c's records. */
-static int rec_u64s(const uint8_t *v, size_t vl, uint64_t *out, size_t n)
-{
-	const msgpack_object *o;
-	struct mp_doc doc;
-	uint64_t ver;
-	uint32_t m;
-	int rc = ERR_CORRUPT;
-
-	if (mp_parse(&doc, v, vl) != 0)
-		return ERR_CORRUPT;
-	if (mp_get_array(doc.root, &m) != 0 || m != n + 1 ||
-	    mp_array_at(doc.root, 0, &o) != 0 || mp_get_u64(o, &ver) != 0 ||
-	    ver != L_VERSION)
-		goto out;
-	for (uint32_t i = 0; i < n; i++)
-		if (mp_array_at(doc.root, i + 1, &o) != 0 ||
-		    mp_get_u64(o, &out[i]) != 0)
-			goto out;
-	rc = 0;
-out:
-	mp_doc_free(&doc);
-	return rc;
-}
-
 static int get_u64s(struct stor *s, const uint8_t *k, size_t kl,
 		    uint64_t *out, size_t n)
 {
@@ -44,7 +19,7 @@ static int get_u64s(struct stor *s, const uint8_t *k, size_t kl,
 
 	memset(out, 0, n * sizeof(*out));
 	if (rc == 0)
-		rc = rec_u64s(v, vl, out, n);
+		rc = l_parse_u64s(v, vl, out, n);
 	free(v);
 	return rc;
 }
@@ -96,7 +71,7 @@ static int collect_stock(void *arg, const uint8_t *k, size_t kl,
 	if (l->n == l->max)
 		return 1;
 	nul = memchr(k + 1, 0, kl - 1);
-	if (nul == NULL || rec_u64s(v, vl, f, L_STOCK_N) != 0)
+	if (nul == NULL || l_parse_u64s(v, vl, f, L_STOCK_N) != 0)
 		return ERR_CORRUPT;
 	a = (size_t)(nul - (k + 1));
 	if (a > STOR_ITEM_NAME_MAX || kl - 2 - a > STOR_ITEM_QUALITY_MAX)
@@ -138,7 +113,7 @@ static int collect_event(void *arg, const uint8_t *k, size_t kl,
 	(void)kl;
 	if (l->n == l->max)
 		return 1;
-	if (rec_u64s(v, vl, f, 4) != 0 || f[1] > 255)
+	if (l_parse_u64s(v, vl, f, 4) != 0 || f[1] > 255)
 		return ERR_CORRUPT;
 	o->index = f[0];
 	o->kind = (uint8_t)f[1];
@@ -212,7 +187,7 @@ static int collect_flow(void *arg, const uint8_t *k, size_t kl,
 
 	if (l->n == l->max)
 		return 1;
-	if (kl != 9 || rec_u64s(v, vl, f, L_FLOW_N) != 0)
+	if (kl != 9 || l_parse_u64s(v, vl, f, L_FLOW_N) != 0)
 		return ERR_CORRUPT;
 	o->instance = get_u64be(k + 1);
 	o->exported = f[L_F_EXPORTED];
