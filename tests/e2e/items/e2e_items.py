@@ -520,6 +520,22 @@ def ctl_checks(nodes):
     check(r.returncode != 0, "clusterctl items list without a valid token fails")
 
 
+def permission_checks(nodes):
+    """A read token reads the ledger and may not configure it (403 naming
+    item.write); a bad mode is 400."""
+    n1 = nodes["n1"]
+    st, j = api(n1, "POST", "/api/v1/tokens", {"kind": "api", "role": "read", "name": "ro"})
+    check(st == 201, "read token: %d %s" % (st, j))
+    tok = j["token"]
+    st, _, body = n1.req("GET", "/api/v1/items", token=tok)
+    check(st == 200, "a read token reads /api/v1/items: %d" % st)
+    st, _, body = n1.req("PUT", "/api/v1/items", body=b'{"mode":"simple"}', token=tok)
+    check(st == 403 and b"item.write" in body, "a read token may not configure: %d %r"
+          % (st, body[:120]))
+    st, j = api(n1, "PUT", "/api/v1/items", {"mode": "fastest"})
+    check(st == 400, "an unknown mode is 400: %d %s" % (st, j))
+
+
 def ipc_line(payload):
     text = json.dumps(payload).replace("\\", "\\\\").replace("'", "\\'")
     return "/sc print('\\f$ipc:items?j%s')" % text
@@ -584,6 +600,7 @@ def main():
         check(not stream.errors, "stream errors: %s" % stream.errors[:3])
         count(nodes, stream, ua, ub, extra)
         ctl_checks(nodes)
+        permission_checks(nodes)
         lat = stream.latencies()
         log("stream: %d iron + %d copper plates over %.0f s with %d leader kills, %d node "
             "kills, 1 instance kill; export->import latency p50 %.2f s p99 %.2f s (%d batches)"
