@@ -177,6 +177,7 @@ class Stream:
     def __init__(self, a_node, ua, b_node, ub):
         self.a_node, self.ua, self.b_node, self.ub = a_node, ua, b_node, ub
         self.a_rcon = direct_rcon(a_node, "a")
+        self.a_lock = threading.Lock()
         self.put = {i: 0 for i in ITEMS}
         self.taken = {i: 0 for i in ITEMS}
         self.produce = threading.Event()
@@ -187,13 +188,35 @@ class Stream:
         self.arrivals = []  # (time, cumulative iron arrived: taken + in B)
         self.errors = []
 
+    def a_cmd(self, text):
+        with self.a_lock:
+            return self.a_rcon.cmd(text)
+
+    def pause_producer(self):
+        self.produce.clear()
+        with self.a_lock:  # a put under way finishes
+            pass
+
+    def resume_producer(self):
+        """A may have restarted: a new connection."""
+        with self.a_lock:
+            try:
+                self.a_rcon.close()
+            except OSError:
+                pass
+            self.a_rcon = direct_rcon(self.a_node, "a")
+        self.produce.set()
+
     def producer(self):
         while not self.stop.is_set():
             if self.produce.wait(0.1):
                 try:
                     for name, n in (("iron-plate", 50), ("copper-plate", 20)):
-                        got = int(self.a_rcon.cmd("/standin chest insert %d %s %d"
-                                                  % (self.ua, name, n)).strip())
+                        with self.a_lock:
+                            if not self.produce.is_set():
+                                break
+                            got = int(self.a_rcon.cmd("/standin chest insert %d %s %d"
+                                                      % (self.ua, name, n)).strip())
                         with self.lock:
                             self.put[name] += got
                             if name == "iron-plate":
@@ -405,7 +428,10 @@ def faults(cl, nodes, stream):
 
 def quorum_loss(cl, nodes, stream):
     """n2 and n3 frozen (SIGSTOP): n1 alone cannot commit, so A's exports
-    wait in n1's local outbox; they drain once the others are back."""
+    wait in n1's local outbox. Then n1 itself is killed (kill -9) with the
+    exports only in its outbox (A saved after handing them over, so A's
+    restart keeps them handed over); n1 restarts, n2 and n3 thaw, and the
+    outbox drains from n1's disk."""
     n1, n2, n3 = nodes["n1"], nodes["n2"], nodes["n3"]
     stream.consume.clear()
     time.sleep(1.0)
@@ -414,15 +440,32 @@ def quorum_loss(cl, nodes, stream):
     try:
         wait_for(lambda: metric(n1.metrics(), "clusterd_items_outbox_exports") >= 3,
                  "exports waiting in n1's outbox")
+        stream.pause_producer()
+        # The game's own outbox must be empty (every export acknowledged
+        # by n1), then a save makes A's side of the hand-over durable.
+        wait_for(lambda: "outbox=0" in stream.a_cmd(
+            "/sc local h = remote.call('clusterd', 'hello') "
+            "rcon.print('outbox=' .. tostring(h.outbox))"), "A's exports acknowledged")
+        stream.a_cmd("/server-save")
         held = metric(n1.metrics(), "clusterd_items_outbox_exports")
-        log("quorum lost: %d exports in n1's outbox" % held)
+        n1.kill9()
+        log("quorum lost: %d exports in n1's outbox; n1 killed" % held)
+        restart_alone(n1)
     finally:
         for n in (n2, n3):
             n.proc.send_signal(signal.SIGCONT)
     wait_for(lambda: metric(n1.metrics(), "clusterd_items_outbox_exports") == 0,
-             "n1's outbox to drain")
-    log("quorum back: the outbox drained")
+             "n1's outbox to drain after its restart")
+    log("quorum back: n1's outbox drained from its disk")
+    wait_for(lambda: instance(n1, "a").get("status") == "running", "A running again")
+    lua_ready(n1, "a")
+    stream.resume_producer()
     stream.consume.set()
+
+
+def restart_alone(n):
+    """Starts a killed node without waiting for a leader (it has none)."""
+    n.start(flags=False)
 
 
 def kill_b_mid_grant(nodes, stream):
