@@ -10,7 +10,6 @@
 #include "base/err.h"
 #include "node/cluster_int.h"
 #include "node/core.h"
-#include "node/items.h"
 #include "node/metrics.h"
 
 static struct stor *st(void *ctx)
@@ -149,17 +148,16 @@ static int flow_metrics(struct cluster *c, struct http_reply *rep)
 	return rv;
 }
 
-int cl_items_metrics(struct cluster *c, struct http_reply *rep)
+int cluster_items_metrics(void *arg, struct http_reply *rep)
 {
 	static const char *const names[] = CORE_ITEMS_REFUSED_NAMES;
+	struct cluster *c = arg;
 	struct core_items_info info;
 	int rv;
 
 	if (c->st == NULL)
 		return 0;
-	rv = c->items ? items_metrics(c->items, rep) : 0;
-	if (rv == 0)
-		rv = stock_metrics(c, rep);
+	rv = stock_metrics(c, rep);
 	if (rv == 0)
 		rv = flow_metrics(c, rep);
 	if (rv == 0 && core_stor_items_info(c->st, &info) == 0) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "node/items.h"
 #include "node/metrics.h"
 
 const char *cl_role_word(const struct cluster *c)
@@ -243,6 +244,7 @@ void cl_autopilot(uv_timer_t *t)
 	now = cl_now(c);
 	(void)gossipd_publish(c->gd, now, GOSSIPD_KEY_ROLE, cl_role_word(c));
 	cl_sessions_tick(c, now);
+	cl_metrics_tick(c, now);
 	if (c->role != RAFT_LEADER)
 		return;
 	fill_input(c, &in, now);
@@ -433,7 +435,9 @@ int cluster_metrics(struct cluster *c, struct http_reply *rep)
 		rv = raft_metrics(c, rep);
 	if (rv == 0 && c->gd)
 		rv = gossip_metrics(c, rep);
-	if (rv == 0)
-		rv = cl_items_metrics(c, rep);
+	if (rv == 0 && c->items)
+		rv = items_metrics(c->items, rep);
+	if (rv == 0 && c->joined)
+		rv = cl_metrics_own(c, rep);
 	return rv;
 }

@@ -47,6 +47,9 @@ struct node_config {
 	 * for the save), so a crash of the game never loses a delivered
 	 * item; 0 ("on_answer", the default) confirms on the game's answer. */
 	int items_confirm_after_save;
+	/* "cluster_metrics": "off" keeps this node out of the cluster-wide
+	 * /metrics (no version in gossip, no pulls); "on" is the default. */
+	int cluster_metrics_off;
 };
 
 /* The default instance port range: 100 ports, 50 instances. Factorio's own

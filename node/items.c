@@ -803,8 +803,9 @@ void items_free(struct items_svc *s)
 	uv_close((uv_handle_t *)&s->timer, on_closed);
 }
 
-int items_metrics(struct items_svc *s, struct http_reply *rep)
+int items_metrics(void *arg, struct http_reply *rep)
 {
+	struct items_svc *s = arg;
 	const struct metric_sample m[] = {
 		{"clusterd_items_outbox_exports", "gauge",
 		 "Exports in this node's local outbox, not yet in the ledger.",

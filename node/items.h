@@ -61,8 +61,9 @@ struct items_config {
 int items_new(const struct items_config *cfg, struct items_svc **out);
 /* An items entry was applied: push grants and drain soon. */
 void items_kick(struct items_svc *s);
-/* Node-local counters (outbox depth, pushes, ...) in Prometheus text. */
-int items_metrics(struct items_svc *s, struct http_reply *rep);
+/* Node-local counters (outbox depth, pushes, ...) in Prometheus text
+ * (part of the node's own figures; arg: s). */
+int items_metrics(void *s, struct http_reply *rep);
 /* Stops its work (timer closed, new IPC messages left unacknowledged).
  * Call before the instance manager stops. */
 void items_stop(struct items_svc *s);
