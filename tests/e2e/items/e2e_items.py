@@ -638,38 +638,59 @@ def bad_input(nodes):
         metric(own_metrics(a), "clusterd_items_ipc_malformed_total")))
 
 
+def kill_leftovers(tmp):
+    """Game servers of this test's nodes that outlived them (a node killed
+    with -9 leaves its servers behind): killed by PID."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if tmp.encode() in f.read():
+                    os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def main():
     with Cluster("items") as cl:
-        nodes = form(cl)
-        setup_instances(nodes)
-        ua, ub = make_chests(nodes)
-        first_transfer(nodes, ua, ub)
-        extra = {"put": {"iron-plate": 300, "copper-plate": 120}, "taken": {}}
-        rate = burst(nodes, ua, ub, extra["taken"], extra["put"])
-        stream = Stream(nodes["n1"], ua, nodes["n2"], ub)
-        stream.start()
-        t0 = time.monotonic()
-        time.sleep(3.0)
-        faults(cl, nodes, stream)
-        time.sleep(3.0)
-        settle(nodes, stream, ua)
-        dur = time.monotonic() - t0
-        # A failed put or take may or may not have moved items: the count
-        # could not be exact, so any error fails the test.
-        check(not stream.errors, "stream errors: %s" % stream.errors[:3])
-        count(nodes, stream, ua, ub, extra)
-        ctl_checks(nodes)
-        permission_checks(nodes)
-        lat = stream.latencies()
-        log("stream: %d iron + %d copper plates over %.0f s with %d leader kills, %d node "
-            "kills, 1 instance kill; export->import latency p50 %.2f s p99 %.2f s (%d batches)"
-            % (stream.put["iron-plate"], stream.put["copper-plate"], dur, LEADER_KILLS,
-               NODE_KILLS, pct(lat, 0.5), pct(lat, 0.99), len(lat)))
-        log("throughput (burst): %.1f stacks/s" % rate)
-        # n1 forwards its proposals: a refusal must come back through the
-        # forwarding as an answer, not be mistaken for a broken message.
-        transfer_leader_to(cl, nodes["n2"])
-        bad_input(nodes)
+        try:
+            run_all(cl)
+        finally:
+            kill_leftovers(cl.tmp)
+
+
+def run_all(cl):
+    nodes = form(cl)
+    setup_instances(nodes)
+    ua, ub = make_chests(nodes)
+    first_transfer(nodes, ua, ub)
+    extra = {"put": {"iron-plate": 300, "copper-plate": 120}, "taken": {}}
+    rate = burst(nodes, ua, ub, extra["taken"], extra["put"])
+    stream = Stream(nodes["n1"], ua, nodes["n2"], ub)
+    stream.start()
+    t0 = time.monotonic()
+    time.sleep(3.0)
+    faults(cl, nodes, stream)
+    time.sleep(3.0)
+    settle(nodes, stream, ua)
+    dur = time.monotonic() - t0
+    # A failed put or take may or may not have moved items: the count
+    # could not be exact, so any error fails the test.
+    check(not stream.errors, "stream errors: %s" % stream.errors[:3])
+    count(nodes, stream, ua, ub, extra)
+    ctl_checks(nodes)
+    permission_checks(nodes)
+    lat = stream.latencies()
+    log("stream: %d iron + %d copper plates over %.0f s with %d leader kills, %d node "
+        "kills, 1 instance kill; export->import latency p50 %.2f s p99 %.2f s (%d batches)"
+        % (stream.put["iron-plate"], stream.put["copper-plate"], dur, LEADER_KILLS,
+           NODE_KILLS, pct(lat, 0.5), pct(lat, 0.99), len(lat)))
+    log("throughput (burst): %.1f stacks/s" % rate)
+    # n1 forwards its proposals: a refusal must come back through the
+    # forwarding as an answer, not be mistaken for a broken message.
+    transfer_leader_to(cl, nodes["n2"])
+    bad_input(nodes)
 
 
 if __name__ == "__main__":
