@@ -25,7 +25,9 @@
 
 #include "base/assert.h"
 #include "base/err.h"
+#include "node/items.h"
 #include "storage/idomain.h"
+#include "storage/ledger.h"
 #include "node/events.h"
 #include "storage/kvrev.h"
 #include "storage/session.h"
@@ -241,6 +243,8 @@ static void rd_on_apply(void *ctx, const struct raft_entry *e, int result)
 		inst_mgr_kick(c->im);
 	if (domain == STOR_DOMAIN_USERS && c->users != NULL)
 		users_kick(c->users);
+	if (domain == STOR_DOMAIN_ITEMS && c->items != NULL)
+		items_kick(c->items);
 	if (domain > 0 || e->type == RAFT_ENTRY_CONFIG)
 		ev_publish_domain(c->events, e->type == RAFT_ENTRY_CONFIG
 				  ? EV_DOMAIN_CONFIG : domain, e->index);
@@ -673,6 +677,11 @@ void cluster_set_instances(struct cluster *c, struct inst_mgr *im)
 	} else if (c->users == NULL && users_new(&uc, &c->users) != 0) {
 		TRACE_E(c->log, "users", "cannot start the user list sync");
 	}
+}
+
+void cluster_set_items(struct cluster *c, struct items_svc *items)
+{
+	c->items = items;
 }
 
 void cluster_set_plugins(struct cluster *c, struct plug_mgr *pm)

@@ -66,6 +66,14 @@ const struct core *cluster_core(struct cluster *c);
  * operations reach it. */
 struct inst_mgr;
 void cluster_set_instances(struct cluster *c, struct inst_mgr *im);
+/* The items node side (node/items.h) to kick on applied items entries;
+ * NULL: none. Borrowed until set to NULL. */
+struct items_svc;
+void cluster_set_items(struct cluster *c, struct items_svc *items);
+/* The item ledger's figures (stock and in flight per item, flows per
+ * instance, refusals) from this node's applied state: a
+ * CLUSTER_METRICS_CLUSTER hook (arg: the cluster). */
+int cluster_items_metrics(void *arg, struct http_reply *rep);
 /* The node's plugin supervisor (node/plugins), or NULL, for core.h's
  * plugin_states. */
 struct plug_mgr;

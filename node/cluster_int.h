@@ -238,6 +238,7 @@ struct cluster {
 	struct core_snap *snaps;
 	/* the instance manager (node.c owns it; NULL when none runs) */
 	struct inst_mgr *im;
+	struct items_svc *items; /* node/items.h; NULL: none */
 	struct plug_mgr *pm; /* the plugin supervisor, or NULL */
 	struct ev_bus *events; /* borrowed (cluster_config.events); may be NULL */
 	/* this node's own session: "node:<raft id>:<boot nonce>" */
@@ -354,5 +355,22 @@ int cl_snap_next(void *ctx, struct core_snap *s, const uint8_t **p,
 		 size_t *len, int *done);
 void cl_snap_close(void *ctx, struct core_snap *s);
 void cl_snaps_detach(struct cluster *c);
+/* cluster_items.c: the items core ops. */
+int cl_items_list(void *ctx, struct core_item *out, size_t max, size_t *n);
+int cl_items_get(void *ctx, const char *name, const char *quality,
+		 struct core_item *out);
+int cl_items_history(void *ctx, const char *name, const char *quality,
+		     struct core_item_event *out, size_t max, size_t *n);
+int cl_items_grants(void *ctx, struct core_item_grant *out, size_t max,
+		    size_t *n);
+int cl_items_flows(void *ctx, struct core_item_flow *out, size_t max,
+		   size_t *n);
+int cl_items_info(void *ctx, struct core_items_info *out);
+int cl_items_grant_of(void *ctx, uint64_t instance,
+		      struct core_item_grant *out);
+int cl_local_get(void *ctx, const char *key, uint8_t **v, size_t *n);
+int cl_local_batch(void *ctx, const char *const *keys,
+		   const uint8_t *const *vals, const size_t *lens,
+		   const int *del, size_t n);
 
 #endif

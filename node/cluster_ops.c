@@ -508,7 +508,10 @@ static void answered(struct cluster *c, const struct rpc_msg *m,
 
 	if (op == NULL || op->state != CL_OP_SENT || op->sent_to != from)
 		return; /* expired, or an answer from a leader we left */
-	if (status == ERR_MALFORMED || result == ERR_MALFORMED) {
+	/* A field that is no status is malformed; a domain's result of
+	 * ERR_MALFORMED (a refused command) is an answer like any other. */
+	if (m->a > rpc_status_put(ERR_LAST_) ||
+	    m->c > rpc_status_put(ERR_LAST_)) {
 		c->rpc_malformed++;
 		return;
 	}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "node/items.h"
 #include "node/metrics.h"
 
 const char *cl_role_word(const struct cluster *c)
@@ -434,6 +435,8 @@ int cluster_metrics(struct cluster *c, struct http_reply *rep)
 		rv = raft_metrics(c, rep);
 	if (rv == 0 && c->gd)
 		rv = gossip_metrics(c, rep);
+	if (rv == 0 && c->items)
+		rv = items_metrics(c->items, rep);
 	if (rv == 0 && c->joined)
 		rv = cl_metrics_own(c, rep);
 	if (rv == 0 && c->users) /* issue 13 */

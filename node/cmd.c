@@ -215,6 +215,12 @@ static int encode_inner(const struct core_cmd *cmd, uint8_t **out,
 	case CORE_CMD_INV_ADMIN_RELEASE:
 	case CORE_CMD_INV_IMPORT:
 		return core_inv_encode(cmd, out, len);
+	case CORE_CMD_ITEMS_EXPORT:
+	case CORE_CMD_ITEMS_REQUEST:
+	case CORE_CMD_ITEMS_ALLOCATE:
+	case CORE_CMD_ITEMS_CONFIRM:
+	case CORE_CMD_ITEMS_CONFIG:
+		return core_items_encode(cmd, out, len);
 	case CORE_CMD_PLAYER_EVENT:
 		return player_encode(cmd, out, len);
 	case CORE_CMD_USER_CREATE:

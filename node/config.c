@@ -22,7 +22,7 @@
 
 static const char *const known_keys[] = {
 	"http", "node_name", "log_level", "bind", "advertise", "factorio_dir",
-	"instances_dir", "instance_ports", "lua_dir",
+	"instances_dir", "instance_ports", "lua_dir", "items_confirm",
 	"cluster_metrics"};
 
 /* Parses "LO-HI" (1 <= LO < HI <= 65535); ERR_CONFIG otherwise. */
@@ -243,6 +243,15 @@ static int apply_key(struct node_config *cfg, const char *key,
 	} else if (strcmp(key, "lua_dir") == 0) {
 		if (copy_str(cfg->lua_dir, sizeof(cfg->lua_dir), value))
 			limit = sizeof(cfg->lua_dir) - 1;
+	} else if (strcmp(key, "items_confirm") == 0) {
+		if (strcmp(value, "after_save") != 0 &&
+		    strcmp(value, "on_answer") != 0) {
+			snprintf(errmsg, errsz,
+				 "%s: \"items_confirm\" must be \"on_answer\" or \"after_save\"",
+				 path);
+			return ERR_CONFIG;
+		}
+		cfg->items_confirm_after_save = strcmp(value, "after_save") == 0;
 	} else if (strcmp(key, "instances_dir") == 0) {
 		if (copy_str(cfg->instances_dir, sizeof(cfg->instances_dir),
 			     value))
@@ -321,7 +330,7 @@ static int check_item(const cJSON *root, const cJSON *item, const char *path,
 {
 	if (!is_known(item->string)) {
 		snprintf(errmsg, errsz,
-			 "%s: unknown key \"%s\" (known: http, node_name, bind, advertise, log_level, factorio_dir, instances_dir, instance_ports, lua_dir, cluster_metrics)",
+			 "%s: unknown key \"%s\" (known: http, node_name, bind, advertise, log_level, factorio_dir, instances_dir, instance_ports, lua_dir, items_confirm, cluster_metrics)",
 			 path, item->string);
 		return ERR_CONFIG;
 	}

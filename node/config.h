@@ -42,6 +42,11 @@ struct node_config {
 	/* The Lua modules patched into saves (issue 12): "" is the install's
 	 * <bin>/../share/clusterd/lua. */
 	char lua_dir[NODE_PATH_MAX];
+	/* Items (issue 13): 1 ("items_confirm": "after_save") confirms a
+	 * grant only once the game saved after inserting it (the node asks
+	 * for the save), so a crash of the game never loses a delivered
+	 * item; 0 ("on_answer", the default) confirms on the game's answer. */
+	int items_confirm_after_save;
 	/* "cluster_metrics": "off" keeps this node out of the cluster-wide
 	 * /metrics (no version in gossip, no pulls); "on" is the default. */
 	int cluster_metrics_off;

@@ -130,6 +130,13 @@ enum core_cmd_type {
 	CORE_CMD_INV_EXPIRE = 73,
 	CORE_CMD_INV_ADMIN_RELEASE = 74,
 	CORE_CMD_INV_IMPORT = 75,
+	/* Items (issue 13), u.items: the item ledger's commands
+	 * (storage/ledger.h says what each does). */
+	CORE_CMD_ITEMS_EXPORT = 80,
+	CORE_CMD_ITEMS_REQUEST = 81,
+	CORE_CMD_ITEMS_ALLOCATE = 82,
+	CORE_CMD_ITEMS_CONFIRM = 83,
+	CORE_CMD_ITEMS_CONFIG = 84,
 	/* Player tracking (issue 12, lua helper; numbers 40-49), u.player:
 	 * a join (joins + 1) or a leave (online_ms added) of a user on an
 	 * instance, in the replicated "players" domain (10). */
@@ -332,6 +339,66 @@ struct core_token {
 	char user[CORE_USER_NAME_MAX + 1];
 };
 
+/* ---- Items (issue 13): the item ledger, as storage/ledger.h keeps it.
+ * Names and qualities match [a-z0-9_-] (1..64 and 1..32 characters). */
+#define CORE_ITEM_NAME_MAX 64
+#define CORE_ITEM_QUALITY_MAX 32
+#define CORE_ITEM_LINES_MAX 64
+#define CORE_ITEM_COUNT_MAX (1ull << 30)
+#define CORE_ITEMS_MAX 4096
+#define CORE_ITEMS_HISTORY 64
+#define CORE_ITEMS_GRANTS_MAX 1024
+#define CORE_ITEMS_REFUSED_N 6
+/* Names of the refusal counters, in order (core_items_info.refused). */
+#define CORE_ITEMS_REFUSED_NAMES                                              \
+	{"malformed", "unknown_instance", "wrong_node", "forged_seq",        \
+	 "duplicate", "bad_grant"}
+
+struct core_item_line {
+	char name[CORE_ITEM_NAME_MAX + 1];
+	char quality[CORE_ITEM_QUALITY_MAX + 1];
+	uint64_t count;
+};
+
+struct core_item {
+	char name[CORE_ITEM_NAME_MAX + 1];
+	char quality[CORE_ITEM_QUALITY_MAX + 1];
+	uint64_t stock, exported, delivered, in_flight;
+};
+
+struct core_item_event {
+	uint64_t index;            /* the log entry */
+	char kind[CORE_WORD_MAX];  /* export, grant, deliver, return, expire */
+	uint64_t instance, count;
+};
+
+struct core_item_grant {
+	uint64_t id, instance, created_ms;
+	size_t n;
+	struct core_item_line lines[CORE_ITEM_LINES_MAX];
+};
+
+struct core_item_flow {
+	uint64_t instance;
+	uint64_t exported, delivered, returned;
+};
+
+struct core_items_info {
+	char mode[CORE_WORD_MAX]; /* proportional, simple */
+	uint64_t timeout_ms, now_ms;
+	uint64_t refused[CORE_ITEMS_REFUSED_N];
+	uint64_t demands, grants; /* waiting requests, grants in flight */
+};
+
+/* A ledger command (CORE_CMD_ITEMS_*); lines borrowed for the write. */
+struct core_items_cmd {
+	uint64_t instance, node, seq, wall_ms, grant;
+	char mode[CORE_WORD_MAX]; /* CONFIG: proportional or simple */
+	uint64_t timeout_ms;      /* CONFIG */
+	size_t n;
+	const struct core_item_line *lines;
+};
+
 /* A replicated command. Pointers are borrowed for the duration of the
  * `write` call only: the core encodes (copies) the command before it
  * returns. */
@@ -353,6 +420,7 @@ struct core_cmd {
 			uint64_t now_ms; /* proposer's wall clock */
 		} revoke;
 		struct core_instance inst; /* CORE_CMD_INST_* */
+		struct core_items_cmd items; /* CORE_CMD_ITEMS_* */
 		struct {
 			const char *player;
 			uint64_t instance, node, gen;
@@ -678,6 +746,32 @@ struct core_ops {
 				void (*on_end)(void *arg, int status, int code),
 				void *arg, void **handle);
 	void (*http_stream_cancel)(void *ctx, void *handle);
+	/* Items (issue 13, node/items_core.c). Local reads of the applied
+	 * ledger, like kv_get. items_get: ERR_NOTFOUND for an item never
+	 * exported. Lists: up to max, in key order; history oldest first. */
+	int (*items_list)(void *ctx, struct core_item *out, size_t max,
+			  size_t *n);
+	int (*items_get)(void *ctx, const char *name, const char *quality,
+			 struct core_item *out);
+	int (*items_history)(void *ctx, const char *name, const char *quality,
+			     struct core_item_event *out, size_t max,
+			     size_t *n);
+	int (*items_grants)(void *ctx, struct core_item_grant *out, size_t max,
+			    size_t *n);
+	int (*items_flows)(void *ctx, struct core_item_flow *out, size_t max,
+			   size_t *n);
+	int (*items_info)(void *ctx, struct core_items_info *out);
+	/* The grant in flight to an instance; ERR_NOTFOUND if none. */
+	int (*items_grant_of)(void *ctx, uint64_t instance,
+			      struct core_item_grant *out);
+	/* Node-local data (not replicated; the items outbox uses keys
+	 * "items/outbox/..."): synced; one batch of puts and deletes is
+	 * atomic. local_get: ERR_NOTFOUND if absent, else the caller frees
+	 * *v. del[i] != 0 deletes keys[i] (vals[i] unused). */
+	int (*local_get)(void *ctx, const char *key, uint8_t **v, size_t *n);
+	int (*local_batch)(void *ctx, const char *const *keys,
+			   const uint8_t *const *vals, const size_t *lens,
+			   const int *del, size_t n);
 
 	/* Saves (issue 12; see above). Every op is about this node's files
 	 * (the caller checked that the instance is assigned here) and
@@ -857,6 +951,9 @@ struct cJSON *core_inst_settings(const char *overrides, int mask);
  * command out of bounds. The core's `write` uses it; so does the fake
  * core in tests. */
 int core_cmd_encode(const struct core_cmd *cmd, uint8_t **out, size_t *len);
+/* node/items_core.c: a CORE_CMD_ITEMS_* command as a ledger command. */
+int core_items_encode(const struct core_cmd *cmd, uint8_t **out,
+		      size_t *len);
 
 /* node/cmd_users.c, for node/cmd.c: the users domain's commands, and
  * the token fields issue 13 added. */
@@ -895,6 +992,21 @@ int core_stor_inv_list(struct stor *s, const char *after, int held_only,
 		       struct core_inv_lock *out, size_t max, size_t *n);
 int core_stor_inv_data(struct stor *s, const char *player,
 		       struct core_inv_lock *lock, char **json, size_t *len);
+/* Items (node/items_core.c). */
+int core_stor_items_list(struct stor *s, struct core_item *out, size_t max,
+			 size_t *n);
+int core_stor_items_get(struct stor *s, const char *name,
+			const char *quality, struct core_item *out);
+int core_stor_items_history(struct stor *s, const char *name,
+			    const char *quality, struct core_item_event *out,
+			    size_t max, size_t *n);
+int core_stor_items_grants(struct stor *s, struct core_item_grant *out,
+			   size_t max, size_t *n);
+int core_stor_items_flows(struct stor *s, struct core_item_flow *out,
+			  size_t max, size_t *n);
+int core_stor_items_info(struct stor *s, struct core_items_info *out);
+int core_stor_items_grant_of(struct stor *s, uint64_t instance,
+			     struct core_item_grant *out);
 int core_stor_player_list(struct stor *s, const char *after,
 			  struct core_player *out, size_t max, size_t *n);
 int core_stor_user_get(struct stor *s, const char *name,

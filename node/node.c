@@ -20,6 +20,7 @@
 #include "node/http.h"
 #include "node/instances/instances.h"
 #include "node/inventory.h"
+#include "node/items.h"
 #include "node/plugins/plugins.h"
 #include "node/log.h"
 #include "node/metrics.h"
@@ -39,6 +40,7 @@ struct node {
 	struct api api;          /* the HTTP API over the cluster's core */
 	struct inst_mgr *im;     /* the instance manager, or NULL */
 	struct inv *inv;         /* inventory sync (issue 14), or NULL */
+	struct items_svc *items; /* the items node side, or NULL */
 	struct plug_mgr *pm;     /* the plugin supervisor, or NULL */
 	struct ev_bus *events;   /* GET /api/v1/events (node/events.h) */
 	int stopping;
@@ -181,6 +183,9 @@ static void on_cluster_stopped(void *arg)
 	struct node *n = arg;
 
 	n->cluster = NULL;
+	if (n->items) /* after everything that could call back into it */
+		items_free(n->items);
+	n->items = NULL;
 	node_http_stop(&n->http, on_http_stopped);
 }
 
@@ -218,6 +223,11 @@ static void on_instances_stopped(void *arg)
 
 static void stop_instances(struct node *n)
 {
+	if (n->items) {
+		if (n->cluster)
+			cluster_set_items(n->cluster, NULL);
+		items_stop(n->items);
+	}
 	if (n->im == NULL) {
 		stop_cluster(n);
 		return;
@@ -396,6 +406,7 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		.events = n->events,
 	};
 	int rv = cluster_start(&cc, &n->cluster, errmsg, errsz);
+	struct items_config xc = {.loop = &n->loop, .log = &n->log};
 	struct inst_config ic = {
 		.loop = &n->loop,
 		.log = &n->log,
@@ -412,6 +423,8 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		n->api.events = n->events;
 		(void)cluster_metrics_hook(n->cluster, CLUSTER_METRICS_NODE,
 					   node_metrics, n);
+		(void)cluster_metrics_hook(n->cluster, CLUSTER_METRICS_CLUSTER,
+					   cluster_items_metrics, n->cluster);
 		cluster_metrics_share(n->cluster, !n->cfg.cluster_metrics_off);
 	}
 	if (rv != 0 || n->cluster == NULL)
@@ -425,7 +438,19 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 	}
 	cluster_set_instances(n->cluster, n->im);
 	rv = start_inventory(n, errmsg, errsz);
-	return rv != 0 ? rv : start_plugins(n, errmsg, errsz);
+	if (rv != 0)
+		return rv;
+	xc.core = ic.core;
+	xc.im = n->im;
+	xc.confirm_after_save = n->cfg.items_confirm_after_save;
+	rv = items_new(&xc, &n->items);
+	if (rv != 0) {
+		snprintf(errmsg, errsz, "cannot start the item ledger's node side: %s",
+			 err_str(rv));
+		return rv;
+	}
+	cluster_set_items(n->cluster, n->items);
+	return start_plugins(n, errmsg, errsz);
 }
 
 static int start(struct node *n, char *errmsg, size_t errsz)

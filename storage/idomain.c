@@ -507,3 +507,19 @@ int stor_inst_list(struct stor *s, struct stor_inst *out, size_t max,
 	*n = l.n;
 	return rc;
 }
+
+int stor_inst_ax_node(struct stor_apply_ctx *ax, uint64_t id, uint64_t *node)
+{
+	struct stor_inst in;
+	const uint8_t *v;
+	uint8_t k[9];
+	size_t vl;
+	int rc = stor_ax_get_in(ax, STOR_DOMAIN_INSTANCES, k, inst_key(k, id),
+				&v, &vl);
+
+	if (rc == 0)
+		rc = parse_rec(v, vl, &in);
+	if (rc == 0)
+		*node = in.node;
+	return rc;
+}

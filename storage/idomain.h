@@ -118,4 +118,10 @@ int stor_inst_by_name(struct stor *s, const char *name,
 int stor_inst_list(struct stor *s, struct stor_inst *out, size_t max,
 		   size_t *n);
 
+/* Inside another domain's apply (storage/ledger.c): the node instance id
+ * is assigned to (0: none), as the state is at this entry. ERR_NOTFOUND
+ * for an unknown instance. */
+struct stor_apply_ctx;
+int stor_inst_ax_node(struct stor_apply_ctx *ax, uint64_t id, uint64_t *node);
+
 #endif

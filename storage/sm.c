@@ -337,16 +337,34 @@ static int ax_flush(struct stor_apply_ctx *ax)
 
 int stor_ax_scan(struct stor_apply_ctx *ax, stor_scan_fn fn, void *arg)
 {
+	return stor_ax_scan_range(ax, NULL, 0, NULL, 0, fn, arg);
+}
+
+int stor_ax_scan_range(struct stor_apply_ctx *ax, const void *lo, size_t lol,
+		       const void *hi, size_t hil, stor_scan_fn fn, void *arg)
+{
 	int rc;
 
 	free(ax->got);
 	ax->got = NULL;
 	rc = ax_flush(ax);
 	if (rc == 0)
-		rc = stor_state_scan(ax->s, ax->domain, NULL, 0, NULL, 0, fn,
+		rc = stor_state_scan(ax->s, ax->domain, lo, lol, hi, hil, fn,
 				     arg);
 	if (rc != 0 && rc != ERR_NOMEM && ax->err == 0)
 		ax->err = rc;
+	return rc;
+}
+
+int stor_ax_get_in(struct stor_apply_ctx *ax, uint8_t domain, const void *k,
+		   size_t klen, const uint8_t **v, size_t *vlen)
+{
+	uint8_t own = ax->domain;
+	int rc;
+
+	ax->domain = domain;
+	rc = stor_ax_get(ax, k, klen, v, vlen);
+	ax->domain = own;
 	return rc;
 }
 

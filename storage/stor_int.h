@@ -140,6 +140,14 @@ int stor_ax_dispatch(struct stor_apply_ctx *ax, uint64_t index,
  * state every node sees at this entry, whatever its batch boundaries.
  * Values stor_ax_get returned earlier are invalid afterwards. */
 int stor_ax_scan(struct stor_apply_ctx *ax, stor_scan_fn fn, void *arg);
+/* stor_ax_scan over the domain keys in [lo, hi) (hi NULL: to the end). */
+int stor_ax_scan_range(struct stor_apply_ctx *ax, const void *lo, size_t lol,
+		       const void *hi, size_t hil, stor_scan_fn fn, void *arg);
+/* Inside an apply function: reads another domain's record (as the state
+ * is at this entry), like stor_ax_get; read only, so one domain can check
+ * what another holds (the ledger checks an instance's node). */
+int stor_ax_get_in(struct stor_apply_ctx *ax, uint8_t domain, const void *k,
+		   size_t klen, const uint8_t **v, size_t *vlen);
 /* session.c: registered by stor_open. */
 int stor_sess_register(struct stor *s);
 /* The state digest: FNV-1a over (key length, key, value length, value) of

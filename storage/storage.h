@@ -228,6 +228,11 @@ int stor_local_put(struct stor *s, const char *key, const void *v, size_t n);
 /* stor_local_get: ERR_NOTFOUND if the key was never put; on success the
  * caller frees *v. */
 int stor_local_get(struct stor *s, const char *key, uint8_t **v, size_t *n);
+/* Puts and deletes (del[i] != 0: delete keys[i]) of node-local data in
+ * one synced, atomic batch. */
+int stor_local_batch(struct stor *s, const char *const *keys,
+		     const uint8_t *const *vals, const size_t *lens,
+		     const int *del, size_t n);
 
 /* --- The state machine ---------------------------------------------- */
 

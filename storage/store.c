@@ -14,6 +14,7 @@
 #include "base/mp.h"
 #include "storage/idomain.h"
 #include "storage/invdomain.h"
+#include "storage/ledger.h"
 #include "storage/pdomain.h"
 #include "storage/stor_int.h"
 #include "storage/udomain.h"
@@ -244,6 +245,8 @@ int stor_open(const struct stor_options *o, struct stor **out)
 	if (rc == 0)
 		rc = stor_invd_register(s);
 	if (rc == 0)
+		rc = stor_items_register(s);
+	if (rc == 0)
 		rc = stor_players_register(s); /* domain 10 */
 	if (rc == 0)
 		rc = stor_user_register(s);
@@ -377,6 +380,32 @@ int stor_local_put(struct stor *s, const char *key, const void *v, size_t n)
 int stor_local_get(struct stor *s, const char *key, uint8_t **v, size_t *n)
 {
 	return stor_get(s, KV_CF_LOCAL, key, strlen(key), v, n);
+}
+
+int stor_local_batch(struct stor *s, const char *const *keys,
+		     const uint8_t *const *vals, const size_t *lens,
+		     const int *del, size_t n)
+{
+	struct kv_batch b;
+	int rc = 0;
+
+	kv_batch_init(&b);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t kl = strlen(keys[i]);
+
+		if (kl == 0 || kl > STOR_KEY_MAX ||
+		    (!del[i] && lens[i] > STOR_VALUE_MAX))
+			rc = ERR_INVAL;
+		else if (del[i])
+			rc = kv_batch_del(&b, KV_CF_LOCAL, keys[i], kl);
+		else
+			rc = kv_batch_put(&b, KV_CF_LOCAL, keys[i], kl, vals[i],
+					  lens[i]);
+	}
+	if (rc == 0)
+		rc = stor_write(s, &b, 1, "save local data");
+	kv_batch_free(&b);
+	return rc;
 }
 
 int stor_flush(struct stor *s)

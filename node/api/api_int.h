@@ -62,6 +62,10 @@ int api_instances_log(struct api_req *r, struct http_reply *rep);
 int api_inst_member_find(const struct core *c, uint64_t id, const char *name,
 			 struct core_member *out);
 uint64_t api_inst_self_id(const struct core *c);
+/* Items (issue 13, items.c). */
+int api_items_list(struct api_req *r, struct http_reply *rep);
+int api_items_show(struct api_req *r, struct http_reply *rep);
+int api_items_config(struct api_req *r, struct http_reply *rep);
 /* plugins.c */
 int api_plugins_list(struct api_req *r, struct http_reply *rep);
 int api_plugins_create(struct api_req *r, struct http_reply *rep);

@@ -132,6 +132,11 @@ int ctl_cmd_inventory_show(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_inventory_export(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_inventory_import(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_inventory_release(const struct ctl *c, int argc, char **argv);
+/* cmd_items.c */
+int ctl_cmd_items_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_items_show(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_items_history(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_items_config(const struct ctl *c, int argc, char **argv);
 /* cmd_plugin.c */
 int ctl_cmd_plugin_list(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv);

@@ -15,6 +15,7 @@
 #include "storage/cdomain.h"
 #include "storage/idomain.h"
 #include "storage/invdomain.h"
+#include "storage/ledger.h"
 #include "storage/kvrev.h"
 #include "storage/pdomain.h"
 #include "storage/session.h"
@@ -66,6 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)stor_user_check(body);
 		else if (type == STOR_DOMAIN_PLAYERS)
 			(void)stor_player_check(body);
+		else if (type == STOR_DOMAIN_ITEMS)
+			(void)stor_items_check(body);
 		mp_doc_free(&doc);
 	}
 	/* A fresh store now and then keeps memory flat over long runs. */
