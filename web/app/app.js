@@ -30,7 +30,7 @@
     plugins: '/plugins', events: '/events',
   };
   const TOKEN_KEY = 'clusterd_token';
-  const DEBOUNCE_MS = 150;      // coalesces bursts of events into one fetch
+  const DEBOUNCE_MS = 50;       // coalesces bursts of events into one fetch
   const RETRY_MS = 2000;        // reconnect delay of an event stream
   const REMOTE_STREAMS_MAX = 16; // other members followed at most
   const LOG_LINES_MAX = 500;    // lines a live log view keeps
@@ -38,9 +38,11 @@
   const S = {
     token: null, role: null, denied: {}, page: null, arg: null,
     down: false, streams: {}, logStream: null,
-    metrics: { start: performance.now(), ready: null, hello: null, events: 0, lastEvent: null },
+    metrics: { start: performance.now(), ready: null, hello: null, events: 0, remoteEvents: 0, lastEvent: null },
   };
-  const D = { members: null, raft: null, instances: null, status: {}, shows: {} };
+  // status: an instance's latest status; statusAt: when an event set it
+  // (a fetch that began before that event must not overwrite it).
+  const D = { members: null, raft: null, instances: null, status: {}, statusAt: {}, shows: {} };
   window.clusterdUI = { S, D, metrics: S.metrics };
 
   // ---- DOM helpers ---------------------------------------------------
@@ -54,7 +56,7 @@
       else if (k === 'value') el.value = v;
       else el.setAttribute(k, v === true ? '' : v);
     }
-    for (const c of kids.flat()) {
+    for (const c of kids.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       el.append(c instanceof Node ? c : String(c));
     }
@@ -172,11 +174,15 @@
     followMembers();
     updatePage('cluster');
   }
+  function fetchedStatus(name, word, since) {
+    if (!(D.statusAt[name] > since)) D.status[name] = word;
+  }
   async function loadInstances() {
+    const since = performance.now();
     const r = await call('GET', EP.instances);
     if (r.status === 200) {
       D.instances = r.data.instances;
-      for (const i of D.instances) if (i.status !== 'remote') D.status[i.name] = i.status;
+      for (const i of D.instances) if (i.status !== 'remote') fetchedStatus(i.name, i.status, since);
       // Instances of other nodes: their node answers (forwarded by ours).
       const remote = D.instances.filter((i) => i.status === 'remote').slice(0, 50);
       await Promise.all(remote.map(loadShow));
@@ -184,8 +190,9 @@
     updatePage('instances');
   }
   async function loadShow(i) {
+    const since = performance.now();
     const r = await call('GET', EP.instance(i.name));
-    if (r.status === 200) { D.shows[i.name] = r.data; D.status[i.name] = r.data.status; }
+    if (r.status === 200) { D.shows[i.name] = r.data; fetchedStatus(i.name, r.data.status, since); }
   }
   function nodeNames() {
     return Array.isArray(D.members) ? D.members.map((m) => m.name) : [];
@@ -273,7 +280,7 @@
   function applyStatus(ev) {
     S.metrics.lastEvent = performance.now();
     D.status[ev.name] = ev.status;
-    if (D.shows[ev.name]) D.shows[ev.name].status = ev.status;
+    D.statusAt[ev.name] = performance.now();
     document.querySelectorAll('[data-inst-status]').forEach((el) => {
       if (el.getAttribute('data-inst-status') !== ev.name) return;
       el.replaceChildren(status(ev.status));
@@ -293,6 +300,7 @@
         if (S.down) { S.down = false; renderBanner(); }
       } else if (state === 'unavailable') {
         setConn(code === 403 ? 'no live updates (token lacks events.read)' : 'no live updates on this node');
+        refreshAll(); // without a stream, the page loads once (no hello)
       } else {
         setConn('reconnecting…', 'down');
         checkNode();
@@ -310,7 +318,10 @@
       want[m.http] = true;
       if (S.streams[m.http]) continue;
       S.streams[m.http] = openStream('http://' + m.http, '', (ev) => {
+        S.metrics.remoteEvents++;
         if (ev.type === 'instance') applyStatus(ev);
+        // A fresh stream may have missed changes: fetch the statuses again.
+        else if (ev.type === 'hello' && !ev.resumed) soon('instances', loadInstances);
       }, () => {});
     }
     for (const k of Object.keys(S.streams)) {
@@ -831,8 +842,11 @@
     $('#who').textContent = 'token ' + S.token.split('.')[0];
     learnRole();
     route();
+    // The first data comes after the stream's hello (so no change falls
+    // between the fetch and the subscription), or without it if the
+    // stream does not say hello soon.
     openMain();
-    refreshAll();
+    setTimeout(() => { if (S.metrics.hello === null) refreshAll(); }, 3000);
   }
 
   // A switch from another node's page carries the token in the fragment

@@ -114,6 +114,7 @@ class UI:
         for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--window-size=1280,1000", "--user-data-dir=" + os.path.join(tmp, "chromium")):
             opts.add_argument(a)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
         self.d.set_page_load_timeout(60)
 
@@ -201,7 +202,17 @@ def main():
             U, I = [n for n in cl.nodes if n is not L]
             log("leader %s, the browser talks to %s, instances run on %s" % (L.name, U.name, I.name))
             ui = UI(cl.tmp)
-            scenario(cl, ui, L, U, I)
+            try:
+                scenario(cl, ui, L, U, I)
+            except Failed:
+                os.makedirs(SHOTS, exist_ok=True)
+                ui.d.save_screenshot(os.path.join(SHOTS, "FAILED.png"))
+                log("at failure: url %s, toasts %r, banner %r, streams %r" % (
+                    ui.d.current_url, ui.text("#toast"), ui.text("#banner"),
+                    ui.js("return Object.keys(window.clusterdUI.S.streams)")))
+                for e in ui.d.get_log("browser")[-20:]:
+                    log("browser console: %s" % e.get("message"))
+                raise
         finally:
             if ui:
                 ui.close()
@@ -234,13 +245,15 @@ def scenario(cl, ui, L, U, I):
     check(ui.js("return sessionStorage.getItem('clusterd_token')") == cl.admin_token,
           "the token is kept in sessionStorage")
     ui.wait(lambda: ui.text("#card-nodes .n") == "3 / 3", "the overview to show 3 of 3 nodes alive")
-    ui.wait(lambda: ui.text("#card-leader .n") == L.name, "the overview to name the leader " + L.name)
+    ui.wait(lambda: ui.text("#card-leader .n") == (cl.leader() or L).name,
+            "the overview to name the leader")
     check(len(d.find_elements(By.CSS_SELECTOR, "#ov-nodes tbody tr")) == 3, "the overview lists three nodes")
     a11y(ui, "overview")
     ui.shot("02-overview")
 
     # Page load, measured on a fresh load of the same tab (logged in).
-    d.get(url + "#/overview")
+    ui.go("#/overview")
+    d.refresh()
     ui.wait(lambda: ui.js("return window.clusterdUI.metrics.ready !== null && window.clusterdUI.metrics.hello !== null"),
             "the reloaded page to draw and connect")
     m = ui.js("return window.clusterdUI.metrics")
@@ -295,6 +308,8 @@ def scenario(cl, ui, L, U, I):
     log("measure: Start (keyboard) -> 'running' shown in the page: %.0f ms (stand-in start included)"
         % ((time.monotonic() - t_start) * 1000))
     check(ui.js("return window.__noReload") == "still here", "the status turned running without a reload")
+    check(ui.js("return window.clusterdUI.metrics.remoteEvents") > 0,
+          "the page follows the event streams of the other nodes (CORS)")
     ui.shot("04-instances")
 
     # RCON console on alpha's page.
@@ -340,8 +355,15 @@ def scenario(cl, ui, L, U, I):
         ui.shot("%02d-%s" % (8 + i, page))
 
     # ---- kill -9 the leader ----
+    # Leadership may have moved; make it L's again (neither the page's node
+    # nor the instance's), so the kill tests failover through U alone.
+    def lead_l():
+        if (cl.leader() or U).name != L.name:
+            api(U, "POST", "/api/v1/cluster/transfer-leader", {"target": L.name})
+        return (cl.leader() or U).name == L.name
+    wait_for(lead_l, "%s to lead again" % L.name, interval=1)
     ui.go("#/overview")
-    ui.wait(lambda: ui.text("#card-leader .n") == L.name, "the leader card")
+    ui.wait(lambda: ui.text("#card-leader .n") == L.name, "the leader card to show " + L.name)
     L.kill9()
     log("killed the leader %s" % L.name)
     ui.wait(lambda: ui.text("#card-leader .n") not in (L.name, "none", ""),
