@@ -347,6 +347,7 @@
   }
   function renderBanner() {
     const b = $('#banner');
+    $('#main').classList.toggle('stale', S.down);
     if (!S.down) { b.hidden = true; b.replaceChildren(); return; }
     const others = Array.isArray(D.members)
       ? D.members.filter((m) => m.http && m.http !== location.host && m.state !== 'left') : [];
@@ -570,9 +571,10 @@
         h('div', {}, ['start', 'stop', 'restart', 'kill'].map((a) => guard('instance.write', h('button', { type: 'button', 'data-action': a,
           onclick: () => act(a + ' ' + name, 'POST', EP.action(name, a), {}) }, a[0].toUpperCase() + a.slice(1))))));
       const sel = $('#assign-node');
-      if (sel && sel.options.length !== nodeNames().length + 1) {
+      if (sel && (sel.options.length !== nodeNames().length + 1 || !sel.dataset.set)) {
         sel.replaceChildren(h('option', { value: '' }, '(none)'), nodeNames().map((n) => h('option', { value: n }, n)));
         sel.value = i.node || '';
+        sel.dataset.set = '1'; // from now on the user's choice stays
       }
     },
   };
