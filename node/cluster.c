@@ -194,8 +194,6 @@ static void rd_set_timer(void *ctx, uint64_t deadline_ms)
 		       deadline_ms > now ? deadline_ms - now : 0, 0);
 }
 
-/* Which domain a command belongs to: the envelope is msgpack
- * [version, domain, body] (storage.h). */
 /* The domain an entry's command belongs to: the envelope is msgpack
  * [version, domain, body] (storage.h). A session command (storage/
  * session.h) wraps another envelope as its last field: the domain that
@@ -650,6 +648,11 @@ const struct core *cluster_core(struct cluster *c)
 void cluster_set_instances(struct cluster *c, struct inst_mgr *im)
 {
 	c->im = im;
+}
+
+void cluster_set_plugins(struct cluster *c, struct plug_mgr *pm)
+{
+	c->pm = pm;
 }
 
 /* ---- stop ---- */

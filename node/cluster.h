@@ -66,6 +66,10 @@ const struct core *cluster_core(struct cluster *c);
  * operations reach it. */
 struct inst_mgr;
 void cluster_set_instances(struct cluster *c, struct inst_mgr *im);
+/* The node's plugin supervisor (node/plugins), or NULL, for core.h's
+ * plugin_states. */
+struct plug_mgr;
+void cluster_set_plugins(struct cluster *c, struct plug_mgr *pm);
 
 /* Appends this node's Raft, gossip and transport metrics to a /metrics
  * reply (Prometheus text). */

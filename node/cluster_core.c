@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "node/plugins/plugins.h"
 #include "storage/kvrev.h"
 
 static struct cluster *C(void *ctx)
@@ -350,6 +351,13 @@ static int core_inst_list(void *ctx, struct core_instance *out, size_t max,
 	return core_stor_inst_list(C(ctx)->st, out, max, n);
 }
 
+/* Player tracking (issue 12, lua helper). */
+static int core_player_list(void *ctx, const char *after,
+			    struct core_player *out, size_t max, size_t *n)
+{
+	return core_stor_player_list(C(ctx)->st, after, out, max, n);
+}
+
 static int core_inst_state(void *ctx, uint64_t id,
 			   struct core_inst_state *out)
 {
@@ -370,6 +378,14 @@ static int core_inst_rcon(void *ctx, uint64_t id, const char *cmd,
 	return inst_mgr_rcon(c->im, id, cmd, len,
 			     deadline_ms > now ? deadline_ms - now : 1, cb,
 			     arg);
+}
+
+static size_t core_plugin_states(void *ctx, struct core_plugin_state *out,
+				 size_t max)
+{
+	struct cluster *c = ctx;
+
+	return c->pm ? plug_mgr_states(c->pm, out, max) : 0;
 }
 
 static int core_http_forward(void *ctx, const char *http_addr,
@@ -410,7 +426,9 @@ const struct core_ops cl_core_ops = {
 	.snapshot_close = cl_snap_close,
 	.inst_get = core_inst_get,
 	.inst_list = core_inst_list,
+	.player_list = core_player_list, /* issue 12, lua helper */
 	.inst_state = core_inst_state,
 	.inst_rcon = core_inst_rcon,
 	.http_forward = core_http_forward,
+	.plugin_states = core_plugin_states,
 };

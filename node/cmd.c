@@ -14,6 +14,7 @@
 #include "storage/cdomain.h"
 #include "storage/idomain.h"
 #include "storage/kvrev.h"
+#include "storage/pdomain.h"
 #include "storage/session.h"
 
 /* The two headers must agree on the shapes they share. */
@@ -28,6 +29,7 @@ _Static_assert(CORE_TOKEN_ID_LEN == STOR_CL_TOKEN_ID_LEN, "token id");
 _Static_assert(CORE_HASH_LEN == STOR_CL_HASH_LEN, "token hash");
 _Static_assert(CORE_NAME_MAX == STOR_CL_NAME_MAX, "names");
 _Static_assert(CORE_INST_NAME_MAX == STOR_INST_NAME_MAX, "instance names");
+_Static_assert(CORE_PLAYER_NAME_MAX == STOR_PLAYER_NAME_MAX + 1, "player names");
 _Static_assert(CORE_INST_PW_LEN <= STOR_INST_PW_MAX, "rcon password");
 _Static_assert((int)CORE_INST_RUNNING == (int)STOR_INST_RUNNING, "desired states");
 _Static_assert((int)CORE_TOKEN_API == (int)STOR_CL_TOKEN_API &&
@@ -127,6 +129,42 @@ int core_stor_inst_list(struct stor *s, struct core_instance *out,
 	return rc;
 }
 
+static int player_encode(const struct core_cmd *cmd, uint8_t **out,
+			 size_t *len)
+{
+	struct stor_player_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.op = cmd->u.player.join ? STOR_PLAYER_JOIN : STOR_PLAYER_LEAVE;
+	snprintf(c.name, sizeof(c.name), "%s", cmd->u.player.name);
+	c.instance = cmd->u.player.instance;
+	c.online_ms = cmd->u.player.online_ms;
+	return stor_player_encode(&c, out, len);
+}
+
+int core_stor_player_list(struct stor *s, const char *after,
+			  struct core_player *out, size_t max, size_t *n)
+{
+	struct stor_player *v;
+	int rc;
+
+	if (max > CORE_PLAYERS_LIST_MAX)
+		max = CORE_PLAYERS_LIST_MAX;
+	v = calloc(max ? max : 1, sizeof(*v));
+	if (v == NULL)
+		return ERR_NOMEM;
+	rc = stor_players_list(s, after, v, max, n);
+	for (size_t i = 0; rc == 0 && i < *n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		snprintf(out[i].name, sizeof(out[i].name), "%s", v[i].name);
+		out[i].joins = v[i].joins;
+		out[i].online_ms = v[i].online_ms;
+		out[i].last_instance = v[i].last_instance;
+	}
+	free(v);
+	return rc;
+}
+
 static int encode_inner(const struct core_cmd *cmd, uint8_t **out,
 			size_t *len)
 {
@@ -159,6 +197,8 @@ static int encode_inner(const struct core_cmd *cmd, uint8_t **out,
 	case CORE_CMD_INST_DESIRED:
 	case CORE_CMD_INST_DELETE:
 		return inst_encode(cmd, out, len);
+	case CORE_CMD_PLAYER_EVENT:
+		return player_encode(cmd, out, len);
 	default:
 		return ERR_INVAL;
 	}

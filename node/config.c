@@ -22,7 +22,7 @@
 
 static const char *const known_keys[] = {
 	"http", "node_name", "log_level", "bind", "advertise", "factorio_dir",
-	"instances_dir", "instance_ports"};
+	"instances_dir", "instance_ports", "lua_dir"};
 
 /* Parses "LO-HI" (1 <= LO < HI <= 65535); ERR_CONFIG otherwise. */
 static int parse_ports(const char *v, unsigned *lo, unsigned *hi)
@@ -239,6 +239,9 @@ static int apply_key(struct node_config *cfg, const char *key,
 		if (copy_str(cfg->factorio_dir, sizeof(cfg->factorio_dir),
 			     value))
 			limit = sizeof(cfg->factorio_dir) - 1;
+	} else if (strcmp(key, "lua_dir") == 0) {
+		if (copy_str(cfg->lua_dir, sizeof(cfg->lua_dir), value))
+			limit = sizeof(cfg->lua_dir) - 1;
 	} else if (strcmp(key, "instances_dir") == 0) {
 		if (copy_str(cfg->instances_dir, sizeof(cfg->instances_dir),
 			     value))
@@ -310,7 +313,7 @@ static int check_item(const cJSON *root, const cJSON *item, const char *path,
 {
 	if (!is_known(item->string)) {
 		snprintf(errmsg, errsz,
-			 "%s: unknown key \"%s\" (known: http, node_name, bind, advertise, log_level, factorio_dir, instances_dir, instance_ports)",
+			 "%s: unknown key \"%s\" (known: http, node_name, bind, advertise, log_level, factorio_dir, instances_dir, instance_ports, lua_dir)",
 			 path, item->string);
 		return ERR_CONFIG;
 	}

@@ -39,6 +39,9 @@ struct node_config {
 	char factorio_dir[NODE_PATH_MAX];
 	char instances_dir[NODE_PATH_MAX];
 	unsigned instance_port_lo, instance_port_hi;
+	/* The Lua modules patched into saves (issue 12): "" is the install's
+	 * <bin>/../share/clusterd/lua. */
+	char lua_dir[NODE_PATH_MAX];
 };
 
 /* The default instance port range: 100 ports, 50 instances. Factorio's own

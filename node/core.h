@@ -115,6 +115,10 @@ enum core_cmd_type {
 	CORE_CMD_INST_ASSIGN = 6,
 	CORE_CMD_INST_DESIRED = 7,
 	CORE_CMD_INST_DELETE = 8,
+	/* Player tracking (issue 12, lua helper; numbers 40-49), u.player:
+	 * a join (joins + 1) or a leave (online_ms added) of a user on an
+	 * instance, in the replicated "players" domain (10). */
+	CORE_CMD_PLAYER_EVENT = 40,
 };
 
 /* Instances: names (instance and save) match
@@ -143,6 +147,21 @@ struct core_instance {
 	char save[CORE_INST_NAME_MAX + 1];
 };
 
+/* Players listed per instance (a big server has ~100 online; more are
+ * not listed) and the longest name kept (Factorio allows 60 characters). */
+#define CORE_INST_PLAYERS_MAX 128
+#define CORE_PLAYER_NAME_MAX 64
+
+/* A user's counters over every instance of the cluster (the replicated
+ * "players" domain). */
+struct core_player {
+	char name[CORE_PLAYER_NAME_MAX];
+	uint64_t joins;
+	uint64_t online_ms;     /* summed over finished sessions */
+	uint64_t last_instance; /* of the last join or leave */
+};
+#define CORE_PLAYERS_LIST_MAX 1000
+
 /* What the node an instance is assigned to knows of it (in memory). */
 struct core_inst_state {
 	char status[CORE_WORD_MAX]; /* stopped, creating_save, starting,
@@ -154,6 +173,11 @@ struct core_inst_state {
 	uint64_t start_to_running_ms; /* last start (save creation
 					 included) to InGame; 0: not yet */
 	char cause[CORE_INST_CAUSE_MAX]; /* last failure; "" if none */
+	/* Issue 12, player tracking (lua helper): who is online, from the
+	 * in-game module's join/leave events; empty unless running. */
+	uint32_t players_n;
+	char players[CORE_INST_PLAYERS_MAX][CORE_PLAYER_NAME_MAX];
+	uint64_t ipc_received, ipc_duplicates; /* game -> node messages */
 };
 
 /* An RCON reply: status 0 with body[0..len) (borrowed for the call), or an
@@ -209,6 +233,12 @@ struct core_cmd {
 			uint64_t now_ms; /* proposer's wall clock */
 		} revoke;
 		struct core_instance inst; /* CORE_CMD_INST_* */
+		struct {
+			char name[CORE_PLAYER_NAME_MAX];
+			uint64_t instance;
+			uint8_t join;       /* 1: join, 0: leave */
+			uint64_t online_ms; /* leave: the session's length */
+		} player; /* CORE_CMD_PLAYER_EVENT */
 	} u;
 	/* An HTTP client's Idempotency-Key (client_len 0: none). With one,
 	 * the command is applied at most once per (client, seq): a repeat
@@ -304,6 +334,17 @@ struct core_raft_status {
 	struct core_server servers[CORE_SERVERS_MAX];
 	size_t ndecisions;
 	struct core_decision decisions[CORE_DECISIONS_MAX];
+};
+
+/* One plugin's process on this node (node/plugins/plugins.h). */
+struct core_plugin_state {
+	char name[CORE_NAME_MAX + 1];
+	char status[CORE_WORD_MAX]; /* stopped, starting, running, backoff,
+				       stopping */
+	int64_t pid;                /* 0: none */
+	uint32_t restarts;
+	int last_exit;              /* the last exit's status; a signal
+				       n gives 128 + n */
 };
 
 struct core_ops {
@@ -405,6 +446,17 @@ struct core_ops {
 			    const char *auth, const uint8_t *body,
 			    size_t body_len, uint64_t deadline_ms,
 			    core_http_cb cb, void *arg);
+
+	/* --- plugins (node/plugins) --- */
+	/* This node's plugin processes: up to max states into out; returns
+	 * how many. NULL: the node runs no supervisor. */
+	size_t (*plugin_states)(void *ctx, struct core_plugin_state *out,
+				size_t max);
+	/* Player tracking (issue 12, lua helper): a local read of the
+	 * replicated per-user counters, up to max in name order after
+	 * `after` ("": from the first). NULL in a core without them. */
+	int (*player_list)(void *ctx, const char *after,
+			   struct core_player *out, size_t max, size_t *n);
 };
 
 /* Marks a request forwarded by another node (see http_forward). */
@@ -474,6 +526,8 @@ int core_stor_inst_get(struct stor *s, const char *name_or_id,
 		       struct core_instance *out);
 int core_stor_inst_list(struct stor *s, struct core_instance *out,
 			size_t max, size_t *n);
+int core_stor_player_list(struct stor *s, const char *after,
+			  struct core_player *out, size_t max, size_t *n);
 /* Fills r->current_rev after a command applied on this store: for a KV
  * command whose result is ERR_CONFLICT or ERR_NOTFOUND, the key's
  * revision now (0 = absent); 0 otherwise. */

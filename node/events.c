@@ -592,3 +592,26 @@ void ev_publish_log(struct ev_bus *b, uint64_t instance, const char *name,
 	cJSON_AddStringToObject(o, "line", cut);
 	publish_obj(b, EV_F_LOG, o);
 }
+
+void ev_publish_game(struct ev_bus *b, uint64_t instance,
+		     const char *instance_name, const char *kind,
+		     const char *player, const char *message)
+{
+	int chat = strcmp(kind, "chat") == 0;
+	cJSON *o;
+
+	if (b == NULL || b->stopped)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", chat ? "chat" : "player");
+	if (!chat)
+		cJSON_AddStringToObject(o, "event", kind);
+	cJSON_AddNumberToObject(o, "instance", (double)instance);
+	cJSON_AddStringToObject(o, "instance_name",
+				instance_name ? instance_name : "");
+	if (player != NULL)
+		cJSON_AddStringToObject(o, "player", player);
+	if (chat && message != NULL)
+		cJSON_AddStringToObject(o, "message", message);
+	publish_obj(b, 0, o);
+}

@@ -116,6 +116,15 @@ void ev_publish_member(struct ev_bus *b, const char *name,
 void ev_publish_log(struct ev_bus *b, uint64_t instance, const char *name,
 		    const char *line, size_t len);
 
+/* A player event from a game (the clusterd Lua module's channel):
+ * chat as {"type":"chat","instance":N,"instance_name":..,"player":..,
+ * "message":..}, any other kind (join, leave, ban, ...) as
+ * {"type":"player","event":KIND,"instance":N,"instance_name":..,
+ * "player":..}. player and message may be NULL. */
+void ev_publish_game(struct ev_bus *b, uint64_t instance,
+		     const char *instance_name, const char *kind,
+		     const char *player, const char *message);
+
 /* Sends whatever is new to every idle client (the batching timer does
  * this; tests call it). */
 void ev_bus_flush(struct ev_bus *b);

@@ -122,7 +122,7 @@ static int cors_preflight(h2o_req_t *req)
 	static const struct {
 		const char *name, *value;
 	} hd[] = {
-		{"access-control-allow-methods", "GET, POST, PUT, DELETE"},
+		{"access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE"},
 		{"access-control-allow-headers",
 		 "Authorization, Content-Type, Last-Event-ID, Idempotency-Key"},
 		{"access-control-max-age", "600"},

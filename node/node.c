@@ -19,6 +19,7 @@
 #include "node/events.h"
 #include "node/http.h"
 #include "node/instances/instances.h"
+#include "node/plugins/plugins.h"
 #include "node/log.h"
 #include "node/metrics.h"
 #include "node/webui.h"
@@ -38,6 +39,7 @@ struct node {
 	struct api api;          /* the HTTP API over the cluster's core */
 	struct inst_mgr *im;     /* the instance manager, or NULL */
 	struct ev_bus *events;   /* GET /api/v1/events (node/events.h) */
+	struct plug_mgr *pm;     /* the plugin supervisor, or NULL */
 	int stopping;
 	int exit_status;      /* why the cluster asked to stop, or 0 */
 };
@@ -209,6 +211,27 @@ static void on_instances_stopped(void *arg)
 	stop_cluster(n);
 }
 
+static void stop_instances(struct node *n)
+{
+	if (n->im == NULL) {
+		stop_cluster(n);
+		return;
+	}
+	if (n->cluster)
+		cluster_set_instances(n->cluster, NULL);
+	inst_mgr_stop(n->im, on_instances_stopped, n);
+}
+
+/* Plugins stop first: they use the API, which the instances and the
+ * cluster still serve meanwhile. */
+static void on_plugins_stopped(void *arg)
+{
+	struct node *n = arg;
+
+	n->pm = NULL;
+	stop_instances(n);
+}
+
 static void begin_stop(struct node *n)
 {
 	if (n->stopping)
@@ -217,13 +240,13 @@ static void begin_stop(struct node *n)
 	/* Event streams never idle out: end them, or the HTTP server would
 	 * wait for them. */
 	ev_bus_stop(n->events);
-	if (n->im == NULL) {
-		stop_cluster(n);
+	if (n->pm == NULL) {
+		stop_instances(n);
 		return;
 	}
 	if (n->cluster)
-		cluster_set_instances(n->cluster, NULL);
-	inst_mgr_stop(n->im, on_instances_stopped, n);
+		cluster_set_plugins(n->cluster, NULL);
+	plug_mgr_stop(n->pm, on_plugins_stopped, n);
 }
 
 static void on_cluster_exit(void *arg, int status)
@@ -286,6 +309,43 @@ static void remove_addr_file(const struct node *n)
 		TRACE_W(&n->log, "node", "cannot remove %s: %s", path, strerror(errno));
 }
 
+/* The URL a local process reaches this node's API at: a wildcard bind
+ * address becomes loopback. */
+static void local_api_url(const struct node *n, char *url, size_t size)
+{
+	const char *a = n->http.bound_addr, *colon = strrchr(a, ':');
+
+	if (colon != NULL && strncmp(a, "0.0.0.0:", 8) == 0)
+		snprintf(url, size, "http://127.0.0.1%s", colon);
+	else if (colon != NULL && strncmp(a, "[::]:", 5) == 0)
+		snprintf(url, size, "http://[::1]%s", colon);
+	else
+		snprintf(url, size, "http://%s", a);
+}
+
+static int start_plugins(struct node *n, char *errmsg, size_t errsz)
+{
+	char url[128];
+	struct plug_config pc = {
+		.loop = &n->loop,
+		.log = &n->log,
+		.core = cluster_core(n->cluster),
+		.node_name = n->cfg.node_name,
+		.api_url = url,
+	};
+	int rv;
+
+	local_api_url(n, url, sizeof(url));
+	rv = plug_mgr_new(&pc, &n->pm);
+	if (rv != 0) {
+		snprintf(errmsg, errsz, "cannot start the plugin supervisor: %s",
+			 err_str(rv));
+		return rv;
+	}
+	cluster_set_plugins(n->cluster, n->pm);
+	return 0;
+}
+
 static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 {
 	struct cluster_config cc = {
@@ -307,6 +367,7 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		.log = &n->log,
 		.factorio_dir = n->cfg.factorio_dir,
 		.instances_dir = n->cfg.instances_dir,
+		.lua_dir = n->cfg.lua_dir,
 		.port_lo = n->cfg.instance_port_lo,
 		.port_hi = n->cfg.instance_port_hi,
 		.events = n->events,
@@ -326,7 +387,7 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 		return rv;
 	}
 	cluster_set_instances(n->cluster, n->im);
-	return 0;
+	return start_plugins(n, errmsg, errsz);
 }
 
 static int start(struct node *n, char *errmsg, size_t errsz)

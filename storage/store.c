@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "base/mp.h"
 #include "storage/idomain.h"
+#include "storage/pdomain.h"
 #include "storage/stor_int.h"
 
 /* Defaults: a node's memory budget for RocksDB is a few tens of MB
@@ -238,6 +239,8 @@ int stor_open(const struct stor_options *o, struct stor **out)
 		rc = stor_cl_register(s);
 	if (rc == 0)
 		rc = stor_inst_register(s);
+	if (rc == 0)
+		rc = stor_players_register(s); /* domain 10 */
 	if (rc == 0)
 		rc = stor_sess_register(s);
 	if (rc != 0) {

@@ -94,6 +94,17 @@ static uint64_t self_id(const struct core *c)
 	return id;
 }
 
+/* Who is online (running instances) and the IPC counters. */
+static void add_players(cJSON *o, const struct core_inst_state *st)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, "players");
+
+	for (uint32_t i = 0; i < st->players_n && i < CORE_INST_PLAYERS_MAX; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(st->players[i]));
+	cJSON_AddNumberToObject(o, "ipc_received", (double)st->ipc_received);
+	cJSON_AddNumberToObject(o, "ipc_duplicates", (double)st->ipc_duplicates);
+}
+
 /* The record as JSON, without the password, with the status as this
  * node knows it (status NULL: ask the manager, if the instance is here). */
 static cJSON *inst_json(const struct core *c, const struct core_instance *in,
@@ -131,6 +142,7 @@ static cJSON *inst_json(const struct core *c, const struct core_instance *in,
 		cJSON_AddNumberToObject(o, "start_to_running_ms",
 					(double)st.start_to_running_ms);
 		cJSON_AddStringToObject(o, "error", st.cause);
+		add_players(o, &st); /* issue 12, player tracking */
 	} else {
 		cJSON_AddStringToObject(o, "status", "stopped");
 	}

@@ -186,6 +186,12 @@ static int kv_write(struct api_req *r, struct http_reply *rep, int type)
 		return 0;
 	if (!t.has_key)
 		return api_error(rep, 400, "missing key: /api/v1/kv/NS/KEY");
+	if (t.ns[0] == '_')
+		return api_error(rep, 403, "namespace '%.*s' is reserved: "
+					   "names starting with '_' belong to "
+					   "clusterd (e.g. _plugins is changed "
+					   "through /api/v1/plugins)",
+				 (int)t.ns_len, t.ns);
 	if (type == CORE_CMD_KV_PUT && r->http->body_len > CORE_VALUE_MAX)
 		return api_error(rep, 413, "value over %u bytes",
 				 CORE_VALUE_MAX);

@@ -10,12 +10,58 @@
 #include <sodium.h>
 
 #include "node/instances/instances.h"
+#include "node/instances/ipc.h"
 #include "rcon/client.h"
 
 #define INST_PATH_MAX 1024
 /* Longest stdout line kept; the game keeps its IPC lines under 4 kB, a
  * longer line is cut and the rest skipped to its newline. */
 #define INST_LINE_MAX 4096
+
+/* ipc.c (issue 12, the game -> node channel). Ids acknowledged in one
+ * RCON command at most (under 9 kB of command). */
+#define INST_ACK_BATCH 512
+/* Channels with a subscriber: clusterd, items, inventory, metrics and a
+ * few plugins. */
+#define INST_IPC_SUBS_MAX 16
+/* File payloads waiting for their file; beyond this they are dropped and
+ * the game re-sends them. */
+#define INST_IPC_PENDING_MAX 64
+
+struct inst_ipc_proc {
+	struct ipc_window win; /* survives restarts of the server */
+	uint8_t ready;         /* hello answered on this RCON connection */
+	uint8_t hello_tries;
+	uint32_t nacks;
+	uint64_t acks[INST_ACK_BATCH];
+	uint64_t received, handled, duplicates;
+	/* Players online, from the clusterd channel (players.c). */
+	uint32_t nplayers;
+	char players[CORE_INST_PLAYERS_MAX][CORE_PLAYER_NAME_MAX];
+	uint64_t joined_ms[CORE_INST_PLAYERS_MAX];
+};
+
+struct inst_ipc_sub {
+	char channel[IPC_CHANNEL_MAX + 1];
+	inst_ipc_cb cb;
+	void *arg;
+};
+
+struct inst_ipc_pending {
+	uint64_t inst;
+	uint32_t tries;
+	char channel[IPC_CHANNEL_MAX + 1];
+	char file[IPC_FILE_NAME_MAX + 1];
+};
+
+struct inst_ipc_mgr {
+	uv_timer_t timer; /* acks on the next turn, file retries */
+	struct inst_ipc_sub subs[INST_IPC_SUBS_MAX];
+	size_t nsubs;
+	struct inst_ipc_pending pend[INST_IPC_PENDING_MAX];
+	size_t npend;
+	uint64_t malformed, unrouted, early, files_missing, acked, ack_failed;
+};
 
 enum inst_st {
 	ST_STOPPED = 0,
@@ -54,6 +100,7 @@ struct inst_proc {
 	uint64_t orphan_since_ms; /* stopping a server of an earlier run */
 	char clash[96]; /* a port clash seen on stdout during this run */
 	char cause[CORE_INST_CAUSE_MAX];
+	struct inst_ipc_proc ipc; /* ipc.c */
 };
 
 struct inst_mgr {
@@ -72,6 +119,8 @@ struct inst_mgr {
 	void (*done)(void *arg);
 	void *done_arg;
 	struct ev_bus *events; /* borrowed; may be NULL */
+	char lua_dir[INST_PATH_MAX]; /* patch.c: the modules patched in */
+	struct inst_ipc_mgr ipc;     /* ipc.c */
 };
 
 /* Sets a slot's state (enum inst_st) and publishes the change on the
@@ -104,5 +153,23 @@ void inst_out_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 void inst_out_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 /* Closes the RCON client, if any. */
 void inst_rcon_drop(struct inst_proc *p);
+
+/* ipc.c: inst_ipc_on_line returns 1 when the line was an IPC line (it
+ * is then not logged); inst_ipc_connected runs when RCON is (re)made. */
+void inst_ipc_init(struct inst_mgr *m);
+void inst_ipc_close(struct inst_mgr *m, uv_close_cb cb);
+int inst_ipc_on_line(struct inst_proc *p, const char *line, size_t len);
+void inst_ipc_connected(struct inst_proc *p);
+struct inst_proc *inst_ipc_find(struct inst_mgr *m, uint64_t id);
+
+/* patch.c glue (patch_glue in ipc's neighbour players.c would be odd):
+ * patches the save before a start; 0, or an error with p->cause set and
+ * the instance given up (a save or install problem). */
+int inst_patch_before_start(struct inst_mgr *m, struct inst_proc *p,
+			    const char *save);
+
+/* players.c: the subscriber of channel "clusterd". */
+int inst_players_init(struct inst_mgr *m);
+void inst_players_state(const struct inst_proc *p, struct core_inst_state *out);
 
 #endif

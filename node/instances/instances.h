@@ -48,6 +48,7 @@
 #define INST_STOP_TIMEOUT_MS_DEFAULT (300ull * 1000)
 
 struct inst_mgr;
+struct cJSON;
 
 struct ev_bus;
 struct inst_config {
@@ -66,6 +67,9 @@ struct inst_config {
 	/* The node's event bus (node/events.h), borrowed; NULL: none. Local
 	 * status changes are published on it. */
 	struct ev_bus *events;
+	/* The Lua modules patched into every save before a start (patch.h);
+	 * copied. "" or NULL: <executable dir>/../share/clusterd/lua. */
+	const char *lua_dir;
 };
 
 /* Creates the manager and starts its timer. 0, ERR_NOMEM or a libuv
@@ -84,6 +88,39 @@ int inst_http_forward(uv_loop_t *loop, const char *http_addr,
 		      const char *method, const char *path, const char *auth,
 		      const uint8_t *body, size_t body_len,
 		      uint64_t timeout_ms, core_http_cb cb, void *arg);
+
+/*
+ * The game -> node channel (ipc.c; the game's side is lua/clusterd).
+ * Messages arrive per channel ("clusterd", "items", "inventory", ...), each
+ * with an id that increases per instance save; a message comes again
+ * until it is acknowledged, and an id already handled is dropped here
+ * (and acknowledged again), so a subscriber sees each id once per node
+ * run. One subscriber per channel.
+ *
+ * A handler owns the message until it calls inst_mgr_ipc_done(m, instance,
+ * msg_id, status) exactly once: status 0 acknowledges it to the game
+ * (handled durably); non-zero leaves it unacknowledged, and the game sends
+ * it again later. msg is borrowed for the callback only (copy what you
+ * keep); done may be called from the callback or later.
+ */
+typedef void (*inst_ipc_cb)(void *arg, uint64_t instance, const char *channel,
+			    uint64_t msg_id, const struct cJSON *msg);
+/* 0, ERR_EXISTS (the channel has a subscriber), ERR_INVAL, ERR_TOOBIG
+ * (INST_IPC_SUBS_MAX channels). channel is copied. */
+int inst_mgr_ipc_subscribe(struct inst_mgr *m, const char *channel,
+			   inst_ipc_cb cb, void *arg);
+void inst_mgr_ipc_done(struct inst_mgr *m, uint64_t instance, uint64_t msg_id,
+		       int status);
+/* Calls remote.call("clusterd", fn, args) in the game over RCON (through
+ * the module's call_json); the reply is what the Lua function returns,
+ * JSON-encoded (rcon.print), without the trailing newline. args: a JSON
+ * text, may be NULL. Commands stay under 10 kB (ERR_TOOBIG); a caller
+ * chunks larger payloads itself. cb gets status ERR_INVAL and the game's
+ * error text when the Lua function raised an error; ERR_NOTFOUND (not
+ * here) and ERR_AGAIN (RCON not up) are returned without calling cb. */
+int inst_mgr_call(struct inst_mgr *m, uint64_t instance, const char *fn,
+		  const char *args_json, uint64_t timeout_ms, core_rcon_cb cb,
+		  void *arg);
 
 /* Stops every server (SIGTERM, SIGKILL after the timeout), closes every
  * handle, frees m and calls done(arg). */

@@ -259,6 +259,8 @@ static void start(struct inst_proc *p)
 			p->rec.name, p->rec.save);
 		rv = spawn(p, c_args);
 	} else {
+		if (inst_patch_before_start(m, p, save) != 0)
+			return; /* patch.c set the cause */
 		snprintf(gp, sizeof(gp), "%u", p->rec.game_port);
 		snprintf(rp, sizeof(rp), "%u", p->rec.rcon_port);
 		args[0] = exe;
@@ -500,6 +502,10 @@ int inst_mgr_new(const struct inst_config *cfg, struct inst_mgr **out)
 	m->kick.data = m;
 	m->backoff_min_ms = cfg->backoff_min_ms ? cfg->backoff_min_ms
 						: BACKOFF_MIN_MS;
+	snprintf(m->lua_dir, sizeof(m->lua_dir), "%s",
+		 cfg->lua_dir ? cfg->lua_dir : "");
+	inst_ipc_init(m);    /* ipc.c */
+	inst_players_init(m); /* players.c */
 	uv_timer_start(&m->tick, on_tick,
 		       cfg->reconcile_ms ? cfg->reconcile_ms : RECONCILE_MS,
 		       cfg->reconcile_ms ? cfg->reconcile_ms : RECONCILE_MS);
@@ -534,6 +540,7 @@ int inst_mgr_state(struct inst_mgr *m, uint64_t id,
 	out->saves = p->saves;
 	out->start_to_running_ms = p->start_to_running_ms;
 	snprintf(out->cause, sizeof(out->cause), "%s", p->cause);
+	inst_players_state(p, out); /* players.c */
 	return 0;
 }
 
@@ -572,9 +579,10 @@ void inst_mgr_stop(struct inst_mgr *m, void (*done)(void *arg), void *arg)
 		else
 			retire(p);
 	}
-	m->mgr_handles = 2;
+	m->mgr_handles = 3;
 	m->tick.data = m;
 	m->kick.data = m;
 	uv_close((uv_handle_t *)&m->tick, on_mgr_closed);
 	uv_close((uv_handle_t *)&m->kick, on_mgr_closed);
+	inst_ipc_close(m, on_mgr_closed); /* ipc.c */
 }

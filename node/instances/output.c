@@ -75,12 +75,15 @@ static void rcon_connect(struct inst_proc *p)
 	for (int i = 0; i < 2; i++)
 		(void)rcon_client_command(p->rc, WARMUP_CMD, strlen(WARMUP_CMD),
 					  RCON_CMD_ORDERED, 0, on_warmup, p);
+	inst_ipc_connected(p); /* ipc.c: hello, then the game's outbox */
 }
 
 static void on_line(struct inst_proc *p, const char *line)
 {
 	struct inst_mgr *m = p->m;
 
+	if (line[0] == '\f' && inst_ipc_on_line(p, line, strlen(line)))
+		return; /* ipc.c */
 	if (line[0] != '\f') /* IPC lines are not the server's log */
 		ev_publish_log(m->events, p->id, p->rec.name, line, strlen(line));
 

@@ -51,6 +51,9 @@ struct ctl {
 	const char *name; /* --name LABEL */
 	long ttl_s;       /* --ttl SECONDS; 0: the node's default */
 	int progress;     /* --progress: snapshot save reports bytes */
+	const char *on;    /* --on NODE: plugin add */
+	const char *perms; /* --perms P,P: plugin add */
+	int disabled;      /* --disabled: plugin add */
 	/* snapshot restore: passed to `clusterd restore` */
 	const char *data_dir, *bind, *http, *advertise;
 };
@@ -87,6 +90,12 @@ int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_stop(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv);
 int ctl_cmd_instance_rcon(const struct ctl *c, int argc, char **argv);
+/* cmd_plugin.c */
+int ctl_cmd_plugin_list(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_plugin_remove(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_plugin_enable(const struct ctl *c, int argc, char **argv);
+int ctl_cmd_plugin_disable(const struct ctl *c, int argc, char **argv);
 
 /* --- Shared by the commands (cmd_common.c) ---------------------------- */
 

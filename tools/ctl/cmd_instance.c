@@ -192,6 +192,21 @@ int ctl_cmd_instance_list(const struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+/* "players  alice, bob" (issue 12, player tracking); "-" for nobody. */
+static void print_players(const cJSON *arr)
+{
+	const cJSON *p;
+	int n = 0;
+
+	if (!cJSON_IsArray(arr))
+		return;
+	printf("%-20s ", "players");
+	cJSON_ArrayForEach(p, arr)
+		if (cJSON_IsString(p))
+			printf("%s%s", n++ ? ", " : "", p->valuestring);
+	printf("%s\n", n ? "" : "-");
+}
+
 int ctl_cmd_instance_show(const struct ctl *c, int argc, char **argv)
 {
 	static const char *const keys[] = {
@@ -222,6 +237,7 @@ int ctl_cmd_instance_show(const struct ctl *c, int argc, char **argv)
 		else
 			printf("%-20s %.0f\n", keys[i], v->valuedouble);
 	}
+	print_players(cJSON_GetObjectItemCaseSensitive(j, "players"));
 	cJSON_Delete(j);
 	return CTL_EXIT_OK;
 }

@@ -78,6 +78,15 @@ static const struct ctl_cmd commands[] = {
 	{"instance delete", "NAME", 1, 1, "delete an instance (stopping it)", ctl_cmd_instance_delete},
 	{"instance send-rcon", "NAME COMMAND", 2, 2, "run an RCON command; prints the reply",
 	 ctl_cmd_instance_rcon},
+	{"plugin list", "", 0, 0, "plugins: where they run, their process on this node",
+	 ctl_cmd_plugin_list},
+	{"plugin add", "NAME [--on NODE] [--perms P,P] [--disabled] -- PROGRAM [ARG...]", 2, 33,
+	 "register a plugin (its process runs on NODE, or on every node)", ctl_cmd_plugin_add},
+	{"plugin remove", "NAME", 1, 1, "unregister a plugin (its processes stop)",
+	 ctl_cmd_plugin_remove},
+	{"plugin enable", "NAME", 1, 1, "let a plugin run", ctl_cmd_plugin_enable},
+	{"plugin disable", "NAME", 1, 1, "stop a plugin everywhere, keeping it registered",
+	 ctl_cmd_plugin_disable},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -173,6 +182,8 @@ static void usage(FILE *f)
 	      "                 terminal)\n"
 	      "  --data-dir D, --name N, --bind A, --http A, --advertise A\n"
 	      "                 snapshot restore: as for 'clusterd restore'\n"
+	      "  --on NODE, --perms P,P, --disabled   for plugin add (the command\n"
+	      "                 follows '--')\n"
 	      "  --version      print the version and exit\n"
 	      "  --help         print this help and exit\n"
 	      "\n"
@@ -261,6 +272,9 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		{"bind", required_argument, NULL, 'B'},
 		{"http", required_argument, NULL, 'H'},
 		{"advertise", required_argument, NULL, 'A'},
+		{"on", required_argument, NULL, 'O'},
+		{"perms", required_argument, NULL, 'p'},
+		{"disabled", no_argument, NULL, 'd'},
 		{"version", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -284,6 +298,9 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		case 'B': ctl->bind = optarg; break;
 		case 'H': ctl->http = optarg; break;
 		case 'A': ctl->advertise = optarg; break;
+		case 'O': ctl->on = optarg; break;
+		case 'p': ctl->perms = optarg; break;
+		case 'd': ctl->disabled = 1; break;
 		case 'C':
 		case 'T':
 			if (parse_num(optarg, &v) != 0 || (c == 'T' && v > LONG_MAX)) {

@@ -21,12 +21,11 @@
     instances: '/instances', instance: (n) => '/instances/' + enc(n),
     action: (n, a) => '/instances/' + enc(n) + '/' + a,
     config: (n) => '/instances/' + enc(n) + '/config',
-    logs: (n) => '/instances/' + enc(n) + '/logs',
-    players: (n) => '/instances/' + enc(n) + '/players',
+    log: (n) => '/instances/' + enc(n) + '/log',
     saves: (n) => '/instances/' + enc(n) + '/saves',
     save: (n, s) => '/instances/' + enc(n) + '/saves/' + enc(s),
     users: '/users', user: (u) => '/users/' + enc(u), roles: '/roles',
-    tokens: '/tokens', items: '/items', inventories: '/inventory',
+    tokens: '/tokens', items: '/items', inventories: '/inventories',
     plugins: '/plugins', events: '/events',
   };
   const TOKEN_KEY = 'clusterd_token';
@@ -273,6 +272,11 @@
         break;
       case 'log':
         break; // only the log view's own stream asks for logs
+      case 'player':
+        playerChanged(ev);
+        break;
+      case 'chat':
+        break;
       default:
         updatePage(ev.type);
     }
@@ -287,6 +291,11 @@
       el.setAttribute('data-updated', String(Date.now()));
     });
     updatePage('instance-status');
+  }
+  // A player joined or left an instance: its record lists who is online.
+  function playerChanged(ev) {
+    const i = Array.isArray(D.instances) ? D.instances.find((x) => x.name === ev.instance_name) : null;
+    if (i) soon('show:' + i.name, () => loadShow(i).then(() => updatePage('instance-status')));
   }
   function setConn(text, cls) {
     const c = $('#conn');
@@ -320,6 +329,7 @@
       S.streams[m.http] = openStream('http://' + m.http, '', (ev) => {
         S.metrics.remoteEvents++;
         if (ev.type === 'instance') applyStatus(ev);
+        else if (ev.type === 'player') playerChanged(ev);
         // A fresh stream may have missed changes: fetch the statuses again.
         else if (ev.type === 'hello' && !ev.resumed) soon('instances', loadInstances);
       }, () => {});
@@ -458,7 +468,7 @@
       const sel = $('#new-node');
       if (sel && sel.options.length !== nodeNames().length + 1) {
         const v = sel.value;
-        sel.replaceChildren(h('option', { value: '' }, '(none)'), nodeNames().map((n) => h('option', { value: n }, n)));
+        sel.replaceChildren(h('option', { value: '' }, '(none)'), ...nodeNames().map((n) => h('option', { value: n }, n)));
         sel.value = v;
       }
       if (D.instances && D.instances.denied) { list.replaceChildren(denied(D.instances.denied)); return; }
@@ -518,20 +528,14 @@
       this.loadExtras(name);
     },
     async loadExtras(name) {
-      const [cfg, pl, logs] = await Promise.all([call('GET', EP.config(name)), call('GET', EP.players(name)), call('GET', EP.logs(name) + '?lines=200')]);
+      const [cfg, logs] = await Promise.all([call('GET', EP.config(name)), call('GET', EP.log(name) + '?lines=200')]);
       const c = $('#inst-config');
       if (c) {
         if (cfg.status === 200) c.replaceChildren(configEditor(name, cfg.data));
         else c.replaceChildren(cfg.missing ? notAvailable('Instance configuration') : cfg.status === 403 ? denied(cfg.perm) : h('p', { class: 'err' }, cfg.error || ''));
       }
-      const p = $('#inst-players');
-      if (p) {
-        if (pl.status === 200) {
-          const ps = firstArray(pl.data);
-          p.replaceChildren(table(['Player'], ps.map((x) => h('tr', {}, h('td', {}, typeof x === 'string' ? x : x.name || JSON.stringify(x)))), 'Nobody online.'));
-        } else p.replaceChildren(pl.missing ? notAvailable('The player list') : h('p', { class: 'muted' }, pl.error || 'unknown'));
-      }
       const log = $('#inst-log');
+      if (log && logs.status === 403) log.textContent = '(the token lacks the permission ' + (logs.perm || 'log.read') + ')\n';
       if (log && logs.status === 200) {
         const lines = Array.isArray(logs.data) ? logs.data : (logs.data && logs.data.lines) || (typeof logs.data === 'string' ? logs.data.split('\n') : []);
         log.textContent = lines.map((l) => (typeof l === 'string' ? l : l.line || JSON.stringify(l))).join('\n') + '\n';
@@ -567,12 +571,18 @@
         ['Node', i.node || 'unassigned'], ['Desired', i.desired], ['Save', i.save],
         ['Game port', i.game_port], ['RCON port', i.rcon_port]];
       for (const k of ['pid', 'crashes', 'start_to_running_ms', 'error']) if (i[k] !== undefined && i[k] !== '') rows.push([k.replace(/_/g, ' '), String(i[k])]);
+      const pl = $('#inst-players');
+      if (pl) {
+        pl.replaceChildren(Array.isArray(i.players)
+          ? table(['Player'], i.players.map((x) => h('tr', {}, h('td', {}, String(x)))), 'Nobody online.')
+          : h('p', { class: 'muted' }, (D.status[name] || i.status) === 'running' ? 'Not reported by this node.' : 'The instance is not running.'));
+      }
       info.replaceChildren(h('dl', { class: 'kv' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
         h('div', {}, ['start', 'stop', 'restart', 'kill'].map((a) => guard('instance.write', h('button', { type: 'button', 'data-action': a,
           onclick: () => act(a + ' ' + name, 'POST', EP.action(name, a), {}) }, a[0].toUpperCase() + a.slice(1))))));
       const sel = $('#assign-node');
       if (sel && (sel.options.length !== nodeNames().length + 1 || !sel.dataset.set)) {
-        sel.replaceChildren(h('option', { value: '' }, '(none)'), nodeNames().map((n) => h('option', { value: n }, n)));
+        sel.replaceChildren(h('option', { value: '' }, '(none)'), ...nodeNames().map((n) => h('option', { value: n }, n)));
         sel.value = i.node || '';
         sel.dataset.set = '1'; // from now on the user's choice stays
       }
@@ -580,15 +590,19 @@
   };
 
   function configEditor(name, cfg) {
-    const ta = h('textarea', { id: 'cfg-text', rows: 10, cols: 80 });
-    ta.value = JSON.stringify(cfg, null, 2);
+    const ta = h('textarea', { id: 'cfg-text', rows: 14, cols: 80 });
+    const shown = Object.assign({}, cfg);
+    delete shown.name;
+    ta.value = JSON.stringify(shown, null, 2);
     const f = h('form', {}, h('label', { for: 'cfg-text' }, 'Settings (JSON)'), h('br'), ta, h('br'),
       guard('instance.write', h('button', { type: 'submit' }, 'Save configuration')));
     f.addEventListener('submit', async (e) => {
       e.preventDefault();
       let body;
       try { body = JSON.parse(ta.value); } catch (err) { toast('The configuration is not valid JSON', true); return; }
-      await act('Configuration of ' + name, 'PUT', EP.config(name), body);
+      // Secrets come back masked: sending the mask would set it.
+      if (body.settings) for (const k of Object.keys(body.settings)) if (body.settings[k] === '********') delete body.settings[k];
+      await act('Configuration of ' + name, 'POST', EP.config(name), body);
     });
     return f;
   }
@@ -649,7 +663,7 @@
       const sel = $('#save-inst');
       if (!el || !sel) return;
       if (!sel.options.length && Array.isArray(D.instances))
-        sel.replaceChildren(D.instances.map((i) => h('option', { value: i.name }, i.name)));
+        sel.replaceChildren(...D.instances.map((i) => h('option', { value: i.name }, i.name)));
       const inst = sel.value;
       if (!inst) { el.replaceChildren(h('p', { class: 'muted' }, 'No instance: create one first.')); return; }
       const r = await call('GET', EP.saves(inst));
@@ -673,23 +687,35 @@
       }));
     },
   };
+  // Uploads go in parts of at most 1 MiB (the API's bound on a request
+  // body): one upload id, each part at its offset, in order.
+  const PART_BYTES = 1 << 20;
   function upload(file) {
     const inst = $('#save-inst').value;
     if (!inst) { toast('Choose an instance first', true); return; }
-    const xhr = new XMLHttpRequest();
-    xhr.open('PUT', API + EP.save(inst, file.name));
-    xhr.setRequestHeader('Authorization', 'Bearer ' + S.token);
-    xhr.upload.onprogress = (e) => { if (e.lengthComputable) $('#save-progress').value = Math.round(100 * e.loaded / e.total); };
-    xhr.onload = () => {
-      let msg = '';
-      try { msg = JSON.parse(xhr.responseText).error || ''; } catch (e) { msg = ''; }
-      if (xhr.status >= 200 && xhr.status < 300) { toast('Uploaded ' + file.name); $('#save-progress').value = 100; }
-      else if (xhr.status === 404 || xhr.status === 405) toast('Uploading saves is not available on this node', true);
-      else toast('Upload of ' + file.name + ' failed: ' + (msg || xhr.status), true);
-      pages.saves.update();
+    const id = 'ui' + Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+    const bar = $('#save-progress');
+    const part = (offset) => {
+      const end = Math.min(offset + PART_BYTES, file.size);
+      const xhr = new XMLHttpRequest();
+      const q = file.size > PART_BYTES ? '?upload=' + id + '&offset=' + offset + '&total=' + file.size : '';
+      xhr.open('PUT', API + EP.save(inst, file.name) + q);
+      xhr.setRequestHeader('Authorization', 'Bearer ' + S.token);
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable && file.size) bar.value = Math.round(100 * (offset + e.loaded) / file.size); };
+      xhr.onload = () => {
+        let msg = '';
+        try { msg = JSON.parse(xhr.responseText).error || ''; } catch (e) { msg = ''; }
+        if (xhr.status >= 200 && xhr.status < 300 && end < file.size) { part(end); return; }
+        if (xhr.status >= 200 && xhr.status < 300) { bar.value = 100; toast('Uploaded ' + file.name); }
+        else if (xhr.status === 404 && /no such (endpoint|resource|action)/.test(msg)) toast('Uploading saves is not available on this node', true);
+        else toast('Upload of ' + file.name + ' failed: ' + (msg || xhr.status), true);
+        pages.saves.update();
+      };
+      xhr.onerror = () => toast('Upload of ' + file.name + ' failed: the node does not answer', true);
+      xhr.send(file.slice(offset, end));
     };
-    xhr.onerror = () => toast('Upload of ' + file.name + ' failed: the node does not answer', true);
-    xhr.send(file);
+    bar.value = 0;
+    part(0);
   }
   async function download(inst, name) {
     const res = await fetch(API + EP.save(inst, name), { headers: { Authorization: 'Bearer ' + S.token } });
@@ -717,19 +743,24 @@
       setTimeout(() => { el.append(after); loadRolesTokens(); }, 0);
     },
     render(rows) {
-      return genericTable(rows, (u) => [guard('user.write', h('button', { type: 'button', onclick: () => {
-        $('#user-name').value = u.name || ''; $('#user-name').focus(); } }, 'Edit'))]);
+      const flip = (u, field, label) => guard('user.write', h('button', { type: 'button', 'aria-label': label + ' ' + u.name,
+        onclick: async () => { await act(label + ' ' + u.name, 'PATCH', EP.user(u.name), { [field]: !u[field] }); pages.users.update(); } }, label));
+      return table(['Name', 'Admin', 'Whitelisted', 'Banned', 'Reason', 'Roles', ''], rows.map((u) => h('tr', { 'data-user': u.name },
+        h('td', {}, u.name), h('td', {}, u.admin ? 'yes' : ''), h('td', {}, u.whitelisted ? 'yes' : ''),
+        h('td', {}, u.banned ? h('span', { class: 'st st-dead' }, 'banned') : ''), h('td', {}, u.reason || ''),
+        h('td', {}, Array.isArray(u.roles) ? u.roles.join(', ') : ''),
+        h('td', { class: 'acts' }, flip(u, 'banned', u.banned ? 'Unban' : 'Ban'), flip(u, 'whitelisted', u.whitelisted ? 'Unwhitelist' : 'Whitelist'),
+          flip(u, 'admin', u.admin ? 'Demote' : 'Promote')))), 'No users yet.');
     },
   });
   async function userAct(what) {
     const name = $('#user-name').value.trim();
     if (!name) { toast('Name the player first', true); $('#user-name').focus(); return; }
-    const body = { reason: $('#user-reason').value };
-    if (what === 'ban') body.banned = true;
+    const body = { create: true };
+    if (what === 'ban') { body.banned = true; body.reason = $('#user-reason').value; }
     if (what === 'whitelist') body.whitelisted = true;
     if (what === 'admin') body.admin = true;
-    let r = await call('POST', EP.user(name) + '/' + what, body);
-    if (r.missing) r = await call('PUT', EP.user(name), body);
+    const r = await call('PATCH', EP.user(name), body);
     if (r.status >= 200 && r.status < 300) { toast(what + ' ' + name + ': done'); pages.users.update(); }
     else if (r.missing) toast('Users are not available on this node', true);
     else toast(what + ' ' + name + ': ' + (r.error || r.status), true);

@@ -125,6 +125,36 @@ out=$("${A[@]}" instance send-rcon alpha '/sc rcon.print(1+1)')
 check "RCON through A reaches the server on C: 1+1 = 2" test "$out" = 2
 out=$("${B[@]}" instance send-rcon alpha '/sc rcon.print(game.tick >= 0)')
 check "RCON through B too" test "$out" = true
+
+# The in-game module (issue 12): the save was patched before the start,
+# and a player who joins is listed by `instance show` on another node;
+# the replicated counters count the join and the session's time.
+zipped() {
+  python3 - "$E2E_TMP/n3/instances/alpha/saves/alpha.zip" <<'PY'
+import json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1]); names = set(z.namelist())
+assert "alpha/modules/clusterd/main.lua" in names, names
+assert 'require("modules/clusterd/main")' in z.read("alpha/control.lua").decode()
+assert json.loads(z.read("alpha/clusterd.json"))["modules"][0]["name"] == "clusterd"
+PY
+}
+check "the save holds the patched modules, control.lua and clusterd.json" zipped
+out=$("${A[@]}" instance send-rcon alpha '/standin join alice')
+check "a stand-in player joins (RCON through A)" test "$out" = ok
+lists_alice() { "${B[@]}" instance show alpha | grep -qE '^players +alice$'; }
+check "instance show through B lists alice" wait_for 30 lists_alice
+check "the API lists her too" bash -c "curl -s -H 'Authorization: Bearer $ADMIN' '${URL[n1]}/api/v1/instances/alpha' | grep -q '\"players\":\\[\"alice\"\\]'"
+"${A[@]}" instance send-rcon alpha '/standin tick 120' >/dev/null
+"${A[@]}" instance send-rcon alpha '/standin leave alice' >/dev/null
+nobody() { "${B[@]}" instance show alpha | grep -qE '^players +-$'; }
+check "after she leaves nobody is listed" wait_for 30 nobody
+counted() {
+  curl -s -H "Authorization: Bearer $ADMIN" "${URL[n2]}/api/v1/players" | python3 -c '
+import json, sys
+p = {x["name"]: x for x in json.load(sys.stdin)["players"]}
+assert p["alice"]["joins"] == 1 and p["alice"]["online_ms"] >= 2000, p'
+}
+check "GET /api/v1/players through B: alice joined once, online >= 2 s" wait_for 30 counted
 pw=$(tr '\0' '\n' <"/proc/$(field "${URL[n3]}" alpha pid)/cmdline" | grep -A1 -x -- --rcon-password | tail -1)
 check "the server got a generated RCON password" test "${#pw}" = 32
 check "the RCON password is in no node log (debug level)" bash -c "! grep -rqF -- '$pw' '$E2E_TMP'/n1.log '$E2E_TMP'/n2.log '$E2E_TMP'/n3.log"

@@ -387,6 +387,14 @@ static void test_node_events(void **state)
 	ev_publish_domain(b, 42, 19);
 	drain(c);
 	check_event(c->got, "domain", "domain", "domain42");
+	c->len = 0;
+	ev_publish_game(b, 7, "alpha", "chat", "ann", "hi \"all\"");
+	ev_publish_game(b, 7, "alpha", "join", "bob", NULL);
+	drain(c);
+	check_event(c->got, "chat", "message", "hi \"all\"");
+	check_event(c->got, "chat", "instance_name", "alpha");
+	check_event(c->got, "player", "event", "join");
+	check_event(c->got, "player", "player", "bob");
 	cl_free(c);
 	ev_bus_free(b);
 }

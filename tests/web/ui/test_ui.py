@@ -210,6 +210,7 @@ def main():
                 log("at failure: url %s, toasts %r, banner %r, streams %r" % (
                     ui.d.current_url, ui.text("#toast"), ui.text("#banner"),
                     ui.js("return Object.keys(window.clusterdUI.S.streams)")))
+                log("at failure: members %s" % ui.js("return JSON.stringify(window.clusterdUI.D.members)"))
                 for e in ui.d.get_log("browser")[-20:]:
                     log("browser console: %s" % e.get("message"))
                 raise
@@ -324,11 +325,14 @@ def scenario(cl, ui, L, U, I):
     a11y(ui, "saves")
     if endpoint_exists(U, "/api/v1/instances/alpha/saves"):
         zpath = os.path.join(cl.tmp, "uploaded.zip")
-        with zipfile.ZipFile(zpath, "w") as z:
-            z.writestr("uploaded/level.dat0", b"\0" * 1024)
+        # Over 1 MiB and incompressible: the UI sends it in two parts.
+        with zipfile.ZipFile(zpath, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("uploaded/level.dat0", os.urandom(1536 * 1024))
         Select(ui.find("#save-inst")).select_by_value("alpha")
         d.find_element(By.ID, "save-file").send_keys(zpath)
-        ui.wait(lambda: "uploaded" in ui.text("#list"), "the uploaded save listed")
+        ui.wait(lambda: "uploaded" in ui.text("#list"), "the uploaded save (1.5 MiB, two parts) listed")
+        check(ui.js("return document.getElementById('save-progress').value") == 100,
+              "the upload's progress bar reached 100")
     else:
         log("SKIP: upload a save: this node has no saves endpoint (GET /api/v1/instances/NAME/saves)")
         ui.wait(lambda: "not available" in ui.text("#list"), "the saves page to say not available")
@@ -342,7 +346,9 @@ def scenario(cl, ui, L, U, I):
         ui.find("#user-name").send_keys("griefer")
         ui.find("#user-reason").send_keys("spilled the oil")
         ui.find("#ban-btn").send_keys(Keys.ENTER)
-        ui.wait(lambda: "griefer" in ui.text("#list"), "the banned user in the list")
+        ui.wait(lambda: "banned" in ui.text('tr[data-user="griefer"]'),
+                "the banned user in the list, marked banned")
+        check("spilled the oil" in ui.text('tr[data-user="griefer"]'), "the ban's reason is listed")
     else:
         log("SKIP: ban a user: this node has no users endpoint (GET /api/v1/users)")
         ui.wait(lambda: "not available" in ui.text("#list"), "the users page to say not available")

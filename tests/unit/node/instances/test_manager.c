@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <uv.h>
+#include <zip.h>
 
 #include "base/err.h"
 #include "node/instances/instances.h"
@@ -83,12 +84,43 @@ static const struct core_ops fake_ops = {
 	.inst_list = f_inst_list,
 };
 
+/* A freeplay save to create from, and a Lua dir with the framework
+ * module: the manager patches the save before each start (patch.h). */
+static void make_template(struct fake *f)
+{
+	static const char control[] =
+		"local handler = require(\"event_handler\")\n"
+		"handler.add_lib(require(\"freeplay\"))\n"
+		"handler.add_lib(require(\"silo-script\"))\n";
+	char path[160];
+	zip_t *z;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/template.zip", f->dir);
+	z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, NULL);
+	assert_non_null(z);
+	assert_true(zip_file_add(z, "world/control.lua",
+				 zip_source_buffer(z, control,
+						   strlen(control), 0),
+				 0) >= 0);
+	assert_int_equal(zip_close(z), 0);
+	snprintf(path, sizeof(path), "%s/lua/clusterd", f->dir);
+	assert_int_equal(system(strcat(strcpy((char[200]){0}, "mkdir -p "),
+				       path)), 0);
+	strcat(path, "/main.lua");
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("return {}\n", fp);
+	fclose(fp);
+}
+
 /* An install whose server runs `body` (a shell snippet). */
 static void make_install(struct fake *f, const char *body)
 {
 	char path[128];
 	FILE *fp;
 
+	make_template(f);
 	snprintf(path, sizeof(path), "%s/f/bin/x64", f->dir);
 	assert_int_equal(system(strcat(strcpy((char[160]){0}, "mkdir -p "),
 				       path)), 0);
@@ -96,8 +128,9 @@ static void make_install(struct fake *f, const char *body)
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fprintf(fp, "#!/bin/sh\n"
-		    "for a; do [ \"$prev\" = --create ] && : > \"$a\" && exit 0;"
-		    " prev=$a; done\n%s\n", body);
+		    "for a; do [ \"$prev\" = --create ] &&"
+		    " cp %s/template.zip \"$a\" && exit 0;"
+		    " prev=$a; done\n%s\n", f->dir, body);
 	fclose(fp);
 	chmod(path, 0755);
 }
@@ -123,10 +156,11 @@ static struct fake *fake_new(void)
 
 static struct inst_mgr *mgr_new(struct fake *f, int with_install)
 {
-	char fdir[128], idir[128];
+	char fdir[128], idir[128], ldir[128];
 	struct inst_config c = {
 		.loop = &f->loop, .core = &f->core, .factorio_dir = fdir,
-		.instances_dir = idir, .port_lo = 40000, .port_hi = 40003,
+		.instances_dir = idir, .lua_dir = ldir,
+		.port_lo = 40000, .port_hi = 40003,
 		.stop_timeout_ms = 5000, .backoff_min_ms = 10,
 		.reconcile_ms = 20};
 	struct inst_mgr *m;
@@ -135,6 +169,7 @@ static struct inst_mgr *mgr_new(struct fake *f, int with_install)
 	if (with_install)
 		strcat(fdir, "/f");
 	snprintf(idir, sizeof(idir), "%s/inst", f->dir);
+	snprintf(ldir, sizeof(ldir), "%s/lua", f->dir);
 	assert_int_equal(inst_mgr_new(&c, &m), 0);
 	return m;
 }
