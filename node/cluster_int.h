@@ -177,8 +177,8 @@ struct cluster {
 	struct core_snap *snaps;
 	/* the instance manager (node.c owns it; NULL when none runs) */
 	struct inst_mgr *im;
-	struct ev_bus *events; /* borrowed (cluster_config.events); may be NULL */
 	struct plug_mgr *pm; /* the plugin supervisor, or NULL */
+	struct ev_bus *events; /* borrowed (cluster_config.events); may be NULL */
 	/* this node's own session: "node:<raft id>:<boot nonce>" */
 	char sess_node[STOR_SESS_CLIENT_MAX + 1];
 	uint8_t sess_node_len;

@@ -593,25 +593,49 @@ void ev_publish_log(struct ev_bus *b, uint64_t instance, const char *name,
 	publish_obj(b, EV_F_LOG, o);
 }
 
-void ev_publish_game(struct ev_bus *b, uint64_t instance,
-		     const char *instance_name, const char *kind,
-		     const char *player, const char *message)
+void ev_publish_chat(struct ev_bus *b, uint64_t instance, const char *name,
+		     const char *player, size_t player_len,
+		     const char *message, size_t message_len)
 {
-	int chat = strcmp(kind, "chat") == 0;
+	char who[65], text[EV_LOG_LINE_MAX + 1];
 	cJSON *o;
 
 	if (b == NULL || b->stopped)
 		return;
+	if (player_len >= sizeof(who))
+		player_len = sizeof(who) - 1;
+	if (message_len > EV_LOG_LINE_MAX)
+		message_len = EV_LOG_LINE_MAX;
+	memcpy(who, player, player_len);
+	who[player_len] = '\0';
+	memcpy(text, message, message_len);
+	text[message_len] = '\0';
 	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "type", chat ? "chat" : "player");
-	if (!chat)
-		cJSON_AddStringToObject(o, "event", kind);
+	cJSON_AddStringToObject(o, "type", "chat");
+	cJSON_AddNumberToObject(o, "instance", (double)instance);
+	cJSON_AddStringToObject(o, "instance_name", name ? name : "");
+	cJSON_AddStringToObject(o, "player", who);
+	cJSON_AddStringToObject(o, "message", text);
+	publish_obj(b, 0, o);
+}
+
+void ev_publish_player(struct ev_bus *b, uint64_t instance,
+		       const char *instance_name, const char *kind,
+		       const char *player)
+{
+	cJSON *o;
+
+	/* Chat comes from the game's [CHAT] lines (ev_publish_chat): the
+	 * module's chat events would publish each message twice. */
+	if (b == NULL || b->stopped || strcmp(kind, "chat") == 0)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", "player");
+	cJSON_AddStringToObject(o, "event", kind);
 	cJSON_AddNumberToObject(o, "instance", (double)instance);
 	cJSON_AddStringToObject(o, "instance_name",
 				instance_name ? instance_name : "");
 	if (player != NULL)
 		cJSON_AddStringToObject(o, "player", player);
-	if (chat && message != NULL)
-		cJSON_AddStringToObject(o, "message", message);
 	publish_obj(b, 0, o);
 }

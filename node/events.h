@@ -112,18 +112,23 @@ void ev_publish_instance(struct ev_bus *b, uint64_t id, const char *name,
 /* {"type":"member","name":..,"state":..} (gossip's view changed) */
 void ev_publish_member(struct ev_bus *b, const char *name,
 		       const char *state);
+/* {"type":"chat","instance":N,"instance_name":..,"player":..,
+ * "message":..}: a chat line of a local instance (the game's
+ * "[CHAT] player: message"; console chat has player "<server>"). */
+void ev_publish_chat(struct ev_bus *b, uint64_t instance, const char *name,
+		     const char *player, size_t player_len,
+		     const char *message, size_t message_len);
 /* {"type":"log","instance":N,"name":..,"line":..} (EV_F_LOG) */
 void ev_publish_log(struct ev_bus *b, uint64_t instance, const char *name,
 		    const char *line, size_t len);
 
-/* A player event from a game (the clusterd Lua module's channel):
- * chat as {"type":"chat","instance":N,"instance_name":..,"player":..,
- * "message":..}, any other kind (join, leave, ban, ...) as
- * {"type":"player","event":KIND,"instance":N,"instance_name":..,
- * "player":..}. player and message may be NULL. */
-void ev_publish_game(struct ev_bus *b, uint64_t instance,
-		     const char *instance_name, const char *kind,
-		     const char *player, const char *message);
+/* {"type":"player","event":KIND,"instance":N,"instance_name":..,
+ * "player":..}: a player event of a local game (the clusterd Lua module's
+ * join, leave, ban, unban, promote, demote; chat is not one: it is
+ * ev_publish_chat's, from the game's own line). player may be NULL. */
+void ev_publish_player(struct ev_bus *b, uint64_t instance,
+		       const char *instance_name, const char *kind,
+		       const char *player);
 
 /* Sends whatever is new to every idle client (the batching timer does
  * this; tests call it). */

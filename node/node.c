@@ -38,8 +38,8 @@ struct node {
 	struct cluster *cluster; /* the cluster runtime (cluster.h) */
 	struct api api;          /* the HTTP API over the cluster's core */
 	struct inst_mgr *im;     /* the instance manager, or NULL */
-	struct ev_bus *events;   /* GET /api/v1/events (node/events.h) */
 	struct plug_mgr *pm;     /* the plugin supervisor, or NULL */
+	struct ev_bus *events;   /* GET /api/v1/events (node/events.h) */
 	int stopping;
 	int exit_status;      /* why the cluster asked to stop, or 0 */
 };

@@ -47,12 +47,12 @@ static const struct api_route routes[] = {
 	{"GET", "/api/v1/instances/", api_instances_show, 0, "instance.read"},
 	{"POST", "/api/v1/instances/", api_instances_action, 0, "instance.write"},
 	{"DELETE", "/api/v1/instances/", api_instances_delete, 0, "instance.write"},
-	{"GET", "/api/v1/events", api_events, 0, "events.read"},
 	{"GET", "/api/v1/plugins", api_plugins_list, 0, "plugin.read"},
 	{"POST", "/api/v1/plugins", api_plugins_create, 0, "plugin.write"},
 	{"POST", "/api/v1/plugins/", api_plugins_action, 0, "plugin.write"},
 	{"DELETE", "/api/v1/plugins/", api_plugins_delete, 0, "plugin.write"},
 	{"GET", "/api/v1/players", api_players_list, 0, "instance.read"},
+	{"GET", "/api/v1/events", api_events, 0, "events.read"},
 	{NULL, NULL, NULL, 0, NULL},
 };
 

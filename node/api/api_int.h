@@ -44,8 +44,6 @@ int api_instances_create(struct api_req *r, struct http_reply *rep);
 int api_instances_show(struct api_req *r, struct http_reply *rep);
 int api_instances_action(struct api_req *r, struct http_reply *rep);
 int api_instances_delete(struct api_req *r, struct http_reply *rep);
-/* The event stream (events.c; webui helper). */
-int api_events(struct api_req *r, struct http_reply *rep);
 /* plugins.c */
 int api_plugins_list(struct api_req *r, struct http_reply *rep);
 int api_plugins_create(struct api_req *r, struct http_reply *rep);
@@ -53,6 +51,8 @@ int api_plugins_action(struct api_req *r, struct http_reply *rep);
 int api_plugins_delete(struct api_req *r, struct http_reply *rep);
 /* Player tracking (issue 12, lua helper): players.c. */
 int api_players_list(struct api_req *r, struct http_reply *rep);
+/* The event stream (events.c; webui helper). */
+int api_events(struct api_req *r, struct http_reply *rep);
 
 /* Writes {"error": msg} with status; returns 0 (so a handler may
  * `return api_error(...)`). A 503 gets Retry-After. */

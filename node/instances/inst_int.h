@@ -118,9 +118,9 @@ struct inst_mgr {
 	unsigned mgr_handles;
 	void (*done)(void *arg);
 	void *done_arg;
-	struct ev_bus *events; /* borrowed; may be NULL */
 	char lua_dir[INST_PATH_MAX]; /* patch.c: the modules patched in */
 	struct inst_ipc_mgr ipc;     /* ipc.c */
+	struct ev_bus *events; /* borrowed; may be NULL */
 };
 
 /* Sets a slot's state (enum inst_st) and publishes the change on the

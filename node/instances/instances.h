@@ -64,12 +64,12 @@ struct inst_config {
 	uint64_t backoff_min_ms;
 	/* How often reconciliation runs without a kick; 0: 1 s. */
 	uint64_t reconcile_ms;
-	/* The node's event bus (node/events.h), borrowed; NULL: none. Local
-	 * status changes are published on it. */
-	struct ev_bus *events;
 	/* The Lua modules patched into every save before a start (patch.h);
 	 * copied. "" or NULL: <executable dir>/../share/clusterd/lua. */
 	const char *lua_dir;
+	/* The node's event bus (node/events.h), borrowed; NULL: none. Local
+	 * status changes are published on it. */
+	struct ev_bus *events;
 };
 
 /* Creates the manager and starts its timer. 0, ERR_NOMEM or a libuv

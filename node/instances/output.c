@@ -78,6 +78,26 @@ static void rcon_connect(struct inst_proc *p)
 	inst_ipc_connected(p); /* ipc.c: hello, then the game's outbox */
 }
 
+/* "2024-05-01 12:00:00 [CHAT] alice: hello": the game's chat line, as an
+ * event for the UI and plugins (the chat relay). */
+static void inst_chat_line(struct inst_proc *p, const char *line)
+{
+	static const char tag[] = " [CHAT] ";
+	size_t len = strlen(line);
+	const char *who, *sep;
+
+	if (len < 19 + sizeof(tag) || line[4] != '-' || line[7] != '-' ||
+	    line[10] != ' ' || line[13] != ':' ||
+	    memcmp(line + 19, tag, sizeof(tag) - 1) != 0)
+		return;
+	who = line + 19 + sizeof(tag) - 1;
+	sep = strstr(who, ": ");
+	if (sep == NULL || sep == who)
+		return;
+	ev_publish_chat(p->m->events, p->id, p->rec.name, who,
+			(size_t)(sep - who), sep + 2, strlen(sep + 2));
+}
+
 static void on_line(struct inst_proc *p, const char *line)
 {
 	struct inst_mgr *m = p->m;
@@ -86,6 +106,7 @@ static void on_line(struct inst_proc *p, const char *line)
 		return; /* ipc.c */
 	if (line[0] != '\f') /* IPC lines are not the server's log */
 		ev_publish_log(m->events, p->id, p->rec.name, line, strlen(line));
+	inst_chat_line(p, line);
 
 	TRACE_D(m->log, "instances", "%s: %s", p->rec.name, line);
 	/* The game prints the RCON line after the InGame one. */

@@ -130,8 +130,7 @@ static void on_event(void *arg, uint64_t instance, const char *channel,
 		inst_mgr_ipc_done(m, instance, msg_id, 0); /* nothing to do */
 		return;
 	}
-	ev_publish_game(m->events, instance, p->rec.name, type, name,
-			field(msg, "message"));
+	ev_publish_player(m->events, instance, p->rec.name, type, name);
 	join = strcmp(type, "join") == 0;
 	if (!join && strcmp(type, "leave") != 0) {
 		TRACE_I(m->log, "instances", "%s: %s %s%s%s", p->rec.name, type,

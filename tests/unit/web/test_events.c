@@ -388,9 +388,11 @@ static void test_node_events(void **state)
 	drain(c);
 	check_event(c->got, "domain", "domain", "domain42");
 	c->len = 0;
-	ev_publish_game(b, 7, "alpha", "chat", "ann", "hi \"all\"");
-	ev_publish_game(b, 7, "alpha", "join", "bob", NULL);
+	ev_publish_player(b, 7, "alpha", "chat", "ann"); /* not a player event */
+	ev_publish_player(b, 7, "alpha", "join", "bob");
+	ev_publish_chat(b, 7, "alpha", "ann", 3, "hi \"all\"", 10);
 	drain(c);
+	assert_int_equal(count(c->got, "\"type\":\"chat\""), 1);
 	check_event(c->got, "chat", "message", "hi \"all\"");
 	check_event(c->got, "chat", "instance_name", "alpha");
 	check_event(c->got, "player", "event", "join");
