@@ -90,18 +90,7 @@ def write_config(node):
 
 
 def form(cl):
-    n1 = cl.node("n1")
-    write_config(n1)
-    j = n1.init()
-    cl.admin_token, cl.join_token = j["admin_token"], j["join_token"]
-    n1.start(flags=False)
-    wait_for(lambda: (n1.raft().get("leader") or {}).get("name") == "n1", "n1 to lead")
-    for name in ("n2", "n3"):
-        n = cl.node(name)
-        write_config(n)
-        n.start(flags=False)
-        cl.join(n, n1)
-    cl.wait_voters(3)
+    cl.form_configured(write_config)
     wait_for(lambda: all(len([m for m in n.members()["members"]
                               if m["state"] == "alive" and m["http"]]) == 3
                          for n in cl.nodes), "every node to see three members with HTTP")
