@@ -41,7 +41,8 @@
   };
   // status: an instance's latest status; statusAt: when an event set it
   // (a fetch that began before that event must not overwrite it).
-  const D = { members: null, raft: null, instances: null, status: {}, statusAt: {}, shows: {} };
+  const D = { members: null, raft: null, instances: null, status: {}, statusAt: {}, shows: {}, chat: [] };
+  const CHAT_MAX = 50; // chat lines the overview keeps
   window.clusterdUI = { S, D, metrics: S.metrics };
 
   // ---- DOM helpers ---------------------------------------------------
@@ -276,6 +277,7 @@
         playerChanged(ev);
         break;
       case 'chat':
+        addChat(ev);
         break;
       default:
         updatePage(ev.type);
@@ -291,6 +293,18 @@
       el.setAttribute('data-updated', String(Date.now()));
     });
     updatePage('instance-status');
+  }
+  // Chat is an event of the node whose game it was typed in.
+  function addChat(ev) {
+    D.chat.push({ at: new Date(), inst: ev.instance_name, player: ev.player, message: ev.message });
+    if (D.chat.length > CHAT_MAX) D.chat.shift();
+    const el = $('#chat');
+    if (el) el.replaceChildren(chatTable());
+  }
+  function chatTable() {
+    return table(['Time', 'Instance', 'Player', 'Message'], D.chat.slice().reverse().map((c) => h('tr', {},
+      h('td', {}, c.at.toLocaleTimeString()), h('td', {}, c.inst), h('td', {}, c.player), h('td', {}, c.message))),
+    'No chat since this page opened.');
   }
   // A player joined or left an instance: its record lists who is online.
   function playerChanged(ev) {
@@ -330,6 +344,7 @@
         S.metrics.remoteEvents++;
         if (ev.type === 'instance') applyStatus(ev);
         else if (ev.type === 'player') playerChanged(ev);
+        else if (ev.type === 'chat') addChat(ev);
         // A fresh stream may have missed changes: fetch the statuses again.
         else if (ev.type === 'hello' && !ev.resumed) soon('instances', loadInstances);
       }, () => {});
@@ -379,7 +394,8 @@
   pages.overview = {
     title: 'Overview',
     mount(el) {
-      el.append(h('div', { class: 'cards', id: 'cards' }), h('h2', {}, 'Nodes'), h('div', { id: 'ov-nodes' }));
+      el.append(h('div', { class: 'cards', id: 'cards' }), h('h2', {}, 'Nodes'), h('div', { id: 'ov-nodes' }),
+        h('h2', {}, 'Chat in the games'), h('div', { id: 'chat', 'aria-live': 'polite' }, chatTable()));
     },
     update() {
       const cards = $('#cards');

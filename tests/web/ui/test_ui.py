@@ -307,7 +307,16 @@ def scenario(cl, ui, L, U, I):
     ui.wait(lambda: ui.find("#rcon-cmd"), "the RCON console")
     ui.find("#rcon-cmd").send_keys("/sc rcon.print(6*7)" + Keys.ENTER)
     ui.wait(lambda: "42" in ui.text("#rcon-out"), "the RCON reply in the console")
+    # A player joins and chats in the game (the stand-in's commands, typed
+    # in the console): the page lists the player and shows the chat live.
+    ui.find("#rcon-cmd").send_keys("/standin join alice" + Keys.ENTER)
+    ui.wait(lambda: "alice" in ui.text("#inst-players"), "alice listed as online on alpha's page")
     ui.shot("05-instance")
+    ui.go("#/overview")
+    ui.wait(lambda: ui.text("#card-players .n") == "1", "the overview to count one player online")
+    api(U, "POST", "/api/v1/instances/alpha/rcon", {"command": "/standin chat alice hello from alpha"})
+    ui.wait(lambda: "hello from alpha" in ui.text("#chat"), "alice's chat on the overview, live")
+    ui.shot("02-overview")
 
     # ---- saves ----
     ui.go("#/saves")
