@@ -252,6 +252,14 @@ def scenario(cl, ui, L, U, I):
         "first event on the stream %.0f ms after navigation start" % (nav, m["ready"], m["hello"]))
     ui.js("window.__noReload = 'still here'")
 
+    # Keyboard: the first Tab stop skips to the content; the pages are links
+    # reached with Tab and opened with Enter.
+    check(ui.tab_to("e => e && e.classList.contains('skip')", "the skip link") == 1,
+          "the first Tab stop is 'Skip to content'")
+    ui.tab_to("e => e && e.getAttribute('data-page') === 'nodes'", "the Nodes link")
+    d.switch_to.active_element.send_keys(Keys.ENTER)
+    ui.wait(lambda: ui.js("return window.clusterdUI.S.page") == "nodes", "Enter on the Nodes link opens it")
+
     # ---- nodes ----
     ui.go("#/nodes")
     ui.wait(lambda: len(d.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")) == 3, "the nodes table")
