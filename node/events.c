@@ -349,7 +349,9 @@ int ev_client_open(struct ev_bus *b, unsigned flags, const char *last_id,
 	struct ev_client *c;
 
 	ASSERT(wake != NULL);
-	if (b->stopped || b->nclients >= EV_CLIENTS_MAX)
+	if (b->stopped)
+		return ERR_SHUTDOWN;
+	if (b->nclients >= EV_CLIENTS_MAX)
 		return ERR_BUSY;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)

@@ -149,8 +149,8 @@ int ev_bus_metrics(const struct ev_bus *b, struct http_reply *rep);
 /* Opens a client. flags: EV_F_LOG to receive log lines. last_id: the
  * Last-Event-ID the client sent ("EPOCH-SEQ"), or NULL. wake(arg) runs
  * (from the loop, never inside ev_publish) when a client whose last pull
- * had nothing has something now. 0; ERR_BUSY past EV_CLIENTS_MAX or after
- * ev_bus_stop; ERR_NOMEM. *out is the caller's until ev_client_close. */
+ * had nothing has something now. 0; ERR_BUSY past EV_CLIENTS_MAX;
+ * ERR_SHUTDOWN after ev_bus_stop; ERR_NOMEM. *out is the caller's until ev_client_close. */
 int ev_client_open(struct ev_bus *b, unsigned flags, const char *last_id,
 		   void (*wake)(void *arg), void *arg, struct ev_client **out);
 

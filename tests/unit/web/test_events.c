@@ -325,7 +325,7 @@ static void test_heartbeat_stop_and_limits(void **state)
 	pull(c);
 	assert_true(c->done);
 	assert_non_null(strstr(c->got, ": the node is stopping\n\n"));
-	assert_int_equal(ev_client_open(b, 0, NULL, on_wake, NULL, &x), ERR_BUSY);
+	assert_int_equal(ev_client_open(b, 0, NULL, on_wake, NULL, &x), ERR_SHUTDOWN);
 	ev_publish(b, "{\"type\":\"late\"}"); /* after stop: ignored */
 	ev_bus_free(b);
 	cl_free(c); /* a client may outlive the bus */
