@@ -686,8 +686,8 @@
       if (r.missing) { el.replaceChildren(notAvailable('Saves')); return; }
       if (r.status === 403) { el.replaceChildren(denied(r.perm)); return; }
       if (r.status !== 200) { el.replaceChildren(h('p', { class: 'err' }, r.error || 'HTTP ' + r.status)); return; }
-      el.replaceChildren(genericTable(firstArray(r.data), (s) => {
-        const n = s.name || s.file || String(s);
+      const acts = (s) => {
+        const n = s.name || String(s);
         return [h('button', { type: 'button', onclick: () => download(inst, n) }, 'Download'),
           guard('save.write', h('button', { type: 'button', onclick: async () => {
             const to = prompt('New name for ' + n);
@@ -700,9 +700,17 @@
           guard('save.write', h('button', { type: 'button', class: 'danger', onclick: async () => {
             if (confirm('Delete ' + n + '?')) { await act('Delete ' + n, 'DELETE', EP.save(inst, n)); this.update(); }
           } }, 'Delete'))];
-      }));
+      };
+      el.replaceChildren(table(['Save', 'Size', 'Modified', '', ''], firstArray(r.data).map((sv) => h('tr', { 'data-save': sv.name },
+        h('td', {}, sv.name), h('td', {}, bytes(sv.size)), h('td', {}, sv.mtime_ms ? new Date(sv.mtime_ms).toLocaleString() : ''),
+        h('td', {}, [sv.loaded ? 'loaded' : '', sv.newest ? 'newest' : ''].filter(Boolean).join(', ')),
+        h('td', { class: 'acts' }, acts(sv)))), 'No saves yet: upload one above.'));
     },
   };
+  function bytes(n) {
+    if (typeof n !== 'number') return '';
+    return n >= 1 << 20 ? (n / (1 << 20)).toFixed(1) + ' MiB' : n >= 1024 ? (n / 1024).toFixed(1) + ' KiB' : n + ' B';
+  }
   // Uploads go in parts of at most 1 MiB (the API's bound on a request
   // body): one upload id, each part at its offset, in order.
   const PART_BYTES = 1 << 20;
