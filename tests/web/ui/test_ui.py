@@ -411,6 +411,21 @@ def scenario(cl, ui, L, U, I):
     ui.go("#/instances")
     ui.wait(lambda: ui.text('[data-inst-status="alpha"]') == "stopped", "alpha listed through " + I.name)
     ui.shot("12-other-node")
+
+    # ---- a read-only token sees no write controls ----
+    st, tok = api(I, "POST", "/api/v1/tokens", {"name": "ui-read", "role": "read"})
+    check(st == 201, "a read-only token made")
+    d.find_element(By.ID, "logout").send_keys(Keys.ENTER)
+    ui.wait(lambda: ui.find("#token"), "the login form after logging out")
+    check(ui.js("return sessionStorage.getItem('clusterd_token')") is None, "logging out forgets the token")
+    ui.find("#token").send_keys(tok["token"] + Keys.ENTER)
+    ui.wait(lambda: "(read)" in ui.text("#who"), "the page to know the token is read-only")
+    ui.go("#/instances")
+    ui.wait(lambda: ui.find('tr[data-instance="alpha"]'), "the instances listed for a read-only token")
+    visible = ui.js("""return Array.from(document.querySelectorAll('button, form'))
+        .filter(e => e.offsetParent !== null && e.closest('main')).map(e => e.textContent.trim() || e.id)""")
+    check(not visible, "a read-only token sees no write button or form on the instances page (visible: %r)" % visible)
+    ui.shot("13-read-only")
     log("screenshots in %s" % SHOTS)
 
 
