@@ -665,6 +665,7 @@ static void on_closed(uv_handle_t *h)
 	if (--c->closing > 0)
 		return;
 	stor_close(c->st);
+	cl_metrics_free(c);
 	if (c->stop_done)
 		c->stop_done(c->stop_arg);
 	free(c);

@@ -75,6 +75,43 @@ void cluster_set_plugins(struct cluster *c, struct plug_mgr *pm);
  * reply (Prometheus text). */
 int cluster_metrics(struct cluster *c, struct http_reply *rep);
 
+/* ---- the cluster-wide /metrics (cluster_metrics.c) ---- */
+
+/* Writes Prometheus text (HELP, TYPE, samples; no `node` label: the
+ * renderer adds it) into rep. 0 or an error (the hook's text is then
+ * left out of the snapshot, and counted). */
+typedef int (*cluster_metrics_fn)(void *arg, struct http_reply *rep);
+enum cluster_metrics_scope {
+	/* Figures of this node: sampled every 5 s into its snapshot, shared
+	 * with the others, rendered with node="NAME" (plugin metrics of a
+	 * node, the node's own figures). */
+	CLUSTER_METRICS_NODE = 0,
+	/* Figures of the replicated state, the same on every node: rendered
+	 * at the end of each scrape from local state, without a node label.
+	 * Must not wait on anything (the item ledger's stock). */
+	CLUSTER_METRICS_CLUSTER = 1,
+};
+/* Adds a hook (fn and arg borrowed until cluster_stop's callback). Hooks
+ * run in the order added. 0, ERR_AGAIN (8 hooks already), ERR_NOMEM. */
+int cluster_metrics_hook(struct cluster *c, enum cluster_metrics_scope scope,
+			 cluster_metrics_fn fn, void *arg);
+/* on = 0: this node neither gossips its metrics version nor pulls or
+ * serves snapshots; its /metrics then covers itself (and clusterd_up).
+ * The default is on. */
+void cluster_metrics_share(struct cluster *c, int on);
+/* The cluster-wide exposition, rendered from the cache: never waits.
+ * ERR_AGAIN when the node is not part of a cluster (the caller answers
+ * with its own figures). */
+int cluster_metrics_all(struct cluster *c, struct http_reply *rep);
+/* A report of instance `instance` (running on this node) from its game
+ * module, channel `metrics` of the IPC: {"id":N, "tick":T, "players":P,
+ * "produced":{ITEM:COUNT,...}, "consumed":{...}} (borrowed). While such
+ * reports arrive, the RCON sampling of that instance pauses. 0,
+ * ERR_MALFORMED, ERR_AGAIN (no slot: more than 64 instances). */
+struct cJSON;
+int cluster_metrics_ipc(struct cluster *c, uint64_t instance,
+			const struct cJSON *msg);
+
 /* Stops: fails pending operations with ERR_SHUTDOWN, closes every handle,
  * then the store; calls done(arg) when all is closed and frees c. */
 void cluster_stop(struct cluster *c, void (*done)(void *arg), void *arg);

@@ -16,6 +16,7 @@
 
 #include "node/autopilot/autopilot.h"
 #include "node/cluster.h"
+#include "node/cmetrics/cmetrics.h"
 #include "node/gossipd/gossipd.h"
 #include "node/identity.h"
 #include "node/instances/instances.h"
@@ -110,6 +111,64 @@ struct cl_op {
 	void *arg2;
 };
 
+/* The cluster-wide /metrics (cluster_metrics.c, cluster_minst.c). A
+ * node samples its own figures this often: Prometheus scrapes every 15 s
+ * to 1 min by default, so 5 s keeps what it sees under a scrape interval
+ * old while gossip carries one new version per node per 5 s. */
+#define CLM_SAMPLE_MS 5000
+/* A node pulls its peers' snapshots while it was scraped within this
+ * long (10 minutes: longer than any usual scrape interval, so a scraped
+ * node stays current between scrapes). */
+#define CLM_INTEREST_MS (10ull * 60 * 1000)
+#define CLM_HOOKS_MAX 8
+/* Instances listed from the replicated domain per sample. */
+#define CLM_LIST_MAX 1024
+/* Items per instance and direction (vanilla 2.0 has about 300 items). */
+#define CLM_ITEMS_MAX 256
+#define CLM_ITEM_NAME_MAX 64
+/* An RCON sample not answered within this is dropped (below the 5 s
+ * sampling period, so they never pile up). */
+#define CLM_RCON_TIMEOUT_MS 4000
+
+struct clm_item {
+	char name[CLM_ITEM_NAME_MAX + 1];
+	double produced, consumed;
+};
+
+/* What the game of one local instance last reported. */
+struct clm_inst {
+	uint64_t id;       /* 0: a free slot */
+	uint8_t running;   /* at the last sample */
+	uint8_t busy;      /* an RCON sample in flight */
+	uint8_t known;     /* tick and players read */
+	uint8_t ups_known;
+	uint64_t tick, players, at_ms;
+	double ups;
+	uint64_t ipc_ms;   /* the last report over IPC, 0: none */
+	uint64_t next_rcon_ms;
+	struct clm_item *items; /* owned, CLM_ITEMS_MAX when set */
+	uint32_t nitems;
+};
+
+struct cl_mx {
+	struct cm_cache cache;
+	uint64_t version;     /* of this node's snapshot; 0: none yet */
+	uint8_t *text;        /* this node's snapshot text, owned */
+	size_t len;
+	uint64_t next_sample_ms, scraped_ms;
+	uint64_t next_publish_ms; /* the digest's next version in gossip */
+	int share;            /* gossip the version, pull and answer pulls */
+	int ipc_subscribed;   /* to the games' channel `metrics` */
+	struct {
+		enum cluster_metrics_scope scope;
+		cluster_metrics_fn fn;
+		void *arg;
+	} hooks[CLM_HOOKS_MAX];
+	uint32_t nhooks;
+	struct clm_inst inst[INST_LOCAL_MAX];
+	uint64_t served, served_bytes, hook_errors, sample_errors;
+};
+
 struct cl_decision {
 	uint64_t at_ms;
 	char text[AP_REASON_MAX];
@@ -186,6 +245,9 @@ struct cluster {
 	uint64_t sess_next;      /* the next seq */
 	uint64_t sess_expire_ms; /* leader: when to propose the next expiry */
 
+	/* the cluster-wide /metrics (cluster_metrics.c); NULL until used */
+	struct cl_mx *mx;
+
 	/* counters for /metrics */
 	uint64_t fwd_sent, fwd_served, rpc_malformed;
 	uint64_t writes_retried, writes_resent, writes_dedup_seen;
@@ -261,6 +323,26 @@ int cl_caught_up(const struct cluster *c);
 
 /* cluster_core.c */
 extern const struct core_ops cl_core_ops;
+
+/* cluster_metrics.c: the state, created on first use (NULL while the
+ * node has no Raft id, or out of memory); the once-a-second step (from
+ * the autopilot timer); the RPC_METRICS_GET / RPC_METRICS handler; the
+ * release at stop. */
+struct cl_mx *cl_mx_get(struct cluster *c);
+void cl_metrics_tick(struct cluster *c, uint64_t now);
+void cl_metrics_rpc(struct cluster *c, const struct rpc_msg *m);
+void cl_metrics_free(struct cluster *c);
+/* The clusterd_metrics_* figures of this node (for cluster_metrics). */
+int cl_metrics_own(struct cluster *c, struct http_reply *rep);
+
+/* cluster_minst.c: the instances' figures into a snapshot, the RCON
+ * sampling of the instances' games, the release of their slots. */
+int cl_minst_render(struct cluster *c, struct cl_mx *mx, struct http_reply *rep,
+		    uint64_t now);
+void cl_minst_poll(struct cluster *c, struct cl_mx *mx, uint64_t now);
+void cl_minst_free(struct cl_mx *mx);
+/* Subscribes to the games' channel `metrics` once the manager exists. */
+void cl_minst_subscribe(struct cluster *c, struct cl_mx *mx);
 
 /* cluster_snap.c: core.h's snapshot_* ops, and the stop's detach of the
  * streams still open (before the store closes). */

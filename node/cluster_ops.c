@@ -553,6 +553,10 @@ void cl_on_rpc(struct cluster *c, const struct tp_peer *from,
 	case RPC_READ_INDEX:
 		answered(c, &m, from->id);
 		break;
+	case RPC_METRICS_GET:
+	case RPC_METRICS:
+		cl_metrics_rpc(c, &m);
+		break;
 	default:
 		c->rpc_malformed++;
 	}

@@ -243,6 +243,7 @@ void cl_autopilot(uv_timer_t *t)
 	now = cl_now(c);
 	(void)gossipd_publish(c->gd, now, GOSSIPD_KEY_ROLE, cl_role_word(c));
 	cl_sessions_tick(c, now);
+	cl_metrics_tick(c, now);
 	if (c->role != RAFT_LEADER)
 		return;
 	fill_input(c, &in, now);
@@ -433,5 +434,7 @@ int cluster_metrics(struct cluster *c, struct http_reply *rep)
 		rv = raft_metrics(c, rep);
 	if (rv == 0 && c->gd)
 		rv = gossip_metrics(c, rep);
+	if (rv == 0 && c->joined)
+		rv = cl_metrics_own(c, rep);
 	return rv;
 }

@@ -22,7 +22,8 @@
 
 static const char *const known_keys[] = {
 	"http", "node_name", "log_level", "bind", "advertise", "factorio_dir",
-	"instances_dir", "instance_ports", "lua_dir"};
+	"instances_dir", "instance_ports", "lua_dir",
+	"cluster_metrics"};
 
 /* Parses "LO-HI" (1 <= LO < HI <= 65535); ERR_CONFIG otherwise. */
 static int parse_ports(const char *v, unsigned *lo, unsigned *hi)
@@ -254,6 +255,13 @@ static int apply_key(struct node_config *cfg, const char *key,
 				 path, NODE_INSTANCE_PORTS_DEFAULT);
 			return ERR_CONFIG;
 		}
+	} else if (strcmp(key, "cluster_metrics") == 0) {
+		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+			snprintf(errmsg, errsz,
+				 "%s: \"cluster_metrics\" must be \"on\" or \"off\"", path);
+			return ERR_CONFIG;
+		}
+		cfg->cluster_metrics_off = strcmp(value, "off") == 0;
 	}
 	if (limit) {
 		snprintf(errmsg, errsz, "%s: value of \"%s\" is longer than %zu bytes",
@@ -313,7 +321,7 @@ static int check_item(const cJSON *root, const cJSON *item, const char *path,
 {
 	if (!is_known(item->string)) {
 		snprintf(errmsg, errsz,
-			 "%s: unknown key \"%s\" (known: http, node_name, bind, advertise, log_level, factorio_dir, instances_dir, instance_ports, lua_dir)",
+			 "%s: unknown key \"%s\" (known: http, node_name, bind, advertise, log_level, factorio_dir, instances_dir, instance_ports, lua_dir, cluster_metrics)",
 			 path, item->string);
 		return ERR_CONFIG;
 	}

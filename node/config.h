@@ -42,6 +42,9 @@ struct node_config {
 	/* The Lua modules patched into saves (issue 12): "" is the install's
 	 * <bin>/../share/clusterd/lua. */
 	char lua_dir[NODE_PATH_MAX];
+	/* "cluster_metrics": "off" keeps this node out of the cluster-wide
+	 * /metrics (no version in gossip, no pulls); "on" is the default. */
+	int cluster_metrics_off;
 };
 
 /* The default instance port range: 100 ports, 50 instances. Factorio's own

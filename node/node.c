@@ -78,14 +78,14 @@ static int handle_status(void *ctx, const struct http_request *req,
 	return rv;
 }
 
-static int handle_metrics(void *ctx, const struct http_request *req,
-			  struct http_reply *rep)
+/* The node's own figures, unlabelled: the first hook of its metrics
+ * snapshot, and the answer to /metrics?scope=node. */
+static int node_metrics(void *ctx, struct http_reply *rep)
 {
 	struct node *n = ctx;
 	struct node_process_stats s;
 	int rv;
 
-	(void)req;
 	node_process_stats_read(&s);
 	const struct metric_sample process[] = {
 		{"process_cpu_seconds_total", "counter",
@@ -105,7 +105,6 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 		 "HTTP requests served by this node.", (double)n->http.requests_total},
 	};
 
-	rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	rv = metrics_samples(rep, process, sizeof(process) / sizeof(process[0]));
 	if (rv == 0)
 		rv = metrics_family(rep, "clusterd_build_info", "gauge",
@@ -120,6 +119,22 @@ static int handle_metrics(void *ctx, const struct http_request *req,
 	if (rv == 0 && n->events)
 		rv = ev_bus_metrics(n->events, rep);
 	return rv;
+}
+
+/* GET /metrics: every node and instance of the cluster (node label on
+ * each sample, from the cache: never waits); ?scope=node: this node's
+ * own figures, live and unlabelled. */
+static int handle_metrics(void *ctx, const struct http_request *req,
+			  struct http_reply *rep)
+{
+	struct node *n = ctx;
+	int rv = ERR_AGAIN;
+
+	rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	if (n->cluster && !(req->query && req->query_len == 10 &&
+			    memcmp(req->query, "scope=node", 10) == 0))
+		rv = cluster_metrics_all(n->cluster, rep);
+	return rv == ERR_AGAIN ? node_metrics(n, rep) : rv;
 }
 
 static int handle_api(void *ctx, const struct http_request *req,
@@ -376,6 +391,9 @@ static int start_cluster(struct node *n, char *errmsg, size_t errsz)
 	if (n->cluster) {
 		api_init(&n->api, cluster_core(n->cluster));
 		n->api.events = n->events;
+		(void)cluster_metrics_hook(n->cluster, CLUSTER_METRICS_NODE,
+					   node_metrics, n);
+		cluster_metrics_share(n->cluster, !n->cfg.cluster_metrics_off);
 	}
 	if (rv != 0 || n->cluster == NULL)
 		return rv;

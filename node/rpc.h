@@ -53,7 +53,14 @@ enum rpc_type {
 	/* a = the server to hand leadership to (0: the most up to date).
 	 * RPC_RESULT. */
 	RPC_TRANSFER = 6,
-	RPC_TYPE_MAX_ = 7,
+	/* Asks a peer for its metrics snapshot (node/cmetrics): a = the
+	 * version gossip advertised (informational). Answered by
+	 * RPC_METRICS. Any node serves it, leader or not. */
+	RPC_METRICS_GET = 7,
+	/* a = status, b = the snapshot's version, data = its Prometheus
+	 * text (at most CM_TEXT_MAX bytes). */
+	RPC_METRICS = 8,
+	RPC_TYPE_MAX_ = 9,
 };
 
 struct rpc_msg {

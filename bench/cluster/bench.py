@@ -129,7 +129,7 @@ class System:
 
     def metrics(self, i):
         """/metrics of member i as {sample with labels: value}."""
-        st, body = http("GET", self.url(i, "/metrics"))
+        st, body = http("GET", self.url(i, "/metrics?scope=node"))
         out = {}
         for line in body.decode().splitlines():
             if line and not line.startswith("#"):

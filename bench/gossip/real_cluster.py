@@ -193,7 +193,7 @@ class Cluster:
         (clusterd_gossip_members{state=...}). /metrics needs no token, so
         this also reads the nodes past RAFT_NODES_MAX, which hold no
         replicated state and refuse the token on /api/v1/cluster/members."""
-        text = http_get(self.url(i, "/metrics")).decode()
+        text = http_get(self.url(i, "/metrics?scope=node")).decode()
         out = {}
         for line in text.splitlines():
             if line.startswith('clusterd_gossip_members{state="'):
@@ -211,7 +211,7 @@ class Cluster:
         return True
 
     def gossip_bytes(self, i):
-        text = http_get(self.url(i, "/metrics")).decode()
+        text = http_get(self.url(i, "/metrics?scope=node")).decode()
         total, seen = 0.0, False
         for line in text.splitlines():
             if line.startswith("#"):

@@ -22,7 +22,7 @@
 #define PRUNE_INTERVAL_MS 10000
 
 static const char *const key_names[GOSSIPD_KEYS_N] = {"id", "http", "ver",
-						      "role"};
+						      "role", "mv"};
 
 const char *gossipd_key_name(enum gossipd_key k)
 {

@@ -48,6 +48,9 @@ enum gossipd_key {
 	GOSSIPD_KEY_VER,    /* "ver": the clusterd version string */
 	GOSSIPD_KEY_ROLE,   /* "role": "leader", "follower", "candidate",
 			     * "learner", "none" (the owner's words) */
+	GOSSIPD_KEY_METRICS, /* "mv": the version of the node's metrics
+			      * snapshot, lowercase hex (node/cmetrics); a
+			      * peer that changed it has new figures */
 	GOSSIPD_KEYS_N,
 };
 #define GOSSIPD_VALUE_MAX 63 /* bytes of a published value; bounds the

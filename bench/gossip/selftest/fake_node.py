@@ -105,7 +105,7 @@ def serve(d):
             authorized = self.headers.get("Authorization") == "Bearer admintok"
             if self.path == "/api/v1/status":
                 return self.reply("{}")
-            if self.path == "/metrics":
+            if self.path.split("?", 1)[0] == "/metrics":
                 n = int((time.monotonic() - t0) * 100)
                 states = {"alive": 0, "suspect": 0, "dead": 0, "left": 0}
                 for m in self.members():

@@ -209,8 +209,12 @@ class Node:
             raise ValueError("members %d" % st)
         return json.loads(body)
 
-    def metrics_text(self):
-        st, _, body = self.get("/metrics", token=None)
+    def metrics_text(self, scope="node"):
+        """/metrics?scope=node (this node's own figures, unlabelled), or
+        with scope=None the cluster-wide /metrics (a node label on each
+        sample)."""
+        st, _, body = self.get("/metrics" + ("?scope=" + scope if scope else ""),
+                               token=None)
         if st != 200:
             raise ValueError("metrics %d" % st)
         return body.decode()

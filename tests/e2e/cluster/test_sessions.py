@@ -118,7 +118,7 @@ def raft(node):
 
 
 def metric(node, name):
-    st, body, _ = req("GET", node.url + "/metrics", timeout=5)
+    st, body, _ = req("GET", node.url + "/metrics?scope=node", timeout=5)
     for line in body.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])

@@ -32,8 +32,14 @@ assert j["version"] and j["uptime_s"] >= 0 and j["data_dir"]
 out=$(CLUSTERD_NODE=$NODE_URL "$BIN/clusterctl" status)
 check "CLUSTERD_NODE selects the node" grep -q "$id" <<<"$out"
 
-curl -s "$NODE_URL/metrics" >"$E2E_TMP/metrics.txt"
-check "promtool accepts /metrics" promtool check metrics <"$E2E_TMP/metrics.txt"
+# A node outside a cluster answers /metrics with its own figures, as
+# /metrics?scope=node does on any node.
+curl -s "$NODE_URL/metrics" >"$E2E_TMP/metrics-cluster.txt"
+check "promtool accepts /metrics" promtool check metrics <"$E2E_TMP/metrics-cluster.txt"
+check "/metrics of an unjoined node is unlabelled" \
+  grep -qE '^process_resident_memory_bytes [0-9]+$' "$E2E_TMP/metrics-cluster.txt"
+curl -s "$NODE_URL/metrics?scope=node" >"$E2E_TMP/metrics.txt"
+check "promtool accepts /metrics?scope=node" promtool check metrics <"$E2E_TMP/metrics.txt"
 check "/metrics has process RSS" grep -qE '^process_resident_memory_bytes [0-9]+$' "$E2E_TMP/metrics.txt"
 check "/metrics has open fds" grep -qE '^process_open_fds [0-9]+$' "$E2E_TMP/metrics.txt"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$NODE_URL/no/such/path")

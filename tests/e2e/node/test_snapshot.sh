@@ -111,7 +111,7 @@ cat "$T/restore.json" "$T/restore.err"
 old_refusals() {
   local sum=0 v n
   for n in n1 n2 n3; do
-    v=$(curl -sf "${URL[$n]}/metrics" | awk '
+    v=$(curl -sf "${URL[$n]}/metrics?scope=node" | awk '
       /^clusterd_transport_rejected_total\{kind="datagram"/ || /^clusterd_transport_handshakes_failed_total / { s += $2 }
       END { printf "%d", s }')
     sum=$((sum + ${v:-0}))

@@ -36,7 +36,8 @@
 #include "gossip/gossip.h"
 #include "node/gossipd/gossipd.h"
 
-enum ev_kind { EV_TIMER, EV_DELIVER, EV_START, EV_FAULT, EV_HEAL, EV_WAKE };
+enum ev_kind { EV_TIMER, EV_DELIVER, EV_START, EV_FAULT, EV_HEAL, EV_WAKE,
+	       EV_DIGEST };
 
 struct ev {
 	uint64_t t, seq;
@@ -69,6 +70,8 @@ struct snode {
 	uint64_t timer_due;
 	int side; /* partition side */
 	uint64_t last_own_inc;
+	/* --metrics-ms: the metrics version it publishes, and since when */
+	uint64_t mv, mv_ms;
 	/* slow node */
 	struct inbox_item *inbox;
 	uint32_t n_inbox, cap_inbox;
@@ -86,6 +89,9 @@ struct opts {
 	int no_lifeguard; /* for comparison: no LHM, fixed suspicion timeout */
 	int trace_node;   /* -1: none; else its tracer prints at debug level */
 	uint32_t bugs;    /* GOSSIPD_BUG_* planted in every node's driver */
+	uint32_t metrics_ms; /* each node publishes a new metrics version
+			      * ("mv", as clusterd's cluster-wide /metrics)
+			      * this often; 0: never */
 };
 
 static uint64_t trace_now;
@@ -124,6 +130,9 @@ struct sim {
 	uint32_t n_started;
 	uint32_t false_suspect, slow_health_max, slow_suspected;
 	uint64_t t_last_start;
+	/* --metrics-ms: deliveries of a node's current version, and their
+	 * delay since it was published */
+	uint64_t mv_seen, mv_delay_sum, mv_delay_max;
 };
 
 /* ---- event heap ---- */
@@ -307,9 +316,32 @@ static void on_change(struct sim *s, uint32_t i,
 		s->t_heal_conv = (int64_t)(s->now - s->t_heal);
 }
 
+/* A metrics version arrived at node i: how long after its publication
+ * (only the owner's current version counts; a superseded one is not
+ * timed). */
+static void on_metrics_version(struct sim *s, const struct gossip_state_change *c)
+{
+	int32_t j = name_index(s, c->name);
+	char want[24];
+	uint64_t d;
+
+	if (j < 0 || s->n[j].mv == 0)
+		return;
+	snprintf(want, sizeof(want), "%" PRIx64, s->n[j].mv);
+	if (c->len != strlen(want) || memcmp(c->value, want, c->len) != 0)
+		return;
+	d = s->now - s->n[j].mv_ms;
+	s->mv_seen++;
+	s->mv_delay_sum += d;
+	if (d > s->mv_delay_max)
+		s->mv_delay_max = d;
+}
+
 static void on_state(struct sim *s, uint32_t i,
 		     const struct gossip_state_change *c)
 {
+	if (strcmp(c->key, "mv") == 0)
+		on_metrics_version(s, c);
 	if (s->state_node < 0 || (uint32_t)s->state_node == i ||
 	    name_index(s, c->name) != s->state_node ||
 	    strcmp(c->key, "role") != 0 || c->len != 6 ||
@@ -555,9 +587,31 @@ static void start_node(struct sim *s, uint32_t i)
 	trace_now = s->now;
 	check_rc(s, gossipd_join(s->n[i].d, s->now, seeds, i == 0 ? 0 : 1), 0);
 	set_initial_state(s, i);
+	if (s->o.metrics_ms > 0)
+		heap_push(&s->h, (struct ev){.kind = EV_DIGEST, .node = (int32_t)i,
+					     .t = s->now + 1 +
+						  prng_below(&s->rng, s->o.metrics_ms)});
 	if ((int32_t)i == s->slow)
 		heap_push(&s->h, (struct ev){.kind = EV_WAKE, .node = (int32_t)i,
 					     .t = s->now + 1});
+}
+
+/* --metrics-ms: the node publishes its next metrics version, as a node
+ * does after each sample (versions start at a wall-clock-like 41-bit
+ * number, so the value has the real length: 11 hex digits). */
+static void publish_metrics(struct sim *s, uint32_t i)
+{
+	char hex[24];
+
+	if (!s->n[i].up)
+		return;
+	s->n[i].mv = s->n[i].mv ? s->n[i].mv + 1 : 0x1a2b3c4d5e6ull + i;
+	s->n[i].mv_ms = s->now;
+	snprintf(hex, sizeof(hex), "%" PRIx64, s->n[i].mv);
+	trace_now = s->now;
+	check_rc(s, gossipd_publish(s->n[i].d, s->now, GOSSIPD_KEY_METRICS, hex), 0);
+	heap_push(&s->h, (struct ev){.kind = EV_DIGEST, .node = (int32_t)i,
+				     .t = s->now + s->o.metrics_ms});
 }
 
 static uint32_t pick_other(struct sim *s, int32_t a, int32_t b)
@@ -634,6 +688,9 @@ static void dispatch(struct sim *s, struct ev *e)
 	case EV_WAKE:
 		slow_wake(s, (uint32_t)e->node);
 		break;
+	case EV_DIGEST:
+		publish_metrics(s, (uint32_t)e->node);
+		break;
 	case EV_TIMER:
 		if (!nd->up || e->aux != nd->timer_due)
 			break;
@@ -692,6 +749,7 @@ static void check_final(struct sim *s)
 }
 
 struct result {
+	uint64_t mv_seen, mv_delay_sum, mv_delay_max;
 	int64_t t_conv, detect_first, detect_all, spread_all, heal_conv;
 	double bytes_per_node_s, rel_share;
 	uint32_t false_dead, partition_deaths, violations;
@@ -811,6 +869,9 @@ static void check_run(struct sim *s)
 
 static void collect(const struct sim *s, struct result *r)
 {
+	r->mv_seen = s->mv_seen;
+	r->mv_delay_sum = s->mv_delay_sum;
+	r->mv_delay_max = s->mv_delay_max;
 	r->t_conv = s->t_conv;
 	r->detect_first = s->detect_first;
 	r->detect_all = s->detect_all;
@@ -874,7 +935,8 @@ static void usage(void)
 		"                  [--partition] [--no-crash] [--slow-ms D]\n"
 		"                  [--duration-ms T] [--settle-ms T] [--no-lifeguard]\n"
 		"                  [--state-keys K] [--trace NODE] [--verbose]\n"
-		"                  [--bug drop-reliable|first-change-only]\n");
+		"                  [--bug drop-reliable|first-change-only]\n"
+		"                  [--metrics-ms P]\n");
 	exit(2);
 }
 
@@ -920,6 +982,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->trace_node = (int)strtol(v, NULL, 10), i++;
 		} else if (strcmp(a, "--settle-ms") == 0) {
 			o->settle_ms = strtoull(v, NULL, 10), i++;
+		} else if (strcmp(a, "--metrics-ms") == 0) {
+			o->metrics_ms = (uint32_t)strtoul(v, NULL, 10), i++;
 		} else if (strcmp(a, "--duration-ms") == 0) {
 			o->duration_ms = strtoull(v, NULL, 10), i++;
 		} else {
@@ -938,6 +1002,7 @@ int main(int argc, char **argv)
 	int64_t *conv, *first, *all, *spread, *heal;
 	double bytes = 0, rel = 0;
 	uint32_t false_dead = 0, violations = 0, pdeaths = 0, fsusp = 0, health = 0, ssusp = 0;
+	uint64_t mv_seen = 0, mv_sum = 0, mv_max = 0;
 
 	parse(argc, argv, &o);
 	conv = calloc(o.seeds, sizeof(*conv));
@@ -957,6 +1022,10 @@ int main(int argc, char **argv)
 		spread[k] = r.spread_all;
 		heal[k] = r.heal_conv;
 		bytes += r.bytes_per_node_s;
+		mv_seen += r.mv_seen;
+		mv_sum += r.mv_delay_sum;
+		if (r.mv_delay_max > mv_max)
+			mv_max = r.mv_delay_max;
 		rel += r.bytes_per_node_s * r.rel_share;
 		false_dead += r.false_dead;
 		pdeaths += r.partition_deaths;
@@ -985,6 +1054,11 @@ int main(int argc, char **argv)
 	       pct(first, o.seeds, 0.5), pct(spread, o.seeds, 0.5),
 	       pct(heal, o.seeds, 0.99), pdeaths, fsusp, ssusp, health, violations,
 	       o.loss, o.slow_ms, rel / o.seeds);
+	if (o.metrics_ms > 0)
+		printf("metrics: every %u ms per node; versions delivered %" PRIu64
+		       ", delay after publication mean_ms=%.0f max_ms=%" PRIu64 "\n",
+		       o.metrics_ms, mv_seen,
+		       mv_seen ? (double)mv_sum / (double)mv_seen : 0.0, mv_max);
 	printf("gossip-sim: nodes=%u seeds=%u false_dead=%u detect_all_p50_ms=%" PRId64
 	       " detect_all_p99_ms=%" PRId64 " spread_all_p99_ms=%" PRId64
 	       " bytes_per_node_s=%.1f\n",
