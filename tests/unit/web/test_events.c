@@ -390,7 +390,7 @@ static void test_node_events(void **state)
 	c->len = 0;
 	ev_publish_player(b, 7, "alpha", "chat", "ann"); /* not a player event */
 	ev_publish_player(b, 7, "alpha", "join", "bob");
-	ev_publish_chat(b, 7, "alpha", "ann", 3, "hi \"all\"", 10);
+	ev_publish_chat(b, 7, "alpha", "ann", 3, "hi \"all\"", 8);
 	drain(c);
 	assert_int_equal(count(c->got, "\"type\":\"chat\""), 1);
 	check_event(c->got, "chat", "message", "hi \"all\"");
