@@ -307,24 +307,6 @@ class Cluster:
         self.wait_voters(want)
         return self.nodes
 
-    def form_configured(self, configure, count=3):
-        """Like form, for nodes that need a clusterd.json of their own
-        first: configure(node) writes it (with node_name, bind and http),
-        then n1 is initialised and the others join it."""
-        n1 = self.node("n1")
-        configure(n1)
-        j = n1.init()
-        self.admin_token, self.join_token = j["admin_token"], j["join_token"]
-        n1.start(flags=False)
-        wait_for(lambda: (n1.raft().get("leader") or {}).get("name") == "n1", "n1 to lead")
-        for i in range(2, count + 1):
-            n = self.node("n%d" % i)
-            configure(n)
-            n.start(flags=False)
-            self.join(n, n1)
-        self.wait_voters(min(count, 3) if count < 5 else 5)
-        return self.nodes
-
     def alive(self):
         return [n for n in self.nodes if n.alive()]
 

@@ -56,7 +56,18 @@ def status(n, inst):
 
 def main():
     with Cluster("chat") as cl:
-        n1 = cl.form_configured(configure)[0]
+        n1 = cl.node("n1")
+        configure(n1)
+        j = n1.init()
+        cl.admin_token, cl.join_token = j["admin_token"], j["join_token"]
+        n1.start(flags=False)
+        wait_for(lambda: (n1.raft().get("leader") or {}).get("name") == "n1", "n1 to lead")
+        for name in ("n2", "n3"):
+            n = cl.node(name)
+            configure(n)
+            n.start(flags=False)
+            cl.join(n, n1)
+        cl.wait_voters(3)
         nodes = {"a": n1, "b": cl.nodes[1], "c": cl.nodes[2]}
         for inst, n in nodes.items():
             st, _, body = n1.req("POST", "/api/v1/instances",

@@ -27,17 +27,16 @@ missing: scripts/setup --test installs them.
 """
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import sys
-import tempfile
 import time
 import zipfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "e2e", "cluster"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "e2e", "metrics"))
 from cluster_util import BUILD, Cluster, Failed, check, log, run, wait_for  # noqa: E402
+from metrics_util import form_with_standin  # noqa: E402
 
 try:
     from selenium import webdriver
@@ -56,41 +55,12 @@ if not CHROMEDRIVER or not CHROMIUM:
     print("SKIP: chromium and chromium-driver are not installed (scripts/setup --test)")
     sys.exit(77)
 
-INSTALL = os.path.join(BUILD, "factorio-standin")
 SHOTS = os.path.join(BUILD, "web-screenshots")
 UI_WAIT_S = 60
 
 
-def ports_block(n):
-    """The first of n consecutive TCP ports free now."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000 - n)
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise Failed("no free port block")
-
-
-def write_config(node):
-    os.makedirs(node.dir, exist_ok=True)
-    base = ports_block(10)
-    with open(os.path.join(node.dir, "clusterd.json"), "w") as f:
-        json.dump({"node_name": node.name, "bind": node.bind, "http": node.http,
-                   "factorio_dir": INSTALL,
-                   "instance_ports": "%d-%d" % (base, base + 9)}, f)
-
-
 def form(cl):
-    cl.form_configured(write_config)
+    form_with_standin(cl, 3, ports=10)
     wait_for(lambda: all(len([m for m in n.members()["members"]
                               if m["state"] == "alive" and m["http"]]) == 3
                          for n in cl.nodes), "every node to see three members with HTTP")
