@@ -814,6 +814,7 @@
   pages.items = listPage('The item ledger', EP.items, 'items');
   pages.inventories = listPage('Inventories', EP.inventories, 'inventory');
   pages.plugins = listPage('Plugins', EP.plugins, 'plugins');
+  pages.plugins.also = ['kv']; // the registry lives in the KV namespace _plugins
 
   // ---- Routing ---------------------------------------------------------
   function route() {
@@ -838,7 +839,7 @@
   function updatePage(what) {
     const p = pages[S.page];
     if (!p) return;
-    if (what !== null && p.domain && what !== p.domain) return;
+    if (what !== null && p.domain && what !== p.domain && !(p.also || []).includes(what)) return;
     Promise.resolve(p.update()).then(() => {
       if (S.metrics.ready === null && D.members !== null) S.metrics.ready = performance.now();
     });

@@ -289,6 +289,7 @@ def scenario(cl, ui, L, U, I):
     # in the console): the page lists the player and shows the chat live.
     ui.find("#rcon-cmd").send_keys("/standin join alice" + Keys.ENTER)
     ui.wait(lambda: "alice" in ui.text("#inst-players"), "alice listed as online on alpha's page")
+    ui.wait(lambda: "alice" in ui.text("#inst-log"), "the game's line about alice in the live log")
     ui.shot("05-instance")
     ui.go("#/overview")
     ui.wait(lambda: ui.text("#card-players .n") == "1", "the overview to count one player online")
