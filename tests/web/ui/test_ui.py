@@ -297,6 +297,16 @@ def scenario(cl, ui, L, U, I):
     ui.wait(lambda: "hello from alpha" in ui.text("#chat"), "alice's chat on the overview, live")
     ui.shot("02-overview")
 
+    # ---- configuration and kill, where the node offers them ----
+    ui.go("#/instances/alpha")
+    if endpoint_exists(U, "/api/v1/instances/alpha/config"):
+        ui.wait(lambda: ui.find("#cfg-text"), "the configuration editor")
+        check('"settings"' in ui.find("#cfg-text").get_attribute("value"),
+              "the configuration shows the server settings")
+    else:
+        log("SKIP: configuration: this node has no config endpoint")
+        ui.wait(lambda: "not available" in ui.text("#inst-config"), "the config panel to say not available")
+
     # ---- saves ----
     ui.go("#/saves")
     a11y(ui, "saves")
