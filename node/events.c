@@ -349,7 +349,9 @@ int ev_client_open(struct ev_bus *b, unsigned flags, const char *last_id,
 	struct ev_client *c;
 
 	ASSERT(wake != NULL);
-	if (b->stopped || b->nclients >= EV_CLIENTS_MAX)
+	if (b->stopped)
+		return ERR_SHUTDOWN;
+	if (b->nclients >= EV_CLIENTS_MAX)
 		return ERR_BUSY;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -616,5 +618,26 @@ void ev_publish_chat(struct ev_bus *b, uint64_t instance, const char *name,
 	cJSON_AddStringToObject(o, "instance_name", name ? name : "");
 	cJSON_AddStringToObject(o, "player", who);
 	cJSON_AddStringToObject(o, "message", text);
+	publish_obj(b, 0, o);
+}
+
+void ev_publish_player(struct ev_bus *b, uint64_t instance,
+		       const char *instance_name, const char *kind,
+		       const char *player)
+{
+	cJSON *o;
+
+	/* Chat comes from the game's [CHAT] lines (ev_publish_chat): the
+	 * module's chat events would publish each message twice. */
+	if (b == NULL || b->stopped || strcmp(kind, "chat") == 0)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", "player");
+	cJSON_AddStringToObject(o, "event", kind);
+	cJSON_AddNumberToObject(o, "instance", (double)instance);
+	cJSON_AddStringToObject(o, "instance_name",
+				instance_name ? instance_name : "");
+	if (player != NULL)
+		cJSON_AddStringToObject(o, "player", player);
 	publish_obj(b, 0, o);
 }

@@ -122,6 +122,14 @@ void ev_publish_chat(struct ev_bus *b, uint64_t instance, const char *name,
 void ev_publish_log(struct ev_bus *b, uint64_t instance, const char *name,
 		    const char *line, size_t len);
 
+/* {"type":"player","event":KIND,"instance":N,"instance_name":..,
+ * "player":..}: a player event of a local game (the clusterd Lua module's
+ * join, leave, ban, unban, promote, demote; chat is not one: it is
+ * ev_publish_chat's, from the game's own line). player may be NULL. */
+void ev_publish_player(struct ev_bus *b, uint64_t instance,
+		       const char *instance_name, const char *kind,
+		       const char *player);
+
 /* Sends whatever is new to every idle client (the batching timer does
  * this; tests call it). */
 void ev_bus_flush(struct ev_bus *b);
@@ -141,8 +149,8 @@ int ev_bus_metrics(const struct ev_bus *b, struct http_reply *rep);
 /* Opens a client. flags: EV_F_LOG to receive log lines. last_id: the
  * Last-Event-ID the client sent ("EPOCH-SEQ"), or NULL. wake(arg) runs
  * (from the loop, never inside ev_publish) when a client whose last pull
- * had nothing has something now. 0; ERR_BUSY past EV_CLIENTS_MAX or after
- * ev_bus_stop; ERR_NOMEM. *out is the caller's until ev_client_close. */
+ * had nothing has something now. 0; ERR_BUSY past EV_CLIENTS_MAX;
+ * ERR_SHUTDOWN after ev_bus_stop; ERR_NOMEM. *out is the caller's until ev_client_close. */
 int ev_client_open(struct ev_bus *b, unsigned flags, const char *last_id,
 		   void (*wake)(void *arg), void *arg, struct ev_client **out);
 

@@ -4,6 +4,7 @@
 #include "node/http.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,68 @@ static const char *reason_of(int status)
 	}
 }
 
+static struct node_http *http_of(h2o_req_t *req)
+{
+	return (struct node_http *)((char *)req->conn->ctx -
+				    offsetof(struct node_http, ctx));
+}
+
+/* The request's Origin when the server's origin_ok allows it (http.h). */
+static int cors_origin(h2o_req_t *req, h2o_iovec_t *origin)
+{
+	struct node_http *h = http_of(req);
+	ssize_t i;
+
+	if (h->origin_ok == NULL)
+		return 0;
+	i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+	if (i < 0)
+		return 0;
+	*origin = req->headers.entries[i].value;
+	return h->origin_ok(h->handler_ctx, origin->base, origin->len);
+}
+
+static void add_cors(h2o_req_t *req)
+{
+	h2o_iovec_t o;
+
+	if (!cors_origin(req, &o))
+		return;
+	h2o_add_header(&req->pool, &req->res.headers,
+		       H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, o.base,
+		       o.len);
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL,
+		       H2O_STRLIT("Origin"));
+}
+
+/* An allowed origin's preflight: 204 with what the API accepts. */
+static int cors_preflight(h2o_req_t *req)
+{
+	static const struct {
+		const char *name, *value;
+	} hd[] = {
+		{"access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE"},
+		{"access-control-allow-headers",
+		 "Authorization, Content-Type, Last-Event-ID, Idempotency-Key"},
+		{"access-control-max-age", "600"},
+	};
+	h2o_iovec_t o;
+
+	if (!h2o_memis(req->method.base, req->method.len,
+		       H2O_STRLIT("OPTIONS")) ||
+	    !cors_origin(req, &o))
+		return 0;
+	req->res.status = 204;
+	req->res.reason = "No Content";
+	add_cors(req);
+	for (size_t i = 0; i < sizeof(hd) / sizeof(hd[0]); i++)
+		h2o_add_header_by_str(&req->pool, &req->res.headers, hd[i].name,
+				      strlen(hd[i].name), 1, NULL, hd[i].value,
+				      strlen(hd[i].value));
+	h2o_send_inline(req, NULL, 0);
+	return 1;
+}
+
 /* Status, content type and headers of rep onto req's response. */
 static void set_head(h2o_req_t *req, const struct http_reply *rep)
 {
@@ -88,6 +151,7 @@ static void set_head(h2o_req_t *req, const struct http_reply *rep)
 	req->res.reason = reason_of(rep->status);
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
 		       NULL, rep->content_type, strlen(rep->content_type));
+	add_cors(req);
 	for (unsigned i = 0; i < rep->nheaders; i++) {
 		const struct http_header *hd = &rep->headers[i];
 
@@ -470,6 +534,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	int rv;
 
 	h->requests_total++;
+	if (cors_preflight(req))
+		return 0;
 	memset(&r, 0, sizeof(r));
 	r.method = req->method.base;
 	r.method_len = req->method.len;

@@ -183,6 +183,12 @@ struct node_http {
 	int stopping;
 	void (*on_stopped)(struct node_http *);
 	char bound_addr[64]; /* "IP:PORT" actually bound (port 0 resolved) */
+	/* Cross-origin access (CORS), optional, set after node_http_start:
+	 * whether a page from origin ("http://HOST:PORT", not NUL-terminated)
+	 * may read this server's answers (called with handler_ctx). When it
+	 * says yes, answers carry Access-Control-Allow-Origin for it, and an
+	 * OPTIONS preflight is answered 204 before any route. NULL: none. */
+	int (*origin_ok)(void *ctx, const char *origin, size_t len);
 };
 
 /* Binds addr ("IP:PORT") and starts serving routes. Returns 0, or a libuv

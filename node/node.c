@@ -24,6 +24,7 @@
 #include "node/plugins/plugins.h"
 #include "node/log.h"
 #include "node/metrics.h"
+#include "node/webui.h"
 
 struct node {
 	uv_loop_t loop;
@@ -159,10 +160,37 @@ static int handle_api(void *ctx, const struct http_request *req,
 	return api_handle(&n->api, req, rep);
 }
 
+/* CORS (http.h's origin_ok): a page of the web UI served by another
+ * member may call this node, so the UI can follow the instances of every
+ * node (docs/web.md). Only origins "http://" + a member's HTTP address. */
+static int origin_ok(void *ctx, const char *origin, size_t len)
+{
+	static const char scheme[] = "http://";
+	const size_t sl = sizeof(scheme) - 1;
+	struct node *n = ctx;
+	struct core_member *m;
+	size_t cnt = 0;
+	int ok = 0;
+
+	if (n->cluster == NULL || len <= sl || memcmp(origin, scheme, sl) != 0)
+		return 0;
+	m = malloc(CORE_MEMBERS_MAX * sizeof(*m));
+	if (m == NULL)
+		return 0;
+	if (n->api.core.ops->members(n->api.core.ctx, m, CORE_MEMBERS_MAX,
+				     &cnt) == 0)
+		for (size_t i = 0; i < cnt && !ok; i++)
+			ok = strlen(m[i].http) == len - sl &&
+			     memcmp(m[i].http, origin + sl, len - sl) == 0;
+	free(m);
+	return ok;
+}
+
 static const struct http_route routes[] = {
 	{"GET", "/api/v1/status", handle_status},
 	{"GET", "/metrics", handle_metrics},
 	{"*", "/api/v1/", handle_api},
+	{"*", "/", node_webui_handle}, /* the web UI (docs/web.md) */
 	{NULL, NULL, NULL},
 };
 
@@ -487,6 +515,7 @@ static int start(struct node *n, char *errmsg, size_t errsz)
 	rv = start_cluster(n, errmsg, errsz);
 	if (rv)
 		goto err_stop_http;
+	n->http.origin_ok = origin_ok;
 	if (write_addr_file(n) != 0)
 		TRACE_W(&n->log, "node", "cannot write %s/http.addr: %s",
 			n->cfg.data_dir, strerror(errno));

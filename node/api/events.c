@@ -94,6 +94,8 @@ int api_events(struct api_req *r, struct http_reply *rep)
 		if (rc == ERR_BUSY)
 			return api_error(rep, 503, "too many event stream "
 						   "clients on this node");
+		if (rc == ERR_SHUTDOWN)
+			return api_error(rep, 503, "the node is stopping");
 		return rc;
 	}
 	a = http_defer(r->http);

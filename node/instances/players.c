@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
+#include "node/events.h"
 
 /* storage/pdomain.h's bound on one session (30 days); node/instances does
  * not include storage headers. */
@@ -148,6 +149,7 @@ static void on_event(void *arg, uint64_t instance, const char *channel,
 		inst_mgr_ipc_done(m, instance, msg_id, 0); /* nothing to do */
 		return;
 	}
+	ev_publish_player(m->events, instance, p->rec.name, type, name);
 	if (core_users_game_event(m->core, instance, msg_id, msg)) /* issue 13 */
 		return; /* a ban or promotion: node/users.c acknowledges it */
 	join = strcmp(type, "join") == 0;
