@@ -175,6 +175,12 @@ int ctl_http(const struct ctl *c, const char *method, const char *path,
  * an exit status; *j is NULL unless it is 0 without --json. */
 int ctl_get_json(const struct ctl *c, const char *path, const char *what,
 		 cJSON **j);
+/* Sends body (a JSON object, freed here; may be NULL) to path with the
+ * token; prints the node's JSON with --json, else "OK_TEXT NAME". Returns
+ * an exit status (a non-2xx answer's error on stderr). */
+int ctl_send(const struct ctl *c, const char *method, const char *path,
+	     cJSON *body, const char *what, const char *ok_text,
+	     const char *name);
 /* Prints a non-2xx answer's "error" text on stderr and returns its exit
  * status. */
 int ctl_http_fail(const struct ctl_response *r, const char *what);

@@ -200,3 +200,29 @@ int ctl_get_json(const struct ctl *c, const char *path, const char *what,
 	free(r.body);
 	return rc;
 }
+
+int ctl_send(const struct ctl *c, const char *method, const char *path,
+		cJSON *body, const char *what, const char *ok_text,
+		const char *name)
+{
+	struct ctl_response r;
+	char *s = body ? cJSON_PrintUnformatted(body) : NULL;
+	int rc;
+
+	cJSON_Delete(body);
+	rc = ctl_http(c, method, path, s, s ? strlen(s) : 0, 1, &r);
+	free(s);
+	if (rc != 0)
+		return CTL_EXIT_FAIL;
+	if (r.status != 200 && r.status != 201) {
+		rc = ctl_http_fail(&r, what);
+	} else {
+		if (c->json)
+			fputs(r.body, stdout);
+		else
+			printf("%s %s\n", ok_text, name);
+		rc = CTL_EXIT_OK;
+	}
+	free(r.body);
+	return rc;
+}

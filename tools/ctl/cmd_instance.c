@@ -34,33 +34,6 @@ int ctl_inst_path(const char *name, const char *action, char *path,
 	return 0;
 }
 
-/* POSTs (or DELETEs) body to path; prints the answer or ok_text. */
-static int send(const struct ctl *c, const char *method, const char *path,
-		cJSON *body, const char *what, const char *ok_text,
-		const char *name)
-{
-	struct ctl_response r;
-	char *s = body ? cJSON_PrintUnformatted(body) : NULL;
-	int rc;
-
-	cJSON_Delete(body);
-	rc = ctl_http(c, method, path, s, s ? strlen(s) : 0, 1, &r);
-	free(s);
-	if (rc != 0)
-		return CTL_EXIT_FAIL;
-	if (r.status != 200 && r.status != 201) {
-		rc = ctl_http_fail(&r, what);
-	} else {
-		if (c->json)
-			fputs(r.body, stdout);
-		else
-			printf("%s %s\n", ok_text, name);
-		rc = CTL_EXIT_OK;
-	}
-	free(r.body);
-	return rc;
-}
-
 int ctl_cmd_instance_create(const struct ctl *c, int argc, char **argv)
 {
 	cJSON *b = cJSON_CreateObject();
@@ -68,7 +41,7 @@ int ctl_cmd_instance_create(const struct ctl *c, int argc, char **argv)
 	cJSON_AddStringToObject(b, "name", argv[0]);
 	if (argc > 1)
 		cJSON_AddStringToObject(b, "node", argv[1]);
-	return send(c, "POST", "/api/v1/instances", b, "instance create",
+	return ctl_send(c, "POST", "/api/v1/instances", b, "instance create",
 		    "created", argv[0]);
 }
 
@@ -83,7 +56,7 @@ int ctl_cmd_instance_assign(const struct ctl *c, int argc, char **argv)
 	b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "node",
 				strcmp(argv[1], "-") == 0 ? "" : argv[1]);
-	return send(c, "POST", path, b, "instance assign", "assigned",
+	return ctl_send(c, "POST", path, b, "instance assign", "assigned",
 		    argv[0]);
 }
 
@@ -95,7 +68,7 @@ static int action(const struct ctl *c, char **argv, const char *act,
 	if (ctl_inst_path(argv[0], act, path, sizeof(path)))
 		return CTL_EXIT_USAGE;
 	snprintf(what, sizeof(what), "instance %s", act);
-	return send(c, "POST", path, NULL, what, done, argv[0]);
+	return ctl_send(c, "POST", path, NULL, what, done, argv[0]);
 }
 
 int ctl_cmd_instance_start(const struct ctl *c, int argc, char **argv)
@@ -117,7 +90,7 @@ int ctl_cmd_instance_delete(const struct ctl *c, int argc, char **argv)
 	(void)argc;
 	if (ctl_inst_path(argv[0], NULL, path, sizeof(path)))
 		return CTL_EXIT_USAGE;
-	return send(c, "DELETE", path, NULL, "instance delete", "deleted",
+	return ctl_send(c, "DELETE", path, NULL, "instance delete", "deleted",
 		    argv[0]);
 }
 

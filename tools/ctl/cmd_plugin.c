@@ -14,34 +14,10 @@
 
 #include "tools/ctl/cmd.h"
 
-static int send(const struct ctl *c, const char *method, const char *path,
-		const char *body, const char *what, const char *done,
-		const char *name)
-{
-	struct ctl_response r;
-	int rc = ctl_http(c, method, path, body, body ? strlen(body) : 0, 1,
-			  &r);
-
-	if (rc != 0)
-		return CTL_EXIT_FAIL;
-	if (r.status != 200 && r.status != 201) {
-		rc = ctl_http_fail(&r, what);
-	} else {
-		if (c->json)
-			fputs(r.body, stdout);
-		else
-			printf("%s %s\n", done, name);
-		rc = CTL_EXIT_OK;
-	}
-	free(r.body);
-	return rc;
-}
-
 int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv)
 {
 	cJSON *b = cJSON_CreateObject(), *cmd, *perms;
-	char *s, *list, *save = NULL;
-	int rc;
+	char *list, *save = NULL;
 
 	cJSON_AddStringToObject(b, "name", argv[0]);
 	cJSON_AddStringToObject(b, "node", c->on ? c->on : "*");
@@ -55,12 +31,8 @@ int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv)
 	     p = strtok_r(NULL, ",", &save))
 		cJSON_AddItemToArray(perms, cJSON_CreateString(p));
 	free(list);
-	s = cJSON_PrintUnformatted(b);
-	cJSON_Delete(b);
-	rc = send(c, "POST", "/api/v1/plugins", s, "plugin add", "added",
-		  argv[0]);
-	free(s);
-	return rc;
+	return ctl_send(c, "POST", "/api/v1/plugins", b, "plugin add", "added",
+			argv[0]);
 }
 
 static int named(const struct ctl *c, const char *name, const char *method,
@@ -74,7 +46,7 @@ static int named(const struct ctl *c, const char *name, const char *method,
 	}
 	snprintf(path, sizeof(path), "/api/v1/plugins/%s%s%s", enc,
 		 action ? "/" : "", action ? action : "");
-	return send(c, method, path, NULL, what, done, name);
+	return ctl_send(c, method, path, NULL, what, done, name);
 }
 
 int ctl_cmd_plugin_remove(const struct ctl *c, int argc, char **argv)
