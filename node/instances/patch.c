@@ -215,8 +215,10 @@ static int add_tree(struct pset *s, const char *dir, const char *rel,
 	return rv;
 }
 
-/* The modules of lua_dir: folders with a main.lua, "clusterd" first. */
-static int load_modules(struct pset *s, const char *lua_dir,
+/* The modules of lua_dir: folders with a main.lua, "clusterd" first.
+ * A plugin's dir (plugin 1) adds its modules after ours and may not hold
+ * "clusterd" nor a name already taken. */
+static int load_modules(struct pset *s, const char *lua_dir, int plugin,
 			struct patch_result *res)
 {
 	struct dirent **ents = NULL;
@@ -225,10 +227,15 @@ static int load_modules(struct pset *s, const char *lua_dir,
 
 	if (n < 0)
 		return why(res, ERR_NOTFOUND, "no Lua modules: cannot read "
-			   "%s (lua_dir): %s", lua_dir, strerror(errno));
+			   "%s (%s): %s", lua_dir,
+			   plugin ? "a plugin's Lua dir" : "lua_dir",
+			   strerror(errno));
 	for (int i = 0; i < n; i++)
 		if (strcmp(ents[i]->d_name, "clusterd") == 0)
 			framework = i;
+	if (plugin && framework >= 0)
+		rv = why(res, ERR_INVAL, "%s: a plugin's Lua dir may not hold "
+			 "a module named clusterd", lua_dir);
 	for (int k = -1; k < n && rv == 0; k++) {
 		int i = k < 0 ? framework : k;
 		char dir[4096], main_lua[4200], rel[PATCH_NAME_MAX + 300];
@@ -241,6 +248,14 @@ static int load_modules(struct pset *s, const char *lua_dir,
 		(void)snprintf(main_lua, sizeof(main_lua), "%s/main.lua", dir);
 		if (access(main_lua, R_OK) != 0)
 			continue;
+		for (size_t m = 0; m < s->nmods && rv == 0; m++)
+			if (strcmp(s->mods[m], ents[i]->d_name) == 0)
+				rv = why(res, ERR_INVAL, "%s: a module named %s "
+					 "is patched in already (names are one "
+					 "namespace across clusterd and plugins)",
+					 lua_dir, ents[i]->d_name);
+		if (rv != 0)
+			break;
 		if (s->nmods >= PATCH_MODULES_MAX) {
 			rv = why(res, ERR_TOOBIG, "%s holds more than %d modules",
 				 lua_dir, PATCH_MODULES_MAX);
@@ -254,7 +269,7 @@ static int load_modules(struct pset *s, const char *lua_dir,
 	for (int i = 0; i < n; i++)
 		free(ents[i]);
 	free(ents);
-	if (rv == 0 && framework < 0)
+	if (rv == 0 && framework < 0 && !plugin)
 		rv = why(res, ERR_NOTFOUND, "%s (lua_dir) has no clusterd/main.lua",
 			 lua_dir);
 	return rv;
@@ -665,6 +680,13 @@ static int patch_open(zip_t *z, const char *save_path, struct pset *s,
 int patch_save(const char *save_path, const char *lua_dir,
 	       struct patch_result *res)
 {
+	return patch_save_with(save_path, lua_dir, NULL, 0, res);
+}
+
+int patch_save_with(const char *save_path, const char *lua_dir,
+		    const char *const *extra, size_t nextra,
+		    struct patch_result *res)
+{
 	struct pset *s = calloc(1, sizeof(*s));
 	zip_t *z = NULL;
 	int rv;
@@ -672,7 +694,9 @@ int patch_save(const char *save_path, const char *lua_dir,
 	memset(res, 0, sizeof(*res));
 	if (s == NULL)
 		return why(res, ERR_NOMEM, "out of memory");
-	rv = load_modules(s, lua_dir, res);
+	rv = load_modules(s, lua_dir, 0, res);
+	for (size_t i = 0; rv == 0 && i < nextra; i++)
+		rv = load_modules(s, extra[i], 1, res);
 	if (rv == 0)
 		rv = open_save(save_path, &z, res);
 	if (rv == 0) {
@@ -741,6 +765,7 @@ int patch_default_lua_dir(char *out, size_t size)
 /* ---- the manager's side ------------------------------------------------ */
 
 #include "node/instances/inst_int.h"
+#include "node/plugins/plugins.h"
 
 int inst_patch_before_start(struct inst_mgr *m, struct inst_proc *p,
 			    const char *save)
@@ -762,7 +787,13 @@ int inst_patch_before_start(struct inst_mgr *m, struct inst_proc *p,
 		(void)snprintf(res->why, sizeof(res->why), "no lua_dir: %s",
 			       err_str(rv));
 	} else {
-		rv = patch_save(save, dir, res);
+		char *extra[PATCH_MODULES_MAX];
+		size_t nextra = plug_lua_dirs(m->core, extra, PATCH_MODULES_MAX);
+
+		rv = patch_save_with(save, dir, (const char *const *)extra,
+				     nextra, res);
+		for (size_t i = 0; i < nextra; i++)
+			free(extra[i]);
 	}
 	if (rv != 0) {
 		(void)inst_fmt(p->cause, sizeof(p->cause), "cannot patch the "

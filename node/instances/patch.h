@@ -61,6 +61,14 @@ struct patch_result {
  * above), ERR_IO or ERR_NOMEM, with res->why set. */
 int patch_save(const char *save_path, const char *lua_dir,
 	       struct patch_result *res);
+/* patch_save, plus the module folders of each of the nextra extra dirs
+ * (enabled plugins' Lua dirs, node/plugins): patched in after ours, by
+ * name. A dir that cannot be read, one holding "clusterd" or a name
+ * already taken fails the patch (ERR_NOTFOUND, ERR_INVAL) with the
+ * reason: a plugin's game side is never silently left out. */
+int patch_save_with(const char *save_path, const char *lua_dir,
+		    const char *const *extra, size_t nextra,
+		    struct patch_result *res);
 
 /* The version of the Factorio install at factorio_dir: the first
  * "Version: X.Y.Z" line of data/changelog.txt (how an install says what

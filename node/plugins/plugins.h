@@ -11,7 +11,8 @@
  *
  *   {"name": "chat-relay", "command": ["python3", "/opt/relay.py"],
  *    "node": "*", "enabled": true,
- *    "permissions": ["events.read", "instance.read", "rcon.send"]}
+ *    "permissions": ["events.read", "instance.read", "rcon.send"],
+ *    "lua": "/opt/chat-relay/lua"}
  *
  * "node" names the node that runs the plugin's process ("*": every node).
  *
@@ -64,7 +65,16 @@ struct plug_rec {
 	char args[PLUG_ARGS_MAX][PLUG_ARG_MAX + 1];
 	size_t nperms;
 	char perms[PLUG_PERMS_MAX][PLUG_PERM_MAX + 1];
+	/* The game side: an absolute path, on every node that runs
+	 * instances, of a folder of Lua modules (each a folder with a
+	 * main.lua) patched into every save beside clusterd's while the
+	 * plugin is enabled; "" none. */
+	char lua[PLUG_ARG_MAX + 1];
 };
+
+/* The Lua dirs of the enabled plugins in the registry (core's local
+ * state), up to max, each malloc'd into dirs[]; returns how many. */
+size_t plug_lua_dirs(const struct core *c, char **dirs, size_t max);
 
 /* registry.c: 1 if s is a valid plugin name ([a-z0-9][a-z0-9_-]{0,24}). */
 int plug_name_ok(const char *s, size_t len);

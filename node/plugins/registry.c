@@ -114,6 +114,11 @@ static int parse_obj(const cJSON *j, struct plug_rec *r, char *why,
 	}
 	if (r->args[0][0] == '\0')
 		return why_set(why, ws, "bad command: empty program");
+	v = cJSON_GetObjectItemCaseSensitive(j, "lua");
+	if (v != NULL && (str_copy(v, r->lua, PLUG_ARG_MAX) != 0 ||
+			  (r->lua[0] != '\0' && r->lua[0] != '/')))
+		return why_set(why, ws, "bad lua: an absolute path (a folder "
+				       "of Lua modules on every node)");
 	v = cJSON_GetObjectItemCaseSensitive(j, "permissions");
 	if (v != NULL && (!cJSON_IsArray(v) ||
 			  cJSON_GetArraySize(v) > PLUG_PERMS_MAX))
@@ -160,6 +165,8 @@ char *plug_rec_json(const struct plug_rec *r)
 	if (cJSON_AddStringToObject(j, "name", r->name) == NULL ||
 	    cJSON_AddStringToObject(j, "node", r->node) == NULL ||
 	    cJSON_AddBoolToObject(j, "enabled", r->enabled) == NULL ||
+	    (r->lua[0] != '\0' &&
+	     cJSON_AddStringToObject(j, "lua", r->lua) == NULL) ||
 	    cmd == NULL || perms == NULL)
 		goto out;
 	for (size_t i = 0; i < r->nargs; i++)
@@ -179,4 +186,38 @@ int plug_rec_here(const struct plug_rec *r, const char *node)
 {
 	return r->enabled &&
 	       (strcmp(r->node, "*") == 0 || strcmp(r->node, node) == 0);
+}
+
+size_t plug_lua_dirs(const struct core *c, char **dirs, size_t max)
+{
+	struct core_kv_key *keys = NULL;
+	struct plug_rec *r = malloc(sizeof(*r));
+	size_t nk = 0, n = 0;
+	int more = 0;
+	char why[160];
+
+	if (r == NULL || c == NULL || c->ops->kv_list == NULL ||
+	    c->ops->kv_list(c->ctx, PLUG_NS, strlen(PLUG_NS), NULL, 0, NULL, 0,
+			    PLUG_MAX, &keys, &nk, &more) != 0) {
+		free(r);
+		return 0;
+	}
+	for (size_t i = 0; i < nk && n < max; i++) {
+		struct core_kv_value v;
+
+		if (c->ops->kv_get(c->ctx, PLUG_NS, strlen(PLUG_NS), keys[i].key,
+				   keys[i].len, &v) != 0)
+			continue;
+		if (plug_rec_parse((const char *)v.value, v.len, r, why,
+				   sizeof(why)) == 0 &&
+		    r->enabled && r->lua[0] != '\0') {
+			dirs[n] = strdup(r->lua);
+			if (dirs[n] != NULL)
+				n++;
+		}
+		free(v.value);
+	}
+	core_kv_keys_free(keys, nk);
+	free(r);
+	return n;
 }

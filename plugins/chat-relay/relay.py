@@ -64,10 +64,17 @@ def relay(ev):
     for inst in json.loads(body).get("instances", []):
         if inst.get("name") == src or inst.get("desired") != "running":
             continue
-        cmd = "/sc game.print(%s)" % lua_string(text)
+        # The game side (lua/chat_relay) prints it and counts it; a save
+        # without it (the plugin registered without --lua) gets a plain
+        # game.print.
+        show = ("/sc local ok, r = pcall(remote.call, 'clusterd', 'chat_relay_show', "
+                "{from = %s, player = %s, message = %s}) "
+                "if not ok then game.print(%s) r = 'plain' end rcon.print(r)"
+                % (lua_string(src), lua_string(ev.get("player", "?")),
+                   lua_string(ev.get("message", "")), lua_string(text)))
         st, body = request("POST", "/api/v1/instances/%s/rcon" %
                            urllib.parse.quote(inst["name"], safe=""),
-                           {"command": cmd})
+                           {"command": show})
         if st == 200:
             relayed += 1
         else:

@@ -60,6 +60,7 @@ struct ctl {
 	const char *on;    /* --on NODE: plugin add */
 	const char *perms; /* --perms P,P: plugin add */
 	int disabled;      /* --disabled: plugin add */
+	const char *lua;   /* --lua DIR: plugin add (its game side) */
 	/* snapshot restore: passed to `clusterd restore` */
 	const char *data_dir, *bind, *http, *advertise;
 	/* Issue 13: --reason (user set-banned), --roles and --user (token

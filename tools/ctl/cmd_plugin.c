@@ -3,7 +3,8 @@
  * /api/v1/plugins (docs/plugins.md).
  *
  *   plugin list
- *   plugin add NAME [--on NODE] [--perms P,P,...] [--disabled] -- PROGRAM [ARG...]
+ *   plugin add NAME [--on NODE] [--perms P,P,...] [--lua DIR] [--disabled]
+ *              -- PROGRAM [ARG...]
  *   plugin remove|enable|disable NAME
  */
 #include <stdio.h>
@@ -22,6 +23,8 @@ int ctl_cmd_plugin_add(const struct ctl *c, int argc, char **argv)
 	cJSON_AddStringToObject(b, "name", argv[0]);
 	cJSON_AddStringToObject(b, "node", c->on ? c->on : "*");
 	cJSON_AddBoolToObject(b, "enabled", !c->disabled);
+	if (c->lua)
+		cJSON_AddStringToObject(b, "lua", c->lua);
 	cmd = cJSON_AddArrayToObject(b, "command");
 	for (int i = 1; i < argc; i++)
 		cJSON_AddItemToArray(cmd, cJSON_CreateString(argv[i]));

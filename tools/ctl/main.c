@@ -128,7 +128,7 @@ static const struct ctl_cmd commands[] = {
 	 "division under shortage and the grant timeout", ctl_cmd_items_config},
 	{"plugin list", "", 0, 0, "plugins: where they run, their process on this node",
 	 ctl_cmd_plugin_list},
-	{"plugin add", "NAME [--on NODE] [--perms P,P] [--disabled] -- PROGRAM [ARG...]", 2, 33,
+	{"plugin add", "NAME [--on NODE] [--perms P,P] [--lua DIR] [--disabled] -- PROGRAM [ARG...]", 2, 33,
 	 "register a plugin (its process runs on NODE, or on every node)", ctl_cmd_plugin_add},
 	{"plugin remove", "NAME", 1, 1, "unregister a plugin (its processes stop)",
 	 ctl_cmd_plugin_remove},
@@ -255,8 +255,8 @@ static void usage(FILE *f)
 	      "  --instance NAME, --lines N   for log query and log follow\n"
 	      "  --data-dir D, --name N, --bind A, --http A, --advertise A\n"
 	      "                 snapshot restore: as for 'clusterd restore'\n"
-	      "  --on NODE, --perms P,P, --disabled   for plugin add (the command\n"
-	      "                 follows '--')\n"
+	      "  --on NODE, --perms P,P, --lua DIR, --disabled   for plugin add (the\n"
+	      "                 command follows '--'; --lua: its game-side modules)\n"
 	      "  --version      print the version and exit\n"
 	      "  --help         print this help and exit\n"
 	      "\n"
@@ -355,6 +355,7 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		{"on", required_argument, NULL, 'O'},
 		{"perms", required_argument, NULL, 'p'},
 		{"disabled", no_argument, NULL, 'd'},
+		{"lua", required_argument, NULL, 'W'},
 		{"reason", required_argument, NULL, 'R'},
 		{"roles", required_argument, NULL, 'G'},
 		{"user", required_argument, NULL, 'U'},
@@ -406,6 +407,7 @@ static int parse_options(struct ctl *ctl, int argc, char **argv)
 		case 'O': ctl->on = optarg; break;
 		case 'p': ctl->perms = optarg; break;
 		case 'd': ctl->disabled = 1; break;
+		case 'W': ctl->lua = optarg; break;
 		case 'R': ctl->reason = optarg; break;
 		case 'G': ctl->roles = optarg; break;
 		case 'U': ctl->user = optarg; break;

@@ -1,7 +1,8 @@
 """The example plugin, plugins/chat-relay, in a 3-node cluster with one
 stand-in server per node: a chat message typed in the instance on n1
 appears in the instances on n2 and n3 (a connected player there receives
-it), and the relayed line is not relayed again. Prints the relay latency
+it, shown by the plugin's own Lua module, which the instance manager
+patched into every save), and the relayed line is not relayed again. Prints the relay latency
 (chat line typed -> seen by the other servers' players)."""
 import json
 import os
@@ -14,6 +15,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "cluster"))
 from cluster_util import BUILD, Cluster, check, log, run, wait_for  # noqa: E402
 
 RELAY = os.path.abspath(os.path.join(ROOT, "plugins", "chat-relay", "relay.py"))
+RELAY_LUA = os.path.abspath(os.path.join(ROOT, "plugins", "chat-relay", "lua"))
 INSTALL = os.path.join(BUILD, "factorio-standin")
 
 
@@ -69,6 +71,12 @@ def main():
             cl.join(n, n1)
         cl.wait_voters(3)
         nodes = {"a": n1, "b": cl.nodes[1], "c": cl.nodes[2]}
+        # Registered before the servers start, so its game side (--lua) is
+        # patched into their saves.
+        r = cl.nodes[1].ctl("plugin", "add", "chat-relay", "--perms",
+                            "events.read,instance.read,instance.write", "--lua", RELAY_LUA,
+                            "--", sys.executable, RELAY)
+        check(r.returncode == 0, "plugin add: %s%s" % (r.stdout, r.stderr))
         for inst, n in nodes.items():
             st, _, body = n1.req("POST", "/api/v1/instances",
                                  body=json.dumps({"name": inst, "node": n.name}).encode())
@@ -83,11 +91,6 @@ def main():
             wait_for(lambda inst=inst: "bob" in (rcon(n1, inst, "/standin join bob") or ""),
                      "bob to join %s" % inst)
 
-        r = n2_ctl = cl.nodes[1].ctl("plugin", "add", "chat-relay", "--perms",
-                                     "events.read,instance.read,instance.write", "--",
-                                     sys.executable, RELAY)
-        check(r.returncode == 0, "plugin add: %s%s" % (r.stdout, r.stderr))
-        _ = n2_ctl
         for n in cl.nodes:
             wait_for(lambda n=n: "following %s's events" % n.name in n.log_text(),
                      "the relay on %s to follow its events" % n.name)
@@ -109,6 +112,11 @@ def main():
             got = rcon(n1, inst, "/standin messages bob") or ""
             check(got.count("] alice: hello-") == 5,
                   "bob in %s got each message once: %r" % (inst, got))
+        # The plugin's game side was patched in and showed each message.
+        for inst in ("b", "c"):
+            st = rcon(n1, inst, "/sc rcon.print(remote.call('clusterd', 'chat_relay_status'))")
+            check((st or "").strip() == "5", "the plugin's Lua module in %s showed 5 (%r)"
+                  % (inst, st))
         got = rcon(n1, "a", "/standin messages alice") or ""
         check("[a] alice" not in got, "a did not get its own chat back: %r" % got)
         lat.sort()

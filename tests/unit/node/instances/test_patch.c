@@ -248,6 +248,59 @@ static void modules_follow_the_lua_dir(void **state)
 	free(c);
 }
 
+/* A plugin's Lua dir (patch_save_with): its modules go in after ours and
+ * come out when it is no longer passed; a dir that cannot be read, one
+ * holding "clusterd", or a name already taken fails with the reason and
+ * leaves the save as it was. */
+static void plugin_dirs(void **state)
+{
+	struct t *t = *state;
+	struct patch_result r;
+	char plug[160], bad[160], before[160], cmd[400], *c;
+	const char *dirs[2];
+
+	snprintf(plug, sizeof(plug), "%s/plug", t->dir);
+	put_file(plug, "relay/main.lua", "return {relay = 1}\n");
+	dirs[0] = plug;
+	assert_int_equal(patch_save_with(t->save, t->lua, dirs, 1, &r), 0);
+	assert_int_equal(r.modules, 3); /* clusterd, zeta, relay */
+	c = entry(t->save, "world/modules/relay/main.lua");
+	assert_string_equal(c, "return {relay = 1}\n");
+	free(c);
+	c = entry(t->save, "world/control.lua");
+	assert_non_null(strstr(c, "modules/relay/main"));
+	free(c);
+	/* The same again: nothing to do. */
+	assert_int_equal(patch_save_with(t->save, t->lua, dirs, 1, &r), 0);
+	assert_int_equal(r.changed, 0);
+
+	snprintf(before, sizeof(before), "%s/before.bin", t->dir);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", t->save, before);
+	assert_int_equal(system(cmd), 0);
+	snprintf(bad, sizeof(bad), "%s/nosuch", t->dir);
+	dirs[1] = bad;
+	assert_int_equal(patch_save_with(t->save, t->lua, dirs, 2, &r),
+			 ERR_NOTFOUND);
+	assert_non_null(strstr(r.why, "a plugin's Lua dir"));
+	snprintf(bad, sizeof(bad), "%s/evil", t->dir);
+	put_file(bad, "clusterd/main.lua", "return {}\n");
+	assert_int_equal(patch_save_with(t->save, t->lua, dirs, 2, &r),
+			 ERR_INVAL);
+	assert_non_null(strstr(r.why, "may not hold a module named clusterd"));
+	snprintf(bad, sizeof(bad), "%s/twin", t->dir);
+	put_file(bad, "zeta/main.lua", "return {}\n");
+	assert_int_equal(patch_save_with(t->save, t->lua, dirs, 2, &r),
+			 ERR_INVAL);
+	assert_non_null(strstr(r.why, "a module named zeta is patched in"));
+	assert_true(same_file(t->save, before));
+	no_temp_left(t);
+
+	/* The plugin gone: its module leaves the save. */
+	assert_int_equal(patch_save(t->save, t->lua, &r), 0);
+	assert_int_equal(r.changed, 1);
+	assert_null(entry(t->save, "world/modules/relay/main.lua"));
+}
+
 /* The call fails with rv, why mentions text, and the save is unchanged. */
 static void refused(struct t *t, const char *lua, int rv, const char *text)
 {
@@ -393,6 +446,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(modules_follow_the_lua_dir, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(plugin_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_zips_are_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(damaged_entry_is_refused, setup,

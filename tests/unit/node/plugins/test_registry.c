@@ -60,6 +60,9 @@ static void test_refusals(void **state)
 		 "[\"a.b.c\"]}", "bad permission"},
 		{"{\"name\":\"x\",\"command\":[\"a\"],\"permissions\":\"kv.read\"}",
 		 "bad permissions"},
+		{"{\"name\":\"x\",\"command\":[\"a\"],\"lua\":\"rel/dir\"}",
+		 "bad lua"},
+		{"{\"name\":\"x\",\"command\":[\"a\"],\"lua\":7}", "bad lua"},
 	};
 
 	(void)state;
@@ -108,7 +111,8 @@ static void test_round_trip(void **state)
 	(void)state;
 	assert_int_equal(parse("{\"name\":\"r\",\"node\":\"n2\",\"enabled\":false,"
 			       "\"command\":[\"sh\",\"-c\",\"echo \\\"hi\\\"\"],"
-			       "\"permissions\":[\"kv.read\"]}"), 0);
+			       "\"permissions\":[\"kv.read\"],\"lua\":\"/opt/r/lua\"}"), 0);
+	assert_string_equal(rec.lua, "/opt/r/lua");
 	a = rec;
 	json = plug_rec_json(&a);
 	assert_non_null(json);
