@@ -46,9 +46,15 @@ assert s["max_players"]==7 and s["auto_pause"] is False and s["visibility"]["lan
 # --- logs: follow through n1 (the instance runs on n3) ---
 "$CTL" --node "${URL[n1]}" --token "$ADMIN" log follow --instance web >"$E2E_TMP/follow.out" 2>&1 &
 FPID=$!; E2E_PIDS+=($FPID)
-sleep 0.5
-"${B[@]}" instance send-rcon web 'hello-through-n1' >/dev/null
-check "log follow through n1 sees the game's chat line" wait_for 20 grep -q "\[CHAT\] <server>: hello-through-n1" "$E2E_TMP/follow.out"
+# Said again until the stream shows it: the follow may take a moment to
+# reach the server's node (waiting on the event, not on a sleep).
+said_through_n1() {
+  grep -q "\[CHAT\] <server>: hello-through-n1" "$E2E_TMP/follow.out" && return 0
+  "${B[@]}" instance send-rcon web 'hello-through-n1' >/dev/null
+  sleep 1
+  grep -q "\[CHAT\] <server>: hello-through-n1" "$E2E_TMP/follow.out"
+}
+check "log follow through n1 sees the game's chat line" wait_for 120 said_through_n1
 check "log query through n2 has it too" bash -c "'$CTL' --node '${URL[n2]}' --token '$ADMIN' log query --instance web | grep -q 'hello-through-n1'"
 check "the log file has it" grep -q "hello-through-n1" "$E2E_TMP/n3/instances/web/log"
 check "log of an unknown instance: 404" test "$(code "${URL[n1]}/api/v1/instances/nope/log")" = 404
@@ -103,9 +109,15 @@ out=$("${A[@]}" instance send-rcon web '/sc rcon.print(20+22)')
 check "RCON to the adopted server works" test "$out" = 42
 "$CTL" --node "${URL[n2]}" --token "$ADMIN" log follow --instance web --lines 1 >"$E2E_TMP/follow2.out" 2>&1 &
 E2E_PIDS+=($!)
-sleep 0.5
-"${A[@]}" instance send-rcon web 'after-adoption' >/dev/null
-check "its output is followed after the adoption (through n2)" wait_for 20 grep -q "after-adoption" "$E2E_TMP/follow2.out"
+# The follow may take a moment to reach the server's node: say the line
+# again until the stream shows it (waiting on the event, not on a sleep).
+said_and_seen() {
+  grep -q "after-adoption" "$E2E_TMP/follow2.out" && return 0
+  "${A[@]}" instance send-rcon web 'after-adoption' >/dev/null
+  sleep 1
+  grep -q "after-adoption" "$E2E_TMP/follow2.out"
+}
+check "its output is followed after the adoption (through n2)" wait_for 120 said_and_seen
 
 # --- restart, stop (saves), kill (does not) ---
 pid=$(field "${URL[n3]}" web pid)
