@@ -30,7 +30,7 @@ def ports_block(n=10):
     import random
     import socket
     for _ in range(200):
-        base = random.randrange(20000, 60000 - n)
+        base = random.randrange(20000, 32000 - n)
         socks = []
         try:
             for p in range(base, base + n):

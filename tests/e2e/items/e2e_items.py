@@ -56,7 +56,7 @@ def ports_block(n):
     import random
     import socket
     for _ in range(500):
-        base = random.randrange(20000, 60000 - n)
+        base = random.randrange(20000, 32000 - n)
         if any(p in TAKEN for p in range(base, base + n)):
             continue
         socks = []
